@@ -1,0 +1,3 @@
+"""error-autopilot: production errors in Loki/Tempo become investigated GitHub issues."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,119 @@
+"""Run settings: the only module that reads the process environment.
+
+The action maps each input to one `AUTOPILOT_*` variable through `env:`; the CLI's flags override
+them. Secrets are kept as SecretStr so they never print by accident.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from error_autopilot.domain.errors import ConfigError
+
+Phase = Literal["run", "plan", "investigate", "publish"]
+
+# input name in action.yml → environment variable; tests check the two stay in step.
+INPUT_ENV: dict[str, str] = {
+    "config": "AUTOPILOT_CONFIG",
+    "phase": "AUTOPILOT_PHASE",
+    "environment": "AUTOPILOT_ENVIRONMENT",
+    "since": "AUTOPILOT_SINCE",
+    "trace-id": "AUTOPILOT_TRACE_ID",
+    "service": "AUTOPILOT_SERVICE",
+    "incident": "AUTOPILOT_INCIDENT",
+    "dry-run": "AUTOPILOT_DRY_RUN",
+    "max-incidents": "AUTOPILOT_MAX_INCIDENTS",
+    "github-token": "AUTOPILOT_GITHUB_TOKEN",
+    "anthropic-api-key": "ANTHROPIC_API_KEY",
+    "telegram-bot-token": "TELEGRAM_BOT_TOKEN",
+    "state-branch": "AUTOPILOT_STATE_BRANCH",
+    "work-dir": "AUTOPILOT_WORK_DIR",
+}
+
+
+class Settings(BaseModel):
+    """Everything a run needs besides the service map."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config: Path = Path("service-map.json")
+    phase: Phase = "run"
+    environment: str | None = None  # poll only this environment
+    since: str | None = None  # "2h", "30m": overrides the cursor for this run (never moves it back)
+    trace_id: str | None = None  # investigate this trace even if the poll did not see it
+    service: str | None = None  # narrow the run to one service
+    incident: str | None = None  # investigate one fingerprint of the plan (matrix jobs)
+    dry_run: bool = False
+    max_incidents: Annotated[int | None, Field(ge=1)] = None
+    github_token: SecretStr | None = None
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    anthropic_model: str = "claude-sonnet-4-5"
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    state_branch: str = "error-autopilot-state"
+    work_dir: Path = Path(".error-autopilot")  # plan.json, findings/, report.json
+    cache_dir: Path | None = None  # repo clones reused across runs
+    github_api_url: str = "https://api.github.com"
+    github_server_url: str = "https://github.com"
+    github_repository: str | None = None  # owner/name of the repo the action runs in
+    event_name: str | None = None
+    event_path: Path | None = None
+    run_id: str | None = None
+    run_url: str | None = None
+    step_summary: Path | None = None
+    output_file: Path | None = None
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from the environment (inputs via AUTOPILOT_*, the runner's GITHUB_*)."""
+    env = dict(os.environ if environ is None else environ)
+
+    def get(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    raw: dict[str, object] = {}
+    for key, var in INPUT_ENV.items():
+        value = get(var)
+        if value is None:
+            continue
+        field = key.replace("-", "_")
+        raw[field] = _truthy(value) if field == "dry_run" else value
+    if "github_token" not in raw and get("GITHUB_TOKEN"):
+        raw["github_token"] = get("GITHUB_TOKEN")
+    optional = {
+        "anthropic_base_url": "ANTHROPIC_BASE_URL",
+        "anthropic_model": "AUTOPILOT_MODEL",
+        "telegram_api_url": "TELEGRAM_API_URL",
+        "cache_dir": "AUTOPILOT_CACHE_DIR",
+        "github_api_url": "GITHUB_API_URL",
+        "github_server_url": "GITHUB_SERVER_URL",
+        "github_repository": "GITHUB_REPOSITORY",
+        "event_name": "GITHUB_EVENT_NAME",
+        "event_path": "GITHUB_EVENT_PATH",
+        "run_id": "GITHUB_RUN_ID",
+        "step_summary": "GITHUB_STEP_SUMMARY",
+        "output_file": "GITHUB_OUTPUT",
+    }
+    for field, var in optional.items():
+        if (value := get(var)) is not None:
+            raw[field] = value
+    if raw.get("run_id") and raw.get("github_repository"):
+        raw["run_url"] = (
+            f"{raw.get('github_server_url', 'https://github.com')}/{raw['github_repository']}/actions/runs/{raw['run_id']}"
+        )
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+        raise ConfigError(f"invalid setting: {problems}") from e

@@ -1,0 +1,1 @@
+"""Pure domain models shared by every stage. Imports nothing else of ours."""

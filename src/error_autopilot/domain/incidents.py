@@ -1,0 +1,100 @@
+"""Fingerprints and incidents: what `plan` produces."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from error_autopilot.domain.base import Frozen
+from error_autopilot.domain.stack import StackTrace
+
+PLAN_SCHEMA_VERSION = 1
+
+
+class FingerprintPart(Frozen):
+    """One component of a fingerprint and whether it counted, Sentry-style."""
+
+    name: str  # service | exception_type | frame | message
+    value: str
+    contributes: bool
+    hint: str = ""  # why it does (not) count: "in-app frame", "line number ignored", ...
+
+
+class Fingerprint(Frozen):
+    """A stable, explainable identity of one bug."""
+
+    value: str  # 16 lowercase hex
+    algorithm: int
+    parts: tuple[FingerprintPart, ...]
+
+
+class SampleLine(Frozen):
+    """A log line kept as evidence."""
+
+    line_id: str
+    ts_ns: int
+    text: str  # capped
+    trace_id: str | None = None
+
+
+class Incident(Frozen):
+    """All events sharing a fingerprint within one poll."""
+
+    fingerprint: str
+    fingerprint_parts: tuple[FingerprintPart, ...] = ()
+    algorithm: int = 1
+    service: str
+    environment: str  # where it was seen first in this poll
+    environments: tuple[str, ...] = ()
+    exception_type: str | None = None
+    title: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    trace_ids: tuple[str, ...] = ()  # a few, most recent last
+    sample: tuple[SampleLine, ...] = ()
+    stack: StackTrace | None = None  # one representative stack
+    versions: tuple[str, ...] = ()  # deployed versions seen in the events
+    line_ids: tuple[str, ...] = ()  # every line counted, for dedup against the overlap window
+
+
+IncidentStatus = Literal["new", "recurring", "regressed", "muted", "pending"]
+
+
+class PlannedIncident(Frozen):
+    """An incident together with what state says about it."""
+
+    incident: Incident
+    status: IncidentStatus
+    issue_url: str | None = None  # known issue, from state
+    issue_number: int | None = None
+    issue_repo: str | None = None
+
+
+class PollWindow(Frozen):
+    """What one environment's poll read."""
+
+    environment: str
+    start_ns: int
+    end_ns: int
+    lines: int = 0
+    events: int = 0
+    skipped: int = 0  # lines that could not be parsed at all (counted, never silent)
+    duplicates: int = 0  # lines inside the overlap already counted by an earlier run
+    late: int = 0  # lines older than the overlap window behind the cursor
+    pages: int = 0
+    truncated: bool = False  # the page cap or deadline stopped the poll early
+    truncated_reason: str = ""
+    last_ts_ns: int | None = None  # newest line read: the next cursor
+    error: str | None = None  # the source failed; the cursor does not move
+
+
+class Plan(Frozen):
+    """The output of `plan`: the input of `investigate` and `publish`."""
+
+    schema_version: Literal[1] = 1
+    run_id: str
+    created_at: datetime
+    windows: tuple[PollWindow, ...]
+    incidents: tuple[PlannedIncident, ...]
+    trigger: str = "manual"  # schedule | repository_dispatch | workflow_dispatch | manual | demo

@@ -1,0 +1,54 @@
+"""The run report: one JSON per run, the source of the job summary and the notifications."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from error_autopilot.domain.base import Frozen
+from error_autopilot.domain.decisions import RuleOutcome
+from error_autopilot.domain.incidents import IncidentStatus, PollWindow
+
+REPORT_SCHEMA_VERSION = 1
+
+
+class PublishedIncident(Frozen):
+    """What publish did for one incident."""
+
+    fingerprint: str
+    service: str
+    environment: str
+    title: str
+    status: IncidentStatus
+    count: int
+    issue_url: str | None = None
+    issue_number: int | None = None
+    issue_action: Literal["created", "updated", "reopened", "unchanged", "skipped", "failed"] = "skipped"
+    pr_url: str | None = None
+    pr_action: Literal["created", "updated", "none", "failed"] = "none"
+    culprit: str | None = None  # "user-service UserRepository.kt:42"
+    policy_refusals: tuple[RuleOutcome, ...] = ()
+    error: str | None = None
+    tokens_used: int = 0
+
+
+class RunReport(Frozen):
+    """Everything a person needs to trust (or debug) one run."""
+
+    schema_version: Literal[1] = 1
+    run_id: str
+    trigger: str
+    started_at: datetime
+    finished_at: datetime
+    dry_run: bool = False
+    windows: tuple[PollWindow, ...] = ()
+    incidents: tuple[PublishedIncident, ...] = ()
+    durations_s: dict[str, float] = {}
+    tokens_used: int = 0
+    truncated: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    notifications: tuple[str, ...] = ()  # "telegram -100123: sent 1 message", or the failure
+
+    def count(self, status: IncidentStatus) -> int:
+        """Incidents of one status."""
+        return sum(1 for i in self.incidents if i.status == status)

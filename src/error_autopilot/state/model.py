@@ -1,0 +1,78 @@
+"""The persisted state: cursors, the incident registry and run bookkeeping (pure, no I/O)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+STATE_SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Cursor(_Model):
+    """Where the next poll of one environment starts."""
+
+    ts_ns: int  # newest line timestamp fully processed
+    # identities of lines at exactly ts_ns (and inside the overlap window) already counted
+    seen_line_ids: tuple[str, ...] = ()
+
+
+class IssueRef(_Model):
+    """A GitHub (or local) issue for one fingerprint."""
+
+    repo: str
+    number: int
+    url: str
+    state: Literal["open", "closed"] = "open"
+
+
+class PrRef(_Model):
+    """A draft PR proposed for one fingerprint."""
+
+    repo: str
+    number: int
+    url: str
+    branch: str
+    state: Literal["open", "closed", "merged"] = "open"
+
+
+class IncidentRecord(_Model):
+    """What we remember of one fingerprint across runs."""
+
+    fingerprint: str
+    service: str
+    environments: tuple[str, ...] = ()
+    title: str
+    first_seen: datetime
+    last_seen: datetime
+    total_count: int = 0
+    issue: IssueRef | None = None
+    pr: PrRef | None = None
+    last_analysed: datetime | None = None
+    pending: bool = False  # planned but not yet published: retried first next run
+    muted: bool = False
+    resolved_at: datetime | None = None  # when its issue was seen closed
+    trace_ids: tuple[str, ...] = ()  # capped sample
+
+
+class RunBookkeeping(_Model):
+    """Spend and history that budgets need."""
+
+    tokens_by_day: dict[str, int] = {}  # "2026-11-25" → tokens
+    last_run_id: str | None = None
+    last_run_at: datetime | None = None
+
+
+class State(_Model):
+    """The whole state.json."""
+
+    schema_version: int = STATE_SCHEMA_VERSION
+    fingerprint_algorithm: int = 1
+    cursors: dict[str, Cursor] = {}  # environment → cursor
+    incidents: dict[str, IncidentRecord] = {}  # fingerprint → record
+    runs: RunBookkeeping = RunBookkeeping()

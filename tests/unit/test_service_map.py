@@ -1,0 +1,82 @@
+"""service-map.json validation: one readable message naming the field, exit code 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from error_autopilot.cli import main
+from error_autopilot.config.service_map import load_service_map, parse_service_map
+from error_autopilot.domain.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _minimal() -> dict[str, object]:
+    return {
+        "environments": {"dev": {"loki": {"url": "http://loki:3100", "selector": '{env="dev"}'}}},
+        "services": {"order-service": {"repo": "acme/order-service"}},
+    }
+
+
+def test_missing_repo_names_the_field() -> None:
+    data = _minimal()
+    data["services"] = {"order-service": {"branch": "main"}}
+    with pytest.raises(ConfigError) as info:
+        parse_service_map(data)
+    assert "services.order-service.repo: field required" in str(info.value)
+
+
+def test_unknown_field_is_refused() -> None:
+    data = _minimal()
+    data["environments"]["dev"]["loki"]["tokn"] = "x"  # type: ignore[index]
+    with pytest.raises(ConfigError) as info:
+        parse_service_map(data)
+    assert "environments.dev.loki.tokn" in str(info.value)
+
+
+def test_alias_clash_is_refused() -> None:
+    data = _minimal()
+    data["services"] = {
+        "a": {"repo": "o/a", "aliases": ["shared"]},
+        "b": {"repo": "o/b", "aliases": ["shared"]},
+    }
+    with pytest.raises(ConfigError, match="alias 'shared' is already used by a"):
+        parse_service_map(data)
+
+
+def test_secret_fields_take_variable_names_not_values() -> None:
+    data = _minimal()
+    data["environments"]["dev"]["loki"]["auth"] = {"bearer_env": "glc_abc123=="}  # type: ignore[index]
+    with pytest.raises(ConfigError, match=r"environments\.dev\.loki\.auth\.bearer_env"):
+        parse_service_map(data)
+
+
+def test_cli_check_exit_code_2_on_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "service-map.json"
+    bad.write_text(json.dumps({"environments": {}, "services": {"x": {}}}))
+    assert main(["check", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "services.x.repo: field required" in err
+
+
+def test_cli_check_exit_code_2_on_invalid_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "service-map.json"
+    bad.write_text('{"environments": ')
+    assert main(["check", "--config", str(bad)]) == 2
+    assert "not valid JSON: line 1" in capsys.readouterr().err
+
+
+def test_example_map_in_repo_is_valid() -> None:
+    smap = load_service_map(REPO_ROOT / "service-map.json")
+    assert smap.environments and smap.services
+    assert smap.resolve_service(next(iter(smap.services))) is not None
+
+
+def test_checked_in_schema_matches_models(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    generated = json.loads(capsys.readouterr().out)
+    checked_in = json.loads((REPO_ROOT / "service-map.schema.json").read_text())
+    assert generated == checked_in, "run `make schema` and commit service-map.schema.json"
