@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Union
+
+from typing_extensions import TypeAliasType
 
 from error_autopilot.domain.base import Frozen
 
-AttrValue = str | int | float | bool | list["AttrValue"] | dict[str, "AttrValue"] | None
+# An OTLP attribute value; a named recursive alias so pydantic can build its schema.
+AttrValue = TypeAliasType(
+    "AttrValue",
+    Union[str, int, float, bool, list["AttrValue"], dict[str, "AttrValue"], None],  # noqa: UP007
+)
 
 
 class SpanEvent(Frozen):

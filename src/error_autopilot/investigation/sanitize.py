@@ -27,36 +27,65 @@ def _p(name: str, pattern: str, flags: int = 0) -> SecretPattern:
     return SecretPattern(name, re.compile(pattern, flags))
 
 
-# Ordered: specific provider formats first, generic shapes last.
+# Ordered: specific provider formats first, generic shapes last. Measured against
+# tests/fixtures/secrets/corpus.json (tests/unit/test_redaction_corpus.py prints recall and false positives).
+_NOT_A_VALUE = r"(?!(?:true|false|null|none|nil|undefined|required|missing|empty|invalid|\d{1,9})\b)"
+_KEYWORDS = (
+    r"password|passwd|passphrase|pwd|secret|api[_\-]?key|access[_\-]?key|private[_\-]?key|account[_\-]?key|"
+    r"(?<![a-z])token|(?-i:(?<=[a-z])Token)|credentials?|client[_\-]?secret|"
+    r"(?<![a-z])pass(?![a-z])|(?-i:(?<=[a-z])Pass(?![a-z]))"
+)
 BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
     _p(
         "private-key",
-        r"-----BEGIN (?:[A-Z0-9 ]+ )?PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z0-9 ]+ )?PRIVATE KEY-----|$)",
+        r"-----BEGIN (?:[A-Z0-9 ]+ )?PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
+        r"(?:-----END (?:[A-Z0-9 ]+ )?PRIVATE KEY(?: BLOCK)?-----|$)",
     ),
-    _p("github-token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
+    _p("github-token", r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
     _p("anthropic-key", r"\bsk-ant-[A-Za-z0-9_\-]{20,}"),
     _p("openai-key", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"),
     _p("aws-access-key", r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"),
     _p("aws-secret", r"(?i)(?P<k>aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?)(?P<secret>[A-Za-z0-9/+=]{40})"),
-    _p("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
-    _p("slack-webhook", r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+"),
-    _p("stripe-key", r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}"),
+    _p("slack-token", r"\bxox[abposre]-[A-Za-z0-9-]{10,}|\bxapp-\d-[A-Za-z0-9-]{10,}"),
+    _p("slack-webhook", r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+"),
+    _p("discord-webhook", r"https://(?:\w+\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_\-]+"),
+    _p("stripe-key", r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}|\bwhsec_[A-Za-z0-9+/=]{24,}"),
     _p("google-api-key", r"\bAIza[0-9A-Za-z_\-]{35}\b"),
-    _p("gitlab-token", r"\bglpat-[A-Za-z0-9_\-]{20,}"),
-    _p("telegram-bot-token", r"\b\d{8,10}:AA[A-Za-z0-9_\-]{30,40}\b"),
+    _p("google-oauth", r"\bGOCSPX-[A-Za-z0-9_\-]{20,}|\bya29\.[A-Za-z0-9_\-]{20,}"),
+    _p("gitlab-token", r"\bgl(?:pat|dt|rt|ptt|ft|imt|agent|oas|soat|cbt)-[A-Za-z0-9_\-]{20,}"),
+    _p("telegram-bot-token", r"(?<![0-9])\d{8,10}:AA[A-Za-z0-9_\-]{30,40}(?![A-Za-z0-9_\-])"),
     _p("npm-token", r"\bnpm_[A-Za-z0-9]{36}\b"),
     _p("sendgrid-key", r"\bSG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}\b"),
-    _p("grafana-token", r"\b(?:glc|glsa)_[A-Za-z0-9_\-+/=]{32,}"),
+    _p("grafana-token", r"\b(?:glc|glsa)_[A-Za-z0-9_\-+/=]{32,}|\beyJrIjoi[A-Za-z0-9+/=]{40,}"),
+    _p("huggingface-token", r"\bhf_[A-Za-z0-9]{30,}\b"),
+    _p(
+        "vendor-token",
+        r"\b(?:dop_v1_[a-f0-9]{64}|hvs\.[A-Za-z0-9_\-]{24,}|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|"
+        r"pypi-AgE[A-Za-z0-9_\-]{50,}|dckr_pat_[A-Za-z0-9_\-]{20,}|lin_api_[A-Za-z0-9]{32,}|NRAK-[A-Z0-9]{27}|"
+        r"PMAK-[a-f0-9]{24}-[a-f0-9]{34}|ATATT3[A-Za-z0-9_\-=]{30,}|SK[a-f0-9]{32}|key-[a-f0-9]{32})\b",
+    ),
     _p("jwt", r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
-    _p("url-credentials", r"(?P<k>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]+:)(?P<secret>[^\s@/]+)(?=@)"),
+    _p("url-credentials", r"(?P<k>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]*:)(?P<secret>[^\s@/]+)(?=@)"),
+    _p(
+        "authorization-header",
+        r"(?i)(?P<k>\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?\s*(?:(?:basic|bearer|token|digest|apikey|sso-key)\s+)?)"
+        r"(?P<secret>[^\s\"',;]{4,})",
+    ),
     _p("bearer", r"(?i)(?P<k>\b(?:bearer|token|basic)\s+)(?P<secret>[A-Za-z0-9_\-.=+/]{16,})"),
     _p(
+        "api-key-header",
+        r"(?i)(?P<k>\bx-(?:api|auth|access)-(?:key|token)[\"']?\s*[:=]\s*[\"']?)(?P<secret>[^\s\"',;]{8,})",
+    ),
+    _p(
         "assignment",
-        r"(?i)(?P<k>\b[\w.\-]*(?:password|passwd|pwd|secret|api[_\-]?key|access[_\-]?key|token|"
-        r"credential|auth)[\w.\-]*[\"']?\s*[:=]\s*[\"']?)(?P<secret>[^\s\"',;&}]{4,})",
+        r"(?i)(?P<k>\b[\w.\-]*(?:"
+        + _KEYWORDS
+        + r")[\w.\-]*[\"']?\s*[:=]\s*[\"']?)"
+        + _NOT_A_VALUE
+        + r"(?P<secret>[^\s\"',;&}]{4,})",
     ),
     _p("email", r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}\b"),
-    _p("card-number", r"\b(?:\d[ -]?){13,19}\b"),
+    _p("card-number", r"(?<![\d.:\-])[2-6]\d{3}(?:[ -]?\d){9,15}(?![\d.:\-])"),
 )
 
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad\u180e\U000e0000-\U000e007f]")
