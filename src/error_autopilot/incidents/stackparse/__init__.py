@@ -1,0 +1,1 @@
+"""Per-ecosystem stack-trace parsers behind `incidents.stacktrace.parse_stacktrace`."""

@@ -1,0 +1,104 @@
+""".NET `Exception.ToString()`: inner exceptions nest inside the outer one.
+
+    System.InvalidOperationException: outer message
+     ---> System.NullReferenceException: inner message
+       at Acme.Orders.Repo.Load(Int32 id) in /src/Repo.cs:line 42      frames of the inner exception
+       --- End of inner exception stack trace ---
+       at Acme.Orders.Service.Place(Order o) in /src/Service.cs:line 17 frames of the outer one
+
+Every ` ---> ` opens a deeper exception and every `--- End of inner exception stack trace ---`
+closes one, so frames go to the exception currently open. `--- End of stack trace from previous
+location ---` only separates async segments of the same exception.
+"""
+
+from __future__ import annotations
+
+import re
+
+from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, ExceptionBuilder, InApp, to_int
+
+FRAME = re.compile(
+    r"^\s*at (?P<qual>[^\s()\[]+)(?:\[[^\]]*\])?\((?P<args>[^()]*)\)(?: in (?P<file>.+?):line (?P<line>\d+))?\s*$"
+)
+_HEADER = re.compile(
+    r"^(?P<type>[A-Za-z_][\w`]*(?:\.[A-Za-z_][\w`]*)+|[A-Za-z_]\w*Exception)"
+    r"(?: \(0x[0-9A-Fa-f]+\))?"  # HRESULT, e.g. `Npgsql.NpgsqlException (0x80004005): ...`
+    r"(?:: ?(?P<msg>.*))?$"
+)
+_PREFIX = re.compile(r"^\s*(?:Unhandled [Ee]xception[.:]\s*|--->\s*|\(Inner Exception #\d+\)\s*)+")
+_ARROW = " ---> "
+_END_INNER = "--- End of inner exception stack trace ---"
+_END_ASYNC = "--- End of stack trace from previous location"
+_HEADER_LOOKBACK = 50
+
+
+def is_frame(line: str) -> bool:
+    """A .NET `at Ns.Type.Method(Args)` line, with or without ` in file:line N`."""
+    return FRAME.match(line) is not None
+
+
+def split_qualified(qual: str) -> tuple[str | None, str]:
+    """`Ns.Type.<Run>d__5.MoveNext` → (`Ns.Type`, `<Run>d__5.MoveNext`); `Ns.Type..ctor` → (`Ns.Type`, `.ctor`)."""
+    generated = qual.find(".<")
+    if generated > 0:
+        return qual[:generated], qual[generated + 1 :]
+    for ctor in ("..ctor", "..cctor"):
+        if qual.endswith(ctor):
+            return qual[: -len(ctor)], ctor[1:]
+    module, _, function = qual.rpartition(".")
+    return module or None, function
+
+
+def _headers(line: str, in_app: InApp) -> list[ExceptionBuilder] | None:
+    """The exception(s) one line introduces: older runtimes print `A: a ---> B: b` on a single line."""
+    found: list[ExceptionBuilder] = []
+    for chunk in _PREFIX.sub("", line).split(_ARROW):
+        m = _HEADER.match(_PREFIX.sub("", chunk).strip())
+        if not m:
+            return found or None
+        found.append(ExceptionBuilder(type=m["type"], message=m["msg"] or "", in_app=in_app))
+    return found
+
+
+def _header_start(lines: list[str], first_frame: int, in_app: InApp) -> int | None:
+    start = None
+    for i in range(first_frame - 1, max(-1, first_frame - 1 - _HEADER_LOOKBACK), -1):
+        if _headers(lines[i], in_app):
+            start = i
+            if not lines[i].lstrip().startswith("--->"):
+                break
+    return start
+
+
+def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
+    """Outer exception first, then its inner exceptions, innermost last."""
+    first = next((i for i, line in enumerate(lines) if is_frame(line)), None)
+    if first is None:
+        return [], False
+    start = _header_start(lines, first, in_app)
+    excs: list[ExceptionBuilder] = []
+    if start is None:
+        excs.append(ExceptionBuilder(type="<unknown>", in_app=in_app))
+        start = first
+    open_at = len(excs) - 1
+    for line in lines[start:]:
+        m = FRAME.match(line)
+        stripped = line.strip()
+        if m:
+            module, function = split_qualified(m["qual"])
+            excs[open_at].add_frame(function, module, m["file"], to_int(m["line"]), line)
+        elif stripped.startswith(_END_INNER):
+            open_at = max(0, open_at - 1)
+        elif stripped.startswith(_END_ASYNC):
+            continue
+        elif (not excs or stripped.startswith("--->")) and (found := _headers(line, in_app)):
+            room = MAX_EXCEPTIONS - len(excs)
+            excs.extend(found[:room])
+            if len(found) > room:
+                return excs, True
+            open_at = len(excs) - 1
+        elif excs and not excs[open_at].frames and stripped:
+            excs[open_at].add_message_line(stripped)
+        else:
+            break
+    return excs, False

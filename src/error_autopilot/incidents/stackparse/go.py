@@ -1,0 +1,84 @@
+"""Go panics and goroutine dumps.
+
+    panic: runtime error: index out of range [5] with length 3 [recovered]
+    goroutine 7 [running]:
+    github.com/acme/orders/api.(*Handler).Get(0xc000010000, {0x1, 0x2})
+    <tab>/app/api/handler.go:57 +0x1d
+
+Only the panicking goroutine counts (the first `[running]` one, else the first printed). Nested
+panics (`panic: A [recovered]` then `panic: B`) become B caused-by A; the frames belong to B.
+"""
+
+from __future__ import annotations
+
+import re
+
+from error_autopilot.incidents.stackparse.common import ExceptionBuilder, InApp, to_int
+
+PANIC = re.compile(r"^\s*(?P<kind>panic|fatal error): (?P<msg>.*?)(?: \[recovered(?:, repanicked)?\])?\s*$")
+GOROUTINE = re.compile(r"^goroutine \d+ \[(?P<state>[^\]]*)\]:\s*$")
+_CALL = re.compile(r"^(?P<qual>[^\s()][^\s]*)\((?P<args>[^()]*)\)\s*$")
+_FILE = re.compile(r"^\s+(?P<file>\S[^:]*\.(?:go|s)):(?P<line>\d+)(?: \+0x[0-9a-fA-F]+)?\s*$")
+_MAJOR_VERSION = re.compile(r"^v\d+$")
+
+
+def split_qualified(qual: str) -> tuple[str, str]:
+    """`github.com/a/b.(*T).M` → (`github.com/a/b`, `(*T).M`); `main.main.func1` → (`main`, `main.func1`)."""
+    slash = qual.rfind("/")
+    head, tail = qual[: slash + 1], qual[slash + 1 :]
+    parts = tail.split(".")
+    cut = 1
+    if len(parts) > 2 and _MAJOR_VERSION.match(parts[1]):
+        cut = 2
+    return head + ".".join(parts[:cut]), ".".join(parts[cut:]) or tail
+
+
+def _goroutine_lines(lines: list[str]) -> list[str]:
+    starts = [(i, m["state"]) for i, line in enumerate(lines) if (m := GOROUTINE.match(line))]
+    if not starts:
+        return []
+    start = next((i for i, state in starts if "running" in state), starts[0][0])
+    end = next((i for i, _ in starts if i > start), len(lines))
+    return lines[start + 1 : end]
+
+
+def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
+    """The final panic first, then the panics it recovered from; frames of the panicking goroutine."""
+    panics = _panics(lines, in_app)
+    body = _goroutine_lines(lines)
+    if not panics and not body:
+        return [], False
+    excs = list(reversed(panics)) or [ExceptionBuilder(type="goroutine", in_app=in_app)]
+    _add_frames(excs[0], body)
+    return excs, False
+
+
+def _panics(lines: list[str], in_app: InApp) -> list[ExceptionBuilder]:
+    """Panic headers in printed order; lines right below one continue its message."""
+    panics: list[ExceptionBuilder] = []
+    current: ExceptionBuilder | None = None
+    for line in lines:
+        if GOROUTINE.match(line):
+            current = None
+        elif m := PANIC.match(line):
+            current = ExceptionBuilder(type=m["kind"], message=m["msg"], in_app=in_app)
+            panics.append(current)
+        elif current and line.strip() and not line.startswith("[signal "):
+            current.add_message_line(line.strip())
+        else:
+            current = None
+    return panics
+
+
+def _add_frames(exc: ExceptionBuilder, body: list[str]) -> None:
+    call: tuple[str, str] | None = None
+    for line in body:
+        if line.startswith("created by "):
+            break
+        if call and (f := _FILE.match(line)):
+            exc.add_frame(call[1], call[0], f["file"], to_int(f["line"]), line)
+            call = None
+        elif m := _CALL.match(line):
+            call = split_qualified(m["qual"])
+        elif not line.strip():
+            break

@@ -1,0 +1,101 @@
+"""Java/Kotlin/Scala traces as printed by `Throwable.printStackTrace` (and logback/log4j).
+
+- `Exception in thread "main" com.acme.Boom: message`: a header (the thread prefix is optional);
+- `<tab>at java.base/java.lang.Thread.run(Thread.java:833)`: a frame (module/loader prefixes dropped);
+- `<tab>... 3 more`: frames shared with the enclosing trace, counted as omitted;
+- `<tab>Suppressed: ...`: skipped, with everything indented under it;
+- `Caused by: java.io.IOException: inner`: the next exception of the chain.
+"""
+
+from __future__ import annotations
+
+import re
+
+from error_autopilot.incidents.stackparse.common import (
+    MAX_EXCEPTIONS,
+    ExceptionBuilder,
+    InApp,
+    indent,
+    to_int,
+)
+
+FRAME = re.compile(r"^\s*at (?P<qual>[^\s()]+)\((?P<loc>[^()]*)\)(?:\s*~?\[[^\]]*\])?\s*$")
+_LOC = re.compile(r"^(?:Native Method|Unknown Source(?::\d+)?|Unknown|(?P<file>[^\s:()]+)(?::(?P<line>\d+))?)$")
+_HEADER = re.compile(
+    r"^(?:Exception in thread \"[^\"]*\" |Caused by: )?"
+    r"(?P<type>[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+|[A-Za-z_$][\w$]*(?:Exception|Error|Throwable))"
+    r"(?::\s?(?P<msg>.*))?$"
+)
+_CAUSED = re.compile(r"^\s*Caused by: (?P<rest>.*)$")
+_SUPPRESSED = re.compile(r"^\s*Suppressed: ")
+_MORE = re.compile(r"^\s*\.\.\. (?P<n>\d{1,9}) (?:more|common frames omitted)\s*$")
+_HEADER_LOOKBACK = 50
+
+
+def is_frame(line: str) -> bool:
+    """A JVM `at Class.method(File.java:1)` line (not a .NET one, whose parentheses hold parameters)."""
+    m = FRAME.match(line)
+    return bool(m and _LOC.match(m["loc"]))
+
+
+def _header(line: str, in_app: InApp) -> ExceptionBuilder | None:
+    m = _HEADER.match(line.strip())
+    if not m:
+        return None
+    return ExceptionBuilder(type=m["type"], message=m["msg"] or "", in_app=in_app)
+
+
+def _add_frame(exc: ExceptionBuilder, line: str) -> bool:
+    m = FRAME.match(line)
+    loc = _LOC.match(m["loc"]) if m else None
+    if not m or not loc:
+        return False
+    pieces = m["qual"].split("/")
+    # `java.base/` and `app//` prefixes go; a hidden class's `Name/0x1234` suffix stays with its class
+    while len(pieces) > 1 and not pieces[1].startswith("0x"):
+        pieces.pop(0)
+    qual = "/".join(pieces)
+    module, _, function = qual.rpartition(".")
+    exc.add_frame(function or qual, module or None, loc["file"], to_int(loc["line"]), line)
+    return True
+
+
+def _first_exception(lines: list[str], first_frame: int, in_app: InApp) -> ExceptionBuilder:
+    """The header nearest above the first frame; lines between it and the frame continue its message."""
+    for i in range(first_frame - 1, max(-1, first_frame - 1 - _HEADER_LOOKBACK), -1):
+        exc = _header(lines[i], in_app)
+        if exc:
+            for extra in lines[i + 1 : first_frame]:
+                exc.add_message_line(extra)
+            return exc
+    return ExceptionBuilder(type="<unknown>", in_app=in_app)
+
+
+def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
+    """Exceptions in `Caused by:` order, and whether the exception cap stopped the parse."""
+    first = next((i for i, line in enumerate(lines) if is_frame(line)), None)
+    if first is None:
+        return [], False
+    excs = [_first_exception(lines, first, in_app)]
+    suppressed_at: int | None = None
+    for line in lines[first:]:
+        if suppressed_at is not None:
+            if line.strip() and indent(line) >= suppressed_at:
+                continue
+            suppressed_at = None
+        current = excs[-1]
+        if _add_frame(current, line):
+            continue
+        if more := _MORE.match(line):
+            current.omitted += int(more["n"])
+        elif cause := _CAUSED.match(line):
+            if len(excs) >= MAX_EXCEPTIONS:
+                return excs, True
+            excs.append(_header(cause["rest"], in_app) or ExceptionBuilder(type=cause["rest"][:300], in_app=in_app))
+        elif _SUPPRESSED.match(line):
+            suppressed_at = indent(line)
+        elif not current.frames and line.strip():
+            current.add_message_line(line)
+        else:
+            break
+    return excs, False

@@ -1,0 +1,105 @@
+"""Node.js (V8) `error.stack`, with `[cause]:` chains as `util.inspect` prints them.
+
+    TypeError: Cannot read properties of undefined (reading 'id')
+        at getUser (/app/dist/users.js:10:5)
+        at async Promise.all (index 0)
+        at /app/dist/index.js:1:2 {
+      [cause]: Error: inner
+          at ...
+    }
+
+Node has no module names, so a frame's module is its file path made deployment-independent
+(`/app/dist/users.js` → `users`, `node_modules/pg/lib/client.js` → `pg/lib/client`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, ExceptionBuilder, InApp, to_int
+
+FRAME = re.compile(
+    r"^\s*at (?:async )?(?:new )?(?:(?P<fn>[^()]+?) \((?P<loc>[^()]*(?:\([^()]*\)[^()]*)?)\)"
+    r"|(?P<bare>[^\s()]+:\d+(?::\d+)?|native|<anonymous>))(?P<brace> \{)?\s*$"
+)
+_LOC = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?::\d+)?$")
+_HEADER = re.compile(
+    r"(?:^|\s)(?:Uncaught )?(?P<type>(?:[A-Za-z_$][\w$.]*)?(?:Error|Exception|Rejection))(?: \[[^\]]*\])?"
+    r"(?::\s?(?P<msg>.*))?$"
+)
+_CAUSE = re.compile(r"^\s*\[cause\]: (?P<rest>.*)$")
+_MATCHING = re.compile(r"^\s*\.\.\. (?P<n>\d{1,9}) lines? matching cause stack trace \.\.\.\s*$")
+_SCHEME = re.compile(r"^(?:file://|webpack://[^/]*/|webpack-internal:///)")
+_DEPLOY_ROOT = re.compile(r"^/?(?:usr/src/app|usr/app|app|srv|code|workspace|home/[^/]+|opt/[^/]+)/")
+_BUILD_DIR = re.compile(r"^(?:dist|build|out|\.next/server)/")
+_EXT = re.compile(r"(?:\.[0-9a-f]{8,})?\.(?:js|mjs|cjs|ts|tsx|jsx|mts|cts)$")
+_HEADER_LOOKBACK = 50
+
+
+def is_frame(line: str) -> bool:
+    """A V8 `    at fn (file:line:col)` or `    at file:line:col` line."""
+    return FRAME.match(line) is not None
+
+
+def module_of(file: str | None) -> str | None:
+    """The file path without deployment root, build folder, content hash and extension."""
+    if not file or file in ("native", "<anonymous>"):
+        return None
+    if file.startswith("node:"):
+        return file
+    path = _SCHEME.sub("", file.replace("\\", "/")).removeprefix("./")
+    if "node_modules/" in path:
+        path = path.rsplit("node_modules/", 1)[1]
+    else:
+        path = _BUILD_DIR.sub("", _DEPLOY_ROOT.sub("", path))
+    return _EXT.sub("", path) or None
+
+
+def _header(line: str, in_app: InApp) -> ExceptionBuilder | None:
+    m = _HEADER.search(line)
+    return ExceptionBuilder(type=m["type"], message=m["msg"] or "", in_app=in_app) if m else None
+
+
+def _first_exception(lines: list[str], first_frame: int, in_app: InApp) -> ExceptionBuilder:
+    for i in range(first_frame - 1, max(-1, first_frame - 1 - _HEADER_LOOKBACK), -1):
+        if exc := _header(lines[i], in_app):
+            for extra in lines[i + 1 : first_frame]:
+                exc.add_message_line(extra)
+            return exc
+    message = lines[first_frame - 1].strip() if first_frame else ""
+    return ExceptionBuilder(type="Error", message=message, in_app=in_app)
+
+
+def _add_frame(exc: ExceptionBuilder, m: re.Match[str], line: str) -> None:
+    loc = m["loc"] if m["loc"] is not None else m["bare"]
+    fn = (m["fn"] or "<anonymous>").strip()
+    where = _LOC.match(loc) if loc else None
+    file = where["file"] if where else (loc if loc in ("native", "<anonymous>") else None)
+    exc.add_frame(fn, module_of(file), file, to_int(where["line"]) if where else None, line)
+
+
+def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
+    """The logged error first, then its `[cause]:` chain."""
+    first = next((i for i, line in enumerate(lines) if is_frame(line)), None)
+    if first is None:
+        return [], False
+    excs = [_first_exception(lines, first, in_app)]
+    depth = 0  # inside the `{ ... }` property block util.inspect prints after the frames
+    for line in lines[first:]:
+        m = FRAME.match(line)
+        if m:
+            _add_frame(excs[-1], m, line)
+            depth += 1 if m["brace"] else 0
+        elif more := _MATCHING.match(line):
+            excs[-1].omitted += int(more["n"])
+        elif cause := _CAUSE.match(line):
+            if len(excs) >= MAX_EXCEPTIONS:
+                return excs, True
+            rest = cause["rest"]
+            excs.append(_header(rest, in_app) or ExceptionBuilder(type="Error", message=rest, in_app=in_app))
+            depth += 1 if rest.rstrip().endswith("{") else 0
+        elif depth > 0:
+            depth += line.count("{") - line.count("}")
+        else:
+            break
+    return excs, False

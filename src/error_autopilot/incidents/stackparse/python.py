@@ -1,0 +1,136 @@
+"""CPython tracebacks, chained (`raise ... from`, exceptions raised while handling others) and grouped.
+
+Python prints the oldest cause first and the raising frame last; `StackTrace` wants the opposite on
+both counts, so blocks and frames are reversed. ExceptionGroups keep the group and its traceback;
+the sub-exceptions drawn in the `+-+----` tree are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, ExceptionBuilder, InApp, to_int
+
+TRACEBACK = re.compile(r"^\s*(?:\+ )?(?:Exception Group )?Traceback \(most recent call last\):\s*$")
+FILE = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<fn>.+?))?\s*$')
+_REPEATED = re.compile(r"^\s*\[Previous line repeated (?P<n>\d{1,9}) more times?\]\s*$")
+_EXC = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::[ \t]?(?P<msg>.*))?$")
+_GROUP = re.compile(r"^(?P<ind>\s*)\+ Exception Group Traceback")
+_CHAIN = frozenset(
+    {
+        "The above exception was the direct cause of the following exception:",
+        "During handling of the above exception, another exception occurred:",
+    }
+)
+_STDLIB = re.compile(r"/lib/python\d[\d.]*/|/lib/pypy[\d.]*/")
+_DEPLOY_ROOT = re.compile(r"^/?(?:usr/src/app|usr/app|app|srv|code|workspace|home/[^/]+|opt/[^/]+)/(?:src/)?")
+_MAX_MESSAGE_LINES = 20
+
+_RawFrame = tuple[str, str, int | None, str]  # function, file, line, raw: built into Frames only if kept
+
+
+def _ungroup(lines: list[str]) -> Iterator[str]:
+    """Lines with the top-level ExceptionGroup drawing removed and nested sub-exceptions dropped."""
+    margin: str | None = None
+    for line in lines:
+        if margin is None and (g := _GROUP.match(line)):
+            margin = g["ind"]
+            yield line.strip()[2:]
+            continue
+        if margin is not None:
+            if line.startswith(margin + "|"):
+                yield line[len(margin) + 2 :]
+                continue
+            if line.startswith(margin + "+") or line.startswith(margin + "  "):
+                continue
+            margin = None
+        yield line
+
+
+def module_of(file: str, in_app: InApp) -> str | None:
+    """A dotted module name from a file path, independent of where the service is deployed."""
+    path = file.replace("\\", "/")
+    if path.startswith("<") or not path.endswith((".py", ".pyx")):
+        return None
+    rest: str | None = None
+    for marker in ("site-packages/", "dist-packages/"):
+        if marker in path:
+            rest = path.rsplit(marker, 1)[1]
+    if rest is None and (std := _STDLIB.search(path)):
+        rest = path[std.end() :]
+    for pkg in in_app.packages:
+        anchor = "/" + pkg.replace(".", "/") + "/"
+        if rest is None and pkg and anchor in "/" + path:
+            rest = ("/" + path).split(anchor, 1)[1]
+            rest = pkg.replace(".", "/") + "/" + rest
+    for root in in_app.source_roots:
+        if rest is None and root and root in path:
+            rest = path.split(root, 1)[1]
+    if rest is None:
+        rest = _DEPLOY_ROOT.sub("", path)
+    dotted = rest.strip("/").rsplit(".", 1)[0].replace("/", ".")
+    return dotted.removesuffix(".__init__") or None
+
+
+def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
+    """Exceptions, finally-raised first, and whether the exception cap dropped older causes."""
+    blocks: list[tuple[list[_RawFrame], ExceptionBuilder]] = []
+    frames: list[_RawFrame] | None = None
+    repeated = 0
+    reading: ExceptionBuilder | None = None
+    message_lines = 0
+    after_chain = False
+    bare: str | None = None  # an exception line outside any traceback: a cause that was never raised
+    for line in _ungroup(lines):
+        stripped = line.strip()
+        if TRACEBACK.match(line):
+            frames, reading, repeated, after_chain, bare = [], None, 0, False, None
+        elif stripped in _CHAIN:
+            if bare and frames is None and reading is None:
+                blocks.append(([], _exception(bare, in_app)))
+            frames, reading, after_chain, bare = None, None, True, None
+        elif frames is None and reading is None and not after_chain:
+            bare = stripped if stripped and not line[0].isspace() and _EXC.match(stripped) else bare
+        elif frames is not None and reading is None:
+            if m := FILE.match(line):
+                frames.append((m["fn"] or "<module>", m["file"], to_int(m["line"]), line))
+            elif m := _REPEATED.match(line):
+                repeated += int(m["n"])
+            elif stripped and not line[0].isspace():
+                reading = _exception(line, in_app)
+                reading.omitted = repeated
+                blocks.append((frames, reading))
+                message_lines = 0
+        elif reading is not None:
+            if not stripped or message_lines >= _MAX_MESSAGE_LINES:
+                frames, reading = None, None
+            else:
+                reading.add_message_line(line)
+                message_lines += 1
+        elif after_chain and stripped and _EXC.match(stripped):
+            reading = _exception(stripped, in_app)
+            blocks.append(([], reading))
+            frames, message_lines, after_chain = [], 0, False
+    if frames and reading is None:
+        blocks.append((frames, ExceptionBuilder(type="<unknown>", in_app=in_app)))
+    return _finish(blocks, in_app)
+
+
+def _exception(line: str, in_app: InApp) -> ExceptionBuilder:
+    m = _EXC.match(line.strip())
+    if not m:
+        return ExceptionBuilder(type="<unknown>", message=line.strip(), in_app=in_app)
+    return ExceptionBuilder(type=m["type"], message=m["msg"] or "", in_app=in_app)
+
+
+def _finish(
+    blocks: list[tuple[list[_RawFrame], ExceptionBuilder]], in_app: InApp
+) -> tuple[list[ExceptionBuilder], bool]:
+    truncated = len(blocks) > MAX_EXCEPTIONS
+    excs: list[ExceptionBuilder] = []
+    for frames, exc in reversed(blocks[-MAX_EXCEPTIONS:]):
+        for function, file, line, raw in reversed(frames):
+            exc.add_frame(function, module_of(file, in_app), file, line, raw)
+        excs.append(exc)
+    return excs, truncated

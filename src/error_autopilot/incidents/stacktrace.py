@@ -1,0 +1,92 @@
+"""Stack traces of five ecosystems (JVM, Python, Go, Node.js, .NET) into `domain.stack` models.
+
+`parse_stacktrace` finds the trace inside a log message (log prefixes and trailing lines are
+tolerated), decides the language by which frame syntax dominates, and hands the lines to that
+language's parser in `stackparse/`. It never raises on hostile text: input is capped
+(`MAX_CHARS`, `MAX_LINES`, lines cut at `MAX_LINE`), and frames/exceptions are capped with
+`truncated=True` and `omitted_frames` telling how much was cut.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+
+from error_autopilot.domain.stack import Language, StackTrace
+from error_autopilot.incidents.stackparse import dotnet, go, jvm, node, python
+from error_autopilot.incidents.stackparse.common import MAX_LINE, ExceptionBuilder, InApp, build_trace
+
+log = logging.getLogger(__name__)
+
+MAX_CHARS = 2_000_000
+MAX_LINES = 50_000
+
+ParseFn = Callable[[list[str], InApp], tuple[list[ExceptionBuilder], bool]]
+_PARSERS: dict[Language, ParseFn] = {
+    "jvm": jvm.parse,
+    "python": python.parse,
+    "go": go.parse,
+    "node": node.parse,
+    "dotnet": dotnet.parse,
+}
+_GO_FILE = re.compile(r"^\s+\S[^:]*\.go:\d+(?: \+0x[0-9a-fA-F]+)?\s*$")
+_DOTNET_LINE = re.compile(r":line \d+\s*$")  # with " in " before it; two checks keep it linear on hostile lines
+_STRONG = 10  # a marker only one runtime prints (`Traceback`, `goroutine 1 [running]:`)
+_LANGUAGES: tuple[Language, ...] = ("python", "go", "dotnet", "jvm", "node")  # tie-break order
+
+
+def _vote(line: str, votes: dict[Language, int]) -> None:
+    body = line.lstrip()
+    if body.startswith("at "):
+        if jvm.is_frame(line):
+            votes["jvm"] += 1
+        elif node.is_frame(line):
+            votes["node"] += 1
+        elif dotnet.is_frame(line):
+            votes["dotnet"] += 1
+        if " in " in line and _DOTNET_LINE.search(line):
+            votes["dotnet"] += 2
+    elif body.startswith("File "):
+        votes["python"] += 1 if python.FILE.match(line) else 0
+    elif python.TRACEBACK.match(line):
+        votes["python"] += _STRONG
+    elif go.GOROUTINE.match(line):
+        votes["go"] += _STRONG
+    elif _GO_FILE.match(line):
+        votes["go"] += 1
+    elif body.startswith(("--->", "--- End of")):
+        votes["dotnet"] += _STRONG
+
+
+def detect_language(lines: Sequence[str]) -> Language | None:
+    """The runtime whose trace syntax most lines follow; None when no line looks like a frame."""
+    votes: dict[Language, int] = dict.fromkeys(_LANGUAGES, 0)
+    for line in lines:
+        _vote(line, votes)
+    best = max(_LANGUAGES, key=lambda lang: votes[lang])
+    return best if votes[best] > 0 else None
+
+
+def parse_stacktrace(text: str, *, packages: Sequence[str] = (), source_roots: Sequence[str] = ()) -> StackTrace | None:
+    """Parse the stack trace in `text`, or None when it holds no recognisable trace.
+
+    `packages` (class/module/package/namespace prefixes) and `source_roots` (path fragments) mark
+    the service's own frames `in_app`; with neither, every non-library frame is in-app."""
+    if not text:
+        return None
+    clipped = len(text) > MAX_CHARS
+    lines = text[:MAX_CHARS].splitlines()
+    if len(lines) > MAX_LINES:
+        lines, clipped = lines[:MAX_LINES], True
+    lines = [line[:MAX_LINE] for line in lines]  # the head of a huge line still names the exception
+    language = detect_language(lines)
+    if language is None:
+        return None
+    in_app = InApp(language=language, packages=tuple(packages), source_roots=tuple(source_roots))
+    exceptions, capped = _PARSERS[language](lines, in_app)
+    trace = build_trace(language, exceptions, truncated=capped or clipped)
+    if trace is not None and trace.truncated:
+        log.debug("stack trace capped: %s exceptions, %s frames omitted", len(trace.exceptions),
+                  sum(e.omitted_frames for e in trace.exceptions))  # fmt: skip
+    return trace

@@ -1,0 +1,154 @@
+"""Streaming grouping: counts, evidence caps, dedup of already-counted lines, bounded memory."""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from error_autopilot.domain.events import ErrorEvent
+from error_autopilot.incidents.group import MAX_SAMPLE_CHARS, MAX_TITLE, IncidentGrouper
+from error_autopilot.incidents.stacktrace import parse_stacktrace
+from tests.conftest import TEST_FIXTURES
+
+ORDER_TRACE = (TEST_FIXTURES / "stacktraces" / "jvm" / "real_loki_order_service.txt").read_text(encoding="utf-8")
+ORDER_STACK = parse_stacktrace(ORDER_TRACE, packages=("com.example.order",))
+T0 = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
+SECOND = 1_000_000_000
+
+
+def order_event(
+    i: int,
+    *,
+    env: str = "dev",
+    trace: str | None = None,
+    version: str | None = None,
+    line: str = ORDER_TRACE,
+    ts_ns: int | None = None,
+) -> ErrorEvent:
+    return ErrorEvent(
+        line_id=f"order-{i}",
+        ts_ns=T0 + i * SECOND if ts_ns is None else ts_ns,
+        environment=env,
+        service="order-service",
+        message=f"Failed to place order {i}",
+        line=line,
+        stack=ORDER_STACK,
+        exception_type="java.lang.IllegalStateException",
+        exception_message=f"Payment authorization failed for order {4000 + i}",
+        trace_id=trace,
+        version=version,
+    )
+
+
+def plain_event(i: int, message: str, service: str = "user-service") -> ErrorEvent:
+    return ErrorEvent(
+        line_id=f"plain-{i}", ts_ns=T0 + i * SECOND, environment="dev", service=service, message=message, line=message
+    )
+
+
+def test_events_of_one_bug_become_one_incident() -> None:
+    grouper = IncidentGrouper()
+    for i in range(7):
+        grouper.add(order_event(i, env="prod" if i == 3 else "dev", trace=f"{i:032x}", version=f"v{i % 2}"))
+    grouper.add(plain_event(1, "user 42 not found"))
+    grouper.add(plain_event(2, "user 7 not found"))
+    grouper.add(plain_event(3, "cache warmup failed"))
+
+    incidents = grouper.incidents()
+    assert [(i.service, i.count) for i in incidents] == [("order-service", 7), ("user-service", 2), ("user-service", 1)]
+    order = incidents[0]
+    assert order.title == "IllegalStateException: Payment authorization failed for order <int> in order-service"
+    assert incidents[1].title == "user <int> not found in user-service"
+    assert order.exception_type == "java.lang.IllegalStateException"
+    assert order.first_seen == datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)
+    assert order.last_seen == datetime(2026, 1, 1, 0, 0, 6, tzinfo=UTC)
+    assert (order.environment, order.environments) == ("dev", ("dev", "prod"))
+    assert order.trace_ids == tuple(f"{i:032x}" for i in range(2, 7))  # the 5 most recent, oldest first
+    assert order.versions == ("v1", "v0")  # v0 was seen last (event 6)
+    assert order.line_ids == tuple(f"order-{i}" for i in range(7))
+    assert [s.line_id for s in order.sample] == [f"order-{i}" for i in range(2, 7)]
+    assert order.stack == ORDER_STACK
+    assert order.fingerprint_parts and order.algorithm == 1 and len(order.fingerprint) == 16
+    assert grouper.events == 10 and grouper.duplicates == 0
+
+
+def test_lines_already_counted_are_duplicates() -> None:
+    grouper = IncidentGrouper(skip_line_ids={"order-0", "order-1"})
+    for i in range(4):
+        grouper.add(order_event(i))
+    grouper.add(order_event(3))  # the same line read twice in this run
+    grouper.skip(["order-9"])
+    grouper.add(order_event(9))
+    [incident] = grouper.incidents()
+    assert incident.count == 2
+    assert incident.line_ids == ("order-2", "order-3")
+    assert grouper.duplicates == 4
+
+
+def test_out_of_order_events_keep_the_newest_evidence() -> None:
+    grouper = IncidentGrouper()
+    for i in (9, 1, 8, 2, 7, 3, 6, 4, 5, 0):
+        grouper.add(order_event(i, trace=f"{i:032x}", version=f"v{i}", env=f"env{i}"))
+    [incident] = grouper.incidents()
+    assert incident.first_seen == datetime(2026, 1, 1, tzinfo=UTC)
+    assert incident.environment == "env0"  # where it was seen first
+    assert incident.trace_ids == tuple(f"{i:032x}" for i in range(5, 10))
+    assert incident.versions == tuple(f"v{i}" for i in range(5, 10))
+    assert [s.ts_ns for s in incident.sample] == [T0 + i * SECOND for i in range(5, 10)]
+
+
+def test_samples_and_title_are_capped() -> None:
+    grouper = IncidentGrouper()
+    huge = "x" * 100_000
+    grouper.add(plain_event(1, "kaboom " + "word " * 200))
+    grouper.add(order_event(2, line=huge))
+    incidents = {i.service: i for i in grouper.incidents()}
+    assert len(incidents["user-service"].title) <= MAX_TITLE
+    assert incidents["user-service"].title.endswith("… in user-service")
+    [sample] = incidents["order-service"].sample
+    assert len(sample.text) <= MAX_SAMPLE_CHARS and sample.text.endswith("[truncated]")
+
+
+def test_incidents_sorted_by_count_then_first_seen() -> None:
+    grouper = IncidentGrouper()
+    grouper.add(plain_event(5, "b failed"))
+    grouper.add(plain_event(1, "a failed"))
+    grouper.add(plain_event(9, "c failed"))
+    grouper.add(plain_event(10, "c failed"))
+    assert [i.title for i in grouper.incidents()] == [
+        "c failed in user-service",
+        "a failed in user-service",
+        "b failed in user-service",
+    ]
+
+
+def test_absurd_timestamps_do_not_crash() -> None:
+    grouper = IncidentGrouper()
+    grouper.add(order_event(1, ts_ns=-5))
+    grouper.add(order_event(2, ts_ns=10**30))
+    [incident] = grouper.incidents()
+    assert incident.first_seen == datetime(1970, 1, 1, tzinfo=UTC)
+    assert incident.last_seen.year == 9999
+
+
+def _many(n: int) -> Iterator[ErrorEvent]:
+    for i in range(n):
+        yield order_event(i, line="y" * 8192 + str(i), trace=f"{i:032x}")
+
+
+def test_memory_is_bounded_by_fingerprints_not_lines() -> None:
+    """2,000 events of 8 KiB each (16 MB if kept) leave only line ids and capped evidence behind."""
+    grouper = IncidentGrouper()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        for e in _many(2_000):
+            grouper.add(e)
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    [incident] = grouper.incidents()
+    assert incident.count == 2_000 and len(incident.sample) == 5 and len(incident.trace_ids) == 5
+    assert grown < 2_000_000, f"grouper kept {grown} bytes for 2,000 events"
