@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from error_autopilot.domain.incidents import Incident
+
 STATE_SCHEMA_VERSION = 1
 
 
@@ -58,6 +60,7 @@ class IncidentRecord(_Model):
     muted: bool = False
     resolved_at: datetime | None = None  # when its issue was seen closed
     trace_ids: tuple[str, ...] = ()  # capped sample
+    pending_incident: Incident | None = None  # the occurrences not yet published (retried first next run)
 
 
 class RunBookkeeping(_Model):

@@ -1,0 +1,183 @@
+"""How a run's plan and publications change state (pure).
+
+The contract with pipeline.py: `plan` reads state through `poll_window` and `plan_incidents`;
+`publish` applies `record_plan` (every incident pending, with its payload; cursors moved past the
+lines counted) before publishing anything, then `record_published` per incident. Each function is
+a pure State → State mutation, so the store can re-apply it on a fresh copy when a push races.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from error_autopilot.domain.incidents import Incident, IncidentStatus, Plan, PlannedIncident
+from error_autopilot.domain.report import PublishedIncident
+from error_autopilot.state.model import Cursor, IncidentRecord, IssueRef, PrRef, State
+
+NS = 1_000_000_000
+MAX_TRACE_IDS = 5
+MAX_SAMPLES = 5
+
+
+@dataclass(frozen=True)
+class PollStart:
+    """Where one environment's poll starts and which lines it must not count again."""
+
+    start_ns: int
+    seen_line_ids: frozenset[str]
+    replay_before_ns: int | None  # lines older than this were counted by earlier runs (a --since re-read)
+
+
+def poll_window(
+    state: State, env: str, *, now_ns: int, overlap_s: int, initial_lookback_s: int, since_s: int | None
+) -> PollStart:
+    """Start at the cursor minus the overlap (late lines), or `since`/the initial look-back."""
+    cursor = state.cursors.get(env)
+    if cursor is None:
+        start = now_ns - (since_s or initial_lookback_s) * NS
+        return PollStart(start, frozenset(), None)
+    resume = cursor.ts_ns - overlap_s * NS
+    if since_s is not None and now_ns - since_s * NS < resume:
+        return PollStart(now_ns - since_s * NS, frozenset(cursor.seen_line_ids), resume)
+    return PollStart(resume, frozenset(cursor.seen_line_ids), None)
+
+
+def classify(record: IncidentRecord | None) -> IncidentStatus:
+    """new / recurring / regressed / muted, from what state remembers."""
+    if record is None or (record.issue is None and record.total_count == 0):
+        return "new"
+    if record.muted:
+        return "muted"
+    if record.issue is not None and record.issue.state == "closed":
+        return "regressed"
+    return "recurring"
+
+
+def _capped(items: Iterable[str], cap: int) -> tuple[str, ...]:
+    unique = list(dict.fromkeys(items))
+    return tuple(unique[-cap:])
+
+
+def merge(older: Incident, newer: Incident) -> Incident:
+    """One incident from two polls of the same fingerprint (older pending + fresh occurrences)."""
+    return newer.model_copy(
+        update={
+            "count": older.count + newer.count,
+            "first_seen": min(older.first_seen, newer.first_seen),
+            "last_seen": max(older.last_seen, newer.last_seen),
+            "environments": tuple(dict.fromkeys((*older.environments, *newer.environments))),
+            "trace_ids": _capped((*older.trace_ids, *newer.trace_ids), MAX_TRACE_IDS),
+            "sample": (*older.sample, *newer.sample)[-MAX_SAMPLES:],
+            "versions": _capped((*older.versions, *newer.versions), MAX_TRACE_IDS),
+            "line_ids": (),
+            "stack": newer.stack or older.stack,
+        }
+    )
+
+
+def _planned(incident: Incident, record: IncidentRecord | None) -> PlannedIncident:
+    issue = record.issue if record else None
+    return PlannedIncident(
+        incident=incident.model_copy(update={"line_ids": ()}),
+        status=classify(record),
+        issue_url=issue.url if issue else None,
+        issue_number=issue.number if issue else None,
+        issue_repo=issue.repo if issue else None,
+    )
+
+
+def plan_incidents(state: State, fresh: Sequence[Incident]) -> list[PlannedIncident]:
+    """Fresh incidents classified, with incidents still pending from earlier runs merged in first."""
+    by_fp = {i.fingerprint: i for i in fresh}
+    planned: list[PlannedIncident] = []
+    for fp, record in state.incidents.items():
+        if record.pending and record.pending_incident is not None:
+            incident = record.pending_incident
+            if fp in by_fp:
+                incident = merge(incident, by_fp.pop(fp))
+            planned.append(_planned(incident, record))
+    planned += [_planned(i, state.incidents.get(i.fingerprint)) for i in fresh if i.fingerprint in by_fp]
+    return planned
+
+
+def pending_incidents(state: State) -> list[PlannedIncident]:
+    """Everything recorded as pending, oldest first."""
+    records = sorted(
+        (r for r in state.incidents.values() if r.pending and r.pending_incident is not None),
+        key=lambda r: r.pending_incident.first_seen if r.pending_incident else r.first_seen,
+    )
+    return [_planned(r.pending_incident, r) for r in records if r.pending_incident is not None]
+
+
+def _advance(state: State, plan: Plan) -> dict[str, Cursor]:
+    cursors = dict(state.cursors)
+    for window in plan.windows:
+        if window.error is not None:
+            continue  # the source failed: the same window is read again next run
+        current = cursors.get(window.environment)
+        new_ts = window.last_ts_ns if window.truncated or window.last_ts_ns else window.end_ns
+        if new_ts is None or (current is not None and current.ts_ns >= new_ts):
+            continue  # another run already got further: never move back
+        cursors[window.environment] = Cursor(ts_ns=new_ts, seen_line_ids=window.tail_line_ids)
+    return cursors
+
+
+def record_plan(state: State, plan: Plan) -> State:
+    """Every planned incident becomes pending with its payload; cursors move past what was read.
+
+    Idempotent: applying the same plan twice changes nothing the second time."""
+    if state.runs.last_run_id == plan.run_id:
+        return state
+    incidents = dict(state.incidents)
+    for planned in plan.incidents:
+        incident = planned.incident
+        record = incidents.get(incident.fingerprint)
+        if record is None:
+            record = IncidentRecord(
+                fingerprint=incident.fingerprint, service=incident.service, title=incident.title,
+                first_seen=incident.first_seen, last_seen=incident.last_seen,
+            )  # fmt: skip
+        incidents[incident.fingerprint] = record.model_copy(
+            update={"pending": True, "pending_incident": incident, "title": incident.title}
+        )
+    runs = state.runs.model_copy(update={"last_run_id": plan.run_id, "last_run_at": plan.created_at})
+    return state.model_copy(update={"incidents": incidents, "cursors": _advance(state, plan), "runs": runs})
+
+
+def record_published(state: State, *, outcome: PublishedIncident, tokens: int, now: datetime) -> State:
+    """Clear the pending flag and fold the occurrences into the totals, once."""
+    record = state.incidents.get(outcome.fingerprint)
+    if record is None or not record.pending:
+        return state  # already recorded by a retry of this save
+    payload = record.pending_incident
+    issue = record.issue
+    if outcome.issue_number and outcome.issue_url and outcome.issue_repo:
+        issue = IssueRef(repo=outcome.issue_repo, number=outcome.issue_number, url=outcome.issue_url, state="open")
+    pr = record.pr
+    if outcome.pr_url and outcome.pr_number and outcome.pr_branch:
+        pr = PrRef(repo=outcome.pr_repo or "", number=outcome.pr_number, url=outcome.pr_url, branch=outcome.pr_branch)
+    updated = record.model_copy(
+        update={
+            "pending": False,
+            "pending_incident": None,
+            "issue": issue,
+            "pr": pr,
+            "total_count": record.total_count + (payload.count if payload else 0),
+            "last_seen": max(record.last_seen, payload.last_seen) if payload else record.last_seen,
+            "environments": tuple(dict.fromkeys((*record.environments, *(payload.environments if payload else ())))),
+            "trace_ids": _capped((*record.trace_ids, *(payload.trace_ids if payload else ())), MAX_TRACE_IDS),
+            "last_analysed": now if tokens else record.last_analysed,
+        }
+    )
+    day = now.strftime("%Y-%m-%d")
+    spend = dict(state.runs.tokens_by_day)
+    if tokens:
+        spend[day] = spend.get(day, 0) + tokens
+    return state.model_copy(
+        update={
+            "incidents": {**state.incidents, outcome.fingerprint: updated},
+            "runs": state.runs.model_copy(update={"tokens_by_day": spend}),
+        }
+    )

@@ -1,0 +1,49 @@
+"""state.json schema migrations: an append-only list of named steps (never edit a released one)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from error_autopilot.domain.errors import StateCorrupt
+from error_autopilot.state.model import STATE_SCHEMA_VERSION, State
+
+Raw = dict[str, Any]
+
+
+def m001_initial(raw: Raw) -> Raw:
+    """Version 1 is the first released layout; files without a version are version 1."""
+    return {**raw, "schema_version": 1}
+
+
+# Index i migrates a file of version i to version i + 1 (index 0: unversioned → 1).
+MIGRATIONS: list[tuple[str, Callable[[Raw], Raw]]] = [("m001_initial", m001_initial)]
+assert len(MIGRATIONS) == STATE_SCHEMA_VERSION, "every schema version needs its migration"
+
+
+def migrate(raw: Any, *, where: str) -> State:
+    """Bring a decoded state file to the current version and validate it."""
+    if not isinstance(raw, dict):
+        raise StateCorrupt(f"{where} is not a JSON object", hint="inspect it with `error-autopilot state show`")
+    version = raw.get("schema_version", 0)
+    if not isinstance(version, int) or version < 0:
+        raise StateCorrupt(f"{where} has an invalid schema_version {version!r}")
+    if version > STATE_SCHEMA_VERSION:
+        raise StateCorrupt(
+            f"{where} has schema version {version}, newer than this error-autopilot understands "
+            f"({STATE_SCHEMA_VERSION})",
+            hint="upgrade the action; an older version must not rewrite a newer state file",
+        )
+    for _name, step in MIGRATIONS[version:]:
+        raw = step(raw)
+    try:
+        return State.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(map(str, first["loc"]))
+        raise StateCorrupt(
+            f"{where} does not match the state schema ({e.error_count()} problem(s), first at {loc}: {first['msg']})",
+            hint="`error-autopilot state repair` keeps what is valid; `state reset --yes` starts over",
+        ) from e
