@@ -1,0 +1,160 @@
+"""One incident investigated: trace → culprit service → deployed code → lines → suspects → class,
+then (when configured) the Claude analyst and a check of any patch it proposes.
+
+Never raises for a trace not found, an unmapped service or a clone failure: each becomes a plain
+sentence in Finding.unknowns, and the incident is published with what is known."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from error_autopilot.config.service_map import ServiceMap
+from error_autopilot.domain.errors import AnalystError, SourceError, WorkspaceError
+from error_autopilot.domain.findings import CodeLocation, Finding, TraceSummary
+from error_autopilot.domain.incidents import PlannedIncident
+from error_autopilot.domain.stack import StackTrace
+from error_autopilot.incidents.stacktrace import parse_stacktrace
+from error_autopilot.investigation import blame, traces
+from error_autopilot.investigation.classify import classify
+from error_autopilot.investigation.patchcheck import check_patch
+from error_autopilot.investigation.stackmap import map_stack
+from error_autopilot.ports import Analyst, Budget, CheckedOut, TraceSource, Workspace
+
+log = logging.getLogger(__name__)
+TRACES_TRIED = 2
+
+
+@dataclass(frozen=True)
+class _TraceEvidence:
+    summary: TraceSummary | None = None
+    stacktrace: str | None = None  # exception.stacktrace of the culprit span
+    version: str | None = None  # the culprit's deployed version from its resource attributes
+
+
+class Investigator:
+    """Builds a Finding per planned incident."""
+
+    def __init__(
+        self, smap: ServiceMap, traces_by_env: Mapping[str, TraceSource], workspace: Workspace,
+        analyst: Analyst | None = None, budget: Budget | None = None,
+    ) -> None:  # fmt: skip
+        self._smap = smap
+        self._traces = traces_by_env
+        self._workspace = workspace
+        self._analyst = analyst
+        self._budget = budget
+
+    def _trace(self, planned: PlannedIncident, unknowns: list[str]) -> _TraceEvidence:
+        source = self._traces.get(planned.incident.environment)
+        if source is None or not planned.incident.trace_ids:
+            unknowns.append("no trace: " + ("no Tempo configured" if source is None else "the logs carry no trace id"))
+            return _TraceEvidence()
+        summary = None
+        for trace_id in planned.incident.trace_ids[-TRACES_TRIED:][::-1]:
+            try:
+                trace = source.get_trace(trace_id)
+            except SourceError as e:
+                unknowns.append(f"trace {trace_id}: Tempo refused the request ({e.message})")
+                return _TraceEvidence()
+            summary = traces.summarise(trace)
+            if summary.culprit_service:
+                return _TraceEvidence(
+                    summary,
+                    traces.exception_stacktrace(trace, summary.culprit_span_id),
+                    traces.deployed_version(trace, summary.culprit_service),
+                )
+        if summary is not None:
+            unknowns.append(f"trace {summary.trace_id}: {summary.status.replace('_', ' ')} {summary.note}".strip())
+        return _TraceEvidence(summary)
+
+    def investigate(self, planned: PlannedIncident) -> Finding:
+        """The finding for one incident."""
+        incident = planned.incident
+        unknowns: list[str] = []
+        evidence = self._trace(planned, unknowns)
+        summary = evidence.summary
+        culprit = incident.service
+        stack: StackTrace | None = incident.stack
+        version = incident.versions[-1] if incident.versions else None
+        if summary and summary.culprit_service:
+            traced = self._smap.resolve_service(summary.culprit_service) or summary.culprit_service
+            if traced != incident.service:
+                unknowns.append(f"logs point at {incident.service}, the trace at {traced}: showing the trace's culprit")
+                stack, version = None, None
+            culprit = traced
+            version = evidence.version or version
+            config = self._smap.services.get(culprit)
+            if stack is None and evidence.stacktrace:
+                stack = parse_stacktrace(
+                    evidence.stacktrace, packages=config.packages if config else (),
+                    source_roots=config.source_roots if config else (),
+                )  # fmt: skip
+        exc_type = (stack.primary.type if stack else None) or incident.exception_type
+        exc_message = stack.primary.message if stack else (summary.exception_message if summary else None)
+        error_class, rule, confidence = classify(exc_type, exc_message or incident.title)
+        finding = Finding(
+            fingerprint=incident.fingerprint, symptom_service=incident.service, culprit_service=culprit,
+            error_class=error_class, classification_rule=rule, confidence=confidence, trace=summary,
+        )  # fmt: skip
+        finding, checkout = self._locate(finding, stack, version, unknowns)
+        finding = finding.model_copy(update={"unknowns": tuple(unknowns)})
+        if self._analyst is not None and checkout is not None and self._budget is not None:
+            finding = self._analyse(planned, finding, checkout)
+        return finding
+
+    def _locate(
+        self, finding: Finding, stack: StackTrace | None, version: str | None, unknowns: list[str]
+    ) -> tuple[Finding, CheckedOut | None]:
+        service = self._smap.services.get(finding.culprit_service)
+        if service is None:
+            unknowns.append(f"{finding.culprit_service} is not in the service map: no code to look at")
+            return finding, None
+        try:
+            checkout = self._workspace.checkout(service.repo, version, service.branch, service.tag_pattern)
+        except WorkspaceError as e:
+            unknowns.append(f"could not check out {service.repo}: {e.message}")
+            return finding, None
+        update: dict[str, object] = {"culprit_repo": service.repo, "deployed_commit": checkout.commit,
+                                     "commit_source": checkout.ref_source}  # fmt: skip
+        mapped = map_stack(stack, blame.listing(checkout.path, checkout.commit)) if stack else []
+        if not mapped:
+            unknowns.append("no in-app stack frame maps to a file of the repository" if stack else "no stack trace")
+            return finding.model_copy(update=update), checkout
+        chain = tuple(self._location(checkout, frame.line, frame.function, path) for frame, path in mapped[:10])
+        primary = chain[0]
+        update |= {
+            "primary_location": primary, "evidence_chain": chain,
+            "snippet": blame.snippet(checkout.path, primary),
+            "suspects": tuple(
+                blame.suspects(checkout.path, checkout.commit, primary.path, primary.line, checkout.web_url)
+            ),
+        }  # fmt: skip
+        return finding.model_copy(update=update), checkout
+
+    @staticmethod
+    def _location(checkout: CheckedOut, line: int | None, function: str, path: str) -> CodeLocation:
+        link = f"{checkout.web_url}/blob/{checkout.commit}/{path}" + (f"#L{line}" if line else "")
+        return CodeLocation(repo=checkout.repo, commit=checkout.commit, path=path, line=line, function=function,
+                            permalink=link if checkout.web_url else None)  # fmt: skip
+
+    def _analyse(self, planned: PlannedIncident, finding: Finding, checkout: CheckedOut) -> Finding:
+        assert self._analyst is not None and self._budget is not None
+        budget = Budget(tokens=self._budget.tokens, turns=self._budget.turns, seconds=self._budget.seconds)
+        try:
+            analysis = self._analyst.analyse(planned, finding, [checkout], budget)
+        except AnalystError as e:
+            return finding.model_copy(update={"unknowns": (*finding.unknowns, f"LLM analysis failed: {e.message}")})
+        notes = tuple(budget.notes)
+        update: dict[str, object] = {
+            "analysis": analysis, "tokens_used": budget.spent_tokens,
+            "truncated": (*finding.truncated, *(n for n in notes if "budget" in n)),
+        }  # fmt: skip
+        if analysis is not None and analysis.patch:
+            config = self._smap.services.get(finding.culprit_service)
+            update["patch_check"] = check_patch(
+                analysis.patch, checkout.path, test_command=config.test_command if config else None,
+                timeout_s=config.test_timeout_s if config else 600,
+            )  # fmt: skip
+        return finding.model_copy(update=update)
