@@ -1,0 +1,133 @@
+"""Publishing one incident: decide under the policy, render, upsert the issue, propose the PR.
+
+Over ports only; the concrete tracker (GitHub or local folder) and proposer are injected.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from error_autopilot.config.service_map import ServiceMap
+from error_autopilot.decisions.policy import decide
+from error_autopilot.domain.findings import Finding
+from error_autopilot.domain.incidents import PlannedIncident
+from error_autopilot.domain.report import PublishedIncident
+from error_autopilot.investigation.sanitize import Redactor
+from error_autopilot.ports import ChangeProposer, IssueTracker, ProposedChange
+from error_autopilot.sinks import render
+from error_autopilot.state.model import IssueRef
+
+log = logging.getLogger(__name__)
+
+_GITHUB_REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_GITHUB_URL = re.compile(r"^(?:https?://[^/]+/|git@[^:]+:)([\w.-]+/[\w.-]+?)(?:\.git)?/?$")
+
+
+def github_repo_name(repo: str) -> str | None:
+    """owner/name for a service repo given as owner/name or a GitHub(-like) URL; None for paths."""
+    if _GITHUB_REPO.match(repo) and not repo.startswith((".", "/")):
+        return repo
+    match = _GITHUB_URL.match(repo)
+    return match.group(1) if match else None
+
+
+@dataclass
+class Publisher:
+    """Callable that publishes one incident; see pipeline.publish for the loop around it."""
+
+    smap: ServiceMap
+    tracker: IssueTracker
+    proposer: ChangeProposer | None
+    redactor: Redactor
+    tool_version: str
+    fallback_repo: str  # issues for unmapped services (the repo the action runs in)
+    repo_for: Callable[[str], str] = lambda repo: github_repo_name(repo) or repo
+    run_url: str | None = None
+
+    def issue_repo(self, planned: PlannedIncident, finding: Finding | None) -> str:
+        """The culprit's repo (or its issue_repo), else the symptom's, else the fallback."""
+        for name in (finding.culprit_service if finding else None, planned.incident.service):
+            canonical = self.smap.resolve_service(name) if name else None
+            if canonical:
+                service = self.smap.services[canonical]
+                return self.repo_for(service.issue_repo or service.repo)
+        return self.fallback_repo
+
+    def __call__(self, planned: PlannedIncident, finding: Finding | None, prs_this_run: int) -> PublishedIncident:
+        incident = planned.incident
+        env = self.smap.environments.get(incident.environment)
+        analysis = finding.analysis if finding else None
+        decision = decide(
+            planned, finding, analysis, finding.patch_check if finding else None,
+            environment=env, policy=self.smap.policy.auto_fix, prs_this_run=prs_this_run,
+        )  # fmt: skip
+        culprit = _culprit_text(finding)
+        base = PublishedIncident(
+            fingerprint=incident.fingerprint, service=incident.service, environment=incident.environment,
+            title=incident.title, status=planned.status, count=incident.count, culprit=culprit,
+            policy_refusals=decision.refused_by, tokens_used=finding.tokens_used if finding else 0,
+        )  # fmt: skip
+        if decision.action == "skip":
+            return base
+        truncated = finding.truncated if finding else ()
+        rendered = render.render_issue(
+            planned, finding, grafana=env.grafana if env else None, loki_selector=env.loki.selector if env else None,
+            redactor=self.redactor, tool_version=self.tool_version, truncated=truncated, run_url=self.run_url,
+            decision=decision,
+        )  # fmt: skip
+        repo = self.issue_repo(planned, finding)
+        known = (
+            IssueRef(repo=planned.issue_repo or repo, number=planned.issue_number, url=planned.issue_url or "")
+            if planned.issue_number
+            else None
+        )
+        regressed = planned.status == "regressed"
+        comment = render.render_regression_comment(planned) if regressed else None
+        outcome = self.tracker.upsert(repo, rendered, known, regressed, comment)
+        result = base.model_copy(
+            update={
+                "issue_url": outcome.ref.url, "issue_number": outcome.ref.number, "issue_repo": outcome.ref.repo,
+                "issue_action": outcome.action,
+                # a closed issue found by its marker is reopened: that is a regression even if state missed it
+                "status": "regressed" if outcome.action == "reopened" else planned.status,
+            }
+        )  # fmt: skip
+        if decision.action == "issue_and_pr" and self.proposer and finding and analysis and analysis.patch:
+            result = self._propose(result, planned, finding, outcome.ref, decision)
+        return result
+
+    def _propose(
+        self, result: PublishedIncident, planned: PlannedIncident, finding: Finding, issue: IssueRef,
+        decision: object,
+    ) -> PublishedIncident:  # fmt: skip
+        assert self.proposer is not None and finding.analysis is not None and finding.analysis.patch
+        canonical = self.smap.resolve_service(finding.culprit_service) or finding.culprit_service
+        service = self.smap.services.get(canonical)
+        change = ProposedChange(
+            repo=self.repo_for(service.repo) if service else issue.repo,
+            base_branch=service.branch if service else "main",
+            base_commit=finding.deployed_commit or "",
+            fingerprint=planned.incident.fingerprint,
+            patch=finding.analysis.patch,
+            title=f"fix({canonical}): {planned.incident.title}"[:200],
+            body=render.render_pr_body(planned, finding, issue_number=issue.number, decision=decision),
+            issue_number=issue.number,
+        )
+        pr, action = self.proposer.propose(change)
+        return result.model_copy(
+            update={"pr_url": pr.url, "pr_number": pr.number, "pr_branch": pr.branch, "pr_repo": pr.repo,
+                    "pr_action": action}
+        )  # fmt: skip
+
+
+def _culprit_text(finding: Finding | None) -> str | None:
+    if finding is None:
+        return None
+    loc = finding.primary_location
+    if loc is None:
+        return finding.culprit_service
+    where = f"{loc.path}:{loc.line}" if loc.line else loc.path
+    return f"{finding.culprit_service} {where}"

@@ -1,0 +1,97 @@
+"""The job summary and the terminal table: a run report as Markdown (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from error_autopilot.domain.report import PublishedIncident, RunReport
+from error_autopilot.investigation.sanitize import sanitize
+
+_STATUS_ICON = {"new": "🆕", "regressed": "🔁", "recurring": "↻", "muted": "🔇", "pending": "⏳"}
+
+
+def _cell(text: str | None, limit: int = 90) -> str:
+    """Untrusted text made safe for one Markdown table cell."""
+    if not text:
+        return ""
+    text = sanitize(text).replace("\n", " ").replace("|", "\\|")
+    text = text.replace("<", "&lt;").replace(">", "&gt;").replace("@", "&#64;").replace("`", "'")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _link(label: str, url: str | None) -> str:
+    return f"[{label}]({url})" if url else label
+
+
+def _headline(report: RunReport) -> str:
+    new, regressed = report.count("new"), report.count("regressed")
+    recurring, muted = report.count("recurring"), report.count("muted")
+    if report.errors:
+        lead = f"⚠️ **Run finished with {len(report.errors)} error(s)**"
+    elif new or regressed:
+        lead = f"🚨 **{new} new, {regressed} regressed**"
+    else:
+        lead = "✅ **No new errors**"
+    return f"{lead} · {recurring} recurring · {muted} muted · {report.tokens_used:,} LLM tokens"
+
+
+def _incident_rows(incidents: Iterable[PublishedIncident]) -> list[str]:
+    rows = ["| | Service | Error | Count | Issue | PR | Where |", "|---|---|---|---:|---|---|---|"]
+    for i in incidents:
+        issue = _link(f"#{i.issue_number}" if i.issue_number else i.issue_action, i.issue_url)
+        pr = _link("draft PR", i.pr_url) if i.pr_url else ("—" if i.pr_action == "none" else i.pr_action)
+        rows.append(
+            f"| {_STATUS_ICON.get(i.status, '')} {i.status} | {_cell(i.service, 40)} | {_cell(i.title)} "
+            f"| {i.count} | {issue} | {pr} | {_cell(i.culprit, 60)} |"
+        )
+    return rows
+
+
+def render_summary(report: RunReport, *, run_url: str | None = None) -> str:
+    """The job summary: the answer first, then what was polled, then details."""
+    order = {"regressed": 0, "new": 1, "pending": 2, "recurring": 3, "muted": 4}
+    incidents = sorted(report.incidents, key=lambda i: (order.get(i.status, 9), -i.count))
+    out = ["## error-autopilot", "", _headline(report), ""]
+    if report.dry_run:
+        out += ["> Dry run: nothing was written to GitHub or to the state branch.", ""]
+    if incidents:
+        out += [*_incident_rows(incidents), ""]
+    if report.errors:
+        out += ["### Errors", *(f"- {_cell(e, 400)}" for e in report.errors), ""]
+    refusals = [(i, r) for i in incidents for r in i.policy_refusals]
+    if refusals:
+        out += ["### Auto-fix refused"]
+        out += [f"- `{i.fingerprint}` {_cell(r.rule)}: {_cell(r.detail)}" for i, r in refusals]
+        out.append("")
+    out += ["### Polled", "| Environment | Lines | Events | Pages | Late | Skipped | Note |"]
+    out += ["|---|---:|---:|---:|---:|---:|---|"]
+    for w in report.windows:
+        note = "; ".join(x for x in (f"truncated: {w.truncated_reason}" if w.truncated else "", w.error or "") if x)
+        out.append(
+            f"| {_cell(w.environment)} | {w.lines} | {w.events} | {w.pages} | {w.late} | {w.skipped} | {_cell(note)} |"
+        )
+    out.append("")
+    if report.truncated:
+        out += ["### Truncated", *(f"- {_cell(t, 300)}" for t in report.truncated), ""]
+    if report.notifications:
+        out += ["### Notifications", *(f"- {_cell(n, 200)}" for n in report.notifications), ""]
+    timing = " · ".join(f"{stage} {secs:.1f}s" for stage, secs in report.durations_s.items())
+    footer = f"Run `{report.run_id}` ({report.trigger}) · {timing}"
+    out.append(_link(footer, run_url) if run_url else footer)
+    return "\n".join(out) + "\n"
+
+
+def render_table(report: RunReport) -> str:
+    """A plain-text table for the terminal (`plan` and `run` print it)."""
+    incidents = sorted(report.incidents, key=lambda i: -i.count)
+    lines = [_headline(report).replace("**", ""), ""]
+    if not incidents:
+        return "\n".join(lines)
+    width = max(len(i.service) for i in incidents)
+    lines.append(f"{'STATUS':<10} {'COUNT':>6}  {'SERVICE':<{width}}  {'FINGERPRINT':<16}  TITLE")
+    for i in incidents:
+        title = sanitize(i.title).replace("\n", " ")
+        lines.append(f"{i.status:<10} {i.count:>6}  {i.service:<{width}}  {i.fingerprint:<16}  {title[:80]}")
+        if i.issue_url or i.culprit:
+            lines.append(f"{'':<10} {'':>6}  {'':<{width}}  {'':<16}  → {i.culprit or ''} {i.issue_url or ''}".rstrip())
+    return "\n".join(lines)
