@@ -21,12 +21,15 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy --strict src
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions action.yml
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 schema: $(STAMP)
 	$(BIN)/error-autopilot schema > service-map.schema.json
+	$(BIN)/python scripts/update_readme_reference.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from tests.conftest import TEST_FIXTURES
 
 from error_autopilot.investigation.sanitize import Redactor, sanitize
+from tests.conftest import TEST_FIXTURES
 
 CORPUS: dict[str, Any] = json.loads((TEST_FIXTURES / "secrets" / "corpus.json").read_text(encoding="utf-8"))
 POSITIVES: list[dict[str, Any]] = CORPUS["positives"]

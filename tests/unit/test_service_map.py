@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from error_autopilot.cli import main
-from error_autopilot.config.service_map import load_service_map, parse_service_map
+from error_autopilot.config.service_map import config_reference, load_service_map, parse_service_map
 from error_autopilot.domain.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -80,3 +80,9 @@ def test_checked_in_schema_matches_models(capsys: pytest.CaptureFixture[str]) ->
     generated = json.loads(capsys.readouterr().out)
     checked_in = json.loads((REPO_ROOT / "service-map.schema.json").read_text())
     assert generated == checked_in, "run `make schema` and commit service-map.schema.json"
+
+
+def test_readme_configuration_reference_is_generated_from_the_models() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert "#### `LokiConfig`" in config_reference()
+    assert config_reference() in readme, "run `make schema` to regenerate the README's configuration reference"

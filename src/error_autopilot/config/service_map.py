@@ -19,16 +19,20 @@ _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 class Auth(_Model):
     """How to authenticate; every secret is the *name* of an environment variable."""
 
-    bearer_env: Annotated[str | None, Field(pattern=_ENV_NAME)] = None  # Authorization: Bearer $X
-    username: str | None = None  # basic auth user, not secret (Grafana Cloud: the numeric tenant id)
+    bearer_env: Annotated[str | None, Field(pattern=_ENV_NAME)] = None
+    """Variable holding a bearer token (`Authorization: Bearer …`)."""
+    username: str | None = None
+    """Basic-auth user, not secret (Grafana Cloud: the numeric stack/tenant id)."""
     username_env: Annotated[str | None, Field(pattern=_ENV_NAME)] = None
-    password_env: Annotated[str | None, Field(pattern=_ENV_NAME)] = None  # basic auth password/token
+    """Variable holding the basic-auth user, when it should not sit in the file."""
+    password_env: Annotated[str | None, Field(pattern=_ENV_NAME)] = None
+    """Variable holding the basic-auth password or access-policy token."""
 
     @model_validator(mode="after")
     def _one_scheme(self) -> Auth:
@@ -43,16 +47,26 @@ class Auth(_Model):
 class LokiConfig(_Model):
     """One environment's Loki."""
 
-    url: str  # base URL, e.g. http://loki:3100 or {grafana}/api/datasources/proxy/uid/{uid}
-    org_id: str | None = None  # X-Scope-OrgID; omit for single-tenant Loki
+    url: str
+    """Base URL, e.g. `http://loki:3100`, or `{grafana}/api/datasources/proxy/uid/{uid}` behind Grafana."""
+    org_id: str | None = None
+    """Tenant sent as `X-Scope-OrgID`; omit for single-tenant Loki."""
     auth: Auth = Auth()
-    selector: str  # stream selector, e.g. {deployment_environment="dev"}
-    line_filter: str = "(?i)(error|exception|panic|fatal|traceback)"  # RE2, applied with |~
+    """Credentials (variable names only)."""
+    selector: str
+    """LogQL stream selector of this environment's logs, e.g. `{deployment_environment="prod"}`."""
+    line_filter: str = "(?i)(error|exception|panic|fatal|traceback)"
+    """RE2 regex applied with `|~` so only candidate error lines leave Loki."""
     level_labels: tuple[str, ...] = ("level", "detected_level", "severity", "severity_text")
+    """Labels that carry the log level."""
     page_limit: Annotated[int, Field(ge=1, le=5000)] = 1000
+    """Entries per `query_range` page (Loki's default server cap is 5000)."""
     max_pages: Annotated[int, Field(ge=1)] = 200
+    """Pages per run; beyond it the run reports the window as truncated and resumes next run."""
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    """Timeout of one HTTP request."""
     deadline_s: Annotated[float, Field(gt=0)] = 300.0
+    """Total time for polling this environment, retries included."""
 
     @field_validator("selector")
     @classmethod
@@ -66,44 +80,68 @@ class TempoConfig(_Model):
     """One environment's Tempo."""
 
     url: str
+    """Base URL, e.g. `http://tempo:3200`."""
     org_id: str | None = None
+    """Tenant sent as `X-Scope-OrgID` (only when Tempo multi-tenancy is on)."""
     auth: Auth = Auth()
+    """Credentials (variable names only)."""
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    """Timeout of one HTTP request."""
     max_spans: Annotated[int, Field(ge=1)] = 2000
+    """Spans kept per trace; larger traces are capped and the finding says so."""
 
 
 class GrafanaLinks(_Model):
     """Where Grafana Explore links point (built from config, never guessed)."""
 
-    url: str  # https://grafana.example.com
+    url: str
+    """Grafana root URL, e.g. `https://grafana.example.com`."""
     loki_datasource_uid: str | None = None
+    """UID of the Loki data source, for Explore links to the query."""
     tempo_datasource_uid: str | None = None
+    """UID of the Tempo data source, for Explore links to traces."""
 
 
 class Environment(_Model):
     """A deployment environment: where its logs and traces live and what may be done there."""
 
     loki: LokiConfig
+    """Where this environment's logs are."""
     tempo: TempoConfig | None = None
+    """Where its traces are (optional: without it the culprit is the service that logged)."""
     grafana: GrafanaLinks | None = None
+    """Grafana Explore links in issues (optional)."""
     telegram_chat: str | None = None
+    """Telegram chat id for this environment's notifications (optional)."""
     auto_fix: bool = False
-    overlap_s: Annotated[int, Field(ge=0)] = 300  # re-read this much behind the cursor (late lines)
-    initial_lookback_s: Annotated[int, Field(ge=60)] = 3600  # first run without a cursor
+    """Whether draft fix PRs may be proposed for incidents of this environment."""
+    overlap_s: Annotated[int, Field(ge=0)] = 300
+    """Re-read this much behind the cursor, for lines that reach Loki late."""
+    initial_lookback_s: Annotated[int, Field(ge=60)] = 3600
+    """How far back the very first run looks."""
 
 
 class Service(_Model):
     """A service and the repository its code lives in."""
 
-    repo: str  # owner/name on GitHub (or GHES), or any git URL / local path
+    repo: str
+    """`owner/name` on GitHub (or GHES), or any git URL or local path."""
     branch: str = "main"
+    """Branch deployed from; used when the deployed version cannot be matched."""
     source_roots: tuple[str, ...] = ()
-    packages: tuple[str, ...] = ()  # in-app module/package prefixes (com.acme.user, app., github.com/acme/x)
-    aliases: tuple[str, ...] = ()  # other names the service logs under
+    """Source folders, e.g. `src/main/kotlin` (JVM) or `src` (Python)."""
+    packages: tuple[str, ...] = ()
+    """In-app package prefixes (`com.acme.user`, `order_service`, `github.com/acme/x`): frames outside are library."""
+    aliases: tuple[str, ...] = ()
+    """Other names the service logs under."""
     test_command: str | None = None
+    """Command that must pass before a fix PR is proposed, e.g. `./gradlew test`."""
     test_timeout_s: Annotated[int, Field(ge=1)] = 600
-    issue_repo: str | None = None  # file issues here instead of `repo`
-    tag_pattern: str | None = None  # e.g. "v{version}" to map a deployed version to a tag
+    """Time limit of `test_command`."""
+    issue_repo: str | None = None
+    """File this service's issues in another repository than `repo`."""
+    tag_pattern: str | None = None
+    """How a deployed version maps to a tag, e.g. `v{version}`."""
 
     @field_validator("repo")
     @classmethod
@@ -114,38 +152,53 @@ class Service(_Model):
 
 
 class AutoFixPolicy(_Model):
-    """When a draft PR may be proposed. Enforced in code by decisions/policy.py."""
+    """When a draft PR may be proposed. Enforced in code by `decisions/policy.py`."""
 
     kinds: tuple[str, ...] = ("null-check", "validation", "typo", "config")
+    """Fix kinds that may become PRs."""
     max_files: Annotated[int, Field(ge=0)] = 1
+    """Most files a fix may touch."""
     max_changed_lines: Annotated[int, Field(ge=0)] = 20
+    """Most added plus removed lines."""
     deny_paths: tuple[str, ...] = (".github/**", "**/auth/**")
+    """Globs a fix may never touch, on top of the built-in list (CI, build, dependency, auth, crypto, migrations)."""
     min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.7
+    """Least confidence of the analysis for a PR."""
     max_prs_per_run: Annotated[int, Field(ge=0)] = 3
+    """Most PRs opened or updated in one run."""
 
 
 class Budget(_Model):
     """LLM spend limits."""
 
     tokens_per_incident: Annotated[int, Field(ge=0)] = 60_000
+    """Tokens one incident's analysis may use."""
     tokens_per_run: Annotated[int, Field(ge=0)] = 400_000
+    """Tokens one run may use."""
     tokens_per_day: Annotated[int, Field(ge=0)] = 2_000_000
+    """Tokens per UTC day, counted in state across runs."""
     turns_per_incident: Annotated[int, Field(ge=1)] = 12
+    """Model turns per incident; on the last one tools are withheld."""
     seconds_per_incident: Annotated[float, Field(gt=0)] = 180.0
+    """Wall time per incident's analysis."""
 
 
 class Policy(_Model):
     """What the tool is allowed to do."""
 
     auto_fix: AutoFixPolicy = AutoFixPolicy()
+    """The auto-fix rules."""
     budget: Budget = Budget()
+    """LLM budgets."""
     max_incidents_per_run: Annotated[int, Field(ge=1)] = 50
+    """Incidents investigated and published per run; the rest stay pending for the next run."""
 
 
 class Redaction(_Model):
-    """Extra secret patterns (Python regexes) on top of the built-in ones."""
+    """Extra secret patterns on top of the built-in ones."""
 
     patterns: tuple[str, ...] = ()
+    """Python regexes; a match is replaced by `[REDACTED:custom-N]` everywhere text leaves the runner."""
 
     @field_validator("patterns")
     @classmethod
@@ -161,21 +214,29 @@ class Redaction(_Model):
 class Telegram(_Model):
     """Notifier options."""
 
-    silent_hours: tuple[int, int] | None = None  # (22, 7): send without sound between 22:00 and 07:00 UTC
+    silent_hours: tuple[int, int] | None = None
+    """`[22, 7]`: between 22:00 and 07:00 UTC messages are sent without sound."""
 
 
 class ServiceMap(_Model):
     """The whole service-map.json."""
 
-    schema_: str | None = Field(default=None, alias="$schema")
-    environments: dict[str, Environment]
-    services: dict[str, Service]
-    policy: Policy = Policy()
-    redaction: Redaction = Redaction()
-    telegram: Telegram = Telegram()
-    github_url: str = "https://github.com"  # web URL for permalinks (GHES: https://ghe.example.com)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True)
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    schema_: str | None = Field(default=None, alias="$schema")
+    """Path or URL of the JSON Schema, for editors."""
+    environments: dict[str, Environment]
+    """Environments by name (`prod`, `staging`, …)."""
+    services: dict[str, Service]
+    """Services by the name they log under."""
+    policy: Policy = Policy()
+    """Auto-fix policy and budgets."""
+    redaction: Redaction = Redaction()
+    """Your own secret patterns."""
+    telegram: Telegram = Telegram()
+    """Notifier options."""
+    github_url: str = "https://github.com"
+    """Web URL for permalinks (GHES: `https://ghe.example.com`)."""
 
     @model_validator(mode="after")
     def _aliases_unique(self) -> ServiceMap:
@@ -239,3 +300,30 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "error-autopilot service map"
     return schema
+
+
+def _type_name(annotation: Any) -> str:
+    text = str(annotation).replace("typing.", "").replace("error_autopilot.config.service_map.", "")
+    for noise in ("<class '", "'>", "Annotated[", ", FieldInfo"):
+        text = text.replace(noise, "")
+    return text.split(", Field")[0].split("[FieldInfo")[0].rstrip("]") if "Annotated" in str(annotation) else text
+
+
+def config_reference() -> str:
+    """The configuration reference as Markdown tables, one per model, generated from the models."""
+    sections = []
+    for model in (ServiceMap, Environment, LokiConfig, TempoConfig, Auth, GrafanaLinks, Service, Policy,
+                  AutoFixPolicy, Budget, Redaction, Telegram):  # fmt: skip
+        rows = [f"#### `{model.__name__}`", "", (model.__doc__ or "").strip(), "",
+                "| field | type | default | meaning |", "|---|---|---|---|"]  # fmt: skip
+        for name, field in model.model_fields.items():
+            key = field.alias or name
+            value = None if field.is_required() else field.get_default(call_default_factory=True)
+            default = "required" if field.is_required() else f"`{json.dumps(value, default=str)}`"
+            if isinstance(field.default, BaseModel):
+                default = "see below"
+            default = default.replace("|", "\\|")
+            doc = (field.description or "").replace("|", "\\|").replace("\n", " ")
+            rows.append(f"| `{key}` | {_type_name(field.annotation).replace('|', 'or')} | {default} | {doc} |")
+        sections.append("\n".join(rows))
+    return "\n\n".join(sections) + "\n"

@@ -117,3 +117,42 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
         raise ConfigError(f"invalid setting: {problems}") from e
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> int:
+    """`90s`, `30m`, `2h`, `1d`, `1h30m` → seconds; a ConfigError names the bad value."""
+    value = text.strip().lower()
+    total, number = 0, ""
+    for ch in value:
+        if ch.isdigit():
+            number += ch
+        elif ch in _DURATION_UNITS and number:
+            total += int(number) * _DURATION_UNITS[ch]
+            number = ""
+        else:
+            number = "x"
+            break
+    if number or total <= 0:
+        raise ConfigError(f"invalid duration {text!r}: use forms like 30m, 2h, 1d, 1h30m")
+    return total
+
+
+def resolve_secret(variable: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The value of the environment variable a config file names (config never holds secrets)."""
+    if not variable:
+        return None
+    env = os.environ if environ is None else environ
+    return env.get(variable) or None
+
+
+def missing_secrets(variables: list[str], environ: Mapping[str, str] | None = None) -> list[str]:
+    """The named variables that are unset or empty."""
+    return [v for v in variables if not resolve_secret(v, environ)]
+
+
+def environment() -> dict[str, str]:
+    """A copy of the process environment, for components that take it explicitly (the bridge)."""
+    return dict(os.environ)

@@ -76,6 +76,19 @@ class AgentAnalysis(Frozen):
     note: str = ""
 
 
+class PatchVerdict(Frozen):
+    """What checking a proposed patch against the deployed commit showed (done in code, not by the model)."""
+
+    applies: bool
+    files: tuple[str, ...] = ()
+    changed_lines: int = 0
+    inside_repo: bool = True
+    binary: bool = False
+    test_passed: bool | None = None  # None: the service has no test_command
+    test_output_tail: str = ""
+    problems: tuple[str, ...] = ()
+
+
 class Finding(Frozen):
     """Everything known about an incident after investigation."""
 
@@ -96,5 +109,6 @@ class Finding(Frozen):
     trace: TraceSummary | None = None
     unknowns: tuple[str, ...] = ()  # what we could not establish, in plain words
     analysis: AgentAnalysis | None = None
+    patch_check: PatchVerdict | None = None
     tokens_used: int = 0
     truncated: tuple[str, ...] = ()  # what was cut short (spans capped, budget hit...)

@@ -87,6 +87,7 @@ class PollWindow(Frozen):
     truncated_reason: str = ""
     last_ts_ns: int | None = None  # newest line read: the next cursor
     error: str | None = None  # the source failed; the cursor does not move
+    tail_line_ids: tuple[str, ...] = ()  # lines read inside the overlap behind last_ts_ns: not to count twice
 
 
 class Plan(Frozen):
@@ -98,3 +99,4 @@ class Plan(Frozen):
     windows: tuple[PollWindow, ...]
     incidents: tuple[PlannedIncident, ...]
     trigger: str = "manual"  # schedule | repository_dispatch | workflow_dispatch | manual | demo
+    max_incidents: int | None = None  # publish at most this many; the rest stay pending

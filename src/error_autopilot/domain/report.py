@@ -23,8 +23,12 @@ class PublishedIncident(Frozen):
     count: int
     issue_url: str | None = None
     issue_number: int | None = None
+    issue_repo: str | None = None
     issue_action: Literal["created", "updated", "reopened", "unchanged", "skipped", "failed"] = "skipped"
     pr_url: str | None = None
+    pr_number: int | None = None
+    pr_branch: str | None = None
+    pr_repo: str | None = None
     pr_action: Literal["created", "updated", "none", "failed"] = "none"
     culprit: str | None = None  # "user-service UserRepository.kt:42"
     policy_refusals: tuple[RuleOutcome, ...] = ()

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
-from typing_extensions import TypeAliasType
+from pydantic import JsonValue
 
 from error_autopilot.domain.base import Frozen
 
-# An OTLP attribute value; a named recursive alias so pydantic can build its schema.
-AttrValue = TypeAliasType(
-    "AttrValue",
-    Union[str, int, float, bool, list["AttrValue"], dict[str, "AttrValue"], None],  # noqa: UP007
-)
+AttrValue = JsonValue  # an OTLP attribute value: string, number, bool, list or map of them
 
 
 class SpanEvent(Frozen):

@@ -1,0 +1,38 @@
+"""`make bench`: every figure is a ratio against a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from benchmarks import memory, throughput, tokens
+
+
+def main() -> int:
+    """Run the benchmarks and print their figures as JSON (and a short table)."""
+    parser = argparse.ArgumentParser(prog="benchmarks")
+    parser.add_argument("--lines", type=int, default=100_000, help="lines for the throughput run")
+    parser.add_argument("--memory-lines", type=int, default=1_000_000, help="lines for the memory run")
+    args = parser.parse_args()
+    figures = {
+        "throughput": throughput.run(args.lines),
+        "memory": memory.run(args.memory_lines),
+        "tokens": tokens.run(),
+    }
+    t, m, k = figures["throughput"], figures["memory"], figures["tokens"]
+    sys.stdout.write(
+        f"throughput: {t['pipeline_lines_per_s']:,.0f} lines/s parse+fingerprint+group vs "
+        f"{t['decode_lines_per_s']:,.0f} lines/s json.loads → {t['ratio_pipeline_vs_decode']:.2f}× the decode time\n"
+        f"memory:     {m['peak_rss_mib']:.0f} MiB peak for {m['lines']:,} lines vs "
+        f"{m['baseline_peak_rss_mib']:.0f} MiB "
+        f"for {m['baseline_lines']:,} → {m['ratio_vs_tenth']:.2f}×\n"
+        f"tokens:     {k['agent_tokens']:,} per incident with tools vs {k['baseline_tokens']:,} pasting all evidence "
+        f"→ {k['ratio_vs_paste_all']:.2f}×\n"
+    )
+    sys.stdout.write(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

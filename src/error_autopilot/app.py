@@ -1,0 +1,354 @@
+"""The one composition root: builds clients from Settings and the service map, wires the stages."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anthropic
+import github
+import httpx
+
+from error_autopilot import __version__
+from error_autopilot.config.service_map import Auth, ServiceMap, load_service_map
+from error_autopilot.config.settings import Settings, resolve_secret
+from error_autopilot.domain.errors import ConfigError
+from error_autopilot.domain.findings import Finding
+from error_autopilot.domain.incidents import Plan, PlannedIncident
+from error_autopilot.domain.report import RunReport
+from error_autopilot.investigation.agent import ClaudeAnalyst
+from error_autopilot.investigation.checkout import GitWorkspace
+from error_autopilot.investigation.investigator import Investigator
+from error_autopilot.investigation.sanitize import Redactor
+from error_autopilot.investigation.traces import incident_from_trace
+from error_autopilot.ports import (
+    Budget,
+    ChangeProposer,
+    EventSource,
+    IssueTracker,
+    Notifier,
+    StateStore,
+    TraceSource,
+)  # fmt: skip
+from error_autopilot.publishing import Publisher
+from error_autopilot.sinks.local import LocalChangeProposer, LocalIssueTracker
+from error_autopilot.sources.http import build_client
+from error_autopilot.sources.loki import LokiSource
+from error_autopilot.sources.tempo import TempoSource
+from error_autopilot.state.model import Cursor, IncidentRecord, State
+from error_autopilot.state.store import GitStateStore, ReadOnlyStateStore
+
+log = logging.getLogger(__name__)
+
+
+class SystemClock:
+    """Wall-clock time in UTC."""
+
+    def now(self) -> datetime:
+        """Aware UTC now."""
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every command needs: settings, the validated service map, and shared helpers."""
+
+    settings: Settings
+    smap: ServiceMap
+    redactor: Redactor
+    clock: SystemClock
+
+
+def load_context(settings: Settings, config: Path | None = None) -> Context:
+    """Validate the service map before any network call."""
+    smap = load_service_map(config or settings.config)
+    return Context(settings, smap, Redactor(smap.redaction.patterns), SystemClock())
+
+
+def _credentials(auth: Auth, where: str) -> tuple[str | None, tuple[str, str] | None]:
+    """Resolve an Auth block's variable names to (bearer, basic) values."""
+    if auth.bearer_env:
+        token = resolve_secret(auth.bearer_env)
+        if not token:
+            raise ConfigError(f"{where}: environment variable {auth.bearer_env} is not set")
+        return token, None
+    if auth.password_env:
+        password = resolve_secret(auth.password_env)
+        user = auth.username or resolve_secret(auth.username_env) or ""
+        if not password:
+            raise ConfigError(f"{where}: environment variable {auth.password_env} is not set")
+        return None, (user, password)
+    return None, None
+
+
+def event_sources(ctx: Context, environments: list[str]) -> dict[str, EventSource]:
+    """A Loki source per environment."""
+    sources: dict[str, EventSource] = {}
+    for env in environments:
+        cfg = ctx.smap.environments[env].loki
+        bearer, basic = _credentials(cfg.auth, f"environments.{env}.loki.auth")
+        client = build_client(cfg.url, org_id=cfg.org_id, bearer=bearer, basic=basic, timeout_s=cfg.timeout_s)
+        sources[env] = LokiSource(client, cfg)
+    return sources
+
+
+def trace_sources(ctx: Context) -> dict[str, TraceSource]:
+    """A Tempo source per environment that has one."""
+    sources: dict[str, TraceSource] = {}
+    for env, cfg in ctx.smap.environments.items():
+        if cfg.tempo is None:
+            continue
+        bearer, basic = _credentials(cfg.tempo.auth, f"environments.{env}.tempo.auth")
+        client = build_client(
+            cfg.tempo.url, org_id=cfg.tempo.org_id, bearer=bearer, basic=basic, timeout_s=cfg.tempo.timeout_s
+        )
+        sources[env] = TempoSource(client, max_spans=cfg.tempo.max_spans)
+    return sources
+
+
+def selected_environments(ctx: Context, requested: list[str] | None) -> list[str]:
+    """The environments to poll; an unknown name is a ConfigError listing the known ones."""
+    if not requested:
+        return list(ctx.smap.environments)
+    unknown = [e for e in requested if e not in ctx.smap.environments]
+    if unknown:
+        known = ", ".join(ctx.smap.environments)
+        raise ConfigError(f"unknown environment {', '.join(unknown)}; the service map has: {known}")
+    return requested
+
+
+def github_client(ctx: Context) -> github.Github:
+    """PyGithub against the configured API (GHES works the same)."""
+    token = ctx.settings.github_token
+    if token is None:
+        raise ConfigError("publishing to GitHub needs a token", hint="set the github-token input or GITHUB_TOKEN")
+    return github.Github(
+        base_url=ctx.settings.github_api_url, auth=github.Auth.Token(token.get_secret_value()), retry=None
+    )
+
+
+def anthropic_client(ctx: Context) -> anthropic.Anthropic | None:
+    """The Claude client when a key is configured, else None (deterministic analysis only)."""
+    key = ctx.settings.anthropic_api_key
+    if key is None:
+        return None
+    return anthropic.Anthropic(api_key=key.get_secret_value(), base_url=ctx.settings.anthropic_base_url, max_retries=2)
+
+
+def telegram_client(ctx: Context) -> httpx.Client | None:
+    """An httpx client bound to the bot's base URL, when a token is configured."""
+    token = ctx.settings.telegram_bot_token
+    if token is None:
+        return None
+    return httpx.Client(base_url=f"{ctx.settings.telegram_api_url}/bot{token.get_secret_value()}", timeout=30)
+
+
+def write_json(path: Path, data: str) -> None:
+    """Write atomically so a killed run never leaves half a file for the next phase."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(data, encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_plan(path: Path) -> Plan:
+    """Load plan.json with a clear error when it is missing or from another version."""
+    try:
+        return Plan.model_validate_json(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"cannot read the plan {path}: {e.strerror or e}") from e
+    except ValueError as e:
+        raise ConfigError(f"{path} is not a plan this version understands: {e}") from e
+
+
+def read_findings(folder: Path) -> dict[str, Finding]:
+    """Every finding-<fp>.json of a folder (the hardened flow merges the matrix artifacts here)."""
+    findings: dict[str, Finding] = {}
+    if not folder.is_dir():
+        return findings
+    for file in sorted(folder.glob("finding-*.json")):
+        try:
+            finding = Finding.model_validate_json(file.read_text(encoding="utf-8"))
+        except ValueError as e:
+            raise ConfigError(f"{file} is not a finding this version understands: {e}") from e
+        findings[finding.fingerprint] = finding
+    return findings
+
+
+def report_outputs(report: RunReport, plan: Plan | None) -> dict[str, str | int]:
+    """The action's outputs."""
+    urls = sorted({u for i in report.incidents for u in (i.issue_url, i.pr_url) if u})
+    touched = {"created", "updated", "reopened"}
+    return {
+        "incidents": len(report.incidents),
+        "new-incidents": report.count("new") + report.count("regressed"),
+        "issues": sum(1 for i in report.incidents if i.issue_action in touched),
+        "prs": sum(1 for i in report.incidents if i.pr_action in {"created", "updated"}),
+        "urls": json.dumps(urls),
+        "matrix": json.dumps([p.incident.fingerprint for p in plan.incidents if p.status != "muted"]) if plan else "[]",
+    }
+
+
+def state_store(ctx: Context, repo: str | None, branch: str, *, read_only: bool) -> StateStore:
+    """The state branch of `repo` (default: the checkout the action runs in)."""
+    store = GitStateStore(repo or ".", branch=branch, work_dir=ctx.settings.work_dir)
+    return ReadOnlyStateStore(store) if read_only else store
+
+
+def _analyst(ctx: Context) -> ClaudeAnalyst | None:
+    client = anthropic_client(ctx)
+    if client is None:
+        return None
+    return ClaudeAnalyst(client, model=ctx.settings.anthropic_model, redactor=ctx.redactor)
+
+
+def investigator(ctx: Context, spent_today: int = 0) -> Callable[[PlannedIncident], Finding]:
+    """Deterministic investigation, plus Claude while the run and day budgets last."""
+    budget = ctx.smap.policy.budget
+    workspace = GitWorkspace(
+        ctx.settings.cache_dir or ctx.settings.work_dir / "repos",
+        github_url=ctx.smap.github_url,
+        token=ctx.settings.github_token.get_secret_value() if ctx.settings.github_token else None,
+    )
+    traces = trace_sources(ctx)
+    plain = Investigator(ctx.smap, traces, workspace)
+    analyst = _analyst(ctx)
+    if analyst is None:
+        return plain.investigate
+    per_incident = Budget(tokens=budget.tokens_per_incident, turns=budget.turns_per_incident,
+                          seconds=budget.seconds_per_incident)  # fmt: skip
+    smart = Investigator(ctx.smap, traces, workspace, analyst, per_incident)
+    spent = [0]
+
+    def investigate_one(planned: PlannedIncident) -> Finding:
+        left = min(budget.tokens_per_run - spent[0], budget.tokens_per_day - spent_today - spent[0])
+        if left < budget.tokens_per_incident // 4:
+            finding = plain.investigate(planned)
+            note = "LLM analysis skipped: the run or daily token budget is used up"
+            return finding.model_copy(update={"truncated": (*finding.truncated, note)})
+        finding = smart.investigate(planned)
+        spent[0] += finding.tokens_used
+        return finding
+
+    return investigate_one
+
+
+def publisher(ctx: Context, *, sink: str, out: Path | None) -> Publisher:
+    """The per-incident publisher over GitHub or a local folder."""
+    tracker: IssueTracker
+    proposer: ChangeProposer | None
+    if sink == "local":
+        folder = out or ctx.settings.work_dir / "drafts"
+        tracker, proposer = LocalIssueTracker(folder), LocalChangeProposer(folder)
+    else:
+        from error_autopilot.sinks.github_issues import GitHubIssueTracker
+        from error_autopilot.sinks.github_prs import GitHubChangeProposer
+
+        gh = github_client(ctx)
+        token = ctx.settings.github_token.get_secret_value() if ctx.settings.github_token else None
+        tracker = GitHubIssueTracker(gh)
+        proposer = GitHubChangeProposer(
+            gh, clone_url_for=lambda repo: f"{ctx.settings.github_server_url}/{repo}.git",
+            work_dir=ctx.settings.work_dir / "pr-work", token=token,
+            bot_name="error-autopilot[bot]", bot_email="error-autopilot@users.noreply.github.com",
+        )  # fmt: skip
+    return Publisher(
+        smap=ctx.smap, tracker=tracker, proposer=proposer, redactor=ctx.redactor, tool_version=__version__,
+        fallback_repo=ctx.settings.github_repository or "local", run_url=ctx.settings.run_url,
+    )  # fmt: skip
+
+
+def notifier(ctx: Context) -> Notifier | None:
+    """Telegram, when a bot token is configured and some environment names a chat."""
+    client = telegram_client(ctx)
+    chats = {env: cfg.telegram_chat for env, cfg in ctx.smap.environments.items() if cfg.telegram_chat}
+    if client is None or not chats:
+        return None
+    from error_autopilot.sinks.telegram import TelegramNotifier
+
+    return TelegramNotifier(client, chats=chats, silent_hours=ctx.smap.telegram.silent_hours, redactor=ctx.redactor)
+
+
+def connectivity(ctx: Context) -> list[tuple[str, bool]]:
+    """One line per Loki/Tempo endpoint: reachable with these credentials, or why not."""
+    results: list[tuple[str, bool]] = []
+    checks: list[tuple[str, str, httpx.Client]] = []
+    for env, cfg in ctx.smap.environments.items():
+        bearer, basic = _credentials(cfg.loki.auth, f"environments.{env}.loki.auth")
+        loki = build_client(cfg.loki.url, org_id=cfg.loki.org_id, bearer=bearer, basic=basic, timeout_s=10)
+        checks.append((f"{env} Loki {cfg.loki.url}", "/loki/api/v1/labels", loki))
+        if cfg.tempo:
+            bearer, basic = _credentials(cfg.tempo.auth, f"environments.{env}.tempo.auth")
+            tempo = build_client(cfg.tempo.url, org_id=cfg.tempo.org_id, bearer=bearer, basic=basic, timeout_s=10)
+            checks.append((f"{env} Tempo {cfg.tempo.url}", "/api/echo", tempo))
+    for label, path, client in checks:
+        try:
+            response = client.get(path)
+            ok = response.status_code < 300
+            results.append((f"{label}: HTTP {response.status_code}" + ("" if ok else f" {response.text[:120]}"), ok))
+        except httpx.HTTPError as e:
+            results.append((f"{label}: {type(e).__name__}: {e}", False))
+    return results
+
+
+def state_admin(settings: Settings, action: str, repo: str, branch: str, work_dir: Path, confirmed: bool) -> str:
+    """`state show|repair|reset`: returns what to print. Never resets without --yes."""
+    store = GitStateStore(repo, branch=branch, work_dir=work_dir)
+    tip, text = store.read_raw()
+    if action == "show":
+        return text if text is not None else f"(no {branch} branch yet: the first run creates it)"
+    if action == "reset":
+        if not confirmed:
+            raise ConfigError("state reset forgets every cursor and incident; repeat with --yes to confirm",
+                              hint="known issues are found again by their fingerprint markers")  # fmt: skip
+        store.write_raw(State().model_dump_json(indent=1) + "\n", "error-autopilot: state reset by hand", tip)
+        return f"reset {branch}"
+    repaired, dropped = repair(text)
+    store.write_raw(repaired.model_dump_json(indent=1) + "\n", "error-autopilot: state repaired by hand", tip)
+    kept = f"kept {len(repaired.incidents)} incident(s)"
+    return f"repaired {branch}: {kept}, dropped {len(dropped)}: {', '.join(dropped) or 'nothing'}"
+
+
+def repair(text: str | None) -> tuple[State, list[str]]:
+    """Keep every record of a damaged state.json that still validates; name the ones dropped."""
+    try:
+        raw = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return State(), ["the whole file (not JSON)"]
+    dropped: list[str] = []
+    incidents, cursors = {}, {}
+    for fp, record in (raw.get("incidents") or {}).items():
+        try:
+            incidents[fp] = IncidentRecord.model_validate(record)
+        except ValueError:
+            dropped.append(f"incident {fp}")
+    for env, cursor in (raw.get("cursors") or {}).items():
+        try:
+            cursors[env] = Cursor.model_validate(cursor)
+        except ValueError:
+            dropped.append(f"cursor {env}")
+    return State(incidents=incidents, cursors=cursors), dropped
+
+
+def with_trace(ctx: Context, plan: Plan, trace_id: str, environments: list[str]) -> Plan:
+    """Make sure a dispatched trace is investigated: first in its incident, or as an incident of its own."""
+    tid = trace_id.lower().rjust(32, "0")
+    for planned in plan.incidents:
+        if tid in planned.incident.trace_ids:
+            ids = (*[t for t in planned.incident.trace_ids if t != tid], tid)
+            moved = planned.model_copy(update={"incident": planned.incident.model_copy(update={"trace_ids": ids})})
+            return plan.model_copy(update={"incidents": (moved, *(p for p in plan.incidents if p is not planned))})
+    sources = trace_sources(ctx)
+    for env in environments:
+        if env not in sources:
+            continue
+        incident = incident_from_trace(sources[env].get_trace(tid), env, ctx.smap)
+        if incident is not None:
+            return plan.model_copy(update={"incidents": (PlannedIncident(incident=incident, status="new"),
+                                                         *plan.incidents)})  # fmt: skip
+    log.warning("trace %s was not found in any environment's Tempo; nothing added to the plan", tid)
+    return plan

@@ -1,0 +1,95 @@
+"""The composite action end to end, per trigger, the way the runner executes it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.action_runner import ROOT, run_action
+from tests.support.world import World, demo_world, git
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    with demo_world(tmp_path / "world") as w:
+        yield w
+
+
+def _workspace(world: World, tmp: Path) -> Path:
+    """The repository the workflow checked out: service-map.json at its root, origin = ops remote."""
+    work = tmp / "checkout"
+    git(tmp, "clone", "-q", str(world.ops_remote), str(work))
+    shutil.copy(world.config, work / "service-map.json")
+    git(work, "add", "service-map.json")
+    git(work, "commit", "-q", "-m", "service map")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    return work
+
+
+def test_schedule_dry_run_writes_outputs_summary_and_drafts(world: World, tmp_path: Path) -> None:
+    work = _workspace(world, tmp_path)
+    result = run_action(work, tmp_path, inputs={"dry-run": "true"}, event_name="schedule", event={})
+    assert result.returncode == 0, result.stderr
+    assert result.outputs["incidents"] == "4"
+    assert result.outputs["new-incidents"] == "4"
+    urls = json.loads(result.outputs["urls"])
+    assert len(urls) == 4 and all(u.startswith("file://") for u in urls)  # dry run: drafts, nothing on GitHub
+    assert Path(work / result.outputs["report-path"]).is_file()
+    assert len(json.loads(result.outputs["matrix"])) == 4
+    assert "error-autopilot" in result.summary and "user-service" in result.summary
+    assert len(list((work / ".error-autopilot" / "drafts" / "issues").glob("*.md"))) == 4
+    assert git(work, "ls-remote", "--heads", "origin", "error-autopilot-state") == ""  # dry run writes no state
+
+
+def test_hostile_repository_dispatch_payload_is_rejected_as_data(world: World, tmp_path: Path) -> None:
+    work = _workspace(world, tmp_path)
+    marker = tmp_path / "pwned"
+    payload = {"environment": "prod", "service": f'"; touch {marker}; echo "', "since": f"$(touch {marker})"}
+    event = {"action": "error-alert", "client_payload": payload}
+    result = run_action(work, tmp_path, inputs={"dry-run": "true"}, event_name="repository_dispatch", event=event)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "::error" in result.stdout and "repository_dispatch payload rejected" in result.stdout
+    assert not marker.exists()
+
+
+def test_repository_dispatch_narrows_the_run(world: World, tmp_path: Path) -> None:
+    work = _workspace(world, tmp_path)
+    event = {"action": "error-autopilot", "client_payload": {"environment": "staging", "service": "billing-service"}}
+    result = run_action(work, tmp_path, inputs={"dry-run": "true"}, event_name="repository_dispatch", event=event)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((work / result.outputs["report-path"]).read_text())
+    assert [w["environment"] for w in report["windows"]] == ["staging"]
+    assert {i["service"] for i in report["incidents"]} == {"billing-service"}
+
+
+def test_workflow_dispatch_inputs_are_honoured(world: World, tmp_path: Path) -> None:
+    work = _workspace(world, tmp_path)
+    event = {"inputs": {"environment": "prod", "service": "users", "since": "2h", "dry_run": "true"}}
+    result = run_action(work, tmp_path, inputs={"dry-run": "true"}, event_name="workflow_dispatch", event=event)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((work / result.outputs["report-path"]).read_text())
+    assert [w["environment"] for w in report["windows"]] == ["prod"]
+    assert {i["service"] for i in report["incidents"]} == {"user-service"}  # "users" is its alias
+
+
+def test_bad_service_map_fails_with_exit_2_and_an_annotation(world: World, tmp_path: Path) -> None:
+    work = _workspace(world, tmp_path)
+    (work / "service-map.json").write_text(json.dumps({"environments": {}, "services": {"x": {}}}))
+    result = run_action(work, tmp_path, inputs={}, event_name="schedule", event={})
+    assert result.returncode == 2
+    assert "::error title=Invalid configuration::" in result.stdout
+    assert "services.x.repo: field required" in result.stdout
+
+
+def test_every_declared_output_is_written(world: World, tmp_path: Path) -> None:
+    declared = set(yaml.safe_load((ROOT / "action.yml").read_text())["outputs"])
+    work = _workspace(world, tmp_path)
+    result = run_action(work, tmp_path, inputs={"dry-run": "true"}, event_name="schedule", event={})
+    assert result.returncode == 0, result.stderr
+    assert declared and declared <= set(result.outputs), f"not written: {declared - set(result.outputs)}"
