@@ -1,0 +1,91 @@
+"""The ledger's guarantees, on pure State values: nothing counted twice, nothing lost."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident, PollWindow
+from error_autopilot.domain.report import PublishedIncident
+from error_autopilot.state import ledger
+from error_autopilot.state.model import Cursor, IncidentRecord, IssueRef, State
+
+NOW = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
+NS = 1_000_000_000
+
+
+def _incident(fp: str = "a" * 16, count: int = 3) -> Incident:
+    return Incident(fingerprint=fp, service="svc", environment="prod", environments=("prod",), title="boom",
+                    count=count, first_seen=NOW, last_seen=NOW, trace_ids=("1" * 32,))  # fmt: skip
+
+
+def _plan(run: str, *incidents: Incident, last_ts: int | None = 100 * NS, error: str | None = None) -> Plan:
+    window = PollWindow(environment="prod", start_ns=0, end_ns=200 * NS, last_ts_ns=last_ts, error=error,
+                        tail_line_ids=("l1", "l2"))  # fmt: skip
+    planned = tuple(PlannedIncident(incident=i, status="new") for i in incidents)
+    return Plan(run_id=run, created_at=NOW, windows=(window,), incidents=planned)
+
+
+def _published(fp: str = "a" * 16, number: int = 7) -> PublishedIncident:
+    return PublishedIncident(fingerprint=fp, service="svc", environment="prod", title="boom", status="new", count=3,
+                             issue_url=f"https://github.com/o/r/issues/{number}", issue_number=number, issue_repo="o/r",
+                             issue_action="created")  # fmt: skip
+
+
+def test_poll_starts_at_cursor_minus_overlap_with_the_tail_ids() -> None:
+    state = State(cursors={"prod": Cursor(ts_ns=1000 * NS, seen_line_ids=("x",))})
+    start = ledger.poll_window(state, "prod", now_ns=2000 * NS, overlap_s=300, initial_lookback_s=3600, since_s=None)
+    assert start.start_ns == 700 * NS and start.seen_line_ids == {"x"} and start.replay_before_ns is None
+    first = ledger.poll_window(State(), "prod", now_ns=5000 * NS, overlap_s=300, initial_lookback_s=3600, since_s=None)
+    assert first.start_ns == 1400 * NS
+
+
+def test_since_reaches_further_back_but_marks_what_was_already_counted() -> None:
+    state = State(cursors={"prod": Cursor(ts_ns=10_000 * NS)})
+    start = ledger.poll_window(state, "prod", now_ns=10_100 * NS, overlap_s=60, initial_lookback_s=3600, since_s=7200)
+    assert start.start_ns == 2900 * NS and start.replay_before_ns == 9940 * NS
+
+
+def test_recording_a_plan_makes_everything_pending_and_moves_the_cursor() -> None:
+    state = ledger.record_plan(State(), _plan("r1", _incident()))
+    record = state.incidents["a" * 16]
+    assert record.pending and record.pending_incident is not None and record.total_count == 0
+    assert state.cursors["prod"] == Cursor(ts_ns=100 * NS, seen_line_ids=("l1", "l2"))
+    assert ledger.record_plan(state, _plan("r1", _incident())) == state, "re-applying the same plan is a no-op"
+
+
+def test_a_failed_poll_does_not_move_the_cursor() -> None:
+    state = State(cursors={"prod": Cursor(ts_ns=50 * NS)})
+    after = ledger.record_plan(state, _plan("r1", last_ts=None, error="Loki is unavailable"))
+    assert after.cursors["prod"].ts_ns == 50 * NS
+
+
+def test_the_cursor_never_moves_back() -> None:
+    state = State(cursors={"prod": Cursor(ts_ns=500 * NS)})
+    assert ledger.record_plan(state, _plan("r1", last_ts=100 * NS)).cursors["prod"].ts_ns == 500 * NS
+
+
+def test_publishing_folds_the_count_in_once() -> None:
+    state = ledger.record_plan(State(), _plan("r1", _incident(count=3)))
+    once = ledger.record_published(state, outcome=_published(), tokens=120, now=NOW)
+    twice = ledger.record_published(once, outcome=_published(), tokens=120, now=NOW)
+    record = twice.incidents["a" * 16]
+    assert record.total_count == 3 and not record.pending and record.pending_incident is None
+    assert record.issue == IssueRef(repo="o/r", number=7, url="https://github.com/o/r/issues/7")
+    assert twice.runs.tokens_by_day == {"2026-11-25": 120}
+
+
+def test_pending_incidents_come_first_and_merge_with_new_occurrences() -> None:
+    state = ledger.record_plan(State(), _plan("r1", _incident(count=3)))
+    planned = ledger.plan_incidents(state, [_incident(count=2), _incident("b" * 16, count=1)])
+    assert [p.incident.fingerprint for p in planned] == ["a" * 16, "b" * 16]
+    assert planned[0].incident.count == 5
+
+
+def test_classification_new_recurring_regressed_muted() -> None:
+    issue = IssueRef(repo="o/r", number=1, url="u")
+    base = {"fingerprint": "a" * 16, "service": "s", "title": "t", "first_seen": NOW, "last_seen": NOW}
+    assert ledger.classify(None) == "new"
+    assert ledger.classify(IncidentRecord(**base, total_count=4, issue=issue)) == "recurring"
+    closed = issue.model_copy(update={"state": "closed"})
+    assert ledger.classify(IncidentRecord(**base, total_count=4, issue=closed)) == "regressed"
+    assert ledger.classify(IncidentRecord(**base, total_count=4, muted=True)) == "muted"
