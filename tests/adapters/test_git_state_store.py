@@ -74,7 +74,8 @@ remote, work, key = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 store = GitStateStore(remote, work_dir=work)
 for i in range(5):
     def mutate(s: State, k=f"{key}-{i}") -> State:
-        return s.model_copy(update={"runs": s.runs.model_copy(update={"tokens_by_day": {**s.runs.tokens_by_day, k: 1}})})
+        spend = {**s.runs.tokens_by_day, k: 1}
+        return s.model_copy(update={"runs": s.runs.model_copy(update={"tokens_by_day": spend})})
     store.update(mutate, f"{key} {i}")
 """
 
