@@ -73,6 +73,30 @@ def _replayed(event: ErrorEvent, window: ledger.PollStart, state: State) -> bool
     return fingerprint_event(event).value in state.incidents
 
 
+LATE_PROBE_NS = 3600 * 1_000_000_000
+LATE_PROBE_LINES = 5000
+
+
+def _probe_late(env: str, source: EventSource, state: State, start_ns: int) -> int:
+    """Re-count the hour before the window: lines Loki holds there beyond what we read arrived late."""
+    counts: dict[int, int] = {}
+    complete_before = start_ns
+    try:
+        for n, entry in enumerate(source.poll(start_ns - LATE_PROBE_NS, start_ns, PollStats()), start=1):
+            minute = entry.ts_ns // 60_000_000_000
+            counts[minute] = counts.get(minute, 0) + 1
+            if n >= LATE_PROBE_LINES:  # bounded: compare only the minutes read in full
+                complete_before = minute * 60_000_000_000
+                break
+    except SourceError as e:
+        log.warning("%s: could not check for late lines: %s", env, e)
+        return 0
+    late = ledger.late_lines(state, env, counts, complete_before)
+    if late:
+        log.warning("%s: %d line(s) reached Loki after the overlap window had passed them; raise overlap_s", env, late)
+    return late
+
+
 def _poll_environment(
     env: str, source: EventSource, state: State, smap: ServiceMap, grouper: IncidentGrouper,
     now_ns: int, request: PlanRequest,
@@ -86,16 +110,19 @@ def _poll_environment(
     events = skipped = duplicates = 0
     error: str | None = None
     tail: deque[tuple[int, str]] = deque()  # lines inside the overlap behind the newest one
+    minutes: dict[int, int] = {}
     overlap_ns = config.overlap_s * 1_000_000_000
     try:
         for entry in source.poll(window.start_ns, now_ns, stats):
             line_id = entry.identity
+            tail.append((entry.ts_ns, line_id))  # every line read, so the next run skips it too
+            while tail[0][0] < entry.ts_ns - overlap_ns:
+                tail.popleft()
             if line_id in window.seen_line_ids:
                 duplicates += 1
                 continue
-            tail.append((entry.ts_ns, line_id))
-            while tail[0][0] < entry.ts_ns - overlap_ns:
-                tail.popleft()
+            minute = entry.ts_ns // 60_000_000_000
+            minutes[minute] = minutes.get(minute, 0) + 1
             event = parse_entry(entry, env, smap)
             if event is None:
                 skipped += 1
@@ -114,7 +141,8 @@ def _poll_environment(
         environment=env, start_ns=window.start_ns, end_ns=now_ns, lines=stats.lines, events=events,
         skipped=skipped, duplicates=duplicates, pages=stats.pages, truncated=stats.truncated,
         truncated_reason=stats.truncated_reason, last_ts_ns=stats.last_ts_ns, error=error,
-        tail_line_ids=tuple(line_id for _, line_id in tail),
+        tail_line_ids=tuple(line_id for _, line_id in tail), minute_counts=minutes,
+        late=0 if error else _probe_late(env, source, state, window.start_ns),
     )  # fmt: skip
 
 
@@ -216,6 +244,10 @@ def build_report(
 ) -> RunReport:  # fmt: skip
     """The run report, with everything that was cut short said out loud."""
     truncated = [f"{w.environment}: {w.truncated_reason}" for w in plan.windows if w.truncated]
+    truncated += [
+        f"{w.environment}: {w.late} line(s) reached Loki after the overlap window and were not counted; "
+        "raise overlap_s" for w in plan.windows if w.late
+    ]
     truncated += [f"{fp}: {t}" for fp, f in findings.items() for t in f.truncated]
     window_errors = [f"{w.environment}: {w.error}" for w in plan.windows if w.error]
     if plan.max_incidents is not None and len(plan.incidents) > plan.max_incidents:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from error_autopilot.cli import main
@@ -80,3 +81,35 @@ def test_dry_run_writes_no_state(world: World, tmp_path: Path) -> None:
     branches = git(world.root, "--git-dir", str(world.ops_remote), "branch", "--list")
     assert branches == ""
     assert len(list((out / "drafts" / "issues").glob("*.md"))) == 4
+
+
+def _push(world: World, ts_ns: int, line: str) -> None:
+    body = {"streams": [{"stream": {"service_name": "billing-service", "deployment_environment": "staging"},
+                         "values": [[str(ts_ns), line]]}]}  # fmt: skip
+    httpx.post(f"{world.loki.url}/loki/api/v1/push", json=body).raise_for_status()
+
+
+LATE_LINE = json.dumps({
+    "levelname": "ERROR", "message": "ledger %s unbalanced",
+    "exc_info": 'Traceback (most recent call last):\n  File "/app/billing/ledger.py", line 3, in close\nValueError: x',
+})  # fmt: skip
+
+
+def test_late_lines_inside_the_overlap_count_once_and_older_ones_are_reported(world: World, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _run(world, out) == 0
+    newest = max(int(v[0]) for s in world.telemetry.loki_push["streams"] for v in s["values"])
+    _push(world, newest - 60 * 1_000_000_000, LATE_LINE % "L-1")  # late, but inside the 5-minute overlap
+    assert _run(world, out) == 0
+    second = _report(out)
+    assert [(i["status"], i["count"]) for i in second["incidents"]] == [("new", 1)]
+    assert _run(world, out) == 0
+    assert _report(out)["incidents"] == [], "a line inside the overlap is counted once, not on every run"
+
+    _push(world, newest - 20 * 60 * 1_000_000_000, LATE_LINE % "L-2")  # older than the overlap window
+    assert _run(world, out) == 0
+    fourth = _report(out)
+    staging = next(w for w in fourth["windows"] if w["environment"] == "staging")
+    assert staging["late"] == 1
+    assert any("reached Loki after the overlap window" in t for t in fourth["truncated"])
+    assert "| staging |" in (out / "work" / "summary.md").read_text()

@@ -88,6 +88,7 @@ class PollWindow(Frozen):
     last_ts_ns: int | None = None  # newest line read: the next cursor
     error: str | None = None  # the source failed; the cursor does not move
     tail_line_ids: tuple[str, ...] = ()  # lines read inside the overlap behind last_ts_ns: not to count twice
+    minute_counts: dict[int, int] = {}  # new lines read per epoch minute, for late-line detection
 
 
 class Plan(Frozen):

@@ -19,6 +19,7 @@ from error_autopilot.state.model import Cursor, IncidentRecord, IssueRef, PrRef,
 NS = 1_000_000_000
 MAX_TRACE_IDS = 5
 MAX_SAMPLES = 5
+MINUTES_KEPT = 180  # how far back late lines can be noticed
 
 
 @dataclass(frozen=True)
@@ -118,9 +119,14 @@ def _advance(state: State, plan: Plan) -> dict[str, Cursor]:
             continue  # the source failed: the same window is read again next run
         current = cursors.get(window.environment)
         new_ts = window.last_ts_ns if window.truncated or window.last_ts_ns else window.end_ns
-        if new_ts is None or (current is not None and current.ts_ns >= new_ts):
+        if new_ts is None or (current is not None and current.ts_ns > new_ts):
             continue  # another run already got further: never move back
-        cursors[window.environment] = Cursor(ts_ns=new_ts, seen_line_ids=window.tail_line_ids)
+        counts = dict(current.minute_counts) if current else {}
+        for minute, n in window.minute_counts.items():
+            counts[minute] = counts.get(minute, 0) + n
+        horizon = new_ts // (60 * NS) - MINUTES_KEPT
+        counts = {m: n for m, n in counts.items() if m >= horizon}
+        cursors[window.environment] = Cursor(ts_ns=new_ts, seen_line_ids=window.tail_line_ids, minute_counts=counts)
     return cursors
 
 
@@ -180,4 +186,18 @@ def record_published(state: State, *, outcome: PublishedIncident, tokens: int, n
             "incidents": {**state.incidents, outcome.fingerprint: updated},
             "runs": state.runs.model_copy(update={"tokens_by_day": spend}),
         }
+    )
+
+
+def late_lines(state: State, env: str, probe_counts: dict[int, int], before_ns: int) -> int:
+    """Lines Loki now holds for minutes we already read in full, beyond what we read: they arrived
+    after the overlap window had passed them. Only minutes fully behind `before_ns` are compared."""
+    cursor = state.cursors.get(env)
+    if cursor is None or not cursor.minute_counts:
+        return 0
+    first_known, last_full = min(cursor.minute_counts), before_ns // (60 * NS) - 1
+    return sum(
+        max(0, n - cursor.minute_counts.get(minute, 0))
+        for minute, n in probe_counts.items()
+        if first_known < minute <= last_full
     )

@@ -22,6 +22,9 @@ class Cursor(_Model):
     ts_ns: int  # newest line timestamp fully processed
     # identities of lines at exactly ts_ns (and inside the overlap window) already counted
     seen_line_ids: tuple[str, ...] = ()
+    # lines read per minute (epoch minute → count) for the last hours, to notice lines that reach Loki
+    # later than the overlap window: Loki then holds more lines for a minute than we ever read
+    minute_counts: dict[int, int] = {}
 
 
 class IssueRef(_Model):
