@@ -45,7 +45,8 @@ def _lazy_transport(total: int) -> httpx.MockTransport:
 
 def measure(total: int) -> dict[str, int]:
     """Poll, parse and group `total` lines in this process; report lines and peak RSS."""
-    config = LokiConfig(url="http://loki.bench", selector='{env="prod"}', page_limit=PAGE, max_pages=10**6)
+    config = LokiConfig(url="http://loki.bench", selector='{env="prod"}', page_limit=PAGE, max_pages=10**6,
+                        deadline_s=7200)
     source = LokiSource(httpx.Client(base_url="http://loki.bench", transport=_lazy_transport(total)), config)
     grouper, stats = IncidentGrouper(), PollStats()
     for entry in source.poll(START_NS, START_NS + 10**18, stats):

@@ -40,7 +40,8 @@ def serve(pages: list[bytes]) -> httpx.MockTransport:
 
 def pipeline_pass(pages: list[bytes], page_size: int) -> tuple[int, int]:
     """Poll, parse and group every line; returns (lines, incidents)."""
-    config = LokiConfig(url="http://loki.bench", selector='{env="prod"}', page_limit=page_size, max_pages=10**6)
+    config = LokiConfig(url="http://loki.bench", selector='{env="prod"}', page_limit=page_size, max_pages=10**6,
+                        deadline_s=7200)
     client = httpx.Client(base_url="http://loki.bench", transport=serve(pages))
     source = LokiSource(client, config)
     grouper = IncidentGrouper()

@@ -16,6 +16,7 @@ processes and machines. Changing any rule here regroups every incident: bump `AL
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -42,6 +43,7 @@ _GENERATED: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+@functools.lru_cache(maxsize=16384)  # a burst repeats the same few frames thousands of times
 def normalise_symbol(symbol: str) -> str:
     """A module or function name with generated, build-specific suffixes removed."""
     for pattern, replacement in _GENERATED:

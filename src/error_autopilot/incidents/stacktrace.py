@@ -9,6 +9,7 @@ language's parser in `stackparse/`. It never raises on hostile text: input is ca
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -73,6 +74,11 @@ def parse_stacktrace(text: str, *, packages: Sequence[str] = (), source_roots: S
 
     `packages` (class/module/package/namespace prefixes) and `source_roots` (path fragments) mark
     the service's own frames `in_app`; with neither, every non-library frame is in-app."""
+    return _parse_cached(text, tuple(packages), tuple(source_roots))
+
+
+@functools.lru_cache(maxsize=4096)  # identical traces repeat within a burst; results are immutable
+def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str, ...]) -> StackTrace | None:
     if not text:
         return None
     clipped = len(text) > MAX_CHARS
