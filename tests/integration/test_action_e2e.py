@@ -93,3 +93,34 @@ def test_every_declared_output_is_written(world: World, tmp_path: Path) -> None:
     result = run_action(work, tmp_path, inputs={"dry-run": "true"}, event_name="schedule", event={})
     assert result.returncode == 0, result.stderr
     assert declared and declared <= set(result.outputs), f"not written: {declared - set(result.outputs)}"
+
+
+def test_hardened_flow_as_separate_processes_passing_artifacts(world: World, tmp_path: Path) -> None:
+    work = _workspace(world, tmp_path)
+    plan_run = run_action(work, tmp_path / "plan", inputs={"phase": "plan"}, event_name="schedule", event={})
+    assert plan_run.returncode == 0, plan_run.stderr
+    matrix = json.loads(plan_run.outputs["matrix"])
+    assert len(matrix) == 4
+    plan_file = work / ".error-autopilot" / "plan.json"
+    artifacts = tmp_path / "artifacts"
+    for n, fingerprint in enumerate(matrix):  # each matrix job: its own checkout, the plan artifact only
+        job = tmp_path / f"job{n}"
+        shutil.copytree(work, job / "checkout", ignore=shutil.ignore_patterns("findings", "drafts"))
+        inv = run_action(job / "checkout", job, inputs={"phase": "investigate", "incident": fingerprint},
+                         event_name="schedule", event={})  # fmt: skip
+        assert inv.returncode == 0, inv.stderr
+        produced = list((job / "checkout" / ".error-autopilot" / "findings").glob("finding-*.json"))
+        assert [p.name for p in produced] == [f"finding-{fingerprint}.json"]
+        artifacts.mkdir(exist_ok=True)
+        shutil.copy(produced[0], artifacts / produced[0].name)
+    publisher = tmp_path / "publish" / "checkout"
+    shutil.copytree(work, publisher, ignore=shutil.ignore_patterns("findings", "drafts"))
+    shutil.copytree(artifacts, publisher / ".error-autopilot" / "findings")
+    assert (publisher / ".error-autopilot" / "plan.json").read_text() == plan_file.read_text()
+    pub = run_action(publisher, tmp_path / "publish", inputs={"phase": "publish", "dry-run": "true"},
+                     event_name="schedule", event={})  # fmt: skip
+    assert pub.returncode == 0, pub.stderr
+    report = json.loads((publisher / pub.outputs["report-path"]).read_text())
+    culprits = {i["service"]: i["culprit"] for i in report["incidents"]}
+    assert "UserService.kt:12" in culprits["user-service"]
+    assert len(list((publisher / ".error-autopilot" / "drafts" / "issues").glob("*.md"))) == 4
