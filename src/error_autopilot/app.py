@@ -36,6 +36,7 @@ from error_autopilot.ports import (
 )  # fmt: skip
 from error_autopilot.publishing import Publisher
 from error_autopilot.sinks.local import LocalChangeProposer, LocalIssueTracker
+from error_autopilot.sinks.telegram import TelegramNotifier
 from error_autopilot.sources.http import build_client
 from error_autopilot.sources.loki import LokiSource
 from error_autopilot.sources.tempo import TempoSource
@@ -268,9 +269,10 @@ def notifier(ctx: Context) -> Notifier | None:
     chats = {env: cfg.telegram_chat for env, cfg in ctx.smap.environments.items() if cfg.telegram_chat}
     if client is None or not chats:
         return None
-    from error_autopilot.sinks.telegram import TelegramNotifier
-
-    return TelegramNotifier(client, chats=chats, silent_hours=ctx.smap.telegram.silent_hours, redactor=ctx.redactor)
+    return TelegramNotifier(
+        client, chats=chats, silent_hours=ctx.smap.telegram.silent_hours, redactor=ctx.redactor,
+        run_url=ctx.settings.run_url,
+    )  # fmt: skip
 
 
 def connectivity(ctx: Context) -> list[tuple[str, bool]]:

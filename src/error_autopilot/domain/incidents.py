@@ -55,7 +55,6 @@ class Incident(Frozen):
     sample: tuple[SampleLine, ...] = ()
     stack: StackTrace | None = None  # one representative stack
     versions: tuple[str, ...] = ()  # deployed versions seen in the events
-    line_ids: tuple[str, ...] = ()  # every line counted, for dedup against the overlap window
 
 
 IncidentStatus = Literal["new", "recurring", "regressed", "muted", "pending"]

@@ -8,7 +8,6 @@ needs), not with the number of lines read.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -76,11 +75,9 @@ class _Accumulator:
     samples: list[SampleLine] = field(default_factory=list)
     stack: StackTrace | None = None
     versions: dict[str, int] = field(default_factory=dict)  # version → newest ts
-    line_ids: list[str] = field(default_factory=list)
 
     def add(self, event: ErrorEvent) -> None:
         self.count += 1
-        self.line_ids.append(event.line_id)
         if event.ts_ns < self.first_ns:
             self.first_ns, self.environment = event.ts_ns, event.environment
         self.last_ns = max(self.last_ns, event.ts_ns)
@@ -112,42 +109,25 @@ class _Accumulator:
             count=self.count, first_seen=to_datetime(self.first_ns), last_seen=to_datetime(self.last_ns),
             trace_ids=tuple(sorted(self.trace_ids, key=lambda k: (self.trace_ids[k], k))),
             sample=tuple(sorted(self.samples, key=lambda s: (s.ts_ns, s.line_id))), stack=self.stack,
-            versions=tuple(sorted(self.versions, key=lambda k: (self.versions[k], k))), line_ids=tuple(self.line_ids),
+            versions=tuple(sorted(self.versions, key=lambda k: (self.versions[k], k))),
         )  # fmt: skip
 
 
 class IncidentGrouper:
-    """Folds events into incidents by fingerprint.
+    """Folds events into incidents by fingerprint. Memory follows the number of distinct bugs, not
+    lines: each line is folded into aggregates and forgotten (deduplicating lines is the poller's job)."""
 
-    A line id in `skip_line_ids` (counted by an earlier run's overlap window), or one already added,
-    is not counted again: it adds to `duplicates` instead."""
-
-    def __init__(self, *, skip_line_ids: Collection[str] = ()) -> None:
-        self._skip: set[str] = set(skip_line_ids)
+    def __init__(self) -> None:
         self._groups: dict[str, _Accumulator] = {}
-        self._duplicates = 0
         self._events = 0
-
-    @property
-    def duplicates(self) -> int:
-        """Events skipped because their line was already counted."""
-        return self._duplicates
 
     @property
     def events(self) -> int:
         """Events counted into an incident."""
         return self._events
 
-    def skip(self, line_ids: Iterable[str]) -> None:
-        """Treat these line ids as already counted."""
-        self._skip.update(line_ids)
-
     def add(self, event: ErrorEvent) -> None:
-        """Count one event into its incident (or as a duplicate)."""
-        if event.line_id in self._skip:
-            self._duplicates += 1
-            return
-        self._skip.add(event.line_id)
+        """Count one event into its incident."""
         self._events += 1
         fingerprint = fingerprint_event(event)
         group = self._groups.get(fingerprint.value)

@@ -72,7 +72,6 @@ def merge(older: Incident, newer: Incident) -> Incident:
             "trace_ids": _capped((*older.trace_ids, *newer.trace_ids), MAX_TRACE_IDS),
             "sample": (*older.sample, *newer.sample)[-MAX_SAMPLES:],
             "versions": _capped((*older.versions, *newer.versions), MAX_TRACE_IDS),
-            "line_ids": (),
             "stack": newer.stack or older.stack,
         }
     )
@@ -81,7 +80,7 @@ def merge(older: Incident, newer: Incident) -> Incident:
 def _planned(incident: Incident, record: IncidentRecord | None) -> PlannedIncident:
     issue = record.issue if record else None
     return PlannedIncident(
-        incident=incident.model_copy(update={"line_ids": ()}),
+        incident=incident,
         status=classify(record),
         issue_url=issue.url if issue else None,
         issue_number=issue.number if issue else None,
