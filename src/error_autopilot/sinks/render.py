@@ -236,7 +236,9 @@ def render_issue(
     """The issue: title, body (≤ BODY_LIMIT, trimming evidence, never the summary) and labels."""
     t = Untrusted(redactor)
     i = planned.incident
-    title = f"[{i.service}] {t.clean(i.title)}".replace("\n", " ").replace("\r", " ")[:200]
+    # titles are plain text on GitHub, but a mention or a tag in one is still read by people and tools
+    title = f"[{i.service}] {t.clean(i.title)}".replace("\n", " ").replace("\r", " ")
+    title = title.replace("@", "＠").replace("<", "‹").replace(">", "›")[:200]
     head = [_summary(planned, finding, t), ""]
     if planned.status == "regressed":
         head.insert(0, "> **Regression**: this error had stopped and is back.\n")

@@ -1,0 +1,141 @@
+"""One living GitHub issue per fingerprint (PyGithub; `base_url` makes GHES work the same).
+
+Issues are found again by the hidden marker in their body: search first, then listing the
+`error-autopilot` label (search is rate limited and eventually consistent, so a fresh issue may not
+be found by it yet). Look before create makes a retried run update instead of duplicating.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import github
+from github.Issue import Issue
+
+from error_autopilot.domain.errors import SinkError, SinkRateLimited
+from error_autopilot.ports import IssueOutcome, RenderedIssue
+from error_autopilot.sinks.render import parse_marker
+from error_autopilot.state.model import IssueRef
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+LABEL = "error-autopilot"
+
+
+def _message(e: github.GithubException) -> str:
+    data = e.data if isinstance(e.data, dict) else {}
+    details = "; ".join(str(x.get("message") or x.get("code")) for x in data.get("errors", []) if isinstance(x, dict))
+    return f"HTTP {e.status}: {data.get('message', e)}" + (f" ({details})" if details else "")
+
+
+class GitHubIssueTracker:
+    """ports.IssueTracker over GitHub issues."""
+
+    def __init__(self, gh: github.Github, *, retry_sleep: Callable[[float], None] = time.sleep, max_retries: int = 3):
+        self._gh = gh
+        self._sleep = retry_sleep
+        self._retries = max_retries
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run a GitHub call, waiting out secondary rate limits (403/429 with Retry-After)."""
+        for attempt in range(self._retries + 1):
+            try:
+                return fn()
+            except github.GithubException as e:
+                limited = e.status == 429 or (e.status == 403 and "rate limit" in str(e.data).lower())
+                if not limited:
+                    raise SinkError(f"GitHub refused to {what}: {_message(e)}") from e
+                if attempt == self._retries:
+                    raise SinkRateLimited(f"GitHub kept rate limiting '{what}': {_message(e)}") from e
+                wait = float((e.headers or {}).get("retry-after") or (e.headers or {}).get("Retry-After") or 60)
+                log.warning("GitHub rate limit on %s; retrying in %.0fs", what, wait)
+                self._sleep(wait)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _ref(repo: str, issue: Issue) -> IssueRef:
+        return IssueRef(
+            repo=repo, number=issue.number, url=issue.html_url, state="closed" if issue.state == "closed" else "open"
+        )
+
+    def _search(self, repo: str, fingerprint: str) -> Issue | None:
+        query = f'"error-autopilot:fingerprint={fingerprint}" in:body repo:{repo} label:{LABEL} is:issue'
+        try:
+            for issue in self._gh.search_issues(query):
+                if parse_marker(issue.body) == fingerprint:
+                    return issue
+        except github.GithubException as e:  # rate limited or refused: the label listing still works
+            log.info("issue search unavailable (%s); listing by label instead", _message(e))
+        return None
+
+    def _listing(self, repo: str) -> dict[str, Issue]:
+        found: dict[str, Issue] = {}
+        issues = self._call(
+            "list issues", lambda: list(self._gh.get_repo(repo).get_issues(state="all", labels=[LABEL]))
+        )
+        for issue in issues:
+            fp = parse_marker(issue.body)
+            if fp and fp not in found:
+                found[fp] = issue
+        return found
+
+    def _locate(self, repo: str, fingerprint: str, known: IssueRef | None) -> Issue | None:
+        if known is not None and known.repo == repo:
+            try:
+                issue = self._gh.get_repo(repo).get_issue(known.number)
+                if parse_marker(issue.body) == fingerprint:
+                    return issue
+            except github.GithubException as e:
+                log.info("known issue %s#%d not readable (%s); searching", repo, known.number, _message(e))
+        return self._search(repo, fingerprint) or self._listing(repo).get(fingerprint)
+
+    def find(self, repo: str, fingerprint: str) -> IssueRef | None:
+        """The issue carrying this fingerprint's marker, open or closed."""
+        issue = self._locate(repo, fingerprint, None)
+        return self._ref(repo, issue) if issue else None
+
+    def _ensure_labels(self, repo: str, labels: tuple[str, ...]) -> None:
+        gh_repo = self._call("read the repository", lambda: self._gh.get_repo(repo))
+        for name in (*labels, "regressed"):
+            try:
+                gh_repo.create_label(name=name, color="d73a4a" if name in (LABEL, "regressed") else "ededed")
+            except github.GithubException as e:
+                if e.status != 422:  # 422 already_exists is the normal case
+                    raise SinkError(f"GitHub refused to create label {name!r} in {repo}: {_message(e)}") from e
+
+    def upsert(
+        self, repo: str, issue: RenderedIssue, known: IssueRef | None, regressed: bool, comment: str | None
+    ) -> IssueOutcome:
+        """Create, update in place, or reopen a closed issue as a regression; never a second issue."""
+        self._ensure_labels(repo, issue.labels)
+        existing = self._locate(repo, issue.fingerprint, known)
+        if existing is None:
+            gh_repo = self._gh.get_repo(repo)
+            created = self._call(
+                "create an issue",
+                lambda: gh_repo.create_issue(title=issue.title, body=issue.body, labels=list(issue.labels)),
+            )
+            return IssueOutcome(self._ref(repo, created), "created")
+        labels = sorted({*(label.name for label in existing.labels), *issue.labels})
+        if existing.state == "closed":
+            labels = sorted({*labels, "regressed"})
+            self._call(
+                "reopen an issue",
+                lambda: existing.edit(state="open", title=issue.title, body=issue.body, labels=labels),
+            )
+            if comment:
+                self._call("comment", lambda: existing.create_comment(comment))
+            return IssueOutcome(self._ref(repo, existing).model_copy(update={"state": "open"}), "reopened")
+        unchanged = existing.body == issue.body and existing.title == issue.title
+        if not unchanged:
+            self._call("update an issue", lambda: existing.edit(title=issue.title, body=issue.body, labels=labels))
+        if comment:
+            self._call("comment", lambda: existing.create_comment(comment))
+        return IssueOutcome(self._ref(repo, existing), "unchanged" if unchanged else "updated")
+
+    def list_markers(self, repo: str) -> dict[str, IssueRef]:
+        """Every fingerprint marker in the repo's error-autopilot issues (to rebuild lost state)."""
+        return {fp: self._ref(repo, issue) for fp, issue in self._listing(repo).items()}
