@@ -35,6 +35,8 @@ from error_autopilot.ports import (
     TraceSource,
 )  # fmt: skip
 from error_autopilot.publishing import Publisher
+from error_autopilot.sinks.github_issues import GitHubIssueTracker
+from error_autopilot.sinks.github_prs import GitHubChangeProposer
 from error_autopilot.sinks.local import LocalChangeProposer, LocalIssueTracker
 from error_autopilot.sinks.telegram import TelegramNotifier
 from error_autopilot.sources.http import build_client
@@ -128,8 +130,9 @@ def github_client(ctx: Context) -> github.Github:
     if token is None:
         raise ConfigError("publishing to GitHub needs a token", hint="set the github-token input or GITHUB_TOKEN")
     return github.Github(
-        base_url=ctx.settings.github_api_url, auth=github.Auth.Token(token.get_secret_value()), retry=None
-    )
+        base_url=ctx.settings.github_api_url, auth=github.Auth.Token(token.get_secret_value()), retry=None,
+        seconds_between_writes=ctx.settings.github_write_interval_s,
+    )  # fmt: skip
 
 
 def anthropic_client(ctx: Context) -> anthropic.Anthropic | None:
@@ -246,9 +249,6 @@ def publisher(ctx: Context, *, sink: str, out: Path | None) -> Publisher:
         folder = out or ctx.settings.work_dir / "drafts"
         tracker, proposer = LocalIssueTracker(folder), LocalChangeProposer(folder)
     else:
-        from error_autopilot.sinks.github_issues import GitHubIssueTracker
-        from error_autopilot.sinks.github_prs import GitHubChangeProposer
-
         gh = github_client(ctx)
         token = ctx.settings.github_token.get_secret_value() if ctx.settings.github_token else None
         tracker = GitHubIssueTracker(gh)

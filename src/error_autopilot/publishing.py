@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from error_autopilot.config.service_map import ServiceMap
@@ -43,17 +42,16 @@ class Publisher:
     proposer: ChangeProposer | None
     redactor: Redactor
     tool_version: str
-    fallback_repo: str  # issues for unmapped services (the repo the action runs in)
-    repo_for: Callable[[str], str] = lambda repo: github_repo_name(repo) or repo
+    fallback_repo: str  # issues for unmapped or non-GitHub services (the repo the action runs in)
     run_url: str | None = None
 
     def issue_repo(self, planned: PlannedIncident, finding: Finding | None) -> str:
-        """The culprit's repo (or its issue_repo), else the symptom's, else the fallback."""
+        """The culprit's GitHub repo (or its issue_repo), else the symptom's, else the fallback."""
         for name in (finding.culprit_service if finding else None, planned.incident.service):
             canonical = self.smap.resolve_service(name) if name else None
             if canonical:
                 service = self.smap.services[canonical]
-                return self.repo_for(service.issue_repo or service.repo)
+                return github_repo_name(service.issue_repo or service.repo) or self.fallback_repo
         return self.fallback_repo
 
     def __call__(self, planned: PlannedIncident, finding: Finding | None, prs_this_run: int) -> PublishedIncident:
@@ -106,8 +104,11 @@ class Publisher:
         assert self.proposer is not None and finding.analysis is not None and finding.analysis.patch
         canonical = self.smap.resolve_service(finding.culprit_service) or finding.culprit_service
         service = self.smap.services.get(canonical)
+        target = github_repo_name(service.repo) if service else None
+        if target is None:  # a PR needs a GitHub repository; the issue still carries the analysis
+            return result
         change = ProposedChange(
-            repo=self.repo_for(service.repo) if service else issue.repo,
+            repo=target,
             base_branch=service.branch if service else "main",
             base_commit=finding.deployed_commit or "",
             fingerprint=planned.incident.fingerprint,

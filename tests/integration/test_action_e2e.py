@@ -6,10 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from tests.support.action_runner import ROOT, run_action
+from tests.support.fakes.github import FakeGitHub
 from tests.support.world import World, demo_world, git
 
 pytestmark = pytest.mark.slow
@@ -124,3 +126,40 @@ def test_hardened_flow_as_separate_processes_passing_artifacts(world: World, tmp
     culprits = {i["service"]: i["culprit"] for i in report["incidents"]}
     assert "UserService.kt:12" in culprits["user-service"]
     assert len(list((publisher / ".error-autopilot" / "drafts" / "issues").glob("*.md"))) == 4
+
+
+def test_scheduled_runs_publish_to_github_once_and_reopen_a_regression(world: World, tmp_path: Path) -> None:
+    with FakeGitHub({"acme/ops": world.ops_remote}) as fake:
+        work = _workspace(world, tmp_path)
+        env = {"GITHUB_API_URL": fake.url, "AUTOPILOT_GITHUB_WRITE_INTERVAL": "0"}
+        inputs = {"github-token": "ghs_test"}
+        first = run_action(work, tmp_path / "r1", inputs=inputs, event_name="schedule", event={}, env=env)
+        assert first.returncode == 0, first.stderr
+        assert first.outputs["issues"] == "4", first.stdout + first.stderr
+        assert len(fake.issues["acme/ops"]) == 4
+        urls = json.loads(first.outputs["urls"])
+        assert all(u.startswith("https://github.com/acme/ops/issues/") for u in urls)
+        raw = git(world.root, "--git-dir", str(world.ops_remote), "show", "error-autopilot-state:state.json")
+        state = json.loads(raw)
+        assert not [r for r in state["incidents"].values() if r["pending"]]
+
+        second = run_action(work, tmp_path / "r2", inputs=inputs, event_name="schedule", event={}, env=env)
+        assert second.returncode == 0, second.stderr
+        assert len(fake.issues["acme/ops"]) == 4 and second.outputs["new-incidents"] == "0"
+
+        billing = next(i for i in fake.issues["acme/ops"] if "billing-service" in i["title"])
+        billing["state"] = "closed"  # someone shipped a fix and closed the issue…
+        newest = max(int(v[0]) for s in world.telemetry.loki_push["streams"] for v in s["values"])
+        line = next(v[1] for s in world.telemetry.loki_push["streams"] for v in s["values"] if "KeyError" in v[1])
+        push = {"streams": [{"stream": {"service_name": "billing-service", "deployment_environment": "staging"},
+                             "values": [[str(newest + 1_000_000_000), line]]}]}  # fmt: skip
+        httpx.post(f"{world.loki.url}/loki/api/v1/push", json=push).raise_for_status()  # …and it came back
+        third = run_action(work, tmp_path / "r3", inputs=inputs, event_name="schedule", event={}, env=env)
+        assert third.returncode == 0, third.stderr
+        assert len(fake.issues["acme/ops"]) == 4
+        assert billing["state"] == "open" and "regressed" in billing["labels"]
+        assert any("Regression" in c for c in fake.comments[("acme/ops", billing["number"])])
+        logged = "\n".join(first.stdout.splitlines() + third.stdout.splitlines() + [first.stderr, third.stderr])
+        assert "::add-mask::ghs_test" in first.stdout, "the token is masked before anything is logged"
+        assert "ghs_test" not in logged.replace("::add-mask::ghs_test", "")
+        assert fake.server.unexpected == []

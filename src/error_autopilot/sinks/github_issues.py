@@ -38,6 +38,7 @@ class GitHubIssueTracker:
         self._gh = gh
         self._sleep = retry_sleep
         self._retries = max_retries
+        self._labels_ready: set[tuple[str, str]] = set()  # label creation is a write: once per run is enough
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         """Run a GitHub call, waiting out secondary rate limits (403/429 with Retry-After)."""
@@ -98,8 +99,12 @@ class GitHubIssueTracker:
         return self._ref(repo, issue) if issue else None
 
     def _ensure_labels(self, repo: str, labels: tuple[str, ...]) -> None:
+        missing = [n for n in (*labels, "regressed") if (repo, n) not in self._labels_ready]
+        if not missing:
+            return
         gh_repo = self._call("read the repository", lambda: self._gh.get_repo(repo))
-        for name in (*labels, "regressed"):
+        for name in missing:
+            self._labels_ready.add((repo, name))
             try:
                 gh_repo.create_label(name=name, color="d73a4a" if name in (LABEL, "regressed") else "ededed")
             except github.GithubException as e:
@@ -126,8 +131,10 @@ class GitHubIssueTracker:
                 "reopen an issue",
                 lambda: existing.edit(state="open", title=issue.title, body=issue.body, labels=labels),
             )
-            if comment:
-                self._call("comment", lambda: existing.create_comment(comment))
+            note = comment or (
+                "🔁 **Regression**: this error is back after the issue was closed (reopened by error-autopilot)."
+            )
+            self._call("comment", lambda: existing.create_comment(note))
             return IssueOutcome(self._ref(repo, existing).model_copy(update={"state": "open"}), "reopened")
         unchanged = existing.body == issue.body and existing.title == issue.title
         if not unchanged:

@@ -63,6 +63,7 @@ class LocalIssueTracker:
                 meta, action = _Meta(number=max(numbers, default=0) + 1, repo=repo, title=issue.title), "created"
             elif meta.state == "closed":
                 meta.state, action = "open", "reopened"
+                comment = comment or "🔁 Regression: this error is back after the issue was closed."
             else:
                 old = (self._dir / f"{issue.fingerprint}.md").read_text(encoding="utf-8")
                 action = "unchanged" if old == issue.body and meta.title == issue.title else "updated"
