@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.decisions.policy import decide
+from error_autopilot.domain.errors import SinkError
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import PlannedIncident
 from error_autopilot.domain.report import PublishedIncident
@@ -117,7 +118,11 @@ class Publisher:
             body=render.render_pr_body(planned, finding, issue_number=issue.number, decision=decision),
             issue_number=issue.number,
         )
-        pr, action = self.proposer.propose(change)
+        try:
+            pr, action = self.proposer.propose(change)
+        except SinkError as e:  # the issue is published; a PR that could not be opened is said, not fatal
+            log.error("draft PR for %s failed: %s", planned.incident.fingerprint, e)
+            return result.model_copy(update={"pr_action": "failed", "error": f"draft PR not opened: {e.message}"})
         return result.model_copy(
             update={"pr_url": pr.url, "pr_number": pr.number, "pr_branch": pr.branch, "pr_repo": pr.repo,
                     "pr_action": action}

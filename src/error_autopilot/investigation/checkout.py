@@ -27,7 +27,7 @@ class GitWorkspace:
     """ports.Workspace: one checkout per repo per run, in `cache_dir`."""
 
     def __init__(self, cache_dir: Path, *, github_url: str = "https://github.com", token: str | None = None) -> None:
-        self._cache = cache_dir
+        self._cache = cache_dir.resolve()  # later steps (patch checks) run git from other directories
         self._github_url = github_url.rstrip("/")
         self._token = token
         self._done: dict[tuple[str, str | None], CheckedOut] = {}

@@ -31,7 +31,7 @@ class GitHubChangeProposer:
     ) -> None:  # fmt: skip
         self._gh = gh
         self._clone_url_for = clone_url_for
-        self._work = work_dir
+        self._work = work_dir.resolve()  # git runs inside the clone, so paths handed to it must be absolute
         self._token = token
         self._author = git.Actor(bot_name, bot_email)
 
