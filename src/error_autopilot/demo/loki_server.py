@@ -63,8 +63,8 @@ def parse_logql(query: str) -> _Query:
         pos = m.end()
     if not any(op in ("=", "=~") and not re.fullmatch(v if op == "=~" else re.escape(v), "") for _, op, v in matchers):
         raise ValueError(
-            "queries require at least one regexp or equality matcher that does not have an empty-compatible "
-            'value. For instance, app=~".*" does not meet this requirement, but app=~".+" will'
+            "parse error : queries require at least one regexp or equality matcher that does not have an "
+            'empty-compatible value. For instance, app=~".*" does not meet this requirement, but app=~".+" will'
         )
     filters: list[tuple[str, str]] = []
     pos = 0
@@ -118,19 +118,19 @@ class LokiServer:
     def push(self, labels: dict[str, str], ts_ns: int, line: str, metadata: dict[str, str] | None = None,
              tenant: str = "fake") -> None:  # fmt: skip
         """Store one entry (what POST /loki/api/v1/push does)."""
-        labels = dict(labels)
-        if "detected_level" not in labels:
+        labels, metadata = dict(labels), dict(metadata or {})
+        if "detected_level" not in labels and "detected_level" not in metadata:
             head = line[:200].lower()
             found = sorted((head.find(lv), lv) for lv in _LEVELS if lv in head)  # Loki takes the first one seen
             level = labels.get("level", "").lower() or (found[0][1] if found else "")
-            if level:
-                labels["detected_level"] = level
+            if level:  # structured metadata, as in Loki: merged into labels only in the default encoding
+                metadata["detected_level"] = level
         key = (tenant, tuple(sorted(labels.items())))
         with self._lock:
             stream = self._streams.setdefault(key, _Stream(labels))
             i = bisect.bisect_right(stream.ts, ts_ns)
             stream.ts.insert(i, ts_ns)
-            stream.rows.insert(i, (line, metadata or {}))
+            stream.rows.insert(i, (line, metadata))
 
     def __call__(self, req: Request) -> Response | None:
         if self.on_request is not None:

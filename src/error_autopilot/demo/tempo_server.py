@@ -70,9 +70,12 @@ class TempoServer:
         if self.tenant_required and not req.headers.get("x-scope-orgid") and req.path.startswith("/api/"):
             return Response.text("no org id", 401)
         if req.method == "POST" and req.path == "/v1/traces":
-            body = req.json()
-            self.ingest(body.get("resourceSpans", []))
-            return Response.json({})
+            try:
+                body = req.json()
+                self.ingest(body.get("resourceSpans", []))
+            except (ValueError, AttributeError, KeyError, TypeError) as e:  # Tempo: gRPC InvalidArgument as JSON
+                return Response.json({"code": 3, "message": f"ReadObject: {e}"}, 400)
+            return Response.json({"partialSuccess": {}})
         if req.method == "GET" and req.path == "/api/echo":
             return Response.text("echo")
         if req.method == "GET" and req.path == "/api/status/buildinfo":
@@ -86,7 +89,9 @@ class TempoServer:
 
     def _trace(self, trace_id: str, v2: bool) -> Response:
         if not _HEX.match(trace_id):
-            return Response.text("trace IDs can only contain hex characters: invalid character found in trace ID", 400)
+            bad = next(((i, c) for i, c in enumerate(trace_id) if c not in "0123456789abcdefABCDEF"), None)
+            where = f"invalid character {bad[1]!r} at position {bad[0] + 1}" if bad else "invalid length"
+            return Response.text(f"trace IDs can only contain hex characters: {where}", 400)
         with self._lock:
             batches = list(self._traces.get(trace_id.lower().rjust(32, "0"), []))
         if v2:

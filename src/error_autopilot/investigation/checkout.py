@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 _OWNER_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
+_NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}  # a refused clone must fail, never wait for a password
 
 
 class GitWorkspace:
@@ -56,14 +57,16 @@ class GitWorkspace:
         try:
             if (dest / ".git").exists():
                 repo = git.Repo(dest)
-                repo.git.execute(["git", *self._config(), "fetch", "--quiet", "--tags", "--force", "origin"])
+                repo.git.execute(
+                    ["git", *self._config(), "fetch", "--quiet", "--tags", "--force", "origin"], env=_NO_PROMPT
+                )
             else:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 base = ["git", *self._config(), "clone", "--quiet", "--no-checkout"]
                 try:
-                    git.Git().execute([*base, "--filter=blob:none", url, str(dest)])
+                    git.Git().execute([*base, "--filter=blob:none", url, str(dest)], env=_NO_PROMPT)
                 except git.GitCommandError:  # a server without partial-clone support
-                    git.Git().execute([*base, url, str(dest)])
+                    git.Git().execute([*base, url, str(dest)], env=_NO_PROMPT)
                 repo = git.Repo(dest)
         except git.GitCommandError as e:
             raise WorkspaceError(f"cannot clone {self._redact(url)}: {self._redact(str(e.stderr).strip())}") from e

@@ -41,7 +41,24 @@ def summarise(trace: Trace) -> TraceSummary:
         if span.parent_id and span.parent_id in by_id and span.parent_id != span.span_id:
             children[span.parent_id].append(span)
     failed = [s for s in trace.spans if s.failed]
-    leaves = [s for s in failed if not any(c.failed for c in children.get(s.span_id, []))]
+    # in a cycle of failed spans every one has a failed child: then any failed span may be the culprit
+    leaves = [s for s in failed if not any(c.failed for c in children.get(s.span_id, []))] or failed
+    depth: dict[str, int] = {}
+
+    def depth_of(span: Span) -> int:
+        """Spans from the root down to `span`, memoised so a long chain with many failed leaves stays linear."""
+        walk: list[Span] = []
+        seen: set[str] = set()
+        node: Span | None = span
+        while node is not None and node.span_id not in depth and node.span_id not in seen:
+            walk.append(node)
+            seen.add(node.span_id)
+            node = by_id.get(node.parent_id) if node.parent_id else None
+        base = depth[node.span_id] if node is not None and node.span_id in depth else 0
+        for step in reversed(walk):
+            base += 1
+            depth[step.span_id] = base
+        return depth[span.span_id]
 
     def path(span: Span) -> list[Span]:
         chain, seen = [span], {span.span_id}
@@ -54,7 +71,7 @@ def summarise(trace: Trace) -> TraceSummary:
     if not leaves:
         return TraceSummary(trace_id=trace.trace_id, status=trace.status, capped=trace.capped,
                             note="no span in the trace failed")  # fmt: skip
-    culprit = max(leaves, key=lambda s: (len(path(s)), s.start_ns))
+    culprit = max(leaves, key=lambda s: (depth_of(s), s.start_ns))
     chain = path(culprit)
     exc_type, exc_message, _ = _exception(culprit)
     edges = tuple(

@@ -1,0 +1,222 @@
+"""LokiSource against the Loki-compatible loopback server: paging, caps, retries, errors, auth, escaping."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+
+import pytest
+
+from error_autopilot.config.service_map import LokiConfig
+from error_autopilot.demo.httpserver import LoopbackServer, Response
+from error_autopilot.demo.loki_server import LokiServer
+from error_autopilot.domain.errors import SourceRejected, SourceUnavailable
+from error_autopilot.domain.events import LogEntry
+from error_autopilot.ports import PollStats
+from error_autopilot.sources.http import RetryPolicy, build_client
+from error_autopilot.sources.loki import LokiSource, build_query, logql_string
+
+T0 = 1_795_576_000_000_000_000
+
+
+class FakeTime:
+    """A clock that only moves when something sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture(scope="module")
+def loopback() -> Iterator[LoopbackServer]:
+    """One port for the module; each test installs its own LokiServer (stopping a server costs 0.5 s)."""
+    with LoopbackServer(LokiServer()) as server:
+        yield server
+
+
+def fresh(server: LoopbackServer, app: LokiServer) -> LoopbackServer:
+    server.app = app
+    server.requests.clear()
+    server.unexpected.clear()
+    return server
+
+
+@pytest.fixture
+def loki(loopback: LoopbackServer) -> Iterator[tuple[LokiServer, LoopbackServer]]:
+    app = LokiServer()
+    yield app, fresh(loopback, app)
+    assert loopback.unexpected == []
+
+
+def _config(url: str, **extra: object) -> LokiConfig:
+    data: dict[str, object] = {"url": url, "selector": '{env="prod"}', "line_filter": "", **extra}
+    return LokiConfig.model_validate(data)
+
+
+def _poll(source: LokiSource, start: int = T0, end: int = T0 + 10**12) -> tuple[list[LogEntry], PollStats]:
+    stats = PollStats()
+    return list(source.poll(start, end, stats)), stats
+
+
+def test_paging_across_same_nanosecond_duplicates(loki: tuple[LokiServer, LoopbackServer]) -> None:
+    app, server = loki
+    layout = [(0, 4), (1, 1), (2, 3), (3, 2), (4, 5)]  # (ts offset, lines sharing that nanosecond)
+    expected = []
+    for offset, count in layout:
+        for k in range(count):
+            line = f"ERROR line ts+{offset} #{k}"
+            app.push({"env": "prod", "service_name": "a" if k % 2 else "b"}, T0 + offset, line)
+            expected.append(line)
+    app.push({"env": "staging"}, T0 + 1, "ERROR other environment")
+    with build_client(server.url, org_id=None) as client:
+        entries, stats = _poll(LokiSource(client, _config(server.url, page_limit=2)))
+    lines = [e.line for e in entries]
+    assert sorted(lines) == sorted(expected)
+    assert len(lines) == len(set(lines)) == 15
+    assert [e.ts_ns for e in entries] == sorted(e.ts_ns for e in entries)
+    assert stats.lines == 15 and stats.pages > 1 and not stats.truncated
+    assert stats.last_ts_ns == T0 + 4
+
+
+def test_end_is_exclusive_and_start_inclusive(loki: tuple[LokiServer, LoopbackServer]) -> None:
+    app, server = loki
+    for offset in range(5):
+        app.push({"env": "prod"}, T0 + offset, f"ERROR {offset}")
+    with build_client(server.url, org_id=None) as client:
+        entries, _ = _poll(LokiSource(client, _config(server.url, page_limit=2)), T0 + 1, T0 + 4)
+    assert [e.line for e in entries] == ["ERROR 1", "ERROR 2", "ERROR 3"]
+
+
+def test_max_pages_truncates_with_reason(loki: tuple[LokiServer, LoopbackServer]) -> None:
+    app, server = loki
+    for offset in range(10):
+        app.push({"env": "prod"}, T0 + offset, f"ERROR {offset}")
+    with build_client(server.url, org_id=None) as client:
+        entries, stats = _poll(LokiSource(client, _config(server.url, page_limit=2, max_pages=2)))
+    assert stats.truncated is True
+    assert "page cap of 2" in stats.truncated_reason
+    assert stats.pages == 2
+    assert [e.line for e in entries] == ["ERROR 0", "ERROR 1", "ERROR 2"]
+    assert stats.last_ts_ns == T0 + 2  # the cursor stops at the last line actually yielded
+
+
+def test_429_with_retry_after_then_success(loki: tuple[LokiServer, LoopbackServer]) -> None:
+    app, server = loki
+    app.push({"env": "prod"}, T0, "ERROR boom")
+    app.forced.append(Response.text("Too Many Requests\n", 429, {"Retry-After": "7"}))
+    fake = FakeTime()
+    policy = RetryPolicy(deadline_s=60, sleep=fake.sleep, clock=fake.clock)
+    with build_client(server.url, org_id=None) as client:
+        entries, _ = _poll(LokiSource(client, _config(server.url), policy=policy, clock=fake.clock))
+    assert fake.sleeps == [7.0]
+    assert [e.line for e in entries] == ["ERROR boom"]
+    assert len(server.requests) == 2
+
+
+def test_503_html_until_deadline_is_unavailable(loki: tuple[LokiServer, LoopbackServer]) -> None:
+    app, server = loki
+    html = "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
+    app.forced.extend(
+        Response(503, html.encode(), {"Content-Type": "text/html"}) for _ in range(20)
+    )  # fmt: skip
+    fake = FakeTime()
+    policy = RetryPolicy(deadline_s=10, base_delay_s=2, sleep=fake.sleep, clock=fake.clock)
+    with build_client(server.url, org_id=None) as client, pytest.raises(SourceUnavailable) as caught:
+        _poll(LokiSource(client, _config(server.url), policy=policy, clock=fake.clock))
+    assert "HTTP 503" in caught.value.message
+    assert fake.now <= 10
+    assert 2 <= len(server.requests) <= 6
+
+
+def test_400_parse_error_is_rejected_with_lokis_text(loki: tuple[LokiServer, LoopbackServer]) -> None:
+    _, server = loki
+    with build_client(server.url, org_id=None) as client, pytest.raises(SourceRejected) as caught:
+        _poll(LokiSource(client, _config(server.url, line_filter="(?i)error(")))
+    assert "parse error" in caught.value.message
+    assert "HTTP 400" in caught.value.message
+    assert len(server.requests) == 1  # a 4xx is not retried
+
+
+def test_tenant_and_bearer_headers_are_sent(loopback: LoopbackServer) -> None:
+    app = LokiServer(tenant_required=True)
+    app.push({"env": "prod"}, T0, "ERROR tenant a", tenant="tenant-a")
+    app.push({"env": "prod"}, T0, "ERROR tenant b", tenant="tenant-b")
+    server = fresh(loopback, app)
+    with build_client(server.url, org_id="tenant-a", bearer="tok-123") as client:
+        entries, _ = _poll(LokiSource(client, _config(server.url)))
+        headers = server.requests[-1].headers
+    assert [e.line for e in entries] == ["ERROR tenant a"]
+    assert headers["x-scope-orgid"] == "tenant-a"
+    assert headers["authorization"] == "Bearer tok-123"
+    assert headers["x-loki-response-encoding-flags"] == "categorize-labels"
+
+
+def test_basic_auth_header_is_sent_and_missing_tenant_is_rejected(loopback: LoopbackServer) -> None:
+    server = fresh(loopback, LokiServer(tenant_required=True))
+    with build_client(server.url, org_id="t", basic=("12345", "glc_secret")) as client:
+        _poll(LokiSource(client, _config(server.url)))
+    expected = "Basic " + base64.b64encode(b"12345:glc_secret").decode()
+    assert server.requests[-1].headers["authorization"] == expected
+    with build_client(server.url, org_id=None) as client, pytest.raises(SourceRejected) as caught:
+        _poll(LokiSource(client, _config(server.url)))
+    assert caught.value.message.endswith("no org id")
+    assert "X-Scope-OrgID" in (caught.value.hint or "")
+
+
+def test_structured_metadata_reaches_log_entry(loki: tuple[LokiServer, LoopbackServer]) -> None:
+    app, server = loki
+    app.push({"env": "prod", "service_name": "api"}, T0, "ERROR boom", {"trace_id": "ab" * 16, "pod": "api-7"})
+    with build_client(server.url, org_id=None) as client:
+        entries, _ = _poll(LokiSource(client, _config(server.url)))
+    (entry,) = entries
+    assert entry.labels == {"env": "prod", "service_name": "api"}
+    assert entry.metadata == {"trace_id": "ab" * 16, "pod": "api-7", "detected_level": "error"}
+
+
+def test_build_query_escapes_service_names_and_server_parses_it(loki: tuple[LokiServer, LoopbackServer]) -> None:
+    app, server = loki
+    weird = ['we"ird\\svc', "a.b+c", "x|y(z)"]
+    for name in [*weird, "aXb+c", "x", 'we"ird\\\\svc']:
+        app.push({"env": "prod", "service_name": name}, T0, f"ERROR from {name}")
+    config = _config(server.url)
+    query = build_query(config, weird)
+    assert query.startswith('{env="prod", service_name=~"')
+    with build_client(server.url, org_id=None) as client:
+        entries, _ = _poll(LokiSource(client, config, services=weird))
+    assert sorted(e.labels["service_name"] for e in entries) == sorted(weird)
+
+
+def test_label_values_with_quotes_and_backslashes_round_trip(loki: tuple[LokiServer, LoopbackServer]) -> None:
+    app, server = loki
+    value = 'pr"o\\d\\"x'
+    app.push({"env": value}, T0, "ERROR exact")
+    app.push({"env": "prod"}, T0, "ERROR other")
+    config = LokiConfig(url=server.url, selector="{env=" + logql_string(value) + "}", line_filter="(?i)error")
+    assert build_query(config) == '{env="pr\\"o\\\\d\\\\\\"x"} |~ "(?i)error"'
+    with build_client(server.url, org_id=None) as client:
+        entries, _ = _poll(LokiSource(client, config))
+    assert [(e.line, e.labels["env"]) for e in entries] == [("ERROR exact", value)]
+
+
+def test_line_filter_is_applied_by_the_server(loki: tuple[LokiServer, LoopbackServer]) -> None:
+    app, server = loki
+    app.push({"env": "prod"}, T0, "INFO all good")
+    app.push({"env": "prod"}, T0 + 1, "java.lang.IllegalStateException: bad")
+    with build_client(server.url, org_id=None) as client:
+        entries, _ = _poll(LokiSource(client, LokiConfig(url=server.url, selector='{env="prod"}')))
+    assert [e.line for e in entries] == ["java.lang.IllegalStateException: bad"]
+
+
+def test_a_body_that_is_not_streams_is_unavailable(loki: tuple[LokiServer, LoopbackServer]) -> None:
+    app, server = loki
+    app.forced.append(Response.json({"status": "success", "data": {"resultType": "matrix", "result": []}}))
+    with build_client(server.url, org_id=None) as client, pytest.raises(SourceUnavailable) as caught:
+        _poll(LokiSource(client, _config(server.url)))
+    assert "not a streams result" in caught.value.message
