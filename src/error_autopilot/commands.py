@@ -86,9 +86,17 @@ def _plan(ctx: app.Context, opts: RunOptions, timings: pipeline.Timings) -> Plan
     return plan
 
 
+def _spent_today(ctx: app.Context, opts: RunOptions) -> int:
+    """LLM tokens already spent today, from state (the daily budget spans runs)."""
+    if ctx.settings.anthropic_api_key is None:
+        return 0
+    state = app.state_store(ctx, opts.state_repo, opts.state_branch, read_only=True).load()
+    return state.runs.tokens_by_day.get(ctx.clock.now().strftime("%Y-%m-%d"), 0)
+
+
 def _investigate(ctx: app.Context, plan: Plan, opts: RunOptions, timings: pipeline.Timings) -> dict[str, Finding]:
     with timings.stage("investigate"):
-        investigate_one = app.investigator(ctx)
+        investigate_one = app.investigator(ctx, spent_today=_spent_today(ctx, opts))
         findings = pipeline.investigate(plan, investigate_one, only=opts.incident)
     folder = ctx.settings.work_dir / "findings"
     for finding in findings:

@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from error_autopilot.state.store import GitStateStore
 from tests.support.action_runner import run_action
 from tests.support.fakes.anthropic import FakeAnthropic, Reply
 from tests.support.fakes.github import FakeGitHub
@@ -89,3 +91,23 @@ def test_only_the_safe_fix_becomes_a_draft_pr(world: World, tmp_path: Path) -> N
         report = json.loads((work / result.outputs["report-path"]).read_text())
         assert report["tokens_used"] == 4 * 1020
         assert gh.server.unexpected == []
+
+
+def test_the_daily_token_budget_spans_runs(world: World, tmp_path: Path) -> None:
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    GitStateStore(str(world.ops_remote), work_dir=tmp_path / "seed").update(
+        lambda s: s.model_copy(update={"runs": s.runs.model_copy(update={"tokens_by_day": {today: 2_000_000}})}),
+        "earlier runs spent today's budget",
+    )
+    work = tmp_path / "checkout"
+    git(tmp_path, "clone", "-q", str(world.ops_remote), str(work))
+    shutil.copy(world.config, work / "service-map.json")
+    with FakeGitHub({"acme/ops": world.ops_remote}) as gh, FakeAnthropic() as llm:
+        env = {"GITHUB_API_URL": gh.url, "ANTHROPIC_BASE_URL": llm.url, "AUTOPILOT_GITHUB_WRITE_INTERVAL": "0"}
+        inputs = {"github-token": "ghs_test", "anthropic-api-key": "sk-ant-test-0123456789abcdefghij"}
+        result = run_action(work, tmp_path / "run", inputs=inputs, event_name="schedule", event={}, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert llm.bodies == [], "no model call once the day's budget is spent"
+        assert len(gh.issues["acme/ops"]) == 4, "every incident is still published with the deterministic finding"
+        report = json.loads((work / result.outputs["report-path"]).read_text())
+        assert any("daily token budget" in t for t in report["truncated"])
