@@ -34,7 +34,8 @@ def _inputs() -> tuple[PlannedIncident, Finding]:
                            text="ERROR Failed to place order 4034 for @alice <b>bold</b> token=ghp_" + "x" * 36),),
     )  # fmt: skip
     location = CodeLocation(repo="acme/user-service", commit=SHA, path="src/main/kotlin/com/acme/user/UserService.kt",
-                            line=12, function="displayName", permalink=f"{WEB}/blob/{SHA}/src/main/kotlin/com/acme/user/UserService.kt#L12")  # fmt: skip
+                            line=12, function="displayName",
+                            permalink=f"{WEB}/blob/{SHA}/src/main/kotlin/com/acme/user/UserService.kt#L12")  # fmt: skip
     finding = Finding(
         fingerprint=incident.fingerprint, symptom_service="order-service", culprit_service="user-service",
         culprit_repo="acme/user-service", deployed_commit=SHA, commit_source="commit 4ea313e889bd (deployed version)",
