@@ -84,7 +84,7 @@ class Publisher:
             else None
         )
         regressed = planned.status == "regressed"
-        comment = render.render_regression_comment(planned) if regressed else None
+        comment = render.render_regression_comment(planned) if regressed else render.render_material_comment(planned)
         outcome = self.tracker.upsert(repo, rendered, known, regressed, comment)
         result = base.model_copy(
             update={

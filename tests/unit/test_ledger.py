@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident, PollWindow
 from error_autopilot.domain.report import PublishedIncident
+from error_autopilot.sinks.render import render_material_comment
 from error_autopilot.state import ledger
 from error_autopilot.state.model import Cursor, IncidentRecord, IssueRef, State
 
@@ -89,3 +90,14 @@ def test_classification_new_recurring_regressed_muted() -> None:
     closed = issue.model_copy(update={"state": "closed"})
     assert ledger.classify(IncidentRecord(**base, total_count=4, issue=closed)) == "regressed"
     assert ledger.classify(IncidentRecord(**base, total_count=4, muted=True)) == "muted"
+
+
+def test_a_recurring_incident_comments_only_on_material_change() -> None:
+    state = ledger.record_plan(State(), _plan("r1", _incident(count=3)))
+    state = ledger.record_published(state, outcome=_published(), tokens=0, now=NOW)
+    same = ledger.plan_incidents(state, [_incident(count=4)])[0]
+    assert same.status == "recurring" and render_material_comment(same) is None
+    spike = ledger.plan_incidents(state, [_incident(count=30)])[0]
+    assert "up from 3" in (render_material_comment(spike) or "")
+    wider = _incident(count=1).model_copy(update={"environments": ("prod", "staging")})
+    assert "now also seen in **staging**" in (render_material_comment(ledger.plan_incidents(state, [wider])[0]) or "")

@@ -68,6 +68,8 @@ class PlannedIncident(Frozen):
     issue_url: str | None = None  # known issue, from state
     issue_number: int | None = None
     issue_repo: str | None = None
+    known_environments: tuple[str, ...] = ()  # where state had seen it before this run
+    previous_count: int = 0  # occurrences in the previous published window
 
 
 class PollWindow(Frozen):

@@ -276,6 +276,25 @@ def render_regression_comment(planned: PlannedIncident) -> str:
             "Reopened by error-autopilot.")  # fmt: skip
 
 
+def render_material_comment(planned: PlannedIncident) -> str | None:
+    """A comment for a recurring issue only when something changed materially: a new environment, or
+    at least 10× the occurrences of the previous window. Never one per run."""
+    i = planned.incident
+    if planned.status != "recurring":
+        return None
+    changes = []
+    new_envs = [
+        e
+        for e in i.environments or (i.environment,)
+        if planned.known_environments and e not in planned.known_environments
+    ]
+    if new_envs:
+        changes.append(f"now also seen in **{', '.join(new_envs)}**")
+    if planned.previous_count and i.count >= 10 * planned.previous_count:
+        changes.append(f"**{i.count}** occurrences this window, up from {planned.previous_count}")
+    return f"📈 This error changed: {'; '.join(changes)} (last seen {_when(i.last_seen)})." if changes else None
+
+
 def render_pr_body(planned: PlannedIncident, finding: Finding, *, issue_number: int, decision: object) -> str:
     """The draft PR description: what changed, why it was allowed, the test result."""
     t = Untrusted(Redactor())

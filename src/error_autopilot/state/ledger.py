@@ -85,6 +85,8 @@ def _planned(incident: Incident, record: IncidentRecord | None) -> PlannedIncide
         issue_url=issue.url if issue else None,
         issue_number=issue.number if issue else None,
         issue_repo=issue.repo if issue else None,
+        known_environments=record.environments if record else (),
+        previous_count=record.last_window_count if record else 0,
     )
 
 
@@ -170,6 +172,7 @@ def record_published(state: State, *, outcome: PublishedIncident, tokens: int, n
             "issue": issue,
             "pr": pr,
             "total_count": record.total_count + (payload.count if payload else 0),
+            "last_window_count": payload.count if payload else record.last_window_count,
             "last_seen": max(record.last_seen, payload.last_seen) if payload else record.last_seen,
             "environments": tuple(dict.fromkeys((*record.environments, *(payload.environments if payload else ())))),
             "trace_ids": _capped((*record.trace_ids, *(payload.trace_ids if payload else ())), MAX_TRACE_IDS),

@@ -63,6 +63,7 @@ class IncidentRecord(_Model):
     muted: bool = False
     resolved_at: datetime | None = None  # when its issue was seen closed
     trace_ids: tuple[str, ...] = ()  # capped sample
+    last_window_count: int = 0  # occurrences in the last published window (to notice a 10× jump)
     pending_incident: Incident | None = None  # the occurrences not yet published (retried first next run)
 
 
