@@ -94,9 +94,24 @@ class Publisher:
                 "status": "regressed" if outcome.action == "reopened" else planned.status,
             }
         )  # fmt: skip
+        self._crosslink(planned, finding, repo, outcome.ref.url)
         if decision.action == "issue_and_pr" and self.proposer and finding and analysis and analysis.patch:
             result = self._propose(result, planned, finding, outcome.ref, decision)
         return result
+
+    def _crosslink(self, planned: PlannedIncident, finding: Finding | None, issue_repo: str, url: str) -> None:
+        """Point the symptom service's repo at the culprit's issue, when they differ."""
+        if finding is None or finding.culprit_service == planned.incident.service:
+            return
+        symptom = self.smap.resolve_service(planned.incident.service)
+        service = self.smap.services.get(symptom) if symptom else None
+        repo = github_repo_name(service.issue_repo or service.repo) if service else None
+        if repo is None or repo == issue_repo:
+            return
+        try:
+            self.tracker.upsert(repo, render.render_crosslink(planned, finding, url, self.redactor), None, False, None)
+        except SinkError as e:  # the real issue is published; a missing pointer is said, not fatal
+            log.warning("cross-link in %s for %s failed: %s", repo, planned.incident.fingerprint, e)
 
     def _propose(
         self, result: PublishedIncident, planned: PlannedIncident, finding: Finding, issue: IssueRef,

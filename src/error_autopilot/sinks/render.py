@@ -7,6 +7,7 @@ anyone, inject HTML, break out of a code fence, nor forge the hidden fingerprint
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -274,6 +275,28 @@ def render_regression_comment(planned: PlannedIncident) -> str:
     return (f"🔁 **Regression**: this error is back since {_when(i.first_seen)} "
             f"({i.count} occurrence(s) in {', '.join(i.environments or (i.environment,))}). "
             "Reopened by error-autopilot.")  # fmt: skip
+
+
+def crosslink_fingerprint(fingerprint: str) -> str:
+    """The marker of the cross-link left in the symptom service's repo (distinct from the bug's own)."""
+    return hashlib.sha256(f"{fingerprint}:symptom".encode()).hexdigest()[:16]
+
+
+def render_crosslink(planned: PlannedIncident, finding: Finding, issue_url: str, redactor: Redactor) -> RenderedIssue:
+    """A short pointer in the symptom service's repo to the issue filed where the failure starts."""
+    t = Untrusted(redactor)
+    i = planned.incident
+    fp = crosslink_fingerprint(i.fingerprint)
+    body = "\n".join([
+        f"**{t.inline(i.service, 60)}** logs this error ({i.count} occurrence(s), last seen {_when(i.last_seen)}), "
+        f"but the failure starts in **{t.inline(finding.culprit_service, 60)}**: tracked in {issue_url}.",
+        "", "This issue only points there; error-autopilot keeps it in step with that one.", "",
+        MARKER.format(fp=fp),
+    ])  # fmt: skip
+    title = f"[{i.service}] caused by {finding.culprit_service}: {t.clean(i.title)}"
+    title = title.replace("@", "＠").replace("<", "‹").replace(">", "›").replace("\n", " ")[:200]
+    return RenderedIssue(title=title, body=body, labels=("error-autopilot", f"service:{i.service}", "symptom"),
+                         fingerprint=fp)  # fmt: skip
 
 
 def render_material_comment(planned: PlannedIncident) -> str | None:

@@ -1,0 +1,57 @@
+"""Publishing one incident over the local tracker: where the issue goes, and the symptom cross-link."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from error_autopilot.config.service_map import parse_service_map
+from error_autopilot.domain.findings import Finding
+from error_autopilot.domain.incidents import Incident, PlannedIncident
+from error_autopilot.investigation.sanitize import Redactor
+from error_autopilot.publishing import Publisher
+from error_autopilot.sinks.local import LocalChangeProposer, LocalIssueTracker
+from error_autopilot.sinks.render import crosslink_fingerprint
+
+SMAP = parse_service_map({
+    "environments": {"prod": {"loki": {"url": "http://loki", "selector": '{env="prod"}'}}},
+    "services": {"order-service": {"repo": "acme/order-service"}, "user-service": {"repo": "acme/user-service"},
+                 "local-only": {"repo": "/srv/git/local-only.git"}},
+})  # fmt: skip
+NOW = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
+
+
+def _planned(service: str = "order-service") -> PlannedIncident:
+    incident = Incident(fingerprint="0123456789abcdef", service=service, environment="prod", title="boom", count=3,
+                        first_seen=NOW, last_seen=NOW)  # fmt: skip
+    return PlannedIncident(incident=incident, status="new")
+
+
+def _publisher(folder: Path) -> Publisher:
+    return Publisher(smap=SMAP, tracker=LocalIssueTracker(folder), proposer=LocalChangeProposer(folder),
+                     redactor=Redactor(), tool_version="t", fallback_repo="acme/ops")  # fmt: skip
+
+
+def _meta(folder: Path, fp: str) -> dict[str, object]:
+    data: dict[str, object] = json.loads((folder / "issues" / f"{fp}.json").read_text())
+    return data
+
+
+def test_the_issue_goes_to_the_culprit_and_the_symptom_repo_gets_a_pointer(tmp_path: Path) -> None:
+    finding = Finding(fingerprint="0123456789abcdef", symptom_service="order-service", culprit_service="user-service")
+    published = _publisher(tmp_path)(_planned(), finding, 0)
+    assert published.issue_repo == "acme/user-service" and published.issue_action == "created"
+    pointer = _meta(tmp_path, crosslink_fingerprint("0123456789abcdef"))
+    assert pointer["repo"] == "acme/order-service" and "symptom" in pointer["labels"]  # type: ignore[operator]
+    body = (tmp_path / "issues" / f"{crosslink_fingerprint('0123456789abcdef')}.md").read_text()
+    assert published.issue_url in body
+    again = _publisher(tmp_path)(_planned(), finding, 0)
+    assert again.issue_action == "unchanged" and len(list((tmp_path / "issues").glob("*.md"))) == 2
+
+
+def test_services_outside_github_file_in_the_actions_repo_without_a_pointer(tmp_path: Path) -> None:
+    finding = Finding(fingerprint="0123456789abcdef", symptom_service="local-only", culprit_service="local-only")
+    published = _publisher(tmp_path)(_planned("local-only"), finding, 0)
+    assert published.issue_repo == "acme/ops"
+    assert len(list((tmp_path / "issues").glob("*.md"))) == 1
