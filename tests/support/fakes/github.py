@@ -27,6 +27,13 @@ def _error(
     return Response.json(body, status, headers)
 
 
+def _too_long() -> Response:
+    """GitHub's answer to an issue body over 65,536 characters."""
+    error = {"resource": "Issue", "code": "custom", "field": "body",
+             "message": "body is too long (maximum is 65536 characters)"}  # fmt: skip
+    return _error(422, "Validation Failed", [error])
+
+
 class FakeGitHub:
     """State is public for assertions: issues[repo] (list), comments, labels, pulls, dispatches."""
 
@@ -177,18 +184,7 @@ class FakeGitHub:
             )
         data = req.json()
         if len(data.get("body") or "") > BODY_LIMIT:
-            return _error(
-                422,
-                "Validation Failed",
-                [
-                    {
-                        "resource": "Issue",
-                        "code": "custom",
-                        "field": "body",
-                        "message": "body is too long (maximum is 65536 characters)",
-                    }
-                ],
-            )
+            return _too_long()
         issue = {
             "id": next(self._ids),
             "number": self._next_number(repo),
@@ -218,18 +214,7 @@ class FakeGitHub:
         if req.method == "PATCH":
             data = req.json()
             if len(data.get("body") or "") > BODY_LIMIT:
-                return _error(
-                    422,
-                    "Validation Failed",
-                    [
-                        {
-                            "resource": "Issue",
-                            "code": "custom",
-                            "field": "body",
-                            "message": "body is too long (maximum is 65536 characters)",
-                        }
-                    ],
-                )
+                return _too_long()
             for key in ("title", "body", "state"):
                 if key in data:
                     issue[key] = data[key]
