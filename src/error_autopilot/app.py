@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -16,7 +17,7 @@ import httpx
 from error_autopilot import __version__
 from error_autopilot.config.service_map import Auth, ServiceMap, load_service_map
 from error_autopilot.config.settings import Settings, resolve_secret
-from error_autopilot.domain.errors import ConfigError
+from error_autopilot.domain.errors import ConfigError, SinkError
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Plan, PlannedIncident
 from error_autopilot.domain.report import RunReport
@@ -34,7 +35,7 @@ from error_autopilot.ports import (
     StateStore,
     TraceSource,
 )  # fmt: skip
-from error_autopilot.publishing import Publisher
+from error_autopilot.publishing import Publisher, github_repo_name
 from error_autopilot.sinks.github_issues import GitHubIssueTracker
 from error_autopilot.sinks.github_prs import GitHubChangeProposer
 from error_autopilot.sinks.local import LocalChangeProposer, LocalIssueTracker
@@ -42,8 +43,9 @@ from error_autopilot.sinks.telegram import TelegramNotifier
 from error_autopilot.sources.http import build_client
 from error_autopilot.sources.loki import LokiSource
 from error_autopilot.sources.tempo import TempoSource
-from error_autopilot.state.model import Cursor, IncidentRecord, State
-from error_autopilot.state.store import GitStateStore, ReadOnlyStateStore
+from error_autopilot.state import ledger
+from error_autopilot.state.model import Cursor, IncidentRecord, IssueRef, State
+from error_autopilot.state.store import GitStateStore, ReadOnlyStateStore, SeededStateStore
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +203,24 @@ def state_store(ctx: Context, repo: str | None, branch: str, *, read_only: bool)
     """The state branch of `repo` (default: the checkout the action runs in)."""
     store = GitStateStore(repo or ".", branch=branch, work_dir=ctx.settings.work_dir)
     return ReadOnlyStateStore(store) if read_only else store
+
+
+def planning_store(ctx: Context, repo: str | None, branch: str, *, tracker: IssueTracker | None) -> StateStore:
+    """The state plan reads. When the branch is gone, known bugs are rebuilt from the markers on their
+    issues so they are classified recurring or regressed, not new (their issues are found by marker anyway)."""
+    store = GitStateStore(repo or ".", branch=branch, work_dir=ctx.settings.work_dir)
+    if tracker is None or store.branch_exists():
+        return ReadOnlyStateStore(store)
+    repos = {ctx.settings.github_repository or "local"}
+    repos |= {name for s in ctx.smap.services.values() if (name := github_repo_name(s.issue_repo or s.repo))}
+    markers: dict[str, IssueRef] = {}
+    for repo_name in sorted(repos):
+        try:
+            markers.update(tracker.list_markers(repo_name))
+        except SinkError as e:  # best effort: publishing still finds each issue by its marker first
+            log.warning("could not list issue markers in %s: %s", repo_name, e)
+    log.warning("state branch %s not found: rebuilt %d known bug(s) from issue markers", branch, len(markers))
+    return SeededStateStore(store, functools.partial(ledger.rebuild_from_markers, markers=markers, now=ctx.clock.now()))
 
 
 def _analyst(ctx: Context) -> ClaudeAnalyst | None:

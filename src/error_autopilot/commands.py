@@ -15,6 +15,7 @@ from error_autopilot.domain.errors import ConfigError
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Plan
 from error_autopilot.domain.report import RunReport
+from error_autopilot.ports import IssueTracker
 from error_autopilot.sinks.job_summary import render_summary, render_table
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,8 @@ def _plan(ctx: app.Context, opts: RunOptions, timings: pipeline.Timings) -> Plan
     with timings.stage("plan"):
         plan = pipeline.plan(
             request, smap=ctx.smap, sources=app.event_sources(ctx, environments),
-            store=app.state_store(ctx, opts.state_repo, opts.state_branch, read_only=True), clock=ctx.clock,
+            store=app.planning_store(ctx, opts.state_repo, opts.state_branch, tracker=_marker_source(ctx, opts)),
+            clock=ctx.clock,
         )  # fmt: skip
         if opts.trace_id:
             plan = app.with_trace(ctx, plan, opts.trace_id, environments)
@@ -92,6 +94,13 @@ def _spent_today(ctx: app.Context, opts: RunOptions) -> int:
         return 0
     state = app.state_store(ctx, opts.state_repo, opts.state_branch, read_only=True).load()
     return state.runs.tokens_by_day.get(ctx.clock.now().strftime("%Y-%m-%d"), 0)
+
+
+def _marker_source(ctx: app.Context, opts: RunOptions) -> IssueTracker | None:
+    """The tracker whose issue markers can stand in for a lost state branch (GitHub runs only)."""
+    if opts.dry_run or opts.sink != "github" or ctx.settings.github_token is None:
+        return None
+    return app.publisher(ctx, sink="github", out=None).tracker
 
 
 def _investigate(ctx: app.Context, plan: Plan, opts: RunOptions, timings: pipeline.Timings) -> dict[str, Finding]:

@@ -163,3 +163,20 @@ def test_scheduled_runs_publish_to_github_once_and_reopen_a_regression(world: Wo
         assert "::add-mask::ghs_test" in first.stdout, "the token is masked before anything is logged"
         assert "ghs_test" not in logged.replace("::add-mask::ghs_test", "")
         assert fake.server.unexpected == []
+
+
+def test_a_lost_state_branch_is_rebuilt_from_issue_markers(world: World, tmp_path: Path) -> None:
+    with FakeGitHub({"acme/ops": world.ops_remote}) as fake:
+        work = _workspace(world, tmp_path)
+        env = {"GITHUB_API_URL": fake.url, "AUTOPILOT_GITHUB_WRITE_INTERVAL": "0"}
+        inputs = {"github-token": "ghs_test", "since": "2h"}
+        first = run_action(work, tmp_path / "r1", inputs=inputs, event_name="schedule", event={}, env=env)
+        assert first.returncode == 0 and first.outputs["new-incidents"] == "4", first.stderr
+        git(world.root, "--git-dir", str(world.ops_remote), "branch", "-D", "error-autopilot-state")
+        again = run_action(work, tmp_path / "r2", inputs=inputs, event_name="schedule", event={}, env=env)
+        assert again.returncode == 0, again.stderr
+        assert again.outputs["new-incidents"] == "0", "known bugs are recurring, not new, after the branch loss"
+        assert len(fake.issues["acme/ops"]) == 4, "no issue filed twice"
+        report = json.loads((work / again.outputs["report-path"]).read_text())
+        assert {i["status"] for i in report["incidents"]} == {"recurring"}
+        assert "rebuilt 4 known bug(s) from issue markers" in again.stderr

@@ -91,7 +91,7 @@ def test_workflows_are_least_privilege_and_queue_rather_than_cancel() -> None:
     assert simple["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "write"}
     jobs = hardened["jobs"]
     assert hardened["permissions"] == {}
-    assert jobs["plan"]["permissions"] == {"contents": "read"}
+    assert jobs["plan"]["permissions"] == {"contents": "read", "issues": "read"}
     assert jobs["investigate"]["permissions"] == {"contents": "read"}
     investigate_env = str(jobs["investigate"]["steps"])
     publish_env = str(jobs["publish"]["steps"])

@@ -142,9 +142,14 @@ def record_plan(state: State, plan: Plan) -> State:
         incident = planned.incident
         record = incidents.get(incident.fingerprint)
         if record is None:
+            known = (
+                IssueRef(repo=planned.issue_repo, number=planned.issue_number, url=planned.issue_url or "")
+                if planned.issue_repo and planned.issue_number
+                else None
+            )  # the plan found its issue by marker (a lost state branch): keep it
             record = IncidentRecord(
                 fingerprint=incident.fingerprint, service=incident.service, title=incident.title,
-                first_seen=incident.first_seen, last_seen=incident.last_seen,
+                first_seen=incident.first_seen, last_seen=incident.last_seen, issue=known,
             )  # fmt: skip
         incidents[incident.fingerprint] = record.model_copy(
             update={"pending": True, "pending_incident": incident, "title": incident.title}
@@ -203,3 +208,14 @@ def late_lines(state: State, env: str, probe_counts: dict[int, int], before_ns: 
         for minute, n in probe_counts.items()
         if first_known < minute <= last_full
     )
+
+
+def rebuild_from_markers(state: State, markers: dict[str, IssueRef], now: datetime) -> State:
+    """Known fingerprints from the markers on existing issues (the state branch was lost): classify
+    them as recurring or regressed instead of new. Counts restart; the issues keep their history."""
+    incidents = dict(state.incidents)
+    for fp, ref in markers.items():
+        if fp not in incidents:
+            incidents[fp] = IncidentRecord(fingerprint=fp, service="unknown", title="(rebuilt from its issue marker)",
+                                           first_seen=now, last_seen=now, issue=ref)  # fmt: skip
+    return state.model_copy(update={"incidents": incidents})

@@ -147,6 +147,22 @@ class GitStateStore:
         raise StateConflict(f"could not save {self._where} after {self._max_retries} attempts: every push was rejected")
 
 
+class SeededStateStore:
+    """A read-only view of a store with a pure function applied on load (e.g. markers of a lost branch)."""
+
+    def __init__(self, inner: GitStateStore, seed: Mutation) -> None:
+        self._inner = inner
+        self._seed = seed
+
+    def load(self) -> State:
+        """The stored state, seeded."""
+        return self._seed(self._inner.load())
+
+    def update(self, mutate: Mutation, message: str) -> State:
+        """The mutated view, computed and discarded."""
+        return mutate(self.load())
+
+
 class ReadOnlyStateStore:
     """A store that reads the real state but never writes (plan and --dry-run)."""
 
