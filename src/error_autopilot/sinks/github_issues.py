@@ -7,6 +7,7 @@ be found by it yet). Look before create makes a retried run update instead of du
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from github.Issue import Issue
 
 from error_autopilot.domain.errors import SinkError, SinkRateLimited
 from error_autopilot.ports import IssueOutcome, RenderedIssue
-from error_autopilot.sinks.render import parse_marker
+from error_autopilot.sinks.render import merge_body, parse_marker
 from error_autopilot.state.model import IssueRef
 
 log = logging.getLogger(__name__)
@@ -104,12 +105,14 @@ class GitHubIssueTracker:
             return
         gh_repo = self._call("read the repository", lambda: self._gh.get_repo(repo))
         for name in missing:
-            self._labels_ready.add((repo, name))
+            color = "d73a4a" if name in (LABEL, "regressed") else "ededed"
             try:
-                gh_repo.create_label(name=name, color="d73a4a" if name in (LABEL, "regressed") else "ededed")
-            except github.GithubException as e:
-                if e.status != 422:  # 422 already_exists is the normal case
-                    raise SinkError(f"GitHub refused to create label {name!r} in {repo}: {_message(e)}") from e
+                self._call(f"create label {name!r} in {repo}", functools.partial(gh_repo.create_label, name, color))
+            except SinkError as e:
+                cause = e.__cause__
+                if not (isinstance(cause, github.GithubException) and cause.status == 422):
+                    raise  # 422 already_exists is the normal case
+            self._labels_ready.add((repo, name))
 
     def upsert(
         self, repo: str, issue: RenderedIssue, known: IssueRef | None, regressed: bool, comment: str | None
@@ -118,27 +121,29 @@ class GitHubIssueTracker:
         self._ensure_labels(repo, issue.labels)
         existing = self._locate(repo, issue.fingerprint, known)
         if existing is None:
-            gh_repo = self._gh.get_repo(repo)
+            gh_repo = self._call("read the repository", lambda: self._gh.get_repo(repo))
             created = self._call(
                 "create an issue",
                 lambda: gh_repo.create_issue(title=issue.title, body=issue.body, labels=list(issue.labels)),
             )
             return IssueOutcome(self._ref(repo, created), "created")
-        labels = sorted({*(label.name for label in existing.labels), *issue.labels})
+        current = sorted(label.name for label in existing.labels)
+        labels = sorted({*current, *issue.labels})
+        body = merge_body(existing.body, issue.body)  # a run without a finding keeps the evidence already there
         if existing.state == "closed":
             labels = sorted({*labels, "regressed"})
             self._call(
                 "reopen an issue",
-                lambda: existing.edit(state="open", title=issue.title, body=issue.body, labels=labels),
+                lambda: existing.edit(state="open", title=issue.title, body=body, labels=labels),
             )
             note = comment or (
                 "🔁 **Regression**: this error is back after the issue was closed (reopened by error-autopilot)."
             )
             self._call("comment", lambda: existing.create_comment(note))
             return IssueOutcome(self._ref(repo, existing).model_copy(update={"state": "open"}), "reopened")
-        unchanged = existing.body == issue.body and existing.title == issue.title
+        unchanged = existing.body == body and existing.title == issue.title and current == labels
         if not unchanged:
-            self._call("update an issue", lambda: existing.edit(title=issue.title, body=issue.body, labels=labels))
+            self._call("update an issue", lambda: existing.edit(title=issue.title, body=body, labels=labels))
         if comment:
             self._call("comment", lambda: existing.create_comment(comment))
         return IssueOutcome(self._ref(repo, existing), "unchanged" if unchanged else "updated")

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from error_autopilot.ports import IssueOutcome, ProposedChange, RenderedIssue
-from error_autopilot.sinks.render import parse_marker
+from error_autopilot.sinks.render import merge_body, parse_marker
 from error_autopilot.state.model import IssueRef, PrRef
 
 
@@ -58,19 +58,24 @@ class LocalIssueTracker:
         """Create, update in place, or reopen the draft; one file per fingerprint, ever."""
         with self._lock:
             meta = self._meta(issue.fingerprint)
+            md = self._dir / f"{issue.fingerprint}.md"
+            old = md.read_text(encoding="utf-8") if meta and md.exists() else None
+            body = merge_body(old, issue.body)  # a run without a finding keeps the evidence already there
+            labels = sorted({*(meta.labels if meta else ()), *issue.labels})
             if meta is None:
                 numbers = [_Meta.model_validate_json(p.read_text()).number for p in self._dir.glob("*.json")]
                 meta, action = _Meta(number=max(numbers, default=0) + 1, repo=repo, title=issue.title), "created"
             elif meta.state == "closed":
                 meta.state, action = "open", "reopened"
+                labels = sorted({*labels, "regressed"})
                 comment = comment or "🔁 Regression: this error is back after the issue was closed."
             else:
-                old = (self._dir / f"{issue.fingerprint}.md").read_text(encoding="utf-8")
-                action = "unchanged" if old == issue.body and meta.title == issue.title else "updated"
-            meta.title, meta.labels = issue.title, sorted({*meta.labels, *issue.labels})
+                same = old == body and meta.title == issue.title and meta.labels == labels
+                action = "unchanged" if same else "updated"
+            meta.title, meta.labels = issue.title, labels
             if comment:
                 meta.comments.append(comment)
-            _atomic_write(self._dir / f"{issue.fingerprint}.md", issue.body)
+            _atomic_write(md, body)
             _atomic_write(self._dir / f"{issue.fingerprint}.json", meta.model_dump_json(indent=2))
             return IssueOutcome(self._ref(issue.fingerprint, meta), action)
 

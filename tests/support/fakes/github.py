@@ -240,6 +240,10 @@ class FakeGitHub:
                 headers={"Retry-After": "60"},
             )
         q = req.param("q") or ""
+        if len(q) > 256:
+            error = {"resource": "Search", "field": "q", "code": "invalid",
+                     "message": "The search is longer than 256 characters."}  # fmt: skip
+            return _error(422, "Validation Failed", [error])
         repo = (re.search(r"repo:(\S+)", q) or [None, None])[1]
         labels = re.findall(r"label:(\S+)", q)
         phrases = re.findall(r'"([^"]+)"', q)
@@ -290,6 +294,7 @@ class FakeGitHub:
             "body": data.get("body") or "",
             "state": "open",
             "draft": bool(data.get("draft")),
+            "merged_at": None,
             "head": head,
             "base": data["base"],
             "merged": False,
@@ -310,7 +315,10 @@ class FakeGitHub:
     def _dispatch(self, req: Request, repo: str) -> Response:
         data = req.json()
         event_type, payload = data.get("event_type") or "", data.get("client_payload") or {}
-        if not 1 <= len(event_type) <= 100 or len(payload) > 10:
-            return _error(422, "Invalid request.\n\nNo more than 10 properties are allowed; event_type is too long.")
+        if not isinstance(payload, dict) or len(payload) > 10:
+            size = len(payload) if isinstance(payload, dict) else 0
+            return _error(422, f"Invalid request.\n\nNo more than 10 properties are allowed; {size} were supplied.")
+        if not 1 <= len(event_type) <= 100:
+            return _error(422, "Invalid request.\n\nevent_type is too long (maximum is 100 characters).")
         self.dispatches.append((event_type, payload))
         return Response(204)
