@@ -11,8 +11,8 @@ from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Incident, PlannedIncident
 from error_autopilot.investigation.sanitize import Redactor
 from error_autopilot.publishing import Publisher
+from error_autopilot.sinks.comments import crosslink_fingerprint
 from error_autopilot.sinks.local import LocalChangeProposer, LocalIssueTracker
-from error_autopilot.sinks.render import crosslink_fingerprint
 
 SMAP = parse_service_map({
     "environments": {"prod": {"loki": {"url": "http://loki", "selector": '{env="prod"}'}}},

@@ -168,11 +168,10 @@ class _Accumulator:
                 return
             del self.samples[oldest]
         exc_type, message = _type_and_message(event)
-        self.samples.append(
-            SampleLine(line_id=event.line_id, ts_ns=event.ts_ns, text=_cap(event.line), trace_id=event.trace_id,
-                       message=_cap(_headline(exc_type, message)), environment=event.environment,
-                       version=event.version or "")  # fmt: skip
-        )
+        sample = SampleLine(line_id=event.line_id, ts_ns=event.ts_ns, text=_cap(event.line), trace_id=event.trace_id,
+                            message=_cap(_headline(exc_type, message)), environment=event.environment,
+                            version=event.version or "")  # fmt: skip
+        self.samples.append(sample)
 
     def incident(self) -> Incident:
         return Incident(
