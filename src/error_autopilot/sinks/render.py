@@ -198,19 +198,23 @@ def _answer(p: PlannedIncident, f: Finding | None, t: Untrusted, decision: Decis
 # ── the newest occurrence ───────────────────────────────────────────────────────────────────────
 
 
-def _frame_link(frame: Frame, f: Finding | None) -> str | None:
-    """A permalink at the deployed commit for an own frame whose file investigation mapped."""
-    if f is None or not frame.file:
-        return None
-    name = frame.file.replace("\\", "/").rsplit("/", 1)[-1]
+def _frame_target(frame: Frame, p: PlannedIncident, f: Finding | None) -> tuple[str | None, str | None]:
+    """The repository path and permalink (at the deployed commit) of an own frame investigation mapped.
+    Only in the logging service's own repo: a symptom's frames are not in the culprit's code."""
+    if f is None or not frame.file or f.culprit_service != p.incident.service:
+        return None, None
+    file = frame.file.replace("\\", "/")
+    name = file.rsplit("/", 1)[-1]
     for loc in (*f.evidence_chain, *((f.primary_location,) if f.primary_location else ())):
-        same_file = frame.file.replace("\\", "/").endswith(loc.path) or loc.path.rsplit("/", 1)[-1] == name
-        if same_file and loc.permalink:
-            return loc.permalink if frame.line == loc.line else f"{loc.permalink.split('#')[0]}#L{frame.line or 1}"
-    return None
+        if file.endswith(loc.path) or loc.path.rsplit("/", 1)[-1] == name:
+            url = loc.permalink if frame.line == loc.line or not loc.permalink else (
+                f"{loc.permalink.split('#')[0]}#L{frame.line or 1}")  # fmt: skip
+            return loc.path, url
+    return None, None
 
 
-def _frames(frames: Sequence[Frame], omitted: int, f: Finding | None, t: Untrusted, budget: list[int]) -> list[str]:
+def _frames(frames: Sequence[Frame], omitted: int, p: PlannedIncident, f: Finding | None, t: Untrusted,
+            budget: list[int]) -> list[str]:  # fmt: skip
     out: list[str] = []
     library: list[Frame] = []
 
@@ -229,9 +233,11 @@ def _frames(frames: Sequence[Frame], omitted: int, f: Finding | None, t: Untrust
         if budget[0] <= 0:
             continue
         budget[0] -= 1
-        where = f"{frame.file}:{frame.line}" if frame.file and frame.line else (frame.file or "?")
+        path, url = _frame_target(frame, p, f)
+        file = path or frame.file
+        where = f"{file}:{frame.line}" if file and frame.line else (file or "?")
         symbol = f"{frame.module}.{frame.function}" if frame.module else frame.function
-        out.append(f"- ◆ {linked(t.span(where, 120), _frame_link(frame, f))} {t.span(symbol, 120)}")
+        out.append(f"- ◆ {linked(t.span(where, 120), url)} {t.span(symbol, 120)}")
     fold()
     if omitted:
         out.append(f"- ⋯ {omitted} more frame(s) not in the log line")
@@ -246,9 +252,9 @@ def _stack(p: PlannedIncident, f: Finding | None, t: Untrusted) -> list[str]:
     budget = [MAX_FRAMES]
     for n, exc in enumerate(stack.exceptions[:5]):
         head = "Thrown" if n == 0 else "Caused by"
-        message = f": {t.inline(exc.message.split(chr(10))[0], 200)}" if exc.message.strip() else ""
+        message = f": {t.inline(exc.message.split(chr(10))[0], 200)}" if exc.message.strip() else " (no message)"
         out += [f"{head} {t.span(exc.type, 120)}{message}", "",
-                *_frames(exc.frames, exc.omitted_frames, f, t, budget), ""]  # fmt: skip
+                *_frames(exc.frames, exc.omitted_frames, p, f, t, budget), ""]  # fmt: skip
     if len(stack.exceptions) > 5:
         out += [f"… {len(stack.exceptions) - 5} more cause(s).", ""]
     return out
@@ -280,8 +286,8 @@ def _latest(p: PlannedIncident, f: Finding | None, t: Untrusted, grafana: Grafan
     if s.trace_id:
         facts.append("trace " + linked(t.span(s.trace_id, 40), _trace_url(p, grafana, s.trace_id)))
     out = ["### Newest occurrence", "", " · ".join(x for x in facts if x) + f" · line {t.span(s.line_id[:12], 12)}", ""]
-    if s.message:
-        out += [t.code(s.message, limit=1000), ""]
+    if s.message and (p.incident.stack is None or not stack or not p.incident.stack.primary.message.strip()):
+        out += [t.code(s.message, limit=1000), ""]  # the stack's first line says it otherwise
     if stack:
         out += _stack(p, f, t)
     if raw:
