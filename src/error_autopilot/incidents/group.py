@@ -31,6 +31,8 @@ MAX_TIMELINE = 4000  # (minute, environment, version) cells per incident; later 
 MAX_SLOTS = 8
 _PLACEHOLDER = re.compile("(" + "|".join(sorted({re.escape(p.placeholder) for p in PATTERNS})) + ")")
 _NAME = re.compile(r"([A-Za-z_][\w-]*)\W{0,3}$")
+_NOT_A_NAME = frozenset(("a", "an", "the", "after", "before", "for", "in", "at", "of", "to", "from", "with", "by", "on",
+                         "is", "was", "be", "than"))  # fmt: skip
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_NS = (datetime(9999, 12, 31, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1) * 1000
 
@@ -76,7 +78,8 @@ def _slots(template: str) -> tuple[re.Pattern[str] | None, tuple[tuple[str, str]
     literals, kinds = pieces[0::2], [p[1:-1] for p in pieces[1::2]]
     if not kinds or len(kinds) > MAX_SLOTS or any(not lit for lit in literals[1:-1]):
         return None, ()
-    names = tuple((m.group(1) if (m := _NAME.search(lit)) else f"{kind} value", kind)
+    names = tuple((m.group(1) if (m := _NAME.search(lit)) and m.group(1).lower() not in _NOT_A_NAME
+                   else f"{kind} value", kind)
                   for lit, kind in zip(literals, kinds, strict=False))  # fmt: skip
     regex = "".join(re.escape(lit) + ("(.+?)" if n < len(kinds) else "") for n, lit in enumerate(literals))
     return re.compile(regex, re.DOTALL), names

@@ -21,6 +21,7 @@ from error_autopilot.domain.decisions import Decision
 from error_autopilot.domain.findings import CodeLocation, Finding
 from error_autopilot.domain.incidents import PlannedIncident, SampleLine
 from error_autopilot.domain.stack import Frame
+from error_autopilot.incidents.parameterize import parameterize
 from error_autopilot.investigation.sanitize import Redactor
 from error_autopilot.ports import RenderedIssue
 from error_autopilot.sinks.comments import (
@@ -94,7 +95,7 @@ def _where(f: Finding | None, t: Untrusted) -> str:
         return "not established: no investigation result this run"
     loc = f.primary_location
     if loc is None:
-        return f"not established in **{t.inline(f.culprit_service, 60)}**'s code (see below)"
+        return f"not established in **{t.inline(f.culprit_service, 60)}**'s code (see “Not established”)"
     where = linked(t.span(f"{loc.path}:{loc.line}" if loc.line else loc.path, 200), loc.permalink)
     if loc.function:
         where += f" in {t.span(loc.function, 80)}"
@@ -107,9 +108,9 @@ def _first_version(p: PlannedIncident) -> str | None:
     return cells[0][1] if cells else (p.incident.versions[0] if p.incident.versions else None)
 
 
-def _version(version: str, f: Finding | None, t: Untrusted) -> str:
-    """A version, linked to its commit when it is one and the repo is known."""
-    base = _web_base(f)
+def _version(version: str, p: PlannedIncident, f: Finding | None, t: Untrusted) -> str:
+    """A version of the logging service, linked to its commit when it is one and that repo is known."""
+    base = _web_base(f) if f and f.culprit_service == p.incident.service else None
     url = f"{base}/commit/{version}" if base and _SHA.match(version) else None
     return linked(t.span(version[:12] if _SHA.match(version) else version, 40), url)
 
@@ -121,7 +122,7 @@ def _often(p: PlannedIncident, f: Finding | None, t: Untrusted) -> str:
     if p.previous_count:
         text += f" (previous window: {p.previous_count})"
     if first := _first_version(p):
-        text += f"; first seen on version {_version(first, f, t)}"
+        text += f"; first seen on version {_version(first, p, f, t)}"
         if len(i.versions) > 1:
             text += f", {len(i.versions)} versions since"
     return section("often", text)
@@ -138,6 +139,8 @@ def _what(p: PlannedIncident, t: Untrusted) -> str:
 
 
 def _culprit(p: PlannedIncident, f: Finding, t: Untrusted) -> str:
+    if f.culprit_service == p.incident.service and f.trace is None:
+        return f"**{t.inline(f.culprit_service, 60)}**, which logged it; no trace shows another service"
     text = f"**{t.inline(f.culprit_service, 60)}** threw it"
     if f.trace and f.trace.culprit_span_id:
         text += f" (span {t.span(f.trace.culprit_span_id, 20)} of trace {t.span(f.trace.trace_id, 40)})"
@@ -282,7 +285,7 @@ def _latest(p: PlannedIncident, f: Finding | None, t: Untrusted, grafana: Grafan
         return []
     s = samples[-1]
     facts = [when(_ts(s.ts_ns)) if s.ts_ns > 10**15 else "", t.inline(s.environment, 40),
-             f"version {_version(s.version, f, t)}" if s.version else ""]  # fmt: skip
+             f"version {_version(s.version, p, f, t)}" if s.version else ""]  # fmt: skip
     if s.trace_id:
         facts.append("trace " + linked(t.span(s.trace_id, 40), _trace_url(p, grafana, s.trace_id)))
     out = ["### Newest occurrence", "", " · ".join(x for x in facts if x) + f" · line {t.span(s.line_id[:12], 12)}", ""]
@@ -301,13 +304,15 @@ def _others(p: PlannedIncident, t: Untrusted) -> list[str]:
     others = p.incident.sample[:-1]
     if not others:
         return []
-    groups: dict[str, list[SampleLine]] = {}
+    groups: dict[str, list[SampleLine]] = {}  # by message shape: values that vary do not make a new message
     for s in others:
-        groups.setdefault(s.message or " ".join(s.text.split())[:200], []).append(s)
+        groups.setdefault(parameterize(s.message or " ".join(s.text.split())[:200]), []).append(s)
     out = [f"<details><summary>{len(others)} other recent sample(s), {len(groups)} distinct message(s)</summary>", ""]
-    for message, lines in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+    for lines in sorted(groups.values(), key=len, reverse=True):
         ids = ", ".join(t.span(x.line_id[:12], 12) for x in lines[-5:])
-        out.append(f"- ×{len(lines)} {t.span(message, 200)} — lines {ids}")
+        example = lines[-1].message or " ".join(lines[-1].text.split())
+        like = "like " if len(lines) > 1 else ""
+        out.append(f"- ×{len(lines)} {like}{t.span(example, 200)} — line(s) {ids}")
     return [*out, "", "</details>", ""]
 
 
@@ -383,7 +388,7 @@ def _versions(p: PlannedIncident, f: Finding | None, t: Untrusted) -> list[str]:
         return []
     out = ["| deployed version | first seen | last seen | occurrences |", "|---|---|---|---:|"]
     for version, (first, last, count) in sorted(seen.items(), key=lambda kv: kv[1][0])[:10]:
-        out.append(f"| {_version(version, f, t).replace('|', '')} | {when(_ts(first * 60 * 10**9))} "
+        out.append(f"| {_version(version, p, f, t).replace('|', '')} | {when(_ts(first * 60 * 10**9))} "
                    f"| {when(_ts(last * 60 * 10**9))} | {count} |")  # fmt: skip
     return [*out, ""]
 
