@@ -3,6 +3,7 @@ real stack parser, events folded by the real grouper, findings as investigation 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -34,7 +35,8 @@ BILLING_SHA = "70af41feaf05787e059f4f8a06b59a494866bef4"
 GRAFANA = GrafanaLinks(url="https://grafana.example.com", loki_datasource_uid="loki-uid", tempo_datasource_uid="tempo")
 NO_TEMPO = GrafanaLinks(url="https://grafana.example.com", loki_datasource_uid="loki-uid")
 
-ORDER_LOG = """2026-11-25T03:36:00.000Z ERROR [order-service,{trace},6b2496803349775f] c.a.o.OrderService - Failed to place order {order}
+ORDER_LOG = """2026-11-25T03:36:00.000Z ERROR [order-service,{trace},6b2496803349775f] c.a.o.OrderService - \
+Failed to place order {order}
 com.acme.order.UserServiceException: user-service answered 500 INTERNAL_SERVER_ERROR for user {user}
 \tat com.acme.order.UserClient.getUser(UserClient.java:17)
 \tat com.acme.order.OrderService.placeOrder(OrderService.java:20)
@@ -91,9 +93,16 @@ def billing_incident() -> Incident:
     for n in range(12):
         stack = parse_stacktrace(BILLING_LOG, packages=("billing",))
         assert stack is not None
-        line = ('{"levelname": "ERROR", "name": "billing.api", "message": "invoice inv-%d failed", "exc_info": %s, '
-                '"otelTraceID": "%s", "service.version": "%s"}') % (300 + n, _json(BILLING_LOG), _trace(100 + n),
-                                                                     BILLING_SHA)  # fmt: skip
+        line = json.dumps(
+            {
+                "levelname": "ERROR",
+                "name": "billing.api",
+                "message": f"invoice inv-{300 + n} failed",
+                "exc_info": BILLING_LOG,
+                "otelTraceID": _trace(100 + n),
+                "service.version": BILLING_SHA,
+            }
+        )
         events.append(ErrorEvent(
             line_id=f"{n:04d}cce676c98d94", ts_ns=START_NS + n * 3 * MINUTE, environment="staging",
             service="billing-service", level="ERROR", message=f"invoice inv-{300 + n} failed",
@@ -105,20 +114,12 @@ def billing_incident() -> Incident:
 
 def timeout_incident() -> Incident:
     """A plain message without a stack, whose numbers vary: the title must not show one sample's values."""
-    events = [
+    messages = [f"Payment gateway timeout after {900 + n * 37}ms for order {5000 + n}" for n in range(5)]
+    return _incident([
         ErrorEvent(line_id=f"{n:04d}77aa", ts_ns=START_NS + n * 7 * MINUTE, environment="prod", service="order-service",
-                   level="ERROR", message=f"Payment gateway timeout after {900 + n * 37}ms for order {5000 + n}",
-                   line=f"level=error msg=\"Payment gateway timeout after {900 + n * 37}ms for order {5000 + n}\"",
-                   format="logfmt")  # fmt: skip
-        for n in range(5)
-    ]
-    return _incident(events)
-
-
-def _json(text: str) -> str:
-    import json
-
-    return json.dumps(text)
+                   level="ERROR", message=m, line=f'level=error msg="{m}"', format="logfmt")
+        for n, m in enumerate(messages)
+    ])  # fmt: skip
 
 
 def _loc(repo: str, sha: str, path: str, line: int, function: str) -> CodeLocation:
@@ -221,15 +222,23 @@ def no_stack() -> RenderedIssue:
     f = Finding(fingerprint=i.fingerprint, symptom_service="order-service", culprit_service="order-service",
                 unknowns=("no stack trace in the log lines: the code location is not established",
                           "no trace id in the log lines"))  # fmt: skip
-    return _render(PlannedIncident(incident=i, status="new"), f,
-                   decision=refused(i.fingerprint, ("analysis available", "no LLM analysis for this incident")))
+    return _render(
+        PlannedIncident(incident=i, status="new"),
+        f,
+        decision=refused(i.fingerprint, ("analysis available", "no LLM analysis for this incident")),
+    )
 
 
 def no_tempo() -> RenderedIssue:
     """Tempo is not configured: the culprit is the logging service, which the reader must be told."""
     i = order_incident(count=6, minutes=6)
-    f = user_finding(i.fingerprint, culprit_service="order-service", trace=None, suspects=(),
-                     unknowns=("no Tempo configured for prod: the culprit is assumed to be the logging service",))
+    f = user_finding(
+        i.fingerprint,
+        culprit_service="order-service",
+        trace=None,
+        suspects=(),
+        unknowns=("no Tempo configured for prod: the culprit is assumed to be the logging service",),
+    )
     f = f.model_copy(update={"primary_location": None, "snippet": None, "evidence_chain": (), "confidence": 0.3})
     return _render(PlannedIncident(incident=i, status="new"), f, grafana=NO_TEMPO)
 
@@ -237,8 +246,12 @@ def no_tempo() -> RenderedIssue:
 def regression() -> RenderedIssue:
     """A closed issue's error is back, and this run has no finding."""
     i = order_incident(count=4, minutes=3)
-    return _render(PlannedIncident(incident=i, status="regressed", issue_number=12), None,
-                   truncated=("trace capped at 2000 spans",), run_url="https://github.com/acme/ops/actions/runs/1")
+    return _render(
+        PlannedIncident(incident=i, status="regressed", issue_number=12),
+        None,
+        truncated=("trace capped at 2000 spans",),
+        run_url="https://github.com/acme/ops/actions/runs/1",
+    )
 
 
 def recurrence_update() -> RenderedIssue:
@@ -252,10 +265,18 @@ def recurrence_update() -> RenderedIssue:
 def pr_refused() -> RenderedIssue:
     """Claude proposed a patch; the policy refused it."""
     i = billing_incident()
-    f = billing_finding(i.fingerprint, analysis=AgentAnalysis(
-        root_cause="`invoice_total` indexes RATES with a currency the payload may omit; default to EUR.",
-        citations=("billing/invoice.py:14",), confidence=0.82, fix_kind="missing-key", patch="--- a\n+++ b\n"),
-        patch_check=PatchVerdict(applies=True, files=("billing/invoice.py",), changed_lines=31), tokens_used=5120)
+    f = billing_finding(
+        i.fingerprint,
+        analysis=AgentAnalysis(
+            root_cause="`invoice_total` indexes RATES with a currency the payload may omit; default to EUR.",
+            citations=("billing/invoice.py:14",),
+            confidence=0.82,
+            fix_kind="missing-key",
+            patch="--- a\n+++ b\n",
+        ),
+        patch_check=PatchVerdict(applies=True, files=("billing/invoice.py",), changed_lines=31),
+        tokens_used=5120,
+    )
     decision = refused(i.fingerprint, ("max_changed_lines", "31 changed line(s), limit 20"))
     return _render(PlannedIncident(incident=i, status="new"), f, decision=decision)
 

@@ -519,8 +519,10 @@ _TRIMS = (
     _Trim(True, True, True, True, ""),
     _Trim(False, True, True, True, "other samples left out"),
     _Trim(False, False, True, True, "other samples and the raw log line left out"),
-    _Trim(False, False, False, True, "other samples, the raw log line and the stack left out"),
-    _Trim(False, False, False, False, "other samples, the raw log line, the stack and the code snippet left out"),
+    _Trim(False, False, False, True, "other samples, the raw log line, the stacks and the candidates left out"),
+    _Trim(
+        False, False, False, False, "other samples, the raw log line, the stacks, the candidates and the code left out"
+    ),
 )
 
 
@@ -540,7 +542,10 @@ def render_issue(
         evidence = _latest(planned, finding, t, grafana, stack=trim.stack, raw=trim.raw)
         evidence += _others(planned, t) if trim.others else []
         if finding:
-            evidence += [*(_snippet(finding, t) if trim.snippet else []), *_candidates(finding, t)]
+            evidence += [
+                *(_snippet(finding, t) if trim.snippet else []),
+                *(_candidates(finding, t) if trim.stack else []),
+            ]
         evidence += _timeline(planned, finding, t)
         if finding:
             evidence += [*_trace(finding, t), *_suspects(finding, t), *_analysis(finding, t, decision)]

@@ -14,6 +14,7 @@ from error_autopilot.investigation.sanitize import Redactor, clean
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # what can make links, images, emphasis, code or table cells
 _URL_SAFE = ":/?#[]@!$&'*+,;=%~-._"  # everything but what could end a Markdown link: space, <, >, (, )
+_AUTOLINK = re.compile(r"(?i)[a-z][a-z0-9+.-]*:(?=//)|\bwww\.")  # GFM links bare URLs; an entity stops it
 _COMMENT = re.compile(r"<!--[\s\S]*?(?:-->|$)")
 _MAX_INPUT = 200_000  # a 5 MB line is cut before cleaning: nothing rendered shows more than a few thousand
 
@@ -51,6 +52,7 @@ class Untrusted:
         """For a Markdown paragraph or table cell: no HTML, no mentions, no links or images, no formatting."""
         text = shorten(" ".join(self.clean(text).split()), limit)
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("@", "&#64;")
+        text = _AUTOLINK.sub(lambda m: m.group(0)[:-1] + ("&#58;" if m.group(0)[-1] == ":" else "&#46;"), text)
         return _MD_SPECIAL.sub(r"\\\1", text)
 
     def span(self, text: str | None, limit: int = 120, *, cell: bool = False) -> str:
