@@ -17,8 +17,8 @@ from tests.support.render_cases import CASES, Case, culprit_elsewhere
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOTS = ROOT / "tests" / "fixtures" / "render"
 EXAMPLE = ROOT / "docs" / "example-issue.md"
-EXAMPLE_HEAD = ("<!-- Generated from the renderer by tests/unit/test_render_snapshot.py (UPDATE_SNAPSHOTS=1 rewrites it): "
-                "order-service logged the error, user-service threw it. -->\n\n")  # fmt: skip
+EXAMPLE_HEAD = ("<!-- Generated from the renderer by tests/unit/test_render_snapshot.py (UPDATE_SNAPSHOTS=1 "
+                "rewrites it): order-service logged the error, user-service threw it. -->\n\n")  # fmt: skip
 
 
 def _text(issue: RenderedIssue) -> str:
