@@ -70,6 +70,11 @@ def _headline(exc_type: str | None, message: str) -> str:
     return f"{exc_type}: {message}" if exc_type and message else (exc_type or message or "error")
 
 
+def _names_a_value(word: str) -> bool:
+    """`code` in `coupon code: X` names X; `after`, `for` or `GET` (in `GET /users/1`) do not."""
+    return word.lower() not in _NOT_A_NAME and not word.isupper()
+
+
 @functools.lru_cache(maxsize=1024)  # one template per incident, matched against every event of it
 def _slots(template: str) -> tuple[re.Pattern[str] | None, tuple[tuple[str, str], ...]]:
     """A regex capturing each placeholder's value in a message of this template, and (name, kind) per slot.
@@ -78,8 +83,7 @@ def _slots(template: str) -> tuple[re.Pattern[str] | None, tuple[tuple[str, str]
     literals, kinds = pieces[0::2], [p[1:-1] for p in pieces[1::2]]
     if not kinds or len(kinds) > MAX_SLOTS or any(not lit for lit in literals[1:-1]):
         return None, ()
-    names = tuple((m.group(1) if (m := _NAME.search(lit)) and m.group(1).lower() not in _NOT_A_NAME
-                   else f"{kind} value", kind)
+    names = tuple((m.group(1) if (m := _NAME.search(lit)) and _names_a_value(m.group(1)) else f"{kind} value", kind)
                   for lit, kind in zip(literals, kinds, strict=False))  # fmt: skip
     regex = "".join(re.escape(lit) + ("(.+?)" if n < len(kinds) else "") for n, lit in enumerate(literals))
     return re.compile(regex, re.DOTALL), names
@@ -152,6 +156,8 @@ class _Accumulator:
                 if len(seen) < MAX_DISTINCT:
                     seen.add(hash(value))
         if event.ts_ns >= self.latest_ns:
+            if match is None and _PLACEHOLDER.search(template):  # its variable parts cannot be told apart:
+                message = _PLACEHOLDER.sub("…", template)  # show none of them rather than one sample's
             spans = tuple(match.span(n + 1) for n in range(len(names))) if match is not None else ()
             self.latest_ns, self.latest = event.ts_ns, (exc_type, message, spans)
 
