@@ -202,7 +202,7 @@ class Publisher:
             base_commit=finding.deployed_commit or "",
             fingerprint=planned.incident.fingerprint,
             patch=finding.analysis.patch,
-            title=f"fix({canonical}): {planned.incident.title}"[:200],
+            title=f"fix({canonical}): {issue_title(planned.incident, Untrusted(self.redactor))}"[:200],
             body=comments.render_pr_body(planned, finding, issue_number=issue.number, decision=decision),
             issue_number=issue.number,
         )

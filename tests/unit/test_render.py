@@ -341,6 +341,8 @@ def test_an_update_without_evidence_refreshes_every_live_section() -> None:
     merged = render.merge_body(first, later)
     assert "### Where:" in merged and "| count (this run) | 90 |" in merged and "| 37 |" not in merged
     assert "**How often:** <!-- error-autopilot:often:start -->90 time(s)" in merged and "37 time(s)" not in merged
+    assert merged.count("xychart-beta") == 2  # redrawn for the later window: 20 minutes, per minute
+    assert "per 1 min" in merged and "per 5 min" not in merged
 
 
 def test_a_material_change_comment_is_one_line_saying_what_changed() -> None:

@@ -9,19 +9,14 @@ under GitHub's 65,536-character limit by trimming evidence, never the answer, an
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import NamedTuple
-from urllib.parse import quote
 
 from error_autopilot.config.service_map import GrafanaLinks
 from error_autopilot.domain.decisions import Decision
 from error_autopilot.domain.findings import CodeLocation, Finding
-from error_autopilot.domain.incidents import PlannedIncident, SampleLine
-from error_autopilot.domain.stack import Frame
-from error_autopilot.incidents.parameterize import parameterize
+from error_autopilot.domain.incidents import PlannedIncident
 from error_autopilot.investigation.sanitize import Redactor
 from error_autopilot.ports import RenderedIssue
 from error_autopilot.sinks.comments import (
@@ -36,6 +31,7 @@ from error_autopilot.sinks.comments import (
 )
 from error_autopilot.sinks.headline import issue_title
 from error_autopilot.sinks.markers import BODY_LIMIT, MARKER, NO_EVIDENCE, merge_body, parse_marker, section
+from error_autopilot.sinks.occurrence import explore, first_version, latest, others, timeline, trace_url, version_link
 from error_autopilot.sinks.untrusted import Untrusted, linked
 
 # The issue sink's public face: the body is built here; comments, markers and escaping live next door.
@@ -44,11 +40,6 @@ __all__ = [
     "render_issue", "render_material_comment", "render_pr_body", "render_regression_comment",
 ]  # fmt: skip
 
-MAX_FRAMES = 40  # own frames listed for the newest occurrence; library frames are folded anyway
-_BUCKETS = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)  # minutes per timeline bar
-_MAX_BARS = 24
-_SHA = re.compile(r"^[0-9a-f]{7,40}$")
-
 
 class RelatedIssue(NamedTuple):
     """Another incident sharing this one's culprit or a trace, with its issue when published."""
@@ -56,35 +47,6 @@ class RelatedIssue(NamedTuple):
     relation: str  # ours, trusted: "symptom: order-service logs this failure"
     title: str  # untrusted
     url: str | None
-
-
-def _explore(g: GrafanaLinks, kind: str, uid: str | None, query: dict[str, str], start: datetime,
-             end: datetime) -> str | None:  # fmt: skip
-    if not uid:
-        return None  # never guessed: no link without a configured data source
-    pane = {"ea": {"datasource": uid, "queries": [{"refId": "A", "datasource": {"type": kind, "uid": uid}, **query}],
-                   "range": {"from": str(int(start.timestamp() * 1000) - 300_000),
-                             "to": str(int(end.timestamp() * 1000) + 300_000)}}}  # fmt: skip
-    return f"{g.url.rstrip('/')}/explore?schemaVersion=1&panes={quote(json.dumps(pane, separators=(',', ':')))}"
-
-
-def _trace_url(p: PlannedIncident, grafana: GrafanaLinks | None, trace_id: str) -> str | None:
-    if grafana is None:
-        return None
-    i = p.incident
-    query = {"queryType": "traceql", "query": re.sub(r"[^0-9a-fA-F]", "", trace_id)[:32]}
-    return _explore(grafana, "tempo", grafana.tempo_datasource_uid, query, i.first_seen, i.last_seen)
-
-
-def _web_base(f: Finding | None) -> str | None:
-    """https://github.com/owner/name of the culprit repo, from a permalink we built."""
-    loc = f.primary_location if f else None
-    match = re.match(r"^(https?://[^\s]+?)/blob/", loc.permalink or "") if loc else None
-    return match.group(1) if match else None
-
-
-def _ts(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns / 1e9, UTC)
 
 
 # ── the answer ──────────────────────────────────────────────────────────────────────────────────
@@ -103,26 +65,14 @@ def _where(f: Finding | None, t: Untrusted) -> str:
     return where + f" · **{t.inline(f.culprit_service, 60)}** at {t.span(commit[:12], 12)}"
 
 
-def _first_version(p: PlannedIncident) -> str | None:
-    cells = sorted((c.minute, c.version) for c in p.incident.timeline if c.version)
-    return cells[0][1] if cells else (p.incident.versions[0] if p.incident.versions else None)
-
-
-def _version(version: str, p: PlannedIncident, f: Finding | None, t: Untrusted) -> str:
-    """A version of the logging service, linked to its commit when it is one and that repo is known."""
-    base = _web_base(f) if f and f.culprit_service == p.incident.service else None
-    url = f"{base}/commit/{version}" if base and _SHA.match(version) else None
-    return linked(t.span(version[:12] if _SHA.match(version) else version, 40), url)
-
-
 def _often(p: PlannedIncident, f: Finding | None, t: Untrusted) -> str:
     i = p.incident
     span = f"{when(i.first_seen)} → {when(i.last_seen)}" if i.first_seen != i.last_seen else when(i.first_seen)
     text = f"{i.count} time(s), {span}, in {', '.join(t.inline(e, 40) for e in environments(p))}"
     if p.previous_count:
         text += f" (previous window: {p.previous_count})"
-    if first := _first_version(p):
-        text += f"; first seen on version {_version(first, p, f, t)}"
+    if first := first_version(p):
+        text += f"; first seen on version {version_link(first, p, f, t)}"
         if len(i.versions) > 1:
             text += f", {len(i.versions)} versions since"
     return section("often", text)
@@ -155,9 +105,9 @@ def _change(p: PlannedIncident, f: Finding, t: Untrusted) -> str | None:
     s = f.suspects[0]
     text = (f"{linked(t.span(s.sha[:8], 8), s.url)} {t.inline(s.summary, 100)} — {t.inline(s.author, 40)}, "
             f"{s.date[:10]}, {t.inline(s.reason, 60)}")  # fmt: skip
-    first = _first_version(p)
-    if first and _SHA.match(first) and any(x.sha.startswith(first) or first.startswith(x.sha) for x in f.suspects):
-        text += "; the error started on a version that contains it"
+    first = first_version(p)
+    if first and re.fullmatch(r"[0-9a-f]{7,40}", first) and (s.sha.startswith(first) or first.startswith(s.sha)):
+        text += " — **introduced in** it: the error first appeared on the version built from it"
     return text
 
 
@@ -198,124 +148,6 @@ def _answer(p: PlannedIncident, f: Finding | None, t: Untrusted, decision: Decis
     return [*out, ""]
 
 
-# ── the newest occurrence ───────────────────────────────────────────────────────────────────────
-
-
-def _frame_target(frame: Frame, p: PlannedIncident, f: Finding | None) -> tuple[str | None, str | None]:
-    """The repository path and permalink (at the deployed commit) of an own frame investigation mapped.
-    Only in the logging service's own repo: a symptom's frames are not in the culprit's code."""
-    if f is None or not frame.file or f.culprit_service != p.incident.service:
-        return None, None
-    file = frame.file.replace("\\", "/")
-    name = file.rsplit("/", 1)[-1]
-    for loc in (*f.evidence_chain, *((f.primary_location,) if f.primary_location else ())):
-        if file.endswith(loc.path) or loc.path.rsplit("/", 1)[-1] == name:
-            url = loc.permalink if frame.line == loc.line or not loc.permalink else (
-                f"{loc.permalink.split('#')[0]}#L{frame.line or 1}")  # fmt: skip
-            return loc.path, url
-    return None, None
-
-
-def _frames(frames: Sequence[Frame], omitted: int, p: PlannedIncident, f: Finding | None, t: Untrusted,
-            budget: list[int]) -> list[str]:  # fmt: skip
-    out: list[str] = []
-    library: list[Frame] = []
-
-    def fold() -> None:
-        if library:
-            modules = list(dict.fromkeys((fr.module or fr.file or "?").rsplit(".", 1)[0] for fr in library))
-            names = ", ".join(t.span(m, 50) for m in modules[:2]) + (", …" if len(modules) > 2 else "")
-            out.append(f"- ⋯ {len(library)} library frame(s): {names}")
-            library.clear()
-
-    for frame in frames:
-        if not frame.in_app:
-            library.append(frame)
-            continue
-        fold()
-        if budget[0] <= 0:
-            continue
-        budget[0] -= 1
-        path, url = _frame_target(frame, p, f)
-        file = path or frame.file
-        where = f"{file}:{frame.line}" if file and frame.line else (file or "?")
-        symbol = f"{frame.module}.{frame.function}" if frame.module else frame.function
-        out.append(f"- ◆ {linked(t.span(where, 120), url)} {t.span(symbol, 120)}")
-    fold()
-    if omitted:
-        out.append(f"- ⋯ {omitted} more frame(s) not in the log line")
-    return out
-
-
-def _stack(p: PlannedIncident, f: Finding | None, t: Untrusted) -> list[str]:
-    stack = p.incident.stack
-    if stack is None:
-        return ["No stack trace in the log line.", ""]
-    out = ["Stack, throwing frame first (◆ this service's code, linked at the deployed commit):", ""]
-    budget = [MAX_FRAMES]
-    for n, exc in enumerate(stack.exceptions[:5]):
-        head = "Thrown" if n == 0 else "Caused by"
-        message = f": {t.inline(exc.message.split(chr(10))[0], 200)}" if exc.message.strip() else " (no message)"
-        out += [f"{head} {t.span(exc.type, 120)}{message}", "",
-                *_frames(exc.frames, exc.omitted_frames, p, f, t, budget), ""]  # fmt: skip
-    if len(stack.exceptions) > 5:
-        out += [f"… {len(stack.exceptions) - 5} more cause(s).", ""]
-    return out
-
-
-def _pretty(text: str) -> str:
-    """A JSON log line as `key: value` lines, multi-line values (stacks) shown as lines, not `\\n\\tat`."""
-    try:
-        data = json.loads(text) if text.lstrip().startswith("{") else None
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        return text
-    lines = []
-    for key, value in data.items():
-        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        lines.append(f"{key}: " + shown.replace("\n", "\n    ") if "\n" in shown else f"{key}: {shown}")
-    return "\n".join(lines)
-
-
-def _latest(p: PlannedIncident, f: Finding | None, t: Untrusted, grafana: GrafanaLinks | None, *,
-            stack: bool, raw: bool) -> list[str]:  # fmt: skip
-    samples = p.incident.sample
-    if not samples:
-        return []
-    s = samples[-1]
-    facts = [when(_ts(s.ts_ns)) if s.ts_ns > 10**15 else "", t.inline(s.environment, 40),
-             f"version {_version(s.version, p, f, t)}" if s.version else ""]  # fmt: skip
-    if s.trace_id:
-        facts.append("trace " + linked(t.span(s.trace_id, 40), _trace_url(p, grafana, s.trace_id)))
-    out = ["### Newest occurrence", "", " · ".join(x for x in facts if x) + f" · line {t.span(s.line_id[:12], 12)}", ""]
-    if s.message and (p.incident.stack is None or not stack or not p.incident.stack.primary.message.strip()):
-        out += [t.code(s.message, limit=1000), ""]  # the stack's first line says it otherwise
-    if stack:
-        out += _stack(p, f, t)
-    if raw:
-        out += ["<details><summary>The log line</summary>", "", t.code(_pretty(s.text), limit=3000), "",
-                "</details>", ""]  # fmt: skip
-    return out
-
-
-def _others(p: PlannedIncident, t: Untrusted) -> list[str]:
-    """The other kept samples, one line per distinct message, with counts."""
-    others = p.incident.sample[:-1]
-    if not others:
-        return []
-    groups: dict[str, list[SampleLine]] = {}  # by message shape: values that vary do not make a new message
-    for s in others:
-        groups.setdefault(parameterize(s.message or " ".join(s.text.split())[:200]), []).append(s)
-    out = [f"<details><summary>{len(others)} other recent sample(s), {len(groups)} distinct message(s)</summary>", ""]
-    for lines in sorted(groups.values(), key=len, reverse=True):
-        ids = ", ".join(t.span(x.line_id[:12], 12) for x in lines[-5:])
-        example = lines[-1].message or " ".join(lines[-1].text.split())
-        like = "like " if len(lines) > 1 else ""
-        out.append(f"- ×{len(lines)} {like}{t.span(example, 200)} — line(s) {ids}")
-    return [*out, "", "</details>", ""]
-
-
 # ── location (the stack engine's candidates) ────────────────────────────────────────────────────
 
 
@@ -350,47 +182,6 @@ def _candidates(f: Finding, t: Untrusted) -> list[str]:
 
 
 # ── pictures ────────────────────────────────────────────────────────────────────────────────────
-
-
-def _timeline(p: PlannedIncident, f: Finding | None, t: Untrusted) -> list[str]:
-    """Occurrences over time per environment (Mermaid xychart), and per deployed version (a table)."""
-    cells = p.incident.timeline
-    minutes = sorted({c.minute for c in cells})
-    if len(minutes) < 2:
-        return []  # one point is no picture
-    size = next((b for b in _BUCKETS if (minutes[-1] - minutes[0]) // b < _MAX_BARS), _BUCKETS[-1])
-    start = minutes[0] // size * size
-    bars = (minutes[-1] - start) // size + 1
-    fmt = "%H:%M" if minutes[-1] - minutes[0] < 1440 else "%m-%d %H:%M"
-    labels = ", ".join(f'"{datetime.fromtimestamp((start + n * size) * 60, UTC).strftime(fmt)}"' for n in range(bars))
-    per_env: dict[str, list[int]] = {}
-    for c in cells:
-        per_env.setdefault(c.environment, [0] * bars)[(c.minute - start) // size] += c.count
-    ranked = sorted(per_env, key=lambda e: -sum(per_env[e]))
-    out = ["### Timeline", ""]
-    for env in ranked[:3]:
-        out += ["```mermaid", "xychart-beta", f'  title "{t.mermaid(env, 40)}: occurrences per {size} min (UTC)"',
-                f"  x-axis [{labels}]", '  y-axis "occurrences"', f"  bar {per_env[env]}", "```", ""]  # fmt: skip
-    if len(ranked) > 3:
-        out += [f"Also in {', '.join(t.inline(e, 40) for e in ranked[3:10])}.", ""]
-    if p.incident.timeline_capped:
-        out += ["The timeline stops where its cap was reached; counts above are complete.", ""]
-    return out + _versions(p, f, t)
-
-
-def _versions(p: PlannedIncident, f: Finding | None, t: Untrusted) -> list[str]:
-    seen: dict[str, list[int]] = {}  # version → [first minute, last minute, count]
-    for c in p.incident.timeline:
-        if c.version:
-            v = seen.setdefault(c.version, [c.minute, c.minute, 0])
-            v[0], v[1], v[2] = min(v[0], c.minute), max(v[1], c.minute), v[2] + c.count
-    if not seen:
-        return []
-    out = ["| deployed version | first seen | last seen | occurrences |", "|---|---|---|---:|"]
-    for version, (first, last, count) in sorted(seen.items(), key=lambda kv: kv[1][0])[:10]:
-        out.append(f"| {_version(version, p, f, t).replace('|', '')} | {when(_ts(first * 60 * 10**9))} "
-                   f"| {when(_ts(last * 60 * 10**9))} | {count} |")  # fmt: skip
-    return [*out, ""]
 
 
 def _trace(f: Finding, t: Untrusted) -> list[str]:
@@ -465,10 +256,10 @@ def _links(p: PlannedIncident, grafana: GrafanaLinks | None, selector: str | Non
         if i.exception_type:  # narrow to this error; LogQL string escaping
             short = i.exception_type.rsplit(".", 1)[-1]
             expr += ' |= "' + short.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if url := _explore(grafana, "loki", grafana.loki_datasource_uid, {"expr": expr}, i.first_seen, i.last_seen):
+        if url := explore(grafana, "loki", grafana.loki_datasource_uid, {"expr": expr}, i.first_seen, i.last_seen):
             links.append(f"[Logs in Grafana Explore]({url})")
     for trace_id in i.trace_ids[-2:]:
-        if url := _trace_url(p, grafana, trace_id):
+        if url := trace_url(p, grafana, trace_id):
             links.append(f"[Trace `{re.sub(r'[^0-9a-f]', '', trace_id)[:8]}`]({url})")
     return ["### Links", "", " · ".join(links), ""] if links else []
 
@@ -539,14 +330,15 @@ def render_issue(
     body = ""
     for trim in _TRIMS:
         notes = [f"{trim.note} to fit GitHub's size limit"] if trim.note else []
-        evidence = _latest(planned, finding, t, grafana, stack=trim.stack, raw=trim.raw)
-        evidence += _others(planned, t) if trim.others else []
+        evidence = latest(planned, finding, t, grafana, stack=trim.stack, raw=trim.raw)
+        evidence += others(planned, t) if trim.others else []
         if finding:
             evidence += [
                 *(_snippet(finding, t) if trim.snippet else []),
                 *(_candidates(finding, t) if trim.stack else []),
             ]
-        evidence += _timeline(planned, finding, t)
+        if chart := timeline(planned, finding, t):  # a live section: an update without evidence redraws it
+            evidence += [section("timeline", "\n" + "\n".join(chart).rstrip() + "\n"), ""]
         if finding:
             evidence += [*_trace(finding, t), *_suspects(finding, t), *_analysis(finding, t, decision)]
         footer = _footer(planned, finding, t, tool_version, [*notes, *truncated], run_url)
