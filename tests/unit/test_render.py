@@ -22,6 +22,7 @@ from error_autopilot.domain.findings import (
 )
 from error_autopilot.domain.incidents import FingerprintPart, Incident, PlannedIncident, SampleLine
 from error_autopilot.incidents.group import IncidentGrouper
+from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation.sanitize import Redactor
 from error_autopilot.ports import RenderedIssue
 from error_autopilot.sinks import render
@@ -351,3 +352,25 @@ def test_a_material_change_comment_is_one_line_saying_what_changed() -> None:
     comment = render.render_material_comment(same) or ""
     assert "\n" not in comment and comment.startswith("📈 Changed since the last update: now also seen in **staging**")
     assert "**370** occurrences this window, up from 37" in comment
+
+
+def test_hostile_text_in_every_new_part_is_inert_when_github_renders_it() -> None:
+    grouper = IncidentGrouper()
+    stack = parse_stacktrace(cases.BILLING_LOG, packages=("billing",))
+    for n in range(3):  # message, environment, version and line all hostile; the message varies
+        grouper.add(ErrorEvent(line_id=f"<b>{n}", ts_ns=cases.START_NS + n * cases.MINUTE * 5, environment=HOSTILE[:40],
+                               service="svc", message=f"{HOSTILE} {n}", exception_type="KeyError",
+                               exception_message=f"{HOSTILE} user '{n}'", version=f"v<img src=x>{n}", stack=stack,
+                               trace_id=f"{n:032x}", line=HOSTILE + "\n```\n@here"))  # fmt: skip
+    (hostile,) = grouper.incidents()
+    related = (render.RelatedIssue("shares trace 00000000", HOSTILE, "javascript:alert(1)"),)
+    rendered = issue(PlannedIncident(incident=hostile, status="new"), finding(fingerprint=hostile.fingerprint),
+                     related=related)  # fmt: skip
+    html = to_html(rendered.body)
+    ours = re.compile(r"<!-- error-autopilot:(?:[a-z]+:(?:start|end)|fingerprint=[0-9a-f]{16}) -->")
+    assert "<img" not in html and "<b>" not in html and "javascript:" not in " ".join(links(html))
+    assert all(not url.startswith("https://evil") for url in links(html))
+    assert "<!--" not in ours.sub("", html) and render.parse_marker(rendered.body) == hostile.fingerprint
+    assert TOKEN not in rendered.body + rendered.title and "@org" not in _outside_code(rendered.body)
+    chart = rendered.body.split("xychart-beta\n", 1)[1].split("```", 1)[0]
+    assert re.fullmatch(r'  title "[\w .:/{}\-]*: occurrences per \d+ min \(UTC\)"', chart.splitlines()[0])
