@@ -44,7 +44,7 @@ __all__ = [
 class RelatedIssue(NamedTuple):
     """Another incident sharing this one's culprit or a trace, with its issue when published."""
 
-    relation: str  # ours, trusted: "symptom: order-service logs this failure"
+    relation: str  # "symptom: order-service logs this failure" (service names come from logs: escaped)
     title: str  # untrusted
     url: str | None
 
@@ -122,7 +122,7 @@ def _caveats(f: Finding | None, t: Untrusted) -> str | None:
     return "; ".join(notes) or None
 
 
-def _why_no_pr(f: Finding | None, decision: Decision | None, t: Untrusted) -> str | None:
+def _why_no_pr(decision: Decision | None, t: Untrusted) -> str | None:
     if decision is None or decision.action != "issue":
         return None
     refused = decision.refused_by
@@ -141,9 +141,9 @@ def _answer(p: PlannedIncident, f: Finding | None, t: Untrusted, decision: Decis
     if f is not None:
         facts += [("Culprit", _culprit(p, f, t)), ("Likely change", _change(p, f, t))]
     caveats = _caveats(f, t)
-    facts += [("⚠️ Not established", caveats), ("Why no draft PR", _why_no_pr(f, decision, t))]
+    facts += [("⚠️ Not established", caveats), ("Why no draft PR", _why_no_pr(decision, t))]
     for r in related[:5]:
-        facts.append(("Related", f"{r.relation}: {linked(t.inline(r.title, 120), r.url)}"))
+        facts.append(("Related", f"{t.inline(r.relation, 120)}: {linked(t.inline(r.title, 120), r.url)}"))
     out += [f"- **{name}:** {text}" for name, text in facts if text]
     return [*out, ""]
 
