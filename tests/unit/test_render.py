@@ -374,3 +374,21 @@ def test_hostile_text_in_every_new_part_is_inert_when_github_renders_it() -> Non
     assert TOKEN not in rendered.body + rendered.title and "@org" not in _outside_code(rendered.body)
     chart = rendered.body.split("xychart-beta\n", 1)[1].split("```", 1)[0]
     assert re.fullmatch(r'  title "[\w .:/{}\-]*: occurrences per \d+ min \(UTC\)"', chart.splitlines()[0])
+
+
+def test_jvm_frames_link_only_to_the_file_in_their_own_package() -> None:
+    text = ("java.lang.NullPointerException\n\tat com.acme.user.UserService.displayName(UserService.kt:12)\n"
+            "\tat com.acme.audit.UserService.record(UserService.kt:5)\n"
+            "\tat com.acme.user.UserController.get(UserController.kt:13)")  # fmt: skip
+    stack = parse_stacktrace(text, packages=("com.acme",))
+    grouper = IncidentGrouper()
+    grouper.add(ErrorEvent(line_id="l", ts_ns=cases.START_NS, environment="prod", service="user-service", line=text,
+                           message="Request failed", exception_type="NullPointerException", stack=stack))  # fmt: skip
+    (own,) = grouper.incidents()
+    f = cases.user_finding(own.fingerprint, symptom_service="user-service")
+    body = issue(PlannedIncident(incident=own, status="new"), f).body
+    blob = f"https://github.com/acme/user-service/blob/{cases.USER_SHA}/src/main/kotlin/com/acme/user"
+    assert f"- ◆ [`src/main/kotlin/com/acme/user/UserService.kt:12`]({blob}/UserService.kt#L12)" in body
+    assert f"- ◆ [`src/main/kotlin/com/acme/user/UserController.kt:13`]({blob}/UserController.kt#L13)" in body
+    assert "- ◆ `UserService.kt:5` `com.acme.audit.UserService.record`" in body  # same name, other package
+    assert "Thrown `java.lang.NullPointerException` (no message)" in body

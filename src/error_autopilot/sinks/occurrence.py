@@ -26,6 +26,7 @@ _SHA = re.compile(r"^[0-9a-f]{7,40}$")
 
 def explore(g: GrafanaLinks, kind: str, uid: str | None, query: dict[str, str], start: datetime,
              end: datetime) -> str | None:  # fmt: skip
+    """A Grafana Explore link for one query around [start, end]; None without a configured data source."""
     if not uid:
         return None  # never guessed: no link without a configured data source
     pane = {"ea": {"datasource": uid, "queries": [{"refId": "A", "datasource": {"type": kind, "uid": uid}, **query}],
@@ -35,6 +36,7 @@ def explore(g: GrafanaLinks, kind: str, uid: str | None, query: dict[str, str], 
 
 
 def trace_url(p: PlannedIncident, grafana: GrafanaLinks | None, trace_id: str) -> str | None:
+    """The trace in Grafana's Tempo Explore, when Tempo is configured."""
     if grafana is None:
         return None
     i = p.incident
@@ -54,6 +56,7 @@ def _ts(ns: int) -> datetime:
 
 
 def first_version(p: PlannedIncident) -> str | None:
+    """The deployed version the incident was first seen on this window."""
     cells = sorted((c.minute, c.version) for c in p.incident.timeline if c.version)
     return cells[0][1] if cells else (p.incident.versions[0] if p.incident.versions else None)
 
@@ -73,11 +76,17 @@ def _frame_target(frame: Frame, p: PlannedIncident, f: Finding | None) -> tuple[
     file = frame.file.replace("\\", "/")
     name = file.rsplit("/", 1)[-1]
     for loc in (*f.evidence_chain, *((f.primary_location,) if f.primary_location else ())):
-        if file.endswith(loc.path) or loc.path.rsplit("/", 1)[-1] == name:
+        if file.endswith(loc.path) or ("/" not in file and _same_file(loc.path, name, frame.module)):
             url = loc.permalink if frame.line == loc.line or not loc.permalink else (
                 f"{loc.permalink.split('#')[0]}#L{frame.line or 1}")  # fmt: skip
             return loc.path, url
     return None, None
+
+
+def _same_file(path: str, name: str, module: str | None) -> bool:
+    """A JVM/.NET frame names only its file (`UserService.kt`); its package must match the path too."""
+    package = module.rsplit(".", 1)[0].replace(".", "/") if module and "." in module else ""
+    return path.rsplit("/", 1)[-1] == name and package in path
 
 
 def _frames(frames: Sequence[Frame], omitted: int, p: PlannedIncident, f: Finding | None, t: Untrusted,
