@@ -124,7 +124,7 @@ def _stack(p: PlannedIncident, f: Finding | None, t: Untrusted) -> list[str]:
     stack = p.incident.stack
     if stack is None:
         return ["No stack trace in the log line.", ""]
-    out = ["Stack, throwing frame first (◆ this service's code, linked at the deployed commit):", ""]
+    out = ["Stack, throwing frame first (◆ = this service's own code):", ""]
     budget = [MAX_FRAMES]
     for n, exc in enumerate(stack.exceptions[:5]):
         head = "Thrown" if n == 0 else "Caused by"
