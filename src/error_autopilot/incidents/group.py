@@ -145,11 +145,12 @@ class _Accumulator:
     def _variables(self, event: ErrorEvent) -> None:
         """Count the distinct values of each variable part; remember the newest message and where its parts are."""
         exc_type, message = _type_and_message(event)
-        template = parameterize(message)
         if not self.template:
-            self.template = template
+            self.template = parameterize(message)
         regex, names = _slots(self.template)
-        match = regex.fullmatch(message) if regex is not None and template == self.template else None
+        match = regex.fullmatch(message) if regex is not None else None
+        # parameterising every line is the grouper's largest cost: only a message of another shape needs it
+        template = self.template if match is not None or message == self.template else parameterize(message)
         if match is not None:
             self.values = self.values or [set() for _ in names]
             for seen, value in zip(self.values, match.groups(), strict=True):
