@@ -19,6 +19,7 @@ import httpx
 
 from error_autopilot.domain.errors import SourceUnavailable
 from error_autopilot.domain.traces import AttrValue, Span, SpanEvent, Trace
+from error_autopilot.resilience import Breaker
 from error_autopilot.sources.http import RetryPolicy, send_with_retry
 
 log = logging.getLogger(__name__)
@@ -102,14 +103,20 @@ def iter_spans(resource_spans: list[dict[str, Any]]) -> Iterator[Span]:
 class TempoSource:
     """ports.TraceSource over one environment's Tempo."""
 
-    def __init__(self, client: httpx.Client, *, max_spans: int = 2000, policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, client: httpx.Client, *, max_spans: int = 2000, policy: RetryPolicy | None = None,
+        breaker: Breaker | None = None,
+    ) -> None:  # fmt: skip
         self._client = client
         self._max_spans = max_spans
         self._policy = policy or RetryPolicy(deadline_s=60)
+        self._breaker = breaker
 
     def _get(self, path: str) -> httpx.Response:
         request = self._client.build_request("GET", path, headers={"Accept": "application/json"})
-        return send_with_retry(self._client, request, what="Tempo", policy=self._policy, accept_status=(404, 422))
+        return send_with_retry(
+            self._client, request, what="Tempo", policy=self._policy, accept_status=(404, 422), breaker=self._breaker
+        )
 
     def get_trace(self, trace_id: str) -> Trace:
         """The trace; not_found / partial / unavailable are outcomes, not errors."""
