@@ -1,7 +1,7 @@
 """Reads over HTTP with retries: transport errors, 429 (honouring Retry-After) and 5xx, under a
 total deadline that never outlasts the run's own. Other 4xx fail fast with the server's own error
-text. A refused connection or an unknown host is retried once, not until the deadline: a server
-that is not listening rarely starts within seconds, and the run's breaker then skips it."""
+text. A refused connection or an unknown host is a verdict at once, not retried until the deadline:
+a server that is not listening rarely starts within seconds, and the run's breaker then skips it."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class RetryPolicy:
     max_attempts: int = 6
     base_delay_s: float = 0.5
     max_delay_s: float = 15.0
-    connect_attempts: int = 2  # connection refused / DNS failure: one quick retry, then a verdict
+    connect_attempts: int = 1  # connection refused / DNS failure is a verdict, not a hiccup
     run_deadline: Deadline | None = field(default=None, repr=False)  # the run's: retries never outlast it
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)

@@ -123,6 +123,8 @@ class TempoSource:
         tid = normalise_id(trace_id, 32)
         if tid is None:
             return Trace(trace_id=str(trace_id)[:64], status="not_found", message="not a trace id")
+        if self._breaker is not None and (cause := self._breaker.skip()) is not None:
+            return Trace(trace_id=tid, status="unavailable", message=f"skipped after an earlier failure: {cause}")
         try:
             response = self._get(f"/api/v2/traces/{tid}")
             v2 = response.status_code != 404
