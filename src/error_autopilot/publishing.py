@@ -71,7 +71,7 @@ class Publisher:
         )  # fmt: skip
         if decision.action == "skip":
             return base
-        truncated = finding.truncated if finding else ()
+        truncated = (*planned.incident.truncated, *(finding.truncated if finding else ()))
         rendered = render.render_issue(
             planned, finding, grafana=env.grafana if env else None, loki_selector=env.loki.selector if env else None,
             redactor=self.redactor, tool_version=self.tool_version, truncated=truncated, run_url=self.run_url,

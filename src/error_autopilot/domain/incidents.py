@@ -55,6 +55,7 @@ class Incident(Frozen):
     sample: tuple[SampleLine, ...] = ()
     stack: StackTrace | None = None  # one representative stack
     versions: tuple[str, ...] = ()  # deployed versions seen in the events
+    truncated: tuple[str, ...] = ()  # what was cut from its log lines (a few distinct notes)
 
 
 IncidentStatus = Literal["new", "recurring", "regressed", "muted", "pending"]

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 MAX_TRACE_IDS = 5
 MAX_SAMPLES = 5
 MAX_VERSIONS = 5
+MAX_TRUNCATION_NOTES = 3
 MAX_SAMPLE_CHARS = 2048
 MAX_TITLE = 120
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -75,9 +76,12 @@ class _Accumulator:
     samples: list[SampleLine] = field(default_factory=list)
     stack: StackTrace | None = None
     versions: dict[str, int] = field(default_factory=dict)  # version → newest ts
+    truncated: dict[str, None] = field(default_factory=dict)  # insertion-ordered set of notes
 
     def add(self, event: ErrorEvent) -> None:
         self.count += 1
+        if event.truncated and len(self.truncated) < MAX_TRUNCATION_NOTES:
+            self.truncated.setdefault(event.truncated, None)
         if event.ts_ns < self.first_ns:
             self.first_ns, self.environment = event.ts_ns, event.environment
         self.last_ns = max(self.last_ns, event.ts_ns)
@@ -110,6 +114,7 @@ class _Accumulator:
             trace_ids=tuple(sorted(self.trace_ids, key=lambda k: (self.trace_ids[k], k))),
             sample=tuple(sorted(self.samples, key=lambda s: (s.ts_ns, s.line_id))), stack=self.stack,
             versions=tuple(sorted(self.versions, key=lambda k: (self.versions[k], k))),
+            truncated=tuple(self.truncated),
         )  # fmt: skip
 
 
