@@ -10,6 +10,7 @@ import pytest
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import ErrorEvent, LogEntry
 from error_autopilot.incidents.events import MAX_LINE, normalise_trace_id, parse_entry
+from error_autopilot.incidents.fingerprint import fingerprint_event
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN = "00f067aa0ba902b7"
@@ -185,8 +186,6 @@ def _huge(head: str, size: int = 5 * 1024 * 1024) -> str:
 
 
 def test_five_megabyte_text_line_is_grouped_by_the_stack_trace_at_its_start() -> None:
-    from error_autopilot.incidents.fingerprint import fingerprint_event
-
     small, huge = event(JAVA), event(_huge(JAVA))
     assert huge.exception_type == "java.lang.NullPointerException"
     assert huge.stack is not None and [f.function for f in huge.stack.in_app_frames()] == ["displayName", "get"]
@@ -196,8 +195,6 @@ def test_five_megabyte_text_line_is_grouped_by_the_stack_trace_at_its_start() ->
 
 
 def test_five_megabyte_json_line_is_read_from_its_fields() -> None:
-    from error_autopilot.incidents.fingerprint import fingerprint_event
-
     record = {"level": "error", "message": "boom", "stack_trace": JAVA, "trace_id": TRACE}
     small = event(json.dumps(record))
     huge = event(json.dumps({**record, "payload": "z" * 5 * 1024 * 1024}))
