@@ -160,3 +160,25 @@ def test_telegram_unreachable_is_reported_once_then_skipped() -> None:
                                       incidents=tuple(news)))  # fmt: skip
     assert "failed" in lines[0] and "ConnectError" in lines[0]
     assert "skipped: Telegram unavailable earlier in this run" in lines[1]
+
+
+def test_retries_never_outlast_the_run_deadline() -> None:
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    failing = Counting(503, "overloaded")
+    with LoopbackServer(failing) as server, build_client(server.url, org_id=None, timeout_s=30) as client:
+        alone = RetryPolicy(deadline_s=60, max_attempts=20, base_delay_s=1, sleep=sleep, clock=lambda: now[0])
+        assert TempoSource(client, policy=alone).get_trace(TRACE).status == "unavailable"
+        unbounded, now[0] = now[0], 0.0
+        run = Deadline(5, clock=lambda: now[0])
+        bounded = RetryPolicy(deadline_s=60, max_attempts=20, base_delay_s=1, sleep=sleep, clock=lambda: now[0],
+                              run_deadline=run)  # fmt: skip
+        seen_timeouts: list[float] = []
+        client.event_hooks["request"] = [lambda r: seen_timeouts.append(r.extensions["timeout"]["read"])]
+        trace = TempoSource(client, policy=bounded).get_trace(TRACE)
+    assert trace.status == "unavailable"
+    assert unbounded > 10 and now[0] <= 5, f"slept {now[0]:.1f}s with 5s left in the run (alone: {unbounded:.1f}s)"
+    assert seen_timeouts and max(seen_timeouts) <= 5, "no single wait may outlast the run"

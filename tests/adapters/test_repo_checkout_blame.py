@@ -224,3 +224,19 @@ def test_clone_token_goes_only_to_the_github_host(repo: Repo, tmp_path: Path) ->
             f"{server.url}/remote.git", repo.first, "main", None
         )
         assert seen and all(h.startswith("Basic ") for h in seen)
+
+
+def test_a_symlink_inside_the_repository_is_never_followed(repo: Repo, tmp_path: Path) -> None:
+    (repo.work / "src" / "Config.java").symlink_to("../.git/config")
+    (repo.work / "src" / "Passwd.java").symlink_to("/etc/passwd")
+    (repo.work / "src" / "Alias.java").symlink_to("app.py")  # stays inside the checkout when resolved
+    linked = commit(repo.work, "Add links")
+    git(repo.work, "push", "-q", str(repo.remote), "main")
+    out = GitWorkspace(tmp_path / "cache").checkout(str(repo.remote), linked, "main", None)
+    for path in ("src/Config.java", "src/Passwd.java", "src/Alias.java"):
+        assert snippet(out.path, CodeLocation(repo="r", commit=out.commit, path=path, line=1)) is None
+    shown = snippet(out.path, CodeLocation(repo="r", commit=out.commit, path="src/app.py", line=10))
+    assert shown is not None and any("nickname" in line for line in shown.lines)
+    (out.path / "src" / "app.py").write_text("edited in the work tree\n")
+    again = snippet(out.path, CodeLocation(repo="r", commit=out.commit, path="src/app.py", line=10))
+    assert again == shown, "the snippet is the commit's, not whatever the work tree holds"
