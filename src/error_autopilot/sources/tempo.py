@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import logging
 import re
@@ -100,6 +101,31 @@ def iter_spans(resource_spans: list[dict[str, Any]]) -> Iterator[Span]:
                 )  # fmt: skip
 
 
+def _failed_first(resource_spans: list[dict[str, Any]], cap: int) -> tuple[int, set[str]]:
+    """(span count, ids of the `cap` spans to keep): every failed span and its ancestors first — the
+    culprit and its path are what the investigation needs — then the others in the order given.
+    Only ids are held, so a 100,000-span trace costs little before it is cut."""
+    parents: dict[str, str | None] = {}
+    order: list[str] = []
+    failed: list[str] = []
+    for span in iter_spans(resource_spans):
+        parents.setdefault(span.span_id, span.parent_id)
+        order.append(span.span_id)
+        if span.failed:
+            failed.append(span.span_id)
+    keep: dict[str, None] = {}
+    for span_id in failed:
+        node: str | None = span_id
+        while node is not None and node not in keep and node in parents and len(keep) < cap:
+            keep[node] = None
+            node = parents[node]
+    for span_id in order:
+        if len(keep) >= cap:
+            break
+        keep.setdefault(span_id, None)
+    return len(order), set(keep)
+
+
 class TempoSource:
     """ports.TraceSource over one environment's Tempo."""
 
@@ -146,12 +172,11 @@ class TempoSource:
     def _trace(self, tid: str, body: Any) -> Trace:
         holder = body.get("trace", body) if isinstance(body, dict) else {}
         resource_spans = (holder or {}).get("resourceSpans") or (holder or {}).get("batches") or []
-        spans: list[Span] = []
-        total = 0
-        for span in iter_spans(resource_spans):
-            total += 1
-            if len(spans) < self._max_spans:
-                spans.append(span)
+        spans = list(itertools.islice(iter_spans(resource_spans), self._max_spans + 1))
+        total = len(spans)
+        if total > self._max_spans:
+            total, keep = _failed_first(resource_spans, self._max_spans)
+            spans = [span for span in iter_spans(resource_spans) if span.span_id in keep]
         if not spans:
             return Trace(trace_id=tid, status="not_found", message="Tempo returned an empty trace")
         partial = isinstance(body, dict) and body.get("status") == "PARTIAL"
