@@ -210,8 +210,13 @@ def investigate(
             return None
         return _investigate_one(planned, investigate_one)
 
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="investigate") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="investigate")
+    try:
         results = list(pool.map(task, todo))  # map keeps the plan's order whatever finishes first
+    except BaseException:  # Ctrl-C or a bug: start nothing more (the running ones end with their budget)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     deferred = [p.incident.fingerprint for p, r in zip(todo, results, strict=True) if r is None]
     if deferred:
         log.warning("run deadline near: %d incident(s) left pending for the next run", len(deferred))

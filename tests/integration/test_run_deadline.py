@@ -53,6 +53,8 @@ def test_deadline_leaves_the_rest_pending_and_the_next_run_publishes_them_once(w
     assert f"{left} incident(s) left pending for the next run: the run deadline neared" in " ".join(first.truncated)
     pending = {fp for fp, r in _state(world).items() if r["pending"]}
     assert len(pending) == left and not pending & published_first
+    deferred = json.loads((tmp_path / "work" / "findings" / "deferred.json").read_text())
+    assert deferred == sorted(pending), "a separate publish job learns what was left, too"
 
     second = commands.execute_run(app.load_context(settings), opts)
     published_second = {i.fingerprint for i in second.incidents}

@@ -13,6 +13,7 @@ import base64
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -99,7 +100,7 @@ class GitWorkspace:
     def _clone_or_fetch(self, url: str, dest: Path) -> git.Repo:
         started = time.monotonic()
         try:
-            if (dest / ".git").exists() or (dest / "HEAD").exists():
+            if (dest / ".git").exists():
                 repo = git.Repo(dest)
                 if dest not in self._fetched:
                     self._git(["fetch", "--quiet", "--tags", "--force", "origin"], dest)
@@ -121,13 +122,14 @@ class GitWorkspace:
         self._fetched.add(dest)
         return repo
 
-    def _worktree(self, clone: git.Repo, clone_dir: Path, sha: str) -> Path:
-        """A worktree of `clone` at `sha`, created once and reused across runs."""
+    def _worktree(self, clone_dir: Path, sha: str) -> Path:
+        """A worktree of the clone at `sha`, created once and reused across runs."""
         path = clone_dir.with_name(f"{clone_dir.name}@{sha[:12]}")
         try:
             if (path / ".git").exists():
                 self._git(["checkout", "--quiet", "--force", "--detach", sha], path)
             else:
+                shutil.rmtree(path, ignore_errors=True)  # what a killed run left half-made
                 self._git(["worktree", "prune"], clone_dir)  # a worktree deleted by hand is forgotten first
                 self._git(["worktree", "add", "--quiet", "--force", "--detach", str(path), sha], clone_dir)
         except git.GitCommandError as e:
@@ -173,7 +175,7 @@ class GitWorkspace:
                     breaker.trip(e.message)
                 raise
             sha, how = self._resolve(clone, version, branch, tag_pattern)
-            path = self._worktree(clone, clone_dir, sha)
+            path = self._worktree(clone_dir, sha)
             done = CheckedOut(repo=repo, path=path, commit=sha, ref_source=how, web_url=web)
             self._done[key] = done
             return done
