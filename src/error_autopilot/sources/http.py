@@ -6,8 +6,10 @@ a server that is not listening rarely starts within seconds, and the run's break
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -140,6 +142,13 @@ def _hint_for(status: int) -> str | None:
     return None
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every client of the process: loading the CA bundle costs tens of
+    milliseconds per client, and a context is safe to share between clients and threads."""
+    return httpx.create_ssl_context()  # honours SSL_CERT_FILE / SSL_CERT_DIR like httpx's own default
+
+
 def build_client(
     base_url: str,
     *,
@@ -161,5 +170,6 @@ def build_client(
         auth=httpx.BasicAuth(*basic) if basic else None,
         timeout=httpx.Timeout(timeout_s),
         transport=transport,
+        verify=_tls(),
         follow_redirects=False,
     )
