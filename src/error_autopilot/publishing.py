@@ -140,10 +140,11 @@ class Publisher:
     def _render(self, planned: PlannedIncident, finding: Finding | None, decision: Decision,
                 related: list[render.RelatedIssue]) -> RenderedIssue:  # fmt: skip
         env = self.smap.environments.get(planned.incident.environment)
+        truncated = (*planned.incident.truncated, *(finding.truncated if finding else ()))
         return render.render_issue(
             planned, finding, grafana=env.grafana if env else None, loki_selector=env.loki.selector if env else None,
-            redactor=self.redactor, tool_version=self.tool_version, truncated=finding.truncated if finding else (),
-            run_url=self.run_url, decision=decision, related=related,
+            redactor=self.redactor, tool_version=self.tool_version, truncated=truncated, run_url=self.run_url,
+            decision=decision, related=related,
         )  # fmt: skip
 
     def _related(self, planned: PlannedIncident, finding: Finding | None) -> list[tuple[render.RelatedIssue, _Filed]]:

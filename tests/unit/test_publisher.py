@@ -7,8 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from error_autopilot.config.service_map import parse_service_map
+from error_autopilot.domain.events import LogEntry
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Incident, PlannedIncident
+from error_autopilot.incidents.events import parse_entry
+from error_autopilot.incidents.group import IncidentGrouper
 from error_autopilot.investigation.sanitize import Redactor
 from error_autopilot.publishing import Publisher
 from error_autopilot.sinks.comments import crosslink_fingerprint
@@ -80,3 +83,19 @@ def test_a_symptom_and_its_culprits_own_incident_link_to_each_other(tmp_path: Pa
         in bodies[culprit.fingerprint]
     )
     assert "Related" not in bodies[unrelated.fingerprint] and bodies[symptom.fingerprint].count("**Related:**") == 1
+
+
+def test_a_cut_log_line_is_said_in_the_issue(tmp_path: Path) -> None:
+    stack = ("java.lang.IllegalStateException: ledger closed\n\tat com.acme.order.Ledger.post(Ledger.java:42)\n"
+             "\tat com.acme.order.OrderService.place(OrderService.java:7)")  # fmt: skip
+    huge = stack + "\n" + "dump " * (5 * 1024 * 1024 // 5)
+    grouper = IncidentGrouper()
+    event = parse_entry(LogEntry(ts_ns=1, line=huge, labels={"service_name": "order-service"}), "prod", SMAP)
+    assert event is not None
+    grouper.add(event)
+    (incident,) = grouper.incidents()
+    assert "IllegalStateException" in incident.title and "{" not in incident.title
+    _publisher(tmp_path)(PlannedIncident(incident=incident, status="new"), None, 0)
+    body = (tmp_path / "issues" / f"{incident.fingerprint}.md").read_text()
+    assert "a 5.0 MB log line was cut to 64 KB (the exception and its frames were kept)" in body
+    assert len(body) < 70_000, "the issue never carries the megabytes"

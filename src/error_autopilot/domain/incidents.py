@@ -80,6 +80,7 @@ class Incident(Frozen):
     variables: tuple[MessageVariable, ...] = ()  # the template's placeholders, with how many values each took
     timeline: tuple[TimelineCount, ...] = ()  # per minute, environment and version (capped, see `timeline_capped`)
     timeline_capped: bool = False
+    truncated: tuple[str, ...] = ()  # what was cut from its log lines (a few distinct notes)
 
 
 IncidentStatus = Literal["new", "recurring", "regressed", "muted", "pending"]

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 MAX_TRACE_IDS = 5
 MAX_SAMPLES = 5
 MAX_VERSIONS = 5
+MAX_TRUNCATION_NOTES = 3
 MAX_SAMPLE_CHARS = 2048
 MAX_TITLE = 120
 MAX_DISTINCT = 1000  # distinct values remembered per variable part: "1000+ values" says enough
@@ -121,9 +122,12 @@ class _Accumulator:
     latest: tuple[str | None, str, tuple[tuple[int, int], ...]] = (None, "", ())  # type, message, slot spans
     timeline: dict[tuple[int, str, str], int] = field(default_factory=dict)
     timeline_capped: bool = False
+    truncated: dict[str, None] = field(default_factory=dict)  # insertion-ordered set of notes
 
     def add(self, event: ErrorEvent) -> None:
         self.count += 1
+        if event.truncated and len(self.truncated) < MAX_TRUNCATION_NOTES:
+            self.truncated.setdefault(event.truncated, None)
         if event.ts_ns < self.first_ns:
             self.first_ns, self.environment = event.ts_ns, event.environment
         self.last_ns = max(self.last_ns, event.ts_ns)
@@ -195,6 +199,7 @@ class _Accumulator:
             variables=self._variable_summary(), timeline_capped=self.timeline_capped,
             timeline=tuple(TimelineCount(minute=m, environment=e, version=v, count=c)
                            for (m, e, v), c in sorted(self.timeline.items())),
+            truncated=tuple(self.truncated),
         )  # fmt: skip
 
     def _variable_summary(self) -> tuple[MessageVariable, ...]:

@@ -1,4 +1,5 @@
-"""Suspect commits: `git blame` of the failing lines and the recent history of the file (GitPython)."""
+"""Suspect commits (`git blame` of the failing lines, the file's recent history) and the code around a
+location, all read from git's objects at the commit (GitPython)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from error_autopilot.domain.findings import CodeLocation, CodeSnippet, SuspectCo
 
 _PR = re.compile(r"\(#(\d+)\)|Merge pull request #(\d+)")
 CONTEXT = 15
+SYMLINK_MODE = 0o120000
+MAX_SNIPPET_FILE = 5 * 1024 * 1024  # a generated or vendored giant is not worth reading for 31 lines
 
 
 def _pr(summary: str) -> int | None:
@@ -84,11 +87,15 @@ def suspects(root: Path, commit: str, path: str, line: int | None, web_url: str 
 
 
 def snippet(root: Path, location: CodeLocation) -> CodeSnippet | None:
-    """Lines around the location, read from the checkout (which is at `location.commit`)."""
-    file = (root / location.path).resolve()
-    if not file.is_relative_to(root.resolve()) or not file.is_file():
+    """Lines around the location, read from git's objects at `location.commit` — never from the work
+    tree, so a symlink in the repository (to /etc/passwd, or to .git/config) is never followed."""
+    try:
+        blob = git.Repo(root).commit(location.commit).tree / location.path
+    except (KeyError, ValueError, git.GitCommandError, git.BadName):
         return None
-    lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+    if blob.type != "blob" or blob.mode == SYMLINK_MODE or blob.size > MAX_SNIPPET_FILE:
+        return None
+    lines = blob.data_stream.read().decode("utf-8", errors="replace").splitlines()
     center = location.line or 1
     start = max(1, center - CONTEXT)
     return CodeSnippet(location=location, start_line=start, lines=tuple(lines[start - 1 : center + CONTEXT]))

@@ -24,6 +24,7 @@ import httpx
 
 from error_autopilot.domain.report import PublishedIncident, RunReport
 from error_autopilot.investigation.sanitize import Redactor, sanitize
+from error_autopilot.resilience import Breaker
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,10 @@ class TelegramNotifier:
         run_url: str | None = None,
         max_attempts: int = 3,
         max_retry_after_s: float = 30.0,
+        breaker: Breaker | None = None,
     ) -> None:
         self._client = client
+        self._breaker = breaker
         self._chats = dict(chats)
         self._silent_hours = silent_hours
         self._redactor = redactor
@@ -148,6 +151,9 @@ class TelegramNotifier:
             if chat is None:
                 if any(i.status in {"new", "regressed"} for i in incidents):
                     results.append(f"telegram: no chat configured for {env}; its news was not sent")
+                continue
+            if self._breaker is not None and (cause := self._breaker.skip()) is not None:
+                results.append(f"telegram {chat} ({env}): skipped: Telegram unavailable earlier in this run ({cause})")
                 continue
             try:
                 results.append(self._notify_chat(chat, env, incidents))
@@ -237,13 +243,16 @@ class TelegramNotifier:
         if silent:
             body["disable_notification"] = True
         problem = "no attempt made"
+        down = False  # the last attempt met a transport error or a 5xx: Telegram itself is the problem
         for attempt in range(1, self._max_attempts + 1):
             delay = min(8.0, 2.0 ** (attempt - 1))
             try:
                 response = self._client.post("/sendMessage", json=body)
+                down = response.status_code >= 500
                 envelope = response.json()
             except (httpx.HTTPError, ValueError) as e:
                 problem = f"{type(e).__name__}: {e}"
+                down = down or isinstance(e, httpx.TransportError)
             else:
                 if isinstance(envelope, dict) and envelope.get("ok") is True:
                     return None
@@ -260,4 +269,6 @@ class TelegramNotifier:
             if attempt < self._max_attempts:
                 log.info("telegram %s: %s; retry %d in %.0fs", chat, problem, attempt, delay)
                 self._sleep(delay)
+        if self._breaker is not None and down:
+            self._breaker.trip(problem)
         return problem
