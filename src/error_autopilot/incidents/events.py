@@ -15,6 +15,7 @@ from typing import Any
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import ErrorEvent, LogEntry
 from error_autopilot.incidents.stacktrace import parse_stacktrace
+from error_autopilot.redaction import redactor_for
 
 MAX_LINE = 64 * 1024
 MAX_MESSAGE = 1024
@@ -133,10 +134,16 @@ def _ids(data: Mapping[str, Any], labels: Mapping[str, str], line: str) -> tuple
 def parse_entry(
     entry: LogEntry, environment: str, smap: ServiceMap, *, max_line_bytes: int = MAX_LINE
 ) -> ErrorEvent | None:
-    """The entry as an ErrorEvent, or None when it is not an error (info, debug, a warning…)."""
+    """The entry as an ErrorEvent, or None when it is not an error (info, debug, a warning…).
+
+    Secrets are redacted here, before anything else reads the line: the event holds no raw text."""
     line = entry.line if len(entry.line) <= max_line_bytes else entry.line[:max_line_bytes]
-    labels = {**entry.labels, **entry.metadata}
+    redactor = redactor_for(smap.redaction.patterns)
+    line, stream_labels = redactor.redact(line), redactor.redact_tree(entry.labels)
+    labels = {**stream_labels, **redactor.redact_tree(entry.metadata)}
     data, fmt = _structured(line)
+    if data and (decoded := redactor.redact_tree(data)) != data:  # a secret hidden by escaping (`\/`, `\u0040`)
+        data, line = decoded, json.dumps(decoded, ensure_ascii=False) if fmt == "json" else line
     message = _ANSI.sub("", _as_text(_get(data, MESSAGE_KEYS)) if data else line.split("\n", 1)[0])
     level = _level(data, labels, message)
     stack_text = _as_text(_get(data, STACK_KEYS)) if data and _get(data, STACK_KEYS) else None
@@ -161,5 +168,5 @@ def parse_entry(
         line_id=entry.identity, ts_ns=entry.ts_ns, environment=environment, service=service, level=level,
         message=message[:MAX_MESSAGE] or "(empty message)", exception_type=exc_type, exception_message=exc_message,
         stack=stack, trace_id=trace_id, span_id=span_id, version=str(version) if version else None,
-        labels=dict(entry.labels), line=line, format=fmt,
+        labels=stream_labels, line=line, format=fmt,
     )  # fmt: skip

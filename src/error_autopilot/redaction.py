@@ -1,0 +1,424 @@
+"""Secret redaction: the rules, and the one Redactor that applies them.
+
+A log line is redacted once, when it is parsed (incidents/events.py), so nothing downstream — plan,
+findings, state, prompts, issues, messages — ever holds the raw text; sinks and prompts apply the same
+Redactor again to text that did not come from a log line (traces, git output, model answers).
+
+Names of secrets are evidence and stay (`secretName=orders-db-credentials`, `token_type=Bearer`);
+values go. Every pattern runs in linear time: tokens start only where a token can start (a lookbehind,
+not `\\b`, which lets a long dotted word be rescanned from every dot), and repeats that can fail late
+are bounded. Pure: no I/O, no SDKs.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+_TAG = "[REDACTED:{}]"
+
+Rule = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class SecretPattern:
+    """A named secret shape; group `secret` (when present) is what gets replaced, the rest stays.
+
+    `hints`: substrings one of which must be in the text (case-insensitively when `fold`) for the
+    pattern to be tried at all — most lines hold no secret, and a substring test is far cheaper than
+    a regex scan."""
+
+    name: str
+    regex: re.Pattern[str]
+    hints: tuple[str, ...] = ()
+    fold: bool = False
+    check: Callable[[str], bool] | None = None  # the matched secret really is one (Luhn, entropy)
+
+    def apply(self, text: str) -> str:
+        """`text` with every match of this pattern replaced by its tag."""
+        if self.hints:
+            haystack = text.lower() if self.fold else text
+            if not any(h in haystack for h in self.hints):
+                return text
+        return self.regex.sub(self._replace, text)
+
+    def _replace(self, match: re.Match[str]) -> str:
+        groups = match.groupdict()
+        secret = groups.get("secret")
+        if self.check is not None and not self.check(secret if secret is not None else match.group(0)):
+            return match.group(0)
+        tag = _TAG.format(self.name)
+        return (groups.get("k") or "") + tag if secret is not None else tag
+
+
+def _p(
+    name: str, pattern: str, *hints: str, flags: int = 0, check: Callable[[str], bool] | None = None
+) -> SecretPattern:
+    return SecretPattern(name, re.compile(pattern, flags), tuple(hints), fold=bool(flags & re.I), check=check)
+
+
+def _luhn_ok(text: str) -> bool:
+    digits = re.sub(r"\D", "", text)
+    if not 13 <= len(digits) <= 19:
+        return False
+    total, parity = 0, len(digits) % 2
+    for i, ch in enumerate(digits):
+        d = int(ch)
+        if i % 2 == parity:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _has_digit_and_letter(value: str) -> bool:
+    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+
+
+def _opaque(value: str) -> bool:
+    """A token rather than a word: digits and letters, or a long mixed-case run."""
+    return _has_digit_and_letter(value) or (len(value) >= 20 and not value.islower() and not value.isupper())
+
+
+# a token starts where no token character precedes it (see the module docstring on `\b`)
+_S = r"(?<![A-Za-z0-9_\-])"
+
+_VENDOR = (
+    r"dop_v1_[a-f0-9]{64}|do[ora]_v1_[a-f0-9]{64}|hv[sbr]\.[A-Za-z0-9_\-]{24,}|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|"
+    r"pypi-AgE[A-Za-z0-9_\-]{50,}|dckr_pat_[A-Za-z0-9_\-]{20,}|lin_(?:api|oauth)_[A-Za-z0-9]{32,}|NRAK-[A-Z0-9]{27}|"
+    r"NRII-[A-Za-z0-9_\-]{32}|PMAK-[a-f0-9]{24}-[a-f0-9]{34}|ATATT3[A-Za-z0-9_\-=]{30,}|ATCTT3[A-Za-z0-9_\-=]{30,}|"
+    r"SK[a-f0-9]{32}(?![A-Za-z0-9])|key-[a-f0-9]{32}(?![A-Za-z0-9])|pubkey-[a-f0-9]{32}(?![A-Za-z0-9])|"
+    r"[a-f0-9]{32}-[a-f0-9]{8}-[a-f0-9]{8}(?![A-Za-z0-9\-])|[a-f0-9]{32}-us\d{1,2}(?![A-Za-z0-9])|"
+    r"xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}|xsmtpsib-[a-f0-9]{64}-[A-Za-z0-9]{16}|dapi[a-f0-9]{32}(?:-\d)?|"
+    r"pul-[a-f0-9]{40}|[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_\-=]{60,}|dp\.(?:st|pt|ct|sa|scim|audit)\.[A-Za-z0-9_\-.]{40,}|"
+    r"sbp_[a-f0-9]{40}|pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_\-.]{32,}|pat[A-Za-z0-9]{14}\.[a-f0-9]{64}|"
+    r"ntn_[A-Za-z0-9]{40,}|secret_[A-Za-z0-9]{43}(?![A-Za-z0-9])|sntry[us]_[A-Za-z0-9_=+/.]{40,}|bkua_[a-f0-9]{40}|"
+    r"gsk_[A-Za-z0-9]{48,}|r8_[A-Za-z0-9]{30,}|tskey-[a-z]+-[A-Za-z0-9]{6,}-[A-Za-z0-9]{16,}|CFPAT-[A-Za-z0-9_\-]{43}|"
+    r"EAAA[A-Za-z0-9_\-]{60,}|sq0(?:atp|csp)-[A-Za-z0-9_\-]{22,}|AGE-SECRET-KEY-1[0-9A-Z]{58}|figd_[A-Za-z0-9_\-]{40,}|"
+    r"glsa_[A-Za-z0-9]{32}_[a-f0-9]{8}|fo1_[A-Za-z0-9_\-]{43}|FlyV1 fm\d_[A-Za-z0-9+/=_\-]{40,}|"
+    r"ops_eyJ[A-Za-z0-9+/=_\-]{40,}|rnd_[A-Za-z0-9]{32}|vercel_[A-Za-z0-9]{24,}|nfp_[A-Za-z0-9]{36}|"
+    r"pnu_[A-Za-z0-9]{36}|sgp_[a-f0-9]{16}_[a-f0-9]{40}|tfp_[A-Za-z0-9_\-]{44,}|"
+    r"(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdzE)[A-Za-z0-9+/=]{100,}|[A-Za-z0-9]{52}JQQJ99[A-Za-z0-9]{3}AZDO[A-Za-z0-9]{4}|"
+    r"[A-Za-z0-9_\-.]{3}\dQ~[A-Za-z0-9_\-.~]{31,34}(?![A-Za-z0-9_~.\-])"
+)
+
+BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
+    _p(
+        "private-key",
+        # the body may be JSON-escaped (`\n`) and may lack its END line (a truncated line)
+        r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----"
+        r"(?:(?:\\+[nr]|\s)*Proc-Type:[^\n\\]{0,100}(?:\\+n|\n)DEK-Info:[^\n\\]{0,200})?"
+        r"[A-Za-z0-9+/=\s\\]*(?:-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----)?",
+        "PRIVATE KEY",
+    ),
+    _p("github-token", _S + r"(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})", "gh", "github_pat"),
+    _p("anthropic-key", _S + r"sk-ant-[A-Za-z0-9_\-]{20,}", "sk-ant-"),
+    _p("openai-key", _S + r"sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{20,}", "sk-"),
+    _p(
+        "aws-access-key",
+        r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])",
+        "AKIA",
+        "ASIA",
+        "ABIA",
+        "ACCA",
+    ),
+    _p("slack-token", _S + r"(?:xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})", "xox", "xapp-"),
+    _p("slack-webhook", r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+", "hooks.slack"),
+    _p("discord-webhook", r"https://(?:\w+\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_\-]+", "/api/webhooks/"),
+    _p(
+        "discord-token",
+        r"[MNO](?<![A-Za-z0-9_\-.][MNO])[A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}"
+        r"(?![A-Za-z0-9_\-])",
+        ".",
+    ),
+    _p(
+        "stripe-key",
+        _S + r"(?:(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9+/=]{24,})",
+        "_live_",
+        "_test_",
+        "whsec_",
+    ),
+    _p("google-api-key", _S + r"AIza[0-9A-Za-z_\-]{35}(?![A-Za-z0-9_\-])", "AIza"),
+    _p(
+        "google-oauth",
+        _S + r"(?:GOCSPX-[A-Za-z0-9_\-]{20,}|ya29\.[A-Za-z0-9_\-]{20,}|1//0[A-Za-z0-9_\-]{40,})",
+        "GOCSPX-",
+        "ya29.",
+        "1//0",
+    ),
+    _p("gitlab-token", _S + r"gl(?:pat|dt|rt|ptt|ft|imt|agent|oas|soat|cbt|rtr|ffct|feed)-[A-Za-z0-9_\-]{20,}", "gl"),
+    _p("telegram-bot-token", r"(?<![0-9])\d{8,10}:AA[A-Za-z0-9_\-]{30,40}(?![A-Za-z0-9_\-])", ":AA"),
+    _p("npm-token", _S + r"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])", "npm_"),
+    _p("sendgrid-key", _S + r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])", "SG."),
+    _p(
+        "grafana-token",
+        _S + r"(?:glc_[A-Za-z0-9_\-+/=]{32,}|glsa_[A-Za-z0-9_]{32,}|eyJrIjoi[A-Za-z0-9+/=]{40,})",
+        "glc_",
+        "glsa_",
+        "eyJrIjoi",
+    ),
+    _p("huggingface-token", _S + r"hf_[A-Za-z0-9]{30,}", "hf_"),
+    _p("vendor-token", r"(?<![A-Za-z0-9_\-.])(?:" + _VENDOR + r")"),
+    _p("jwt", r"(?<![A-Za-z0-9\-])eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}", "eyJ"),
+    _p(
+        "url-credentials",
+        # the password runs to the last `@` before the host: passwords may hold `@` themselves
+        r"(?<![A-Za-z0-9+.\-])(?P<k>[A-Za-z][A-Za-z0-9+.\-]{0,30}://[^\s:/@\"'\\]{0,256}:)"
+        r"(?P<secret>[^\s/\"'\\]{1,512})(?=@)",
+        "://",
+    ),
+    _p(
+        "authorization-header",
+        r"(?P<k>(?<![\w\-])(?:proxy-)?authorization\\{0,8}[\"']?[ \t]{0,8}[:=][ \t]{0,8}\\{0,8}[\"']?[ \t]{0,8}"
+        r"(?:(?:basic|bearer|token|digest|apikey|sso-key|ssws|negotiate|hmac|dpop)[ \t]{1,8})?)"
+        r"(?P<secret>[^\s\"'\\,;]{4,})",
+        "authorization",
+        flags=re.I,
+    ),
+    _p(
+        "bearer",
+        r"(?P<k>(?<![\w\-])(?:bearer|token|basic|ssws)[ \t]{1,8})(?P<secret>[A-Za-z0-9_\-.=+/~]{16,})",
+        "bearer",
+        "token",
+        "basic",
+        "ssws",
+        flags=re.I,
+        check=_opaque,
+    ),
+    _p(
+        "api-key-header",
+        r"(?P<k>(?<![\w\-])x-(?:[a-z]+-)?(?:api|auth|access)-?(?:key|token)\\{0,8}[\"']?[ \t]{0,8}[:=][ \t]{0,8}"
+        r"\\{0,8}[\"']?)(?P<secret>[^\s\"'\\,;]{8,})",
+        "x-",
+        flags=re.I,
+    ),
+)
+
+_AWS_PAIR = _p(
+    # the secret half of an AWS key pair has no prefix: a 40-character base64 run beside the key id
+    "aws-secret-key",
+    r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
+    "aws-access-key",
+    "aws",
+    "AWS",
+    "Aws",
+    check=lambda v: any(c.isupper() for c in v) and any(c.islower() for c in v) and any(c.isdigit() for c in v),
+)
+_CLI_FLAG = _p(
+    "cli-flag",
+    r"(?P<k>(?<![\w\-])--?(?:password|passwd|pass|token|secret|api-key|apikey|client-secret|auth-token)[ \t]{1,8})"
+    r"(?P<secret>[^\s\"'\-][^\s\"']{3,})",
+    "-password",
+    "-passwd",
+    "-pass",
+    "-token",
+    "-secret",
+    "-api",
+    "-client-secret",
+    "-auth-token",
+    flags=re.I,
+)
+_VAULT_LEGACY = _p(
+    "vault-token",
+    r"(?<![A-Za-z0-9_\-.])s\.[A-Za-z0-9]{24}(?![A-Za-z0-9_\-.])",
+    "s.",
+    check=lambda v: _has_digit_and_letter(v[2:]) and not v[2:].islower() and not v[2:].isupper(),
+)
+_EMAIL = _p(
+    "email",
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}"
+    r"(?![A-Za-z0-9\-])",
+    "@",
+)
+_CARD = _p("card-number", r"[2-6](?<![\d.:\-][2-6])\d{3}(?:[ -]?\d){9,15}(?![\d.:\-])", check=_luhn_ok)
+
+
+# --- assignments: `<key><sep><value>` where the key names a secret ----------------------------------------------
+#
+# Found in two steps so the scan stays linear: a key regex (bounded, starting only at a token start) finds
+# keys that contain a secret word; the key's words decide whether its value is a secret; only then is the
+# value matched, at the quoting level the key was written at (`"k": "v"`, `\"k\": \"v\"`, `'k': 'v'`, `k=v`).
+
+_KEYWORD = re.compile(r"pass|pwd|secret|token|key|credential|auth|sig|private", re.I)
+_KEY_HEAD = re.compile(r"[\w.\-]*$")  # searched in the 41 characters before a secret word
+_KEY_TAIL = re.compile(r"[\w.\-]{0,41}")
+_KEY_RUN = re.compile(r"[\w.\-]*")
+_SEPARATOR = re.compile(r"(?P<kq>\\{0,8}[\"']?)[ \t]{0,8}(?P<sep>=>|[:=])[ \t]{0,8}")
+_VALUE = re.compile(
+    r"(?:\"(?P<v1>(?:[^\"\\\r\n]|\\.){1,4096})"  # plain JSON string (escapes inside are part of the value)
+    r"|(?P<q>\\{1,8}[\"'])(?P<v2>(?:(?!(?P=q))[^\r\n]){1,4096})"  # a string inside an escaped string (JSON in JSON)
+    r"|'(?P<v3>[^'\r\n]{1,4096})"
+    r"|(?P<v4>[^\s\"'\\,;&]{1,4096}))"
+)
+_WORDS = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z]|[^A-Za-z]|$)|[A-Z]?[a-z]+|[A-Z]+|\d+")
+# fmt: off
+_PASSWORD_WORDS = frozenset({
+    "password", "passwd", "passphrase", "pwd", "pass", "passw", "pword", "passcode", "credential", "credentials",
+    "creds"
+})
+_TOKEN_WORDS = frozenset({
+    "secret", "secrets", "token", "tokens", "sig", "signature", "auth", "jwt", "sas", "private"
+})
+_KEY_QUALIFIERS = frozenset({
+    "api", "access", "private", "account", "secret", "shared", "master", "signing", "encryption", "auth", "app",
+    "client", "license", "subscription", "storage", "sas", "webhook", "service", "admin", "write", "read", "ingest",
+    "ingestion", "sdk", "server", "consumer", "hmac", "primary", "secondary", "dd", "management", "publishable"
+})
+_GLUED = ("password", "passwd", "secret", "apikey", "accesskey", "secretkey", "privatekey", "accountkey", "token")
+# a word after the secret word makes the key a name of, or a fact about, the secret — not the secret
+_ABOUT = frozenset({
+    "name", "names", "type", "types", "kind", "ref", "path", "file", "filename", "length", "len", "count", "size",
+    "expires", "expiry", "expiration", "expired", "ttl", "at", "version", "header", "headers", "field", "policy",
+    "url", "uri", "endpoint", "provider", "status", "mode", "format", "hint", "label", "mount", "source", "env",
+    "error", "errors", "message", "msg", "reason", "rotation", "rotated", "created", "updated", "age", "scope",
+    "scopes", "audience", "issuer", "algorithm", "alg", "arn", "id", "ids", "attempts", "retries", "reset",
+    "required", "manager", "store", "vault", "valid", "validation", "invalid", "missing", "set", "present",
+    "enabled", "strength", "prefix", "suffix", "last4", "fingerprint", "usage", "encoder", "encoding", "service",
+    "class", "owner", "index", "fn", "func", "function", "method", "limit", "timeout"
+})
+_NOT_A_VALUE = frozenset({
+    "true", "false", "null", "none", "nil", "undefined", "required", "missing", "empty", "invalid", "expired",
+    "redacted", "masked", "hidden", "filtered", "unset", "set", "present", "ok", "yes", "no", "n/a", "na", "-",
+    "not-set", "notset", "default", "omitted", "secret", "password", "token", "bearer", "basic"
+})
+# fmt: on
+_PLACEHOLDER = re.compile(
+    r"\*+|x{3,}|X{3,}|\[(?:REDACTED|FILTERED|MASKED)[^\]]*\]?.*|<[^>]*>|\$\{[^}]*\}?|\{\{.*|%[sd]"
+)
+_NAMELIKE = re.compile(r"(?:[A-Z]?[a-z]+|[A-Z]+)(?:[-_./ ](?:[A-Z]?[a-z]+|[A-Z]+))*")
+_SOURCE_FILE = re.compile(
+    r"\.(?:java|kt|kts|scala|groovy|py|go|js|mjs|cjs|jsx|ts|tsx|cs|fs|vb|rb|php|swift|rs|c|cc|cpp|h|hpp|ex|exs|erl|clj"
+    r"|dart|lua)$",
+    re.I,
+)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _key_class(key: str) -> str | None:
+    """`password`, `token` or `key` (how sure the key is that its value is a secret), or None."""
+    if _SOURCE_FILE.search(key):
+        return None  # `token_cache.js:120:7` is a stack frame, not an assignment
+    words = [w.lower() for w in _WORDS.findall(key)]
+    found: str | None = None
+    for i, word in enumerate(words):
+        if word in _PASSWORD_WORDS or word.endswith(("password", "passwd")):
+            found = "password"
+        elif word in _TOKEN_WORDS or word.endswith(_GLUED):
+            found = "token" if found != "password" else found
+        elif word in {"key", "keys"}:
+            qualified = i > 0 and (words[i - 1] in _KEY_QUALIFIERS or words[i - 1] in _TOKEN_WORDS)
+            found = found or ("token" if qualified else "key")
+        else:
+            continue
+        rest = words[i + 1 :]
+        if rest and rest[0] in _ABOUT and not (rest[0] == "id" and word in ("secret", "secrets")):
+            return None  # secretName, token_type, password_length, key_id (vault's secret_id is a secret)
+    return found
+
+
+def _is_secret_value(value: str, kind: str) -> bool:
+    bare = value.strip().strip("\\\"'")
+    if not bare or bare.lower() in _NOT_A_VALUE or _PLACEHOLDER.fullmatch(bare):
+        return False
+    if kind == "password":
+        return not (bare.isdigit() and len(bare) < 4)
+    if kind == "token":
+        return len(bare) >= 6 and not _NAMELIKE.fullmatch(bare) and not (bare.isdigit() and len(bare) < 10)
+    # a bare `key`: cache keys, object keys, ids — only an opaque random run is taken for a secret
+    return (
+        len(bare) >= 20
+        and re.fullmatch(r"[A-Za-z0-9+/=_\-.~]+", bare) is not None
+        and not _UUID.search(bare)
+        and not re.fullmatch(r"[0-9a-fA-F]+", bare)
+        and any(c.isupper() for c in bare)
+        and any(c.islower() for c in bare)
+        and any(c.isdigit() for c in bare)
+    )
+
+
+def _key_at(text: str, word: re.Match[str]) -> tuple[int, int, bool]:
+    """The bounds of the key token around a secret word, and whether it can be a key at all (not too
+    long, not a path segment); a run too long to be a key is skipped whole."""
+    head = _KEY_HEAD.search(text, max(0, word.start() - 41), word.start())
+    start = head.start() if head else word.start()
+    tail = _KEY_TAIL.match(text, word.end())
+    end = tail.end() if tail else word.end()
+    if word.start() - start > 40 or end - word.end() > 40:
+        run = _KEY_RUN.match(text, word.end())
+        return start, run.end() if run else end, False
+    return start, end, not (start > 0 and text[start - 1] == "/")
+
+
+def redact_assignments(text: str) -> str:
+    """Values of `password=…`, `"client_secret": "…"`, `\\"apiKey\\":\\"…\\"`, `pwd=4@…` replaced; names kept."""
+    out: list[str] = []
+    pos = 0  # end of the last redacted value
+    key_end = 0  # end of the last key looked at: several secret words in one key are one key
+    for word in _KEYWORD.finditer(text):
+        if word.start() < max(pos, key_end):
+            continue
+        start, key_end, possible = _key_at(text, word)
+        if not possible:
+            continue
+        sep = _SEPARATOR.match(text, key_end)
+        if sep is None or (sep.group("sep") == ":" and text[start - 1 : start] == ":"):
+            continue  # no assignment; or a field of an ARN or URN (`:secret:orders/db`)
+        kind = _key_class(text[start:key_end])
+        value = _VALUE.match(text, sep.end()) if kind is not None else None
+        if kind is None or value is None:
+            continue
+        group = next(g for g in ("v1", "v2", "v3", "v4") if value.group(g) is not None)
+        if not _is_secret_value(value.group(group), kind):
+            continue
+        out += [text[pos : value.start(group)], _TAG.format("assignment")]
+        pos = value.end(group)
+    return "".join(out) + text[pos:] if out else text
+
+
+class Redactor:
+    """Replaces secrets with `[REDACTED:<kind>]`; built-in patterns plus user ones (service map `redaction`)."""
+
+    def __init__(self, extra_patterns: Iterable[str] = ()) -> None:
+        custom = tuple(_p(f"custom-{i + 1}", p) for i, p in enumerate(extra_patterns))
+        self._rules: tuple[tuple[str, Rule], ...] = (
+            *((p.name, p.apply) for p in (*BUILTIN_PATTERNS, *custom)),
+            *((p.name, p.apply) for p in (_VAULT_LEGACY, _AWS_PAIR, _CLI_FLAG)),
+            ("assignment", redact_assignments),
+            (_EMAIL.name, _EMAIL.apply),
+            (_CARD.name, _CARD.apply),
+        )
+
+    def redact(self, text: str) -> str:
+        """Text with every recognised secret replaced."""
+        for _name, rule in self._rules:
+            text = rule(text)
+        return text
+
+    def findings(self, text: str) -> list[str]:
+        """Names of the rules that match (for tests and reports, never the values)."""
+        return [name for name, rule in self._rules if rule(text) != text]
+
+    def redact_tree(self, value: Any) -> Any:
+        """A decoded JSON value with every string redacted, and every value of a secret-named key."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, list):
+            return [self.redact_tree(v) for v in value]
+        if isinstance(value, dict):
+            out: dict[Any, Any] = {}
+            for key, item in value.items():
+                kind = _key_class(key) if isinstance(key, str) else None
+                if kind is not None and isinstance(item, str | int) and _is_secret_value(str(item), kind):
+                    out[key] = _TAG.format("assignment")
+                else:
+                    out[key] = self.redact_tree(item)
+            return out
+        return value
+
+
+@functools.lru_cache(maxsize=8)
+def redactor_for(extra_patterns: tuple[str, ...] = ()) -> Redactor:
+    """One compiled Redactor per set of user patterns (parsing asks for it once per line)."""
+    return Redactor(extra_patterns)
