@@ -95,8 +95,8 @@ def _assert_nothing_leaked(
     events = sum(w["events"] for w in report["windows"])
     assert events >= len(POSITIVES), "every planted line was read as an error"
     assert len(report["incidents"]) == PUBLISHED
-    texts = {**dict(_files(out)), "console": proc.stdout + proc.stderr, "state repository": _state_repository(
-        world.ops_remote), **extra}  # fmt: skip
+    state = _state_repository(world.ops_remote)
+    texts = {**dict(_files(out)), "console": proc.stdout + proc.stderr, "state repository": state, **extra}
     found = [hit for where, text in texts.items() for hit in leaked(where, text)]
     assert found == [], f"{len(found)} leak(s): {found[:20]}"
 
@@ -107,6 +107,7 @@ def test_local_sink_run_leaks_no_secret(world: World, tmp_path: Path) -> None:
         env = {"TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_URL": telegram.api_url}
         proc = _run(world, out, "local", env)
         messages = "\n".join(str(m.get("text")) for m in telegram.sent)
+    assert telegram.sent, "the run notified Telegram"
     assert len(list((out / "drafts").rglob("*.md"))) >= PUBLISHED
     state = json.loads(git(world.root, "--git-dir", str(world.ops_remote), "show", "error-autopilot-state:state.json"))
     pending = [r for r in state["incidents"].values() if r["pending"]]
