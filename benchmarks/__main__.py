@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from benchmarks import memory, throughput, tokens
+from benchmarks import memory, redaction, throughput, tokens
 
 
 def main() -> int:
@@ -19,8 +19,10 @@ def main() -> int:
         "throughput": throughput.run(args.lines),
         "memory": memory.run(args.memory_lines),
         "tokens": tokens.run(),
+        "redaction": redaction.run(),
     }
-    t, m, k = figures["throughput"], figures["memory"], figures["tokens"]
+    t, m, k, r = figures["throughput"], figures["memory"], figures["tokens"], figures["redaction"]
+    g = r["generated"]
     sys.stdout.write(
         f"throughput: {t['pipeline_lines_per_s']:,.0f} lines/s parse+fingerprint+group vs "
         f"{t['decode_lines_per_s']:,.0f} lines/s json.loads → {t['ratio_pipeline_vs_decode']:.2f}× the decode time\n"
@@ -29,6 +31,10 @@ def main() -> int:
         f"for {m['baseline_lines']:,} → {m['ratio_vs_tenth']:.2f}×\n"
         f"tokens:     {k['agent_tokens']:,} per incident with tools vs {k['baseline_tokens']:,} pasting all evidence "
         f"→ {k['ratio_vs_paste_all']:.2f}×\n"
+        f"redaction:  recall {g['recall']:.1%} of {g['secrets']} secrets in {g['formats']} formats, look-alikes kept "
+        f"{g['look_alikes_kept']:.1%} of {g['look_alikes']} (false positives {g['false_positive_rate']:.1%}) over plan, "
+        f"state and issue; hand-written corpus {r['corpus']['recall']:.1%} / {r['corpus']['look_alikes_kept']:.1%}; "
+        f"{r['redact_us_per_line']:.0f} µs per line\n"
     )
     sys.stdout.write(json.dumps(figures, indent=2) + "\n")
     return 0
