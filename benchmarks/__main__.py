@@ -32,8 +32,9 @@ def main() -> int:
         f"tokens:     {k['agent_tokens']:,} per incident with tools vs {k['baseline_tokens']:,} pasting all evidence "
         f"→ {k['ratio_vs_paste_all']:.2f}×\n"
         f"redaction:  recall {g['recall']:.1%} of {g['secrets']} secrets in {g['formats']} formats, look-alikes kept "
-        f"{g['look_alikes_kept']:.1%} of {g['look_alikes']} (false positives {g['false_positive_rate']:.1%}) over plan, "
-        f"state and issue; hand-written corpus {r['corpus']['recall']:.1%} / {r['corpus']['look_alikes_kept']:.1%}; "
+        f"{g['look_alikes_kept']:.1%} of {g['look_alikes']} (false positives {g['false_positive_rate']:.1%}) "
+        f"over plan, state and issue; hand-written corpus {r['corpus']['recall']:.1%} / "
+        f"{r['corpus']['look_alikes_kept']:.1%}; "
         f"{r['redact_us_per_line']:.0f} µs per line\n"
     )
     sys.stdout.write(json.dumps(figures, indent=2) + "\n")

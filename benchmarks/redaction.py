@@ -4,8 +4,8 @@ Each corpus line (tests/fixtures/secrets: the generated corpus and the hand-writ
 through parse_entry and grouping like a polled line, then into what leaves the runner: the plan
 entry (plan.json), the pending payload state keeps, the rendered issue (title and body). A secret
 counts as caught only when neither it nor any 12-character piece of its random part is in any of
-them; a look-alike counts as kept when it is still in the plan's sample line (or, for a line that is not an error, in the
-line as parsing redacts it).
+them; a look-alike counts as kept when it is still in the plan's sample line (or, for a line that
+is not an error, in the line as parsing redacts it).
 """
 
 from __future__ import annotations
