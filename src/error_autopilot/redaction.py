@@ -73,6 +73,18 @@ def _luhn_ok(text: str) -> bool:
     return total % 10 == 0
 
 
+# issuer prefixes and the lengths their numbers have: a Luhn-valid 19-digit trace id is not a card
+_CARD_BRANDS = re.compile(
+    r"4(?:\d{12}|\d{15}|\d{18})|5[1-5]\d{14}|2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)\d{12}|3[47]\d{13}"
+    r"|6(?:011|5\d\d|4[4-9]\d)\d{12,15}|35(?:2[89]|[3-8]\d)\d{12,15}|3(?:0[0-5]|[689]\d)\d{11,16}"
+)
+
+
+def _card_number(text: str) -> bool:
+    digits = re.sub(r"\D", "", text)
+    return _CARD_BRANDS.fullmatch(digits) is not None and _luhn_ok(digits)
+
+
 def _has_digit_and_letter(value: str) -> bool:
     return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
 
@@ -148,8 +160,19 @@ BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
         "ya29.",
         "1//0",
     ),
-    _p("gitlab-token", _S + r"gl(?:pat|dt|rt|ptt|ft|imt|agent|oas|soat|cbt|rtr|ffct|feed)-[A-Za-z0-9_\-]{20,}", "gl"),
-    _p("telegram-bot-token", r"(?<![0-9])\d{8,10}:AA[A-Za-z0-9_\-]{30,40}(?![A-Za-z0-9_\-])", ":AA"),
+    _p(
+        "gitlab-token",
+        _S + r"(?:gl(?:pat|dt|rt|ptt|ft|imt|agent|oas|soat|cbt|rtr|ffct|feed)-[A-Za-z0-9_\-]{20,}"
+        r"|GR1348941[A-Za-z0-9_\-]{20})",
+        "gl",
+        "GR1348941",
+    ),
+    _p(
+        "telegram-bot-token",
+        r"(?<![0-9])\d{8,10}:(?:AA[A-Za-z0-9_\-]{30,40}|[A-Za-z0-9_\-]{35})(?![A-Za-z0-9_\-])",
+        ":",
+        check=lambda v: _has_digit_and_letter(v.split(":", 1)[1]) and not v.split(":", 1)[1].islower(),
+    ),
     _p("npm-token", _S + r"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])", "npm_"),
     _p("sendgrid-key", _S + r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])", "SG."),
     _p(
@@ -179,11 +202,15 @@ BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
     ),
     _p(
         "bearer",
-        r"(?P<k>(?<![\w\-])(?:bearer|token|basic|ssws)[ \t]{1,8})(?P<secret>[A-Za-z0-9_\-.=+/~]{16,})",
+        r"(?P<k>(?<![\w\-])(?:bearer|basic|ssws)[ \t]{1,8})(?P<secret>[A-Za-z0-9_\-.+/~]{16,}=*)",
+        *("bearer", "basic", "ssws"),
+        flags=re.I,
+    ),
+    _p(
+        # "token" is also a word: only an opaque run after it is taken for one
         "bearer",
+        r"(?P<k>(?<![\w\-])token[ \t]{1,8})(?P<secret>[A-Za-z0-9_\-.+/~]{16,}=*)",
         "token",
-        "basic",
-        "ssws",
         flags=re.I,
         check=_opaque,
     ),
@@ -197,14 +224,28 @@ BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
 )
 
 _AWS_PAIR = _p(
-    # the secret half of an AWS key pair has no prefix: a 40-character base64 run beside the key id
+    # the secret half of an AWS key pair has no prefix: a 40-character base64 run in a line that speaks
+    # of AWS, keys or secrets
     "aws-secret-key",
     r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
-    "aws-access-key",
-    "aws",
-    "AWS",
-    "Aws",
+    *("aws-access-key", "aws", "secret", "key", "credential"),
+    flags=re.I,
     check=lambda v: any(c.isupper() for c in v) and any(c.islower() for c in v) and any(c.isdigit() for c in v),
+)
+_GO_DSN = _p(
+    # Go's MySQL driver: `user:password@tcp(host:3306)/db`, no scheme
+    "dsn-credentials",
+    r"(?P<k>(?<![\w.\-:/])[\w.\-]{1,64}:)(?P<secret>[^\s@/\"'\\]{1,256})(?=@(?:tcp|unix|udp)\()",
+    "@tcp(",
+    "@unix(",
+    "@udp(",
+)
+_URL_CODE = _p(
+    # Azure Functions keys and OAuth authorization codes ride in the query string as `code=`
+    "url-code",
+    r"(?P<k>(?<=[?&])code=)(?P<secret>[A-Za-z0-9_\-%/+=.]{20,})",
+    "code=",
+    check=_opaque,
 )
 _CLI_FLAG = _p(
     "cli-flag",
@@ -232,7 +273,22 @@ _EMAIL = _p(
     r"(?![A-Za-z0-9\-])",
     "@",
 )
-_CARD = _p("card-number", r"[2-6](?<![\d.:\-][2-6])\d{3}(?:[ -]?\d){9,15}(?![\d.:\-])", check=_luhn_ok)
+_CARD = re.compile(r"[2-6](?<![\d.\-][2-6])(?<!\d:[2-6])\d{3}(?:[ -]?\d){9,15}(?![\d.:\-])")
+# a number that is the value of an id field (`dd.trace_id`, `spanId`, `order_id`) is an id, Luhn or not
+_ID_FIELD = re.compile(r"(?:id|ID|Id)\\{0,8}[\"']?[ \t]{0,8}[:=][ \t]{0,8}\\{0,8}[\"']?$")
+
+
+def redact_cards(text: str) -> str:
+    """Luhn-valid numbers with a card issuer's prefix and length, unless an id field holds them."""
+    if not any(c.isdigit() for c in text):
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        if not _card_number(match.group(0)) or _ID_FIELD.search(text, max(0, match.start() - 24), match.start()):
+            return match.group(0)
+        return _TAG.format("card-number")
+
+    return _CARD.sub(replace, text)
 
 
 # --- assignments: `<key><sep><value>` where the key names a secret ----------------------------------------------
@@ -325,7 +381,9 @@ def _is_secret_value(value: str, kind: str) -> bool:
     if kind == "password":
         return not (bare.isdigit() and len(bare) < 4)
     if kind == "token":
-        return len(bare) >= 6 and not _NAMELIKE.fullmatch(bare) and not (bare.isdigit() and len(bare) < 10)
+        # names (`orders-db-credentials`) and short words (`anonymous`) are not secrets; a long word may be
+        named = _NAMELIKE.fullmatch(bare) is not None and (len(bare) <= 12 or any(c in bare for c in "-_./ "))
+        return len(bare) >= 6 and not named and not (bare.isdigit() and len(bare) < 10)
     # a bare `key`: cache keys, object keys, ids — only an opaque random run is taken for a secret
     return (
         len(bare) >= 20
@@ -384,10 +442,10 @@ class Redactor:
         custom = tuple(_p(f"custom-{i + 1}", p) for i, p in enumerate(extra_patterns))
         self._rules: tuple[tuple[str, Rule], ...] = (
             *((p.name, p.apply) for p in (*BUILTIN_PATTERNS, *custom)),
-            *((p.name, p.apply) for p in (_VAULT_LEGACY, _AWS_PAIR, _CLI_FLAG)),
+            *((p.name, p.apply) for p in (_VAULT_LEGACY, _AWS_PAIR, _GO_DSN, _URL_CODE, _CLI_FLAG)),
             ("assignment", redact_assignments),
             (_EMAIL.name, _EMAIL.apply),
-            (_CARD.name, _CARD.apply),
+            ("card-number", redact_cards),
         )
 
     def redact(self, text: str) -> str:

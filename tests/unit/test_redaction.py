@@ -84,10 +84,16 @@ def test_recall_and_look_alikes_kept(capsys: pytest.CaptureFixture[str]) -> None
         ("ERROR psql --password S3cr3t!Pass -h db", "S3cr3t!Pass"),
         ("ERROR redis://:Kx81mQ2pW0vL@cache:6379 refused", "Kx81mQ2pW0vL"),
         ("ERROR postgres://app:p@ss:w0rd@db:5432/orders refused", "p@ss:w0rd"),
+        ("ERROR sql.Open root:cnqcMUP6n0a0uARx@tcp(db:3306)/orders: refused", "cnqcMUP6n0a0uARx"),
+        ("ERROR invalid secret key p1vRt/1fjORS+6ilI8ihN5KXSc7Tvo+hBKqFYY+k for user", "p1vRt/1fjORS+6ilI8ihN5"),
+        ("ERROR POST https://f.azurewebsites.net/api/sync?code=Zk81mQ2pW0vLrt5Wq9Kd7Xy== 500", "Zk81mQ2pW0vLrt5Wq9Kd"),
+        ("ERROR 401 (Authorization: Bearer abcdefghijklmnopqrst)", "abcdefghijklmnopqrst"),
+        ('{"level":"error","card":4539578763621486}', "4539578763621486"),
     ],
     ids=["json-in-json", "json-in-json-in-json", "logfmt-in-json-digits-first", "digits-then-punctuation",
          "python-repr-with-spaces", "escaped-quote-in-value", "azure-sas-sig", "azure-shared-access-key",
-         "mailgun-new-shape", "cli-flag", "dsn-without-user", "dsn-password-with-at-and-colon"],
+         "mailgun-new-shape", "cli-flag", "dsn-without-user", "dsn-password-with-at-and-colon", "go-mysql-dsn",
+         "aws-secret-in-a-sentence", "azure-function-key", "bearer-letters-only", "card-in-json-number"],
 )  # fmt: skip
 def test_secret_shapes_that_used_to_leak(line: str, secret: str) -> None:
     out = Redactor().redact(line)
@@ -105,6 +111,8 @@ def test_secret_shapes_that_used_to_leak(line: str, secret: str) -> None:
         "\tat com.acme.auth.TokenCache.get(/app/src/token-cache.js:1234:56)",
         "level=error cache_key=orders:42:v2 idempotencyKey=3f0c2a9e-4b1d-4c6e-9a7f-2d8b5e1c0a44",
         "level=error password=required token=expired secret=missing",
+        '{"level":"error","dd.trace_id":"4539578763621486","spanId":"5804311259234127801"}',
+        "ERROR passwordless login expired; tokens=4096 max_tokens=8192",
     ],
 )
 def test_names_and_facts_about_secrets_are_kept(line: str) -> None:
