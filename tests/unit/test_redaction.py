@@ -13,8 +13,10 @@ import pytest
 
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import LogEntry
+from error_autopilot.domain.traces import Span, SpanEvent, Trace
 from error_autopilot.incidents.events import parse_entry
 from error_autopilot.incidents.stacktrace import parse_stacktrace
+from error_autopilot.investigation.traces import exception_stacktrace, incident_from_trace, summarise
 from error_autopilot.redaction import Redactor
 from tests.conftest import TEST_FIXTURES
 
@@ -184,3 +186,21 @@ def test_custom_patterns_from_the_service_map_apply_at_the_door() -> None:
     smap = SMAP.model_copy(update={"redaction": SMAP.redaction.model_copy(update={"patterns": (r"ACME-\d{6}",)})})
     event = parse_entry(_entry("ERROR ticket ACME-123456 failed"), "prod", smap)
     assert event is not None and "ACME-123456" not in event.model_dump_json()
+
+
+def test_span_text_is_redacted_before_it_reaches_a_finding_or_an_incident() -> None:
+    token, password = "ghp_" + "Qx7Lm2Vp9Rt4Wz8Ks1Nd6Bf3Hj5Gc0Ya2Uei", "Kx81mQ2pW0vLrt"
+    stack = f"java.lang.IllegalStateException: rejected {token}\n\tat com.acme.auth.Client.call(Client.java:88)"
+    attrs = {"exception.type": "java.lang.IllegalStateException", "exception.message": f"rejected {token}",
+             "exception.stacktrace": stack}  # fmt: skip
+    span = Span(
+        span_id="00f067aa0ba902b7", service="orders", name=f"GET /export?access_token={password}",
+        start_ns=1, status_code="ERROR", status_message=f"redis://:{password}@cache refused",
+        events=(SpanEvent(name="exception", attributes=attrs),),
+    )  # fmt: skip
+    trace = Trace(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", status="found", spans=(span,), total_spans=1)
+    summary, incident = summarise(trace), incident_from_trace(trace, "prod", SMAP)
+    assert incident is not None and incident.stack is not None
+    dumped = summary.model_dump_json() + incident.model_dump_json() + (exception_stacktrace(trace, span.span_id) or "")
+    assert token not in dumped and password not in dumped
+    assert [f.function for f in incident.stack.primary.frames] == ["call"]
