@@ -97,24 +97,50 @@ def _opaque(value: str) -> bool:
 # a token starts where no token character precedes it (see the module docstring on `\b`)
 _S = r"(?<![A-Za-z0-9_\-])"
 
-_VENDOR = (
-    r"dop_v1_[a-f0-9]{64}|do[ora]_v1_[a-f0-9]{64}|hv[sbr]\.[A-Za-z0-9_\-]{24,}|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|"
-    r"pypi-AgE[A-Za-z0-9_\-]{50,}|dckr_pat_[A-Za-z0-9_\-]{20,}|lin_(?:api|oauth)_[A-Za-z0-9]{32,}|NRAK-[A-Z0-9]{27}|"
-    r"NRII-[A-Za-z0-9_\-]{32}|PMAK-[a-f0-9]{24}-[a-f0-9]{34}|ATATT3[A-Za-z0-9_\-=]{30,}|ATCTT3[A-Za-z0-9_\-=]{30,}|"
-    r"SK[a-f0-9]{32}(?![A-Za-z0-9])|key-[a-f0-9]{32}(?![A-Za-z0-9])|pubkey-[a-f0-9]{32}(?![A-Za-z0-9])|"
-    r"[a-f0-9]{32}-[a-f0-9]{8}-[a-f0-9]{8}(?![A-Za-z0-9\-])|[a-f0-9]{32}-us\d{1,2}(?![A-Za-z0-9])|"
-    r"xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}|xsmtpsib-[a-f0-9]{64}-[A-Za-z0-9]{16}|dapi[a-f0-9]{32}(?:-\d)?|"
-    r"pul-[a-f0-9]{40}|[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_\-=]{60,}|dp\.(?:st|pt|ct|sa|scim|audit)\.[A-Za-z0-9_\-.]{40,}|"
-    r"sbp_[a-f0-9]{40}|pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_\-.]{32,}|pat[A-Za-z0-9]{14}\.[a-f0-9]{64}|"
-    r"ntn_[A-Za-z0-9]{40,}|secret_[A-Za-z0-9]{43}(?![A-Za-z0-9])|sntry[us]_[A-Za-z0-9_=+/.]{40,}|bkua_[a-f0-9]{40}|"
-    r"gsk_[A-Za-z0-9]{48,}|r8_[A-Za-z0-9]{30,}|tskey-[a-z]+-[A-Za-z0-9]{6,}-[A-Za-z0-9]{16,}|CFPAT-[A-Za-z0-9_\-]{43}|"
-    r"EAAA[A-Za-z0-9_\-]{60,}|sq0(?:atp|csp)-[A-Za-z0-9_\-]{22,}|AGE-SECRET-KEY-1[0-9A-Z]{58}|figd_[A-Za-z0-9_\-]{40,}|"
-    r"glsa_[A-Za-z0-9]{32}_[a-f0-9]{8}|fo1_[A-Za-z0-9_\-]{43}|FlyV1 fm\d_[A-Za-z0-9+/=_\-]{40,}|"
-    r"ops_eyJ[A-Za-z0-9+/=_\-]{40,}|rnd_[A-Za-z0-9]{32}|vercel_[A-Za-z0-9]{24,}|nfp_[A-Za-z0-9]{36}|"
-    r"pnu_[A-Za-z0-9]{36}|sgp_[a-f0-9]{16}_[a-f0-9]{40}|tfp_[A-Za-z0-9_\-]{44,}|"
-    r"(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdzE)[A-Za-z0-9+/=]{100,}|[A-Za-z0-9]{52}JQQJ99[A-Za-z0-9]{3}AZDO[A-Za-z0-9]{4}|"
-    r"[A-Za-z0-9_\-.]{3}\dQ~[A-Za-z0-9_\-.~]{31,34}(?![A-Za-z0-9_~.\-])"
+# issuers' token shapes, each with the literal it cannot appear without (tried only when that is present)
+# fmt: off
+_VENDOR: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (r"do[por]_v1_[a-f0-9]{64}", ("_v1_",)),
+    (r"hv[sbr]\.[A-Za-z0-9_\-]{24,}", ("hvs.", "hvb.", "hvr.")),
+    (r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}", ("shp",)),
+    (r"pypi-AgE[A-Za-z0-9_\-]{50,}", ("pypi-",)),
+    (r"dckr_pat_[A-Za-z0-9_\-]{20,}", ("dckr_",)),
+    (r"lin_(?:api|oauth)_[A-Za-z0-9]{32,}", ("lin_",)),
+    (r"NR(?:AK|II)-[A-Za-z0-9_\-]{27,32}", ("NRAK-", "NRII-")),
+    (r"PMAK-[a-f0-9]{24}-[a-f0-9]{34}", ("PMAK-",)),
+    (r"AT[AC]TT3[A-Za-z0-9_\-=]{30,}", ("TT3",)),
+    (r"SK[a-f0-9]{32}(?![A-Za-z0-9])", ("SK",)),
+    (r"(?:pub)?key-[a-f0-9]{32}(?![A-Za-z0-9])", ("key-",)),
+    (r"x(?:keysib|smtpsib)-[a-f0-9]{64}-[A-Za-z0-9]{16}", ("sib-",)),
+    (r"dapi[a-f0-9]{32}(?:-\d)?", ("dapi",)),
+    (r"pul-[a-f0-9]{40}", ("pul-",)),
+    (r"[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_\-=]{60,}", ("atlasv1",)),
+    (r"dp\.(?:st|pt|ct|sa|scim|audit)\.[A-Za-z0-9_\-.]{40,}", ("dp.",)),
+    (r"sbp_[a-f0-9]{40}", ("sbp_",)),
+    (r"pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_\-.]{32,}", ("pscale_",)),
+    (r"pat[A-Za-z0-9]{14}\.[a-f0-9]{64}", ("pat",)),
+    (r"(?:ntn_[A-Za-z0-9]{40,}|secret_[A-Za-z0-9]{43}(?![A-Za-z0-9]))", ("ntn_", "secret_")),
+    (r"sntry[us]_[A-Za-z0-9_=+/.]{40,}", ("sntry",)),
+    (r"bkua_[a-f0-9]{40}", ("bkua_",)),
+    (r"gsk_[A-Za-z0-9]{48,}", ("gsk_",)),
+    (r"r8_[A-Za-z0-9]{30,}", ("r8_",)),
+    (r"tskey-[a-z]+-[A-Za-z0-9]{6,}-[A-Za-z0-9]{16,}", ("tskey-",)),
+    (r"CFPAT-[A-Za-z0-9_\-]{43}", ("CFPAT-",)),
+    (r"EAAA[A-Za-z0-9_\-]{60,}", ("EAAA",)),
+    (r"sq0(?:atp|csp)-[A-Za-z0-9_\-]{22,}", ("sq0",)),
+    (r"AGE-SECRET-KEY-1[0-9A-Z]{58}", ("AGE-SECRET-KEY-",)),
+    (r"figd_[A-Za-z0-9_\-]{40,}", ("figd_",)),
+    (r"glsa_[A-Za-z0-9]{32}_[a-f0-9]{8}", ("glsa_",)),
+    (r"(?:fo1_[A-Za-z0-9_\-]{43}|FlyV1 fm\d_[A-Za-z0-9+/=_\-]{40,})", ("fo1_", "FlyV1")),
+    (r"ops_eyJ[A-Za-z0-9+/=_\-]{40,}", ("ops_eyJ",)),
+    (r"(?:rnd_[A-Za-z0-9]{32}|vercel_[A-Za-z0-9]{24,}|nfp_[A-Za-z0-9]{36}|pnu_[A-Za-z0-9]{36})",
+     ("rnd_", "vercel_", "nfp_", "pnu_")),
+    (r"(?:sgp_[a-f0-9]{16}_[a-f0-9]{40}|tfp_[A-Za-z0-9_\-]{44,})", ("sgp_", "tfp_")),
+    (r"(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdzE)[A-Za-z0-9+/=]{100,}", ("IQoJb3JpZ2luX2Vj", "FwoGZXIvYXdzE")),  # AWS session
+    (r"[A-Za-z0-9]{52}JQQJ99[A-Za-z0-9]{3}AZDO[A-Za-z0-9]{4}", ("AZDO",)),  # Azure DevOps
+    (r"[A-Za-z0-9_\-.]{3}\dQ~[A-Za-z0-9_\-.~]{31,34}(?![A-Za-z0-9_~.\-])", ("Q~",)),  # Entra client secret
 )
+# fmt: on
 
 BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
     _p(
@@ -169,9 +195,8 @@ BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
     ),
     _p(
         "telegram-bot-token",
-        r"(?<![0-9])\d{8,10}:(?:AA[A-Za-z0-9_\-]{30,40}|[A-Za-z0-9_\-]{35})(?![A-Za-z0-9_\-])",
-        ":",
-        check=lambda v: _has_digit_and_letter(v.split(":", 1)[1]) and not v.split(":", 1)[1].islower(),
+        r"(?<![0-9])\d{8,10}:AA[A-Za-z0-9_\-]{30,40}(?![A-Za-z0-9_\-])",
+        ":AA",
     ),
     _p("npm-token", _S + r"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])", "npm_"),
     _p("sendgrid-key", _S + r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])", "SG."),
@@ -183,7 +208,6 @@ BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
         "eyJrIjoi",
     ),
     _p("huggingface-token", _S + r"hf_[A-Za-z0-9]{30,}", "hf_"),
-    _p("vendor-token", r"(?<![A-Za-z0-9_\-.])(?:" + _VENDOR + r")"),
     _p("jwt", r"(?<![A-Za-z0-9\-])eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}", "eyJ"),
     _p(
         "url-credentials",
@@ -223,11 +247,31 @@ BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
     ),
 )
 
+_VENDOR_PATTERNS = tuple(_p("vendor-token", r"(?<![A-Za-z0-9_\-.])(?:" + rx + ")", *hints) for rx, hints in _VENDOR)
+_VENDOR_GATE = re.compile("|".join(re.escape(h) for _, hints in _VENDOR for h in hints))
+
+
+def redact_vendor_tokens(text: str) -> str:
+    """The issuers' shapes of `_VENDOR`; one scan for all their literals first, since most lines have none."""
+    if _VENDOR_GATE.search(text) is None:
+        return text
+    for pattern in _VENDOR_PATTERNS:
+        text = pattern.apply(text)
+    return text
+
+
+_HEX_KEYS = _p(
+    # Mailgun (`<32 hex>-<8 hex>-<8 hex>`) and Mailchimp (`<32 hex>-us<dc>`): no literal to look for, so the
+    # token-start check comes after the first character, where the engine can skip ahead to a hex digit
+    "vendor-token",
+    r"[a-f0-9](?<![A-Za-z0-9_\-.][a-f0-9])[a-f0-9]{31}-(?:[a-f0-9]{8}-[a-f0-9]{8}(?![A-Za-z0-9\-])|us\d{1,2}(?![A-Za-z0-9]))",
+    "-",
+)
 _AWS_PAIR = _p(
     # the secret half of an AWS key pair has no prefix: a 40-character base64 run in a line that speaks
     # of AWS, keys or secrets
     "aws-secret-key",
-    r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
+    r"[A-Za-z0-9/+](?<![A-Za-z0-9/+=][A-Za-z0-9/+])[A-Za-z0-9/+]{39}(?![A-Za-z0-9/+=])",
     *("aws-access-key", "aws", "secret", "key", "credential"),
     flags=re.I,
     check=lambda v: any(c.isupper() for c in v) and any(c.islower() for c in v) and any(c.isdigit() for c in v),
@@ -297,7 +341,7 @@ def redact_cards(text: str) -> str:
 # keys that contain a secret word; the key's words decide whether its value is a secret; only then is the
 # value matched, at the quoting level the key was written at (`"k": "v"`, `\"k\": \"v\"`, `'k': 'v'`, `k=v`).
 
-_KEYWORD = re.compile(r"pass|pwd|secret|token|key|credential|auth|sig|private", re.I)
+_KEYWORD = re.compile(r"pass|pwd|secret|token|key|credential|auth|sig|private")  # searched in lowercased text
 _KEY_HEAD = re.compile(r"[\w.\-]*$")  # searched in the 41 characters before a secret word
 _KEY_TAIL = re.compile(r"[\w.\-]{0,41}")
 _KEY_RUN = re.compile(r"[\w.\-]*")
@@ -414,7 +458,10 @@ def redact_assignments(text: str) -> str:
     out: list[str] = []
     pos = 0  # end of the last redacted value
     key_end = 0  # end of the last key looked at: several secret words in one key are one key
-    for word in _KEYWORD.finditer(text):
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few characters lowercase to two: positions would drift
+        lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    for word in _KEYWORD.finditer(lowered):
         if word.start() < max(pos, key_end):
             continue
         start, key_end, possible = _key_at(text, word)
@@ -442,7 +489,8 @@ class Redactor:
         custom = tuple(_p(f"custom-{i + 1}", p) for i, p in enumerate(extra_patterns))
         self._rules: tuple[tuple[str, Rule], ...] = (
             *((p.name, p.apply) for p in (*BUILTIN_PATTERNS, *custom)),
-            *((p.name, p.apply) for p in (_VAULT_LEGACY, _AWS_PAIR, _GO_DSN, _URL_CODE, _CLI_FLAG)),
+            ("vendor-token", redact_vendor_tokens),
+            *((p.name, p.apply) for p in (_HEX_KEYS, _VAULT_LEGACY, _AWS_PAIR, _GO_DSN, _URL_CODE, _CLI_FLAG)),
             ("assignment", redact_assignments),
             (_EMAIL.name, _EMAIL.apply),
             ("card-number", redact_cards),
