@@ -482,11 +482,15 @@ def redact_assignments(text: str) -> str:
     return "".join(out) + text[pos:] if out else text
 
 
+_LABEL_CACHE = 4096
+
+
 class Redactor:
     """Replaces secrets with `[REDACTED:<kind>]`; built-in patterns plus user ones (service map `redaction`)."""
 
     def __init__(self, extra_patterns: Iterable[str] = ()) -> None:
         custom = tuple(_p(f"custom-{i + 1}", p) for i, p in enumerate(extra_patterns))
+        self._labels: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
         self._rules: tuple[tuple[str, Rule], ...] = (
             *((p.name, p.apply) for p in (*BUILTIN_PATTERNS, *custom)),
             ("vendor-token", redact_vendor_tokens),
@@ -505,6 +509,16 @@ class Redactor:
     def findings(self, text: str) -> list[str]:
         """Names of the rules that match (for tests and reports, never the values)."""
         return [name for name, rule in self._rules if rule(text) != text]
+
+    def redact_labels(self, labels: dict[str, str]) -> dict[str, str]:
+        """Label values redacted; a stream's labels repeat on every line, so the answers are remembered."""
+        key = tuple(labels.items())
+        cached = self._labels.get(key)
+        if cached is None:
+            if len(self._labels) >= _LABEL_CACHE:
+                self._labels.clear()
+            cached = self._labels[key] = self.redact_tree(labels)
+        return dict(cached)
 
     def redact_tree(self, value: Any) -> Any:
         """A decoded JSON value with every string redacted, and every value of a secret-named key."""

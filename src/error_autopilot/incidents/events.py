@@ -139,11 +139,12 @@ def parse_entry(
     Secrets are redacted here, before anything else reads the line: the event holds no raw text."""
     line = entry.line if len(entry.line) <= max_line_bytes else entry.line[:max_line_bytes]
     redactor = redactor_for(smap.redaction.patterns)
-    line, stream_labels = redactor.redact(line), redactor.redact_tree(entry.labels)
-    labels = {**stream_labels, **redactor.redact_tree(entry.metadata)}
+    line, stream_labels = redactor.redact(line), redactor.redact_labels(entry.labels)
+    labels = {**stream_labels, **redactor.redact_labels(entry.metadata)}
     data, fmt = _structured(line)
-    if data and (decoded := redactor.redact_tree(data)) != data:  # a secret hidden by escaping (`\/`, `\u0040`)
-        data, line = decoded, json.dumps(decoded, ensure_ascii=False) if fmt == "json" else line
+    hidden = fmt == "json" and ("\\/" in line or "\\u" in line)  # escapes can hide a secret: `:\/\/`, `\u0040`
+    if hidden and (decoded := redactor.redact_tree(data)) != data:
+        data, line = decoded, json.dumps(decoded, ensure_ascii=False)
     message = _ANSI.sub("", _as_text(_get(data, MESSAGE_KEYS)) if data else line.split("\n", 1)[0])
     level = _level(data, labels, message)
     stack_text = _as_text(_get(data, STACK_KEYS)) if data and _get(data, STACK_KEYS) else None
