@@ -204,3 +204,10 @@ def test_span_text_is_redacted_before_it_reaches_a_finding_or_an_incident() -> N
     dumped = summary.model_dump_json() + incident.model_dump_json() + (exception_stacktrace(trace, span.span_id) or "")
     assert token not in dumped and password not in dumped
     assert [f.function for f in incident.stack.primary.frames] == ["call"]
+
+
+def test_a_token_cut_by_the_line_cap_is_redacted_whole() -> None:
+    token = "ghp_" + "Qx7Lm2Vp9Rt4Wz8Ks1Nd6Bf3Hj5Gc0Ya2Uei"
+    line = "ERROR " + "x" * 100 + f" {token} tail"
+    event = parse_entry(_entry(line), "prod", SMAP, max_line_bytes=len(line) - 30)  # the cap falls inside the token
+    assert event is not None and token[:16] not in event.line and token[4:16] not in event.model_dump_json()

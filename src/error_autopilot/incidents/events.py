@@ -19,6 +19,7 @@ from error_autopilot.redaction import redactor_for
 
 MAX_LINE = 64 * 1024
 MAX_MESSAGE = 1024
+_CAP_MARGIN = 1024
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 # the lookbehind keeps a key from starting inside a word: without it a long word is scanned from every
@@ -137,9 +138,10 @@ def parse_entry(
     """The entry as an ErrorEvent, or None when it is not an error (info, debug, a warning…).
 
     Secrets are redacted here, before anything else reads the line: the event holds no raw text."""
-    line = entry.line if len(entry.line) <= max_line_bytes else entry.line[:max_line_bytes]
     redactor = redactor_for(smap.redaction.patterns)
-    line, stream_labels = redactor.redact(line), redactor.redact_labels(entry.labels)
+    # redacted a little past the cap, then capped: a token cut in two by the cap would match no pattern
+    line = redactor.redact(entry.line[: max_line_bytes + _CAP_MARGIN])[:max_line_bytes]
+    stream_labels = redactor.redact_labels(entry.labels)
     labels = {**stream_labels, **redactor.redact_labels(entry.metadata)}
     data, fmt = _structured(line)
     hidden = fmt == "json" and ("\\/" in line or "\\u" in line)  # escapes can hide a secret: `:\/\/`, `\u0040`
