@@ -141,7 +141,10 @@ def test_hostile_megabyte_lines_stay_linear(unit: str) -> None:
     assert large < max(small, 0.005) * 60, f"{unit!r}: 64 KB {small:.3f}s, 1 MB {large:.3f}s"
 
 
-STACKS = sorted((TEST_FIXTURES / "stacktraces").rglob("*.txt"))
+STACKS = [
+    *sorted((TEST_FIXTURES / "stacktraces").rglob("*.txt")),
+    *sorted((TEST_FIXTURES / "realworld").rglob("trace.txt")),
+]
 
 
 @pytest.mark.parametrize("path", STACKS, ids=lambda p: f"{p.parent.name}/{p.name}")
