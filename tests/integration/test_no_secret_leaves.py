@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_FIXTURES
+from tests.support.action_runner import run_action
 from tests.support.fakes.github import FakeGitHub
 from tests.support.fakes.telegram import FakeTelegram
 from tests.support.world import World, demo_world, git
@@ -132,3 +134,30 @@ def test_github_sink_run_leaks_no_secret(world: World, tmp_path: Path) -> None:
     assert len(github.issues["acme/ops"]) >= PUBLISHED // 2
     _assert_nothing_leaked(world, out, proc, {"github requests": "\n".join(requests), "github issues": issues,
                                               "telegram": messages})  # fmt: skip
+
+
+def test_the_action_leaks_no_secret_into_its_summary_outputs_or_log(world: World, tmp_path: Path) -> None:
+    """The composite action as the runner executes it: job summary, step outputs and the workflow log."""
+    work = tmp_path / "checkout"
+    git(tmp_path, "clone", "-q", str(world.ops_remote), str(work))
+    shutil.copy(world.config, work / "service-map.json")
+    git(work, "add", "service-map.json")
+    git(work, "commit", "-q", "-m", "service map")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    with FakeGitHub({"acme/ops": world.ops_remote}) as github, FakeTelegram() as telegram:
+        env = {"GITHUB_API_URL": github.url, "AUTOPILOT_GITHUB_WRITE_INTERVAL": "0",
+               "TELEGRAM_API_URL": telegram.api_url}  # fmt: skip
+        inputs = {"github-token": "ghs_test", "telegram-bot-token": telegram.token, "max-incidents": str(PUBLISHED)}
+        result = run_action(work, tmp_path / "runner", inputs=inputs, event_name="schedule", event={}, env=env)
+        issues = json.dumps([github.issues, {str(k): v for k, v in github.comments.items()}])
+        messages = "\n".join(str(m.get("text")) for m in telegram.sent)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.summary and result.outputs["incidents"]
+    texts = {
+        **{f"checkout/{name}": text for name, text in _files(work / ".error-autopilot")},
+        "job summary": result.summary, "step outputs": json.dumps(result.outputs),
+        "workflow log": result.stdout + result.stderr, "github issues": issues, "telegram": messages,
+        "state repository": _state_repository(world.ops_remote),
+    }  # fmt: skip
+    found = [hit for where, text in texts.items() for hit in leaked(where, text)]
+    assert found == [], f"{len(found)} leak(s): {found[:20]}"
