@@ -330,7 +330,9 @@ def redact_cards(text: str) -> str:
 # keys that contain a secret word; the key's words decide whether its value is a secret; only then is the
 # value matched, at the quoting level the key was written at (`"k": "v"`, `\"k\": \"v\"`, `'k': 'v'`, `k=v`).
 
-_KEYWORD = re.compile(r"pass|pwd|secret|token|key|credential|auth|sig|private")  # searched in lowercased text
+_KEYWORD = re.compile(
+    r"pass|pwd|secret|token|key|credential|auth|sig|private|session|cookie"
+)  # searched in lowercased text
 _KEY_HEAD = re.compile(r"[\w.\-]*$")  # searched in the 41 characters before a secret word
 _KEY_TAIL = re.compile(r"[\w.\-]{0,41}")
 _KEY_RUN = re.compile(r"[\w.\-]*")
@@ -355,6 +357,9 @@ _KEY_QUALIFIERS = frozenset({
     "client", "license", "subscription", "storage", "sas", "webhook", "service", "admin", "write", "read", "ingest",
     "ingestion", "sdk", "server", "consumer", "hmac", "primary", "secondary", "dd", "management", "publishable"
 })
+# values of these are taken for secrets only when they look random (cache keys, ids and names do not)
+_OPAQUE_ONLY_WORDS = frozenset({"key", "keys"})
+_SESSION_WORDS = frozenset({"cookie", "cookies", "session", "sessionid", "jsessionid", "sid"})
 _GLUED = ("password", "passwd", "secret", "apikey", "accesskey", "secretkey", "privatekey", "accountkey", "token")
 # a word after the secret word makes the key a name of, or a fact about, the secret — not the secret
 _ABOUT = frozenset({
@@ -370,7 +375,7 @@ _ABOUT = frozenset({
 _NOT_A_VALUE = frozenset({
     "true", "false", "null", "none", "nil", "undefined", "required", "missing", "empty", "invalid", "expired",
     "redacted", "masked", "hidden", "filtered", "unset", "set", "present", "ok", "yes", "no", "n/a", "na", "-",
-    "not-set", "notset", "default", "omitted", "secret", "password", "token", "bearer", "basic"
+    "not-set", "notset", "default", "omitted", "bearer", "basic"
 })
 # fmt: on
 _PLACEHOLDER = re.compile(
@@ -386,7 +391,7 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 
 
 def _key_class(key: str) -> str | None:
-    """`password`, `token` or `key` (how sure the key is that its value is a secret), or None."""
+    """`password`, `token`, `session` or `key` (how sure the key is that its value is a secret), or None."""
     if _SOURCE_FILE.search(key):
         return None  # `token_cache.js:120:7` is a stack frame, not an assignment
     words = [w.lower() for w in _WORDS.findall(key)]
@@ -396,7 +401,9 @@ def _key_class(key: str) -> str | None:
             found = "password"
         elif word in _TOKEN_WORDS or word.endswith(_GLUED):
             found = "token" if found != "password" else found
-        elif word in {"key", "keys"}:
+        elif word in _SESSION_WORDS:
+            found = found or "session"
+        elif word in _OPAQUE_ONLY_WORDS:
             qualified = i > 0 and (words[i - 1] in _KEY_QUALIFIERS or words[i - 1] in _TOKEN_WORDS)
             found = found or ("token" if qualified else "key")
         else:
@@ -417,6 +424,8 @@ def _is_secret_value(value: str, kind: str) -> bool:
         # names (`orders-db-credentials`) and short words (`anonymous`) are not secrets; a long word may be
         named = _NAMELIKE.fullmatch(bare) is not None and (len(bare) <= 12 or any(c in bare for c in "-_./ "))
         return len(bare) >= 6 and not named and not (bare.isdigit() and len(bare) < 10)
+    if kind == "session":  # session ids are credentials; UUIDs there are more often request or user ids
+        return len(bare) >= 16 and _has_digit_and_letter(bare) and not _UUID.fullmatch(bare)
     # a bare `key`: cache keys, object keys, ids — only an opaque random run is taken for a secret
     return (
         len(bare) >= 20

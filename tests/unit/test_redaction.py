@@ -91,11 +91,14 @@ def test_recall_and_look_alikes_kept(capsys: pytest.CaptureFixture[str]) -> None
         ("ERROR POST https://f.azurewebsites.net/api/sync?code=Zk81mQ2pW0vLrt5Wq9Kd7Xy== 500", "Zk81mQ2pW0vLrt5Wq9Kd"),
         ("ERROR 401 (Authorization: Bearer abcdefghijklmnopqrst)", "abcdefghijklmnopqrst"),
         ('{"level":"error","card":4539578763621486}', "4539578763621486"),
+        ("ERROR GET /cart 500 JSESSIONID=A1B2C3D4E5F6A7B8C9D0E1F2A3B4C5D6", "A1B2C3D4E5F6A7B8C9D0E1F2A3B4C5D6"),
+        ("ERROR login password=password user=bob", "password=password"),
     ],
     ids=["json-in-json", "json-in-json-in-json", "logfmt-in-json-digits-first", "digits-then-punctuation",
          "python-repr-with-spaces", "escaped-quote-in-value", "azure-sas-sig", "azure-shared-access-key",
          "mailgun-new-shape", "cli-flag", "dsn-without-user", "dsn-password-with-at-and-colon", "go-mysql-dsn",
-         "aws-secret-in-a-sentence", "azure-function-key", "bearer-letters-only", "card-in-json-number"],
+         "aws-secret-in-a-sentence", "azure-function-key", "bearer-letters-only", "card-in-json-number",
+         "session-cookie", "the-word-password-as-a-password"],
 )  # fmt: skip
 def test_secret_shapes_that_used_to_leak(line: str, secret: str) -> None:
     out = Redactor().redact(line)
@@ -115,6 +118,7 @@ def test_secret_shapes_that_used_to_leak(line: str, secret: str) -> None:
         "level=error password=required token=expired secret=missing",
         '{"level":"error","dd.trace_id":"4539578763621486","spanId":"5804311259234127801"}',
         "ERROR passwordless login expired; tokens=4096 max_tokens=8192",
+        "level=error session_id=3f0c2a9e-4b1d-4c6e-9a7f-2d8b5e1c0a44 session_count=12 sessionTimeout=30m",
     ],
 )
 def test_names_and_facts_about_secrets_are_kept(line: str) -> None:
