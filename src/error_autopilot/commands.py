@@ -138,8 +138,18 @@ def _publish(
     return report
 
 
+def _preflight(ctx: app.Context, opts: RunOptions, *, publishes: bool) -> None:
+    """Refuse at once, before polling or any state write, what would fail later: an unwritable
+    folder, a state repository that is not there. Says in one line where state lives."""
+    app.ensure_writable(ctx.settings.work_dir, "--work-dir")
+    if publishes and opts.sink == "local" and opts.out is not None:
+        app.ensure_writable(opts.out, "--out")
+    log.info("%s", app.describe_state(ctx, opts.state_repo, opts.state_branch, writes=publishes and not opts.dry_run))
+
+
 def execute_run(ctx: app.Context, opts: RunOptions) -> RunReport:
     """plan → investigate → publish in one process."""
+    _preflight(ctx, opts, publishes=True)
     timings = pipeline.Timings()
     plan = _plan(ctx, opts, timings)
     findings = _investigate(ctx, plan, opts, timings)
@@ -164,6 +174,7 @@ def plan(args: argparse.Namespace, settings: Settings) -> int:
     """`error-autopilot plan`."""
     ctx = app.load_context(replace_settings(settings, args))
     opts = _options(args, ctx.settings)
+    _preflight(ctx, opts, publishes=False)
     the_plan = _plan(ctx, opts, pipeline.Timings())
     if args.output:
         app.write_json(args.output, the_plan.model_dump_json(indent=2))
@@ -191,7 +202,9 @@ def publish(args: argparse.Namespace, settings: Settings) -> int:
     ctx = app.load_context(replace_settings(settings, args))
     the_plan = app.read_plan(args.plan or ctx.settings.work_dir / "plan.json")
     findings = app.read_findings(args.findings or ctx.settings.work_dir / "findings")
-    report = _publish(ctx, the_plan, findings, _options(args, ctx.settings), pipeline.Timings())
+    opts = _options(args, ctx.settings)
+    _preflight(ctx, opts, publishes=True)
+    report = _publish(ctx, the_plan, findings, opts, pipeline.Timings())
     _echo(render_table(report))
     return 0
 
@@ -261,6 +274,7 @@ def action(args: argparse.Namespace, settings: Settings) -> int:
             since=dispatch.since or opts.since,
         )  # fmt: skip
     ctx = app.load_context(settings)
+    _preflight(ctx, opts, publishes=settings.phase in {"run", "publish"})
     timings = pipeline.Timings()
     the_plan: Plan | None = None
     report: RunReport | None = None
