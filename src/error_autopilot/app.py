@@ -91,6 +91,19 @@ def _credentials(auth: Auth, where: str) -> tuple[str | None, tuple[str, str] | 
     return None, None
 
 
+def unset_variables(smap: ServiceMap) -> list[str]:
+    """Every environment variable the map names for credentials that is unset, as `field: NAME is not set`."""
+    problems: list[str] = []
+    for env, cfg in smap.environments.items():
+        blocks = [("loki", cfg.loki.auth)] + ([("tempo", cfg.tempo.auth)] if cfg.tempo else [])
+        for part, auth in blocks:
+            for field in ("bearer_env", "username_env", "password_env"):
+                name = getattr(auth, field)
+                if name and not resolve_secret(name):
+                    problems.append(f"environments.{env}.{part}.auth.{field}: {name} is not set")
+    return problems
+
+
 def event_sources(ctx: Context, environments: list[str]) -> dict[str, EventSource]:
     """A Loki source per environment."""
     sources: dict[str, EventSource] = {}
@@ -373,7 +386,7 @@ def state_admin(
 def _write_or_refuse(store: GitStateStore, state: State, what: str, tip: str | None) -> None:
     if not store.write_raw(state.model_dump_json(indent=1) + "\n", f"error-autopilot: state {what}", tip):
         raise StateConflict(
-            f"nothing written: {store.branch} changed while the state was being {what.split()[0]}",
+            f"nothing written: {store.branch} changed while the state was being {what.split(maxsplit=1)[0]}",
             hint="a run saved in between; run the command again",
         )
 

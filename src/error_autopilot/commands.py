@@ -138,13 +138,15 @@ def _publish(
     return report
 
 
-def _preflight(ctx: app.Context, opts: RunOptions, *, publishes: bool) -> None:
+def _preflight(ctx: app.Context, opts: RunOptions, *, publishes: bool, uses_state: bool = True) -> None:
     """Refuse at once, before polling or any state write, what would fail later: an unwritable
     folder, a state repository that is not there. Says in one line where state lives."""
     app.ensure_writable(ctx.settings.work_dir, "--work-dir")
     if publishes and opts.sink == "local" and opts.out is not None:
         app.ensure_writable(opts.out, "--out")
-    log.info("%s", app.describe_state(ctx, opts.state_repo, opts.state_branch, writes=publishes and not opts.dry_run))
+    if uses_state:
+        writes = publishes and not opts.dry_run
+        log.info("%s", app.describe_state(ctx, opts.state_repo, opts.state_branch, writes=writes))
 
 
 def execute_run(ctx: app.Context, opts: RunOptions) -> RunReport:
@@ -222,6 +224,12 @@ def replace_settings(settings: Settings, args: argparse.Namespace) -> Settings:
 def check(args: argparse.Namespace, settings: Settings) -> int:
     """`error-autopilot check [--connect]`."""
     ctx = app.load_context(replace_settings(settings, args))
+    unset = app.unset_variables(ctx.smap)
+    if unset:
+        raise ConfigError(
+            f"{ctx.settings.config}: {len(unset)} environment variable(s) it names are not set:\n" + "\n".join(unset),
+            hint="export them (in Actions: pass each secret through the step's env:) and run check again",
+        )
     _echo(f"{ctx.settings.config}: ok ({len(ctx.smap.environments)} environments, {len(ctx.smap.services)} services)")
     if not args.connect:
         return 0
@@ -274,7 +282,7 @@ def action(args: argparse.Namespace, settings: Settings) -> int:
             since=dispatch.since or opts.since,
         )  # fmt: skip
     ctx = app.load_context(settings)
-    _preflight(ctx, opts, publishes=settings.phase in {"run", "publish"})
+    _preflight(ctx, opts, publishes=settings.phase in {"run", "publish"}, uses_state=settings.phase != "investigate")
     timings = pipeline.Timings()
     the_plan: Plan | None = None
     report: RunReport | None = None
