@@ -55,10 +55,13 @@ class StateLocation:
 
 
 def _git_error(e: git.GitCommandError) -> str:
-    """git's first `fatal:`/`error:` line, not its whole stderr."""
-    lines = [line.strip() for line in str(e.stderr or "").splitlines() if line.strip()]
-    first = next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[0] if lines else str(e))
-    return first.removeprefix("fatal: ").removeprefix("error: ")
+    """git's first `fatal:`/`error:` reason, not its whole stderr (GitPython wraps it in `stderr: '…'`)."""
+    text = str(e.stderr or "")
+    found = re.search(r"(?:fatal|error): (.+?)'?$", text, re.MULTILINE)
+    if found:
+        return found.group(1).strip()
+    lines = [line.strip(" '") for line in text.splitlines() if line.strip(" '")]
+    return lines[0].removeprefix("stderr: ").strip(" '") if lines else str(e)
 
 
 def _has_origin(path: Path) -> bool:
@@ -89,7 +92,7 @@ def _private_clone(work_dir: Path, remote: str, branch: str) -> Path:
     if (private / "HEAD").is_file():
         reader = git.Repo(private).config_reader()
         found = (
-            reader.get_value("remote \"origin\"", "url", ""),
+            reader.get_value('remote "origin"', "url", ""),
             reader.get_value("error-autopilot", "remote", ""),
             reader.get_value("error-autopilot", "branch", ""),
         )
