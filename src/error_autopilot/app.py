@@ -373,21 +373,21 @@ def state_admin(
         if not confirmed:
             raise ConfigError("state reset forgets every cursor and incident; repeat with --yes to confirm",
                               hint="known issues are found again by their fingerprint markers")  # fmt: skip
-        _write_or_refuse(store, State(), "reset by hand", tip)
+        _write_or_refuse(store, State(), "state reset by hand", tip)
         return f"reset {branch}"
     if text is None:
         return f"nothing to repair: {branch} does not exist yet (the first run creates it)"
     repaired, dropped = repair(text)
-    _write_or_refuse(store, repaired, "repaired by hand", tip)
+    _write_or_refuse(store, repaired, "state repaired by hand", tip)
     kept = f"kept {len(repaired.incidents)} incident(s)"
     return f"repaired {branch}: {kept}, dropped {len(dropped)}: {', '.join(dropped) or 'nothing'}"
 
 
-def _write_or_refuse(store: GitStateStore, state: State, what: str, tip: str | None) -> None:
-    if not store.write_raw(state.model_dump_json(indent=1) + "\n", f"error-autopilot: state {what}", tip):
+def _write_or_refuse(store: GitStateStore, state: State, message: str, tip: str | None) -> None:
+    if not store.write_raw(state.model_dump_json(indent=1) + "\n", f"error-autopilot: {message}", tip):
         raise StateConflict(
-            f"nothing written: {store.branch} changed while the state was being {what.split(maxsplit=1)[0]}",
-            hint="a run saved in between; run the command again",
+            f"nothing written: {store.branch} changed since it was read (a run saved in between)",
+            hint="run the command again",
         )
 
 

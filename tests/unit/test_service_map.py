@@ -113,8 +113,15 @@ def test_check_reports_every_bad_url_and_regex_in_one_pass(tmp_path: Path, capfd
     assert "re2.cc" not in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("url", ["http://loki:3100", "https://logs-prod-eu-west-0.grafana.net",
-                                 "http://[::1]:3100", "https://grafana.example.com/api/datasources/proxy/uid/x"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://loki:3100",
+        "https://logs-prod-eu-west-0.grafana.net",
+        "http://[::1]:3100",
+        "https://grafana.example.com/api/datasources/proxy/uid/x",
+    ],
+)
 def test_check_accepts_real_urls(url: str) -> None:
     data = _minimal()
     data["environments"]["dev"]["loki"]["url"] = url  # type: ignore[index]
@@ -125,10 +132,9 @@ def test_check_names_every_unset_variable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:  # fmt: skip
     data = _minimal()
-    data["environments"] = {"dev": {"loki": {"url": "http://loki", "selector": '{env="dev"}',
-                                             "auth": {"bearer_env": "LOKI_TOKEN_T"}},
-                                    "tempo": {"url": "http://tempo", "auth": {"username": "1",
-                                                                              "password_env": "TEMPO_PW_T"}}}}  # fmt: skip
+    loki = {"url": "http://loki", "selector": '{env="dev"}', "auth": {"bearer_env": "LOKI_TOKEN_T"}}
+    tempo = {"url": "http://tempo", "auth": {"username": "1", "password_env": "TEMPO_PW_T"}}
+    data["environments"] = {"dev": {"loki": loki, "tempo": tempo}}
     monkeypatch.delenv("LOKI_TOKEN_T", raising=False)
     monkeypatch.delenv("TEMPO_PW_T", raising=False)
     assert _check(tmp_path, data) == 2

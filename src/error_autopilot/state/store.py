@@ -40,7 +40,6 @@ STATE_FILE = "state.json"
 Mutation = Callable[[State], State]
 _NO_COMMIT = "0" * 40
 _URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.IGNORECASE)  # scheme:// or scp-like user@host:
-_IDENTITY_KEYS = ("error-autopilot.remote", "error-autopilot.branch")
 _FIX = "give --state-repo a git checkout, a bare repository or a git URL, or omit it to keep state locally"
 
 
