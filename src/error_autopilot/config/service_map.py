@@ -20,11 +20,15 @@ from error_autopilot.domain.errors import ConfigError
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
-def _http_url(value: str) -> str:
-    """An absolute http(s) URL with a host, or a ValueError saying what one looks like."""
+def _http_url(value: str, *, also: frozenset[str] = frozenset()) -> str:
+    """An absolute http(s) URL with a host (or a scheme in `also`), or a ValueError saying what one looks like."""
     try:
         parts = urlsplit(value)
-        valid = parts.scheme in {"http", "https"} and bool(parts.hostname) and (parts.port is None or parts.port > 0)
+        if parts.scheme in also:
+            valid = bool(parts.path or parts.netloc)
+        else:
+            port_ok = parts.port is None or parts.port > 0
+            valid = parts.scheme in {"http", "https"} and bool(parts.hostname) and port_ok
     except ValueError:  # an unparsable port or IPv6 literal
         valid = False
     if not valid or any(ch.isspace() for ch in value):
@@ -287,7 +291,7 @@ class ServiceMap(_Model):
     @field_validator("github_url")
     @classmethod
     def _github_url(cls, v: str) -> str:
-        return _http_url(v)
+        return _http_url(v, also=frozenset({"file"}))  # file://: a local mirror of the repositories
 
     @model_validator(mode="after")
     def _aliases_unique(self) -> ServiceMap:
