@@ -125,9 +125,10 @@ def locate(repo: str | None, branch: str, work_dir: Path) -> StateLocation:
     if not path.exists():
         raise StateError(f"the state repository {repo} does not exist", hint=_FIX)
     if (path / ".git").exists():
+        here = path.resolve()
         if _has_origin(path):  # the action's checkout: reuse its origin and credentials
-            return StateLocation(path.resolve(), "origin", f"{where} the origin of {repo}")
-        return StateLocation(path.resolve(), None, f"{where} {repo} (a local branch: it has no remote)")
+            return StateLocation(here, "origin", f"{where} the origin of {here}")
+        return StateLocation(here, None, f"{where} {here} (a local branch: it has no remote)")
     if _is_bare(path):
         remote = str(path.resolve())
         return StateLocation(_private_clone(work_dir, remote, branch), remote, f"{where} {repo}")
@@ -223,7 +224,11 @@ class GitStateStore:
 
     def write_raw(self, text: str, message: str, parent: str | None) -> bool:
         """Save `text` as the new state on top of `parent`; False when someone else saved first."""
-        commit = self._commit(text, parent, message)
+        try:
+            commit = self._commit(text, parent, message)
+        except git.GitCommandError as e:  # a full disk or an unwritable object store
+            reason = _git_error(e)
+            raise StateError(f"cannot save {self._where}: {reason}", hint="check disk space and permissions") from e
         if self.location.remote is None:
             try:  # compare-and-swap: only if the branch is still at `parent` (or still absent)
                 self._repo.git.update_ref(f"refs/heads/{self.branch}", commit, parent or _NO_COMMIT)
