@@ -18,7 +18,14 @@ import httpx
 from error_autopilot import __version__
 from error_autopilot.config.service_map import Auth, ServiceMap, load_service_map
 from error_autopilot.config.settings import Settings, resolve_secret
-from error_autopilot.domain.errors import ConfigError, FilesystemError, SinkError, StateConflict, StateCorrupt
+from error_autopilot.domain.errors import (
+    ConfigError,
+    FilesystemError,
+    SinkError,
+    StateConflict,
+    StateCorrupt,
+    StateError,
+)
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Plan, PlannedIncident
 from error_autopilot.domain.report import RunReport
@@ -239,9 +246,17 @@ def state_store(ctx: Context, repo: str | None, branch: str, *, read_only: bool)
     return ReadOnlyStateStore(store) if read_only else store
 
 
-def describe_state(ctx: Context, repo: str | None, branch: str, *, writes: bool) -> str:
-    """The one line that says where this run keeps its state (and whether it writes it)."""
+def describe_state(ctx: Context, repo: str | None, branch: str, *, writes: bool, ephemeral: bool) -> str:
+    """The one line that says where this run keeps its state (and whether it writes it).
+
+    `ephemeral`: the machine is thrown away after the run (an Actions job), so local mode would
+    forget every cursor and incident; that is refused rather than said."""
     location = GitStateStore(repo, branch=branch, work_dir=ctx.settings.work_dir).location
+    if location.local_mode and ephemeral:
+        raise StateError(
+            "no state repository: this folder is not a checkout, and local state would be lost with the job",
+            hint="run actions/checkout before error-autopilot, or pass --state-repo",
+        )
     line = f"state: {STATE_FILE} on {location.description}"
     if location.local_mode:
         line += " (local mode: no --state-repo given and this folder is not a git checkout)"

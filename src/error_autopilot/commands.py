@@ -146,7 +146,9 @@ def _preflight(ctx: app.Context, opts: RunOptions, *, publishes: bool, uses_stat
         app.ensure_writable(opts.out, "--out")
     if uses_state:
         writes = publishes and not opts.dry_run
-        log.info("%s", app.describe_state(ctx, opts.state_repo, opts.state_branch, writes=writes))
+        line = app.describe_state(ctx, opts.state_repo, opts.state_branch, writes=writes,
+                                  ephemeral=actions_io.in_actions())  # fmt: skip
+        log.info("%s", line)
 
 
 def execute_run(ctx: app.Context, opts: RunOptions) -> RunReport:
