@@ -2,10 +2,12 @@
 
 import sys
 
+from error_autopilot import INTERRUPTED
+
 try:
     from error_autopilot.cli import main
 except KeyboardInterrupt:  # Ctrl-C while the (light) CLI module loads: the same one line as later
-    sys.stderr.write("interrupted: nothing half-saved; the next run resumes from the last saved state\n")
+    sys.stderr.write(INTERRUPTED + "\n")
     sys.exit(130)
 
 sys.exit(main())

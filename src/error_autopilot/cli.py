@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from error_autopilot import __version__
+from error_autopilot import INTERRUPTED, __version__
 from error_autopilot.domain.errors import AutopilotError, FilesystemError
 
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INTERRUPTED = "interrupted: nothing half-saved; the next run resumes from the last saved state"
 _FILESYSTEM_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR,
                       errno.EISDIR, errno.EEXIST}  # fmt: skip
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from error_autopilot.cli import INTERRUPTED
+from error_autopilot import INTERRUPTED
 from error_autopilot.demo.httpserver import Request
 from tests.support.world import World, demo_world, git
 

@@ -4,6 +4,8 @@ and refusals before anything is polled or saved."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,12 @@ def test_state_show_of_a_missing_repository_is_one_line_exit_4(capsys: pytest.Ca
 def test_state_show_in_a_plain_folder_reads_local_state(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["state", "show"]) == 0
     assert "no error-autopilot-state branch yet" in capsys.readouterr().out
+
+
+def test_the_entry_module_loads_no_sdk_so_ctrl_c_is_caught_from_the_start() -> None:
+    """pip's console script imports `error_autopilot.cli` before calling main(): whatever it imports
+    at load time runs before the Ctrl-C handler, so it must stay the standard library."""
+    probe = "import sys, error_autopilot.cli; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    heavy = {"pydantic", "pydantic_core", "httpx", "anthropic", "github", "git", "re2", "actions_toolkit"}
+    assert heavy.isdisjoint(json.loads(loaded.replace("'", '"'))), loaded
