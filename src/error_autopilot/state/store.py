@@ -148,6 +148,7 @@ class GitStateStore:
         try:
             self.location = locate(repo, branch, work_dir)
             self._repo = git.Repo(self.location.repo)
+            self._repo.git.update_environment(GIT_TERMINAL_PROMPT="0")  # a missing credential fails, never waits
         except git.GitCommandError as e:
             raise StateError(f"cannot open the state repository {repo or '.'}: {_git_error(e)}", hint=_FIX) from e
         except git.GitError as e:
