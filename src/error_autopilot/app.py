@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,14 @@ import httpx
 from error_autopilot import __version__
 from error_autopilot.config.service_map import Auth, ServiceMap, load_service_map
 from error_autopilot.config.settings import Settings, resolve_secret
-from error_autopilot.domain.errors import ConfigError, SinkError
+from error_autopilot.domain.errors import (
+    ConfigError,
+    FilesystemError,
+    SinkError,
+    StateConflict,
+    StateCorrupt,
+    StateError,
+)
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Plan, PlannedIncident
 from error_autopilot.domain.report import RunReport
@@ -46,8 +54,8 @@ from error_autopilot.sources.http import RetryPolicy, build_client
 from error_autopilot.sources.loki import LokiSource
 from error_autopilot.sources.tempo import TempoSource
 from error_autopilot.state import ledger
-from error_autopilot.state.model import Cursor, IncidentRecord, IssueRef, State
-from error_autopilot.state.store import GitStateStore, ReadOnlyStateStore, SeededStateStore
+from error_autopilot.state.model import STATE_SCHEMA_VERSION, Cursor, IncidentRecord, IssueRef, RunBookkeeping, State
+from error_autopilot.state.store import STATE_FILE, GitStateStore, ReadOnlyStateStore, SeededStateStore
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +110,19 @@ def _credentials(auth: Auth, where: str) -> tuple[str | None, tuple[str, str] | 
             raise ConfigError(f"{where}: environment variable {auth.password_env} is not set")
         return None, (user, password)
     return None, None
+
+
+def unset_variables(smap: ServiceMap) -> list[str]:
+    """Every environment variable the map names for credentials that is unset, as `field: NAME is not set`."""
+    problems: list[str] = []
+    for env, cfg in smap.environments.items():
+        blocks = [("loki", cfg.loki.auth)] + ([("tempo", cfg.tempo.auth)] if cfg.tempo else [])
+        for part, auth in blocks:
+            for key in ("bearer_env", "username_env", "password_env"):
+                name = getattr(auth, key)
+                if name and not resolve_secret(name):
+                    problems.append(f"environments.{env}.{part}.auth.{key}: {name} is not set")
+    return problems
 
 
 def event_sources(ctx: Context, environments: list[str]) -> dict[str, EventSource]:
@@ -171,12 +192,32 @@ def telegram_client(ctx: Context) -> httpx.Client | None:
     return httpx.Client(base_url=f"{ctx.settings.telegram_api_url}/bot{token.get_secret_value()}", timeout=30)
 
 
+_WRITABLE_HINT = "choose a writable folder with {flag}, or fix its permissions"
+
+
+def ensure_writable(folder: Path, flag: str) -> None:
+    """Fail before any work (and any state write) when a folder the run must write to is not writable."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as e:
+        raise FilesystemError(
+            f"cannot write to {folder} ({flag}): {e.strerror or e}", hint=_WRITABLE_HINT.format(flag=flag)
+        ) from e
+
+
 def write_json(path: Path, data: str) -> None:
     """Write atomically so a killed run never leaves half a file for the next phase."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(data, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(data, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as e:
+        raise FilesystemError(
+            f"cannot write {path}: {e.strerror or e}", hint=_WRITABLE_HINT.format(flag="--work-dir / --output")
+        ) from e
 
 
 def read_plan(path: Path) -> Plan:
@@ -237,16 +278,33 @@ def report_outputs(report: RunReport, plan: Plan | None) -> dict[str, str | int]
 
 
 def state_store(ctx: Context, repo: str | None, branch: str, *, read_only: bool) -> StateStore:
-    """The state branch of `repo` (default: the checkout the action runs in)."""
-    store = GitStateStore(repo or ".", branch=branch, work_dir=ctx.settings.work_dir)
+    """The state branch of `repo` (default: the checkout the action runs in, else local mode)."""
+    store = GitStateStore(repo, branch=branch, work_dir=ctx.settings.work_dir)
     return ReadOnlyStateStore(store) if read_only else store
+
+
+def describe_state(ctx: Context, repo: str | None, branch: str, *, writes: bool, ephemeral: bool) -> str:
+    """The one line that says where this run keeps its state (and whether it writes it).
+
+    `ephemeral`: the machine is thrown away after the run (an Actions job), so local mode would
+    forget every cursor and incident; that is refused rather than said."""
+    location = GitStateStore(repo, branch=branch, work_dir=ctx.settings.work_dir).location
+    if location.local_mode and ephemeral:
+        raise StateError(
+            "no state repository: this folder is not a checkout, and local state would be lost with the job",
+            hint="run actions/checkout before error-autopilot, or pass --state-repo",
+        )
+    line = f"state: {STATE_FILE} on {location.description}"
+    if location.local_mode:
+        line += " (local mode: no --state-repo given and this folder is not a git checkout)"
+    return line + ("" if writes else "; this run only reads it")
 
 
 def planning_store(ctx: Context, repo: str | None, branch: str, *, tracker: IssueTracker | None) -> StateStore:
     """The state plan reads. When the branch is gone, known bugs are rebuilt from the markers on their
     issues so they are classified recurring or regressed, not new (their issues are found by marker anyway)."""
-    store = GitStateStore(repo or ".", branch=branch, work_dir=ctx.settings.work_dir)
-    if tracker is None or store.branch_exists():
+    store = GitStateStore(repo, branch=branch, work_dir=ctx.settings.work_dir)
+    if tracker is None or store.location.remote is None or store.branch_exists():
         return ReadOnlyStateStore(store)
     repos = {ctx.settings.github_repository or "local"}
     repos |= {name for s in ctx.smap.services.values() if (name := github_repo_name(s.issue_repo or s.repo))}
@@ -369,8 +427,11 @@ def connectivity(ctx: Context) -> list[tuple[str, bool]]:
     return results
 
 
-def state_admin(settings: Settings, action: str, repo: str, branch: str, work_dir: Path, confirmed: bool) -> str:
-    """`state show|repair|reset`: returns what to print. Never resets without --yes."""
+def state_admin(
+    settings: Settings, action: str, repo: str | None, branch: str, work_dir: Path, confirmed: bool
+) -> str:  # fmt: skip
+    """`state show|repair|reset`: returns what to print. Never resets without --yes; a save that lost
+    a race with a run is a StateConflict, never reported as done."""
     store = GitStateStore(repo, branch=branch, work_dir=work_dir)
     tip, text = store.read_raw()
     if action == "show":
@@ -381,10 +442,12 @@ def state_admin(settings: Settings, action: str, repo: str, branch: str, work_di
         if not confirmed:
             raise ConfigError("state reset forgets every cursor and incident; repeat with --yes to confirm",
                               hint="known issues are found again by their fingerprint markers")  # fmt: skip
-        store.write_raw(State().model_dump_json(indent=1) + "\n", "error-autopilot: state reset by hand", tip)
+        _write_or_refuse(store, State(), "state reset by hand", tip)
         return f"reset {branch}"
+    if text is None:
+        return f"nothing to repair: {branch} does not exist yet (the first run creates it)"
     repaired, dropped = repair(text)
-    store.write_raw(repaired.model_dump_json(indent=1) + "\n", "error-autopilot: state repaired by hand", tip)
+    _write_or_refuse(store, repaired, "state repaired by hand", tip)
     kept = f"kept {len(repaired.incidents)} incident(s)"
     return f"repaired {branch}: {kept}, dropped {len(dropped)}: {', '.join(dropped) or 'nothing'}"
 
@@ -406,12 +469,32 @@ def scrub_history(store: GitStateStore, tip: str | None, confirmed: bool) -> str
             "versions stored may still be in forks, clones and GitHub's caches, so rotate them")  # fmt: skip
 
 
+def _write_or_refuse(store: GitStateStore, state: State, message: str, tip: str | None) -> None:
+    if not store.write_raw(state.model_dump_json(indent=1) + "\n", f"error-autopilot: {message}", tip):
+        raise StateConflict(
+            f"nothing written: {store.branch} changed since it was read (a run saved in between)",
+            hint="run the command again",
+        )
+
+
 def repair(text: str | None) -> tuple[State, list[str]]:
-    """Keep every record of a damaged state.json that still validates; name the ones dropped."""
+    """Keep every record of a damaged state.json that still validates; name the ones dropped.
+
+    A file of a newer schema version is refused (StateCorrupt): rewriting it in this version's
+    layout would silently drop what the newer version recorded."""
     try:
         raw = json.loads(text or "{}")
     except json.JSONDecodeError:
         return State(), ["the whole file (not JSON)"]
+    if not isinstance(raw, dict):
+        return State(), ["the whole file (not a JSON object)"]
+    version = raw.get("schema_version", 0)
+    if isinstance(version, int) and version > STATE_SCHEMA_VERSION:
+        raise StateCorrupt(
+            f"state.json has schema version {version}, newer than this error-autopilot understands "
+            f"({STATE_SCHEMA_VERSION}): not repaired",
+            hint="repair it with the newer version that wrote it; an older one must not rewrite it",
+        )
     dropped: list[str] = []
     incidents, cursors = {}, {}
     for fp, record in (raw.get("incidents") or {}).items():
@@ -424,7 +507,12 @@ def repair(text: str | None) -> tuple[State, list[str]]:
             cursors[env] = Cursor.model_validate(cursor)
         except ValueError:
             dropped.append(f"cursor {env}")
-    return State(incidents=incidents, cursors=cursors), dropped
+    try:
+        runs = RunBookkeeping.model_validate(raw.get("runs") or {})
+    except ValueError:
+        runs = RunBookkeeping()
+        dropped.append("run bookkeeping (daily token spend)")
+    return State(incidents=incidents, cursors=cursors, runs=runs), dropped
 
 
 def with_trace(ctx: Context, plan: Plan, trace_id: str, environments: list[str]) -> Plan:

@@ -1,20 +1,35 @@
-"""Command line: subcommands, and AutopilotError → exit code, a readable message and an annotation."""
+"""Command line: subcommands, and every failure → one line and its exit code.
+
+    0 done   2 configuration   3 a dependency (Loki, Tempo, GitHub, git host, Anthropic, Telegram)
+    4 state branch   5 local files (permissions, read-only, full disk)   8 Telegram bridge
+    130 interrupted (Ctrl-C): the next run resumes from the last saved state
+
+This module imports only the standard library and the exception hierarchy at load time: the rest
+(pydantic, the SDKs: seconds on a busy runner) loads inside `main`, where a Ctrl-C is caught.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from error_autopilot import __version__, actions_io, commands
-from error_autopilot.config.service_map import config_reference, json_schema
-from error_autopilot.config.settings import Settings, settings_from_env
-from error_autopilot.domain.errors import AutopilotError
+from error_autopilot import INTERRUPTED, __version__
+from error_autopilot.domain.errors import AutopilotError, FilesystemError
+
+if TYPE_CHECKING:
+    from error_autopilot.config.settings import Settings
 
 log = logging.getLogger(__name__)
+
+_FILESYSTEM_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR,
+                      errno.EISDIR, errno.EEXIST}  # fmt: skip
 
 
 def _common(p: argparse.ArgumentParser, defaults: Settings) -> None:
@@ -81,7 +96,7 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("demo-out"))
     state = sub.add_parser("state", help="inspect or fix the state branch")
     state.add_argument("action", choices=("show", "repair", "reset", "scrub"))
-    state.add_argument("--state-repo", default=".")
+    state.add_argument("--state-repo", default=None, help="default: this checkout, else WORK_DIR/state.git")
     state.add_argument("--state-branch", default=defaults.state_branch)
     state.add_argument("--work-dir", type=Path, default=defaults.work_dir)
     state.add_argument("--yes", action="store_true", help="confirm reset or scrub")
@@ -93,6 +108,9 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from error_autopilot import commands  # noqa: PLC0415 - see the module docstring
+    from error_autopilot.config.service_map import config_reference, json_schema  # noqa: PLC0415
+
     handlers = {
         "run": commands.run, "plan": commands.plan, "investigate": commands.investigate,
         "publish": commands.publish, "check": commands.check, "demo": commands.demo,
@@ -104,9 +122,51 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     return handlers[args.command](args, settings)
 
 
+def _fail(error: AutopilotError) -> int:
+    """One line on stderr (problem — fix), an annotation in Actions, the error's exit code."""
+    try:
+        from error_autopilot import actions_io  # noqa: PLC0415 - see the module docstring
+
+        actions_io.annotate_error(error)
+    except ImportError:  # pragma: no cover - a broken install must still print the error
+        pass
+    if not error.hint:
+        print(f"error: {error.message}", file=sys.stderr)
+    elif "\n" in error.message:  # a list of problems (check): the fix goes under it
+        print(f"error: {error.message}\nfix: {error.hint}", file=sys.stderr)
+    else:
+        print(f"error: {error.message} — {error.hint}", file=sys.stderr)
+    return error.exit_code
+
+
+def _filesystem_error(e: OSError) -> FilesystemError | None:
+    """A local file problem (permissions, read-only mount, full disk) as a FilesystemError; None otherwise."""
+    if e.filename is None or e.errno not in _FILESYSTEM_ERRNOS:
+        return None
+    return FilesystemError(
+        f"cannot write {e.filename}: {e.strerror or e}",
+        hint="choose a writable folder with --work-dir / --out (or AUTOPILOT_WORK_DIR), or free some space",
+    )
+
+
+def _interrupted() -> int:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C ends the process at once, quietly
+    print(INTERRUPTED, file=sys.stderr)
+    return 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `error-autopilot` command."""
     try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return _interrupted()
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
+        from error_autopilot.config.settings import settings_from_env  # noqa: PLC0415 - see the module docstring
+
         settings = settings_from_env()
         args = build_parser(settings).parse_args(argv)
         logging.basicConfig(
@@ -117,9 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns what matters
         return _dispatch(args, settings)
     except AutopilotError as e:
-        actions_io.annotate_error(e)
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("interrupted: the next run resumes from the last saved state", file=sys.stderr)
-        return 130
+        return _fail(e)
+    except OSError as e:
+        problem = _filesystem_error(e)
+        if problem is None:
+            raise
+        return _fail(problem)

@@ -152,8 +152,22 @@ def _publish(
     return report
 
 
+def _preflight(ctx: app.Context, opts: RunOptions, *, publishes: bool, uses_state: bool = True) -> None:
+    """Refuse at once, before polling or any state write, what would fail later: an unwritable
+    folder, a state repository that is not there. Says in one line where state lives."""
+    app.ensure_writable(ctx.settings.work_dir, "--work-dir")
+    if publishes and opts.sink == "local" and opts.out is not None:
+        app.ensure_writable(opts.out, "--out")
+    if uses_state:
+        writes = publishes and not opts.dry_run
+        line = app.describe_state(ctx, opts.state_repo, opts.state_branch, writes=writes,
+                                  ephemeral=actions_io.in_actions())  # fmt: skip
+        log.info("%s", line)
+
+
 def execute_run(ctx: app.Context, opts: RunOptions) -> RunReport:
     """plan → investigate → publish in one process."""
+    _preflight(ctx, opts, publishes=True)
     timings = pipeline.Timings()
     plan = _plan(ctx, opts, timings)
     findings = _investigate(ctx, plan, opts, timings)
@@ -178,6 +192,7 @@ def plan(args: argparse.Namespace, settings: Settings) -> int:
     """`error-autopilot plan`."""
     ctx = app.load_context(replace_settings(settings, args))
     opts = _options(args, ctx.settings)
+    _preflight(ctx, opts, publishes=False)
     the_plan = _plan(ctx, opts, pipeline.Timings())
     if args.output:
         app.write_json(args.output, the_plan.model_dump_json(indent=2))
@@ -205,7 +220,9 @@ def publish(args: argparse.Namespace, settings: Settings) -> int:
     ctx = app.load_context(replace_settings(settings, args))
     the_plan = app.read_plan(args.plan or ctx.settings.work_dir / "plan.json")
     findings = app.read_findings(args.findings or ctx.settings.work_dir / "findings")
-    report = _publish(ctx, the_plan, findings, _options(args, ctx.settings), pipeline.Timings())
+    opts = _options(args, ctx.settings)
+    _preflight(ctx, opts, publishes=True)
+    report = _publish(ctx, the_plan, findings, opts, pipeline.Timings())
     _echo(render_table(report))
     return 0
 
@@ -223,6 +240,12 @@ def replace_settings(settings: Settings, args: argparse.Namespace) -> Settings:
 def check(args: argparse.Namespace, settings: Settings) -> int:
     """`error-autopilot check [--connect]`."""
     ctx = app.load_context(replace_settings(settings, args))
+    unset = app.unset_variables(ctx.smap)
+    if unset:
+        raise ConfigError(
+            f"{ctx.settings.config}: {len(unset)} environment variable(s) it names are not set:\n" + "\n".join(unset),
+            hint="export them (in Actions: pass each secret through the step's env:) and run check again",
+        )
     _echo(f"{ctx.settings.config}: ok ({len(ctx.smap.environments)} environments, {len(ctx.smap.services)} services)")
     if not args.connect:
         return 0
@@ -275,6 +298,7 @@ def action(args: argparse.Namespace, settings: Settings) -> int:
             since=dispatch.since or opts.since,
         )  # fmt: skip
     ctx = app.load_context(settings)
+    _preflight(ctx, opts, publishes=settings.phase in {"run", "publish"}, uses_state=settings.phase != "investigate")
     timings = pipeline.Timings()
     the_plan: Plan | None = None
     report: RunReport | None = None

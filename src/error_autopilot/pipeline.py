@@ -166,7 +166,7 @@ def plan(
         planned = [p for p in planned if p.incident.service in request.services]
     return Plan(
         run_id=new_run_id(clock), created_at=now, windows=tuple(windows), incidents=tuple(planned),
-        trigger=request.trigger, max_incidents=request.max_incidents,
+        trigger=request.trigger, max_incidents=request.max_incidents, based_on_run=state.runs.last_run_id,
     )  # fmt: skip
 
 
@@ -240,6 +240,8 @@ def publish(
     errors: list[str] = []
     if store is not None and not dry_run:
         state = store.update(lambda s: ledger.record_plan(s, plan), f"plan {plan.run_id}")
+        if state.runs.last_run_id != plan.run_id:  # a re-run of an old publish job: already counted
+            return [], [ledger.stale_plan_message(state, plan)]
         queue = ledger.pending_incidents(state)
     else:
         queue = list(plan.incidents)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from error_autopilot.app import repair
-from error_autopilot.domain.errors import StateCorrupt
+from error_autopilot.app import repair, state_admin
+from error_autopilot.config.settings import Settings
+from error_autopilot.domain.errors import StateConflict, StateCorrupt, StateError
 from error_autopilot.state.model import State
 from error_autopilot.state.store import GitStateStore, ReadOnlyStateStore
 from tests.support.world import git
@@ -125,3 +126,127 @@ def test_read_only_store_never_pushes(tmp_path: Path) -> None:
     store = ReadOnlyStateStore(GitStateStore(str(remote), work_dir=tmp_path / "w"))
     assert store.update(_spend("x"), "dry").runs.tokens_by_day == {"x": 1}
     assert git(tmp_path, "--git-dir", str(remote), "branch") == ""
+
+
+def _tip(tmp: Path, remote: Path) -> str:
+    return git(tmp, "--git-dir", str(remote), "rev-parse", "--verify", "-q", "error-autopilot-state")
+
+
+def test_two_state_repositories_through_one_work_dir_stay_separate(tmp_path: Path) -> None:
+    a, b = _remote(tmp_path), tmp_path / "b.git"
+    git(tmp_path, "init", "-q", "--bare", str(b))
+    work = tmp_path / "w"
+    GitStateStore(str(a), work_dir=work).update(_spend("a"), "a")
+    tip_a = _tip(tmp_path, a)
+    store_b = GitStateStore(str(b), work_dir=work)
+    assert store_b.load() == State(), "nothing of A may be read through B"
+    store_b.update(_spend("b"), "b")
+    assert _tip(tmp_path, a) == tip_a, "nothing may be written to A"
+    assert GitStateStore(str(a), work_dir=work).load().runs.tokens_by_day == {"a": 1}
+    assert GitStateStore(str(b), work_dir=work).load().runs.tokens_by_day == {"b": 1}
+
+
+def test_the_unkeyed_clone_of_another_repository_is_never_used(tmp_path: Path) -> None:
+    """The layout before keying: WORK_DIR/state-git cloned from A, reused for B (the reported bug)."""
+    a, b = _remote(tmp_path), tmp_path / "b.git"
+    git(tmp_path, "init", "-q", "--bare", str(b))
+    GitStateStore(str(a), work_dir=tmp_path / "other").update(_spend("a"), "a")
+    tip_a = _tip(tmp_path, a)
+    legacy = tmp_path / "w" / "state-git"
+    git(tmp_path, "init", "-q", "--bare", str(legacy))
+    git(legacy, "remote", "add", "origin", str(a))
+    store = GitStateStore(str(b), work_dir=tmp_path / "w")
+    assert store.load() == State()
+    store.update(_spend("b"), "b")
+    assert _tip(tmp_path, a) == tip_a
+    assert GitStateStore(str(b), work_dir=tmp_path / "x").load().runs.tokens_by_day == {"b": 1}
+
+
+def test_a_clone_whose_origin_was_changed_is_recloned_not_used(tmp_path: Path) -> None:
+    a, b = _remote(tmp_path), tmp_path / "b.git"
+    git(tmp_path, "init", "-q", "--bare", str(b))
+    store = GitStateStore(str(a), work_dir=tmp_path / "w")
+    store.update(_spend("a"), "a")
+    git(store.location.repo, "remote", "set-url", "origin", str(b))
+    GitStateStore(str(a), work_dir=tmp_path / "w").update(_spend("a2"), "a2")
+    assert git(tmp_path, "--git-dir", str(b), "branch") == "", "B was never written"
+    assert set(GitStateStore(str(a), work_dir=tmp_path / "y").load().runs.tokens_by_day) == {"a", "a2"}
+
+
+def test_each_branch_of_one_repository_has_its_own_state(tmp_path: Path) -> None:
+    a = _remote(tmp_path)
+    GitStateStore(str(a), branch="state-prod", work_dir=tmp_path / "w").update(_spend("prod"), "p")
+    dev = GitStateStore(str(a), branch="state-dev", work_dir=tmp_path / "w")
+    assert dev.load() == State()
+    dev.update(_spend("dev"), "d")
+    prod = GitStateStore(str(a), branch="state-prod", work_dir=tmp_path / "w")
+    assert prod.load().runs.tokens_by_day == {"prod": 1}
+    assert dev.location.repo != prod.location.repo
+
+
+def test_a_state_repository_that_does_not_exist_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StateError) as info:
+        GitStateStore(str(tmp_path / "nope.git"), work_dir=tmp_path / "w")
+    assert str(info.value.message) == f"the state repository {tmp_path / 'nope.git'} does not exist"
+    assert "omit it to keep state locally" in (info.value.hint or "")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    with pytest.raises(StateError, match="is not a git repository"):
+        GitStateStore(str(plain), work_dir=tmp_path / "w")
+
+
+def test_an_unreachable_state_url_names_gits_reason_in_one_line(tmp_path: Path) -> None:
+    store = GitStateStore(f"file://{tmp_path}/missing.git", work_dir=tmp_path / "w")
+    with pytest.raises(StateError) as info:
+        store.load()
+    assert "\n" not in info.value.message and "cannot read state.json" in info.value.message
+    assert "does not appear to be a git repository" in info.value.message
+
+
+def test_a_checkout_without_a_remote_keeps_state_on_a_local_branch(tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    git(tmp_path, "init", "-q", "-b", "main", str(checkout))
+    git(checkout, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "init")
+    store = GitStateStore(str(checkout), work_dir=tmp_path / "w")
+    assert store.location.remote is None
+    store.update(_spend("x"), "x")
+    assert json.loads(git(checkout, "show", "error-autopilot-state:state.json"))["runs"]["tokens_by_day"] == {"x": 1}
+    assert git(checkout, "rev-parse", "--abbrev-ref", "HEAD") == "main"
+    assert git(checkout, "status", "--porcelain") == ""
+    assert not (tmp_path / "w" / "state-git").exists(), "no clone: the branch lives in the checkout"
+
+
+def test_a_local_branch_save_that_lost_a_race_is_retried_not_lost(tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    git(tmp_path, "init", "-q", str(checkout))
+    first, second = (GitStateStore(str(checkout), work_dir=tmp_path / "w") for _ in range(2))
+    tip, _ = first.read_raw()
+    assert second.write_raw(State().model_dump_json(), "second saved first", tip)
+    assert not first.write_raw(State().model_dump_json(), "stale parent", tip), "compare-and-swap refuses"
+    first.update(_spend("after"), "retried")
+    assert git(checkout, "rev-list", "--count", "error-autopilot-state") == "2"
+
+
+def test_repair_refuses_a_newer_file_and_leaves_it_alone(tmp_path: Path) -> None:
+    remote = _remote(tmp_path)
+    newer = json.dumps({"schema_version": 99, "incidents": {}, "future": True})
+    _push_raw(tmp_path, remote, newer)
+    with pytest.raises(StateCorrupt, match="schema version 99, newer than"):
+        state_admin(Settings(), "repair", str(remote), "error-autopilot-state", tmp_path / "w", False)
+    assert GitStateStore(str(remote), work_dir=tmp_path / "w").read_raw()[1] == newer
+
+
+def test_repair_keeps_the_daily_token_spend() -> None:
+    raw = {"schema_version": 1, "incidents": {"x": {"service": 3}}, "runs": {"tokens_by_day": {"2026-11-25": 7}}}
+    state, dropped = repair(json.dumps(raw))
+    assert state.runs.tokens_by_day == {"2026-11-25": 7} and dropped == ["incident x"]
+
+
+def test_repair_that_loses_a_race_says_nothing_was_written(tmp_path: Path) -> None:
+    remote = _remote(tmp_path)
+    _push_raw(tmp_path, remote, '{"schema_version": 1, "incidents": {"x": {"service": 3}}}')
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'error: cannot lock ref' >&2\nexit 1\n")  # another run saved in between
+    hook.chmod(0o755)
+    with pytest.raises(StateConflict, match="nothing written"):
+        state_admin(Settings(), "repair", str(remote), "error-autopilot-state", tmp_path / "w", False)

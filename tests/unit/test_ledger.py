@@ -101,3 +101,15 @@ def test_a_recurring_incident_comments_only_on_material_change() -> None:
     assert "up from 3" in (render_material_comment(spike) or "")
     wider = _incident(count=1).model_copy(update={"environments": ("prod", "staging")})
     assert "now also seen in **staging**" in (render_material_comment(ledger.plan_incidents(state, [wider])[0]) or "")
+
+
+def test_a_plan_made_before_another_was_recorded_changes_nothing() -> None:
+    first = ledger.record_plan(State(), _plan("run-1", _incident(count=3)))
+    done = ledger.record_published(first, outcome=_published(), tokens=0, now=NOW)
+    late = _plan("run-0", _incident(count=3)).model_copy(update={"based_on_run": None})  # made before run-1
+    assert ledger.is_stale(done, late) and ledger.record_plan(done, late) == done
+    assert "run run-1 was recorded after it was made" in ledger.stale_plan_message(done, late)
+    follow = _plan("run-2", _incident(count=2)).model_copy(update={"based_on_run": "run-1"})
+    recorded = ledger.record_plan(done, follow)
+    assert not ledger.is_stale(done, follow) and recorded.incidents["a" * 16].pending
+    assert ledger.record_plan(recorded, follow) == recorded, "the same plan twice: recorded once"

@@ -25,6 +25,9 @@ def main() -> int:
     except AutopilotError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
+    except KeyboardInterrupt:  # stopped by hand: its offset is saved after every handled batch
+        print("bridge stopped", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -10,12 +10,42 @@ import json
 import re
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
+import re2  # type: ignore[import-untyped]  # RE2 itself: the syntax Loki's `|~` accepts
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from error_autopilot.domain.errors import ConfigError
 
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def _http_url(value: str, *, also: frozenset[str] = frozenset()) -> str:
+    """An absolute http(s) URL with a host (or a scheme in `also`), or a ValueError saying what one looks like."""
+    try:
+        parts = urlsplit(value)
+        if parts.scheme in also:
+            valid = bool(parts.path or parts.netloc)
+        else:
+            port_ok = parts.port is None or parts.port > 0
+            valid = parts.scheme in {"http", "https"} and bool(parts.hostname) and port_ok
+    except ValueError:  # an unparsable port or IPv6 literal
+        valid = False
+    if not valid or any(ch.isspace() for ch in value):
+        raise ValueError(f"{value!r} is not an http(s) URL; write it like http://loki.internal:3100")
+    return value
+
+
+def _re2_pattern(value: str) -> str:
+    """A regex RE2 accepts (Loki compiles line filters with Go's RE2: no look-around, no backreferences)."""
+    options = re2.Options()
+    options.log_errors = False  # the error is raised to us; RE2 must not also print it to stderr
+    try:
+        re2.compile(value, options=options)
+    except re2.error as e:
+        reason = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        raise ValueError(f"{value!r} is not an RE2 regex Loki accepts: {reason}") from e
+    return value
 
 
 class _Model(BaseModel):
@@ -68,6 +98,16 @@ class LokiConfig(_Model):
     deadline_s: Annotated[float, Field(gt=0)] = 300.0
     """Total time for polling this environment, retries included."""
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return _http_url(v)
+
+    @field_validator("line_filter")
+    @classmethod
+    def _line_filter(cls, v: str) -> str:
+        return _re2_pattern(v)
+
     @field_validator("selector")
     @classmethod
     def _selector_shape(cls, v: str) -> str:
@@ -90,6 +130,11 @@ class TempoConfig(_Model):
     max_spans: Annotated[int, Field(ge=1)] = 2000
     """Spans kept per trace; larger traces are capped and the finding says so."""
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return _http_url(v)
+
 
 class GrafanaLinks(_Model):
     """Where Grafana Explore links point (built from config, never guessed)."""
@@ -100,6 +145,11 @@ class GrafanaLinks(_Model):
     """UID of the Loki data source, for Explore links to the query."""
     tempo_datasource_uid: str | None = None
     """UID of the Tempo data source, for Explore links to traces."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return _http_url(v)
 
 
 class Environment(_Model):
@@ -237,6 +287,11 @@ class ServiceMap(_Model):
     """Notifier options."""
     github_url: str = "https://github.com"
     """Web URL for permalinks (GHES: `https://ghe.example.com`)."""
+
+    @field_validator("github_url")
+    @classmethod
+    def _github_url(cls, v: str) -> str:
+        return _http_url(v, also=frozenset({"file"}))  # file://: a local mirror of the repositories
 
     @model_validator(mode="after")
     def _aliases_unique(self) -> ServiceMap:

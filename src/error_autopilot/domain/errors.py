@@ -8,11 +8,15 @@
     ├── StateError                     exit 4: the state branch cannot be read or written
     │   ├── StateCorrupt               unparsable or unknown-version state.json
     │   └── StateConflict              a push kept being rejected after every retry
-    ├── WorkspaceError                 exit 5: a repository cannot be cloned or checked out
-    ├── SinkError                      exit 6: GitHub / Telegram / local sink failures
+    ├── FilesystemError                exit 5: a local folder cannot be written (permissions, read-only, full)
+    ├── WorkspaceError                 exit 3: a repository cannot be cloned or checked out
+    ├── SinkError                      exit 3: GitHub / Telegram / local sink failures
     │   └── SinkRateLimited            secondary rate limit that outlived the retries
-    ├── AnalystError                   exit 7: the LLM call failed (the finding is still published)
+    ├── AnalystError                   exit 3: the LLM call failed (the finding is still published)
     └── BridgeError                    exit 8: the Telegram bridge cannot run
+
+Exit 3 means "a dependency failed" whichever it was; the message names it. 130 (interrupted) is
+the CLI's, not an exception's.
 
 Adapters translate library exceptions at their boundary and keep the original as `__cause__`.
 """
@@ -79,17 +83,24 @@ class StateConflict(StateError):
     """Every retry of a state save was rejected by the remote."""
 
 
+class FilesystemError(AutopilotError):
+    """A local folder or file cannot be created or written: permissions, a read-only mount, a full disk."""
+
+    exit_code = 5
+    title = "Cannot write a local file"
+
+
 class WorkspaceError(AutopilotError):
     """A service repository cannot be cloned or checked out."""
 
-    exit_code = 5
+    exit_code = 3
     title = "Repository checkout failed"
 
 
 class SinkError(AutopilotError):
     """Publishing to GitHub, Telegram or the local folder failed."""
 
-    exit_code = 6
+    exit_code = 3
     title = "Publishing failed"
 
 
@@ -100,7 +111,7 @@ class SinkRateLimited(SinkError):
 class AnalystError(AutopilotError):
     """The LLM analysis failed; the deterministic finding is published anyway."""
 
-    exit_code = 7
+    exit_code = 3
     title = "LLM analysis failed"
 
 

@@ -128,3 +128,6 @@ class Plan(Frozen):
     incidents: tuple[PlannedIncident, ...]
     trigger: str = "manual"  # schedule | repository_dispatch | workflow_dispatch | manual | demo
     max_incidents: int | None = None  # publish at most this many; the rest stay pending
+    # the last run recorded in the state this plan was computed from: publishing a plan whose base is
+    # no longer the state's last run would count its lines a second time, so it is refused
+    based_on_run: str | None = None

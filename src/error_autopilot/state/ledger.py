@@ -139,11 +139,27 @@ def _advance(state: State, plan: Plan) -> dict[str, Cursor]:
     return cursors
 
 
+def is_stale(state: State, plan: Plan) -> bool:
+    """Whether another plan was recorded since this one was computed. Its lines were then either
+    counted by that run (it read from the same cursor) or are still ahead of the cursor and read
+    again by the next run, so recording it would only count them twice (an old publish job re-run)."""
+    return state.runs.last_run_id not in (plan.run_id, plan.based_on_run)
+
+
+def stale_plan_message(state: State, plan: Plan) -> str:
+    """What a refused stale plan reports."""
+    return (
+        f"plan {plan.run_id} was not published: run {state.runs.last_run_id} was recorded after it was made, "
+        "so its occurrences are already counted or are read again by the next run"
+    )
+
+
 def record_plan(state: State, plan: Plan) -> State:
     """Every planned incident becomes pending with its payload; cursors move past what was read.
 
-    Idempotent: applying the same plan twice changes nothing the second time."""
-    if state.runs.last_run_id == plan.run_id:
+    Idempotent: applying the same plan twice changes nothing the second time, and a stale plan
+    (`is_stale`) changes nothing at all."""
+    if state.runs.last_run_id == plan.run_id or is_stale(state, plan):
         return state
     incidents = dict(state.incidents)
     for planned in plan.incidents:

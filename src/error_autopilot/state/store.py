@@ -1,20 +1,30 @@
 """state.json on a dedicated branch, read and written with git plumbing.
 
 Saving never touches a working tree or the current branch: the new file becomes a blob, a tree
-and a commit whose parent is the branch tip just fetched, pushed without force. A rejected push
-means someone else saved first: fetch, re-apply the (pure) mutation to their state, try again.
-Works in the action's checkout (its `origin` carries the credentials actions/checkout left), on a
-bare repository path, or on any git URL.
+and a commit whose parent is the branch tip just read, then becomes the branch without force — a
+push to the state repository, or a compare-and-swap `update-ref` on a local branch. A rejected
+save means someone else saved first: read again, re-apply the (pure) mutation, try again.
+
+Where state lives (`locate`):
+- a checkout with an `origin` remote (the action's): its origin, with the credentials actions/checkout left;
+- a bare repository path or a git URL: a private clone in WORK_DIR/state-git/, one per repository and
+  branch, checked against both before every use (a clone of another repository is never used);
+- a checkout without a remote, or no state repository at all (local mode): a local branch, of that
+  checkout or of WORK_DIR/state.git.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
+import re
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,35 +38,122 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = "state.json"
 Mutation = Callable[[State], State]
+_NO_COMMIT = "0" * 40
+_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.IGNORECASE)  # scheme:// or scp-like user@host:
+_FIX = "give --state-repo a git checkout, a bare repository or a git URL, or omit it to keep state locally"
+
+
+@dataclass(frozen=True)
+class StateLocation:
+    """Where one state branch lives, resolved from what the user asked for."""
+
+    repo: Path  # the repository git runs in
+    remote: str | None  # where saves are pushed; None: a local branch of `repo`
+    description: str  # for messages: "branch B of R"
+    local_mode: bool = False  # no state repository was given and none was found: WORK_DIR/state.git
+
+
+def _git_error(e: git.GitCommandError) -> str:
+    """git's first `fatal:`/`error:` reason, not its whole stderr (GitPython wraps it in `stderr: '…'`)."""
+    text = str(e.stderr or "")
+    found = re.search(r"(?:fatal|error): (.+?)'?$", text, re.MULTILINE)
+    if found:
+        return found.group(1).strip()
+    lines = [line.strip(" '") for line in text.splitlines() if line.strip(" '")]
+    return lines[0].removeprefix("stderr: ").strip(" '") if lines else str(e)
+
+
+def _has_origin(path: Path) -> bool:
+    try:
+        return "origin" in [r.name for r in git.Repo(path).remotes]
+    except (git.GitError, ValueError):
+        return False
+
+
+def _is_bare(path: Path) -> bool:
+    return (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
+
+
+def _cache_dir(work_dir: Path, remote: str, branch: str) -> Path:
+    """One private clone per (repository, branch): the key is in the folder name."""
+    digest = hashlib.sha256(f"{remote}\0{branch}".encode()).hexdigest()[:12]
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", remote.rstrip("/").removesuffix(".git").rsplit("/", 1)[-1])[:40]
+    return work_dir / "state-git" / f"{slug or 'state'}-{digest}"
+
+
+def _private_clone(work_dir: Path, remote: str, branch: str) -> Path:
+    """The private clone for exactly this remote and branch; anything else found there is replaced."""
+    legacy = work_dir / "state-git"
+    if (legacy / "HEAD").is_file():  # the old unkeyed layout: a cache only (every save was pushed)
+        log.info("replacing the unkeyed state clone %s with one per state repository", legacy)
+        shutil.rmtree(legacy)
+    private = _cache_dir(work_dir, remote, branch)
+    if (private / "HEAD").is_file():
+        reader = git.Repo(private).config_reader()
+        found = (
+            reader.get_value('remote "origin"', "url", ""),
+            reader.get_value("error-autopilot", "remote", ""),
+            reader.get_value("error-autopilot", "branch", ""),
+        )
+        if found == (remote, remote, branch):
+            return private
+        log.warning("the state clone %s belongs to %s (branch %s), not %s: recloning", private, found[0], found[2],
+                    remote)  # fmt: skip
+        shutil.rmtree(private)
+    private.mkdir(parents=True, exist_ok=True)
+    bare = git.Repo.init(private, bare=True)
+    bare.create_remote("origin", remote)
+    with bare.config_writer() as writer:
+        writer.set_value("error-autopilot", "remote", remote)
+        writer.set_value("error-autopilot", "branch", branch)
+    return private
+
+
+def locate(repo: str | None, branch: str, work_dir: Path) -> StateLocation:
+    """Resolve `--state-repo` (None: the current directory if it is a checkout, else local mode)."""
+    where = f"branch {branch} of"
+    if repo is None and not (Path(".") / ".git").exists():
+        local = work_dir / "state.git"
+        if not (local / "HEAD").is_file():
+            local.mkdir(parents=True, exist_ok=True)
+            git.Repo.init(local, bare=True)
+        return StateLocation(local.resolve(), None, f"{where} {local}", local_mode=True)
+    repo = repo or "."
+    if _URL.match(repo):
+        return StateLocation(_private_clone(work_dir, repo, branch), repo, f"{where} {repo}")
+    path = Path(repo).expanduser()
+    if not path.exists():
+        raise StateError(f"the state repository {repo} does not exist", hint=_FIX)
+    if (path / ".git").exists():
+        here = path.resolve()
+        if _has_origin(path):  # the action's checkout: reuse its origin and credentials
+            return StateLocation(here, "origin", f"{where} the origin of {here}")
+        return StateLocation(here, None, f"{where} {here} (a local branch: it has no remote)")
+    if _is_bare(path):
+        remote = str(path.resolve())
+        return StateLocation(_private_clone(work_dir, remote, branch), remote, f"{where} {repo}")
+    raise StateError(f"the state repository {repo} is not a git repository", hint=_FIX)
 
 
 class GitStateStore:
-    """ports.StateStore on a branch of `repo` (a working clone, a bare repo path or a URL)."""
+    """ports.StateStore on a branch of a state repository (see `locate`)."""
 
     def __init__(
-        self, repo: str, *, branch: str = "error-autopilot-state", work_dir: Path, max_retries: int = 8,
+        self, repo: str | None, *, branch: str = "error-autopilot-state", work_dir: Path, max_retries: int = 8,
         author: tuple[str, str] = ("error-autopilot", "error-autopilot@users.noreply.github.com"),
     ) -> None:  # fmt: skip
         self.branch = branch
         self._max_retries = max_retries
         self._author = author
-        self._where = f"{STATE_FILE} on branch {branch} of {repo}"
         try:
-            self._repo = self._open(repo, work_dir)
+            self.location = locate(repo, branch, work_dir)
+            self._repo = git.Repo(self.location.repo)
+            self._repo.git.update_environment(GIT_TERMINAL_PROMPT="0")  # a missing credential fails, never waits
+        except git.GitCommandError as e:
+            raise StateError(f"cannot open the state repository {repo or '.'}: {_git_error(e)}", hint=_FIX) from e
         except git.GitError as e:
-            raise StateError(f"cannot open the state repository {repo}: {e}") from e
-
-    @staticmethod
-    def _open(repo: str, work_dir: Path) -> git.Repo:
-        path = Path(repo)
-        if path.is_dir() and (path / ".git").exists():
-            return git.Repo(path)  # the action's checkout: reuse its origin and credentials
-        private = work_dir / "state-git"
-        if not (private / "HEAD").exists():
-            private.mkdir(parents=True, exist_ok=True)
-            bare = git.Repo.init(private, bare=True)
-            bare.create_remote("origin", str(path.resolve()) if path.exists() else repo)
-        return git.Repo(private)
+            raise StateError(f"cannot open the state repository {repo or '.'}: {e}", hint=_FIX) from e
+        self._where = f"{STATE_FILE} on {self.location.description}"
 
     @property
     def _remote_ref(self) -> str:
@@ -64,6 +161,11 @@ class GitStateStore:
 
     def _fetch(self) -> str | None:
         """Fetch the branch; its tip sha, or None when the branch does not exist yet."""
+        if self.location.remote is None:
+            try:
+                return str(self._repo.git.rev_parse("--verify", "--quiet", f"refs/heads/{self.branch}^{{commit}}"))
+            except git.GitCommandError:
+                return None
         try:
             heads = str(self._repo.git.ls_remote("--heads", "origin", f"refs/heads/{self.branch}"))
             if not heads.strip():
@@ -71,7 +173,10 @@ class GitStateStore:
             self._repo.git.fetch("--quiet", "origin", f"+refs/heads/{self.branch}:{self._remote_ref}")
             return str(self._repo.git.rev_parse(self._remote_ref))
         except git.GitCommandError as e:
-            raise StateError(f"cannot fetch {self._where}: {e.stderr.strip() or e}") from e
+            raise StateError(
+                f"cannot read {self._where}: {_git_error(e)}",
+                hint="check that the repository exists and this runner may fetch from it",
+            ) from e
 
     def read_raw(self) -> tuple[str | None, str | None]:
         """(tip sha, state.json text) — both None when the branch does not exist."""
@@ -119,8 +224,18 @@ class GitStateStore:
             return str(getattr(self._repo.git, command)(*args, istream=stdin))
 
     def write_raw(self, text: str, message: str, parent: str | None) -> bool:
-        """Push `text` as the new state on top of `parent`; False when the push was rejected."""
-        commit = self._commit(text, parent, message)
+        """Save `text` as the new state on top of `parent`; False when someone else saved first."""
+        try:
+            commit = self._commit(text, parent, message)
+        except git.GitCommandError as e:  # a full disk or an unwritable object store
+            reason = _git_error(e)
+            raise StateError(f"cannot save {self._where}: {reason}", hint="check disk space and permissions") from e
+        if self.location.remote is None:
+            try:  # compare-and-swap: only if the branch is still at `parent` (or still absent)
+                self._repo.git.update_ref(f"refs/heads/{self.branch}", commit, parent or _NO_COMMIT)
+            except git.GitCommandError:
+                return False
+            return True
         try:
             self._repo.git.push("--quiet", "origin", f"{commit}:refs/heads/{self.branch}")
         except git.GitCommandError as e:
@@ -128,7 +243,9 @@ class GitStateStore:
             if any(s in stderr for s in ("rejected", "non-fast-forward", "fetch first", "failed to update ref",
                                          "cannot lock ref")):  # fmt: skip
                 return False
-            raise StateError(f"cannot push {self._where}: {stderr.strip() or e}") from e
+            raise StateError(
+                f"cannot save {self._where}: {_git_error(e)}", hint="check that this runner may push to it"
+            ) from e
         return True
 
     def replace_history(self, text: str, message: str, expected_tip: str) -> None:

@@ -1,0 +1,250 @@
+"""Running outside Actions, and failing well: local mode in a plain folder and in a checkout without
+a remote; the README's example as written; a read-only folder, a missing state repository and
+Ctrl-C at any moment each give one line and a distinct exit code, and lose nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from error_autopilot import INTERRUPTED
+from error_autopilot.demo.httpserver import Request
+from tests.support.world import World, demo_world, git
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+EXPECTED_COUNTS = [5, 12, 37, 41]
+CONSOLE_SCRIPT = "import sys; from error_autopilot.cli import main; sys.exit(main())"  # what pip's wrapper runs
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    with demo_world(tmp_path / "world") as w:
+        yield w
+
+
+def _env() -> dict[str, str]:
+    """A laptop's environment: no runner variables, no tokens."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "AUTOPILOT_", "INPUT_"))}
+
+
+def _cli(*args: str, cwd: Path, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    cmd = [*prefix, sys.executable, "-m", "error_autopilot", *args]
+    return subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=180, check=False)
+
+
+def _state_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if ": state: state.json on " in line]
+
+
+def _state_of(git_dir: Path) -> dict[str, dict[str, object]]:
+    raw = git(git_dir, "--git-dir", str(git_dir), "show", "error-autopilot-state:state.json")
+    incidents: dict[str, dict[str, object]] = json.loads(raw)["incidents"]
+    return incidents
+
+
+def test_plan_and_run_in_a_plain_directory_keep_state_locally(world: World, tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    started = time.monotonic()
+    plan = _cli("plan", "--config", str(world.config), cwd=plain)
+    took = time.monotonic() - started
+    assert plan.returncode == 0, plan.stderr
+    assert took < 60, f"plan took {took:.1f}s"  # a blow-up guard; the README quotes the measured figure
+    [line] = _state_lines(plan.stderr)
+    assert "state.git (local mode" in line and "only reads it" in line
+    planned = json.loads((plain / ".error-autopilot" / "plan.json").read_text())["incidents"]
+    assert sorted(p["incident"]["count"] for p in planned) == EXPECTED_COUNTS
+
+    local_git = plain / ".error-autopilot" / "state.git"
+    dry = _cli("run", "--dry-run", "--config", str(world.config), cwd=plain)
+    assert dry.returncode == 0, dry.stderr
+    assert len(list((plain / ".error-autopilot" / "drafts" / "issues").glob("*.md"))) == 4
+    assert git(plain, "--git-dir", str(local_git), "branch") == "", "a dry run writes no state"
+
+    real = _cli("run", "--sink", "local", "--out", "drafts", "--config", str(world.config), cwd=plain)
+    assert real.returncode == 0, real.stderr
+    assert sorted(int(str(r["total_count"])) for r in _state_of(local_git).values()) == EXPECTED_COUNTS
+    again = _cli("run", "--sink", "local", "--out", "drafts", "--config", str(world.config), cwd=plain)
+    assert again.returncode == 0, again.stderr
+    assert json.loads((plain / ".error-autopilot" / "report.json").read_text())["incidents"] == []
+
+
+def test_run_in_a_checkout_without_a_remote_keeps_state_on_a_local_branch(world: World, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "init")
+    work = str(tmp_path / "work")
+    plan = _cli("plan", "--config", str(world.config), "--work-dir", work, cwd=repo)
+    assert plan.returncode == 0, plan.stderr
+    [line] = _state_lines(plan.stderr)
+    assert "a local branch: it has no remote" in line
+    run = _cli("run", "--sink", "local", "--config", str(world.config), "--work-dir", work, cwd=repo)
+    assert run.returncode == 0, run.stderr
+    raw = git(repo, "show", "error-autopilot-state:state.json")
+    assert sorted(r["total_count"] for r in json.loads(raw)["incidents"].values()) == EXPECTED_COUNTS
+    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "main" and git(repo, "status", "--porcelain") == ""
+
+
+def _readme_block(title: str) -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
+    assert block, f"no bash block under {title}"
+    return [line.split("  #")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_the_readme_example_for_running_outside_actions_works_as_written(world: World, tmp_path: Path) -> None:
+    folder = tmp_path / "laptop"
+    folder.mkdir()
+    shutil.copy(world.config, folder / "service-map.json")
+    commands = _readme_block("Running outside Actions")
+    assert len(commands) >= 5
+    for line in commands:
+        program, *args = shlex.split(line)
+        assert program == "error-autopilot", line
+        result = _cli(*args, cwd=folder)
+        assert result.returncode == 0, f"{line}\n{result.stderr}"
+    assert len(list((folder / "drafts" / "issues").glob("*.md"))) == 4
+
+
+def _read_only(folder: Path) -> tuple[str, ...]:
+    """A command prefix under which `folder` is read-only: a read-only mount for root (who ignores
+    permission bits), the permission bits for anyone else."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+        return ()
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run([unshare, "-m", "true"], capture_output=True, check=False).returncode:
+        pytest.skip("running as root without mount namespaces: no way to make a folder read-only")
+    return (unshare, "-m", "sh", "-c", 'mount -t tmpfs -o ro,size=1m tmpfs "$0" && exec "$@"', str(folder))
+
+
+@pytest.mark.parametrize("flag", ["--out", "--work-dir"])
+def test_a_read_only_folder_is_one_line_exit_5_and_loses_nothing(world: World, tmp_path: Path, flag: str) -> None:
+    read_only = tmp_path / "read-only"
+    folders = {"--out": str(tmp_path / "drafts"), "--work-dir": str(tmp_path / "work"), flag: str(read_only)}
+    args = ("run", "--config", str(world.config), "--state-repo", str(world.ops_remote), "--sink", "local",
+            "--out", folders["--out"], "--work-dir", folders["--work-dir"])  # fmt: skip
+    failed = _cli(*args, cwd=tmp_path, prefix=_read_only(read_only))
+    assert failed.returncode == 5, failed.stderr
+    assert failed.stderr.splitlines() == [
+        f"error: cannot write to {read_only} ({flag}): Read-only file system — choose a writable folder with {flag},"
+        " or fix its permissions"
+    ] or (os.geteuid() != 0 and "Permission denied" in failed.stderr and len(failed.stderr.splitlines()) == 1)
+    assert git(world.root, "--git-dir", str(world.ops_remote), "branch") == "", "refused before any state write"
+    folders[flag] = str(tmp_path / "writable")
+    fixed = _cli("run", "--config", str(world.config), "--state-repo", str(world.ops_remote), "--sink", "local",
+                 "--out", folders["--out"], "--work-dir", folders["--work-dir"], cwd=tmp_path)  # fmt: skip
+    assert fixed.returncode == 0, fixed.stderr
+    assert sorted(int(str(r["total_count"])) for r in _state_of(world.ops_remote).values()) == EXPECTED_COUNTS
+
+
+def test_a_state_repository_that_does_not_exist_is_one_line_exit_4(world: World, tmp_path: Path) -> None:
+    missing = tmp_path / "ops-typo.git"
+    polls: list[str] = []
+    world.loki.app.on_request = lambda req: polls.append(req.path)  # type: ignore[attr-defined]
+    result = _cli("run", "--config", str(world.config), "--state-repo", str(missing), "--sink", "local",
+                  "--work-dir", str(tmp_path / "work"), cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 4
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: the state repository {missing} does not exist — give --state-repo a git checkout")
+    assert polls == [], "refused before polling"
+
+
+# --- Ctrl-C ------------------------------------------------------------------------------------------
+
+
+def _start(world: World, out: Path, *, entry: tuple[str, ...] = ("-m", "error_autopilot"),
+           python_flags: tuple[str, ...] = ()) -> subprocess.Popen[str]:  # fmt: skip
+    cmd = [sys.executable, *python_flags, *entry, "run", "--config", str(world.config),
+           "--state-repo", str(world.ops_remote), "--sink", "local", "--out", str(out / "drafts"),
+           "--work-dir", str(out / "work")]  # fmt: skip
+    return subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _interrupted_cleanly(proc: subprocess.Popen[str], stderr_so_far: str = "") -> list[str]:
+    _, err = proc.communicate(timeout=120)
+    lines = [line for line in (stderr_so_far + err).splitlines() if not line.startswith("import time:")]
+    assert proc.returncode == 130, "\n".join(lines)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert lines[-1] == INTERRUPTED
+    return lines
+
+
+def _recovered(world: World, out: Path) -> None:
+    again = _start(world, out)
+    _, err = again.communicate(timeout=180)
+    assert again.returncode == 0, err
+    assert len(list((out / "drafts" / "issues").glob("*.md"))) == 4
+    records = _state_of(world.ops_remote).values()
+    assert not [r for r in records if r["pending"]], "nothing may stay pending"
+    assert sorted(int(str(r["total_count"])) for r in records) == EXPECTED_COUNTS, "no occurrence lost or doubled"
+
+
+@pytest.mark.parametrize("entry", [("-m", "error_autopilot"), ("-c", CONSOLE_SCRIPT)], ids=["python-m", "script"])
+def test_ctrl_c_while_importing(world: World, tmp_path: Path, entry: tuple[str, ...]) -> None:
+    proc = _start(world, tmp_path, entry=entry, python_flags=("-X", "importtime"))
+    assert proc.stderr is not None
+    seen = ""
+    for line in proc.stderr:  # interrupt once the SDKs are half imported: main() has not dispatched yet
+        seen += line
+        if line.rstrip().endswith("anthropic._types"):
+            proc.send_signal(signal.SIGINT)
+            break
+    lines = _interrupted_cleanly(proc, seen)
+    assert lines == [INTERRUPTED], "only the one line: nothing had started"
+    _recovered(world, tmp_path)
+
+
+def _interrupt_on(nth: int, pid: Callable[[], int]) -> Callable[[Request], None]:
+    seen = [0]
+
+    def hook(req: Request) -> None:
+        seen[0] += 1
+        if seen[0] == nth:
+            os.kill(pid(), signal.SIGINT)
+
+    return hook
+
+
+@pytest.mark.parametrize("server", ["loki", "tempo"], ids=["polling", "investigating"])
+def test_ctrl_c_while_polling_or_investigating(world: World, tmp_path: Path, server: str) -> None:
+    app = world.loki.app if server == "loki" else world.tempo.app
+    proc: list[subprocess.Popen[str]] = []
+    app.on_request = _interrupt_on(2, lambda: proc[0].pid)  # type: ignore[attr-defined]
+    proc.append(_start(world, tmp_path))
+    _interrupted_cleanly(proc[0])
+    app.on_request = None  # type: ignore[attr-defined]
+    _recovered(world, tmp_path)
+
+
+@pytest.mark.parametrize(("push", "accepted"), [(1, False), (2, False), (2, True)],
+                         ids=["recording-the-plan", "saving-the-first-issue", "after-the-push-landed"])  # fmt: skip
+def test_ctrl_c_while_saving_state(world: World, tmp_path: Path, push: int, accepted: bool) -> None:
+    pid_file, counter = tmp_path / "pid", world.ops_remote / "pushes"
+    hook = world.ops_remote / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f'n=$(($(cat "{counter}" 2>/dev/null || echo 0) + 1)); echo $n > "{counter}"\n'
+        f'if [ "$n" -eq {push} ]; then kill -INT "$(cat "{pid_file}")"; sleep 1; exit {0 if accepted else 1}; fi\n'
+    )
+    hook.chmod(0o755)
+    proc = _start(world, tmp_path)
+    pid_file.write_text(str(proc.pid))
+    _interrupted_cleanly(proc)
+    hook.unlink()
+    _recovered(world, tmp_path)
