@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/error-autopilot demo
 
-# Every test, end-to-end ones included, on all cores; a module's tests share one worker (module fixtures).
+# Every test, end-to-end ones included, spread over all cores one test at a time (tests marked with one
+# xdist_group share a worker, for an expensive module fixture).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

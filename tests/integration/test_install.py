@@ -23,7 +23,8 @@ from packaging.markers import Marker
 from tests.support.action_runner import ROOT, ActionResult, run_action
 from tests.support.world import World, demo_world, git
 
-pytestmark = pytest.mark.slow
+# One worker runs the module: the cold install is done once and shared by its tests.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("install")]
 
 BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)  # setup-python's interpreter, no venv
 INSTALL = "Install the locked dependencies"
