@@ -18,7 +18,7 @@ demo: $(STAMP)
 # Every test, end-to-end ones included, spread over all cores one test at a time (tests marked with one
 # xdist_group share a worker, for an expensive module fixture).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadgroup
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
