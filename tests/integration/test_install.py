@@ -53,7 +53,7 @@ def locked_for_this_interpreter() -> dict[str, str]:
     return {_norm(name): version for name, version, marker in found if not marker or Marker(marker).evaluate()}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: a module fixture is redone whenever another module's test ran between
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     """A first run on a runner with an empty tool cache and an empty actions/cache: the steps up to the install."""
     root = tmp_path_factory.mktemp("runner")
