@@ -84,7 +84,6 @@ def test_a_cold_run_installs_exactly_the_locked_set_into_the_tool_cache(installe
     ).stdout  # fmt: skip
     present = {_norm(n): v for n, v in _PIN.findall(listing) if _norm(n) not in {"pip", "setuptools"}}
     assert present == locked_for_this_interpreter()
-    print(f"\ncold install step: {install.seconds:.1f}s")
 
 
 @pytest.fixture
@@ -127,7 +126,6 @@ def test_a_warm_run_reuses_the_environment_and_masks_secrets_before_any_output(
     leaked = [(s, line) for s, line in run.arrived if not line.startswith("::add-mask::")
               and any(secret in line for secret in parts)]  # fmt: skip
     assert leaked == []
-    print(f"\nwarm install step: {install.seconds:.2f}s")
 
 
 def _built(tmp: Path) -> tuple[Path, Path]:
