@@ -15,10 +15,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/error-autopilot demo
 
-# Every test, end-to-end ones included, spread over all cores one test at a time (tests marked with one
-# xdist_group share a worker, for an expensive module fixture).
+# Every test, end-to-end ones included, spread over all cores one test at a time; an idle worker takes
+# tests queued for a busy one (worksteal), so the long end-to-end tests do not leave a core idle.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto --dist worksteal $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

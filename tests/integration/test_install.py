@@ -6,6 +6,7 @@ The cold install downloads the locked wheels from PyPI (through pip's cache), as
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import shutil
@@ -14,17 +15,16 @@ import sys
 import tarfile
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
 from packaging.markers import Marker
 
-from tests.support.action_runner import ROOT, ActionResult, run_action
+from tests.support.action_runner import ROOT, StepRun, run_action
 from tests.support.world import World, demo_world, git
 
-# One worker runs the module: the cold install is done once and shared by its tests.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("install")]
+pytestmark = pytest.mark.slow
 
 BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)  # setup-python's interpreter, no venv
 INSTALL = "Install the locked dependencies"
@@ -35,11 +35,15 @@ _LOCKED = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)(?:\s*;\s*([^\\]+?))?\s*\\
 
 @dataclass
 class Installed:
-    """The cold run's install steps and where they put the environment."""
+    """The cold run's steps and where they put the environment."""
 
     tool_cache: Path
-    result: ActionResult
+    steps: list[StepRun]
     venv: Path
+
+    def step(self, name: str) -> StepRun:
+        """The step run called `name`."""
+        return next(s for s in self.steps if s.name == name)
 
 
 def _norm(name: str) -> str:
@@ -53,25 +57,34 @@ def locked_for_this_interpreter() -> dict[str, str]:
     return {_norm(name): version for name, version, marker in found if not marker or Marker(marker).evaluate()}
 
 
-@pytest.fixture(scope="session")  # session: a module fixture is redone whenever another module's test ran between
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    """A first run on a runner with an empty tool cache and an empty actions/cache: the steps up to the install."""
-    root = tmp_path_factory.mktemp("runner")
-    tool_cache, workspace = root / "tool-cache", root / "work" / "ops"
-    workspace.mkdir(parents=True)
-    result = run_action(
-        workspace, root / "job1", inputs={}, event_name="schedule", event={}, full=True, python=BASE_PYTHON,
-        tool_cache=tool_cache, until=INSTALL, action_root=root / "work",
-    )  # fmt: skip
-    venv = Path(result.step("Find the locked environment").outputs["dir"])
-    return Installed(tool_cache, result, venv)
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Installed:
+    """A first run on a runner with an empty tool cache and an empty actions/cache: the steps up to the install.
+
+    Done once per test session: xdist workers share their base temp's parent, and the first to take the
+    lock installs while the others wait and read what it recorded."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent
+    root, record = shared / "runner", shared / "runner" / "cold-run.json"
+    with (shared / "runner.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            tool_cache, workspace = root / "tool-cache", root / "work" / "ops"
+            workspace.mkdir(parents=True)
+            result = run_action(
+                workspace, root / "job1", inputs={}, event_name="schedule", event={}, full=True,
+                python=BASE_PYTHON, tool_cache=tool_cache, until=INSTALL, action_root=root / "work",
+            )  # fmt: skip
+            record.write_text(json.dumps([asdict(step) for step in result.steps]))
+    steps = [StepRun(**step) for step in json.loads(record.read_text())]
+    venv = Path(next(s for s in steps if s.name == "Find the locked environment").outputs["dir"])
+    return Installed(root / "tool-cache", steps, venv)
 
 
 def test_a_cold_run_installs_exactly_the_locked_set_into_the_tool_cache(installed: Installed) -> None:
-    result = installed.result
-    install = result.step(INSTALL)
+    install = installed.step(INSTALL)
     assert install.returncode == 0, install.arrived
-    restore = result.step("Restore the locked environment")
+    restore = installed.step("Restore the locked environment")
     assert restore.emulated and not restore.skipped  # it ran (as a cache miss): nothing was cached yet
     assert installed.venv.parent == installed.tool_cache / "error-autopilot"
     assert (installed.venv / ".complete").is_file()
