@@ -154,3 +154,13 @@ def test_workflows_and_action_pass_the_schema_check(tmp_path: Path) -> None:
         "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: 42\n        run: 1\n"
     )
     assert _schema_check("vendor.github-workflows", broken) != 0, "the schema check must be able to fail"
+
+
+def test_setup_python_gets_no_cache_path_outside_the_workspace() -> None:
+    # For `uses: OWNER/error-autopilot@v1` the action's folder is outside GITHUB_WORKSPACE, where
+    # setup-python refuses cache-dependency-path; the locked environment is cached by the action itself.
+    steps = _action()["runs"]["steps"]
+    setup = [s for s in steps if s.get("uses", "").startswith("actions/setup-python@")]
+    assert len(setup) == 1
+    assert not {"cache", "cache-dependency-path"} & set(setup[0].get("with", {}))
+    assert all("github.action_path" not in str(s.get("with", {})) for s in steps if "uses" in s)
