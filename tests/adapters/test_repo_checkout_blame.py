@@ -154,8 +154,10 @@ def test_suspects_and_snippet(repo: Repo, tmp_path: Path) -> None:
     assert found[0].pr_number == 42
     assert found[0].author == "Test Author"
     assert found[0].url == f"https://github.com/acme/app/commit/{repo.bug}"
-    assert found[0].reason == "last changed lines 7–13"
-    assert {s.sha for s in found} == {repo.bug, repo.first}
+    assert found[0].reason == "last changed line 10"  # each commit gets exactly its own lines
+    assert [(s.sha, s.reason) for s in found[1:]] == [(repo.first, "last changed lines 7–9, 11–13, near line 10")]
+    at_the_end = suspects(out.path, out.commit, "src/app.py", 19, None)  # 20 lines: the range stops at the file
+    assert [s.reason for s in at_the_end] == ["last changed lines 16–20", "recent change to app.py"]
     readme = suspects(out.path, out.commit, "README.md", None, None)
     assert [(s.sha, s.pr_number) for s in readme] == [(repo.head, 7)]
     snip = snippet(out.path, CodeLocation(repo="r", commit=out.commit, path="src/app.py", line=10))

@@ -11,8 +11,8 @@ from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Incident, PlannedIncident
 from error_autopilot.investigation.sanitize import Redactor
 from error_autopilot.publishing import Publisher
+from error_autopilot.sinks.comments import crosslink_fingerprint
 from error_autopilot.sinks.local import LocalChangeProposer, LocalIssueTracker
-from error_autopilot.sinks.render import crosslink_fingerprint
 
 SMAP = parse_service_map({
     "environments": {"prod": {"loki": {"url": "http://loki", "selector": '{env="prod"}'}}},
@@ -55,3 +55,28 @@ def test_services_outside_github_file_in_the_actions_repo_without_a_pointer(tmp_
     published = _publisher(tmp_path)(_planned("local-only"), finding, 0)
     assert published.issue_repo == "acme/ops"
     assert len(list((tmp_path / "issues").glob("*.md"))) == 1
+
+
+def test_a_symptom_and_its_culprits_own_incident_link_to_each_other(tmp_path: Path) -> None:
+    trace = "a4f5f8db2bb94e9bc51d2ba647b00705"
+    symptom = _planned().incident.model_copy(update={"trace_ids": (trace,), "headline": "UserServiceException: 500"})
+    culprit = Incident(fingerprint="fedcba9876543210", service="user-service", environment="prod", count=5,
+                       title="NullPointerException", headline="NullPointerException: nickname", first_seen=NOW,
+                       last_seen=NOW, trace_ids=("0" * 32, trace))  # fmt: skip
+    unrelated = culprit.model_copy(update={"fingerprint": "1111111111111111", "trace_ids": ("1" * 32,)})
+    publish = _publisher(tmp_path)
+    publish(PlannedIncident(incident=symptom, status="new"),
+            Finding(fingerprint=symptom.fingerprint, symptom_service="order-service", culprit_service="user-service"),
+            0)  # fmt: skip
+    for incident in (culprit, unrelated):
+        own = Finding(fingerprint=incident.fingerprint, symptom_service="user-service", culprit_service="user-service")
+        publish(PlannedIncident(incident=incident, status="new"), own, 0)
+    bodies = {fp: (tmp_path / "issues" / f"{fp}.md").read_text() for fp in (symptom.fingerprint, culprit.fingerprint,
+                                                                             unrelated.fingerprint)}  # fmt: skip
+    assert ("- **Related:** where this failure starts (user-service logs the exception): NullPointerException: nickname"
+            in bodies[symptom.fingerprint])  # fmt: skip
+    assert (
+        "- **Related:** symptom: order-service logs this failure: UserServiceException: 500"
+        in bodies[culprit.fingerprint]
+    )
+    assert "Related" not in bodies[unrelated.fingerprint] and bodies[symptom.fingerprint].count("**Related:**") == 1

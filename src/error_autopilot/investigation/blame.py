@@ -28,20 +28,54 @@ def _suspect(commit: git.Commit, reason: str, web_url: str | None) -> SuspectCom
     )  # fmt: skip
 
 
+def _ranges(lines: list[int]) -> str:
+    """`[9, 10, 11, 14]` → `9–11, 14`."""
+    out: list[str] = []
+    start = prev = lines[0]
+    for n in [*lines[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        out.append(f"{start}–{prev}" if prev > start else str(start))
+        if n is not None:
+            start = prev = n
+    return ", ".join(out)
+
+
+def _blame(repo: git.Repo, commit: str, path: str, line: int) -> dict[str, tuple[git.Commit, list[int]]]:
+    """Each commit that last touched lines line±3 (clamped to the file), with exactly which lines."""
+    try:
+        length = len(bytes((repo.commit(commit).tree / path).data_stream.read()).splitlines())
+    except (KeyError, ValueError, git.GitCommandError):
+        return {}
+    start, end = max(1, line - 3), min(length, line + 3)
+    if start > end:
+        return {}  # the line is past the end of the file at this commit
+    owners: dict[str, tuple[git.Commit, list[int]]] = {}
+    number = start
+    for entry in repo.blame(commit, path, L=f"{start},{end}") or []:
+        blamed, text = entry[0], entry[1]
+        count = len(text) if isinstance(text, list) else 1
+        if isinstance(blamed, git.Commit):
+            owners.setdefault(blamed.hexsha, (blamed, []))[1].extend(range(number, number + count))
+        number += count
+    return owners
+
+
 def suspects(root: Path, commit: str, path: str, line: int | None, web_url: str | None) -> list[SuspectCommit]:
-    """Commits that last touched lines line±3 (newest first), then the file's recent history."""
+    """The commit that last changed the failing line, then those that changed the lines around it (each
+    with exactly the lines blame gives it), then the file's recent history."""
     repo = git.Repo(root)
     found: dict[str, SuspectCommit] = {}
+    ordered: list[SuspectCommit] = []
     if line:
-        start = max(1, line - 3)
-        try:
-            for entry in repo.blame(commit, path, L=f"{start},{line + 3}") or []:
-                blamed = entry[0]
-                if isinstance(blamed, git.Commit) and blamed.hexsha not in found:
-                    found[blamed.hexsha] = _suspect(blamed, f"last changed lines {start}–{line + 3}", web_url)
-        except git.GitCommandError:
-            pass  # the line range is past the end of the file at this commit
-    ordered = sorted(found.values(), key=lambda s: s.date, reverse=True)
+        owners = _blame(repo, commit, path, line)
+        ranked = sorted(owners.values(), key=lambda o: (line not in o[1], -o[0].committed_date))
+        for blamed, lines in ranked:
+            what = f"line {line}" if lines == [line] else f"lines {_ranges(sorted(lines))}"
+            reason = f"last changed {what}" + ("" if line in lines else f", near line {line}")
+            found[blamed.hexsha] = _suspect(blamed, reason, web_url)
+            ordered.append(found[blamed.hexsha])
     for recent in repo.iter_commits(commit, paths=path, max_count=5):
         if recent.hexsha not in found:
             found[recent.hexsha] = _suspect(recent, f"recent change to {Path(path).name}", web_url)

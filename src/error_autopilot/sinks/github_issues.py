@@ -18,7 +18,7 @@ from github.Issue import Issue
 
 from error_autopilot.domain.errors import SinkError, SinkRateLimited
 from error_autopilot.ports import IssueOutcome, RenderedIssue
-from error_autopilot.sinks.render import merge_body, parse_marker
+from error_autopilot.sinks.markers import merge_body, parse_marker
 from error_autopilot.state.model import IssueRef
 
 log = logging.getLogger(__name__)

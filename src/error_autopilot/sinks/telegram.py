@@ -199,12 +199,20 @@ class TelegramNotifier:
         return lines
 
     def _incident(self, inc: PublishedIncident) -> list[Line]:
+        """Answer first, as in the issue: what and how often, where, why no PR, then the links."""
         icon = {"new": "🆕", "regressed": "🔁"}.get(inc.status, "⚠️")
-        lines: list[Line] = [
-            (Span(f"{icon} "), Span(self._clean(inc.service, 60), "b"), Span(f" · {self._clean(inc.title)}"))
-        ]
+        what = (
+            Span(f"{icon} "),
+            Span(self._clean(inc.title), "b"),
+            Span(f" ×{inc.count} · {self._clean(inc.service, 60)}"),
+        )
+        lines: list[Line] = [what]
         if inc.culprit:
             lines.append((Span("   at "), Span(self._clean(inc.culprit, 200), "code")))
+        refused = [r for r in inc.policy_refusals if not r.passed]
+        if refused and not inc.pr_url:
+            rule, detail = self._clean(refused[0].rule, 60), self._clean(refused[0].detail, 120)
+            lines.append((Span(f"   no draft PR: {rule} — {detail}"),))
         links: list[Span] = []
         if inc.issue_url:
             links.append(Span(f"issue #{inc.issue_number}" if inc.issue_number else "issue", "a", inc.issue_url))
