@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench schema clean
+.PHONY: demo test lint bench schema lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,13 +15,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/error-autopilot demo
 
+# Every test, end-to-end ones included, spread over all cores one test at a time; an idle worker takes
+# tests queued for a busy one (worksteal), so the long end-to-end tests do not leave a core idle.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist worksteal $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy --strict src
-	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml examples/workflows/*.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions action.yml
 
 bench: $(STAMP)
@@ -30,6 +32,12 @@ bench: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/error-autopilot schema > service-map.schema.json
 	$(BIN)/python scripts/update_readme_reference.py
+
+# What the action installs: every dependency pinned with its hashes, for all platforms. Keeps current pins
+# unless pyproject.toml asks otherwise; `make lock LOCK_FLAGS=--upgrade` moves everything to the newest.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" --quiet $(LOCK_FLAGS) --output-file requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

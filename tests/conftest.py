@@ -11,8 +11,10 @@ import pytest
 _PREFIXES = ("AUTOPILOT_", "GITHUB_", "ANTHROPIC_", "TELEGRAM_", "INPUT_", "RUNNER_")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "real"
 TEST_FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Payloads recorded from real Loki, Tempo, Grafana and Telegram (each folder says where from): copied
+# into the repository so a fresh clone tests with nothing beside it.
+SHARED_FIXTURES = TEST_FIXTURES / "real"
 
 
 @pytest.fixture(autouse=True)

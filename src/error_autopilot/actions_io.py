@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,14 +32,20 @@ def in_actions(environ: Mapping[str, str] | None = None) -> bool:
 
 
 def mask(secrets: Iterable[str | None]) -> None:
-    """Register secrets with the runner before anything could print them (`::add-mask::`)."""
+    """Register secrets with the runner (`::add-mask::`) before anything could print them.
+
+    A mask hides only what the runner reads after it. The runner reads stdout and stderr as two pipes
+    and, of what has arrived, handles stderr first; stdout to a pipe is block-buffered. So every mask
+    goes to both streams and is flushed at once: on each stream it precedes every later line."""
     if not in_actions():
         return
-    for secret in secrets:
-        if secret:
-            for part in {secret, *secret.split()}:
-                if len(part) >= 4:
-                    core.set_secret(part)
+    parts = sorted({part for s in secrets if s for part in {s, *s.split()} if len(part) >= 4})
+    if not parts:
+        return
+    lines = "".join(f"{command.Command('add-mask', {}, part)}\n" for part in parts)
+    for stream in (sys.stdout, sys.stderr):
+        stream.write(lines)
+        stream.flush()
 
 
 def set_outputs(outputs: Mapping[str, str | int]) -> None:

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import anthropic
 import github
 import httpx
 
@@ -30,7 +30,6 @@ from error_autopilot.domain.errors import (
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Plan, PlannedIncident
 from error_autopilot.domain.report import RunReport
-from error_autopilot.investigation.agent import ClaudeAnalyst
 from error_autopilot.investigation.checkout import GitWorkspace
 from error_autopilot.investigation.investigator import Investigator
 from error_autopilot.investigation.sanitize import Redactor
@@ -56,6 +55,11 @@ from error_autopilot.sources.tempo import TempoSource
 from error_autopilot.state import ledger
 from error_autopilot.state.model import STATE_SCHEMA_VERSION, Cursor, IncidentRecord, IssueRef, RunBookkeeping, State
 from error_autopilot.state.store import STATE_FILE, GitStateStore, ReadOnlyStateStore, SeededStateStore
+
+if TYPE_CHECKING:  # the Claude SDK takes longer to import than a whole run without it: loaded only with a key
+    import anthropic
+
+    from error_autopilot.investigation.agent import ClaudeAnalyst
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +185,8 @@ def anthropic_client(ctx: Context) -> anthropic.Anthropic | None:
     key = ctx.settings.anthropic_api_key
     if key is None:
         return None
+    import anthropic  # noqa: PLC0415 - see TYPE_CHECKING above
+
     return anthropic.Anthropic(api_key=key.get_secret_value(), base_url=ctx.settings.anthropic_base_url, max_retries=2)
 
 
@@ -322,6 +328,8 @@ def _analyst(ctx: Context) -> ClaudeAnalyst | None:
     client = anthropic_client(ctx)
     if client is None:
         return None
+    from error_autopilot.investigation.agent import ClaudeAnalyst  # noqa: PLC0415 - see TYPE_CHECKING above
+
     return ClaudeAnalyst(
         client, model=ctx.settings.anthropic_model, redactor=ctx.redactor, breaker=ctx.breakers.get("Claude API")
     )

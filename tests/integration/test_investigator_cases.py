@@ -81,7 +81,6 @@ CASES = [
     ("staging", "billing-service", "KeyError", "billing-service", INVOICE_PY, "invoice_total",
      "Support multi-currency invoices (#17)"),
 ]  # fmt: skip
-RESULTS: list[bool] = []
 
 
 @pytest.mark.parametrize(("env", "service", "needle", "culprit", "path", "function", "suspect"), CASES)
@@ -90,7 +89,6 @@ def test_culprit_location_and_suspect(
 ) -> None:
     finding = investigate(setup, pick(setup, env, service, needle))
     location = finding.primary_location
-    RESULTS.append(location is not None and (location.path, location.function) == (path, function))
     assert finding.symptom_service == service
     assert finding.culprit_service == culprit
     assert location is not None
@@ -112,8 +110,6 @@ def test_unknown_trace_still_gives_a_finding(setup: Setup) -> None:
     assert finding.culprit_service == "order-service"
     assert any(UNKNOWN_TRACE in u and "not found" in u for u in finding.unknowns), finding.unknowns
     assert finding.primary_location is not None
-    RESULTS.append((finding.primary_location.path, finding.primary_location.function)
-                   == ("src/main/java/com/acme/order/UserClient.java", "getUser"))  # fmt: skip
     assert finding.primary_location.path == "src/main/java/com/acme/order/UserClient.java"
     assert finding.primary_location.function == "getUser"
 
@@ -162,8 +158,18 @@ def test_unclonable_repo_is_an_unknown(setup: Setup, tmp_path: Path) -> None:
     assert "no trace: no Tempo configured" in finding.unknowns
 
 
-def test_zz_location_accuracy_figure() -> None:
-    """Runs last in this module: how often the primary location was the right file and function."""
-    assert RESULTS, "the case tests did not run"
-    print(f"\nprimary location right (file+function): {sum(RESULTS)}/{len(RESULTS)}")
-    assert all(RESULTS)
+def test_location_accuracy_figure(setup: Setup) -> None:
+    """How often the primary location is the right file and function over every case (printed with -s).
+
+    Self-contained, so that it holds whichever worker runs it and in whatever order."""
+    expected = [(pick(setup, env, service, needle), (path, function))
+                for env, service, needle, _, path, function, _ in CASES]  # fmt: skip
+    untraced = pick(setup, "prod", "order-service", "UserServiceException")
+    expected.append((untraced.model_copy(update={"trace_ids": (UNKNOWN_TRACE,)}),
+                     ("src/main/java/com/acme/order/UserClient.java", "getUser")))  # fmt: skip
+    right = []
+    for incident, place in expected:
+        location = investigate(setup, incident).primary_location
+        right.append(location is not None and (location.path, location.function) == place)
+    print(f"\nprimary location right (file+function): {sum(right)}/{len(right)}")
+    assert len(right) == len(CASES) + 1 and all(right)
