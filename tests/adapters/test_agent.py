@@ -14,6 +14,7 @@ import anthropic
 import pytest
 
 from error_autopilot.config.service_map import AutoFixPolicy, Environment, LokiConfig
+from error_autopilot.config.settings import Settings
 from error_autopilot.decisions.policy import decide
 from error_autopilot.domain.errors import AnalystError
 from error_autopilot.domain.findings import AgentAnalysis, Finding, TraceSummary
@@ -332,3 +333,15 @@ def test_exhausted_budget_makes_no_call(fake: FakeAnthropic, checkout: CheckedOu
 def test_fake_rejects_what_the_real_api_rejects(body: dict[str, Any], problem: str) -> None:
     problems = validate_request(body)
     assert any(problem in p for p in problems), problems
+
+
+def test_the_default_model_is_one_the_sdk_has_not_retired(fake: FakeAnthropic, checkout: CheckedOut) -> None:
+    # the SDK warns (DeprecationWarning, an error under this suite's filterwarnings) when a request names a
+    # model past or near its end-of-life: claude-sonnet-4-5, our first default, reached it on 2026-11-30
+    fake.script(tool_use(("submit_analysis", _answer()), input_tokens=100, output_tokens=10))
+    client = anthropic.Anthropic(api_key="test", base_url=fake.url, max_retries=0)
+    default = Settings.model_fields["anthropic_model"].default
+    analyst = ClaudeAnalyst(client, model=default, redactor=Redactor())
+    result = analyst.analyse(_planned(), FINDING, [checkout], _budget())
+    assert isinstance(result, AgentAnalysis)
+    assert json.loads(fake.raw_bodies[-1])["model"] == default

@@ -53,7 +53,7 @@ class Settings(BaseModel):
     github_token: SecretStr | None = None
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
-    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_model: str = "claude-sonnet-5"  # claude-sonnet-4-5 reached end-of-life on 2026-11-30
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
     state_branch: str = "error-autopilot-state"
