@@ -1,8 +1,9 @@
 """Stack traces of five ecosystems (JVM, Python, Go, Node.js, .NET) into `domain.stack` models.
 
-`parse_stacktrace` finds the trace inside a log message (log prefixes and trailing lines are
-tolerated), decides the language by which frame syntax dominates, and hands the lines to that
-language's parser in `stackparse/`. It never raises on hostile text: input is capped
+`parse_stacktrace` finds the trace inside a log message (log lines before the header and trailing
+lines are tolerated), strips a prefix that a process manager or log shipper put on every line
+(`3|app  | `, `web_1  | `, syslog, CRI: found by shape, not by tool), decides the language by which
+frame syntax dominates, and hands the lines to that language's parser in `stackparse/`. It never raises on hostile text: input is capped
 (`MAX_CHARS`, `MAX_LINES`, lines cut at `MAX_LINE`), and frames/exceptions are capped with
 `truncated=True` and `omitted_frames` telling how much was cut.
 """
@@ -33,6 +34,10 @@ _PARSERS: dict[Language, ParseFn] = {
 }
 _GO_FILE = re.compile(r"^\s+\S[^:]*\.go:\d+(?: \+0x[0-9a-fA-F]+)?\s*$")
 _DOTNET_LINE = re.compile(r":line \d+\s*$")  # with " in " before it; two checks keep it linear on hostile lines
+_FRAMEISH = re.compile(r"\sat \S|\bFile \"|\.go:\d|\.(?:cs|fs|vb):\w+ \d|^\s*\S+ \S+\(.*\) \S+ \S+:\S+ \d+\s*$")
+_DIGITS = re.compile(r"\d+")
+_PREFIX_SAMPLE = 400  # lines a prefix is judged on: enough for any real trace, cheap on hostile ones
+_PREFIX_CANDIDATES = 12
 _STRONG = 10  # a marker only one runtime prints (`Traceback`, `goroutine 1 [running]:`)
 _LANGUAGES: tuple[Language, ...] = ("python", "go", "dotnet", "jvm", "node")  # tie-break order
 
@@ -45,9 +50,9 @@ def _vote(line: str, votes: dict[Language, int]) -> None:
         elif node.is_frame(line):
             votes["node"] += 1
         elif dotnet.is_frame(line):
-            votes["dotnet"] += 1
-        if " in " in line and _DOTNET_LINE.search(line):
-            votes["dotnet"] += 2
+            votes["dotnet"] += 2 if " in " in line and _DOTNET_LINE.search(line) else 1
+    elif dotnet.LOCALISED_AT.match(body) and dotnet.is_frame(body):
+        votes["dotnet"] += 2
     elif body.startswith("File "):
         votes["python"] += 1 if python.FILE.match(line) else 0
     elif python.TRACEBACK.match(line):
@@ -69,6 +74,45 @@ def detect_language(lines: Sequence[str]) -> Language | None:
     return best if votes[best] > 0 else None
 
 
+def _score(lines: Sequence[str]) -> int:
+    votes: dict[Language, int] = dict.fromkeys(_LANGUAGES, 0)
+    for line in lines:
+        _vote(line, votes)
+    return sum(votes.values())
+
+
+def _common_prefix(lines: Sequence[str]) -> str:
+    first, last = min(lines), max(lines)
+    n = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), min(len(first), len(last)))
+    return first[:n]
+
+
+def strip_line_prefix(lines: list[str]) -> list[str]:
+    """The lines without the prefix a process manager or log shipper wrote on each of them.
+
+    The prefix is the longest common start of the frame-like lines once digits are masked (timestamps
+    and pids vary), cut at a word boundary. It is removed only when that makes more lines read as
+    trace syntax, so a trace's own indentation (`    at `) is never mistaken for one."""
+    framey = [line for line in lines[:_PREFIX_SAMPLE * 10] if _FRAMEISH.search(line)][:_PREFIX_SAMPLE]
+    if len(framey) < 2:
+        return lines
+    masked = _common_prefix([_DIGITS.sub("0", line) for line in framey])
+    cuts = [i for i in range(len(masked), 0, -1) if not masked[i - 1].isspace()
+            and (i == len(masked) or masked[i].isspace() or masked[i - 1] in "|:]>")]  # fmt: skip
+    if not cuts:
+        return lines
+    sample = lines[: _PREFIX_SAMPLE * 2]
+    best, best_score = None, _score(sample)
+    for cut in cuts[:_PREFIX_CANDIDATES]:
+        pattern = re.compile("".join(r"\d+" if ch == "0" else re.escape(ch) for ch in masked[:cut]) + "[ \t]?")
+        score = _score([m_line[m.end():] if (m := pattern.match(m_line)) else m_line for m_line in sample])
+        if score > best_score:
+            best, best_score = pattern, score
+    if best is None:
+        return lines
+    return [line[m.end():] if (m := best.match(line)) else line for line in lines]
+
+
 def parse_stacktrace(text: str, *, packages: Sequence[str] = (), source_roots: Sequence[str] = ()) -> StackTrace | None:
     """Parse the stack trace in `text`, or None when it holds no recognisable trace.
 
@@ -85,7 +129,7 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     lines = text[:MAX_CHARS].splitlines()
     if len(lines) > MAX_LINES:
         lines, clipped = lines[:MAX_LINES], True
-    lines = [line[:MAX_LINE] for line in lines]  # the head of a huge line still names the exception
+    lines = strip_line_prefix([line[:MAX_LINE] for line in lines])  # a huge line's head still names the exception
     language = detect_language(lines)
     if language is None:
         return None

@@ -3,6 +3,10 @@
 Python prints the oldest cause first and the raising frame last; `StackTrace` wants the opposite on
 both counts, so blocks and frames are reversed. ExceptionGroups keep the group and its traceback;
 the sub-exceptions drawn in the `+-+----` tree are skipped.
+
+Real logs are not always whole: the `Traceback (most recent call last):` header may carry a log
+prefix or be missing (frames only), and the whole paste may be indented; a line indented less than
+the frames ends them and names the exception.
 """
 
 from __future__ import annotations
@@ -10,9 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, ExceptionBuilder, InApp, to_int
+from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, ExceptionBuilder, InApp, indent, to_int
 
-TRACEBACK = re.compile(r"^\s*(?:\+ )?(?:Exception Group )?Traceback \(most recent call last\):\s*$")
+TRACEBACK = re.compile(r"^.{0,200}?Traceback \(most recent call last\):\s*$")
 FILE = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<fn>.+?))?\s*$')
 _REPEATED = re.compile(r"^\s*\[Previous line repeated (?P<n>\d{1,9}) more times?\]\s*$")
 _EXC = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::[ \t]?(?P<msg>.*))?$")
@@ -81,6 +85,7 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
     reading: ExceptionBuilder | None = None
     message_lines = 0
     after_chain = False
+    frame_indent = 0
     bare: str | None = None  # an exception line outside any traceback: a cause that was never raised
     for line in _ungroup(lines):
         stripped = line.strip()
@@ -90,14 +95,19 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
             if bare and frames is None and reading is None:
                 blocks.append(([], _exception(bare, in_app)))
             frames, reading, after_chain, bare = None, None, True, None
+        elif frames is None and reading is None and (m := FILE.match(line)):  # frames without a header
+            frames, repeated, after_chain, bare = [], 0, False, None
+            frame_indent = indent(line)
+            frames.append((m["fn"] or "<module>", m["file"], to_int(m["line"]), line))
         elif frames is None and reading is None and not after_chain:
             bare = stripped if stripped and not line[0].isspace() and _EXC.match(stripped) else bare
         elif frames is not None and reading is None:
             if m := FILE.match(line):
+                frame_indent = indent(line) if not frames else frame_indent
                 frames.append((m["fn"] or "<module>", m["file"], to_int(m["line"]), line))
             elif m := _REPEATED.match(line):
                 repeated += int(m["n"])
-            elif stripped and not line[0].isspace():
+            elif stripped and (not line[0].isspace() or (frames and indent(line) < frame_indent)):
                 reading = _exception(line, in_app)
                 reading.omitted = repeated
                 blocks.append((frames, reading))
