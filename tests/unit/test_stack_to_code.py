@@ -106,13 +106,14 @@ def test_node_dist_path() -> None:
         "    at Object.handler (/app/dist/routes/users.js:8:10)\n"
         "    at Layer.handle (/app/node_modules/express/lib/router/layer.js:95:5)"
     )
-    assert mapped(text, files) == [("getUser", "dist/services/user.js"), ("Object.handler", "dist/routes/users.js")]
+    # the built file and its TypeScript source both match: the fix goes into the source
+    assert mapped(text, files) == [("getUser", "src/services/user.ts"), ("Object.handler", "dist/routes/users.js")]
 
 
-def test_node_dist_without_built_files_maps_to_nothing_rather_than_a_guess() -> None:
-    files = ["package.json", "src/services/user.ts"]
+def test_node_dist_without_built_files_maps_to_the_typescript_source() -> None:
+    files = ["package.json", "src/services/user.ts", "src/routes/user.ts"]
     text = "TypeError: boom\n    at getUser (/app/dist/services/user.js:14:22)"
-    assert mapped(text, files) == []
+    assert mapped(text, files) == [("getUser", "src/services/user.ts")]
 
 
 def test_dotnet_paths() -> None:
