@@ -55,6 +55,8 @@ def _vote(line: str, votes: dict[Language, int]) -> None:
         votes["dotnet"] += 2
     elif body.startswith("File "):
         votes["python"] += 1 if python.FILE.match(line) else 0
+    elif python.BRIEF.match(line):
+        votes["python"] += 1
     elif python.TRACEBACK.match(line):
         votes["python"] += _STRONG
     elif go.GOROUTINE.match(line):
@@ -72,6 +74,33 @@ def detect_language(lines: Sequence[str]) -> Language | None:
         _vote(line, votes)
     best = max(_LANGUAGES, key=lambda lang: votes[lang])
     return best if votes[best] > 0 else None
+
+
+_FOREIGN_EXT: dict[str, Language] = {".js": "node", ".mjs": "node", ".cjs": "node", ".ts": "node", ".tsx": "node",
+                                     ".jsx": "node", ".java": "jvm", ".kt": "jvm", ".scala": "jvm", ".go": "go",
+                                     ".cs": "dotnet"}  # fmt: skip
+_ESCAPED_NEWLINE = re.compile(r"\\n(?=\s*(?:at |File |\\t|[\w/.-]+\.go:|Caused by|---))")
+
+
+def _foreign_language(lines: Sequence[str]) -> Language | None:
+    """The runtime whose files Python-style `File "…", line N` frames name, when it is not Python."""
+    counts: dict[Language, int] = {}
+    for line in lines:
+        if (m := python.FILE.match(line)) is not None:
+            ext = "." + m["file"].rsplit(".", 1)[-1] if "." in m["file"] else ""
+            language = _FOREIGN_EXT.get(ext, "python")
+            counts[language] = counts.get(language, 0) + 1
+    best = max(counts, key=lambda k: counts[k], default=None)
+    return best if best not in (None, "python") and counts[best] * 2 > sum(counts.values()) else None
+
+
+def _unescape(text: str) -> str:
+    """A trace squashed into one line: JSON string escapes (`\\n    at …`) or syslog's octal ones (`#012`)."""
+    if "#012" in text or "#011" in text:
+        text = text.replace("#012", "\n").replace("#011", "\t")
+    if text.count("\n") < 2 and len(_ESCAPED_NEWLINE.findall(text)) >= 2:
+        text = text.replace("\\r\\n", "\n").replace("\\n", "\n").replace("\\t", "\t").replace('\\"', '"')
+    return text
 
 
 def _score(lines: Sequence[str]) -> int:
@@ -126,15 +155,18 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     if not text:
         return None
     clipped = len(text) > MAX_CHARS
-    lines = text[:MAX_CHARS].splitlines()
+    lines = _unescape(text[:MAX_CHARS]).splitlines()
     if len(lines) > MAX_LINES:
         lines, clipped = lines[:MAX_LINES], True
     lines = strip_line_prefix([line[:MAX_LINE] for line in lines])  # a huge line's head still names the exception
     language = detect_language(lines)
     if language is None:
         return None
+    parser = _PARSERS[language]
+    if language == "python" and (foreign := _foreign_language(lines)) is not None:
+        language, parser = foreign, python.parse_newest_first
     in_app = InApp(language=language, packages=tuple(packages), source_roots=tuple(source_roots))
-    exceptions, capped = _PARSERS[language](lines, in_app)
+    exceptions, capped = parser(lines, in_app)
     trace = build_trace(language, exceptions, truncated=capped or clipped)
     if trace is not None and trace.truncated:
         log.debug("stack trace capped: %s exceptions, %s frames omitted", len(trace.exceptions),

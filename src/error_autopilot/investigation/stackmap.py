@@ -71,6 +71,7 @@ class Mapping:
     segments: int = 0  # trailing path segments shared with the frame's hint (1: the name only)
     alternatives: tuple[str, ...] = ()  # other files that matched equally well
     note: str = ""
+    by_class: bool = False  # found by the class name's file convention (`PortfolioService` → `portfolio.service.ts`)
 
     @property
     def ambiguous(self) -> bool:
@@ -211,7 +212,25 @@ def map_frame_explained(frame: Frame, index: dict[str, list[str]], language: Lan
     if compiled or name.endswith(_JS_EXT):
         stem = posixpath.splitext(name)[0]
         found += [c for c in index.get("\0js:" + stem, []) if c not in found]
+        mapping = _choose(found, hint, compiled=compiled)
+        if mapping.segments < 2 and (by_class := _class_file(frame, index)) is not None:
+            return by_class
+        return mapping
     return _choose(found, hint, compiled=compiled)
+
+
+def _class_file(frame: Frame, index: dict[str, list[str]]) -> Mapping | None:
+    """A bundled frame (`main.js:1`, `PortfolioService.getDetails`) found by the class's file name
+    convention: `PortfolioService` → `portfolio.service.ts`, `portfolio-service.ts`, `PortfolioService.ts`."""
+    owner = frame.function.removeprefix("async ").removeprefix("new ").split(".", 1)[0]
+    if "." not in frame.function or not re.fullmatch(r"[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+", owner):
+        return None
+    words = [w.lower() for w in re.findall(r"[A-Z][a-z0-9]+", owner)]
+    stems = {owner, ".".join(words), "-".join(words), "_".join(words), "-".join(words[:-1]) + "." + words[-1]}
+    found = sorted({c for stem in stems for c in index.get("\0js:" + stem, []) if not _TEST_PATH.search(c)})
+    if not found:
+        return None
+    return Mapping(found[0], 1, tuple(found[1:]), note=f"class {owner} by file name convention", by_class=True)
 
 
 def map_frame(frame: Frame, files: Sequence[str], index: dict[str, list[str]] | None = None) -> str | None:
@@ -227,6 +246,10 @@ def bare_function(frame: Frame, language: Language | None = None) -> str:
         parts = [p for p in re.sub(r"\[[^\]]*\]", "", fn).split(".") if p]
         named = [p for p in parts if not _GO_ANON.match(p) and not p.startswith("(")]
         return named[-1] if named else fn
+    if fn in ("<init>", ".ctor", "constructor", "<clinit>", ".cctor") and frame.module:
+        return re.split(r"[.$+`]", frame.module.rsplit(".", 1)[-1])[0]
+    if local := re.search(r">g__([A-Za-z_]\w*)\|", fn):  # .NET local function `<Outer>g__Inner|0_0`
+        return local[1]
     if "<" in fn and ">" in fn and (m := re.search(r"<<?([A-Za-z_]\w*)>", fn)):  # .NET async/lambda
         return m[1]
     if language in ("jvm", None) and _JVM_SYNTHETIC.match(fn):
@@ -237,8 +260,6 @@ def bare_function(frame: Frame, language: Language | None = None) -> str:
         inner = [p for p in frame.module.split("$")[1:] if p and not p.isdigit() and p[0].islower()]
         if inner:
             return inner[-1]
-    if fn in ("<init>", ".ctor", "constructor") and frame.module:
-        return re.split(r"[.$+`]", frame.module.rsplit(".", 1)[-1])[0]
     fn = re.sub(r"\s*\[as [^\]]*\]$", "", fn).removeprefix("async ").removeprefix("new ")
     fn = fn.split("$", 1)[0] if language == "jvm" and "$" in fn and not fn.startswith("$") else fn
     tail = fn.rsplit(".", 1)[-1] if "." in fn else fn
@@ -273,7 +294,7 @@ def rank(
     order = _exception_order(stack)
     for depth, exc_at in enumerate(order):
         exc = stack.exceptions[exc_at]
-        own_seen = 0
+        seen_here: set[tuple[str, str]] = set()
         for position, frame in enumerate(exc.frames):
             frames += 1
             verdict = verdicts.classify(frame.module, frame.file)
@@ -286,19 +307,25 @@ def rank(
                 _note(notes, f"{where} {frame.function}: {'own code' if verdict.in_app else verdict.reason}, "
                              f"not mapped ({mapping.note})")  # fmt: skip
                 continue
-            if not verdict.in_app and mapping.segments < 2:
+            if not verdict.in_app and mapping.segments < 2 and not (mapping.by_class and _under_root(mapping.path, source_roots)):
                 _note(notes, f"{where} {frame.function}: {verdict.reason}; only its file name matches {mapping.path}")
                 continue
-            candidate = _score(frame, mapping, verdict, stack.language, own_seen, depth, len(order), position)
-            own_seen += 1
+            key = (mapping.path, bare_function(frame, stack.language))
+            if key in seen_here:  # recursion or an async state machine printed twice: one candidate
+                continue
+            candidate = _score(frame, mapping, verdict, stack.language, len(seen_here), depth, len(order), position)
+            seen_here.add(key)
             _note(notes, f"{where} {frame.function}: → {mapping.path} ({candidate.reason})")
-            key = (candidate.path, candidate.function)
             if key in by_key:
                 by_key[key].score = max(by_key[key].score, candidate.score) + 2
                 continue
             by_key[key] = candidate
     ranked = sorted(by_key.values(), key=lambda c: -c.score)
     return Ranking(tuple(ranked), tuple(notes), frames)
+
+
+def _under_root(path: str, roots: Sequence[str]) -> bool:
+    return any(("/" + path).startswith("/" + r.strip("/") + "/") or f"/{r.strip('/')}/" in "/" + path for r in roots if r)
 
 
 def _note(notes: list[str], text: str) -> None:
@@ -323,6 +350,8 @@ def _score(
     if mapping.ambiguous:
         score -= 25
         reasons.append(f"ambiguous: also {', '.join(mapping.alternatives[:3])}")
+    elif mapping.by_class:
+        reasons.append(mapping.note)
     elif mapping.segments >= 2:
         score += 5
         reasons.append(f"path matches {mapping.path}")

@@ -70,15 +70,17 @@ class _Hit:
     reason: str
     by_module: bool  # matched the frame's module (class, namespace, package) rather than its file path
     weight: int  # module hits: prefix length; path hits: where in the path the match starts
+    root: bool = False  # a configured source root: a layout, so a library folder holding it stays library
 
 
 @dataclass(frozen=True)
 class InApp:
     """Decides whether a frame is the service's own code.
 
-    The most specific match wins: a configured package or source root against the built-in library
-    lists (a wheel's `site-packages/order_service/` is own code when `order_service` is configured;
-    a `node_modules/` or `vendor/` folder below a configured root is not). With nothing configured,
+    The most specific match wins: a configured package against the built-in library lists (a wheel's
+    `site-packages/order_service/` is own code when `order_service` is configured; `vendor/` below the
+    configured module path is not). Source roots describe the repository's layout, so a library
+    folder holding the same layout (`node_modules/x/src/`) stays library. With nothing configured,
     every frame that is not a known library or runtime frame counts as in-app."""
 
     language: Language
@@ -120,10 +122,10 @@ class InApp:
                 if at >= 0 and (best is None or at > best.weight):
                     best = _Hit(f"path under configured package {pkg}", by_module=False, weight=at)
         for root in self.source_roots:
-            norm = root.replace("\\", "/")
-            at = path.rfind(norm) if norm else -1
+            norm = "/" + root.replace("\\", "/").strip("/") + "/"  # a whole segment: `lib` is not `/usr/lib64`
+            at = ("/" + path).rfind(norm) if norm != "//" else -1
             if at >= 0 and (best is None or at > best.weight):
-                best = _Hit(f"under configured source root {root}", by_module=False, weight=at)
+                best = _Hit(f"under configured source root {root}", by_module=False, weight=at, root=True)
         return best
 
     def classify(self, module: str | None, file: str | None) -> Verdict:
@@ -150,7 +152,7 @@ def _beats(own: _Hit, library: _Hit) -> bool:
         return own.weight >= library.weight
     if own.by_module:  # a module name is read from the path *after* the library folder
         return True
-    if library.by_module:
+    if library.by_module or own.root:
         return False
     return own.weight > library.weight
 
@@ -213,7 +215,7 @@ def build_trace(
 
 def to_int(text: str | None) -> int | None:
     """A line number, or None when absent or absurd."""
-    if not text or len(text) > 9:
+    if not text or len(text) > 9 or not text.isdigit():
         return None
     return int(text)
 

@@ -25,7 +25,7 @@ _AT = r"(?:at|в|à|bei|en|em|w|v|konum|在|於|場所|위치)"
 FRAME = re.compile(
     rf"^\s*{_AT}\s+(?:async\s+)?(?:[\w.`?\[\]]+(?:<[^()]*?>)?\??\s+)?"  # demystified: return type
     r"(?P<qual>[^\s()\[<][^\s()\[]*)(?:\[[^\]]*\])?\s?\((?P<args>[^()]*)\)(?:\+\S*)?(?: \[0x[0-9a-fA-F]+\])?"
-    r"(?:\s+\S+\s+(?P<file>.+?):(?:[^\s\d:]+\s*)?(?P<line>\d+))?\s*$"
+    r"(?:\s+\S+\s+(?P<file>.+?):(?:[^\s\d:]+\s*)?(?P<line>\d+)\.?)?\s*$"
 )
 _HEADER = re.compile(
     r"^(?P<type>[A-Za-z_][\w`]*(?:\.[A-Za-z_][\w`]*)+|[A-Za-z_]\w*Exception)"

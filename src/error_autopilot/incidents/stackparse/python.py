@@ -17,7 +17,10 @@ from collections.abc import Iterator
 from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, ExceptionBuilder, InApp, indent, to_int
 
 TRACEBACK = re.compile(r"^.{0,200}?Traceback \(most recent call last\):\s*$")
-FILE = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<fn>.+?))?\s*$')
+FILE = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+|unknown)(?:, in (?P<fn>.+?))?\s*$')
+# Twisted's brief Failure traceback and similar one-line renderings: `/app/x/y.py:194:do_query`
+BRIEF = re.compile(r"^\s*(?P<file>[^\s:\"]+\.py):(?P<line>\d+):(?: in )?(?P<fn>[\w<>.]+)\s*$")
+_CAUGHT = re.compile(r"^\s*-{2,} <[^>]*> -{2,}\s*$")  # Twisted: `--- <exception caught here> ---`
 _REPEATED = re.compile(r"^\s*\[Previous line repeated (?P<n>\d{1,9}) more times?\]\s*$")
 _EXC = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::[ \t]?(?P<msg>.*))?$")
 _GROUP = re.compile(r"^(?P<ind>\s*)\+ Exception Group Traceback")
@@ -88,6 +91,8 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
     frame_indent = 0
     bare: str | None = None  # an exception line outside any traceback: a cause that was never raised
     for line in _ungroup(lines):
+        if (brief := BRIEF.match(line)) is not None:
+            line = f'{" " * indent(line)}  File "{brief["file"]}", line {brief["line"]}, in {brief["fn"]}'
         stripped = line.strip()
         if TRACEBACK.match(line):
             frames, reading, repeated, after_chain, bare = [], None, 0, False, None
@@ -107,6 +112,8 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
                 frames.append((m["fn"] or "<module>", m["file"], to_int(m["line"]), line))
             elif m := _REPEATED.match(line):
                 repeated += int(m["n"])
+            elif _CAUGHT.match(line):
+                continue
             elif stripped and (not line[0].isspace() or (frames and indent(line) < frame_indent)):
                 reading = _exception(line, in_app)
                 reading.omitted = repeated
@@ -125,6 +132,19 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
     if frames and reading is None:
         blocks.append((frames, ExceptionBuilder(type="<unknown>", in_app=in_app)))
     return _finish(blocks, in_app)
+
+
+def parse_newest_first(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
+    """Python-style frames printed innermost first, as error trackers (Sentry) render other runtimes'
+    traces: the header above the frames names the exception."""
+    excs, truncated = parse(lines, in_app)
+    for exc in excs:
+        exc.frames.reverse()
+    first = next((i for i, line in enumerate(lines) if FILE.match(line)), 0)
+    header = next((_exception(line, in_app) for line in reversed(lines[:first]) if _EXC.match(line.strip())), None)
+    if excs and excs[0].type == "<unknown>" and header is not None:
+        excs[0].type, excs[0].message = header.type, header.message
+    return excs, truncated
 
 
 def _exception(line: str, in_app: InApp) -> ExceptionBuilder:
