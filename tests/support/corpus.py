@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -224,6 +226,19 @@ def _loki(cases: Sequence[Case]) -> Iterator[LoopbackServer]:
         ]  # fmt: skip
         httpx.post(f"{loki.url}/loki/api/v1/push", json={"streams": streams}).raise_for_status()
         yield loki
+
+
+@contextmanager
+def scratch(fallback: Path | None = None) -> Iterator[Path]:
+    """A private scratch folder, in memory when the machine has a tmpfs: checking out thousands of
+    placeholder files is ten times faster there than on a loaded disk."""
+    shm = Path("/dev/shm")
+    base = shm if shm.is_dir() and os.access(shm, os.W_OK) else fallback
+    folder = Path(tempfile.mkdtemp(prefix="realworld-corpus-", dir=base))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_corpus(cases: Sequence[Case], work: Path) -> list[Outcome]:

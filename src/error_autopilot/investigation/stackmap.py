@@ -260,6 +260,8 @@ def bare_function(frame: Frame, language: Language | None = None) -> str:
         inner = [p for p in frame.module.split("$")[1:] if p and not p.isdigit() and p[0].islower()]
         if inner:
             return inner[-1]
+    if language == "dotnet" and (accessor := re.match(r"^(?:get|set|add|remove)_([A-Z]\w*)$", fn)):
+        return accessor[1]  # a property or event accessor: the property is what a developer names
     fn = re.sub(r"\s*\[as [^\]]*\]$", "", fn).removeprefix("async ").removeprefix("new ")
     fn = fn.split("$", 1)[0] if language == "jvm" and "$" in fn and not fn.startswith("$") else fn
     tail = fn.rsplit(".", 1)[-1] if "." in fn else fn
