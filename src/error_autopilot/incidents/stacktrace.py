@@ -32,7 +32,7 @@ _PARSERS: dict[Language, ParseFn] = {
     "node": node.parse,
     "dotnet": dotnet.parse,
 }
-_GO_FILE = re.compile(r"^\s+\S[^:]*\.go:\d+(?: \+0x[0-9a-fA-F]+)?\s*$")
+_GO_FILE = re.compile(r"^\s+\S[^:]*\.go:\d+(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$")
 _DOTNET_LINE = re.compile(r":line \d+\s*$")  # with " in " before it; two checks keep it linear on hostile lines
 _FRAMEISH = re.compile(r"\sat \S|\bFile \"|\.go:\d|\.(?:cs|fs|vb):\w+ \d|^\s*\S+ \S+\(.*\) \S+ \S+:\S+ \d+\s*$")
 _DIGITS = re.compile(r"\d+")

@@ -54,6 +54,12 @@ _HELPER_FILE = re.compile(
     r"\.\w+$|(?:Exception|Error|Errors|Exceptions|Utils?|Helpers?|Preconditions|Assert|Guard|Throw\w*)\.\w+$",
     re.IGNORECASE,
 )
+# The callee refused what it was given: the caller that passed the value usually holds the bug.
+_BAD_ARGUMENT = re.compile(
+    r"Argument\w*Exception$|IllegalArgumentException$|InvalidArgument|ArgumentError$"
+    r"|\b(?:argument|arguments|parameter|positional|keyword argument)\b|Parameter '|Value cannot be null",
+    re.IGNORECASE,
+)
 _EXCEPTION_CTOR = re.compile(r"(?:Exception|Error|Throwable)(?:\$\w+)?$")
 _GO_ANON = re.compile(r"^(?:func\d+|\d+|gowrap\d+|deferwrap\d+)$")
 _JVM_SYNTHETIC = re.compile(r"^(?:lambda\$|access\$|\$anonfun\$)")
@@ -297,7 +303,8 @@ def rank(
     for depth, exc_at in enumerate(order):
         exc = stack.exceptions[exc_at]
         seen_here: set[tuple[str, str]] = set()
-        for position, frame in enumerate(exc.frames):
+        refused = bool(_BAD_ARGUMENT.search(exc.type) or _BAD_ARGUMENT.search(exc.message[:300]))
+        for frame in exc.frames:
             frames += 1
             verdict = verdicts.classify(frame.module, frame.file)
             where = f"{frame.file or frame.module or '?'}" + (f":{frame.line}" if frame.line else "")
@@ -315,7 +322,7 @@ def rank(
             key = (mapping.path, bare_function(frame, stack.language))
             if key in seen_here:  # recursion or an async state machine printed twice: one candidate
                 continue
-            candidate = _score(frame, mapping, verdict, stack.language, len(seen_here), depth, len(order), position)
+            candidate = _score(frame, mapping, verdict, stack.language, len(seen_here), depth, len(order), refused)
             seen_here.add(key)
             _note(notes, f"{where} {frame.function}: → {mapping.path} ({candidate.reason})")
             if key in by_key:
@@ -337,7 +344,7 @@ def _note(notes: list[str], text: str) -> None:
 
 def _score(
     frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, own_seen: int, depth: int,
-    exceptions: int, position: int,
+    exceptions: int, refused: bool,
 ) -> Candidate:  # fmt: skip
     """One candidate's score; every signal that moves it leaves a reason."""
     assert mapping.path is not None
@@ -375,12 +382,14 @@ def _score(
     if _HELPER_NAME.match(function) or _HELPER_FILE.search(mapping.path):
         score -= 22 if own_seen == 0 else 8
         reasons.append("generic helper: the caller usually holds the bug")
+    if refused and own_seen == 0:
+        score -= 15
+        reasons.append("it refused an argument: the caller passed it")
     if function and _EXCEPTION_CTOR.search(frame.module or "") and frame.function in ("<init>", ".ctor"):
         score -= 30
         reasons.append("exception constructor")
     if frame.line is None:
         score -= 3
-    del position
     return Candidate(frame=frame, path=mapping.path, function=function, score=score, reasons=reasons)
 
 

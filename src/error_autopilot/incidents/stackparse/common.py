@@ -110,6 +110,8 @@ class InApp:
         return _Hit(f"library package {longest.rstrip('.')}", by_module=True, weight=len(longest.rstrip(".")))
 
     def _own(self, module: str | None, path: str) -> _Hit | None:
+        if self.language == "go" and module == "main":
+            return _Hit("Go main package: always the program's own code", by_module=True, weight=len(module))
         if module:
             matches = [p for p in self.packages if p and _under(module, p)]
             if matches:

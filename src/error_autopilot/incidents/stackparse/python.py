@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, ExceptionBuilder, InApp, indent, to_int
 
 TRACEBACK = re.compile(r"^.{0,200}?Traceback \(most recent call last\):\s*$")
-FILE = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+|unknown)(?:, in (?P<fn>.+?))?\s*$')
+FILE = re.compile(r'^\s*File "?(?P<file>[^",]*)"?, line (?P<line>\d+|unknown)(?:, in (?P<fn>.+?))?\s*$')
 # Twisted's brief Failure traceback and similar one-line renderings: `/app/x/y.py:194:do_query`
 BRIEF = re.compile(r"^\s*(?P<file>[^\s:\"]+\.py):(?P<line>\d+):(?: in )?(?P<fn>[\w<>.]+)\s*$")
 _CAUGHT = re.compile(r"^\s*-{2,} <[^>]*> -{2,}\s*$")  # Twisted: `--- <exception caught here> ---`
