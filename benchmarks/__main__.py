@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from benchmarks import memory, throughput, tokens
+from benchmarks import corpus, memory, throughput, tokens
 
 
 def main() -> int:
@@ -19,8 +19,9 @@ def main() -> int:
         "throughput": throughput.run(args.lines),
         "memory": memory.run(args.memory_lines),
         "tokens": tokens.run(),
+        "corpus": corpus.run(),
     }
-    t, m, k = figures["throughput"], figures["memory"], figures["tokens"]
+    t, m, k, c = figures["throughput"], figures["memory"], figures["tokens"], figures["corpus"]
     sys.stdout.write(
         f"throughput: {t['pipeline_lines_per_s']:,.0f} lines/s parse+fingerprint+group vs "
         f"{t['decode_lines_per_s']:,.0f} lines/s json.loads → {t['ratio_pipeline_vs_decode']:.2f}× the decode time\n"
@@ -29,7 +30,11 @@ def main() -> int:
         f"for {m['baseline_lines']:,} → {m['ratio_vs_tenth']:.2f}×\n"
         f"tokens:     {k['agent_tokens']:,} per incident with tools vs {k['baseline_tokens']:,} pasting all evidence "
         f"→ {k['ratio_vs_paste_all']:.2f}×\n"
+        f"locations: {c['by_ecosystem']['all']['file_top1']:.0%} file top-1 vs "
+        f"{c['by_ecosystem']['all']['baseline_file_top1']:.0%} innermost own frame on {c['cases']} real traces "
+        f"→ {c['ratio_file_top1_vs_baseline']}× the baseline\n{c['table']}\n"
     )
+    del c["table"]
     sys.stdout.write(json.dumps(figures, indent=2) + "\n")
     return 0
 
