@@ -60,14 +60,18 @@ def finding(**changes: object) -> Finding:
     """What investigation found: the culprit line, the trace path, a suspect commit."""
     path = "src/main/kotlin/com/acme/user/UserService.kt"
     loc = CodeLocation(repo="acme/user-service", commit=SHA, path=path, line=12, function="displayName",
-                       permalink=f"{WEB}/blob/{SHA}/{path}#L12")  # fmt: skip
+                       permalink=f"{WEB}/blob/{SHA}/{path}#L12",
+                       reason="in configured package com.acme.user; path matches; innermost own frame")  # fmt: skip
     api = "src/main/kotlin/com/acme/user/UserApi.kt"
     caller = CodeLocation(repo="acme/user-service", commit=SHA, path=api, line=30, function="getUser",
-                          permalink=f"{WEB}/blob/{SHA}/{api}#L30")  # fmt: skip
+                          permalink=f"{WEB}/blob/{SHA}/{api}#L30",
+                          reason="in configured package com.acme.user; 2. own frame from the throw")  # fmt: skip
     base = Finding(
         fingerprint=FP, symptom_service="order-service", culprit_service="user-service",
         culprit_repo="acme/user-service", deployed_commit=SHA, commit_source="service.version resource attribute",
         primary_location=loc, evidence_chain=(loc, caller),
+        frame_notes=("UserService.kt:12 displayName: → src/main/kotlin/com/acme/user/UserService.kt (own code)",
+                     "FrameworkServlet.java:885 service: runtime (library package org.springframework)"),
         snippet=CodeSnippet(location=loc, start_line=11, lines=("    fun displayName(user: User): String {",
                             "        val nick = user.nickname!!.trim()", "        return nick")),
         suspects=(SuspectCommit(sha="578dd535953f" + "0" * 28, author="Sam Rivera", date="2026-11-21T10:00:00+00:00",
@@ -192,8 +196,9 @@ def test_the_body_stays_under_githubs_limit_trimming_evidence_in_order() -> None
     assert len(body) <= render.BODY_LIMIT < 65_536
     assert "sample log lines trimmed to the latest one to fit" in body and body.count("Line `l") == 1
     assert body.startswith("**UserServiceException") and "UserService.kt:12" in body.split("\n\n")[0]
-    long_link = f"{WEB}/blob/{SHA}/{'d/' * 800}F.kt#L1"  # 30 of these outgrow the limit on their own
-    chain = tuple(finding().evidence_chain[0].model_copy(update={"permalink": long_link}) for n in range(30))
+    long_link = f"{WEB}/blob/{SHA}/{'d/' * 900}F.kt#L1"
+    chain = tuple(finding().evidence_chain[0].model_copy(update={"permalink": long_link, "reason": "r" * 999})
+                  for n in range(30))  # fmt: skip
     lines = tuple("y" * 300 for _ in range(40))
     big = finding(
         evidence_chain=chain,
@@ -203,7 +208,9 @@ def test_the_body_stays_under_githubs_limit_trimming_evidence_in_order() -> None
     )  # type: ignore[union-attr]
     body = issue(planned(sample=huge, title="t" * 5000), big, truncated=("w" * 5000,) * 40).body
     assert len(body) <= render.BODY_LIMIT and render.parse_marker(body) == FP
-    assert "sample log lines and the in-app stack left out" in body and "### Where:" in body
+    # candidates are capped (10 shown, reasons cut), so they fit once the samples are gone
+    assert "sample log lines trimmed to the latest one" in body and "### Where:" in body and "### Why here" in body
+    assert "\n10. " in body and "\n11. " not in body and "r" * 301 not in body
     assert body.startswith("**" + "t" * 199 + "…**") and "; and 21 more." in body
 
 

@@ -185,15 +185,19 @@ def _snippet(f: Finding, t: Untrusted) -> list[str]:
 
 
 def _stack(f: Finding, t: Untrusted) -> list[str]:
-    if len(f.evidence_chain) < 2:
-        return []  # one frame is the location above
-    out = ["### In-app stack (throwing frame first)", ""]
-    for loc in f.evidence_chain[:30]:
-        label = _linked(t.span(f"{loc.path}:{loc.line}" if loc.line else loc.path, 200), loc.permalink)
-        out.append(f"- {label}" + (f" {t.span(loc.function, 80)}" if loc.function else ""))
-    if len(f.evidence_chain) > 30:
-        out.append(f"- … {len(f.evidence_chain) - 30} more frame(s)")
-    return [*out, ""]
+    out: list[str] = []
+    if f.evidence_chain:
+        out += ["### Why here: candidate locations, best first", ""]
+        for n, loc in enumerate(f.evidence_chain[:10], start=1):
+            label = _linked(t.span(f"{loc.path}:{loc.line}" if loc.line else loc.path, 200), loc.permalink)
+            fn = f" {t.span(loc.function, 80)}" if loc.function else ""
+            out.append(f"{n}. {label}{fn}" + (f" — {t.inline(loc.reason, 300)}" if loc.reason else ""))
+        out.append("")
+    if f.frame_notes:
+        notes = [f"- {t.span(note, 300)}" for note in f.frame_notes[:30]]
+        more = [f"- … {len(f.frame_notes) - 30} more frame(s)"] if len(f.frame_notes) > 30 else []
+        out += ["<details><summary>How each stack frame was read</summary>", "", *notes, *more, "", "</details>", ""]
+    return out
 
 
 def _trace(f: Finding, t: Untrusted) -> list[str]:
@@ -302,8 +306,8 @@ _TRIMS: tuple[tuple[int | None, bool, bool, str], ...] = (
     (None, True, True, ""),
     (1, True, True, "sample log lines trimmed to the latest one"),
     (0, True, True, "sample log lines left out"),
-    (0, False, True, "sample log lines and the in-app stack left out"),
-    (0, False, False, "sample log lines, the in-app stack and the code snippet left out"),
+    (0, False, True, "sample log lines and the candidate locations left out"),
+    (0, False, False, "sample log lines, the candidate locations and the code snippet left out"),
 )
 
 
