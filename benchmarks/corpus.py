@@ -23,10 +23,15 @@ def run() -> dict[str, Any]:
         "cases": overall.cases,
         "seconds": round(time.perf_counter() - started, 1),
         "by_ecosystem": {
-            name: {"cases": s.cases, "file_top1": round(s.file_top1, 3), "function_top1": round(s.function_top1, 3),
-                   "file_top3": round(s.file_top3, 3), "baseline_file_top1": round(s.baseline_file_top1, 3)}
+            name: {
+                "cases": s.cases,
+                "file_top1": round(s.file_top1, 3),
+                "function_top1": round(s.function_top1, 3),
+                "file_top3": round(s.file_top3, 3),
+                "baseline_file_top1": round(s.baseline_file_top1, 3),
+            }
             for name, s in groups.items()
-        },  # fmt: skip
+        },
         "ratio_file_top1_vs_baseline": round(overall.file_top1 / overall.baseline_file_top1, 2)
         if overall.baseline_file_top1
         else None,

@@ -198,13 +198,13 @@ class Outcome:
 
 
 def _service_map(loki_url: str, repos: dict[str, Path], cases: Sequence[Case]) -> ServiceMap:
+    services = {
+        case.service: {"repo": str(repos[case.service]), "packages": case.packages, "source_roots": case.source_roots}
+        for case in cases
+    }
     data = {
         "environments": {ENV: {"loki": {"url": loki_url, "selector": f'{{env="{ENV}"}}'}}},
-        "services": {
-            case.service: {"repo": str(repos[case.service]), "packages": case.packages,
-                           "source_roots": case.source_roots}
-            for case in cases
-        },  # fmt: skip
+        "services": services,
         "policy": {"max_incidents_per_run": max(1, len(cases))},
     }
     return parse_service_map(data)
@@ -251,11 +251,10 @@ def run_corpus(cases: Sequence[Case], work: Path) -> list[Outcome]:
     with _loki(cases) as loki:
         smap = _service_map(loki.url, repos, cases)
         with build_client(loki.url, org_id=None) as client:
-            the_plan = plan(
-                PlanRequest(environments=[ENV]), smap=smap, sources={ENV: LokiSource(client, smap.environments[ENV].loki)},
-                store=ReadOnlyStateStore(GitStateStore(str(ops), branch="state", work_dir=work / "state")),
-                clock=_Clock(),
-            )  # fmt: skip
+            source = LokiSource(client, smap.environments[ENV].loki)
+            store = ReadOnlyStateStore(GitStateStore(str(ops), branch="state", work_dir=work / "state"))
+            request = PlanRequest(environments=[ENV])
+            the_plan = plan(request, smap=smap, sources={ENV: source}, store=store, clock=_Clock())
         investigator = Investigator(smap, {}, GitWorkspace(work / "cache"))
         findings = investigate(the_plan, investigator.investigate)
     by_service = {f.symptom_service: f for f in findings}
@@ -335,10 +334,13 @@ def scores(outcomes: Sequence[Outcome]) -> Scores:
         return sum(values) / n if n else 0.0
 
     return Scores(
-        cases=n, file_top1=rate([o.file_top1 for o in outcomes]), function_top1=rate([o.function_top1 for o in outcomes]),
-        file_top3=rate([o.file_top3 for o in outcomes]), baseline_file_top1=rate([o.baseline_top1 for o in outcomes]),
+        cases=n,
+        file_top1=rate([o.file_top1 for o in outcomes]),
+        function_top1=rate([o.function_top1 for o in outcomes]),
+        file_top3=rate([o.file_top3 for o in outcomes]),
+        baseline_file_top1=rate([o.baseline_top1 for o in outcomes]),
         answered=rate([o.answered for o in outcomes]),
-    )  # fmt: skip
+    )
 
 
 def by_ecosystem(outcomes: Sequence[Outcome]) -> dict[str, Scores]:

@@ -61,7 +61,9 @@ PY_TRACE = (
 
 def test_python_app_path() -> None:
     # a configured package wins over the site-packages default: the installed wheel is the service's code
-    assert mapped(PY_TRACE, PY_REPO, ("billing",)) == [("invoice_total", "billing/invoice.py"), ("handle", "billing/api.py")]
+    assert mapped(PY_TRACE, PY_REPO, ("billing",)) == [
+        ("invoice_total", "billing/invoice.py"), ("handle", "billing/api.py"),
+    ]
 
 
 @pytest.mark.parametrize(

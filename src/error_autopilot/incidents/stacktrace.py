@@ -3,7 +3,8 @@
 `parse_stacktrace` finds the trace inside a log message (log lines before the header and trailing
 lines are tolerated), strips a prefix that a process manager or log shipper put on every line
 (`3|app  | `, `web_1  | `, syslog, CRI: found by shape, not by tool), decides the language by which
-frame syntax dominates, and hands the lines to that language's parser in `stackparse/`. It never raises on hostile text: input is capped
+frame syntax dominates, and hands the lines to that language's parser in `stackparse/`. It never
+raises on hostile text: input is capped
 (`MAX_CHARS`, `MAX_LINES`, lines cut at `MAX_LINE`), and frames/exceptions are capped with
 `truncated=True` and `omitted_frames` telling how much was cut.
 """

@@ -30,7 +30,8 @@ _GOPATH = re.compile(r"^.*/src/(?=[\w.-]+\.[a-z]{2,}/)")  # `/go/src/github.com/
 _DRIVE = re.compile(r"^[A-Za-z]:/")
 _JS_EXT = (".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs", ".vue", ".svelte", ".coffee")
 _COMPILED = re.compile(r"\.(?:js|mjs|cjs|jsx)$")
-_BUILD_DIRS = frozenset({"dist", "build", "out", "lib", "es", "esm", "cjs", "umd", "bin", "compiled", ".next", "server"})
+_BUILD_DIRS = frozenset({"dist", "build", "out", "lib", "es", "esm", "cjs", "umd", "bin", "compiled", ".next",
+                         "server"})  # fmt: skip
 _BUILT = frozenset({"dist", "build", "out", ".next"})
 _JVM_EXT = (".java", ".kt", ".scala", ".groovy", ".kts")
 _DOTNET_EXT = (".cs", ".fs", ".vb")
@@ -202,10 +203,10 @@ def map_frame_explained(frame: Frame, index: dict[str, list[str]], language: Lan
         language is None and frame.module is not None and "/" not in (path or "") and "." in frame.module
     )
     if jvm_like and (path is None or "/" not in path):
-        hint = _jvm_hint(frame, path)
-        if hint is None:
+        jvm = _jvm_hint(frame, path)
+        if jvm is None:
             return Mapping(None, note="no file and no class name")
-        names, package = hint
+        names, package = jvm
         found = [c for n in names for c in index.get(n, [])]
         return _choose(found, f"{package}/{names[0]}" if package else names[0])
     if path is None:
@@ -316,7 +317,8 @@ def rank(
                 _note(notes, f"{where} {frame.function}: {'own code' if verdict.in_app else verdict.reason}, "
                              f"not mapped ({mapping.note})")  # fmt: skip
                 continue
-            if not verdict.in_app and mapping.segments < 2 and not (mapping.by_class and _under_root(mapping.path, source_roots)):
+            by_convention = mapping.by_class and _under_root(mapping.path, source_roots)
+            if not verdict.in_app and mapping.segments < 2 and not by_convention:
                 _note(notes, f"{where} {frame.function}: {verdict.reason}; only its file name matches {mapping.path}")
                 continue
             key = (mapping.path, bare_function(frame, stack.language))
@@ -334,7 +336,7 @@ def rank(
 
 
 def _under_root(path: str, roots: Sequence[str]) -> bool:
-    return any(("/" + path).startswith("/" + r.strip("/") + "/") or f"/{r.strip('/')}/" in "/" + path for r in roots if r)
+    return any(f"/{r.strip('/')}/" in "/" + path for r in roots if r.strip("/"))
 
 
 def _note(notes: list[str], text: str) -> None:

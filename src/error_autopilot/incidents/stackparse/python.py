@@ -90,9 +90,9 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
     after_chain = False
     frame_indent = 0
     bare: str | None = None  # an exception line outside any traceback: a cause that was never raised
-    for line in _ungroup(lines):
-        if (brief := BRIEF.match(line)) is not None:
-            line = f'{" " * indent(line)}  File "{brief["file"]}", line {brief["line"]}, in {brief["fn"]}'
+    for raw in _ungroup(lines):
+        brief = BRIEF.match(raw)
+        line = f'{" " * indent(raw)}  File "{brief["file"]}", line {brief["line"]}, in {brief["fn"]}' if brief else raw
         stripped = line.strip()
         if TRACEBACK.match(line):
             frames, reading, repeated, after_chain, bare = [], None, 0, False, None
