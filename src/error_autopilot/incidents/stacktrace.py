@@ -12,9 +12,10 @@ raises on hostile text: input is capped
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from error_autopilot.domain.stack import Language, StackTrace
 from error_autopilot.incidents.stackparse import dotnet, go, jvm, node, python
@@ -95,8 +96,28 @@ def _foreign_language(lines: Sequence[str]) -> Language | None:
     return best if best not in (None, "python") and counts[best] * 2 > sum(counts.values()) else None
 
 
+def _strings(value: object, depth: int = 0) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict) and depth < 5:
+        for item in value.values():
+            yield from _strings(item, depth + 1)
+    elif isinstance(value, list) and depth < 5:
+        for item in value[:50]:
+            yield from _strings(item, depth + 1)
+
+
 def _unescape(text: str) -> str:
-    """A trace squashed into one line: JSON string escapes (`\\n    at …`) or syslog's octal ones (`#012`)."""
+    """A trace squashed into one line: a JSON document holding it in some field, JSON string escapes
+    (`\\n    at …`) or syslog's octal ones (`#012`)."""
+    if text.lstrip().startswith("{") and text.count("\n") < 2 and _ESCAPED_NEWLINE.search(text):
+        try:
+            document = json.loads(text)
+        except ValueError:
+            document = None
+        best = max(_strings(document), key=lambda v: len(_FRAMEISH.findall(v)), default="")
+        if best.count("\n") >= 2:
+            return best
     if "#012" in text or "#011" in text:
         text = text.replace("#012", "\n").replace("#011", "\t")
     if text.count("\n") < 2 and len(_ESCAPED_NEWLINE.findall(text)) >= 2:
