@@ -36,6 +36,7 @@ _PARSERS: dict[Language, ParseFn] = {
 }
 _GO_FILE = re.compile(r"^\s+\S[^:]*\.go:\d+(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$")
 _DOTNET_LINE = re.compile(r":line \d+\s*$")  # with " in " before it; two checks keep it linear on hostile lines
+_DOTNET_INNER = re.compile(r"^--->\s*[A-Za-z_]")  # ` ---> System.IO.IOException`, not IPython's `---> 59`
 _FRAMEISH = re.compile(r"\sat \S|\bFile \"|\.go:\d|\.(?:cs|fs|vb):\w+ \d|^\s*\S+ \S+\(.*\) \S+ \S+:\S+ \d+\s*$")
 _DIGITS = re.compile(r"\d+")
 _PREFIX_SAMPLE = 400  # lines a prefix is judged on: enough for any real trace, cheap on hostile ones
@@ -56,7 +57,7 @@ def _vote(line: str, votes: dict[Language, int]) -> None:
     elif dotnet.LOCALISED_AT.match(body) and dotnet.is_frame(body):
         votes["dotnet"] += 2
     elif body.startswith("File "):
-        votes["python"] += 1 if python.FILE.match(line) else 0
+        votes["python"] += 1 if python.FILE.match(line) or python.BRIEF.match(line) else 0
     elif python.BRIEF.match(line):
         votes["python"] += 1
     elif python.TRACEBACK.match(line):
@@ -65,7 +66,7 @@ def _vote(line: str, votes: dict[Language, int]) -> None:
         votes["go"] += _STRONG
     elif _GO_FILE.match(line):
         votes["go"] += 1
-    elif body.startswith(("--->", "--- End of")):
+    elif body.startswith("--- End of") or _DOTNET_INNER.match(body):
         votes["dotnet"] += _STRONG
 
 

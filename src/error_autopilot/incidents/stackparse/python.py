@@ -18,9 +18,13 @@ from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, Exceptio
 
 TRACEBACK = re.compile(r"^.{0,200}?Traceback \(most recent call last\):\s*$")
 FILE = re.compile(r'^\s*File "?(?P<file>[^",]*)"?, line (?P<line>\d+|unknown)(?:, in (?P<fn>.+?))?\s*$')
-# Twisted's brief Failure traceback and similar one-line renderings: `/app/x/y.py:194:do_query`
-BRIEF = re.compile(r"^\s*(?P<file>[^\s:\"]+\.py):(?P<line>\d+):(?: in )?(?P<fn>[\w<>.]+)\s*$")
+# One-line renderings: Twisted's brief Failure (`/app/x/y.py:194:do_query`), IPython
+# (`File ~/.../x/y.py:59, in Klass.method()`)
+BRIEF = re.compile(
+    r"^\s*(?:File )?(?P<file>[^\s:\"]+\.py):(?P<line>\d+)(?::(?: in )?|, in )(?P<fn>[\w<>.]+)(?:\(\))?\s*$"
+)
 _CAUGHT = re.compile(r"^\s*-{2,} <[^>]*> -{2,}\s*$")  # Twisted: `--- <exception caught here> ---`
+_IPYTHON_SOURCE = re.compile(r"^-*>\s+\d+\s")  # IPython marks the failing source line `---> 59     x = y`
 _REPEATED = re.compile(r"^\s*\[Previous line repeated (?P<n>\d{1,9}) more times?\]\s*$")
 _EXC = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::[ \t]?(?P<msg>.*))?$")
 _GROUP = re.compile(r"^(?P<ind>\s*)\+ Exception Group Traceback")
@@ -112,7 +116,7 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
                 frames.append((m["fn"] or "<module>", m["file"], to_int(m["line"]), line))
             elif m := _REPEATED.match(line):
                 repeated += int(m["n"])
-            elif _CAUGHT.match(line):
+            elif _CAUGHT.match(line) or _IPYTHON_SOURCE.match(line):
                 continue
             elif stripped and (not line[0].isspace() or (frames and indent(line) < frame_indent)):
                 reading = _exception(line, in_app)
