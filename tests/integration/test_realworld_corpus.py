@@ -5,9 +5,14 @@ a Loki line and a service."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+
 import pytest
 
-from tests.support.corpus import CORPUS, Outcome, by_ecosystem, load_cases, run_corpus, scratch, summary, table
+from error_autopilot.incidents.stacktrace import parse_stacktrace
+from error_autopilot.investigation.stackmap import rank
+from tests.support.corpus import CORPUS, Case, Outcome, by_ecosystem, load_cases, run_corpus, scratch, summary, table
 
 CASES = load_cases()
 TARGETS = {"file_top1": 0.90, "function_top1": 0.75, "file_top3": 0.95}  # issue 11's "done when"
@@ -74,3 +79,31 @@ def test_every_case_folder_is_complete_and_its_truth_is_in_its_tree() -> None:
     assert sorted(f.name for f in folders) == sorted(c.folder.name for c in CASES), "a case folder lacks a file"
     for case in CASES:
         assert case.truth_files <= set(case.files) or case.expect_no_location, case.id
+
+
+SHAPES: dict[str, Callable[[str], str]] = {
+    "pm2": lambda t: "\n".join("3|app  | " + line for line in t.splitlines()),
+    "compose": lambda t: "\n".join("web_1  | " + line for line in t.splitlines()),
+    "syslog": lambda t: "\n".join(f"May 13 15:06:{n % 60:02d} host app[123]: {x}" for n, x in enumerate(t.splitlines())),
+    "cri": lambda t: "\n".join(f"2024-05-13T15:06:38.{n:03d}Z stderr F {x}" for n, x in enumerate(t.splitlines())),
+    "log-line-above": lambda t: "2024-05-13 15:06:38,123 ERROR [main] app.Worker - request failed\n" + t,
+    "crlf": lambda t: t.replace("\n", "\r\n"),
+    "indented": lambda t: "\n".join("    " + line for line in t.splitlines()),
+    "json-field": lambda t: json.dumps({"level": "error", "msg": "request failed", "details": t}),
+}  # fmt: skip
+
+
+def _answer(case: Case, text: str) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    stack = parse_stacktrace(text, packages=case.packages, source_roots=case.source_roots)
+    if stack is None:
+        return None
+    ranking = rank(stack, case.files, packages=case.packages, source_roots=case.source_roots)
+    return stack.primary.type, tuple((c.path, c.function) for c in ranking.candidates[:3])
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_the_answer_survives_how_the_line_was_shipped(shape: str) -> None:
+    """The same trace behind a process manager's, a log shipper's or a container runtime's prefix, a
+    log line above it, CRLF, indentation or a JSON field: the same exception and candidates."""
+    changed = [c.id for c in CASES if _answer(c, SHAPES[shape](c.trace)) != _answer(c, c.trace)]
+    assert not changed, f"{shape} changed the answer for {changed}"

@@ -37,7 +37,7 @@ _PARSERS: dict[Language, ParseFn] = {
 _GO_FILE = re.compile(r"^\s+\S[^:]*\.go:\d+(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$")
 _DOTNET_LINE = re.compile(r":line \d+\s*$")  # with " in " before it; two checks keep it linear on hostile lines
 _DOTNET_INNER = re.compile(r"^--->\s*[A-Za-z_]")  # ` ---> System.IO.IOException`, not IPython's `---> 59`
-_FRAMEISH = re.compile(r"\sat \S|\bFile \"|\.go:\d|\.(?:cs|fs|vb):\w+ \d|^\s*\S+ \S+\(.*\) \S+ \S+:\S+ \d+\s*$")
+_FRAMEISH = re.compile(rf"\s{dotnet.AT} \S+\(|\sat \S|\bFile \"|\.go:\d|\.py\", line \d|\.(?:cs|fs|vb):\w+ \d")
 _DIGITS = re.compile(r"\d+")
 _PREFIX_SAMPLE = 400  # lines a prefix is judged on: enough for any real trace, cheap on hostile ones
 _PREFIX_CANDIDATES = 12
@@ -108,17 +108,29 @@ def _strings(value: object, depth: int = 0) -> Iterator[str]:
             yield from _strings(item, depth + 1)
 
 
+def _from_json(text: str, depth: int = 0) -> str | None:
+    """The most trace-like multi-line string of a JSON document on one of `text`'s lines (a JSON
+    document held as a string inside another is opened too)."""
+    for line in text.splitlines():
+        if "{" not in line:
+            continue
+        try:
+            document = json.loads(line[line.find("{") :])
+        except ValueError:
+            continue
+        best = max(_strings(document), key=lambda v: (len(_FRAMEISH.findall(v)), v.count("\n")), default="")
+        if best.count("\n") >= 2:
+            return best
+        if depth < 2 and "{" in best and (inner := _from_json(best, depth + 1)) is not None:
+            return inner
+    return None
+
+
 def _unescape(text: str) -> str:
     """A trace squashed into one line: a JSON document holding it in some field, JSON string escapes
     (`\\n    at …`) or syslog's octal ones (`#012`)."""
-    if text.lstrip().startswith("{") and text.count("\n") < 2 and _ESCAPED_NEWLINE.search(text):
-        try:
-            document = json.loads(text)
-        except ValueError:
-            document = None
-        best = max(_strings(document), key=lambda v: len(_FRAMEISH.findall(v)), default="")
-        if best.count("\n") >= 2:
-            return best
+    if text.count("\n") < 3 and "{" in text and text.count("\\n") >= 2:
+        text = _from_json(text) or text
     if "#012" in text or "#011" in text:
         text = text.replace("#012", "\n").replace("#011", "\t")
     if text.count("\n") < 2 and len(_ESCAPED_NEWLINE.findall(text)) >= 2:
@@ -146,6 +158,8 @@ def strip_line_prefix(lines: list[str]) -> list[str]:
     and pids vary), cut at a word boundary. It is removed only when that makes more lines read as
     trace syntax, so a trace's own indentation (`    at `) is never mistaken for one."""
     framey = [line for line in lines[:_PREFIX_SAMPLE * 10] if _FRAMEISH.search(line)][:_PREFIX_SAMPLE]
+    if len(framey) < 2:  # a single frame: judge the prefix on every line instead
+        framey = [line for line in lines[:_PREFIX_SAMPLE] if line.strip()]
     if len(framey) < 2:
         return lines
     masked = _common_prefix([_DIGITS.sub("0", line) for line in framey])

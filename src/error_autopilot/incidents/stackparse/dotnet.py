@@ -21,9 +21,9 @@ import re
 from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, ExceptionBuilder, InApp, to_int
 
 # `at` in the languages .NET localises its traces into (en, ru/uk, fr, de, es/pt, pl, cs, tr, zh, ja, ko)
-_AT = r"(?:at|в|à|bei|en|em|w|v|konum|在|於|場所|위치)"
+AT = r"(?:at|в|à|bei|en|em|w|v|konum|在|於|場所|위치)"
 FRAME = re.compile(
-    rf"^\s*{_AT}\s+(?:async\s+)?(?:[\w.`?\[\]]+(?:<[^()]*?>)?\??\s+)?"  # demystified: return type
+    rf"^\s*{AT}\s+(?:async\s+)?(?:[\w.`?\[\]]+(?:<[^()]*?>)?\??\s+)?"  # demystified: return type
     r"(?P<qual>[^\s()\[<][^\s()\[]*)(?:\[[^\]]*\])?\s?\((?P<args>[^()]*)\)(?:\+\S*)?(?: \[0x[0-9a-fA-F]+\])?"
     r"(?:\s+\S+\s+(?P<file>.+?):(?:[^\s\d:]+\s*)?(?P<line>\d+)\.?)?\s*$"
 )
@@ -39,7 +39,7 @@ _EMBEDDED = re.compile(r"(?:^|[\s:\[])(?P<type>(?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*Ex
 _HEADER_LOOKBACK = 50
 
 
-LOCALISED_AT = re.compile(rf"^\s*{_AT}\s")
+LOCALISED_AT = re.compile(rf"^\s*{AT}\s")
 
 
 def is_frame(line: str) -> bool:

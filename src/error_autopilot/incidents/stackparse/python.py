@@ -24,7 +24,7 @@ BRIEF = re.compile(
     r"^\s*(?:File )?(?P<file>[^\s:\"]+\.py):(?P<line>\d+)(?::(?: in )?|, in )(?P<fn>[\w<>.]+)(?:\(\))?\s*$"
 )
 _CAUGHT = re.compile(r"^\s*-{2,} <[^>]*> -{2,}\s*$")  # Twisted: `--- <exception caught here> ---`
-_IPYTHON_SOURCE = re.compile(r"^-*>\s+\d+\s")  # IPython marks the failing source line `---> 59     x = y`
+_IPYTHON_SOURCE = re.compile(r"^\s*-+>\s+\d+\s")  # IPython marks the failing source line `---> 59     x = y`
 _REPEATED = re.compile(r"^\s*\[Previous line repeated (?P<n>\d{1,9}) more times?\]\s*$")
 _EXC = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::[ \t]?(?P<msg>.*))?$")
 _GROUP = re.compile(r"^(?P<ind>\s*)\+ Exception Group Traceback")
