@@ -84,7 +84,7 @@ def test_every_case_folder_is_complete_and_its_truth_is_in_its_tree() -> None:
 SHAPES: dict[str, Callable[[str], str]] = {
     "pm2": lambda t: "\n".join("3|app  | " + line for line in t.splitlines()),
     "compose": lambda t: "\n".join("web_1  | " + line for line in t.splitlines()),
-    "syslog": lambda t: "\n".join(f"May 13 15:06:{n % 60:02d} host app[123]: {x}" for n, x in enumerate(t.splitlines())),
+    "syslog": lambda t: "\n".join(f"May 13 15:06:{n % 60:02d} host app[7]: {x}" for n, x in enumerate(t.splitlines())),
     "cri": lambda t: "\n".join(f"2024-05-13T15:06:38.{n:03d}Z stderr F {x}" for n, x in enumerate(t.splitlines())),
     "log-line-above": lambda t: "2024-05-13 15:06:38,123 ERROR [main] app.Worker - request failed\n" + t,
     "crlf": lambda t: t.replace("\n", "\r\n"),
