@@ -61,6 +61,7 @@ _BAD_ARGUMENT = re.compile(
     r"|\b(?:argument|arguments|parameter|positional|keyword argument)\b|Parameter '|Value cannot be null",
     re.IGNORECASE,
 )
+_THROW_HELPER = re.compile(r"^(?:[Tt]hrow\w*|requireNonNull|checkNotNull|checkArgument|checkState|<init>|\.ctor)$")
 _EXCEPTION_CTOR = re.compile(r"(?:Exception|Error|Throwable)(?:\$\w+)?$")
 _GO_ANON = re.compile(r"^(?:func\d+|\d+|gowrap\d+|deferwrap\d+)$")
 _JVM_SYNTHETIC = re.compile(r"^(?:lambda\$|access\$|\$anonfun\$)")
@@ -305,8 +306,10 @@ def rank(
         exc = stack.exceptions[exc_at]
         seen_here: set[tuple[str, str]] = set()
         refused = bool(_BAD_ARGUMENT.search(exc.type) or _BAD_ARGUMENT.search(exc.message[:300]))
+        thrower = True  # no frame above this one but throw helpers: this frame raised the exception
         for frame in exc.frames:
             frames += 1
+            raised_here, thrower = thrower, thrower and bool(_THROW_HELPER.match(frame.function.rsplit(".", 1)[-1]))
             verdict = verdicts.classify(frame.module, frame.file)
             where = f"{frame.file or frame.module or '?'}" + (f":{frame.line}" if frame.line else "")
             if _runtime(frame, verdict, stack.language):
@@ -324,7 +327,9 @@ def rank(
             key = (mapping.path, bare_function(frame, stack.language))
             if key in seen_here:  # recursion or an async state machine printed twice: one candidate
                 continue
-            candidate = _score(frame, mapping, verdict, stack.language, len(seen_here), depth, len(order), refused)
+            candidate = _score(
+                frame, mapping, verdict, stack.language, len(seen_here), depth, len(order), refused and raised_here
+            )
             seen_here.add(key)
             _note(notes, f"{where} {frame.function}: → {mapping.path} ({candidate.reason})")
             if key in by_key:
@@ -386,7 +391,7 @@ def _score(
         reasons.append("generic helper: the caller usually holds the bug")
     if refused and own_seen == 0:
         score -= 15
-        reasons.append("it refused an argument: the caller passed it")
+        reasons.append("it rejected an argument it was given: the caller passed it")
     if function and _EXCEPTION_CTOR.search(frame.module or "") and frame.function in ("<init>", ".ctor"):
         score -= 30
         reasons.append("exception constructor")
