@@ -8,7 +8,7 @@ import pytest
 
 from error_autopilot.domain.stack import Frame, Language
 from error_autopilot.incidents.stacktrace import parse_stacktrace
-from error_autopilot.investigation.stackmap import bare_function, rank
+from error_autopilot.investigation.stackmap import bare_function, enclosing_function, rank
 
 NODE = (
     "TypeError: Cannot read properties of undefined (reading 'id')\n"
@@ -223,3 +223,29 @@ def test_function_names_are_what_a_developer_searches_for(
     language: Language, function: str, module: str | None, file: str | None, bare: str
 ) -> None:
     assert bare_function(Frame(function=function, module=module, file=file), language) == bare
+
+
+TS_SOURCE = """export class BullAdapter {
+  public async getJobs(states: string[]): Promise<Job[]> {
+    const jobs = await this.queue.getJobs(states);
+    return jobs.map((job) => {
+      return job.attemptsMade;
+    });
+  }
+}""".splitlines()
+PY_SOURCE = """class Keys:
+    def query(self, users):
+        return [u.devices for u in users]
+""".splitlines()
+
+
+@pytest.mark.parametrize(
+    ("lines", "line", "language", "name"),
+    [(TS_SOURCE, 5, "node", "getJobs"), (PY_SOURCE, 3, "python", "query"), (TS_SOURCE, 99, "node", None),
+     (["1", "2", "3"], 2, "node", None)],
+    ids=["arrow-in-method", "comprehension", "past-the-end", "placeholder"],
+)  # fmt: skip
+def test_an_anonymous_frame_is_named_after_the_function_around_it(
+    lines: list[str], line: int, language: Language, name: str | None
+) -> None:
+    assert enclosing_function(lines, line, language) == name

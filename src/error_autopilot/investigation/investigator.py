@@ -19,7 +19,7 @@ from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation import blame, traces
 from error_autopilot.investigation.classify import classify
 from error_autopilot.investigation.patchcheck import check_patch
-from error_autopilot.investigation.stackmap import MAX_CANDIDATES, Candidate, rank
+from error_autopilot.investigation.stackmap import MAX_CANDIDATES, Candidate, enclosing_function, is_anonymous, rank
 from error_autopilot.ports import Analyst, Budget, CheckedOut, TraceSource, Workspace
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class Investigator:
         if not ranking.candidates:
             unknowns.append(ranking.no_location_reason())
             return finding.model_copy(update=update), checkout
-        chain = tuple(self._location(checkout, c) for c in ranking.candidates[:MAX_CANDIDATES])
+        chain = tuple(self._location(checkout, _named(checkout, c, stack)) for c in ranking.candidates[:MAX_CANDIDATES])
         primary = chain[0]
         update |= {
             "primary_location": primary, "evidence_chain": chain,
@@ -165,3 +165,22 @@ class Investigator:
                 timeout_s=config.test_timeout_s if config else 600,
             )  # fmt: skip
         return finding.model_copy(update=update)
+
+
+MAX_SOURCE_BYTES = 2_000_000
+
+
+def _named(checkout: CheckedOut, candidate: Candidate, stack: StackTrace) -> Candidate:
+    """An anonymous frame (arrow function, callback, comprehension) named after the function around
+    its line in the checked-out source, when the source shows one."""
+    if not is_anonymous(candidate.function):
+        return candidate
+    file = (checkout.path / candidate.path).resolve()
+    if not file.is_relative_to(checkout.path.resolve()) or not file.is_file() or file.stat().st_size > MAX_SOURCE_BYTES:
+        return candidate
+    lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+    name = enclosing_function(lines, candidate.frame.line, stack.language)
+    if name is None:
+        return candidate
+    return Candidate(candidate.frame, candidate.path, name, candidate.score,
+                     [*candidate.reasons, f"anonymous function inside {name}"])  # fmt: skip

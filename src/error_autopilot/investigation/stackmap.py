@@ -69,6 +69,40 @@ _JVM_WRAPPERS = frozenset({"invoke", "invokeSuspend", "run", "call", "apply", "a
                            "doResume", "handle", "onNext", "subscribe"})  # fmt: skip
 
 MAX_CANDIDATES = 10
+_ANONYMOUS = frozenset({"anonymous", "<anonymous>", "<lambda>", "<listcomp>", "<genexpr>", "<dictcomp>", "<setcomp>",
+                        "lambda", "listcomp", "genexpr", "dictcomp", "setcomp", "module", "<module>"})  # fmt: skip
+# Where a named function starts, per language: what an anonymous frame's enclosing function looks like.
+_DEFINITIONS: dict[str, re.Pattern[str]] = {
+    "python": re.compile(r"^(?P<indent>\s*)(?:async\s+)?def\s+(?P<name>[A-Za-z_]\w*)\s*\("),
+    "node": re.compile(
+        r"^(?P<indent>\s*)(?:export\s+)?(?:default\s+)?"
+        r"(?:(?:public|private|protected|static|async|override|get|set)\s+)*"
+        r"(?:function\s*\*?\s*(?P<name>[A-Za-z_$][\w$]*)\s*\("
+        r"|(?P<method>(?!if\b|for\b|while\b|switch\b|catch\b|return\b)[A-Za-z_$][\w$]*)\s*\([^()]*\)\s*"
+        r"(?::\s*[^={]+)?\{\s*$"
+        r"|(?:const|let|var)?\s*(?P<bound>[A-Za-z_$][\w$.]*)\s*[:=]\s*(?:async\s+)?(?:function\b|\([^()]*\)\s*=>))"
+    ),
+}
+
+
+def enclosing_function(lines: Sequence[str], line: int | None, language: Language) -> str | None:
+    """The named function whose body holds `line` (1-based), for a frame the runtime printed without a
+    name (an arrow function, a callback, a comprehension); None when the source does not say."""
+    pattern = _DEFINITIONS.get(language)
+    if pattern is None or not line or line > len(lines):
+        return None
+    here = lines[line - 1]
+    depth = len(here) - len(here.lstrip())
+    for text in reversed(lines[max(0, line - 400) : line]):
+        m = pattern.match(text)
+        if m and len(m["indent"]) < max(depth, 1) and (name := m["name"] or m["method"] or m["bound"]):
+            return name.rsplit(".", 1)[-1]
+    return None
+
+
+def is_anonymous(function: str) -> bool:
+    """A frame the runtime could not name."""
+    return function in _ANONYMOUS
 
 
 @dataclass(frozen=True)
