@@ -61,6 +61,9 @@ _BAD_ARGUMENT = re.compile(
     r"|\b(?:argument|arguments|parameter|positional|keyword argument)\b|Parameter '|Value cannot be null",
     re.IGNORECASE,
 )
+# Python raises these at the call site, before the callee runs: the call (or the callee's signature)
+# is the bug, not the caller's caller.
+_SIGNATURE_ERROR = re.compile(r"unexpected keyword argument|positional argument|required (?:keyword|positional)")
 _THROW_HELPER = re.compile(r"^(?:[Tt]hrow\w*|requireNonNull|checkNotNull|checkArgument|checkState|<init>|\.ctor)$")
 _EXCEPTION_CTOR = re.compile(r"(?:Exception|Error|Throwable)(?:\$\w+)?$")
 _GO_ANON = re.compile(r"^(?:func\d+|\d+|gowrap\d+|deferwrap\d+)$")
@@ -340,6 +343,7 @@ def rank(
         exc = stack.exceptions[exc_at]
         seen_here: set[tuple[str, str]] = set()
         refused = bool(_BAD_ARGUMENT.search(exc.type) or _BAD_ARGUMENT.search(exc.message[:300]))
+        refused = refused and not _SIGNATURE_ERROR.search(exc.message[:300])
         thrower = True  # no frame above this one but throw helpers: this frame raised the exception
         for frame in exc.frames:
             frames += 1
