@@ -242,8 +242,20 @@ def scratch(fallback: Path | None = None) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+BATCH = 20  # cases per run: each run's checkouts are deleted before the next, bounding the scratch space
+
+
 def run_corpus(cases: Sequence[Case], work: Path) -> list[Outcome]:
-    """Plan and investigate every case in one run of the real stages; one outcome per case."""
+    """Plan and investigate the cases with the real stages, a batch of them per run; one outcome per case."""
+    outcomes: list[Outcome] = []
+    for start in range(0, len(cases), BATCH):
+        batch_dir = work / f"batch-{start // BATCH}"
+        outcomes += _run_batch(cases[start : start + BATCH], batch_dir)
+        shutil.rmtree(batch_dir, ignore_errors=True)
+    return outcomes
+
+
+def _run_batch(cases: Sequence[Case], work: Path) -> list[Outcome]:
     repos = {case.service: work / "repos" / f"{case.service}.git" for case in cases}
     for case in cases:
         build_repo(case.files, repos[case.service])
