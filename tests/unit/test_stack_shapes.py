@@ -249,3 +249,20 @@ def test_an_anonymous_frame_is_named_after_the_function_around_it(
     lines: list[str], line: int, language: Language, name: str | None
 ) -> None:
     assert enclosing_function(lines, line, language) == name
+
+
+def test_a_kotlin_facade_without_a_file_maps_by_its_class() -> None:
+    text = "java.lang.IllegalStateException: x\n\tat com.acme.user.UserServiceKt.display(Unknown Source)"
+    files = ["users/src/main/kotlin/com/acme/user/UserService.kt", "admin/src/main/kotlin/com/acme/admin/UserService.kt"]
+    assert _ranked(text, files, ("com.acme",)) == [("users/src/main/kotlin/com/acme/user/UserService.kt", "display")]
+
+
+def test_vendored_code_in_the_repository_is_not_a_candidate() -> None:
+    text = (
+        "panic: boom\n\ngoroutine 1 [running]:\n"
+        "github.com/acme/cart/vendor/github.com/lib/pq.(*conn).recv(0x1)\n"
+        "\t/go/src/github.com/acme/cart/vendor/github.com/lib/pq/conn.go:10 +0x1\n"
+        "github.com/acme/cart/store.(*DB).Load(0x1)\n\t/go/src/github.com/acme/cart/store/db.go:42 +0x1\n"
+    )
+    files = ["store/db.go", "vendor/github.com/lib/pq/conn.go"]
+    assert _ranked(text, files, ("github.com/acme/cart",)) == [("store/db.go", "Load")]

@@ -64,6 +64,7 @@ _BAD_ARGUMENT = re.compile(
 # Python raises these at the call site, before the callee runs: the call (or the callee's signature)
 # is the bug, not the caller's caller.
 _SIGNATURE_ERROR = re.compile(r"unexpected keyword argument|positional argument|required (?:keyword|positional)")
+_VENDORED = re.compile(r"(?:^|/)(?:vendor|node_modules|third_party|third-party|site-packages|external)/")
 _THROW_HELPER = re.compile(r"^(?:[Tt]hrow\w*|requireNonNull|checkNotNull|checkArgument|checkState|<init>|\.ctor)$")
 _EXCEPTION_CTOR = re.compile(r"(?:Exception|Error|Throwable)(?:\$\w+)?$")
 _GO_ANON = re.compile(r"^(?:func\d+|\d+|gowrap\d+|deferwrap\d+)$")
@@ -179,12 +180,13 @@ def _clean(file: str | None) -> str | None:
     return path
 
 
-def _shared(path: str, hint: Sequence[str], *, compiled: bool) -> int:
-    """Trailing segments `path` shares with `hint`; build folders match `src` for compiled JavaScript."""
+def _shared(path: str, hint: Sequence[str], *, compiled: bool, any_ext: bool = False) -> int:
+    """Trailing segments `path` shares with `hint`; build folders match `src` for compiled JavaScript;
+    `any_ext`: the file name is a class name, whatever the source language's extension."""
     a = path.split("/")[::-1]
     n = 0
     for i, (x, y) in enumerate(zip(a, hint, strict=False)):
-        if i == 0 and compiled:
+        if i == 0 and (compiled or any_ext):
             same = posixpath.splitext(x)[0] == posixpath.splitext(y)[0]
         else:
             same = x == y or (compiled and y in _BUILD_DIRS and x in ("src", "lib", "source", "app"))
@@ -194,11 +196,12 @@ def _shared(path: str, hint: Sequence[str], *, compiled: bool) -> int:
     return n
 
 
-def _choose(candidates: list[str], hint: str, *, compiled: bool = False) -> Mapping:
+def _choose(candidates: list[str], hint: str, *, compiled: bool = False, any_ext: bool = False) -> Mapping:
     if not candidates:
         return Mapping(None, note="no file of that name in the repository")
     parts = [p for p in hint.strip("/").split("/") if p][::-1]
-    scored = sorted(((_shared(c, parts, compiled=compiled), c) for c in candidates), key=lambda t: (-t[0], len(t[1])))
+    shared = [(_shared(c, parts, compiled=compiled, any_ext=any_ext), c) for c in candidates]
+    scored = sorted(shared, key=lambda t: (-t[0], len(t[1])))
     best = scored[0][0]
     if best == 0:
         return Mapping(None, note="no file of that name in the repository")
@@ -213,12 +216,15 @@ def _choose(candidates: list[str], hint: str, *, compiled: bool = False) -> Mapp
     return Mapping(chosen, best, others)
 
 
-def _jvm_hint(frame: Frame, name: str | None) -> tuple[list[str], str] | None:
+def _jvm_hint(frame: Frame, name: str | None, language: Language | None) -> tuple[list[str], str] | None:
     """Candidate file names and the package path hint of a JVM/.NET frame."""
     module = frame.module or ""
     if not module:
         return None
-    dotnet = name is None or name.endswith(_DOTNET_EXT)
+    if name is None and language is not None:
+        dotnet = language == "dotnet"
+    else:
+        dotnet = name is None or name.endswith(_DOTNET_EXT)
     sep = "+" if dotnet and "+" in module else "$"
     owner = module.split(sep, 1)[0].split("`", 1)[0]
     package, _, cls = owner.rpartition(".")
@@ -241,12 +247,12 @@ def map_frame_explained(frame: Frame, index: dict[str, list[str]], language: Lan
         language is None and frame.module is not None and "/" not in (path or "") and "." in frame.module
     )
     if jvm_like and (path is None or "/" not in path):
-        jvm = _jvm_hint(frame, path)
+        jvm = _jvm_hint(frame, path, language)
         if jvm is None:
             return Mapping(None, note="no file and no class name")
         names, package = jvm
         found = [c for n in names for c in index.get(n, [])]
-        return _choose(found, f"{package}/{names[0]}" if package else names[0])
+        return _choose(found, f"{package}/{names[0]}" if package else names[0], any_ext=path is None)
     if path is None:
         return Mapping(None, note="no file")
     hint = _GO_CACHE.sub("", _SITE.sub("", path))
@@ -325,8 +331,8 @@ def _runtime(frame: Frame, verdict: Verdict, language: Language) -> bool:
 
 
 def _exception_order(stack: StackTrace) -> list[int]:
-    """Exceptions in the order their frames are weighed: the root cause first, then its wrappers."""
-    return list(range(len(stack.exceptions)))[::-1]
+    """Exceptions with frames, in the order their frames are weighed: the root cause first, then its wrappers."""
+    return [i for i in range(len(stack.exceptions))[::-1] if stack.exceptions[i].frames]
 
 
 def rank(
@@ -342,6 +348,7 @@ def rank(
     for depth, exc_at in enumerate(order):
         exc = stack.exceptions[exc_at]
         seen_here: set[tuple[str, str]] = set()
+        seen_other: set[tuple[str, str]] = set()  # frames outside the service's code, ranked among themselves
         refused = bool(_BAD_ARGUMENT.search(exc.type) or _BAD_ARGUMENT.search(exc.message[:300]))
         refused = refused and not _SIGNATURE_ERROR.search(exc.message[:300])
         thrower = True  # no frame above this one but throw helpers: this frame raised the exception
@@ -362,13 +369,17 @@ def rank(
             if not verdict.in_app and mapping.segments < 2 and not by_convention:
                 _note(notes, f"{where} {frame.function}: {verdict.reason}; only its file name matches {mapping.path}")
                 continue
+            if not verdict.in_app and _VENDORED.search(mapping.path):
+                _note(notes, f"{where} {frame.function}: {verdict.reason}; vendored copy at {mapping.path}")
+                continue
             key = (mapping.path, bare_function(frame, stack.language))
-            if key in seen_here:  # recursion or an async state machine printed twice: one candidate
+            seen = seen_here if verdict.in_app else seen_other
+            if key in seen:  # recursion or an async state machine printed twice: one candidate
                 continue
             candidate = _score(
-                frame, mapping, verdict, stack.language, len(seen_here), depth, len(order), refused and raised_here
+                frame, mapping, verdict, stack.language, len(seen), depth, len(order), refused and raised_here
             )
-            seen_here.add(key)
+            seen.add(key)
             _note(notes, f"{where} {frame.function}: → {mapping.path} ({candidate.reason})")
             if key in by_key:
                 by_key[key].score = max(by_key[key].score, candidate.score) + 2

@@ -112,7 +112,7 @@ class InApp:
     def _own(self, module: str | None, path: str) -> _Hit | None:
         if self.language == "go" and module == "main":
             return _Hit("Go main package: always the program's own code", by_module=True, weight=len(module))
-        if module:
+        if module and not (self.language == "go" and "/vendor/" in module):  # vendored: the path decides
             matches = [p for p in self.packages if p and _under(module, p)]
             if matches:
                 longest = max(matches, key=len)
