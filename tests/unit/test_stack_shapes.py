@@ -253,7 +253,8 @@ def test_an_anonymous_frame_is_named_after_the_function_around_it(
 
 def test_a_kotlin_facade_without_a_file_maps_by_its_class() -> None:
     text = "java.lang.IllegalStateException: x\n\tat com.acme.user.UserServiceKt.display(Unknown Source)"
-    files = ["users/src/main/kotlin/com/acme/user/UserService.kt", "admin/src/main/kotlin/com/acme/admin/UserService.kt"]
+    files = ["users/src/main/kotlin/com/acme/user/UserService.kt",
+             "admin/src/main/kotlin/com/acme/admin/UserService.kt"]  # fmt: skip
     assert _ranked(text, files, ("com.acme",)) == [("users/src/main/kotlin/com/acme/user/UserService.kt", "display")]
 
 
