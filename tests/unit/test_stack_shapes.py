@@ -75,8 +75,10 @@ def test_the_header_is_found_behind_a_log_line(text: str, language: str, type_: 
         ("   bei Acme.Orders.Repo.Load(Int32 id) in Repo.cs:Zeile 42.", ("Load", "Repo.cs", 42)),
         ("   at async Task<bool> Acme.Orders.Repo.Load(int id) in /src/Repo.cs:line 42", ("Load", "/src/Repo.cs", 42)),
         ("   at Acme.Orders.Repo.Load(Int32 id)", ("Load", None, None)),
+        ("   at Acme.Orders.Repo+<LoadAsync>d__4.MoveNext (Acme.Orders, Version=1.0.0.0, Culture=neutral, "
+         "PublicKeyToken=null)", ("MoveNext", None, None)),
     ],
-    ids=["russian", "french", "german", "demystified", "no-file"],
+    ids=["russian", "french", "german", "demystified", "no-file", "application-insights"],
 )
 def test_localised_and_decorated_dotnet_frames(text: str, where: tuple[str, str | None, int | None]) -> None:
     trace = parse_stacktrace("System.NullReferenceException: x\n" + text + "\n   at Acme.Orders.Svc.Run()")
@@ -217,6 +219,7 @@ def test_no_location_says_why() -> None:
         ("jvm", "<init>", "com.acme.QueryOptions", "QueryOptions.java", "QueryOptions"),
         ("node", "Object.handler [as handle]", None, "/app/routes.js", "handler"),
         ("dotnet", "set_ReferenceString", "XL.Reference", None, "ReferenceString"),
+        ("dotnet", "MoveNext", "Acme.Orders.Repo+<LoadAsync>d__4", None, "LoadAsync"),
     ],
 )
 def test_function_names_are_what_a_developer_searches_for(

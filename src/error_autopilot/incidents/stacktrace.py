@@ -36,6 +36,7 @@ _PARSERS: dict[Language, ParseFn] = {
 }
 _GO_FILE = re.compile(r"^\s+\S[^:]*\.go:\d+(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$")
 _DOTNET_LINE = re.compile(r":line \d+\s*$")  # with " in " before it; two checks keep it linear on hostile lines
+_ASSEMBLY_INFO = re.compile(r"\((?:[\w.]+, )?Version=\d[\d.]*, Culture=")  # Application Insights' .NET frames
 _DOTNET_INNER = re.compile(r"^--->\s*[A-Za-z_]")  # ` ---> System.IO.IOException`, not IPython's `---> 59`
 _FRAMEISH = re.compile(rf"\s{dotnet.AT} \S+\(|\sat \S|\bFile \"|\.go:\d|\.py\", line \d|\.(?:cs|fs|vb):\w+ \d")
 _DIGITS = re.compile(r"\d+")
@@ -50,7 +51,7 @@ def _vote(line: str, votes: dict[Language, int]) -> None:
     if body.startswith("at "):
         if jvm.is_frame(line):
             votes["jvm"] += 1
-        elif node.is_frame(line):
+        elif node.is_frame(line) and not (_ASSEMBLY_INFO.search(line) and dotnet.is_frame(line)):
             votes["node"] += 1
         elif dotnet.is_frame(line):
             votes["dotnet"] += 2 if " in " in line and _DOTNET_LINE.search(line) else 1

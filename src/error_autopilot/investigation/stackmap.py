@@ -34,7 +34,7 @@ _BUILD_DIRS = frozenset({"dist", "build", "out", "lib", "es", "esm", "cjs", "umd
                          "server"})  # fmt: skip
 _BUILT = frozenset({"dist", "build", "out", ".next"})
 _JVM_EXT = (".java", ".kt", ".scala", ".groovy", ".kts")
-_DOTNET_EXT = (".cs", ".fs", ".vb")
+_DOTNET_EXT = (".cs", ".fs", ".vb", ".cshtml.cs", ".razor.cs", ".xaml.cs", ".aspx.cs")
 _RUNTIME_MODULES = ("java.", "javax.", "jdk.", "sun.", "kotlin.", "kotlinx.coroutines.", "scala.", "System.",
                     "Microsoft.", "_COROUTINE.")  # fmt: skip
 _TEST_PATH = re.compile(
@@ -186,7 +186,9 @@ def _shared(path: str, hint: Sequence[str], *, compiled: bool, any_ext: bool = F
     a = path.split("/")[::-1]
     n = 0
     for i, (x, y) in enumerate(zip(a, hint, strict=False)):
-        if i == 0 and (compiled or any_ext):
+        if i == 0 and any_ext:
+            same = x.split(".", 1)[0] == y.split(".", 1)[0]
+        elif i == 0 and compiled:
             same = posixpath.splitext(x)[0] == posixpath.splitext(y)[0]
         else:
             same = x == y or (compiled and y in _BUILD_DIRS and x in ("src", "lib", "source", "app"))
@@ -297,6 +299,8 @@ def bare_function(frame: Frame, language: Language | None = None) -> str:
         parts = [p for p in re.sub(r"\[[^\]]*\]", "", fn).split(".") if p]
         named = [p for p in parts if not _GO_ANON.match(p) and not p.startswith("(")]
         return named[-1] if named else fn
+    if fn == "MoveNext" and (state_machine := re.search(r"\+<(\w+)>", frame.module or "")):  # `Type+<Run>d__4`
+        return state_machine[1]
     if fn in ("<init>", ".ctor", "constructor", "<clinit>", ".cctor") and frame.module:
         return re.split(r"[.$+`]", frame.module.rsplit(".", 1)[-1])[0]
     if local := re.search(r">g__([A-Za-z_]\w*)\|", fn):  # .NET local function `<Outer>g__Inner|0_0`
