@@ -270,3 +270,13 @@ def test_vendored_code_in_the_repository_is_not_a_candidate() -> None:
     )
     files = ["store/db.go", "vendor/github.com/lib/pq/conn.go"]
     assert _ranked(text, files, ("github.com/acme/cart",)) == [("store/db.go", "Load")]
+
+
+def test_go_1_21_goroutine_header_and_frames_that_lost_their_tab() -> None:
+    text = (
+        "panic: boom\n\ngoroutine 12 gp=0xc0001 m=3 mp=0xc0002 [running]:\n"
+        "github.com/acme/auth/internal.(*Server).AuthHandler.func1(0x1)\n"
+        "/home/runner/work/auth/internal/server.go:100 +0x150 fp=0xcbefa4 sp=0xcbeeec pc=0x2f3f28\n"
+        "created by net/http.(*Server).Serve in goroutine 1\n"
+    )
+    assert _ranked(text, ["internal/server.go"], ("github.com/acme/auth",)) == [("internal/server.go", "AuthHandler")]

@@ -67,7 +67,7 @@ _SIGNATURE_ERROR = re.compile(r"unexpected keyword argument|positional argument|
 _VENDORED = re.compile(r"(?:^|/)(?:vendor|node_modules|third_party|third-party|site-packages|external)/")
 _THROW_HELPER = re.compile(r"^(?:[Tt]hrow\w*|requireNonNull|checkNotNull|checkArgument|checkState|<init>|\.ctor)$")
 _EXCEPTION_CTOR = re.compile(r"(?:Exception|Error|Throwable)(?:\$\w+)?$")
-_GO_ANON = re.compile(r"^(?:func\d+|\d+|gowrap\d+|deferwrap\d+)$")
+_GO_ANON = re.compile(r"^(?:func(?:\d+|·\d+)|\d+|gowrap\d+|deferwrap\d+)$")  # `func·007`: Go ≤ 1.4
 _JVM_SYNTHETIC = re.compile(r"^(?:lambda\$|access\$|\$anonfun\$)")
 _JVM_WRAPPERS = frozenset({"invoke", "invokeSuspend", "run", "call", "apply", "accept", "get", "test", "resumeWith",
                            "doResume", "handle", "onNext", "subscribe"})  # fmt: skip

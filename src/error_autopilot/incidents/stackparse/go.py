@@ -18,10 +18,10 @@ import re
 from error_autopilot.incidents.stackparse.common import ExceptionBuilder, InApp, to_int
 
 PANIC = re.compile(r"^\s*(?P<kind>panic|fatal error): (?P<msg>.*?)(?: \[recovered(?:, repanicked)?\])?\s*$")
-GOROUTINE = re.compile(r"^goroutine \d+ \[(?P<state>[^\]]*)\]:\s*$")
+GOROUTINE = re.compile(r"^goroutine \d+(?: \w+=\S+)* \[(?P<state>[^\]]*)\]:\s*$")  # Go 1.21+: `gp=0x… m=3`
 _CALL = re.compile(r"^\s*(?P<qual>[^\s()][^\s]*?)(?:\((?P<args>[^()]*)\))?\s*$")
-_FILE = re.compile(
-    r"^\s+(?P<file>\S[^:]*\.(?:go|s)):(?P<line>\d+)(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$"
+_FILE = re.compile(  # indented by the runtime; pastes often lose the tab
+    r"^\s*(?P<file>\S[^:]*\.(?:go|s)):(?P<line>\d+)(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$"
 )
 _MAJOR_VERSION = re.compile(r"^v\d+$")
 
