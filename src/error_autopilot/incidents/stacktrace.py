@@ -39,6 +39,7 @@ _DOTNET_LINE = re.compile(r":line \d+\s*$")  # with " in " before it; two checks
 _ASSEMBLY_INFO = re.compile(r"\((?:[\w.]+, )?Version=\d[\d.]*, Culture=")  # Application Insights' .NET frames
 _DOTNET_INNER = re.compile(r"^--->\s*[A-Za-z_]")  # ` ---> System.IO.IOException`, not IPython's `---> 59`
 _FRAMEISH = re.compile(rf"\s{dotnet.AT} \S+\(|\sat \S|\bFile \"|\.go:\d|\.py\", line \d|\.(?:cs|fs|vb):\w+ \d")
+_FRAME_START = re.compile(rf"^\s+(?:{dotnet.AT} |File |[\w.~/\\-]*\.go:\d|/)")
 _DIGITS = re.compile(r"\d+")
 _PREFIX_SAMPLE = 400  # lines a prefix is judged on: enough for any real trace, cheap on hostile ones
 _PREFIX_CANDIDATES = 12
@@ -140,10 +141,14 @@ def _unescape(text: str) -> str:
 
 
 def _score(lines: Sequence[str]) -> int:
+    """How many lines read as trace syntax of some runtime."""
     votes: dict[Language, int] = dict.fromkeys(_LANGUAGES, 0)
+    read = 0
     for line in lines:
+        before = sum(votes.values())
         _vote(line, votes)
-    return sum(votes.values())
+        read += sum(votes.values()) > before
+    return read
 
 
 def _common_prefix(lines: Sequence[str]) -> str:
@@ -159,6 +164,8 @@ def strip_line_prefix(lines: list[str]) -> list[str]:
     and pids vary), cut at a word boundary. It is removed only when that makes more lines read as
     trace syntax, so a trace's own indentation (`    at `) is never mistaken for one."""
     framey = [line for line in lines[:_PREFIX_SAMPLE * 10] if _FRAMEISH.search(line)][:_PREFIX_SAMPLE]
+    if framey and all(_FRAME_START.match(line) for line in framey):  # indented frames, nothing before them
+        return lines
     if len(framey) < 2:  # a single frame: judge the prefix on every line instead
         framey = [line for line in lines[:_PREFIX_SAMPLE] if line.strip()]
     if len(framey) < 2:
@@ -170,6 +177,8 @@ def strip_line_prefix(lines: list[str]) -> list[str]:
         return lines
     sample = lines[: _PREFIX_SAMPLE * 2]
     best, best_score = None, _score(sample)
+    if best_score >= len(framey):  # every frame-like line already reads as a frame: no prefix
+        return lines
     for cut in cuts[:_PREFIX_CANDIDATES]:
         pattern = re.compile("".join(r"\d+" if ch == "0" else re.escape(ch) for ch in masked[:cut]) + "[ \t]?")
         score = _score([m_line[m.end():] if (m := pattern.match(m_line)) else m_line for m_line in sample])

@@ -7,6 +7,7 @@ characters before any pattern sees it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -87,6 +88,10 @@ class InApp:
     packages: Sequence[str] = ()
     source_roots: Sequence[str] = ()
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "packages", tuple(self.packages))  # hashable: verdicts are cached per frame
+        object.__setattr__(self, "source_roots", tuple(self.source_roots))
+
     def _library(self, module: str | None, path: str) -> _Hit | None:
         if self.language == "node" and (path in _NODE_RUNTIME_FILES or path.startswith(("node:", "internal/"))):
             return _Hit(f"Node runtime ({path})", by_module=False, weight=0)
@@ -103,9 +108,10 @@ class InApp:
             if "/vendor/" in module:
                 return _Hit("vendored package", by_module=True, weight=len(module))
             return _Hit("Go standard library", by_module=True, weight=len(module)) if _go_stdlib(module) else None
-        prefixes = [p for p in _LIBRARY_MODULES.get(self.language, ()) if module.startswith(p)]
-        if not prefixes:
+        known = _LIBRARY_MODULES.get(self.language, ())
+        if not module.startswith(known):
             return None
+        prefixes = [p for p in known if module.startswith(p)]
         longest = max(prefixes, key=len)
         return _Hit(f"library package {longest.rstrip('.')}", by_module=True, weight=len(longest.rstrip(".")))
 
@@ -132,6 +138,9 @@ class InApp:
 
     def classify(self, module: str | None, file: str | None) -> Verdict:
         """The verdict on one frame, with its reason."""
+        return _classify(self, module, file)
+
+    def _decide(self, module: str | None, file: str | None) -> Verdict:
         path = (file or "").replace("\\", "/")
         library, own = self._library(module, path), self._own(module, path)
         if own is not None and (library is None or _beats(own, library)):
@@ -146,6 +155,11 @@ class InApp:
 
     def __call__(self, module: str | None, file: str | None) -> bool:
         return self.classify(module, file).in_app
+
+
+@functools.lru_cache(maxsize=65536)  # the same frames recur in every line of a burst
+def _classify(in_app: InApp, module: str | None, file: str | None) -> Verdict:
+    return in_app._decide(module, file)
 
 
 def _beats(own: _Hit, library: _Hit) -> bool:
