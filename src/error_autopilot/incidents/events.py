@@ -149,7 +149,7 @@ def parse_entry(
     stack = parse_stacktrace(
         stack_text or "", packages=config.packages if config else (), source_roots=config.source_roots if config else ()
     )
-    if stack is None and data:  # a trace in a field of its own name (`"details": "TypeError: …\n    at …"`)
+    if stack is None and data and "\\n" in line:  # a trace in a field of another name (`"details": "…\n    at …"`)
         stack = parse_stacktrace(line, packages=config.packages if config else (),
                                  source_roots=config.source_roots if config else ())  # fmt: skip
     if level in NON_ERROR_LEVELS or (level is None and stack is None and not _ERRORISH.search(message)):
