@@ -330,8 +330,7 @@ def _runtime(frame: Frame, verdict: Verdict, language: Language) -> bool:
     module = frame.module or ""
     if language in ("jvm", "dotnet") and module.startswith(_RUNTIME_MODULES):
         return True
-    return verdict.reason.startswith(("Go standard library", "Node runtime", "library path (lib/python",
-                                      "library path (<frozen", "library path (usr/local/go", "library path (Lib"))
+    return verdict.runtime
 
 
 def _exception_order(stack: StackTrace) -> list[int]:

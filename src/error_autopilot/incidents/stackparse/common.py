@@ -41,6 +41,9 @@ _LIBRARY_PATHS: dict[str, tuple[str, ...]] = {
     "jvm": (),
     "dotnet": (),
 }
+# Those of them that are the language runtime itself rather than a dependency.
+_RUNTIME_PATHS = frozenset({"/lib/python", "<frozen ", "/lib/pypy", "/Lib/", "/usr/local/go/", "/usr/lib/go",
+                            "/go/src/runtime/", "GOROOT/", "/libexec/src/"})  # fmt: skip
 _NODE_RUNTIME_FILES = frozenset({"native", "<anonymous>", "events.js", "timers.js", "_stream_readable.js"})
 
 
@@ -64,6 +67,7 @@ class Verdict:
     in_app: bool
     reason: str
     configured: bool = False  # decided by the service's `packages`/`source_roots`, not by a default list
+    runtime: bool = False  # the language runtime or standard library, never a dependency or own code
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class _Hit:
     by_module: bool  # matched the frame's module (class, namespace, package) rather than its file path
     weight: int  # module hits: prefix length; path hits: where in the path the match starts
     root: bool = False  # a configured source root: a layout, so a library folder holding it stays library
+    runtime: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,12 +99,13 @@ class InApp:
 
     def _library(self, module: str | None, path: str) -> _Hit | None:
         if self.language == "node" and (path in _NODE_RUNTIME_FILES or path.startswith(("node:", "internal/"))):
-            return _Hit(f"Node runtime ({path})", by_module=False, weight=0)
+            return _Hit(f"Node runtime ({path})", by_module=False, weight=0, runtime=True)
         best: _Hit | None = None
         for marker in _LIBRARY_PATHS.get(self.language, ()):
             at = path.rfind(marker)
             if at >= 0 and (best is None or at > best.weight):
-                best = _Hit(f"library path ({marker.strip('/ ')})", by_module=False, weight=at)
+                best = _Hit(f"library path ({marker.strip('/ ')})", by_module=False, weight=at,
+                            runtime=marker in _RUNTIME_PATHS)  # fmt: skip
         if best is not None:
             return best
         if module is None:
@@ -107,7 +113,9 @@ class InApp:
         if self.language == "go":
             if "/vendor/" in module:
                 return _Hit("vendored package", by_module=True, weight=len(module))
-            return _Hit("Go standard library", by_module=True, weight=len(module)) if _go_stdlib(module) else None
+            if _go_stdlib(module):
+                return _Hit("Go standard library", by_module=True, weight=len(module), runtime=True)
+            return None
         known = _LIBRARY_MODULES.get(self.language, ())
         if not module.startswith(known):
             return None
@@ -146,7 +154,7 @@ class InApp:
         if own is not None and (library is None or _beats(own, library)):
             return Verdict(True, own.reason, configured=True)
         if library is not None:
-            return Verdict(False, library.reason)
+            return Verdict(False, library.reason, runtime=library.runtime)
         if not self.packages and not self.source_roots:
             if module or file:
                 return Verdict(True, "not a known library or runtime frame (no packages configured)")
