@@ -422,19 +422,19 @@ def _score(
         reasons.append(mapping.note)
     elif mapping.segments >= 2:
         score += 5
-        reasons.append(f"path matches {mapping.path}")
+        reasons.append(f"{mapping.segments} path segments match")
     else:
-        reasons.append("only file name matches")
+        reasons.append("only the file name matches")
     steps = (30, 18, 10, 5, 2)
     if own_seen < len(steps):
         score += steps[own_seen]
     if own_seen == 0:
         reasons.append("innermost own frame" + (" of the root cause" if exceptions > 1 and depth == 0 else ""))
     else:
-        reasons.append(f"{own_seen + 1}. own frame from the throw")
+        reasons.append(f"own frame #{own_seen + 1} from the throw")
     if depth > 0:
         score -= 4 * depth
-        reasons.append("in a wrapping exception")
+        reasons.append("in an exception that wraps the root cause")
     if _TEST_PATH.search(mapping.path):
         score -= 40
         reasons.append("test file")
