@@ -438,8 +438,8 @@ def _score(
     if _TEST_PATH.search(mapping.path):
         score -= 40
         reasons.append("test file")
-    if _HELPER_NAME.match(function) or _HELPER_FILE.search(mapping.path):
-        score -= 22 if own_seen == 0 else 8
+    if own_seen == 0 and (_HELPER_NAME.match(function) or _HELPER_FILE.search(mapping.path)):
+        score -= 22
         reasons.append("generic helper: the caller usually holds the bug")
     if refused and own_seen == 0:
         score -= 15
