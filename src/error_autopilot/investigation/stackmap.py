@@ -52,7 +52,8 @@ _HELPER_NAME = re.compile(
 )
 _HELPER_FILE = re.compile(
     r"(?:^|/)(?:errors?|exceptions?|util|utils|helpers?|assert\w*|preconditions|validat\w*|check\w*|must|panic)"
-    r"\.\w+$|(?:Exception|Error|Errors|Exceptions|Utils?|Helpers?|Preconditions|Assert|Guard|Throw\w*)\.\w+$",
+    r"\.\w+$|(?:Exception|Error|Errors|Exceptions|Utils?|Helpers?|Preconditions|Assert|Guard|Throw\w*"
+    r"|Proxy|Wrapper|Delegate|Facade)\.\w+$",  # thin pass-through layers: the value came from the caller
     re.IGNORECASE,
 )
 # The callee refused what it was given: the caller that passed the value usually holds the bug.
