@@ -98,8 +98,11 @@ def test_localised_and_decorated_dotnet_frames(text: str, where: tuple[str, str 
          ["Get", "Serve"]),
         ("/srv/app/handlers/keys.py:194:<listcomp>\n/srv/app/handlers/keys.py:164:query", ["query", "<listcomp>"]),
         ("panic: boom\n#011/go/src/x.go:3\n", []),
+        ('Traceback (most recent call last):\n\n> File "/app/main.py", line 12, in <module>\n    run()\n'
+         '    └ <function run at 0x7f>\n\n  File "/app/svc/orders.py", line 5, in run\n    1 / 0\n\n'
+         "ZeroDivisionError: division by zero", ["run", "<module>"]),
     ],
-    ids=["python-frames-only", "go-no-panic-line", "go-pkg-errors", "twisted-brief", "syslog-escaped-tab"],
+    ids=["python-frames-only", "go-no-panic-line", "go-pkg-errors", "twisted-brief", "syslog-escaped-tab", "loguru"],
 )  # fmt: skip
 def test_a_trace_with_only_frames_is_still_a_trace(text: str, functions: list[str]) -> None:
     trace = parse_stacktrace(text)

@@ -58,7 +58,7 @@ def _vote(line: str, votes: dict[Language, int]) -> None:
             votes["dotnet"] += 2 if " in " in line and _DOTNET_LINE.search(line) else 1
     elif dotnet.LOCALISED_AT.match(body) and dotnet.is_frame(body):
         votes["dotnet"] += 2
-    elif body.startswith("File "):
+    elif body.startswith(("File ", "> File ")):
         votes["python"] += 1 if python.FILE.match(line) or python.BRIEF.match(line) else 0
     elif python.BRIEF.match(line):
         votes["python"] += 1

@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, ExceptionBuilder, InApp, indent, to_int
 
 TRACEBACK = re.compile(r"^.{0,200}?Traceback \(most recent call last\):\s*$")
-FILE = re.compile(r'^\s*File "?(?P<file>[^",]*)"?, line (?P<line>\d+|unknown)(?:, in (?P<fn>.+?))?\s*$')
+FILE = re.compile(  # loguru marks the frame that raised with `> `
+    r'^\s*(?:> )?File "?(?P<file>[^",]*)"?, line (?P<line>\d+|unknown)(?:, in (?P<fn>.+?))?\s*$'
+)
 # One-line renderings: Twisted's brief Failure (`/app/x/y.py:194:do_query`), IPython
 # (`File ~/.../x/y.py:59, in Klass.method()`)
 BRIEF = re.compile(
