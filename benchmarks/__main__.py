@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from benchmarks import corpus, memory, throughput, tokens
+from benchmarks import corpus, investigation, memory, throughput, tokens
 
 
 def main() -> int:
@@ -19,9 +19,11 @@ def main() -> int:
         "throughput": throughput.run(args.lines),
         "memory": memory.run(args.memory_lines),
         "tokens": tokens.run(),
+        "investigation": investigation.run(),
         "corpus": corpus.run(),
     }
-    t, m, k, c = figures["throughput"], figures["memory"], figures["tokens"], figures["corpus"]
+    t, m, k, i = figures["throughput"], figures["memory"], figures["tokens"], figures["investigation"]
+    c = figures["corpus"]
     sys.stdout.write(
         f"throughput: {t['pipeline_lines_per_s']:,.0f} lines/s parse+fingerprint+group vs "
         f"{t['decode_lines_per_s']:,.0f} lines/s json.loads → {t['ratio_pipeline_vs_decode']:.2f}× the decode time\n"
@@ -30,6 +32,10 @@ def main() -> int:
         f"for {m['baseline_lines']:,} → {m['ratio_vs_tenth']:.2f}×\n"
         f"tokens:     {k['agent_tokens']:,} per incident with tools vs {k['baseline_tokens']:,} pasting all evidence "
         f"→ {k['ratio_vs_paste_all']:.2f}×\n"
+        f"investigate: {i['incidents']} incidents, Tempo {i['tempo_latency_s'] * 1000:.0f} ms/trace: "
+        f"{i['pooled_s']:.2f}s pooled ({i['workers']} workers) vs {i['sequential_s']:.2f}s sequential "
+        f"→ {i['speedup_pooled']:.2f}× faster; Tempo refusing {i['tempo_refused_s']:.2f}s vs absent "
+        f"{i['tempo_absent_s']:.2f}s → {i['ratio_refused_vs_absent']:.2f}×\n"
         f"locations: {c['by_ecosystem']['all']['file_top1']:.0%} file top-1 vs "
         f"{c['by_ecosystem']['all']['baseline_file_top1']:.0%} innermost own frame on {c['cases']} real traces "
         f"→ {c['ratio_file_top1_vs_baseline']}× the baseline\n{c['table']}\n"

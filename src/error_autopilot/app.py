@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,11 +37,12 @@ from error_autopilot.ports import (
     TraceSource,
 )  # fmt: skip
 from error_autopilot.publishing import Publisher, github_repo_name
+from error_autopilot.resilience import Breakers, Deadline
 from error_autopilot.sinks.github_issues import GitHubIssueTracker
 from error_autopilot.sinks.github_prs import GitHubChangeProposer
 from error_autopilot.sinks.local import LocalChangeProposer, LocalIssueTracker
 from error_autopilot.sinks.telegram import TelegramNotifier
-from error_autopilot.sources.http import build_client
+from error_autopilot.sources.http import RetryPolicy, build_client
 from error_autopilot.sources.loki import LokiSource
 from error_autopilot.sources.tempo import TempoSource
 from error_autopilot.state import ledger
@@ -60,18 +62,30 @@ class SystemClock:
 
 @dataclass(frozen=True)
 class Context:
-    """What every command needs: settings, the validated service map, and shared helpers."""
+    """What every command needs: settings, the validated service map, and shared helpers.
+
+    `breakers` and `deadline` belong to this run: every client built from this context shares them."""
 
     settings: Settings
     smap: ServiceMap
     redactor: Redactor
     clock: SystemClock
+    breakers: Breakers = field(default_factory=Breakers)
+    deadline: Deadline = field(default_factory=lambda: Deadline(20 * 60))
 
 
 def load_context(settings: Settings, config: Path | None = None) -> Context:
-    """Validate the service map before any network call."""
+    """Validate the service map before any network call. The run deadline starts now."""
     smap = load_service_map(config or settings.config)
-    return Context(settings, smap, Redactor(smap.redaction.patterns), SystemClock())
+    return Context(
+        settings, smap, Redactor(smap.redaction.patterns), SystemClock(), Breakers(), Deadline(settings.run_deadline_s)
+    )
+
+
+def outages(ctx: Context) -> list[str]:
+    """One line per dependency found unavailable in this run, with its cause. Loki is left out: each
+    environment's poll error already says it in the report."""
+    return [b.describe() for b in ctx.breakers.open() if not b.name.startswith("Loki")]
 
 
 def _credentials(auth: Auth, where: str) -> tuple[str | None, tuple[str, str] | None]:
@@ -97,7 +111,8 @@ def event_sources(ctx: Context, environments: list[str]) -> dict[str, EventSourc
         cfg = ctx.smap.environments[env].loki
         bearer, basic = _credentials(cfg.auth, f"environments.{env}.loki.auth")
         client = build_client(cfg.url, org_id=cfg.org_id, bearer=bearer, basic=basic, timeout_s=cfg.timeout_s)
-        sources[env] = LokiSource(client, cfg)
+        policy = RetryPolicy(deadline_s=cfg.deadline_s, run_deadline=ctx.deadline)
+        sources[env] = LokiSource(client, cfg, policy, breaker=ctx.breakers.get(f"Loki ({env})"))
     return sources
 
 
@@ -111,7 +126,10 @@ def trace_sources(ctx: Context) -> dict[str, TraceSource]:
         client = build_client(
             cfg.tempo.url, org_id=cfg.tempo.org_id, bearer=bearer, basic=basic, timeout_s=cfg.tempo.timeout_s
         )
-        sources[env] = TempoSource(client, max_spans=cfg.tempo.max_spans)
+        sources[env] = TempoSource(
+            client, max_spans=cfg.tempo.max_spans, policy=RetryPolicy(deadline_s=60, run_deadline=ctx.deadline),
+            breaker=ctx.breakers.get(f"Tempo ({env})"),
+        )  # fmt: skip
     return sources
 
 
@@ -185,6 +203,25 @@ def read_findings(folder: Path) -> dict[str, Finding]:
     return findings
 
 
+DEFERRED_FILE = "deferred.json"
+
+
+def write_deferred(folder: Path, fingerprints: list[str]) -> None:
+    """The incidents the run deadline left uninvestigated: publish leaves them pending, not bare."""
+    write_json(folder / DEFERRED_FILE, json.dumps(sorted(fingerprints)))
+
+
+def read_deferred(folder: Path) -> list[str]:
+    """The deferred fingerprints written by investigate (none when it did not run or wrote none)."""
+    try:
+        data = json.loads((folder / DEFERRED_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read {folder / DEFERRED_FILE}: {e}") from e
+    return [str(x) for x in data] if isinstance(data, list) else []
+
+
 def report_outputs(report: RunReport, plan: Plan | None) -> dict[str, str | int]:
     """The action's outputs."""
     urls = sorted({u for i in report.incidents for u in (i.issue_url, i.pr_url) if u})
@@ -227,35 +264,49 @@ def _analyst(ctx: Context) -> ClaudeAnalyst | None:
     client = anthropic_client(ctx)
     if client is None:
         return None
-    return ClaudeAnalyst(client, model=ctx.settings.anthropic_model, redactor=ctx.redactor)
+    return ClaudeAnalyst(
+        client, model=ctx.settings.anthropic_model, redactor=ctx.redactor, breaker=ctx.breakers.get("Claude API")
+    )
 
 
 def investigator(ctx: Context, spent_today: int = 0) -> Callable[[PlannedIncident], Finding]:
-    """Deterministic investigation, plus Claude while the run and day budgets last."""
+    """Deterministic investigation, plus Claude while the run and day budgets last.
+
+    Safe to call from several threads: each incident reserves its token allowance under a lock before
+    it starts and settles it with what it really used, so concurrent incidents never overspend."""
     budget = ctx.smap.policy.budget
     workspace = GitWorkspace(
         ctx.settings.cache_dir or ctx.settings.work_dir / "repos",
         github_url=ctx.smap.github_url,
         token=ctx.settings.github_token.get_secret_value() if ctx.settings.github_token else None,
+        breakers=ctx.breakers,
     )
     traces = trace_sources(ctx)
     plain = Investigator(ctx.smap, traces, workspace)
     analyst = _analyst(ctx)
     if analyst is None:
         return plain.investigate
-    per_incident = Budget(tokens=budget.tokens_per_incident, turns=budget.turns_per_incident,
-                          seconds=budget.seconds_per_incident)  # fmt: skip
-    smart = Investigator(ctx.smap, traces, workspace, analyst, per_incident)
-    spent = [0]
+    lock = threading.Lock()
+    spent, reserved = [0], [0]
 
     def investigate_one(planned: PlannedIncident) -> Finding:
-        left = min(budget.tokens_per_run - spent[0], budget.tokens_per_day - spent_today - spent[0])
-        if left < budget.tokens_per_incident // 4:
+        with lock:
+            left = min(budget.tokens_per_run, budget.tokens_per_day - spent_today) - spent[0] - reserved[0]
+            share = min(budget.tokens_per_incident, left) if left >= budget.tokens_per_incident // 4 else 0
+            reserved[0] += share
+        if not share:
             finding = plain.investigate(planned)
             note = "LLM analysis skipped: the run or daily token budget is used up"
             return finding.model_copy(update={"truncated": (*finding.truncated, note)})
-        finding = smart.investigate(planned)
-        spent[0] += finding.tokens_used
+        allowance = Budget(tokens=share, turns=budget.turns_per_incident, seconds=budget.seconds_per_incident)
+        used = 0
+        try:
+            finding = Investigator(ctx.smap, traces, workspace, analyst, allowance).investigate(planned)
+            used = finding.tokens_used
+        finally:
+            with lock:
+                reserved[0] -= share
+                spent[0] += used
         return finding
 
     return investigate_one
@@ -271,11 +322,12 @@ def publisher(ctx: Context, *, sink: str, out: Path | None) -> Publisher:
     else:
         gh = github_client(ctx)
         token = ctx.settings.github_token.get_secret_value() if ctx.settings.github_token else None
-        tracker = GitHubIssueTracker(gh)
+        breaker = ctx.breakers.get("GitHub API")
+        tracker = GitHubIssueTracker(gh, breaker=breaker)
         proposer = GitHubChangeProposer(
             gh, clone_url_for=lambda repo: f"{ctx.settings.github_server_url}/{repo}.git",
             work_dir=ctx.settings.work_dir / "pr-work", token=token,
-            bot_name="error-autopilot[bot]", bot_email="error-autopilot@users.noreply.github.com",
+            bot_name="error-autopilot[bot]", bot_email="error-autopilot@users.noreply.github.com", breaker=breaker,
         )  # fmt: skip
     return Publisher(
         smap=ctx.smap, tracker=tracker, proposer=proposer, redactor=ctx.redactor, tool_version=__version__,
@@ -291,7 +343,7 @@ def notifier(ctx: Context) -> Notifier | None:
         return None
     return TelegramNotifier(
         client, chats=chats, silent_hours=ctx.smap.telegram.silent_hours, redactor=ctx.redactor,
-        run_url=ctx.settings.run_url,
+        run_url=ctx.settings.run_url, breaker=ctx.breakers.get("Telegram"),
     )  # fmt: skip
 
 

@@ -104,25 +104,39 @@ def _marker_source(ctx: app.Context, opts: RunOptions) -> IssueTracker | None:
 
 
 def _investigate(ctx: app.Context, plan: Plan, opts: RunOptions, timings: pipeline.Timings) -> dict[str, Finding]:
+    """Findings by fingerprint, also written to the findings folder with the list of deferred ones."""
     with timings.stage("investigate"):
         investigate_one = app.investigator(ctx, spent_today=_spent_today(ctx, opts))
-        findings = pipeline.investigate(plan, investigate_one, only=opts.incident)
+        done = pipeline.investigate(
+            plan, investigate_one, only=opts.incident, workers=ctx.settings.investigate_workers,
+            deadline=ctx.deadline, margin_s=_start_margin(ctx),
+        )  # fmt: skip
     folder = ctx.settings.work_dir / "findings"
-    for finding in findings:
+    for finding in done.findings:
         app.write_json(folder / f"finding-{finding.fingerprint}.json", finding.model_dump_json(indent=2))
-    return {f.fingerprint: f for f in findings}
+    app.write_deferred(folder, done.deferred)
+    return {f.fingerprint: f for f in done.findings}
+
+
+def _start_margin(ctx: app.Context) -> float:
+    """How long before the run deadline no new investigation starts: room for one more analysis to
+    finish and for publishing, never more than a quarter of the whole run."""
+    return min(ctx.settings.run_deadline_s / 4, ctx.smap.policy.budget.seconds_per_incident + 60)
 
 
 def _publish(
     ctx: app.Context, plan: Plan, findings: dict[str, Finding], opts: RunOptions, timings: pipeline.Timings
 ) -> RunReport:
     store = None if opts.dry_run else app.state_store(ctx, opts.state_repo, opts.state_branch, read_only=False)
+    deferred = app.read_deferred(ctx.settings.work_dir / "findings")
     with timings.stage("publish"):
         publisher = app.publisher(ctx, sink=opts.sink, out=opts.out)
-        published, errors = pipeline.publish(plan, findings, publisher, store=store, dry_run=opts.dry_run)
+        published, errors = pipeline.publish(
+            plan, findings, publisher, store=store, dry_run=opts.dry_run, deferred=deferred
+        )
     report = pipeline.build_report(
         plan, published, errors=errors, findings=findings, started_at_clock=ctx.clock, timings=timings,
-        dry_run=opts.dry_run,
+        dry_run=opts.dry_run, deferred=deferred, outages=app.outages(ctx),
     )  # fmt: skip
     notifier = None if opts.dry_run else app.notifier(ctx)
     if notifier is not None:

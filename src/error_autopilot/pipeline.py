@@ -2,9 +2,10 @@
 
 No error lost: `plan` never writes state. `publish` first records the whole plan in state (every
 incident pending, with its payload, and the cursor moved past the lines it counted), then
-publishes incident by incident, clearing each pending flag as it goes. A run killed anywhere is
-repaired by the next one: either the cursor did not move (the lines are read again), or the
-incident is pending in state and is published again — found by its marker, so never twice.
+publishes incident by incident and clears their pending flags in one commit at the end. A run
+killed anywhere is repaired by the next one: either the cursor did not move (the lines are read
+again), or the incident is pending in state and is published again — found by its marker, so never
+twice. An incident the run deadline left uninvestigated simply stays pending the same way.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.errors import AnalystError, AutopilotError, SourceError
@@ -28,6 +31,7 @@ from error_autopilot.incidents.events import parse_entry
 from error_autopilot.incidents.fingerprint import fingerprint_event
 from error_autopilot.incidents.group import IncidentGrouper
 from error_autopilot.ports import Clock, EventSource, PollStats, StateStore
+from error_autopilot.resilience import Deadline
 from error_autopilot.state import ledger
 from error_autopilot.state.model import State
 
@@ -169,28 +173,54 @@ def plan(
 InvestigateFn = Callable[[PlannedIncident], Finding]
 
 
-def investigate(plan: Plan, investigate_one: InvestigateFn, *, only: str | None = None) -> list[Finding]:
-    """A finding per incident (or the one named by `only`, for a matrix job). One failing incident
-    never stops the others: its finding says what went wrong."""
-    findings = []
-    for planned in plan.incidents:
-        if only and planned.incident.fingerprint != only:
-            continue
-        if planned.status == "muted":
-            continue
-        try:
-            findings.append(investigate_one(planned))
-        except (AutopilotError, AnalystError) as e:
-            log.error("investigating %s failed: %s", planned.incident.fingerprint, e)
-            findings.append(
-                Finding(
-                    fingerprint=planned.incident.fingerprint,
-                    symptom_service=planned.incident.service,
-                    culprit_service=planned.incident.service,
-                    unknowns=(f"investigation failed: {e.message}",),
-                )
-            )
-    return findings
+@dataclass(frozen=True)
+class Investigation:
+    """What the investigate stage produced: findings in plan order, and what it left for the next run."""
+
+    findings: list[Finding]
+    deferred: list[str] = field(default_factory=list)  # fingerprints not started: the run deadline neared
+
+
+def _investigate_one(planned: PlannedIncident, investigate_one: InvestigateFn) -> Finding:
+    try:
+        return investigate_one(planned)
+    except (AutopilotError, AnalystError) as e:
+        log.error("investigating %s failed: %s", planned.incident.fingerprint, e)
+        return Finding(
+            fingerprint=planned.incident.fingerprint, symptom_service=planned.incident.service,
+            culprit_service=planned.incident.service, unknowns=(f"investigation failed: {e.message}",),
+        )  # fmt: skip
+
+
+def investigate(
+    plan: Plan, investigate_one: InvestigateFn, *, only: str | None = None, workers: int = 1,
+    deadline: Deadline | None = None, margin_s: float = 0.0,
+) -> Investigation:  # fmt: skip
+    """A finding per incident (or the one named by `only`, for a matrix job), `workers` at a time (the
+    work waits on Tempo, git and the LLM). One failing incident never stops the others: its finding
+    says what went wrong. Once less than `margin_s` is left before `deadline`, no incident is started:
+    those are returned as deferred, to stay pending for the next run."""
+    todo = [
+        p for p in plan.incidents
+        if p.status != "muted" and (not only or p.incident.fingerprint == only)
+    ]  # fmt: skip
+
+    def task(planned: PlannedIncident) -> Finding | None:
+        if deadline is not None and deadline.near(margin_s):
+            return None
+        return _investigate_one(planned, investigate_one)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="investigate")
+    try:
+        results = list(pool.map(task, todo))  # map keeps the plan's order whatever finishes first
+    except BaseException:  # Ctrl-C or a bug: start nothing more (the running ones end with their budget)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    deferred = [p.incident.fingerprint for p, r in zip(todo, results, strict=True) if r is None]
+    if deferred:
+        log.warning("run deadline near: %d incident(s) left pending for the next run", len(deferred))
+    return Investigation([r for r in results if r is not None], deferred)
 
 
 PublishFn = Callable[[PlannedIncident, Finding | None, int], PublishedIncident]
@@ -198,52 +228,80 @@ PublishFn = Callable[[PlannedIncident, Finding | None, int], PublishedIncident]
 
 def publish(
     plan: Plan, findings: Mapping[str, Finding], publish_one: PublishFn, *, store: StateStore | None,
-    dry_run: bool,
+    dry_run: bool, deferred: Collection[str] = (),
 ) -> tuple[list[PublishedIncident], list[str]]:  # fmt: skip
-    """Record the plan in state, then publish incident by incident (pending ones from earlier runs first).
+    """Record the plan in state, then publish incident by incident (pending ones from earlier runs first),
+    then record what was published in one state commit. Incidents in `deferred` are not published:
+    they stay pending for the next run.
 
-    Returns what was published and the errors met; an incident that failed stays pending."""
+    Returns what was published and the errors met; an incident that failed stays pending. A run killed
+    before the last commit is safe: its incidents are still pending, and publishing them again finds each
+    issue by its marker and updates it."""
     errors: list[str] = []
     if store is not None and not dry_run:
         state = store.update(lambda s: ledger.record_plan(s, plan), f"plan {plan.run_id}")
         queue = ledger.pending_incidents(state)
     else:
         queue = list(plan.incidents)
+    queue = [p for p in queue if p.incident.fingerprint not in deferred]
     if plan.max_incidents is not None:
         queue = queue[: plan.max_incidents]
     published: list[PublishedIncident] = []
     prs = 0
-    for planned in queue:
-        fp = planned.incident.fingerprint
-        try:
-            outcome = publish_one(planned, findings.get(fp), prs)
-        except AutopilotError as e:
-            log.error("publishing %s failed: %s", fp, e)
-            errors.append(f"{planned.incident.service} {fp}: {e.message}")
-            outcome = PublishedIncident(
-                fingerprint=fp, service=planned.incident.service, environment=planned.incident.environment,
-                title=planned.incident.title, status="pending", count=planned.incident.count,
-                issue_action="failed", error=e.message,
-            )  # fmt: skip
-        published.append(outcome)
-        if outcome.pr_url:
-            prs += 1
-        if store is not None and not dry_run and outcome.issue_action != "failed":
-            finding = findings.get(fp)
-            tokens = finding.tokens_used if finding else 0
+    try:
+        for planned in queue:
+            outcome = _publish_one(planned, findings.get(planned.incident.fingerprint), publish_one, prs, errors)
+            published.append(outcome)
+            prs += bool(outcome.pr_url)
+    finally:  # whatever stopped the loop, what did get published is recorded
+        done = [o for o in published if o.issue_action != "failed"]
+        if store is not None and not dry_run and done:
             store.update(
-                functools.partial(ledger.record_published, outcome=outcome, tokens=tokens, now=plan.created_at),
-                f"published {fp}",
+                functools.partial(_record_all, outcomes=done, findings=findings, now=plan.created_at),
+                f"published {len(done)} incident(s) of {plan.run_id}",
             )
     return published, errors
+
+
+def _publish_one(
+    planned: PlannedIncident, finding: Finding | None, publish_one: PublishFn, prs: int, errors: list[str]
+) -> PublishedIncident:
+    fp = planned.incident.fingerprint
+    try:
+        return publish_one(planned, finding, prs)
+    except AutopilotError as e:
+        log.error("publishing %s failed: %s", fp, e)
+        errors.append(f"{planned.incident.service} {fp}: {e.message}")
+        return PublishedIncident(
+            fingerprint=fp, service=planned.incident.service, environment=planned.incident.environment,
+            title=planned.incident.title, status="pending", count=planned.incident.count,
+            issue_action="failed", error=e.message,
+        )  # fmt: skip
+
+
+def _record_all(
+    state: State, *, outcomes: Sequence[PublishedIncident], findings: Mapping[str, Finding], now: datetime
+) -> State:
+    for outcome in outcomes:
+        finding = findings.get(outcome.fingerprint)
+        tokens = finding.tokens_used if finding else 0
+        state = ledger.record_published(state, outcome=outcome, tokens=tokens, now=now)
+    return state
 
 
 def build_report(
     plan: Plan, published: Sequence[PublishedIncident], *, errors: Sequence[str], findings: Mapping[str, Finding],
     started_at_clock: Clock, timings: Timings, dry_run: bool, notifications: Sequence[str] = (),
+    deferred: Sequence[str] = (), outages: Sequence[str] = (),
 ) -> RunReport:  # fmt: skip
-    """The run report, with everything that was cut short said out loud."""
+    """The run report, with everything that was cut short said out loud: `deferred` fingerprints the
+    run deadline left pending, `outages` the dependencies found unavailable (one line each)."""
     truncated = [f"{w.environment}: {w.truncated_reason}" for w in plan.windows if w.truncated]
+    if deferred:
+        truncated.append(
+            f"{len(deferred)} incident(s) left pending for the next run: the run deadline neared before "
+            "they were investigated"
+        )
     truncated += [
         f"{w.environment}: {w.late} line(s) reached Loki after the overlap window and were not counted; "
         "raise overlap_s" for w in plan.windows if w.late
@@ -256,7 +314,7 @@ def build_report(
         run_id=plan.run_id, trigger=plan.trigger, started_at=plan.created_at, finished_at=started_at_clock.now(),
         dry_run=dry_run, windows=plan.windows, incidents=tuple(published), durations_s=dict(timings.seconds),
         tokens_used=sum(f.tokens_used for f in findings.values()), truncated=tuple(truncated),
-        errors=tuple([*window_errors, *errors]), notifications=tuple(notifications),
+        errors=tuple([*outages, *window_errors, *errors]), notifications=tuple(notifications),
     )  # fmt: skip
 
 

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.decisions.policy import decide
+from error_autopilot.domain.decisions import Decision
 from error_autopilot.domain.errors import SinkError
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import PlannedIncident
 from error_autopilot.domain.report import PublishedIncident
 from error_autopilot.investigation.sanitize import Redactor
-from error_autopilot.ports import ChangeProposer, IssueTracker, ProposedChange
-from error_autopilot.sinks import render
+from error_autopilot.ports import ChangeProposer, IssueTracker, ProposedChange, RenderedIssue
+from error_autopilot.sinks import comments, render
+from error_autopilot.sinks.headline import issue_title
+from error_autopilot.sinks.untrusted import Untrusted
 from error_autopilot.state.model import IssueRef
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,37 @@ def github_repo_name(repo: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _traces(planned: PlannedIncident, finding: Finding | None) -> set[str]:
+    return {*planned.incident.trace_ids, *((finding.trace.trace_id,) if finding and finding.trace else ())}
+
+
+def relation(a: PlannedIncident, fa: Finding | None, b: PlannedIncident, fb: Finding | None) -> str | None:
+    """How incident `b` relates to incident `a`, seen from `a`'s issue: its culprit, its symptom, or a
+    shared trace; None when unrelated."""
+    shared = sorted(_traces(a, fa) & _traces(b, fb))
+    same_line = bool(fa and fb and fa.primary_location and fa.primary_location == fb.primary_location)
+    if not shared and not same_line:
+        return None
+    service_a, service_b = a.incident.service, b.incident.service
+    if fa and fa.culprit_service != service_a and fa.culprit_service == service_b:
+        return f"where this failure starts ({service_b} logs the exception)"
+    if fb and fb.culprit_service != service_b and fb.culprit_service == service_a:
+        return f"symptom: {service_b} logs this failure"
+    return "same culprit line" if same_line else f"shares trace {shared[0][:8]}"
+
+
+@dataclass
+class _Filed:
+    """An incident published this run, to link later related incidents back to it."""
+
+    planned: PlannedIncident
+    finding: Finding | None
+    decision: Decision
+    repo: str
+    ref: IssueRef
+    links: list[render.RelatedIssue] = field(default_factory=list)
+
+
 @dataclass
 class Publisher:
     """Callable that publishes one incident; see pipeline.publish for the loop around it."""
@@ -45,6 +79,7 @@ class Publisher:
     tool_version: str
     fallback_repo: str  # issues for unmapped or non-GitHub services (the repo the action runs in)
     run_url: str | None = None
+    filed: dict[str, _Filed] = field(default_factory=dict)  # this run's issues, by fingerprint
 
     def issue_repo(self, planned: PlannedIncident, finding: Finding | None) -> str:
         """The culprit's GitHub repo (or its issue_repo), else the symptom's, else the fallback."""
@@ -66,17 +101,14 @@ class Publisher:
         culprit = _culprit_text(finding)
         base = PublishedIncident(
             fingerprint=incident.fingerprint, service=incident.service, environment=incident.environment,
-            title=incident.title, status=planned.status, count=incident.count, culprit=culprit,
+            title=issue_title(incident, Untrusted(self.redactor)), status=planned.status, count=incident.count,
+            culprit=culprit,
             policy_refusals=decision.refused_by, tokens_used=finding.tokens_used if finding else 0,
         )  # fmt: skip
         if decision.action == "skip":
             return base
-        truncated = finding.truncated if finding else ()
-        rendered = render.render_issue(
-            planned, finding, grafana=env.grafana if env else None, loki_selector=env.loki.selector if env else None,
-            redactor=self.redactor, tool_version=self.tool_version, truncated=truncated, run_url=self.run_url,
-            decision=decision,
-        )  # fmt: skip
+        related = self._related(planned, finding)
+        rendered = self._render(planned, finding, decision, [link for link, _ in related])
         repo = self.issue_repo(planned, finding)
         known = (
             IssueRef(repo=planned.issue_repo or repo, number=planned.issue_number, url=planned.issue_url or "")
@@ -84,7 +116,9 @@ class Publisher:
             else None
         )
         regressed = planned.status == "regressed"
-        comment = render.render_regression_comment(planned) if regressed else render.render_material_comment(planned)
+        comment = (
+            comments.render_regression_comment(planned) if regressed else comments.render_material_comment(planned)
+        )
         outcome = self.tracker.upsert(repo, rendered, known, regressed, comment)
         result = base.model_copy(
             update={
@@ -95,9 +129,47 @@ class Publisher:
             }
         )  # fmt: skip
         self._crosslink(planned, finding, repo, outcome.ref.url)
+        filed = _Filed(planned, finding, decision, outcome.ref.repo or repo, outcome.ref,
+                       [link for link, _ in related])  # fmt: skip
+        self.filed[incident.fingerprint] = filed
+        self._link_back(filed, [other for _, other in related])
         if decision.action == "issue_and_pr" and self.proposer and finding and analysis and analysis.patch:
             result = self._propose(result, planned, finding, outcome.ref, decision)
         return result
+
+    def _render(self, planned: PlannedIncident, finding: Finding | None, decision: Decision,
+                related: list[render.RelatedIssue]) -> RenderedIssue:  # fmt: skip
+        env = self.smap.environments.get(planned.incident.environment)
+        truncated = (*planned.incident.truncated, *(finding.truncated if finding else ()))
+        return render.render_issue(
+            planned, finding, grafana=env.grafana if env else None, loki_selector=env.loki.selector if env else None,
+            redactor=self.redactor, tool_version=self.tool_version, truncated=truncated, run_url=self.run_url,
+            decision=decision, related=related,
+        )  # fmt: skip
+
+    def _related(self, planned: PlannedIncident, finding: Finding | None) -> list[tuple[render.RelatedIssue, _Filed]]:
+        """Issues filed earlier this run that share a culprit or a trace with this incident."""
+        out = []
+        for other in self.filed.values():
+            if (why := relation(planned, finding, other.planned, other.finding)) is not None:
+                title = issue_title(other.planned.incident, Untrusted(self.redactor))
+                out.append((render.RelatedIssue(why, title, other.ref.url or None), other))
+        return out
+
+    def _link_back(self, filed: _Filed, others: list[_Filed]) -> None:
+        """Add the new issue to the related issues filed before it, so links go both ways."""
+        for other in others:
+            why = relation(other.planned, other.finding, filed.planned, filed.finding)
+            if why is None:
+                continue
+            title = issue_title(filed.planned.incident, Untrusted(self.redactor))
+            other.links.append(render.RelatedIssue(why, title, filed.ref.url or None))
+            try:
+                rendered = self._render(other.planned, other.finding, other.decision, other.links)
+                self.tracker.upsert(other.repo, rendered, other.ref, False, None)
+            except SinkError as e:  # the link is a convenience: the issues themselves are published
+                log.warning("linking %s to %s failed: %s", other.planned.incident.fingerprint,
+                            filed.planned.incident.fingerprint, e)  # fmt: skip
 
     def _crosslink(self, planned: PlannedIncident, finding: Finding | None, issue_repo: str, url: str) -> None:
         """Point the symptom service's repo at the culprit's issue, when they differ."""
@@ -109,7 +181,9 @@ class Publisher:
         if repo is None or repo == issue_repo:
             return
         try:
-            self.tracker.upsert(repo, render.render_crosslink(planned, finding, url, self.redactor), None, False, None)
+            self.tracker.upsert(
+                repo, comments.render_crosslink(planned, finding, url, self.redactor), None, False, None
+            )
         except SinkError as e:  # the real issue is published; a missing pointer is said, not fatal
             log.warning("cross-link in %s for %s failed: %s", repo, planned.incident.fingerprint, e)
 
@@ -129,8 +203,8 @@ class Publisher:
             base_commit=finding.deployed_commit or "",
             fingerprint=planned.incident.fingerprint,
             patch=finding.analysis.patch,
-            title=f"fix({canonical}): {planned.incident.title}"[:200],
-            body=render.render_pr_body(planned, finding, issue_number=issue.number, decision=decision),
+            title=f"fix({canonical}): {issue_title(planned.incident, Untrusted(self.redactor))}"[:200],
+            body=comments.render_pr_body(planned, finding, issue_number=issue.number, decision=decision),
             issue_number=issue.number,
         )
         try:

@@ -238,16 +238,21 @@ def test_edited_messages_are_not_requested_and_ignored_if_they_come(world: Any, 
     assert gh.dispatches == [] and "update 7: ignored — edited message" in caplog.text
 
 
-def test_a_10kb_message_is_capped_before_parsing(world: Any, caplog: Any) -> None:
+def test_a_message_over_4096_characters_is_ignored_unread(world: Any, caplog: Any) -> None:
     config, tg, gh = world
     tg.add_update("message", tg.message(PRIVATE, ALERT + "\n" + "A" * 10_240, user=ALICE))
-    tg.add_update("message", tg.message(PRIVATE, "x" * 10_240, user=ALICE))
+    tg.add_update("message", tg.message(PRIVATE, "/run " + "x" * 4_092, user=ALICE))
+    tg.add_update("message", tg.message(PRIVATE, ALERT, user=ALICE))
     bridge = make_bridge(config, tg)
     bridge.run(once=True)
-    assert [a for a, _ in actions(bridge)] == ["dispatched", "ignored"]
-    assert len(gh.dispatches[0]["client_payload"]["text"]) <= 4096
-    assert caplog.text.count("characters capped to 4096") == 2
-    assert "no Grafana alert found" in tg.sent[1]["text"]
+    long_alert = len(ALERT) + 10_241
+    assert actions(bridge)[:2] == [
+        ("ignored", f"text of {long_alert} characters is over the 4096 limit: not read"),
+        ("ignored", "text of 4097 characters is over the 4096 limit: not read"),
+    ]
+    assert actions(bridge)[2][0] == "dispatched"
+    assert len(gh.dispatches) == 1, "only the message within Telegram's limit starts a run"
+    assert not any("x" * 100 in m["text"] for m in tg.sent), "nothing of the long text is echoed back"
 
 
 def test_forward_with_hidden_origin_is_accepted_from_an_allowlisted_person(world: Any, caplog: Any) -> None:

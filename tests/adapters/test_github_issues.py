@@ -10,7 +10,7 @@ import pytest
 from error_autopilot.domain.errors import SinkError, SinkRateLimited
 from error_autopilot.domain.incidents import SampleLine
 from error_autopilot.sinks.github_issues import GitHubIssueTracker
-from error_autopilot.sinks.render import MARKER, parse_marker
+from error_autopilot.sinks.markers import MARKER, parse_marker
 from tests.support.fakes.github import FakeGitHub
 from tests.unit.test_render import FP, HOSTILE, TOKEN, finding, issue, planned
 

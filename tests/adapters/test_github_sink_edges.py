@@ -16,7 +16,7 @@ from error_autopilot.domain.errors import SinkError
 from error_autopilot.ports import ProposedChange, RenderedIssue
 from error_autopilot.sinks.github_issues import GitHubIssueTracker
 from error_autopilot.sinks.github_prs import GitHubChangeProposer
-from error_autopilot.sinks.render import MARKER
+from error_autopilot.sinks.markers import MARKER
 from error_autopilot.state.model import IssueRef
 from tests.support.fakes.github import FakeGitHub
 from tests.support.world import git

@@ -220,3 +220,18 @@ def test_a_body_that_is_not_streams_is_unavailable(loki: tuple[LokiServer, Loopb
     with build_client(server.url, org_id=None) as client, pytest.raises(SourceUnavailable) as caught:
         _poll(LokiSource(client, _config(server.url)))
     assert "not a streams result" in caught.value.message
+
+
+def test_more_than_5000_entries_in_one_nanosecond_are_cut_and_reported_not_stalled(
+    loki: tuple[LokiServer, LoopbackServer],
+) -> None:
+    app, server = loki
+    for k in range(5_003):
+        app.push({"env": "prod"}, T0, f"ERROR burst #{k}")
+    app.push({"env": "prod"}, T0 + 1, "ERROR after the burst")
+    with build_client(server.url, org_id=None) as client:
+        entries, stats = _poll(LokiSource(client, _config(server.url, page_limit=1000)))
+    lines = [e.line for e in entries]
+    assert len(lines) == len(set(lines)) == 5_001 and lines[-1] == "ERROR after the burst"
+    assert stats.truncated and "more than 5000 entries share the timestamp" in stats.truncated_reason
+    assert stats.last_ts_ns == T0 + 1 and stats.pages < 10

@@ -6,6 +6,7 @@ import base64
 import os
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -154,8 +155,10 @@ def test_suspects_and_snippet(repo: Repo, tmp_path: Path) -> None:
     assert found[0].pr_number == 42
     assert found[0].author == "Test Author"
     assert found[0].url == f"https://github.com/acme/app/commit/{repo.bug}"
-    assert found[0].reason == "last changed lines 7–13"
-    assert {s.sha for s in found} == {repo.bug, repo.first}
+    assert found[0].reason == "last changed line 10"  # each commit gets exactly its own lines
+    assert [(s.sha, s.reason) for s in found[1:]] == [(repo.first, "last changed lines 7–9, 11–13, near line 10")]
+    at_the_end = suspects(out.path, out.commit, "src/app.py", 19, None)  # 20 lines: the range stops at the file
+    assert [s.reason for s in at_the_end] == ["last changed lines 16–20", "recent change to app.py"]
     readme = suspects(out.path, out.commit, "README.md", None, None)
     assert [(s.sha, s.pr_number) for s in readme] == [(repo.head, 7)]
     snip = snippet(out.path, CodeLocation(repo="r", commit=out.commit, path="src/app.py", line=10))
@@ -186,3 +189,56 @@ def test_clone_time_partial_vs_full_for_demo_repos(tmp_path: Path) -> None:
         f"GitWorkspace (local path) {workspace_total * 1000:.0f} ms"
     )
     assert workspace_total < 30
+
+
+def test_two_deployed_versions_at_once_never_move_each_others_files(repo: Repo, tmp_path: Path) -> None:
+    ws = GitWorkspace(tmp_path / "cache")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outs = list(pool.map(lambda v: ws.checkout(str(repo.remote), v, "main", None), [repo.first, repo.bug] * 3))
+    old, new = outs[0], outs[1]
+    assert old.path != new.path and {o.path for o in outs} == {old.path, new.path}
+    assert git(old.path, "rev-parse", "HEAD") == repo.first and git(new.path, "rev-parse", "HEAD") == repo.bug
+    assert "nickname" not in (old.path / "src" / "app.py").read_text()
+    assert "nickname" in (new.path / "src" / "app.py").read_text()
+    again = GitWorkspace(tmp_path / "cache").checkout(str(repo.remote), repo.first, "main", None)
+    assert again.path == old.path, "a later run reuses the worktree of the same commit"
+
+
+def test_clone_token_goes_only_to_the_github_host(repo: Repo, tmp_path: Path) -> None:
+    token = "ghp_OnlyForGitHub1234567890"
+    git(repo.remote, "update-server-info")  # served as static files: git's "dumb" HTTP protocol
+    seen: list[str] = []
+
+    def app(req: Request) -> Response:
+        seen.append(req.headers.get("authorization", ""))
+        file = repo.remote / req.path.split("/remote.git/", 1)[-1]
+        if "/remote.git/" not in req.path or not file.is_file():
+            return Response.text("not found\n", 404)
+        return Response(200, file.read_bytes(), {"Content-Type": "application/octet-stream"})
+
+    with LoopbackServer(app) as server:
+        elsewhere = GitWorkspace(tmp_path / "a", github_url="https://github.com", token=token)
+        out = elsewhere.checkout(f"{server.url}/remote.git", repo.first, "main", None)
+        assert git(out.path, "rev-parse", "HEAD") == repo.first
+        assert seen and not any(seen), "the token must not travel to another host"
+        seen.clear()
+        GitWorkspace(tmp_path / "b", github_url=server.url, token=token).checkout(
+            f"{server.url}/remote.git", repo.first, "main", None
+        )
+        assert seen and all(h.startswith("Basic ") for h in seen)
+
+
+def test_a_symlink_inside_the_repository_is_never_followed(repo: Repo, tmp_path: Path) -> None:
+    (repo.work / "src" / "Config.java").symlink_to("../.git/config")
+    (repo.work / "src" / "Passwd.java").symlink_to("/etc/passwd")
+    (repo.work / "src" / "Alias.java").symlink_to("app.py")  # stays inside the checkout when resolved
+    linked = commit(repo.work, "Add links")
+    git(repo.work, "push", "-q", str(repo.remote), "main")
+    out = GitWorkspace(tmp_path / "cache").checkout(str(repo.remote), linked, "main", None)
+    for path in ("src/Config.java", "src/Passwd.java", "src/Alias.java"):
+        assert snippet(out.path, CodeLocation(repo="r", commit=out.commit, path=path, line=1)) is None
+    shown = snippet(out.path, CodeLocation(repo="r", commit=out.commit, path="src/app.py", line=10))
+    assert shown is not None and any("nickname" in line for line in shown.lines)
+    (out.path / "src" / "app.py").write_text("edited in the work tree\n")
+    again = snippet(out.path, CodeLocation(repo="r", commit=out.commit, path="src/app.py", line=10))
+    assert again == shown, "the snippet is the commit's, not whatever the work tree holds"

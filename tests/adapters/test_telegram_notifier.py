@@ -88,6 +88,18 @@ def test_new_incident_message_has_links_culprit_and_escaped_title(fake: FakeTele
     assert '<a href="https://github.com/acme/user-service/pull/7">draft PR #7</a>' in text
     assert "<code>user-service UserRepository.kt:42</code>" in text
     assert "1 auto-fix step(s) refused by policy" in visible and ">run</a>" in text
+    first = visible.split("\n")[1:4]  # answer first: what and how often, where, then the links
+    assert first[0].startswith("🆕 ") and first[0].endswith(" ×3 · user-service") and first[1].startswith("   at ")
+    assert first[2].startswith("   issue #1")
+
+
+def test_a_refused_fix_says_which_rule_in_one_line(fake: FakeTelegram) -> None:
+    refused = incident(policy_refusals=(RuleOutcome(rule="environment allows auto-fix", passed=False,
+                                                    detail="environment 'prod' has auto_fix=False"),))  # fmt: skip
+    notifier(fake).notify(report(refused))
+    assert "   no draft PR: environment allows auto-fix — environment 'prod' has auto_fix=False" in parse_html(
+        fake.sent[0]["text"]
+    ).split("\n")
 
 
 def test_long_reports_are_split_at_line_boundaries_under_the_limit(fake: FakeTelegram) -> None:

@@ -13,6 +13,7 @@ import pytest
 from error_autopilot.demo.httpserver import LoopbackServer, Response
 from error_autopilot.demo.tempo_server import TempoServer
 from error_autopilot.domain.errors import SourceRejected
+from error_autopilot.investigation.traces import summarise
 from error_autopilot.sources.http import RetryPolicy, build_client
 from error_autopilot.sources.tempo import TempoSource, normalise_id
 from tests.conftest import SHARED_FIXTURES
@@ -219,3 +220,16 @@ def test_real_payloads_parse(path: Path, loopback: LoopbackServer) -> None:
         assert len(s.span_id) == 16 and int(s.span_id, 16) >= 0
         assert s.parent_id is None or (len(s.parent_id) == 16 and int(s.parent_id, 16) >= 0)
         assert s.service != "unknown"
+
+
+def test_a_capped_trace_keeps_its_failed_spans_and_their_path_first(loopback: LoopbackServer) -> None:
+    app = TempoServer()
+    fine = [span(f"{i + 1:016x}", None, f"op{i}", 1, 1) for i in range(50)]
+    path = [span("a" * 16, None, "POST /orders", 2, 2), span("b" * 16, "a" * 16, "GET /users/{id}", 3, 1),
+            span("c" * 16, "b" * 16, "SELECT users", 3, 2)]  # fmt: skip
+    app.ingest([resource("big", [*fine, *path])])
+    trace = _source(fresh(loopback, app), max_spans=10).get_trace(TRACE)
+    kept = {s.span_id for s in trace.spans}
+    assert trace.capped and trace.total_spans == 53 and len(trace.spans) == 10
+    assert {"a" * 16, "b" * 16, "c" * 16} <= kept, "the failure and the path to it survive the cap"
+    assert summarise(trace).culprit_span_id == "c" * 16

@@ -147,7 +147,7 @@ def test_scheduled_runs_publish_to_github_once_and_reopen_a_regression(world: Wo
         assert second.returncode == 0, second.stderr
         assert len(fake.issues["acme/ops"]) == 4 and second.outputs["new-incidents"] == "0"
 
-        billing = next(i for i in fake.issues["acme/ops"] if "billing-service" in i["title"])
+        billing = next(i for i in fake.issues["acme/ops"] if "service:billing-service" in i["labels"])
         billing["state"] = "closed"  # someone shipped a fix and closed the issue…
         newest = max(int(v[0]) for s in world.telemetry.loki_push["streams"] for v in s["values"])
         line = next(v[1] for s in world.telemetry.loki_push["streams"] for v in s["values"] if "KeyError" in v[1])

@@ -85,7 +85,7 @@ def test_only_the_safe_fix_becomes_a_draft_pr(world: World, tmp_path: Path) -> N
         billing_issue = gh.issues["acme/billing-service"][0]
         assert f"Fixes #{billing_issue['number']}" in pulls[0]["body"]
         assert gh.pulls["acme/ops"] == [], "no PR from the hostile answers"
-        refused = [i for i in gh.issues["acme/ops"] if "No fix PR" in i["body"]]
+        refused = [i for i in gh.issues["acme/ops"] if "**Why no draft PR:** rule “" in i["body"]]
         assert refused, "the issue says which rule refused the fix"
         assert all("pwned" not in i["body"] for i in gh.issues["acme/ops"])
         report = json.loads((work / result.outputs["report-path"]).read_text())

@@ -138,3 +138,26 @@ def test_memory_is_bounded_by_fingerprints_not_lines() -> None:
     [incident] = grouper.incidents()
     assert incident.count == 2_000 and len(incident.sample) == 5 and len(incident.trace_ids) == 5
     assert grown < 2_000_000, f"grouper kept {grown} bytes for 2,000 events"
+
+
+def test_the_headline_is_the_newest_message_with_varying_parts_summarised() -> None:
+    grouper = IncidentGrouper()
+    for i in reversed(range(30)):  # arrival order is not time order
+        grouper.add(order_event(i, env="prod" if i % 3 else "staging", version="v1" if i < 20 else "v2",
+                                ts_ns=T0 + i * 30 * SECOND))  # fmt: skip
+    (incident,) = grouper.incidents()
+    assert incident.headline == "IllegalStateException: Payment authorization failed for order …"
+    assert [(v.name, v.kind, v.distinct) for v in incident.variables] == [("order", "int", 30)]
+    assert incident.sample[-1].message == "IllegalStateException: Payment authorization failed for order 4029"
+    cells = {(c.minute - T0 // (60 * SECOND), c.environment, c.version): c.count for c in incident.timeline}
+    assert sum(cells.values()) == 30 and cells[(14, "prod", "v2")] == 2 and cells[(0, "staging", "v1")] == 1
+    assert {v for _, _, v in cells} == {"v1", "v2"} and not incident.timeline_capped
+
+
+def test_a_value_every_occurrence_shares_stays_in_the_headline() -> None:
+    grouper = IncidentGrouper()
+    for i in range(3):
+        grouper.add(ErrorEvent(line_id=str(i), ts_ns=T0 + i, environment="prod", service="billing", line="x",
+                               message="boom", exception_type="KeyError", exception_message="'currency'"))  # fmt: skip
+    (incident,) = grouper.incidents()
+    assert incident.headline == "KeyError: 'currency'" and incident.title == "KeyError: <quoted> in billing"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident, PollWindow
 from error_autopilot.domain.report import PublishedIncident
-from error_autopilot.sinks.render import render_material_comment
+from error_autopilot.sinks.comments import render_material_comment
 from error_autopilot.state import ledger
 from error_autopilot.state.model import Cursor, IncidentRecord, IssueRef, State
 

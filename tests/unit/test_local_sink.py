@@ -8,7 +8,7 @@ from pathlib import Path
 
 from error_autopilot.ports import ProposedChange
 from error_autopilot.sinks.local import LocalChangeProposer, LocalIssueTracker
-from error_autopilot.sinks.render import parse_marker
+from error_autopilot.sinks.markers import parse_marker
 from tests.unit.test_render import FP, finding, issue, planned
 
 REPO = "acme/ops"

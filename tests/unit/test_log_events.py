@@ -10,6 +10,7 @@ import pytest
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import ErrorEvent, LogEntry
 from error_autopilot.incidents.events import MAX_LINE, normalise_trace_id, parse_entry
+from error_autopilot.incidents.fingerprint import fingerprint_event
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN = "00f067aa0ba902b7"
@@ -153,7 +154,8 @@ def test_one_megabyte_logfmt_and_json_lines_are_fast() -> None:
     broken_json = event('{"level":"error","message":"' + "y" * 1_000_000)
     assert time.perf_counter() - started < 10.0  # a blow-up guard, not a benchmark
     assert logfmt.level == "error"
-    assert broken_json.format == "plain"
+    assert broken_json.level == "error" and not broken_json.message.startswith("{")
+    assert broken_json.truncated and "fields were read one by one" in broken_json.truncated
 
 
 def test_ansi_escapes_are_stripped_from_the_message() -> None:
@@ -162,10 +164,76 @@ def test_ansi_escapes_are_stripped_from_the_message() -> None:
     assert "\x1b" not in parsed.message
 
 
-def test_truncated_json_becomes_a_plain_text_event() -> None:
+def test_truncated_json_keeps_the_fields_it_still_has() -> None:
     parsed = event('{"level":"error","message":"Payment failed for order 4711","trace_id":"4bf9')
-    assert parsed.format == "plain"
-    assert parsed.message.startswith('{"level":"error"')
+    assert parsed.format == "json" and parsed.level == "error"
+    assert parsed.message == "Payment failed for order 4711"
+    assert parsed.truncated == "a JSON log line did not parse as a whole; its fields were read one by one"
+
+
+@pytest.mark.parametrize(
+    "line",
+    ['{"payload": "' + "x" * 5000, '{"a": [1, 2, {"b": [3, ', "[1, 2, 3]", '{"detail": {"error": "timeout"'],
+    ids=["cut-string", "cut-array", "not-an-object", "only-nested"],
+)
+def test_json_noise_never_becomes_an_incident_titled_with_a_fragment(line: str) -> None:
+    parsed = parse(line)
+    assert parsed is None or not parsed.message.lstrip().startswith(("{", "[")), parsed
+
+
+def _huge(head: str, size: int = 5 * 1024 * 1024) -> str:
+    return head + "\n" + "junk " * ((size - len(head)) // 5)
+
+
+def test_five_megabyte_text_line_is_grouped_by_the_stack_trace_at_its_start() -> None:
+    small, huge = event(JAVA), event(_huge(JAVA))
+    assert huge.exception_type == "java.lang.NullPointerException"
+    assert huge.stack is not None and [f.function for f in huge.stack.in_app_frames()] == ["displayName", "get"]
+    assert fingerprint_event(huge).value == fingerprint_event(small).value
+    assert huge.truncated == "a 5.0 MB log line was cut to 64 KB (the exception and its frames were kept)"
+    assert len(huge.line) == MAX_LINE
+
+
+def test_five_megabyte_json_line_is_read_from_its_fields() -> None:
+    record = {"level": "error", "message": "boom", "stack_trace": JAVA, "trace_id": TRACE}
+    small = event(json.dumps(record))
+    huge = event(json.dumps({**record, "payload": "z" * 5 * 1024 * 1024}))
+    assert (huge.message, huge.trace_id, huge.format) == ("boom", TRACE, "json")
+    assert fingerprint_event(huge).value == fingerprint_event(small).value
+    assert huge.truncated is not None and huge.truncated.startswith("a 5.0 MB log line was cut to 64 KB")
+
+
+def test_a_stack_trace_deep_inside_a_huge_line_is_found() -> None:
+    line = "ERROR request dump follows " + "q" * 200_000 + "\n" + JAVA
+    parsed = event(line)
+    assert parsed.exception_type == "java.lang.NullPointerException"
+    assert parsed.stack is not None and len(parsed.stack.in_app_frames()) == 2
+
+
+def test_json_without_a_message_is_named_by_its_exception_not_none() -> None:
+    parsed = event(json.dumps({"level": "error", "stack_trace": JAVA}))
+    assert parsed.message == "java.lang.NullPointerException nickname is null"
+    assert event(json.dumps({"level": "error", "code": 7})).message == "(no message)"
+
+
+@pytest.mark.parametrize("level", ["unknown", "", "verbose"])
+def test_a_level_that_says_nothing_is_not_counted_as_an_error(level: str) -> None:
+    assert parse(json.dumps({"level": level, "message": "request served"})) is None
+    assert parse("request served", metadata={"detected_level": level}) is None
+    assert event(json.dumps({"level": level, "message": "failed", "stack_trace": JAVA})).level is None
+
+
+def test_deeply_nested_json_does_not_raise() -> None:
+    line = '{"level": "error", "message": "nested", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    parsed = event(line)
+    assert (parsed.level, parsed.message) == ("error", "nested")
+
+
+def test_lone_surrogates_survive_the_json_dump() -> None:
+    parsed = event(json.dumps({"level": "error", "message": "bad \ud800 half"}, ensure_ascii=False),
+                   {"service_name": "users", "pod": "p\udc80"})  # fmt: skip
+    dumped = json.loads(parsed.model_dump_json())
+    assert dumped["message"] == "bad \ufffd half" and dumped["labels"]["pod"] == "p\ufffd"
 
 
 def test_ten_thousand_frame_stack_parses_quickly() -> None:

@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from error_autopilot.config.service_map import GrafanaLinks
 from error_autopilot.domain.decisions import Decision, RuleOutcome
+from error_autopilot.domain.events import ErrorEvent
 from error_autopilot.domain.findings import (
     AgentAnalysis,
     CodeLocation,
@@ -22,11 +21,14 @@ from error_autopilot.domain.findings import (
     TraceSummary,
 )
 from error_autopilot.domain.incidents import FingerprintPart, Incident, PlannedIncident, SampleLine
+from error_autopilot.incidents.group import IncidentGrouper
+from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation.sanitize import Redactor
 from error_autopilot.ports import RenderedIssue
 from error_autopilot.sinks import render
+from tests.support import render_cases as cases
+from tests.support.gfm import links, screen_lines, to_html
 
-SNAPSHOTS = Path(__file__).resolve().parents[1] / "fixtures" / "render"
 SHA = "4ea313e889bdbbe7db8fc88d321c91f8e7042b3b"
 WEB = "https://github.com/acme/user-service"
 FP = "8a6e96fc53eae397"
@@ -60,18 +62,14 @@ def finding(**changes: object) -> Finding:
     """What investigation found: the culprit line, the trace path, a suspect commit."""
     path = "src/main/kotlin/com/acme/user/UserService.kt"
     loc = CodeLocation(repo="acme/user-service", commit=SHA, path=path, line=12, function="displayName",
-                       permalink=f"{WEB}/blob/{SHA}/{path}#L12",
-                       reason="in configured package com.acme.user; path matches; innermost own frame")  # fmt: skip
+                       permalink=f"{WEB}/blob/{SHA}/{path}#L12")  # fmt: skip
     api = "src/main/kotlin/com/acme/user/UserApi.kt"
     caller = CodeLocation(repo="acme/user-service", commit=SHA, path=api, line=30, function="getUser",
-                          permalink=f"{WEB}/blob/{SHA}/{api}#L30",
-                          reason="in configured package com.acme.user; 2. own frame from the throw")  # fmt: skip
+                          permalink=f"{WEB}/blob/{SHA}/{api}#L30")  # fmt: skip
     base = Finding(
         fingerprint=FP, symptom_service="order-service", culprit_service="user-service",
         culprit_repo="acme/user-service", deployed_commit=SHA, commit_source="service.version resource attribute",
         primary_location=loc, evidence_chain=(loc, caller),
-        frame_notes=("UserService.kt:12 displayName: → src/main/kotlin/com/acme/user/UserService.kt (own code)",
-                     "FrameworkServlet.java:885 service: runtime (library package org.springframework)"),
         snippet=CodeSnippet(location=loc, start_line=11, lines=("    fun displayName(user: User): String {",
                             "        val nick = user.nickname!!.trim()", "        return nick")),
         suspects=(SuspectCommit(sha="578dd535953f" + "0" * 28, author="Sam Rivera", date="2026-11-21T10:00:00+00:00",
@@ -113,32 +111,6 @@ def _outside_code(body: str) -> str:
     return "".join(live) + body[pos:]
 
 
-@pytest.mark.parametrize(
-    ("name", "status", "with_finding"),
-    [("culprit-in-another-service", "new", True), ("regressed-without-finding", "regressed", False)],
-)
-def test_rendered_issue_matches_the_reviewed_snapshot(name: str, status: str, with_finding: bool) -> None:
-    rendered = issue(planned(status), finding() if with_finding else None, truncated=("trace capped at 2000 spans",),
-                     run_url="https://github.com/acme/ops/actions/runs/1")  # fmt: skip
-    text = f"# {rendered.title}\n\nlabels: {', '.join(rendered.labels)}\n\n{rendered.body}\n"
-    snapshot = SNAPSHOTS / f"{name}.md"
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
-        snapshot.write_text(text, encoding="utf-8")
-    assert text == snapshot.read_text(encoding="utf-8"), "rendering changed: rerun with UPDATE_SNAPSHOTS=1, review"
-
-
-def test_the_answer_comes_first_and_cites_its_sources() -> None:
-    body = issue(planned(), finding()).body
-    answer = body.split("\n\n")[0]
-    assert answer.startswith("**UserServiceException")
-    permalink = f"{WEB}/blob/{SHA}/src/main/kotlin/com/acme/user/UserService.kt#L12"
-    facts = ("37 occurrence(s)", "prod, staging", permalink, "UserService.kt:12", "`65fd6d28e03b3c87`", "user-service",
-             "only logged it", "2026-11-25 03:00 UTC", "578dd535")  # fmt: skip
-    for fact in facts:
-        assert fact in answer, fact
-    assert "Line `486b38cd46ea`" in body  # each sample cites its log line id
-
-
 def test_the_mermaid_path_highlights_the_culprit_and_survives_hostile_span_names() -> None:
     hostile = ('evil"] --> x["pwn', "user-service:GET /users/{id}", "ERROR")
     f = finding(trace=finding().trace.model_copy(update={"path_edges": (*finding().trace.path_edges, hostile)}))  # type: ignore[union-attr]
@@ -176,9 +148,11 @@ def test_hostile_log_text_is_inert_everywhere() -> None:
     live = _outside_code(rendered.body)
     assert "@org" not in live and "@here" not in live and "<img" not in live
     assert re.search(r"(?<!\\)\]\(https://evil", live) is None
-    assert "<!--" not in live.replace(render.OCCURRENCES_START, "").replace(render.OCCURRENCES_END, "").replace(
-        render.MARKER.format(fp=FP), ""
-    )
+    ours = re.compile(r"<!-- error-autopilot:(?:[a-z]+:(?:start|end)|fingerprint=[0-9a-f]{16}) -->")
+    assert "<!--" not in ours.sub("", live)
+    html = to_html(rendered.body)  # GitHub's parser, raw HTML kept: an injected tag would be a tag here
+    assert "<img" not in html and "https://evil" not in " ".join(links(html))
+    assert "<!--" not in ours.sub("", html) and render.parse_marker(html) == FP
     assert re.search(r"(?m)^(`{4,})text\n[^\n]*\n```\n&#64;here|^(`{4,})text\n[^\n]*\n```\n@here\n\2$", rendered.body)
     assert "\n" not in rendered.title and len(rendered.title) <= 256 and "@" not in rendered.title
 
@@ -191,14 +165,9 @@ def test_a_comment_split_to_reassemble_a_marker_does_not_survive() -> None:
 
 def test_the_body_stays_under_githubs_limit_trimming_evidence_in_order() -> None:
     text = "at com.acme.order.OrderService.place(OrderService.java:42) " * 100
-    huge = tuple(SampleLine(line_id=f"l{n}", ts_ns=n, text=text) for n in range(50))
-    body = issue(planned(sample=huge), finding()).body
-    assert len(body) <= render.BODY_LIMIT < 65_536
-    assert "sample log lines trimmed to the latest one to fit" in body and body.count("Line `l") == 1
-    assert body.startswith("**UserServiceException") and "UserService.kt:12" in body.split("\n\n")[0]
-    long_link = f"{WEB}/blob/{SHA}/{'d/' * 900}F.kt#L1"
-    chain = tuple(finding().evidence_chain[0].model_copy(update={"permalink": long_link, "reason": "r" * 999})
-                  for n in range(30))  # fmt: skip
+    huge = tuple(SampleLine(line_id=f"l{n}", ts_ns=n, text=text, message=f"E: {n} " + text) for n in range(50))
+    long_link = f"{WEB}/blob/{SHA}/{'d/' * 800}F.kt#L1"  # 30 of these outgrow the limit on their own
+    chain = tuple(finding().evidence_chain[0].model_copy(update={"permalink": long_link}) for n in range(30))
     lines = tuple("y" * 300 for _ in range(40))
     big = finding(
         evidence_chain=chain,
@@ -208,10 +177,46 @@ def test_the_body_stays_under_githubs_limit_trimming_evidence_in_order() -> None
     )  # type: ignore[union-attr]
     body = issue(planned(sample=huge, title="t" * 5000), big, truncated=("w" * 5000,) * 40).body
     assert len(body) <= render.BODY_LIMIT and render.parse_marker(body) == FP
-    # candidates are capped (10 shown, reasons cut), so they fit once the samples are gone
-    assert "sample log lines trimmed to the latest one" in body and "### Where:" in body and "### Why here" in body
-    assert "\n10. " in body and "\n11. " not in body and "r" * 301 not in body
-    assert body.startswith("**" + "t" * 199 + "…**") and "; and 21 more." in body
+    assert "the stacks and the candidates left out to fit" in body and "### Where:" in body
+    assert "; and 21 more." in body
+    assert body.startswith("- **What:**") and "- **Where:**" in body and "- **⚠️ Not established:**" in body
+
+
+def test_a_five_megabyte_line_and_500_traces_fit_with_the_answer_intact() -> None:
+    grouper = IncidentGrouper()
+    huge = "Payment failed for order 1 " + "x" * 5_000_000
+    for n in range(500):
+        grouper.add(ErrorEvent(line_id=f"l{n}", ts_ns=(1_795_000_000 + n * 7) * 10**9, environment=f"env{n % 7}",
+                               service="order-service", message=f"Payment failed for order {n}",
+                               trace_id=f"{n:032x}", version=f"v{n // 50}", line=huge))  # fmt: skip
+    grouper.add(
+        ErrorEvent(
+            line_id="huge",
+            ts_ns=1_795_000_000 * 10**9,
+            environment="prod",
+            service="order-service",
+            message=huge,
+            exception_type="PaymentError",
+            exception_message=huge,
+            line=huge,
+        )
+    )
+    big, single = grouper.incidents()
+    alone = issue(PlannedIncident(incident=single, status="new"), None)
+    assert len(alone.body) < 65_536 and len(alone.title) <= 120 and alone.title.endswith("…")
+    f = finding(
+        fingerprint=big.fingerprint,
+        unknowns=("y" * 5_000_000,),
+        trace=finding().trace.model_copy(  # type: ignore[union-attr]
+            update={"path_edges": tuple((f"s{n}:op", f"s{n + 1}:op", "ERROR") for n in range(500))}
+        ),
+    )
+    rendered = issue(PlannedIncident(incident=big, status="new"), f)
+    body = rendered.body
+    assert len(body) < 65_536 and render.parse_marker(body) == big.fingerprint
+    assert len(rendered.title) <= 120 and rendered.title.startswith("Payment failed for order")
+    screen = "\n".join(screen_lines(body)[:25])
+    assert "500 time(s)" in screen and "UserService.kt:12" in screen and "Not established" in screen
 
 
 def test_a_rendering_without_evidence_only_refreshes_the_occurrences() -> None:
@@ -253,3 +258,137 @@ def test_the_crosslink_points_at_the_culprit_issue_under_its_own_marker() -> Non
     link = render.render_crosslink(planned(), finding(), url, Redactor())
     assert url in link.body and render.parse_marker(link.body) == render.crosslink_fingerprint(FP) != FP
     assert "symptom" in link.labels
+
+
+_PLACEHOLDER = re.compile(r"<(?:url|email|uuid|timestamp|date|time|ip|hex|duration|path|float|int|quoted)>")
+
+
+def _outside_how_found(html: str) -> str:
+    return re.sub(r"<details><summary>How this was found</summary>[\s\S]*?</details>", "", html)
+
+
+@pytest.mark.parametrize("case", cases.CASES, ids=[c.name for c in cases.CASES])
+def test_no_grouping_placeholder_reaches_the_reader_outside_how_it_was_found(case: cases.Case) -> None:
+    rendered = case.build()
+    html = to_html(rendered.body)
+    assert _PLACEHOLDER.search(rendered.title) is None and "‹" not in rendered.title
+    assert _PLACEHOLDER.search(_outside_how_found(html).replace("&lt;", "<").replace("&gt;", ">")) is None
+    assert "How this was found" in html and len(rendered.title) <= 120
+
+
+@pytest.mark.parametrize("case", cases.CASES, ids=[c.name for c in cases.CASES])
+def test_the_first_screen_says_what_where_since_when_culprit_and_caveats(case: cases.Case) -> None:
+    rendered = case.build()
+    screen = screen_lines(rendered.body)[:25]
+    text = "\n".join(screen)
+    head = to_html("\n".join(rendered.body.split("\n")[:12]))  # the answer list, as links
+    assert screen[0].startswith(("What: ", "Regression")) and "What: " + rendered.title.split(" …")[0] in text
+    assert "Where: " in text and " time(s), 2026-11-25 03:00 UTC" in text
+    if "Where: not established" not in text:
+        assert any("/blob/" in url and "#L" in url for url in links(head))  # a permalink at the deployed commit
+        assert "Culprit: " in text
+    if case.name in ("no-stack", "no-tempo", "regression", "culprit-elsewhere"):
+        assert "⚠️ Not established: " in text
+    if case.name in ("pr-refused", "culprit-elsewhere", "no-stack"):
+        assert "Why no draft PR: rule “" in text
+
+
+def test_titles_show_the_newest_real_message_with_varying_values_summarised() -> None:
+    order = cases.order_incident()
+    title = cases.culprit_elsewhere().title
+    assert title == "UserServiceException: user-service answered 500 INTERNAL_SERVER_ERROR for user …"
+    assert str(1400 + 36 * 7) not in title and "order-service" not in title
+    assert "(`user` took 37 distinct values)" in cases.culprit_elsewhere().body
+    assert cases.pr_refused().title == "KeyError: 'currency'"  # a value every occurrence shares is the message
+    assert [(v.name, v.distinct) for v in order.variables] == [("answered", 1), ("user", 37)]
+    grouper = IncidentGrouper()
+    for n, word in enumerate(["alpha", "beta"] * 40):
+        message = (f"could not sync the catalogue for tenant {word} because upstream refused the request with "
+                   f"status {500 + n % 3} and {TOKEN} " + "pad " * 40)  # fmt: skip
+        grouper.add(ErrorEvent(line_id=str(n), ts_ns=n, environment="prod", service="s", line="x", message=message))
+    rendered = issue(PlannedIncident(incident=grouper.incidents()[0], status="new"), None)
+    assert len(rendered.title) <= 120 and rendered.title.endswith("…") and not rendered.title.endswith(" …")
+    assert TOKEN not in rendered.title and "status …" in rendered.title
+
+
+def test_own_frames_link_to_the_deployed_commit_and_library_frames_fold() -> None:
+    body = cases.pr_refused().body
+    base = f"https://github.com/acme/billing-service/blob/{cases.BILLING_SHA}"
+    assert f"- ◆ [`billing/invoice.py:14`]({base}/billing/invoice.py#L14) `billing.invoice.invoice_total`" in body
+    assert f"- ◆ [`billing/api.py:12`]({base}/billing/api.py#L12)" in body
+    symptom = cases.culprit_elsewhere().body  # order-service's frames are not in user-service's repo: no link
+    assert "- ◆ `UserClient.java:17` `com.acme.order.UserClient.getUser`" in symptom
+    assert "- ⋯ 3 library frame(s): `org.springframework.aop.framework`" in symptom
+    assert "\\n\\tat" not in symptom and "\tat com.acme.order.UserClient.getUser" in symptom
+
+
+def test_the_timeline_is_drawn_per_environment_and_version_only_with_data() -> None:
+    body = cases.culprit_elsewhere().body
+    charts = re.findall(r"```mermaid\nxychart-beta\n([\s\S]*?)```", body)
+    assert [re.search(r'title "(\w+):', c).group(1) for c in charts] == ["prod", "staging"]  # type: ignore[union-attr]
+    for chart in charts:
+        labels = re.search(r"x-axis \[(.*)\]", chart).group(1).split(", ")  # type: ignore[union-attr]
+        bars = re.search(r"bar \[(.*)\]", chart).group(1).split(", ")  # type: ignore[union-attr]
+        assert len(labels) == len(bars) <= 24
+    assert sum(int(b) for c in charts for b in re.search(r"bar \[(.*)\]", c).group(1).split(", ")) == 37  # type: ignore[union-attr]
+    assert "| `9c1f2e7a4b5d` | 2026-11-25 03:00 UTC | 2026-11-25 03:22 UTC | 18 |" in body
+    one_minute = cases.order_incident(count=3, minutes=0)
+    assert "xychart-beta" not in issue(PlannedIncident(incident=one_minute, status="new"), None).body
+
+
+def test_an_update_without_evidence_refreshes_every_live_section() -> None:
+    first = cases.culprit_elsewhere().body
+    later = issue(PlannedIncident(incident=cases.order_incident(count=90, minutes=20), status="recurring"), None).body
+    merged = render.merge_body(first, later)
+    assert "### Where:" in merged and "| count (this run) | 90 |" in merged and "| 37 |" not in merged
+    assert "**How often:** <!-- error-autopilot:often:start -->90 time(s)" in merged and "37 time(s)" not in merged
+    assert merged.count("xychart-beta") == 2  # redrawn for the later window: 20 minutes, per minute
+    assert "per 1 min" in merged and "per 5 min" not in merged
+
+
+def test_a_material_change_comment_is_one_line_saying_what_changed() -> None:
+    same = PlannedIncident(incident=incident(count=370), status="recurring", known_environments=("prod",),
+                           previous_count=37)  # fmt: skip
+    comment = render.render_material_comment(same) or ""
+    assert "\n" not in comment and comment.startswith("📈 Changed since the last update: now also seen in **staging**")
+    assert "**370** occurrences this window, up from 37" in comment
+
+
+def test_hostile_text_in_every_new_part_is_inert_when_github_renders_it() -> None:
+    grouper = IncidentGrouper()
+    stack = parse_stacktrace(cases.BILLING_LOG, packages=("billing",))
+    for n in range(3):  # message, environment, version and line all hostile; the message varies
+        grouper.add(ErrorEvent(line_id=f"<b>{n}", ts_ns=cases.START_NS + n * cases.MINUTE * 5, environment=HOSTILE[:40],
+                               service="svc", message=f"{HOSTILE} {n}", exception_type="KeyError",
+                               exception_message=f"{HOSTILE} user '{n}'", version=f"v<img src=x>{n}", stack=stack,
+                               trace_id=f"{n:032x}", line=HOSTILE + "\n```\n@here"))  # fmt: skip
+    (hostile,) = grouper.incidents()
+    related = (render.RelatedIssue("shares trace 00000000", HOSTILE, "javascript:alert(1)"),)
+    rendered = issue(PlannedIncident(incident=hostile, status="new"), finding(fingerprint=hostile.fingerprint),
+                     related=related)  # fmt: skip
+    html = to_html(rendered.body)
+    ours = re.compile(r"<!-- error-autopilot:(?:[a-z]+:(?:start|end)|fingerprint=[0-9a-f]{16}) -->")
+    assert "<img" not in html and "<b>" not in html and "javascript:" not in " ".join(links(html))
+    assert all(not url.startswith("https://evil") for url in links(html))
+    assert "<!--" not in ours.sub("", html) and render.parse_marker(rendered.body) == hostile.fingerprint
+    assert TOKEN not in rendered.body + rendered.title and "@org" not in _outside_code(rendered.body)
+    chart = rendered.body.split("xychart-beta\n", 1)[1].split("```", 1)[0]
+    assert re.fullmatch(r'  title "[\w .:/{}\-]*: occurrences per \d+ min \(UTC\)"', chart.splitlines()[0])
+
+
+def test_jvm_frames_link_only_to_the_file_in_their_own_package() -> None:
+    text = ("java.lang.NullPointerException\n\tat com.acme.user.UserService.displayName(UserService.kt:12)\n"
+            "\tat com.acme.audit.UserService.record(UserService.kt:5)\n"
+            "\tat com.acme.user.UserController.get(UserController.kt:13)")  # fmt: skip
+    stack = parse_stacktrace(text, packages=("com.acme",))
+    grouper = IncidentGrouper()
+    grouper.add(ErrorEvent(line_id="l", ts_ns=cases.START_NS, environment="prod", service="user-service", line=text,
+                           message="Request failed", exception_type="NullPointerException", stack=stack))  # fmt: skip
+    (own,) = grouper.incidents()
+    f = cases.user_finding(own.fingerprint, symptom_service="user-service")
+    body = issue(PlannedIncident(incident=own, status="new"), f).body
+    blob = f"https://github.com/acme/user-service/blob/{cases.USER_SHA}/src/main/kotlin/com/acme/user"
+    assert f"- ◆ [`src/main/kotlin/com/acme/user/UserService.kt:12`]({blob}/UserService.kt#L12)" in body
+    assert f"- ◆ [`src/main/kotlin/com/acme/user/UserController.kt:13`]({blob}/UserController.kt#L13)" in body
+    assert "- ◆ `UserService.kt:5` `com.acme.audit.UserService.record`" in body  # same name, other package
+    assert "Thrown `java.lang.NullPointerException` (no message)" in body

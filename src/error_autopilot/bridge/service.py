@@ -132,7 +132,9 @@ class Bridge:
         if post.chat.id not in self._config.channel_chat_ids:
             self._note(update_id, "ignored", f"channel {post.chat.id} not allowlisted")
             return
-        self._alerts(update_id, post, self._text(update_id, post), reply=False)
+        text = self._text(update_id, post)
+        if text is not None:
+            self._alerts(update_id, post, text, reply=False)
 
     def _message(self, update_id: int, msg: Message) -> None:
         user, chat = msg.from_, msg.chat
@@ -146,6 +148,8 @@ class Bridge:
             self._note(update_id, "ignored", f"user {user.id} not allowlisted (chat {chat.id})")
             return
         text = self._text(update_id, msg)
+        if text is None:
+            return
         command = parse_command(text, self._config.bot_username)
         if command is not None:
             self._command(update_id, msg, command.name, command.args)
@@ -156,14 +160,14 @@ class Bridge:
         else:
             self._note(update_id, "ignored", "group message that is neither a command nor a forward")
 
-    def _text(self, update_id: int, msg: Message) -> str:
-        text = msg.body
-        if len(text) > self._config.max_text_chars:
-            log.warning(
-                "update %d: text of %d characters capped to %d", update_id, len(text), self._config.max_text_chars
-            )
-            text = text[: self._config.max_text_chars]
-        return text
+    def _text(self, update_id: int, msg: Message) -> str | None:
+        """The message's text; None (and noted) when it is longer than Telegram itself allows: such a
+        message did not come through Telegram's own limits, and is not read at all."""
+        if len(msg.body) > self._config.max_text_chars:
+            limit = self._config.max_text_chars
+            self._note(update_id, "ignored", f"text of {len(msg.body)} characters is over the {limit} limit: not read")
+            return None
+        return msg.body
 
     def _alerts(self, update_id: int, msg: Message, text: str, *, reply: bool) -> None:
         alerts = parse_alert_text(text, default_environment=self._config.default_environment)

@@ -69,6 +69,10 @@ class Settings(BaseModel):
     run_url: str | None = None
     step_summary: Path | None = None
     output_file: Path | None = None
+    # Stop starting investigations this long after the run began, so what is ready gets published
+    # and the rest stays pending — well inside the workflow's `timeout-minutes: 30`.
+    run_deadline_s: Annotated[float, Field(gt=0)] = 20 * 60
+    investigate_workers: Annotated[int, Field(ge=1, le=32)] = 4  # incidents investigated at once
 
 
 def _truthy(value: str) -> bool:
@@ -106,10 +110,13 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         "run_id": "GITHUB_RUN_ID",
         "step_summary": "GITHUB_STEP_SUMMARY",
         "output_file": "GITHUB_OUTPUT",
+        "investigate_workers": "AUTOPILOT_INVESTIGATE_WORKERS",
     }
     for field, var in optional.items():
         if (value := get(var)) is not None:
             raw[field] = value
+    if (deadline := get("AUTOPILOT_RUN_DEADLINE")) is not None:  # a duration: 20m, 1h, 900s
+        raw["run_deadline_s"] = parse_duration(deadline)
     if raw.get("run_id") and raw.get("github_repository"):
         raw["run_url"] = (
             f"{raw.get('github_server_url', 'https://github.com')}/{raw['github_repository']}/actions/runs/{raw['run_id']}"

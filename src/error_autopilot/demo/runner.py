@@ -56,8 +56,11 @@ def run_demo(out: Path) -> int:
         settings = Settings(config=config, work_dir=out / "work", cache_dir=out / "cache")
         options = RunOptions(state_repo=str(_state_repo(world)), sink="local", out=out / "drafts", trigger="demo")
         ctx = load_run_context(settings)
-        for attempt in ("First run", "Second run over the same data"):
+        summaries = []
+        for n, attempt in enumerate(("First run", "Second run over the same data"), start=1):
             report = execute_run(ctx, options)
+            # each run writes work/summary.md; keep each one, so the first run's findings stay readable
+            summaries.append(shutil.copyfile(out / "work" / "summary.md", out / "work" / f"summary-run-{n}.md"))
             print(f"── {attempt} " + "─" * (60 - len(attempt)))
             print(render_table(report))
             print()
@@ -66,5 +69,7 @@ def run_demo(out: Path) -> int:
     for issue in sorted((drafts / "issues").glob("*.md"))[:5]:
         print(f"  {issue}")
     print(f"Run report: {out / 'work' / 'report.json'}")
-    print(f"Job summary as GitHub would show it: {out / 'work' / 'summary.md'}")
+    print("Job summaries as GitHub would show them, one per run:")
+    for summary in summaries:
+        print(f"  {summary}")
     return 0

@@ -48,3 +48,4 @@ class ErrorEvent(Frozen):
     labels: dict[str, str] = {}
     line: str  # the raw line, capped for storage
     format: str = "plain"  # json | logfmt | plain
+    truncated: str | None = None  # what was cut from the line or could not be read, in words

@@ -35,6 +35,27 @@ class SampleLine(Frozen):
     ts_ns: int
     text: str  # capped
     trace_id: str | None = None
+    message: str = ""  # `Type: message` as parsed (first line, capped): what the reader needs of the line
+    environment: str = ""
+    version: str = ""
+
+
+class MessageVariable(Frozen):
+    """A part of the message that differs between occurrences (a placeholder of the grouping template)."""
+
+    name: str  # the word before it in the message ("code"), else the kind of value ("quoted value")
+    kind: str  # the placeholder: int, quoted, path, ...
+    distinct: int  # distinct values seen this window (a lower bound when `capped`)
+    capped: bool = False
+
+
+class TimelineCount(Frozen):
+    """Occurrences in one minute, one environment and one deployed version."""
+
+    minute: int  # Unix epoch minute
+    environment: str
+    version: str = ""  # "" when the events carried no version
+    count: int
 
 
 class Incident(Frozen):
@@ -55,6 +76,11 @@ class Incident(Frozen):
     sample: tuple[SampleLine, ...] = ()
     stack: StackTrace | None = None  # one representative stack
     versions: tuple[str, ...] = ()  # deployed versions seen in the events
+    headline: str = ""  # `Type: message` of the most recent occurrence, varying parts replaced by `…`
+    variables: tuple[MessageVariable, ...] = ()  # the template's placeholders, with how many values each took
+    timeline: tuple[TimelineCount, ...] = ()  # per minute, environment and version (capped, see `timeline_capped`)
+    timeline_capped: bool = False
+    truncated: tuple[str, ...] = ()  # what was cut from its log lines (a few distinct notes)
 
 
 IncidentStatus = Literal["new", "recurring", "regressed", "muted", "pending"]

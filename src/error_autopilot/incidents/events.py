@@ -3,6 +3,11 @@
 Trace ids come only from trace-id fields, W3C `traceparent` or Sleuth's `[svc,trace,span]`
 prefix — never from an arbitrary 32-hex run, because request ids and UUIDs look the same.
 Never raises on hostile text: anything unreadable degrades to a plain-text event.
+
+Size limits keep meaning: a huge JSON line is parsed whole (its fields are what matter, and each is
+capped after), a huge text line is cut around its stack trace rather than blindly at its head, and
+the event records that it was cut. A JSON line too broken to parse has its fields read one by one;
+one with no readable fields is never titled with a fragment of itself.
 """
 
 from __future__ import annotations
@@ -14,10 +19,13 @@ from typing import Any
 
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import ErrorEvent, LogEntry
+from error_autopilot.domain.stack import StackTrace
 from error_autopilot.incidents.stacktrace import parse_stacktrace
 
 MAX_LINE = 64 * 1024
 MAX_MESSAGE = 1024
+SALVAGE_CHARS = 1024 * 1024  # how far into a broken JSON line fields are looked for
+UNREADABLE_JSON = "(a JSON log line that cannot be read)"
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 # the lookbehind keeps a key from starting inside a word: without it a long word is scanned from every
@@ -30,6 +38,12 @@ _KV_SPAN = re.compile(r"\b(?:span_?id|spanId|span\.id)[=:]\s*\"?([0-9a-fA-F]{16}
 # a level word among the first tokens: "WARN svc - …", "2026-01-01T00:00:00Z ERROR [svc] …"
 _LEVEL_WORD = re.compile(r"^(?:\S+\s+){0,2}?\[?(TRACE|DEBUG|INFO|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|PANIC|SEVERE)\b")
 _ERRORISH = re.compile(r"(?i)\b(error|exception|panic|fatal|traceback)\b")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# a "key": value pair of a JSON line that does not parse as a whole (cut short, or nested too deep)
+_JSON_FIELD = re.compile(r'"([\w.@-]{1,64})"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?|true|false)')
+# where a stack trace starts, cheapest first; found with str.find, never a regex over megabytes
+_TRACE_MARKERS = ("Traceback (most recent call last)", "\n\tat ", "\n    at ", "goroutine ", "panic: ", "Exception",
+                  "Error")  # fmt: skip
 
 ERROR_LEVELS = frozenset({"error", "err", "e", "fatal", "critical", "crit", "panic", "severe", "alert", "emerg",
                           "emergency", "f", "dpanic"})  # fmt: skip
@@ -78,15 +92,50 @@ def normalise_trace_id(value: Any, length: int = 32) -> str | None:
     return None if set(text) == {"0"} else text
 
 
-def _structured(line: str) -> tuple[dict[str, Any], str]:
+def readable(text: str) -> str:
+    """Lone UTF-16 surrogates (a broken producer, or bytes Loki could not decode) as U+FFFD: JSON
+    output cannot encode them, so one such line would break the plan, the state and the issue."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def _salvaged(text: str) -> dict[str, Any]:
+    """The fields of a JSON line that does not parse, read one by one (the first of each key wins)."""
+    fields: dict[str, Any] = {}
+    for key, raw in _JSON_FIELD.findall(text[:SALVAGE_CHARS]):
+        if key not in fields:
+            try:
+                fields[key] = json.loads(raw)
+            except ValueError:
+                continue
+    return fields
+
+
+def _region(text: str, limit: int) -> str:
+    """At most `limit` characters of `text`, from where its stack trace starts when it has one."""
+    if len(text) <= limit:
+        return text
+    found = [i for i in (text.find(m) for m in _TRACE_MARKERS) if i >= 0]
+    if not found or min(found) < limit // 2:
+        return text[:limit]
+    at = min(found)
+    start = max(text.rfind("\n", 0, at) + 1, at - 2048)  # the exception's header line, when it has one
+    return text[start : start + limit]
+
+
+def _size(chars: int) -> str:
+    return f"{chars / 1024 / 1024:.1f} MB" if chars >= 1024 * 1024 else f"{chars / 1024:.0f} KB"
+
+
+def _structured(line: str, limit: int = MAX_LINE) -> tuple[dict[str, Any], str]:
     stripped = line.lstrip()
     if stripped.startswith("{"):
         try:
             data = json.loads(stripped)
-        except ValueError:
-            return {}, "plain"
-        return (data, "json") if isinstance(data, dict) else ({}, "plain")
-    first = line.split("\n", 1)[0]
+        except (ValueError, RecursionError):  # cut short, or nested deeper than the parser goes
+            salvaged = _salvaged(stripped)
+            return (salvaged, "json-salvaged") if salvaged else ({}, "broken-json")
+        return (data, "json") if isinstance(data, dict) else ({}, "broken-json")
+    first = line[:limit].split("\n", 1)[0]
     pairs = _LOGFMT.findall(first)
     if len(pairs) >= 2 and first.lstrip().startswith(pairs[0][0] + "="):
         return {k: v[1:-1].replace('\\"', '"') if v.startswith('"') else v for k, v in pairs}, "logfmt"
@@ -104,7 +153,9 @@ def _level(data: Mapping[str, Any], labels: Mapping[str, str], message: str) -> 
         value = match.group(1)
     if value is None:  # Loki's own guess comes last: it can read "last Error:" in a WARN line as an error
         value = labels.get("detected_level")
-    return str(value).strip().lower() if value is not None else None
+    level = str(value).strip().lower() if value is not None else None
+    # "unknown", "" or a made-up level says nothing: the stack and the words decide, as with no level
+    return level if level in ERROR_LEVELS or level in NON_ERROR_LEVELS else None
 
 
 def _service(labels: Mapping[str, str], data: Mapping[str, Any], smap: ServiceMap) -> str:
@@ -134,10 +185,19 @@ def parse_entry(
     entry: LogEntry, environment: str, smap: ServiceMap, *, max_line_bytes: int = MAX_LINE
 ) -> ErrorEvent | None:
     """The entry as an ErrorEvent, or None when it is not an error (info, debug, a warning…)."""
-    line = entry.line if len(entry.line) <= max_line_bytes else entry.line[:max_line_bytes]
+    raw = readable(entry.line)
     labels = {**entry.labels, **entry.metadata}
-    data, fmt = _structured(line)
-    message = _ANSI.sub("", _as_text(_get(data, MESSAGE_KEYS)) if data else line.split("\n", 1)[0])
+    data, fmt = _structured(raw, max_line_bytes)
+    salvaged = fmt == "json-salvaged"
+    fmt = "json" if salvaged else fmt
+    line = _region(raw, max_line_bytes)
+    stated = _get(data, MESSAGE_KEYS) if data else None
+    if fmt == "broken-json":
+        message = UNREADABLE_JSON
+    elif data:
+        message = _ANSI.sub("", readable(_as_text(stated))[:MAX_LINE]) if stated is not None else ""
+    else:
+        message = _ANSI.sub("", line.split("\n", 1)[0])
     level = _level(data, labels, message)
     stack_text = _as_text(_get(data, STACK_KEYS)) if data and _get(data, STACK_KEYS) else None
     if stack_text is None and "exception_stacktrace" in labels:
@@ -147,11 +207,14 @@ def parse_entry(
     service = _service(labels, data, smap)
     config = smap.services.get(service)
     stack = parse_stacktrace(
-        stack_text or "", packages=config.packages if config else (), source_roots=config.source_roots if config else ()
-    )
+        readable(_region(stack_text or "", max_line_bytes)), packages=config.packages if config else (),
+        source_roots=config.source_roots if config else (),
+    )  # fmt: skip
     if stack is None and data and "\\n" in line:  # a trace in a field of another name (`"details": "…\n    at …"`)
-        stack = parse_stacktrace(line, packages=config.packages if config else (),
-                                 source_roots=config.source_roots if config else ())  # fmt: skip
+        stack = parse_stacktrace(
+            readable(_region(line, max_line_bytes)), packages=config.packages if config else (),
+            source_roots=config.source_roots if config else (),
+        )  # fmt: skip
     if level in NON_ERROR_LEVELS or (level is None and stack is None and not _ERRORISH.search(message)):
         return None
     trace_id, span_id = _ids(data, labels, line)
@@ -159,10 +222,24 @@ def parse_entry(
     exc_message = None
     if stack is not None:
         exc_type, exc_message = stack.primary.type, stack.primary.message
+    if not message.strip() or message == UNREADABLE_JSON:  # say what failed rather than "None" or a fragment
+        message = " ".join(x for x in (exc_type, exc_message) if x) or message.strip() or "(no message)"
     version = _get(labels, VERSION_KEYS) or (_get(data, VERSION_KEYS) if data else None)
     return ErrorEvent(
         line_id=entry.identity, ts_ns=entry.ts_ns, environment=environment, service=service, level=level,
-        message=message[:MAX_MESSAGE] or "(empty message)", exception_type=exc_type, exception_message=exc_message,
+        message=message[:MAX_MESSAGE], exception_type=exc_type, exception_message=exc_message,
         stack=stack, trace_id=trace_id, span_id=span_id, version=str(version) if version else None,
-        labels=dict(entry.labels), line=line, format=fmt,
+        labels={k: readable(v) for k, v in entry.labels.items()}, line=line,
+        format="plain" if fmt == "broken-json" else fmt, truncated=_cut_note(len(raw), salvaged, stack, max_line_bytes),
     )  # fmt: skip
+
+
+def _cut_note(chars: int, salvaged: bool, stack: StackTrace | None, limit: int) -> str | None:
+    """What the event does not hold of its line, in words for the issue; None when nothing was cut."""
+    notes = []
+    if chars > limit:
+        kept = "the exception and its frames were kept" if stack is not None else "no stack trace was found in it"
+        notes.append(f"a {_size(chars)} log line was cut to {_size(limit)} ({kept})")
+    if salvaged:
+        notes.append("a JSON log line did not parse as a whole; its fields were read one by one")
+    return "; ".join(notes) or None

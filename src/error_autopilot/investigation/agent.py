@@ -27,6 +27,7 @@ from error_autopilot.investigation.prompt import SYSTEM_PROMPT, fence, incident_
 from error_autopilot.investigation.sanitize import Redactor, sanitize
 from error_autopilot.investigation.tools import Evidence, ToolBox
 from error_autopilot.ports import Budget, CheckedOut
+from error_autopilot.resilience import Breaker
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,10 @@ class ClaudeAnalyst:
         model: str,
         redactor: Redactor,
         clock: Callable[[], float] = time.monotonic,
+        breaker: Breaker | None = None,
     ) -> None:
         self._client = client
+        self._breaker = breaker
         self._model = model
         self._redactor = redactor
         self._clock = clock
@@ -96,7 +99,10 @@ class ClaudeAnalyst:
     ) -> AgentAnalysis | None:
         """Run the loop within `budget`; None when no valid answer came back (the notes say why).
 
-        Raises AnalystError (with the SDK error as __cause__) when the API refuses or fails."""
+        Raises AnalystError (with the SDK error as __cause__) when the API refuses or fails, and at once
+        when an earlier incident of this run found the API unavailable."""
+        if self._breaker is not None and (cause := self._breaker.skip()) is not None:
+            raise AnalystError(f"Claude API skipped: unavailable earlier in this run ({cause})")
         started = self._clock()
         evidence = build_evidence(planned, finding, self._redactor)
         toolbox = ToolBox({c.repo: c.path for c in checkouts}, evidence)
@@ -164,11 +170,17 @@ class ClaudeAnalyst:
             return message
         except anthropic.APIStatusError as e:
             kind = e.body.get("error", {}).get("type", "error") if isinstance(e.body, dict) else "error"
-            raise AnalystError(
+            error = AnalystError(
                 f"Claude API answered {e.status_code} {kind}", hint="the deterministic finding is published anyway"
-            ) from e
+            )
+            if e.status_code >= 500 and self._breaker is not None:  # after the SDK's own retries
+                self._breaker.trip(error.message)
+            raise error from e
         except anthropic.APIError as e:
-            raise AnalystError(f"Claude API unreachable: {type(e).__name__}") from e
+            error = AnalystError(f"Claude API unreachable: {type(e).__name__}")
+            if isinstance(e, anthropic.APIConnectionError) and self._breaker is not None:
+                self._breaker.trip(error.message)
+            raise error from e
 
     def _handle(
         self, blocks: list[dict[str, Any]], final: bool, toolbox: ToolBox, evidence: Evidence, used: int

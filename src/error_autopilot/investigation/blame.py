@@ -1,4 +1,5 @@
-"""Suspect commits: `git blame` of the failing lines and the recent history of the file (GitPython)."""
+"""Suspect commits (`git blame` of the failing lines, the file's recent history) and the code around a
+location, all read from git's objects at the commit (GitPython)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from error_autopilot.domain.findings import CodeLocation, CodeSnippet, SuspectCo
 
 _PR = re.compile(r"\(#(\d+)\)|Merge pull request #(\d+)")
 CONTEXT = 15
+SYMLINK_MODE = 0o120000
+MAX_SNIPPET_FILE = 5 * 1024 * 1024  # a generated or vendored giant is not worth reading for 31 lines
 
 
 def _pr(summary: str) -> int | None:
@@ -28,20 +31,54 @@ def _suspect(commit: git.Commit, reason: str, web_url: str | None) -> SuspectCom
     )  # fmt: skip
 
 
+def _ranges(lines: list[int]) -> str:
+    """`[9, 10, 11, 14]` → `9–11, 14`."""
+    out: list[str] = []
+    start = prev = lines[0]
+    for n in [*lines[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        out.append(f"{start}–{prev}" if prev > start else str(start))
+        if n is not None:
+            start = prev = n
+    return ", ".join(out)
+
+
+def _blame(repo: git.Repo, commit: str, path: str, line: int) -> dict[str, tuple[git.Commit, list[int]]]:
+    """Each commit that last touched lines line±3 (clamped to the file), with exactly which lines."""
+    try:
+        length = len(bytes((repo.commit(commit).tree / path).data_stream.read()).splitlines())
+    except (KeyError, ValueError, git.GitCommandError):
+        return {}
+    start, end = max(1, line - 3), min(length, line + 3)
+    if start > end:
+        return {}  # the line is past the end of the file at this commit
+    owners: dict[str, tuple[git.Commit, list[int]]] = {}
+    number = start
+    for entry in repo.blame(commit, path, L=f"{start},{end}") or []:
+        blamed, text = entry[0], entry[1]
+        count = len(text) if isinstance(text, list) else 1
+        if isinstance(blamed, git.Commit):
+            owners.setdefault(blamed.hexsha, (blamed, []))[1].extend(range(number, number + count))
+        number += count
+    return owners
+
+
 def suspects(root: Path, commit: str, path: str, line: int | None, web_url: str | None) -> list[SuspectCommit]:
-    """Commits that last touched lines line±3 (newest first), then the file's recent history."""
+    """The commit that last changed the failing line, then those that changed the lines around it (each
+    with exactly the lines blame gives it), then the file's recent history."""
     repo = git.Repo(root)
     found: dict[str, SuspectCommit] = {}
+    ordered: list[SuspectCommit] = []
     if line:
-        start = max(1, line - 3)
-        try:
-            for entry in repo.blame(commit, path, L=f"{start},{line + 3}") or []:
-                blamed = entry[0]
-                if isinstance(blamed, git.Commit) and blamed.hexsha not in found:
-                    found[blamed.hexsha] = _suspect(blamed, f"last changed lines {start}–{line + 3}", web_url)
-        except git.GitCommandError:
-            pass  # the line range is past the end of the file at this commit
-    ordered = sorted(found.values(), key=lambda s: s.date, reverse=True)
+        owners = _blame(repo, commit, path, line)
+        ranked = sorted(owners.values(), key=lambda o: (line not in o[1], -o[0].committed_date))
+        for blamed, lines in ranked:
+            what = f"line {line}" if lines == [line] else f"lines {_ranges(sorted(lines))}"
+            reason = f"last changed {what}" + ("" if line in lines else f", near line {line}")
+            found[blamed.hexsha] = _suspect(blamed, reason, web_url)
+            ordered.append(found[blamed.hexsha])
     for recent in repo.iter_commits(commit, paths=path, max_count=5):
         if recent.hexsha not in found:
             found[recent.hexsha] = _suspect(recent, f"recent change to {Path(path).name}", web_url)
@@ -50,11 +87,15 @@ def suspects(root: Path, commit: str, path: str, line: int | None, web_url: str 
 
 
 def snippet(root: Path, location: CodeLocation) -> CodeSnippet | None:
-    """Lines around the location, read from the checkout (which is at `location.commit`)."""
-    file = (root / location.path).resolve()
-    if not file.is_relative_to(root.resolve()) or not file.is_file():
+    """Lines around the location, read from git's objects at `location.commit` — never from the work
+    tree, so a symlink in the repository (to /etc/passwd, or to .git/config) is never followed."""
+    try:
+        blob = git.Repo(root).commit(location.commit).tree / location.path
+    except (KeyError, ValueError, git.GitCommandError, git.BadName):
         return None
-    lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+    if blob.type != "blob" or blob.mode == SYMLINK_MODE or blob.size > MAX_SNIPPET_FILE:
+        return None
+    lines = blob.data_stream.read().decode("utf-8", errors="replace").splitlines()
     center = location.line or 1
     start = max(1, center - CONTEXT)
     return CodeSnippet(location=location, start_line=start, lines=tuple(lines[start - 1 : center + CONTEXT]))

@@ -58,6 +58,9 @@ class Investigator:
             except SourceError as e:
                 unknowns.append(f"trace {trace_id}: Tempo refused the request ({e.message})")
                 return _TraceEvidence()
+            if trace.status == "unavailable":  # another id would meet the same outage: say it once
+                unknowns.append(f"no trace: Tempo unavailable ({trace.message})")
+                return _TraceEvidence()
             summary = traces.summarise(trace)
             if summary.culprit_service:
                 return _TraceEvidence(

@@ -3,6 +3,8 @@
 Issues are found again by the hidden marker in their body: search first, then listing the
 `error-autopilot` label (search is rate limited and eventually consistent, so a fresh issue may not
 be found by it yet). Look before create makes a retried run update instead of duplicating.
+A GitHub that cannot be reached (transport errors, 5xx after the retries) opens the run's breaker:
+every later call fails at once with the first cause, and the incidents stay pending for the next run.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import github
+import requests
 from github.Issue import Issue
 
 from error_autopilot.domain.errors import SinkError, SinkRateLimited
 from error_autopilot.ports import IssueOutcome, RenderedIssue
-from error_autopilot.sinks.render import merge_body, parse_marker
+from error_autopilot.resilience import Breaker
+from error_autopilot.sinks.markers import merge_body, parse_marker
 from error_autopilot.state.model import IssueRef
 
 log = logging.getLogger(__name__)
@@ -32,22 +36,49 @@ def _message(e: github.GithubException) -> str:
     return f"HTTP {e.status}: {data.get('message', e)}" + (f" ({details})" if details else "")
 
 
+def guarded(breaker: Breaker | None, what: str, fn: Callable[[], T]) -> T:
+    """Run a unit of GitHub work under the run's breaker: skipped at once when GitHub is already known
+    to be down; a transport error or a 5xx that outlived the retries opens the breaker."""
+    if breaker is not None and (cause := breaker.skip()) is not None:
+        raise SinkError(f"GitHub API skipped: unavailable earlier in this run ({cause})")
+    try:
+        return fn()
+    except requests.RequestException as e:
+        error = SinkError(f"GitHub API unreachable while trying to {what}: {type(e).__name__}: {e}")
+        if breaker is not None:
+            breaker.trip(error.message)
+        raise error from e
+    except SinkError as e:
+        cause_e = e.__cause__
+        if breaker is not None and isinstance(cause_e, github.GithubException) and cause_e.status >= 500:
+            breaker.trip(e.message)
+        raise
+
+
 class GitHubIssueTracker:
     """ports.IssueTracker over GitHub issues."""
 
-    def __init__(self, gh: github.Github, *, retry_sleep: Callable[[float], None] = time.sleep, max_retries: int = 3):
+    def __init__(
+        self, gh: github.Github, *, retry_sleep: Callable[[float], None] = time.sleep, max_retries: int = 3,
+        breaker: Breaker | None = None,
+    ):  # fmt: skip
         self._gh = gh
+        self._breaker = breaker
         self._sleep = retry_sleep
         self._retries = max_retries
         self._labels_ready: set[tuple[str, str]] = set()  # label creation is a write: once per run is enough
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
-        """Run a GitHub call, waiting out secondary rate limits (403/429 with Retry-After)."""
+        """Run a GitHub call, waiting out secondary rate limits (403/429 with Retry-After) and retrying 5xx."""
         for attempt in range(self._retries + 1):
             try:
                 return fn()
             except github.GithubException as e:
                 limited = e.status == 429 or (e.status == 403 and "rate limit" in str(e.data).lower())
+                if e.status >= 500 and attempt < self._retries:
+                    log.warning("GitHub answered %s to %s; retry %d", e.status, what, attempt + 1)
+                    self._sleep(2.0**attempt)
+                    continue
                 if not limited:
                     raise SinkError(f"GitHub refused to {what}: {_message(e)}") from e
                 if attempt == self._retries:
@@ -96,7 +127,7 @@ class GitHubIssueTracker:
 
     def find(self, repo: str, fingerprint: str) -> IssueRef | None:
         """The issue carrying this fingerprint's marker, open or closed."""
-        issue = self._locate(repo, fingerprint, None)
+        issue = guarded(self._breaker, "find an issue", lambda: self._locate(repo, fingerprint, None))
         return self._ref(repo, issue) if issue else None
 
     def _ensure_labels(self, repo: str, labels: tuple[str, ...]) -> None:
@@ -118,6 +149,9 @@ class GitHubIssueTracker:
         self, repo: str, issue: RenderedIssue, known: IssueRef | None, regressed: bool, comment: str | None
     ) -> IssueOutcome:
         """Create, update in place, or reopen a closed issue as a regression; never a second issue."""
+        return guarded(self._breaker, "publish an issue", lambda: self._upsert(repo, issue, known, comment))
+
+    def _upsert(self, repo: str, issue: RenderedIssue, known: IssueRef | None, comment: str | None) -> IssueOutcome:
         self._ensure_labels(repo, issue.labels)
         existing = self._locate(repo, issue.fingerprint, known)
         if existing is None:
@@ -150,4 +184,5 @@ class GitHubIssueTracker:
 
     def list_markers(self, repo: str) -> dict[str, IssueRef]:
         """Every fingerprint marker in the repo's error-autopilot issues (to rebuild lost state)."""
-        return {fp: self._ref(repo, issue) for fp, issue in self._listing(repo).items()}
+        listing = guarded(self._breaker, "list issues", lambda: self._listing(repo))
+        return {fp: self._ref(repo, issue) for fp, issue in listing.items()}

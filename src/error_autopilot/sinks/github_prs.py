@@ -21,6 +21,8 @@ from github.Repository import Repository
 
 from error_autopilot.domain.errors import SinkError
 from error_autopilot.ports import ProposedChange
+from error_autopilot.resilience import Breaker
+from error_autopilot.sinks.github_issues import guarded
 from error_autopilot.state.model import PrRef
 
 log = logging.getLogger(__name__)
@@ -46,9 +48,10 @@ class GitHubChangeProposer:
 
     def __init__(
         self, gh: github.Github, *, clone_url_for: Callable[[str], str], work_dir: Path, token: str | None,
-        bot_name: str, bot_email: str,
+        bot_name: str, bot_email: str, breaker: Breaker | None = None,
     ) -> None:  # fmt: skip
         self._gh = gh
+        self._breaker = breaker
         self._clone_url_for = clone_url_for
         self._work = work_dir.resolve()  # git runs inside the clone, so paths handed to it must be absolute
         self._token = token
@@ -103,6 +106,9 @@ class GitHubChangeProposer:
     def propose(self, change: ProposedChange) -> tuple[PrRef, str]:
         """Open or update the draft PR for this fingerprint (`created` / `updated` / `none` when a person
         closed it)."""
+        return guarded(self._breaker, "propose a pull request", lambda: self._propose(change))
+
+    def _propose(self, change: ProposedChange) -> tuple[PrRef, str]:
         branch = branch_for(change.fingerprint)
         body = change.body if f"Fixes #{change.issue_number}" in change.body else (
             f"Fixes #{change.issue_number}\n\n{change.body}")  # fmt: skip

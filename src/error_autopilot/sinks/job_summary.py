@@ -35,14 +35,24 @@ def _headline(report: RunReport) -> str:
     return f"{lead} · {recurring} recurring · {muted} muted · {report.tokens_used:,} LLM tokens"
 
 
+def _pr(i: PublishedIncident) -> str:
+    if i.pr_url:
+        return _link("draft PR", i.pr_url)
+    if i.pr_action != "none":
+        return i.pr_action
+    refused = [r for r in i.policy_refusals if not r.passed]
+    return f"no: {_cell(refused[0].rule, 40)}" if refused else "—"
+
+
 def _incident_rows(incidents: Iterable[PublishedIncident]) -> list[str]:
-    rows = ["| | Service | Error | Count | Issue | PR | Where |", "|---|---|---|---:|---|---|---|"]
+    """Answer first, as in the issue: what, where, how often; then the issue, the PR (or the rule that refused
+    it) and the service that logged it."""
+    rows = ["| | Error | Where | Count | Issue | Draft PR | Logged by |", "|---|---|---|---:|---|---|---|"]
     for i in incidents:
         issue = _link(f"#{i.issue_number}" if i.issue_number else i.issue_action, i.issue_url)
-        pr = _link("draft PR", i.pr_url) if i.pr_url else ("—" if i.pr_action == "none" else i.pr_action)
         rows.append(
-            f"| {_STATUS_ICON.get(i.status, '')} {i.status} | {_cell(i.service, 40)} | {_cell(i.title)} "
-            f"| {i.count} | {issue} | {pr} | {_cell(i.culprit, 60)} |"
+            f"| {_STATUS_ICON.get(i.status, '')} {i.status} | {_cell(i.title)} | {_cell(i.culprit, 60) or '—'} "
+            f"| {i.count} | {issue} | {_pr(i)} | {_cell(i.service, 40)} |"
         )
     return rows
 

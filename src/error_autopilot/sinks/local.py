@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from error_autopilot.ports import IssueOutcome, ProposedChange, RenderedIssue
-from error_autopilot.sinks.render import merge_body, parse_marker
+from error_autopilot.sinks.markers import merge_body, parse_marker
 from error_autopilot.state.model import IssueRef, PrRef
 
 

@@ -1,175 +1,154 @@
-"""Issue and PR bodies as Markdown (pure). The answer first, then the evidence, then links.
+"""The issue body as Markdown (pure): the answer first, then the evidence, then how it was found.
 
-Everything that came from logs, traces or the model is untrusted: it is sanitised (secrets
-redacted, invisible characters and HTML comments removed) and escaped, so it can neither mention
-anyone, inject HTML, hide a link or image, break out of a code fence, nor forge the hidden
-fingerprint marker. Bodies stay under GitHub's 65,536-character limit by trimming evidence
-(samples, then the stack, then the snippet), never the summary, and say what was trimmed.
+The first screen answers what broke, where (a permalink at the deployed commit), since when and how
+often, who is the culprit, and how far to trust that; then the newest occurrence with its stack, the
+code, the timeline, the trace path and the suspect commits. Grouping templates (`<int>`, `<quoted>`)
+appear only in "How this was found". Untrusted text goes through `untrusted.Untrusted`. Bodies stay
+under GitHub's 65,536-character limit by trimming evidence, never the answer, and say what was trimmed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Sequence
-from datetime import datetime
-from urllib.parse import quote
+from typing import NamedTuple
 
 from error_autopilot.config.service_map import GrafanaLinks
 from error_autopilot.domain.decisions import Decision
-from error_autopilot.domain.findings import Finding
+from error_autopilot.domain.findings import CodeLocation, Finding
 from error_autopilot.domain.incidents import PlannedIncident
-from error_autopilot.investigation.sanitize import Redactor, clean
+from error_autopilot.investigation.sanitize import Redactor
 from error_autopilot.ports import RenderedIssue
+from error_autopilot.sinks.comments import (
+    crosslink_fingerprint,
+    environments,
+    label,
+    render_crosslink,
+    render_material_comment,
+    render_pr_body,
+    render_regression_comment,
+    when,
+)
+from error_autopilot.sinks.headline import issue_title
+from error_autopilot.sinks.markers import BODY_LIMIT, MARKER, NO_EVIDENCE, merge_body, parse_marker, section
+from error_autopilot.sinks.occurrence import explore, first_version, latest, others, timeline, trace_url, version_link
+from error_autopilot.sinks.untrusted import Untrusted, linked
 
-MARKER = "<!-- error-autopilot:fingerprint={fp} -->"
-MARKER_RE = re.compile(r"<!-- error-autopilot:fingerprint=([0-9a-f]{16}) -->")
-OCCURRENCES_START = "<!-- error-autopilot:occurrences:start -->"
-OCCURRENCES_END = "<!-- error-autopilot:occurrences:end -->"
-NO_EVIDENCE = "<!-- error-autopilot:evidence=none -->"  # rendered without a finding: must not replace one
-_OCCURRENCES_RE = re.compile(re.escape(OCCURRENCES_START) + r"[\s\S]*?" + re.escape(OCCURRENCES_END))
-BODY_LIMIT = 60_000  # GitHub refuses more than 65,536 characters; keep a margin
-TITLE_LIMIT = 256
-LABEL_LIMIT = 50  # GitHub's maximum label name length
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # what can make links, images, emphasis, code or table cells
-_URL_SAFE = ":/?#[]@!$&'*+,;=%~-._"  # everything but what could end a Markdown link: space, <, >, (, )
-_COMMENT = re.compile(r"<!--[\s\S]*?(?:-->|$)")
-
-
-def parse_marker(body: str | None) -> str | None:
-    """The fingerprint in an issue body's hidden marker (the last one: we always write it last)."""
-    found = MARKER_RE.findall(body or "")
-    return found[-1] if found else None
-
-
-def merge_body(old: str | None, new: str) -> str:
-    """The body to write over `old`: `new`, except that a rendering without evidence (no finding this
-    run) only replaces the occurrence section of a body that has evidence, so it never erases it."""
-    if not old or NO_EVIDENCE not in new or NO_EVIDENCE in old:
-        return new
-    before, after = _OCCURRENCES_RE.search(old), _OCCURRENCES_RE.search(new)
-    if before is None or after is None or parse_marker(old) != parse_marker(new):
-        return new
-    return old[: before.start()] + after.group(0) + old[before.end() :]
+# The issue sink's public face: the body is built here; comments, markers and escaping live next door.
+__all__ = [
+    "BODY_LIMIT", "MARKER", "RelatedIssue", "crosslink_fingerprint", "merge_body", "parse_marker", "render_crosslink",
+    "render_issue", "render_material_comment", "render_pr_body", "render_regression_comment",
+]  # fmt: skip
 
 
-class Untrusted:
-    """Sanitise-and-escape helpers bound to one redactor."""
+class RelatedIssue(NamedTuple):
+    """Another incident sharing this one's culprit or a trace, with its issue when published."""
 
-    def __init__(self, redactor: Redactor) -> None:
-        self._redactor = redactor
-        self._cleaned: dict[str, str] = {}  # trimming renders the same evidence several times
-
-    def clean(self, text: str | None) -> str:
-        """Secrets redacted; invisible characters and HTML comments gone (until none is left, so
-        `<!<!-- -->-- … -->` cannot reassemble a comment)."""
-        if (text or "") not in self._cleaned:
-            cleaned = clean(text or "")
-            while (stripped := _COMMENT.sub("", cleaned)) != cleaned:
-                cleaned = stripped
-            self._cleaned[text or ""] = self._redactor.redact(cleaned)
-        return self._cleaned[text or ""]
-
-    def inline(self, text: str | None, limit: int = 300) -> str:
-        """For a Markdown paragraph or table cell: no HTML, no mentions, no links or images, no formatting."""
-        text = " ".join(self.clean(text).split())
-        text = text if len(text) <= limit else text[: limit - 1] + "…"
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("@", "&#64;")
-        return _MD_SPECIAL.sub(r"\\\1", text)
-
-    def span(self, text: str | None, limit: int = 120, *, cell: bool = False) -> str:
-        """An inline code span (literal on GitHub: no mention, HTML or escape is interpreted inside)."""
-        text = " ".join(self.clean(text).split())
-        text = text if len(text) <= limit else text[: limit - 1] + "…"
-        if cell:  # GitHub splits table cells at `|` even inside code spans, unless escaped
-            text = text.replace("|", "\\|")
-        ticks = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
-        pad = " " if text.startswith("`") or text.endswith("`") else ""
-        return f"{ticks}{pad}{text}{pad}{ticks}"
-
-    def plain(self, text: str | None, limit: int) -> str:
-        """For a title or a label: one plain line, with nothing a reader could take for a mention or a tag."""
-        text = " ".join(self.clean(text).split())
-        return text.replace("@", "＠").replace("<", "‹").replace(">", "›")[:limit]
-
-    def code(self, text: str | None, lang: str = "text", limit: int = 4000) -> str:
-        """A fenced block whose fence is longer than any backtick run inside it."""
-        body = self.clean(text)
-        body = body if len(body) <= limit else body[:limit] + "\n… (cut)"
-        longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
-        fence = "`" * max(3, longest + 1)
-        return f"{fence}{lang}\n{body}\n{fence}"
+    relation: str  # "symptom: order-service logs this failure" (service names come from logs: escaped)
+    title: str  # untrusted
+    url: str | None
 
 
-def _linked(text: str, url: str | None) -> str:
-    """`text` as a link to `url` when that is a plain http(s) URL (percent-encoded so it cannot end the link)."""
-    if not url or len(url) > 2000 or not re.match(r"^https?://[^\s<>]+$", url):  # a longer URL is no use
-        return text
-    return f"[{text}]({quote(url, safe=_URL_SAFE)})"
+# ── the answer ──────────────────────────────────────────────────────────────────────────────────
 
 
-def _when(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%d %H:%M UTC")
+def _where(f: Finding | None, t: Untrusted) -> str:
+    if f is None:
+        return "not established: no investigation result this run"
+    loc = f.primary_location
+    if loc is None:
+        return f"not established in **{t.inline(f.culprit_service, 60)}**'s code (see “Not established”)"
+    where = linked(t.span(f"{loc.path}:{loc.line}" if loc.line else loc.path, 200), loc.permalink)
+    if loc.function:
+        where += f" in {t.span(loc.function, 80)}"
+    commit = f.deployed_commit or loc.commit
+    return where + f" · **{t.inline(f.culprit_service, 60)}** at {t.span(commit[:12], 12)}"
 
 
-def _envs(planned: PlannedIncident) -> tuple[str, ...]:
-    i = planned.incident
-    return i.environments or (i.environment,)
-
-
-def _explore(g: GrafanaLinks, kind: str, uid: str | None, query: dict[str, str], start: datetime,
-             end: datetime) -> str | None:  # fmt: skip
-    if not uid:
-        return None  # never guessed: no link without a configured data source
-    pane = {"ea": {"datasource": uid, "queries": [{"refId": "A", "datasource": {"type": kind, "uid": uid}, **query}],
-                   "range": {"from": str(int(start.timestamp() * 1000) - 300_000),
-                             "to": str(int(end.timestamp() * 1000) + 300_000)}}}  # fmt: skip
-    return f"{g.url.rstrip('/')}/explore?schemaVersion=1&panes={quote(json.dumps(pane, separators=(',', ':')))}"
-
-
-def _mermaid_label(text: str, t: Untrusted) -> str:
-    return re.sub(r"[^\w .:/{}\-]", "_", t.clean(text))[:60]  # whitelist: no quote, bracket or pipe survives
-
-
-def _summary(p: PlannedIncident, f: Finding | None, t: Untrusted) -> str:
+def _often(p: PlannedIncident, f: Finding | None, t: Untrusted) -> str:
     i = p.incident
-    where = ""
-    if f and f.primary_location:
-        loc = f.primary_location
-        where = " at " + _linked(t.span(f"{loc.path}:{loc.line}" if loc.line else loc.path, 200), loc.permalink)
-        if loc.function:
-            where += f" in {t.span(loc.function, 80)}"
-    culprit = ""
-    if f:
-        culprit = f" The failure starts in **{t.inline(f.culprit_service, 60)}**"
-        if f.trace and f.trace.culprit_span_id:
-            culprit += f" (span {t.span(f.trace.culprit_span_id, 20)} of trace {t.span(f.trace.trace_id, 40)})"
-        if f.culprit_service != i.service:
-            culprit += f"; **{t.inline(i.service, 60)}** only logged it"
-        culprit += "."
-    since = f" First seen {_when(i.first_seen)}, last seen {_when(i.last_seen)}."
-    suspect = ""
-    if f and f.suspects:
-        s = f.suspects[0]
-        suspect = (f" Most likely related change: {_linked(t.span(s.sha[:8], 8), s.url)} {t.inline(s.summary, 100)} "
-                   f"({t.inline(s.author, 40)}, {s.date[:10]}; {t.inline(s.reason, 60)}).")  # fmt: skip
-    envs = ", ".join(t.inline(e, 40) for e in _envs(p))
-    return f"**{t.inline(i.title, 200)}** — {i.count} occurrence(s) in {envs}{where}.{culprit}{since}{suspect}"
-
-
-def _occurrences(p: PlannedIncident, t: Untrusted) -> list[str]:
-    i = p.incident
-    rows = [OCCURRENCES_START, "### Occurrences", "", "| | |", "|---|---|", f"| count (this run) | {i.count} |"]
+    span = f"{when(i.first_seen)} → {when(i.last_seen)}" if i.first_seen != i.last_seen else when(i.first_seen)
+    text = f"{i.count} time(s), {span}, in {', '.join(t.inline(e, 40) for e in environments(p))}"
     if p.previous_count:
-        rows.append(f"| count (previous window) | {p.previous_count} |")
-    rows += [f"| first seen | {_when(i.first_seen)} |", f"| last seen | {_when(i.last_seen)} |",
-             f"| environments | {', '.join(t.inline(e, 40) for e in _envs(p))} |"]  # fmt: skip
-    if i.trace_ids:
-        rows.append(f"| recent traces | {', '.join(t.span(x, 40, cell=True) for x in i.trace_ids[-5:])} |")
-    if i.versions:
-        rows.append(f"| versions | {', '.join(t.span(v, 40, cell=True) for v in i.versions[-5:])} |")
-    return [*rows, OCCURRENCES_END, ""]
+        text += f" (previous window: {p.previous_count})"
+    if first := first_version(p):
+        text += f"; first seen on version {version_link(first, p, f, t)}"
+        if len(i.versions) > 1:
+            text += f", {len(i.versions)} versions since"
+    return section("often", text)
+
+
+def _what(p: PlannedIncident, t: Untrusted) -> str:
+    i = p.incident
+    text = t.inline(issue_title(i, t), 300)
+    varying = [v for v in i.variables if v.distinct > 1]
+    if varying:
+        text += " (" + "; ".join(f"{t.span(v.name, 30)} took {v.distinct}{'+' if v.capped else ''} distinct values"
+                                 for v in varying[:3]) + ")"  # fmt: skip
+    return text
+
+
+def _culprit(p: PlannedIncident, f: Finding, t: Untrusted) -> str:
+    if f.culprit_service == p.incident.service and f.trace is None:
+        return f"**{t.inline(f.culprit_service, 60)}**, which logged it; no trace shows another service"
+    text = f"**{t.inline(f.culprit_service, 60)}** threw it"
+    if f.trace and f.trace.culprit_span_id:
+        text += f" (span {t.span(f.trace.culprit_span_id, 20)} of trace {t.span(f.trace.trace_id, 40)})"
+    if f.culprit_service != p.incident.service:
+        text += f"; **{t.inline(p.incident.service, 60)}** only logged it"
+    return text
+
+
+def _change(p: PlannedIncident, f: Finding, t: Untrusted) -> str | None:
+    if not f.suspects:
+        return None
+    s = f.suspects[0]
+    text = (f"{linked(t.span(s.sha[:8], 8), s.url)} {t.inline(s.summary, 100)} — {t.inline(s.author, 40)}, "
+            f"{s.date[:10]}, {t.inline(s.reason, 60)}")  # fmt: skip
+    first = first_version(p)
+    if first and re.fullmatch(r"[0-9a-f]{7,40}", first) and (s.sha.startswith(first) or first.startswith(s.sha)):
+        text += " — **introduced in** it: the error first appeared on the version built from it"
+    return text
+
+
+def _caveats(f: Finding | None, t: Untrusted) -> str | None:
+    if f is None:
+        return "no investigation result this run: the location, the culprit and the cause are not established"
+    notes = [t.inline(u, 200) for u in f.unknowns[:4]]
+    if len(f.unknowns) > 4:
+        notes.append(f"and {len(f.unknowns) - 4} more (see How this was found)")
+    if f.primary_location and 0 < f.confidence < 0.5:
+        notes.append(f"the location is a guess (confidence {f.confidence:.0%})")
+    return "; ".join(notes) or None
+
+
+def _why_no_pr(decision: Decision | None, t: Untrusted) -> str | None:
+    if decision is None or decision.action != "issue":
+        return None
+    refused = decision.refused_by
+    if not refused:
+        return None
+    first = refused[0]
+    more = f" (and {len(refused) - 1} more rule(s), listed below)" if len(refused) > 1 else ""
+    return f"rule “{t.inline(first.rule, 60)}” — {t.inline(first.detail, 160)}{more}"
+
+
+def _answer(p: PlannedIncident, f: Finding | None, t: Untrusted, decision: Decision | None,
+            related: Sequence[RelatedIssue]) -> list[str]:  # fmt: skip
+    out = ["> **Regression**: this error had stopped and is back.", ""] if p.status == "regressed" else []
+    facts: list[tuple[str, str | None]] = [("What", _what(p, t)), ("Where", _where(f, t)),
+                                           ("How often", _often(p, f, t))]  # fmt: skip
+    if f is not None:
+        facts += [("Culprit", _culprit(p, f, t)), ("Likely change", _change(p, f, t))]
+    caveats = _caveats(f, t)
+    facts += [("⚠️ Not established", caveats), ("Why no draft PR", _why_no_pr(decision, t))]
+    for r in related[:5]:
+        facts.append(("Related", f"{t.inline(r.relation, 120)}: {linked(t.inline(r.title, 120), r.url)}"))
+    out += [f"- **{name}:** {text}" for name, text in facts if text]
+    return [*out, ""]
+
+
+# ── location (the stack engine's candidates) ────────────────────────────────────────────────────
 
 
 def _snippet(f: Finding, t: Untrusted) -> list[str]:
@@ -178,26 +157,36 @@ def _snippet(f: Finding, t: Untrusted) -> list[str]:
     loc, snip = f.primary_location, f.snippet
     numbered = "\n".join(f"{'→' if n == loc.line else ' '} {n:>4}  {line[:300]}"
                          for n, line in enumerate(snip.lines[:40], start=snip.start_line))  # fmt: skip
-    return [f"### Where: {_linked(t.span(loc.path, 200), loc.permalink)} at "
+    return [f"### Where: {linked(t.span(loc.path, 200), loc.permalink)} at "
             f"{t.span((f.deployed_commit or loc.commit)[:12], 12)}",
             f"Commit chosen from: {t.inline(f.commit_source, 120) or 'unknown'}.", "",
             t.code(numbered), ""]  # fmt: skip
 
 
-def _stack(f: Finding, t: Untrusted) -> list[str]:
+def _candidate(loc: CodeLocation, t: Untrusted) -> str:
+    label_ = linked(t.span(f"{loc.path}:{loc.line}" if loc.line else loc.path, 200), loc.permalink)
+    text = label_ + (f" {t.span(loc.function, 80)}" if loc.function else "")
+    return text + (f" — {t.inline(loc.reason, 200)}" if loc.reason else "")  # why it ranks where it does
+
+
+def _candidates(f: Finding, t: Untrusted) -> list[str]:
+    """The evidence chain as a ranked list of candidate locations, most likely first, each with why;
+    then, folded, how every stack frame was read (own code or library, which file)."""
     out: list[str] = []
-    if f.evidence_chain:
-        out += ["### Why here: candidate locations, best first", ""]
-        for n, loc in enumerate(f.evidence_chain[:10], start=1):
-            label = _linked(t.span(f"{loc.path}:{loc.line}" if loc.line else loc.path, 200), loc.permalink)
-            fn = f" {t.span(loc.function, 80)}" if loc.function else ""
-            out.append(f"{n}. {label}{fn}" + (f" — {t.inline(loc.reason, 300)}" if loc.reason else ""))
+    if len(f.evidence_chain) >= 2 or any(loc.reason for loc in f.evidence_chain):
+        out += ["### Candidate locations (most likely first)", ""]
+        out += [f"{n}. {_candidate(loc, t)}" for n, loc in enumerate(f.evidence_chain[:30], start=1)]
+        if len(f.evidence_chain) > 30:
+            out.append(f"- … {len(f.evidence_chain) - 30} more")
         out.append("")
     if f.frame_notes:
         notes = [f"- {t.span(note, 300)}" for note in f.frame_notes[:30]]
         more = [f"- … {len(f.frame_notes) - 30} more frame(s)"] if len(f.frame_notes) > 30 else []
         out += ["<details><summary>How each stack frame was read</summary>", "", *notes, *more, "", "</details>", ""]
     return out
+
+
+# ── pictures ────────────────────────────────────────────────────────────────────────────────────
 
 
 def _trace(f: Finding, t: Untrusted) -> list[str]:
@@ -210,7 +199,7 @@ def _trace(f: Finding, t: Untrusted) -> list[str]:
     for parent, child, status in edges:
         a, b = (ids.setdefault(x, f"n{len(ids)}") for x in (parent, child))
         arrow = "-- ERROR -->" if status == "ERROR" else "-->"
-        lines.append(f'  {a}["{_mermaid_label(parent, t)}"] {arrow} {b}["{_mermaid_label(child, t)}"]')
+        lines.append(f'  {a}["{t.mermaid(parent)}"] {arrow} {b}["{t.mermaid(child)}"]')
     node = ids.get(f"{tr.culprit_service}:{tr.culprit_operation}") or ids[edges[-1][1]]
     lines += [f"  style {node} fill:#f66,stroke:#900,color:#fff", "```"]
     lines.append(
@@ -221,12 +210,15 @@ def _trace(f: Finding, t: Untrusted) -> list[str]:
     return [*lines, ""]
 
 
+# ── the rest of the evidence ────────────────────────────────────────────────────────────────────
+
+
 def _suspects(f: Finding, t: Untrusted) -> list[str]:
     if not f.suspects:
         return []
     out = ["### Suspect commits", "", "| commit | when | author | change | why |", "|---|---|---|---|---|"]
     for s in f.suspects[:10]:
-        out.append(f"| {_linked(t.span(s.sha[:8], 8, cell=True), s.url)} | {s.date[:10]} | {t.inline(s.author, 40)} "
+        out.append(f"| {linked(t.span(s.sha[:8], 8, cell=True), s.url)} | {s.date[:10]} | {t.inline(s.author, 40)} "
                    f"| {t.inline(s.summary, 90)} | {t.inline(s.reason, 60)} |")  # fmt: skip
     return [*out, ""]
 
@@ -238,21 +230,25 @@ def _analysis(f: Finding, t: Untrusted, decision: Decision | None) -> list[str]:
         out += ["### Analysis (Claude, checked against the evidence)", "", t.inline(a.root_cause, 2000), "",
                 f"Confidence {a.confidence:.0%}; citations: "
                 + (", ".join(t.span(c, 80) for c in a.citations[:20]) or "none"), ""]  # fmt: skip
-    if decision and decision.refused_by and f.analysis and f.analysis.patch:
-        refusals = "; ".join(f"{t.inline(r.rule, 60)} — {t.inline(r.detail, 160)}" for r in decision.refused_by)
-        out += [f"**No fix PR:** {refusals}", ""]
+    if decision and decision.action == "issue" and len(decision.refused_by) > 1:
+        out += ["**Auto-fix rules that said no:**", ""]
+        out += [f"- {t.inline(r.rule, 60)} — {t.inline(r.detail, 160)}" for r in decision.refused_by[:15]]
+        out.append("")
     return out
 
 
-def _samples(p: PlannedIncident, t: Untrusted, limit: int) -> list[str]:  # the most recent `limit` lines
-    samples = p.incident.sample[-limit:] if limit else ()
-    if not samples:
-        return []
-    out = ["### Sample log lines", ""]
-    for s in samples:
-        trace = f", trace {t.span(s.trace_id, 40)}" if s.trace_id else ""
-        out += [f"Line {t.span(s.line_id[:12], 12)}{trace}:", t.code(s.text, limit=1500), ""]
-    return out
+def _occurrences(p: PlannedIncident, t: Untrusted) -> list[str]:
+    i = p.incident
+    rows = ["### Occurrences", "", "| | |", "|---|---|", f"| count (this run) | {i.count} |"]
+    if p.previous_count:
+        rows.append(f"| count (previous window) | {p.previous_count} |")
+    rows += [f"| first seen | {when(i.first_seen)} |", f"| last seen | {when(i.last_seen)} |",
+             f"| environments | {', '.join(t.inline(e, 40) for e in environments(p))} |"]  # fmt: skip
+    if i.trace_ids:
+        rows.append(f"| recent traces | {', '.join(t.span(x, 40, cell=True) for x in i.trace_ids[-5:])} |")
+    if i.versions:
+        rows.append(f"| versions | {', '.join(t.span(v, 40, cell=True) for v in i.versions[-5:])} |")
+    return [section("occurrences", "\n" + "\n".join(rows) + "\n"), ""]
 
 
 def _links(p: PlannedIncident, grafana: GrafanaLinks | None, selector: str | None) -> list[str]:
@@ -265,11 +261,10 @@ def _links(p: PlannedIncident, grafana: GrafanaLinks | None, selector: str | Non
         if i.exception_type:  # narrow to this error; LogQL string escaping
             short = i.exception_type.rsplit(".", 1)[-1]
             expr += ' |= "' + short.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if url := _explore(grafana, "loki", grafana.loki_datasource_uid, {"expr": expr}, i.first_seen, i.last_seen):
+        if url := explore(grafana, "loki", grafana.loki_datasource_uid, {"expr": expr}, i.first_seen, i.last_seen):
             links.append(f"[Logs in Grafana Explore]({url})")
     for trace_id in i.trace_ids[-2:]:
-        query = {"queryType": "traceql", "query": trace_id}
-        if url := _explore(grafana, "tempo", grafana.tempo_datasource_uid, query, i.first_seen, i.last_seen):
+        if url := trace_url(p, grafana, trace_id):
             links.append(f"[Trace `{re.sub(r'[^0-9a-f]', '', trace_id)[:8]}`]({url})")
     return ["### Links", "", " · ".join(links), ""] if links else []
 
@@ -278,7 +273,11 @@ def _footer(p: PlannedIncident, f: Finding | None, t: Untrusted, tool_version: s
             run_url: str | None) -> list[str]:  # fmt: skip
     i = p.incident
     out = ["---", "<details><summary>How this was found</summary>", "",
-           f"Fingerprint `{i.fingerprint}`, algorithm v{i.algorithm}:", ""]  # fmt: skip
+           f"Grouped as “{t.inline(i.title, 200)}”: fingerprint `{i.fingerprint}`, algorithm v{i.algorithm}.",
+           ""]  # fmt: skip
+    if i.variables:
+        out += [f"- {t.span(v.name, 30)} ({t.span(f'<{v.kind}>', 20)}): {v.distinct}{'+' if v.capped else ''} "
+                "distinct value(s) this window" for v in i.variables] + [""]  # fmt: skip
     if i.fingerprint_parts:
         out += ["| part | value | counts | why |", "|---|---|---|---|"]
         out += [f"| {t.inline(part.name, 20)} | {t.span(part.value, 80, cell=True)} "
@@ -288,12 +287,14 @@ def _footer(p: PlannedIncident, f: Finding | None, t: Untrusted, tool_version: s
     if f and f.deployed_commit:
         source = t.inline(f.commit_source, 120) or "source unknown"
         out += [f"Code read at {t.span(f.deployed_commit[:12], 12)} ({source}).", ""]
-    if f and f.unknowns:
+    if f and f.classification_rule:
+        out += [f"Classified {t.inline(f.error_class, 30)} by {t.inline(f.classification_rule, 120)}.", ""]
+    if f and len(f.unknowns) > 4:
         out += ["Not established: " + "; ".join(t.inline(u, 200) for u in f.unknowns[:10]) + ".", ""]
     if truncated:
         more = f"; and {len(truncated) - 20} more" if len(truncated) > 20 else ""
         out += ["Truncated: " + "; ".join(t.inline(x, 200) for x in truncated[:20]) + more + ".", ""]
-    run = f" · {_linked('run', run_url)}" if run_url else ""
+    run = f" · {linked('run', run_url)}" if run_url else ""
     out += [f"error-autopilot {t.inline(tool_version, 40)} · LLM tokens: {f.tokens_used if f else 0:,}{run}", "",
             "</details>", ""]  # fmt: skip
     if f is None:
@@ -301,37 +302,50 @@ def _footer(p: PlannedIncident, f: Finding | None, t: Untrusted, tool_version: s
     return [*out, MARKER.format(fp=i.fingerprint)]
 
 
-# What to drop, in order, when the body is too long: evidence only, never the summary.
-_TRIMS: tuple[tuple[int | None, bool, bool, str], ...] = (
-    (None, True, True, ""),
-    (1, True, True, "sample log lines trimmed to the latest one"),
-    (0, True, True, "sample log lines left out"),
-    (0, False, True, "sample log lines and the candidate locations left out"),
-    (0, False, False, "sample log lines, the candidate locations and the code snippet left out"),
+class _Trim(NamedTuple):
+    others: bool
+    raw: bool
+    stack: bool
+    snippet: bool
+    note: str
+
+
+# What to drop, in order, when the body is too long: evidence only, never the answer.
+_TRIMS = (
+    _Trim(True, True, True, True, ""),
+    _Trim(False, True, True, True, "other samples left out"),
+    _Trim(False, False, True, True, "other samples and the raw log line left out"),
+    _Trim(False, False, False, True, "other samples, the raw log line, the stacks and the candidates left out"),
+    _Trim(
+        False, False, False, False, "other samples, the raw log line, the stacks, the candidates and the code left out"
+    ),
 )
 
 
 def render_issue(
     planned: PlannedIncident, finding: Finding | None, *, grafana: GrafanaLinks | None, loki_selector: str | None,
     redactor: Redactor, tool_version: str, truncated: Sequence[str] = (), run_url: str | None = None,
-    decision: Decision | None = None,
+    decision: Decision | None = None, related: Sequence[RelatedIssue] = (),
 ) -> RenderedIssue:  # fmt: skip
-    """The issue: title, body (≤ BODY_LIMIT, trimming evidence, never the summary) and labels."""
+    """The issue: title, body (≤ BODY_LIMIT, trimming evidence, never the answer) and labels."""
     t = Untrusted(redactor)
     i = planned.incident
-    title = t.plain(f"[{i.service}] {i.title}", TITLE_LIMIT)
-    head = [_summary(planned, finding, t), ""]
-    if planned.status == "regressed":
-        head = ["> **Regression**: this error had stopped and is back.", "", *head]
+    head = _answer(planned, finding, t, decision, related)
     tail = [*_occurrences(planned, t), *_links(planned, grafana, loki_selector)]
     body = ""
-    for samples, stack, snippet, note in _TRIMS:
-        notes = [f"{note} to fit GitHub's size limit"] if note else []
-        evidence: list[str] = []
+    for trim in _TRIMS:
+        notes = [f"{trim.note} to fit GitHub's size limit"] if trim.note else []
+        evidence = latest(planned, finding, t, grafana, stack=trim.stack, raw=trim.raw)
+        evidence += others(planned, t) if trim.others else []
         if finding:
-            evidence = [*(_snippet(finding, t) if snippet else []), *(_stack(finding, t) if stack else []),
-                        *_trace(finding, t), *_suspects(finding, t), *_analysis(finding, t, decision)]  # fmt: skip
-        evidence += _samples(planned, t, len(i.sample) if samples is None else samples)
+            evidence += [
+                *(_snippet(finding, t) if trim.snippet else []),
+                *(_candidates(finding, t) if trim.stack else []),
+            ]
+        if chart := timeline(planned, finding, t):  # a live section: an update without evidence redraws it
+            evidence += [section("timeline", "\n" + "\n".join(chart).rstrip() + "\n"), ""]
+        if finding:
+            evidence += [*_trace(finding, t), *_suspects(finding, t), *_analysis(finding, t, decision)]
         footer = _footer(planned, finding, t, tool_version, [*notes, *truncated], run_url)
         body = "\n".join([*head, *evidence, *tail, *footer])
         if len(body) <= BODY_LIMIT:
@@ -339,87 +353,15 @@ def render_issue(
     else:
         footer = _footer(planned, finding, t, tool_version, ["evidence left out to fit", *truncated], run_url)
         body = "\n".join([*head, *_occurrences(planned, t), *footer])
-    return RenderedIssue(title=title, body=body, labels=_labels(planned, finding, t), fingerprint=i.fingerprint)
-
-
-def _label(text: str, t: Untrusted) -> str:
-    return t.plain(text, LABEL_LIMIT).replace(",", ";")  # a comma would split it in `?labels=` filters
+    return RenderedIssue(title=issue_title(i, t), body=body, labels=_labels(planned, finding, t),
+                         fingerprint=i.fingerprint)  # fmt: skip
 
 
 def _labels(planned: PlannedIncident, finding: Finding | None, t: Untrusted) -> tuple[str, ...]:
     i = planned.incident
-    labels = ["error-autopilot", f"service:{i.service}", *(f"env:{e}" for e in _envs(planned))]
+    labels = ["error-autopilot", f"service:{i.service}", *(f"env:{e}" for e in environments(planned))]
     if finding and finding.error_class != "unknown":
         labels.append(finding.error_class)
     if planned.status == "regressed":
         labels.append("regressed")
-    return tuple(dict.fromkeys(_label(label, t) for label in labels))
-
-
-def render_regression_comment(planned: PlannedIncident) -> str:
-    """The comment on a reopened issue: since when, how often, where."""
-    i = planned.incident
-    return (f"🔁 **Regression**: this error is back since {_when(i.first_seen)} "
-            f"({i.count} occurrence(s) in {', '.join(_envs(planned))}, last seen {_when(i.last_seen)}). "
-            "Reopened by error-autopilot.")  # fmt: skip
-
-
-def render_material_comment(planned: PlannedIncident) -> str | None:
-    """A comment for a recurring issue only when something changed materially: a new environment, or
-    at least 10× the occurrences of the previous window. Never one per run."""
-    i = planned.incident
-    if planned.status != "recurring":
-        return None
-    changes = []
-    new_envs = [e for e in _envs(planned) if planned.known_environments and e not in planned.known_environments]
-    if new_envs:
-        changes.append(f"now also seen in **{', '.join(new_envs)}**")
-    if planned.previous_count and i.count >= 10 * planned.previous_count:
-        changes.append(f"**{i.count}** occurrences this window, up from {planned.previous_count}")
-    return f"📈 This error changed: {'; '.join(changes)} (last seen {_when(i.last_seen)})." if changes else None
-
-
-def crosslink_fingerprint(fingerprint: str) -> str:
-    """The marker of the cross-link left in the symptom service's repo (distinct from the bug's own)."""
-    return hashlib.sha256(f"{fingerprint}:symptom".encode()).hexdigest()[:16]
-
-
-def render_crosslink(planned: PlannedIncident, finding: Finding, issue_url: str, redactor: Redactor) -> RenderedIssue:
-    """A short pointer in the symptom service's repo to the issue filed where the failure starts."""
-    t = Untrusted(redactor)
-    i = planned.incident
-    fp = crosslink_fingerprint(i.fingerprint)
-    body = "\n".join([
-        f"**{t.inline(i.service, 60)}** logs this error ({i.count} occurrence(s), last seen {_when(i.last_seen)}), "
-        f"but the failure starts in **{t.inline(finding.culprit_service, 60)}**: tracked in {issue_url}.",
-        "", "This issue only points there; error-autopilot keeps it in step with that one.", "",
-        MARKER.format(fp=fp),
-    ])  # fmt: skip
-    title = t.plain(f"[{i.service}] caused by {finding.culprit_service}: {i.title}", TITLE_LIMIT)
-    return RenderedIssue(title=title, body=body, labels=("error-autopilot", _label(f"service:{i.service}", t),
-                         "symptom"), fingerprint=fp)  # fmt: skip
-
-
-def render_pr_body(
-    planned: PlannedIncident, finding: Finding, *, issue_number: int, decision: object,
-    redactor: Redactor | None = None,
-) -> str:  # fmt: skip
-    """The draft PR description: Fixes #n, what changed, the policy rules that allowed it, the test result."""
-    t = Untrusted(redactor or Redactor())
-    a, check = finding.analysis, finding.patch_check
-    allowed = [r for r in decision.reasons if r.passed] if isinstance(decision, Decision) else []
-    tests = "not run (no test_command)" if not check or check.test_passed is None else (
-        "passed" if check.test_passed else "failed")  # fmt: skip
-    files = ", ".join(t.span(x, 200) for x in (check.files if check else ())) or "none"
-    out = [f"Fixes #{issue_number}", "",
-           f"**Proposed fix ({t.inline(a.fix_kind if a else '', 30) or 'unclassified'})**: "
-           f"{t.inline(a.root_cause if a else '', 1500)}", "",
-           f"**What changed:** {files}; {check.changed_lines if check else 0} changed line(s).", "",
-           "**Allowed by the auto-fix policy:**", ""]  # fmt: skip
-    out += [f"- {t.inline(r.rule, 60)}: {t.inline(r.detail, 160)}" for r in allowed] or ["- (no rule recorded)"]
-    out += ["", f"**Tests:** {tests}."]
-    if check and check.test_output_tail:
-        out += ["", t.code(check.test_output_tail, limit=3000)]
-    out += ["", f"Incident `{planned.incident.fingerprint}`. This is a draft for human review; "
-            "error-autopilot never merges."]  # fmt: skip
-    return "\n".join(out)
+    return tuple(dict.fromkeys(label(x, t) for x in labels))

@@ -24,6 +24,7 @@ import httpx
 
 from error_autopilot.domain.report import PublishedIncident, RunReport
 from error_autopilot.investigation.sanitize import Redactor, sanitize
+from error_autopilot.resilience import Breaker
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,10 @@ class TelegramNotifier:
         run_url: str | None = None,
         max_attempts: int = 3,
         max_retry_after_s: float = 30.0,
+        breaker: Breaker | None = None,
     ) -> None:
         self._client = client
+        self._breaker = breaker
         self._chats = dict(chats)
         self._silent_hours = silent_hours
         self._redactor = redactor
@@ -148,6 +151,9 @@ class TelegramNotifier:
             if chat is None:
                 if any(i.status in {"new", "regressed"} for i in incidents):
                     results.append(f"telegram: no chat configured for {env}; its news was not sent")
+                continue
+            if self._breaker is not None and (cause := self._breaker.skip()) is not None:
+                results.append(f"telegram {chat} ({env}): skipped: Telegram unavailable earlier in this run ({cause})")
                 continue
             try:
                 results.append(self._notify_chat(chat, env, incidents))
@@ -199,12 +205,20 @@ class TelegramNotifier:
         return lines
 
     def _incident(self, inc: PublishedIncident) -> list[Line]:
+        """Answer first, as in the issue: what and how often, where, why no PR, then the links."""
         icon = {"new": "🆕", "regressed": "🔁"}.get(inc.status, "⚠️")
-        lines: list[Line] = [
-            (Span(f"{icon} "), Span(self._clean(inc.service, 60), "b"), Span(f" · {self._clean(inc.title)}"))
-        ]
+        what = (
+            Span(f"{icon} "),
+            Span(self._clean(inc.title), "b"),
+            Span(f" ×{inc.count} · {self._clean(inc.service, 60)}"),
+        )
+        lines: list[Line] = [what]
         if inc.culprit:
             lines.append((Span("   at "), Span(self._clean(inc.culprit, 200), "code")))
+        refused = [r for r in inc.policy_refusals if not r.passed]
+        if refused and not inc.pr_url:
+            rule, detail = self._clean(refused[0].rule, 60), self._clean(refused[0].detail, 120)
+            lines.append((Span(f"   no draft PR: {rule} — {detail}"),))
         links: list[Span] = []
         if inc.issue_url:
             links.append(Span(f"issue #{inc.issue_number}" if inc.issue_number else "issue", "a", inc.issue_url))
@@ -229,13 +243,16 @@ class TelegramNotifier:
         if silent:
             body["disable_notification"] = True
         problem = "no attempt made"
+        down = False  # the last attempt met a transport error or a 5xx: Telegram itself is the problem
         for attempt in range(1, self._max_attempts + 1):
             delay = min(8.0, 2.0 ** (attempt - 1))
             try:
                 response = self._client.post("/sendMessage", json=body)
+                down = response.status_code >= 500
                 envelope = response.json()
             except (httpx.HTTPError, ValueError) as e:
                 problem = f"{type(e).__name__}: {e}"
+                down = down or isinstance(e, httpx.TransportError)
             else:
                 if isinstance(envelope, dict) and envelope.get("ok") is True:
                     return None
@@ -252,4 +269,6 @@ class TelegramNotifier:
             if attempt < self._max_attempts:
                 log.info("telegram %s: %s; retry %d in %.0fs", chat, problem, attempt, delay)
                 self._sleep(delay)
+        if self._breaker is not None and down:
+            self._breaker.trip(problem)
         return problem

@@ -1,11 +1,15 @@
 """Reads over HTTP with retries: transport errors, 429 (honouring Retry-After) and 5xx, under a
-total deadline. Other 4xx fail fast with the server's own error text."""
+total deadline that never outlasts the run's own. Other 4xx fail fast with the server's own error
+text. A refused connection or an unknown host is a verdict at once, not retried until the deadline:
+a server that is not listening rarely starts within seconds, and the run's breaker then skips it."""
 
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -14,6 +18,7 @@ from datetime import UTC, datetime
 import httpx
 
 from error_autopilot.domain.errors import SourceRejected, SourceUnavailable
+from error_autopilot.resilience import Breaker, Deadline
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +33,8 @@ class RetryPolicy:
     max_attempts: int = 6
     base_delay_s: float = 0.5
     max_delay_s: float = 15.0
+    connect_attempts: int = 1  # connection refused / DNS failure is a verdict, not a hiccup
+    run_deadline: Deadline | None = field(default=None, repr=False)  # the run's: retries never outlast it
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
@@ -60,20 +67,41 @@ def send_with_retry(
     what: str,
     policy: RetryPolicy | None = None,
     accept_status: Collection[int] = (),
+    breaker: Breaker | None = None,
 ) -> httpx.Response:
     """Send `request`, retrying what is worth retrying. Returns a 2xx response or one whose status is
     in `accept_status` (e.g. Tempo's 404 = trace not found). Raises SourceRejected on other 4xx and
-    SourceUnavailable when retries or the deadline run out. `what` names the source in messages."""
+    SourceUnavailable when retries or the deadline run out — which also opens `breaker`, so later
+    calls fail at once. `what` names the source in messages."""
     policy = policy or RetryPolicy()
-    started = policy.clock()
     url = str(request.url.copy_with(query=None))
+    if breaker is not None and (cause := breaker.skip()) is not None:
+        raise SourceUnavailable(f"{what} skipped: unavailable earlier in this run ({cause})", url=url)
+    try:
+        return _send(client, request, what=what, policy=policy, accept_status=accept_status, url=url)
+    except SourceUnavailable as e:
+        if breaker is not None:
+            breaker.trip(e.message)
+        raise
+
+
+def _send(
+    client: httpx.Client, request: httpx.Request, *, what: str, policy: RetryPolicy, accept_status: Collection[int],
+    url: str,
+) -> httpx.Response:  # fmt: skip
+    started = policy.clock()
     last_problem = "no attempt made"
+    connect_failures = 0
     for attempt in range(1, policy.max_attempts + 1):
         delay: float | None = None
+        if policy.run_deadline is not None:  # no single wait may outlast the run
+            left = max(1.0, policy.run_deadline.remaining())
+            request.extensions["timeout"] = httpx.Timeout(min(left, client.timeout.read or left)).as_dict()
         try:
             response = client.send(request)
         except httpx.TransportError as e:
             last_problem = f"{type(e).__name__}: {e}"
+            connect_failures += isinstance(e, httpx.ConnectError)
         else:
             status = response.status_code
             if status < 300 or status in accept_status:
@@ -91,14 +119,16 @@ def send_with_retry(
             delay = min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempt - 1))
             delay *= 0.5 + random.random() / 2  # noqa: S311 - jitter, not crypto
         remaining = policy.deadline_s - (policy.clock() - started)
-        if attempt == policy.max_attempts or delay > remaining:
+        if policy.run_deadline is not None:
+            remaining = min(remaining, policy.run_deadline.remaining())
+        if attempt == policy.max_attempts or connect_failures >= policy.connect_attempts or delay > remaining:
             break
         log.warning("%s: %s; retry %d in %.1fs", what, last_problem, attempt, delay)
         policy.sleep(delay)
     raise SourceUnavailable(
         f"{what} is unavailable after {attempt} attempt(s) in {policy.clock() - started:.1f}s: {last_problem}",
         url=url,
-        hint="the cursor was not moved; the next run reads the same window again",
+        hint="the cursor was not moved; the next run reads the same window again" if what == "Loki" else None,
     )
 
 
@@ -110,6 +140,13 @@ def _hint_for(status: int) -> str | None:
     if status == 400:
         return "the query or its parameters were rejected; the server's message says why"
     return None
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every client of the process: loading the CA bundle costs tens of
+    milliseconds per client, and a context is safe to share between clients and threads."""
+    return httpx.create_ssl_context()  # honours SSL_CERT_FILE / SSL_CERT_DIR like httpx's own default
 
 
 def build_client(
@@ -133,5 +170,6 @@ def build_client(
         auth=httpx.BasicAuth(*basic) if basic else None,
         timeout=httpx.Timeout(timeout_s),
         transport=transport,
+        verify=_tls(),
         follow_redirects=False,
     )

@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 
 from error_autopilot.config.service_map import LokiConfig
-from error_autopilot.domain.errors import SourceRejected, SourceUnavailable
+from error_autopilot.domain.errors import SourceUnavailable
 from error_autopilot.domain.events import LogEntry
 from error_autopilot.ports import PollStats
+from error_autopilot.resilience import Breaker
 from error_autopilot.sources.http import RetryPolicy, send_with_retry
 
 log = logging.getLogger(__name__)
@@ -76,9 +77,10 @@ class LokiSource:
 
     def __init__(
         self, client: httpx.Client, config: LokiConfig, policy: RetryPolicy | None = None,
-        services: Sequence[str] = (), clock: Any = time.monotonic,
+        services: Sequence[str] = (), clock: Any = time.monotonic, breaker: Breaker | None = None,
     ) -> None:  # fmt: skip
         self._client = client
+        self._breaker = breaker
         self._config = config
         self._policy = policy or RetryPolicy(deadline_s=config.deadline_s)
         self._query = build_query(config, services)
@@ -91,7 +93,7 @@ class LokiSource:
             "GET", "/loki/api/v1/query_range", params=params,
             headers={"X-Loki-Response-Encoding-Flags": "categorize-labels"},
         )  # fmt: skip
-        response = send_with_retry(self._client, request, what="Loki", policy=self._policy)
+        response = send_with_retry(self._client, request, what="Loki", policy=self._policy, breaker=self._breaker)
         try:
             body = json.loads(response.content.decode("utf-8", errors="replace"))
             return _entries(body)
@@ -122,13 +124,21 @@ class LokiSource:
             stats.pages += 1
             fresh = [e for e in page if not (e.ts_ns == boundary_ts and e.identity in boundary_ids)]
             if page and not fresh and len(page) >= limit:
-                if limit >= LOKI_MAX_LIMIT:
-                    raise SourceRejected(
-                        f"more than {LOKI_MAX_LIMIT} Loki entries share the timestamp {boundary_ts}; "
-                        "they cannot be paged without loss",
-                        hint="narrow the selector or line_filter",
-                    )
-                limit = min(LOKI_MAX_LIMIT, limit * 2)  # one nanosecond holds a whole page: widen it
+                if limit < LOKI_MAX_LIMIT:
+                    limit = min(LOKI_MAX_LIMIT, limit * 2)  # one nanosecond holds a whole page: widen it
+                    continue
+                # Loki cannot page inside one nanosecond: re-reading it would stall this and every later
+                # run on the same lines, so the rest of that nanosecond is skipped and the report says so.
+                stats.truncated = True
+                stats.truncated_reason = (
+                    f"more than {LOKI_MAX_LIMIT} entries share the timestamp {boundary_ts}: the first "
+                    f"{len(boundary_ids)} were read, the rest of that nanosecond was skipped; narrow the selector"
+                )
+                log.warning("Loki: %s", stats.truncated_reason)
+                cursor, boundary_ts, boundary_ids = page[-1].ts_ns + 1, None, set()
+                stats.last_ts_ns = cursor  # read through here: the next run's cursor moves past it too
+                if cursor >= end_ns:
+                    return
                 continue
             for entry in fresh:
                 stats.lines += 1

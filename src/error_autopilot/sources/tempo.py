@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import logging
 import re
@@ -19,6 +20,7 @@ import httpx
 
 from error_autopilot.domain.errors import SourceUnavailable
 from error_autopilot.domain.traces import AttrValue, Span, SpanEvent, Trace
+from error_autopilot.resilience import Breaker
 from error_autopilot.sources.http import RetryPolicy, send_with_retry
 
 log = logging.getLogger(__name__)
@@ -99,23 +101,56 @@ def iter_spans(resource_spans: list[dict[str, Any]]) -> Iterator[Span]:
                 )  # fmt: skip
 
 
+def _failed_first(resource_spans: list[dict[str, Any]], cap: int) -> tuple[int, set[str]]:
+    """(span count, ids of the `cap` spans to keep): every failed span and its ancestors first — the
+    culprit and its path are what the investigation needs — then the others in the order given.
+    Only ids are held, so a 100,000-span trace costs little before it is cut."""
+    parents: dict[str, str | None] = {}
+    order: list[str] = []
+    failed: list[str] = []
+    for span in iter_spans(resource_spans):
+        parents.setdefault(span.span_id, span.parent_id)
+        order.append(span.span_id)
+        if span.failed:
+            failed.append(span.span_id)
+    keep: dict[str, None] = {}
+    for span_id in failed:
+        node: str | None = span_id
+        while node is not None and node not in keep and node in parents and len(keep) < cap:
+            keep[node] = None
+            node = parents[node]
+    for span_id in order:
+        if len(keep) >= cap:
+            break
+        keep.setdefault(span_id, None)
+    return len(order), set(keep)
+
+
 class TempoSource:
     """ports.TraceSource over one environment's Tempo."""
 
-    def __init__(self, client: httpx.Client, *, max_spans: int = 2000, policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, client: httpx.Client, *, max_spans: int = 2000, policy: RetryPolicy | None = None,
+        breaker: Breaker | None = None,
+    ) -> None:  # fmt: skip
         self._client = client
         self._max_spans = max_spans
         self._policy = policy or RetryPolicy(deadline_s=60)
+        self._breaker = breaker
 
     def _get(self, path: str) -> httpx.Response:
         request = self._client.build_request("GET", path, headers={"Accept": "application/json"})
-        return send_with_retry(self._client, request, what="Tempo", policy=self._policy, accept_status=(404, 422))
+        return send_with_retry(
+            self._client, request, what="Tempo", policy=self._policy, accept_status=(404, 422), breaker=self._breaker
+        )
 
     def get_trace(self, trace_id: str) -> Trace:
         """The trace; not_found / partial / unavailable are outcomes, not errors."""
         tid = normalise_id(trace_id, 32)
         if tid is None:
             return Trace(trace_id=str(trace_id)[:64], status="not_found", message="not a trace id")
+        if self._breaker is not None and (cause := self._breaker.skip()) is not None:
+            return Trace(trace_id=tid, status="unavailable", message=f"skipped after an earlier failure: {cause}")
         try:
             response = self._get(f"/api/v2/traces/{tid}")
             v2 = response.status_code != 404
@@ -137,12 +172,11 @@ class TempoSource:
     def _trace(self, tid: str, body: Any) -> Trace:
         holder = body.get("trace", body) if isinstance(body, dict) else {}
         resource_spans = (holder or {}).get("resourceSpans") or (holder or {}).get("batches") or []
-        spans: list[Span] = []
-        total = 0
-        for span in iter_spans(resource_spans):
-            total += 1
-            if len(spans) < self._max_spans:
-                spans.append(span)
+        spans = list(itertools.islice(iter_spans(resource_spans), self._max_spans + 1))
+        total = len(spans)
+        if total > self._max_spans:
+            total, keep = _failed_first(resource_spans, self._max_spans)
+            spans = [span for span in iter_spans(resource_spans) if span.span_id in keep]
         if not spans:
             return Trace(trace_id=tid, status="not_found", message="Tempo returned an empty trace")
         partial = isinstance(body, dict) and body.get("status") == "PARTIAL"

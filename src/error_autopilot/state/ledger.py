@@ -73,6 +73,7 @@ def merge(older: Incident, newer: Incident) -> Incident:
             "sample": (*older.sample, *newer.sample)[-MAX_SAMPLES:],
             "versions": _capped((*older.versions, *newer.versions), MAX_TRACE_IDS),
             "stack": newer.stack or older.stack,
+            "truncated": tuple(dict.fromkeys((*older.truncated, *newer.truncated)))[:3],
         }
     )
 

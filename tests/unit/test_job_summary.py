@@ -1,0 +1,39 @@
+"""The job summary puts the answer first, like the issue: what, where, how often, then links and why no PR."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from error_autopilot.domain.decisions import RuleOutcome
+from error_autopilot.domain.report import PublishedIncident, RunReport
+from error_autopilot.sinks.job_summary import render_summary
+from tests.support.gfm import screen_lines, to_html
+
+NOON = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def _incident(**changes: object) -> PublishedIncident:
+    base = PublishedIncident(
+        fingerprint="8a6e96fc53eae397", service="order-service", environment="prod", status="new", count=37,
+        title="UserServiceException: user-service answered 500 for user …", culprit="user-service UserService.kt:12",
+        issue_url="https://github.com/acme/user-service/issues/3", issue_number=3, issue_action="created",
+        policy_refusals=(RuleOutcome(rule="environment allows auto-fix", passed=False, detail="prod: auto_fix off"),),
+    )  # fmt: skip
+    return base.model_copy(update=changes)
+
+
+def test_each_incident_row_reads_what_where_how_often_then_links_and_why_no_pr() -> None:
+    hostile = _incident(fingerprint="1" * 16, status="regressed", title="<img src=x> @team | cell", count=2,
+                        pr_url="https://github.com/acme/user-service/pull/9", policy_refusals=())  # fmt: skip
+    report = RunReport(run_id="r1", trigger="schedule", started_at=NOON, finished_at=NOON,
+                       incidents=(_incident(), hostile))  # fmt: skip
+    summary = render_summary(report)
+    html = to_html(summary)
+    lines = screen_lines(summary)
+    assert lines[1:3] == ["🚨 1 new, 1 regressed · 0 recurring · 0 muted · 0 LLM tokens",
+                          "Error Where Count Issue Draft PR Logged by"]  # fmt: skip
+    assert (
+        lines[3] == "🔁 regressed <img src=x> @team | cell user-service UserService.kt:12 2 #3 draft PR order-service"
+    )
+    assert lines[4].endswith(" UserService.kt:12 37 #3 no: environment allows auto-fix order-service")
+    assert "<img" not in html and html.count("<tr>") == 4  # the hostile `|` stayed inside its cell
