@@ -269,7 +269,7 @@ def _run_batch(cases: Sequence[Case], work: Path) -> list[Outcome]:
             request = PlanRequest(environments=[ENV])
             the_plan = plan(request, smap=smap, sources={ENV: source}, store=store, clock=_Clock())
         investigator = Investigator(smap, {}, GitWorkspace(work / "cache"))
-        findings = investigate(the_plan, investigator.investigate)
+        findings = investigate(the_plan, investigator.investigate).findings
     by_service = {f.symptom_service: f for f in findings}
     return [_outcome(case, by_service.get(case.service)) for case in cases]
 
