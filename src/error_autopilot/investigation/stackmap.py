@@ -43,11 +43,11 @@ _TEST_PATH = re.compile(
 )
 # Names that say "I only check, fetch or re-raise": the bug is usually in the caller that passed the value.
 _HELPER_NAME = re.compile(
-    r"^(?:_*(?:get|getitem|pop|lookup|first|single|unwrap|expect|must\w*|"
+    r"^(?:_*(?:getitem|pop|lookup|first|single|unwrap|expect|must\w*|"
     r"check\w*|validate\w*|verify\w*|ensure\w*|require\w*|assert\w*|raise\w*|throw\w*|rethrow\w*|fail\w*|"
     r"error\w*|panic\w*|fatal\w*|abort\w*|wrap\w*|handle_?error\w*|new_?error|errorf|newf?|invoke|call|apply|"
     r"__call__|__getitem__|__getattr__|log|logger|log_\w*|throwIf\w*|precondition\w*|"
-    r"requireNonNull|checkNotNull|checkArgument|checkState|orElseThrow|getOrThrow|getValue)_*)$",
+    r"requireNonNull|checkNotNull|checkArgument|checkState|orElseThrow|getOrThrow)_*)$",
     re.IGNORECASE,
 )
 _HELPER_FILE = re.compile(
@@ -212,9 +212,12 @@ def _choose(candidates: list[str], hint: str, *, compiled: bool = False, any_ext
     if compiled and len(tied) > 1:  # the built file and its source: the fix goes into the source
         source = [c for c in tied if not _BUILT.intersection(c.split("/"))]
         tied = source or tied
-    if len(tied) > 1:
-        non_test = [c for c in tied if not _TEST_PATH.search(c)]
-        tied = non_test + [c for c in tied if c not in non_test] if non_test else tied
+    if len(tied) > 1:  # more of the hint's words in the path: `Acme.Orders.Api/` for namespace `Acme.Orders.Api`
+        words = set(re.split(r"[/._-]", hint.lower()))
+        overlap = {c: len(words.intersection(re.split(r"[/._-]", c.lower()))) for c in tied}
+        tied = [c for c in tied if overlap[c] == max(overlap.values())]
+    if len(tied) > 1:  # a test twin of the file does not make the choice ambiguous
+        tied = [c for c in tied if not _TEST_PATH.search(c)] or tied
     chosen, others = tied[0], tuple(tied[1:])
     return Mapping(chosen, best, others)
 
