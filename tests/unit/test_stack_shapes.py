@@ -283,3 +283,15 @@ def test_go_1_21_goroutine_header_and_frames_that_lost_their_tab() -> None:
         "created by net/http.(*Server).Serve in goroutine 1\n"
     )
     assert _ranked(text, ["internal/server.go"], ("github.com/acme/auth",)) == [("internal/server.go", "AuthHandler")]
+
+
+def test_a_namespace_folder_settles_a_tie_and_a_test_twin_is_no_ambiguity() -> None:
+    text = "System.NullReferenceException: x\n   at Acme.Orders.Api.Controllers.OrdersController.Get(Int32 id)"
+    files = ["src/Acme.Orders.Api/Controllers/OrdersController.cs",
+             "src/Acme.Orders.Admin/Controllers/OrdersController.cs",
+             "tests/Acme.Orders.Api.Tests/Controllers/OrdersController.cs"]  # fmt: skip
+    trace = parse_stacktrace(text, packages=("Acme",))
+    assert trace is not None
+    [candidate] = rank(trace, files, packages=("Acme",)).candidates
+    assert candidate.path == "src/Acme.Orders.Api/Controllers/OrdersController.cs"
+    assert "ambiguous" not in candidate.reason
