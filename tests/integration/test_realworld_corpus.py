@@ -51,8 +51,9 @@ def test_primary_location_holds_its_floor(outcomes: list[Outcome]) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 11's targets are not met yet: a fifth of the cases have their fix outside the trace "
-    "(a caller not on the stack, a sibling module) or an anonymous innermost function; see the table",
+    reason="issue 11's targets are not met yet (83 % / 68 % / 85 % on 60 cases): in about one case in eight "
+    "the fixed file is not on the stack at all (a callee or sibling module), and Node's anonymous innermost "
+    "functions cannot be named without the source; see the table",
 )
 def test_primary_location_meets_the_issue_targets(outcomes: list[Outcome]) -> None:
     overall = by_ecosystem(outcomes)["all"]
