@@ -295,3 +295,14 @@ def test_a_namespace_folder_settles_a_tie_and_a_test_twin_is_no_ambiguity() -> N
     [candidate] = rank(trace, files, packages=("Acme",)).candidates
     assert candidate.path == "src/Acme.Orders.Api/Controllers/OrdersController.cs"
     assert "ambiguous" not in candidate.reason
+
+
+def test_a_second_release_points_at_the_caller_that_released_again() -> None:
+    text = (
+        "panic: close of closed channel\n\ngoroutine 7 [running]:\n"
+        "runtime.closechan(0x1)\n\t/usr/local/go/src/runtime/chan.go:357 +0x1\n"
+        "github.com/acme/tail/positions.(*Positions).Stop(...)\n\t/src/positions/positions.go:65\n"
+        "github.com/acme/tail/target.(*Target).run.func1(0x1)\n\t/src/target/target.go:142 +0x13b\n"
+    )
+    files = ["positions/positions.go", "target/target.go"]
+    assert _ranked(text, files, ("github.com/acme/tail",))[0] == ("target/target.go", "run")

@@ -62,6 +62,12 @@ _BAD_ARGUMENT = re.compile(
     r"|\b(?:argument|arguments|parameter|positional|keyword argument)\b|Parameter '|Value cannot be null",
     re.IGNORECASE,
 )
+# Released twice (Go's runtime says so): the function that released is fine, its caller released again.
+_DOUBLE_RELEASE = re.compile(
+    r"close of closed channel|unlock of unlocked|negative WaitGroup counter|RUnlock of unlocked|"
+    r"ObjectDisposedException|already (?:closed|released|disposed)",
+    re.IGNORECASE,
+)
 # Python raises these at the call site, before the callee runs: the call (or the callee's signature)
 # is the bug, not the caller's caller.
 _SIGNATURE_ERROR = re.compile(r"unexpected keyword argument|positional argument|required (?:keyword|positional)")
@@ -358,11 +364,14 @@ def rank(
         seen_other: set[tuple[str, str]] = set()  # frames outside the service's code, ranked among themselves
         refused = bool(_BAD_ARGUMENT.search(exc.type) or _BAD_ARGUMENT.search(exc.message[:300]))
         refused = refused and not _SIGNATURE_ERROR.search(exc.message[:300])
+        released_twice = bool(_DOUBLE_RELEASE.search(f"{exc.type}: {exc.message[:300]}"))
         thrower = True  # no frame above this one but throw helpers: this frame raised the exception
+        releaser = True  # no frame above this one but the runtime: this frame did the second release
         for frame in exc.frames:
             frames += 1
             raised_here, thrower = thrower, thrower and bool(_THROW_HELPER.match(frame.function.rsplit(".", 1)[-1]))
             verdict = verdicts.classify(frame.module, frame.file)
+            released_here, releaser = releaser, releaser and _runtime(frame, verdict, stack.language)
             where = f"{frame.file or frame.module or '?'}" + (f":{frame.line}" if frame.line else "")
             if _runtime(frame, verdict, stack.language):
                 _note(notes, f"{where} {frame.function}: runtime ({verdict.reason})")
@@ -383,9 +392,8 @@ def rank(
             seen = seen_here if verdict.in_app else seen_other
             if key in seen:  # recursion or an async state machine printed twice: one candidate
                 continue
-            candidate = _score(
-                frame, mapping, verdict, stack.language, len(seen), depth, len(order), refused and raised_here
-            )
+            caller_did_it = (refused and raised_here) or (released_twice and released_here)
+            candidate = _score(frame, mapping, verdict, stack.language, len(seen), depth, len(order), caller_did_it)
             seen.add(key)
             _note(notes, f"{where} {frame.function}: → {mapping.path} ({candidate.reason})")
             if key in by_key:
@@ -447,7 +455,7 @@ def _score(
         reasons.append("generic helper: the caller usually holds the bug")
     if refused and own_seen == 0:
         score -= 15
-        reasons.append("it rejected an argument it was given: the caller passed it")
+        reasons.append("it rejected what it was given (a bad argument, a second release): the caller did it")
     if function and _EXCEPTION_CTOR.search(frame.module or "") and frame.function in ("<init>", ".ctor"):
         score -= 30
         reasons.append("exception constructor")
