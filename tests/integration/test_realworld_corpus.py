@@ -51,7 +51,7 @@ def test_primary_location_holds_its_floor(outcomes: list[Outcome]) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 11's targets are not met yet (83 % / 68 % / 85 % on 60 cases): in about one case in eight "
+    reason="issue 11's targets are not met yet (85 % / 70 % / 85 % on 60 cases): in about one case in eight "
     "the fixed file is not on the stack at all (a callee or sibling module), and Node's anonymous innermost "
     "functions cannot be named without the source; see the table",
 )
