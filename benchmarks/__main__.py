@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from benchmarks import corpus, investigation, memory, throughput, tokens
+from benchmarks import corpus, investigation, memory, redaction, throughput, tokens
 
 
 def main() -> int:
@@ -20,10 +20,12 @@ def main() -> int:
         "memory": memory.run(args.memory_lines),
         "tokens": tokens.run(),
         "investigation": investigation.run(),
+        "redaction": redaction.run(),
         "corpus": corpus.run(),
     }
     t, m, k, i = figures["throughput"], figures["memory"], figures["tokens"], figures["investigation"]
-    c = figures["corpus"]
+    r, c = figures["redaction"], figures["corpus"]
+    g = r["generated"]
     sys.stdout.write(
         f"throughput: {t['pipeline_lines_per_s']:,.0f} lines/s parse+fingerprint+group vs "
         f"{t['decode_lines_per_s']:,.0f} lines/s json.loads → {t['ratio_pipeline_vs_decode']:.2f}× the decode time\n"
@@ -36,6 +38,11 @@ def main() -> int:
         f"{i['pooled_s']:.2f}s pooled ({i['workers']} workers) vs {i['sequential_s']:.2f}s sequential "
         f"→ {i['speedup_pooled']:.2f}× faster; Tempo refusing {i['tempo_refused_s']:.2f}s vs absent "
         f"{i['tempo_absent_s']:.2f}s → {i['ratio_refused_vs_absent']:.2f}×\n"
+        f"redaction:  recall {g['recall']:.1%} of {g['secrets']} secrets in {g['formats']} formats, look-alikes kept "
+        f"{g['look_alikes_kept']:.1%} of {g['look_alikes']} (false positives {g['false_positive_rate']:.1%}) "
+        f"over plan, state and issue; hand-written corpus {r['corpus']['recall']:.1%} / "
+        f"{r['corpus']['look_alikes_kept']:.1%}; "
+        f"{r['redact_us_per_line']:.0f} µs per line\n"
         f"locations: {c['by_ecosystem']['all']['file_top1']:.0%} file top-1 vs "
         f"{c['by_ecosystem']['all']['baseline_file_top1']:.0%} innermost own frame on {c['cases']} real traces "
         f"→ {c['ratio_file_top1_vs_baseline']}× the baseline\n{c['table']}\n"

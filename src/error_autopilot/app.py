@@ -375,6 +375,8 @@ def state_admin(settings: Settings, action: str, repo: str, branch: str, work_di
     tip, text = store.read_raw()
     if action == "show":
         return text if text is not None else f"(no {branch} branch yet: the first run creates it)"
+    if action == "scrub":
+        return scrub_history(store, tip, confirmed)
     if action == "reset":
         if not confirmed:
             raise ConfigError("state reset forgets every cursor and incident; repeat with --yes to confirm",
@@ -385,6 +387,23 @@ def state_admin(settings: Settings, action: str, repo: str, branch: str, work_di
     store.write_raw(repaired.model_dump_json(indent=1) + "\n", "error-autopilot: state repaired by hand", tip)
     kept = f"kept {len(repaired.incidents)} incident(s)"
     return f"repaired {branch}: {kept}, dropped {len(dropped)}: {', '.join(dropped) or 'nothing'}"
+
+
+def scrub_history(store: GitStateStore, tip: str | None, confirmed: bool) -> str:
+    """`state scrub`: the branch rewritten as one commit holding the current state without log text
+    (older versions kept raw sample lines and unredacted titles in every commit)."""
+    if tip is None:
+        return f"(no {store.branch} branch: nothing to scrub)"
+    if not confirmed:
+        raise ConfigError(
+            f"state scrub replaces the whole history of {store.branch} with one commit (a force-push); "
+            "repeat with --yes to confirm",
+            hint="run it between two scheduled runs; clones made before keep the old commits",
+        )
+    body = json.dumps(store.load().model_dump(mode="json"), indent=1, sort_keys=True) + "\n"
+    store.replace_history(body, "error-autopilot: state scrubbed of log text (history rewritten)", tip)
+    return (f"scrubbed {store.branch}: its history is now one commit, without log lines; secrets that older "
+            "versions stored may still be in forks, clones and GitHub's caches, so rotate them")  # fmt: skip
 
 
 def repair(text: str | None) -> tuple[State, list[str]]:

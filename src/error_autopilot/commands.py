@@ -241,7 +241,7 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def state(args: argparse.Namespace, settings: Settings) -> int:
-    """`error-autopilot state show|repair|reset`."""
+    """`error-autopilot state show|repair|reset|scrub`."""
     _echo(app.state_admin(settings, args.action, args.state_repo, args.state_branch, args.work_dir, args.yes))
     return 0
 

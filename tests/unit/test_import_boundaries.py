@@ -18,7 +18,7 @@ SDK_HOMES: dict[str, tuple[str, ...]] = {
     "actions_toolkit": ("actions_io.py",),
 }
 PURE = ("domain/", "incidents/", "decisions/", "sinks/render.py", "state/model.py", "investigation/sanitize.py",
-        "investigation/stackmap.py", "pipeline.py")  # fmt: skip
+        "investigation/stackmap.py", "pipeline.py", "redaction.py")  # fmt: skip
 
 
 def _modules() -> list[Path]:

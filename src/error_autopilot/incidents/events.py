@@ -21,11 +21,13 @@ from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import ErrorEvent, LogEntry
 from error_autopilot.domain.stack import StackTrace
 from error_autopilot.incidents.stacktrace import parse_stacktrace
+from error_autopilot.redaction import Redactor, redactor_for
 
 MAX_LINE = 64 * 1024
 MAX_MESSAGE = 1024
 SALVAGE_CHARS = 1024 * 1024  # how far into a broken JSON line fields are looked for
 UNREADABLE_JSON = "(a JSON log line that cannot be read)"
+_CAP_MARGIN = 1024  # redacted this far past a cap, then capped: a token cut in two by the cap matches no rule
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 # the lookbehind keeps a key from starting inside a word: without it a long word is scanned from every
@@ -184,13 +186,21 @@ def _ids(data: Mapping[str, Any], labels: Mapping[str, str], line: str) -> tuple
 def parse_entry(
     entry: LogEntry, environment: str, smap: ServiceMap, *, max_line_bytes: int = MAX_LINE
 ) -> ErrorEvent | None:
-    """The entry as an ErrorEvent, or None when it is not an error (info, debug, a warning…)."""
+    """The entry as an ErrorEvent, or None when it is not an error (info, debug, a warning…).
+
+    Secrets are redacted here, before anything else reads the line: the raw text exists only in
+    memory while its structure is read, and the event holds none of it."""
     raw = readable(entry.line)
-    labels = {**entry.labels, **entry.metadata}
+    redactor = redactor_for(smap.redaction.patterns)
+    stream_labels = redactor.redact_labels({k: readable(v) for k, v in entry.labels.items()})
+    labels = {**stream_labels, **redactor.redact_labels(entry.metadata)}
     data, fmt = _structured(raw, max_line_bytes)
+    data, fmt = _redacted_fields(data, fmt, raw, redactor, max_line_bytes + _CAP_MARGIN)
     salvaged = fmt == "json-salvaged"
     fmt = "json" if salvaged else fmt
-    line = _region(raw, max_line_bytes)
+    line = redactor.redact(_region(raw, max_line_bytes + _CAP_MARGIN))[:max_line_bytes]
+    if fmt == "json" and ("\\/" in line or "\\u" in line):  # escapes can hide a secret from the text rules
+        line = json.dumps(data, ensure_ascii=False)[:max_line_bytes]
     stated = _get(data, MESSAGE_KEYS) if data else None
     if fmt == "broken-json":
         message = UNREADABLE_JSON
@@ -229,9 +239,31 @@ def parse_entry(
         line_id=entry.identity, ts_ns=entry.ts_ns, environment=environment, service=service, level=level,
         message=message[:MAX_MESSAGE], exception_type=exc_type, exception_message=exc_message,
         stack=stack, trace_id=trace_id, span_id=span_id, version=str(version) if version else None,
-        labels={k: readable(v) for k, v in entry.labels.items()}, line=line,
-        format="plain" if fmt == "broken-json" else fmt, truncated=_cut_note(len(raw), salvaged, stack, max_line_bytes),
+        labels=stream_labels, line=line, format="plain" if fmt == "broken-json" else fmt,
+        truncated=_cut_note(len(raw), salvaged, stack, max_line_bytes),
     )  # fmt: skip
+
+
+def _capped(value: Any, limit: int) -> Any:
+    """Every string of a decoded JSON value cut to `limit` characters, around its stack trace if it has one."""
+    if isinstance(value, str):
+        return _region(value, limit)
+    if isinstance(value, list):
+        return [_capped(v, limit) for v in value]
+    if isinstance(value, dict):
+        return {k: _capped(v, limit) for k, v in value.items()}
+    return value
+
+
+def _redacted_fields(
+    data: dict[str, Any], fmt: str, raw: str, redactor: Redactor, limit: int
+) -> tuple[dict[str, Any], str]:
+    """The structured fields capped and redacted; a structure too deep to walk is read field by field."""
+    try:
+        return redactor.redact_tree(_capped(data, limit)), fmt
+    except RecursionError:
+        fields = _salvaged(raw) if fmt == "json" else {}
+        return (redactor.redact_tree(_capped(fields, limit)), "json-salvaged") if fields else ({}, "broken-json")
 
 
 def _cut_note(chars: int, salvaged: bool, stack: StackTrace | None, limit: int) -> str | None:

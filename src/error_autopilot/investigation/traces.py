@@ -1,4 +1,7 @@
-"""The failing path of a trace (pure): which service really threw, and how the request got there."""
+"""The failing path of a trace (pure): which service really threw, and how the request got there.
+
+Span text (names, status messages, exception messages and stack traces) is written by the traced
+services like log lines are, so it is redacted here, before it reaches a finding or an incident."""
 
 from __future__ import annotations
 
@@ -12,14 +15,19 @@ from error_autopilot.domain.incidents import Incident
 from error_autopilot.domain.traces import Span, Trace
 from error_autopilot.incidents.group import IncidentGrouper
 from error_autopilot.incidents.stacktrace import parse_stacktrace
+from error_autopilot.redaction import redactor_for
+
+
+def _redacted(text: str | None) -> str | None:
+    return redactor_for().redact(text) if text else None
 
 
 def _exception(span: Span) -> tuple[str | None, str | None, str | None]:
     for event in span.events:
         if event.name == "exception":
             a = event.attributes
-            return (str(a.get("exception.type") or "") or None, str(a.get("exception.message") or "") or None,
-                    str(a.get("exception.stacktrace") or "") or None)  # fmt: skip
+            return (str(a.get("exception.type") or "") or None, _redacted(str(a.get("exception.message") or "")),
+                    _redacted(str(a.get("exception.stacktrace") or "")))  # fmt: skip
     return None, None, None
 
 
@@ -75,14 +83,15 @@ def summarise(trace: Trace) -> TraceSummary:
     chain = path(culprit)
     exc_type, exc_message, _ = _exception(culprit)
     edges = tuple(
-        (f"{a.service}:{a.name}", f"{b.service}:{b.name}", "ERROR" if b.failed else b.status_code)
+        (f"{a.service}:{_redacted(a.name)}", f"{b.service}:{_redacted(b.name)}", "ERROR" if b.failed else b.status_code)
         for a, b in itertools.pairwise(chain)
     )
     note = f"{trace.total_spans} spans, kept {len(trace.spans)}" if trace.capped else trace.message
     return TraceSummary(
         trace_id=trace.trace_id, status=trace.status, culprit_service=culprit.service,
-        culprit_span_id=culprit.span_id, culprit_operation=culprit.name,
-        culprit_status_message=culprit.status_message or None, exception_type=exc_type, exception_message=exc_message,
+        culprit_span_id=culprit.span_id, culprit_operation=_redacted(culprit.name),
+        culprit_status_message=_redacted(culprit.status_message), exception_type=exc_type,
+        exception_message=exc_message,
         error_path=tuple(s.span_id for s in chain),
         services_on_error_path=tuple(dict.fromkeys(s.service for s in chain)),
         path_edges=edges, capped=trace.capped, note=note,
@@ -116,7 +125,7 @@ def incident_from_trace(trace: Trace, environment: str, smap: ServiceMap) -> Inc
         stack=parse_stacktrace(stacktrace, packages=config.packages if config else (),
                                source_roots=config.source_roots if config else ()),
         trace_id=trace.trace_id, span_id=span.span_id, version=deployed_version(trace, summary.culprit_service),
-        line=f"{span.service} {span.name}: {message}", format="trace",
+        line=f"{span.service} {summary.culprit_operation}: {message}", format="trace",
     )  # fmt: skip
     grouper = IncidentGrouper()
     grouper.add(event)

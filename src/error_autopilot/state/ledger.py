@@ -78,6 +78,13 @@ def merge(older: Incident, newer: Incident) -> Incident:
     )
 
 
+def storable(incident: Incident) -> Incident:
+    """What state keeps of a pending incident: no log lines. State is pushed to the repository and
+    stays in its history; title and stack were redacted when the lines were parsed, and the sample
+    lines are read again with the incident's next occurrences."""
+    return incident.model_copy(update={"sample": ()})
+
+
 def _planned(incident: Incident, record: IncidentRecord | None) -> PlannedIncident:
     issue = record.issue if record else None
     return PlannedIncident(
@@ -153,7 +160,7 @@ def record_plan(state: State, plan: Plan) -> State:
                 first_seen=incident.first_seen, last_seen=incident.last_seen, issue=known,
             )  # fmt: skip
         incidents[incident.fingerprint] = record.model_copy(
-            update={"pending": True, "pending_incident": incident, "title": incident.title}
+            update={"pending": True, "pending_incident": storable(incident), "title": incident.title}
         )
     runs = state.runs.model_copy(update={"last_run_id": plan.run_id, "last_run_at": plan.created_at})
     return state.model_copy(update={"incidents": incidents, "cursors": _advance(state, plan), "runs": runs})

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from error_autopilot.domain.errors import StateCorrupt
+from error_autopilot.redaction import Redactor
 from error_autopilot.state.model import STATE_SCHEMA_VERSION, State
 
 Raw = dict[str, Any]
@@ -18,8 +19,33 @@ def m001_initial(raw: Raw) -> Raw:
     return {**raw, "schema_version": 1}
 
 
+def m002_no_log_text(raw: Raw) -> Raw:
+    """Version 2 keeps no log text. Older versions stored pending incidents with their raw sample
+    lines, and titles and stacks unredacted: the samples go, the rest is redacted. (Old commits of
+    the branch still hold them: `error-autopilot state scrub` rewrites its history.)"""
+    redactor = Redactor()
+    raw = {**raw, "schema_version": 2}
+    if isinstance(incidents := raw.get("incidents"), dict):
+        raw["incidents"] = {fp: _without_log_text(record, redactor) for fp, record in incidents.items()}
+    return raw
+
+
+def _without_log_text(record: Any, redactor: Redactor) -> Any:
+    if not isinstance(record, dict):
+        return record
+    record = dict(record)
+    if isinstance(record.get("title"), str):
+        record["title"] = redactor.redact(record["title"])
+    if isinstance(pending := record.get("pending_incident"), dict):
+        record["pending_incident"] = {**redactor.redact_tree(pending), "sample": []}
+    return record
+
+
 # Index i migrates a file of version i to version i + 1 (index 0: unversioned → 1).
-MIGRATIONS: list[tuple[str, Callable[[Raw], Raw]]] = [("m001_initial", m001_initial)]
+MIGRATIONS: list[tuple[str, Callable[[Raw], Raw]]] = [
+    ("m001_initial", m001_initial),
+    ("m002_no_log_text", m002_no_log_text),
+]
 assert len(MIGRATIONS) == STATE_SCHEMA_VERSION, "every schema version needs its migration"
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from error_autopilot.domain.incidents import Incident
 
-STATE_SCHEMA_VERSION = 1
+STATE_SCHEMA_VERSION = 2
 
 
 class _Model(BaseModel):
@@ -64,7 +64,7 @@ class IncidentRecord(_Model):
     resolved_at: datetime | None = None  # when its issue was seen closed
     trace_ids: tuple[str, ...] = ()  # capped sample
     last_window_count: int = 0  # occurrences in the last published window (to notice a 10× jump)
-    pending_incident: Incident | None = None  # the occurrences not yet published (retried first next run)
+    pending_incident: Incident | None = None  # occurrences not yet published (retried first), without log lines
 
 
 class RunBookkeeping(_Model):

@@ -131,6 +131,19 @@ class GitStateStore:
             raise StateError(f"cannot push {self._where}: {stderr.strip() or e}") from e
         return True
 
+    def replace_history(self, text: str, message: str, expected_tip: str) -> None:
+        """Make `text` the branch's only commit: a forced push of a parentless commit, refused when the
+        branch moved past `expected_tip` meanwhile (a run saved: scrub again)."""
+        commit = self._commit(text, None, message)
+        lease = f"--force-with-lease=refs/heads/{self.branch}:{expected_tip}"
+        try:
+            self._repo.git.push("--quiet", lease, "origin", f"{commit}:refs/heads/{self.branch}")
+        except git.GitCommandError as e:
+            raise StateError(
+                f"cannot rewrite {self._where}: {(e.stderr or '').strip() or e}",
+                hint="a run saved meanwhile, or the branch is protected: retry between runs",
+            ) from e
+
     def update(self, mutate: Mutation, message: str) -> State:
         """Re-read, apply `mutate`, commit and push; retried when another run saved first."""
         for attempt in range(1, self._max_retries + 1):
