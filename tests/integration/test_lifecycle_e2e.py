@@ -182,7 +182,7 @@ def test_an_incident_from_fix_to_verified_to_regressed(world: World) -> None:
 
     # 4. introduced-in: the new error names v1..v2 commits touching its frame only
     body = world.issue(2)["body"]
-    introduced = body.split("<!-- error-autopilot:introduced:start -->")[1].split("<!-- error-autopilot:introduced:end")[0]
+    introduced = body.split("error-autopilot:introduced:start -->")[1].split("<!-- error-autopilot:introduced:end")[0]
     assert introduced.startswith("**First seen in** `2`, after `1`. Prime suspects")
     assert world.repo.introducing[:12] in introduced and world.repo.docs[:12] not in introduced
 
