@@ -142,13 +142,15 @@ def _publish(
         published, errors = pipeline.publish(
             plan, findings, publisher, store=store, dry_run=opts.dry_run, deferred=deferred
         )
+        digest = ""
         if lifecycle is not None and store is not None and synced is not None:
             lifecycle.save_labels(store, synced)
+            digest = lifecycle.digest(store, now=ctx.clock.now(), days=ctx.smap.lifecycle.digest_every_days)
     report = pipeline.build_report(
         plan, published, errors=errors, findings=findings, started_at_clock=ctx.clock, timings=timings,
         dry_run=opts.dry_run, deferred=deferred, outages=app.outages(ctx),
     )  # fmt: skip
-    report = report.model_copy(update={"lifecycle": tuple(events)})
+    report = report.model_copy(update={"lifecycle": tuple(events), "digest": digest})
     notifier = None if opts.dry_run else app.notifier(ctx)
     if notifier is not None:
         with timings.stage("notify"):

@@ -22,6 +22,7 @@ from error_autopilot.domain.report import LifecycleEvent
 from error_autopilot.investigation.sanitize import Redactor
 from error_autopilot.ports import History, IssueChange, IssueLifecycle, StateStore
 from error_autopilot.sinks import comments
+from error_autopilot.sinks.job_summary import render_digest
 from error_autopilot.sinks.untrusted import Untrusted
 from error_autopilot.state import transitions
 from error_autopilot.state.model import Deployment, Fix, IncidentRecord, State
@@ -200,6 +201,17 @@ class Lifecycle:
             posted.append((due.fingerprint, due.deployment))
         return posted
 
+    def digest(self, store: StateStore, *, now: datetime, days: int) -> str:
+        """The digest section when `days` have passed since the last one (then remembered), else ""."""
+        if days <= 0:
+            return ""
+        state = store.load()
+        if state.last_digest_at is not None and now - state.last_digest_at < timedelta(days=days):
+            return ""
+        text = render_digest(state, now=now, days=days)
+        store.update(lambda s: s.model_copy(update={"last_digest_at": now}), "digest")
+        return text
+
     def save_labels(self, store: StateStore, state: State) -> None:
         """Remember labels created while publishing, so no later run creates them again."""
         labels = self.tracker.known_labels()
@@ -212,4 +224,5 @@ def _verified_event(record: IncidentRecord, deployment: Deployment) -> Lifecycle
         kind="verified", fingerprint=record.fingerprint, service=record.service, title=record.title,
         issue_url=record.issue.url if record.issue else None,
         detail=f"verified fixed in {deployment.version} ({deployment.environment})",
+        environment=deployment.environment,
     )  # fmt: skip

@@ -12,8 +12,8 @@ import pytest
 from error_autopilot.app import state_admin
 from error_autopilot.config.settings import Settings
 from error_autopilot.domain.errors import ConfigError, StateError
-from error_autopilot.state.store import GitStateStore
 from error_autopilot.state.model import STATE_SCHEMA_VERSION
+from error_autopilot.state.store import GitStateStore
 from tests.support.world import git
 
 BRANCH = "error-autopilot-state"

@@ -100,6 +100,7 @@ class World:
                                       "initial_lookback_s": 7200}},
             "services": {"orders": {"repo": REPO, "packages": ["orders"], "tag_pattern": "v{version}"}},
             "github_url": f"file://{root / 'remotes'}",
+            "lifecycle": {"digest_every_days": 1},
         }))  # fmt: skip
         self.lines = 0
 
@@ -123,6 +124,9 @@ class World:
         ctx = app.Context(settings, base.smap, base.redactor, Clock(at), Breakers(), Deadline(600))  # type: ignore[arg-type]
         opts = commands.RunOptions(state_repo=str(self.state_remote), sink="github", trigger="schedule")
         return commands.execute_run(ctx, opts)
+
+    def summary(self) -> str:
+        return (self.root / "work" / "summary.md").read_text()
 
     def state(self) -> dict[str, Any]:
         text = git(self.root, "--git-dir", str(self.state_remote), "show", "error-autopilot-state:state.json")
@@ -157,6 +161,7 @@ def test_an_incident_from_fix_to_verified_to_regressed(world: World) -> None:
     world.log("currency", "1", T0 - timedelta(minutes=30), n=3)
     world.run(T0)
     assert [i["number"] for i in world.gh.issues[REPO]] == [1]
+    assert "### Digest: the last 1 day(s)" in world.summary(), "the first run carries the digest"
     first_run_label_posts = world.gh.label_posts
     assert first_run_label_posts > 0
     note(T0, f"filed #1 from version 1 (3 occurrences); {first_run_label_posts} label POSTs")
@@ -170,6 +175,7 @@ def test_an_incident_from_fix_to_verified_to_regressed(world: World) -> None:
     world.log("currency", "1", at - timedelta(minutes=40), n=2)
     world.log("split", "2", at - timedelta(minutes=30), n=2)
     report = world.run(at)
+    assert "### Digest" not in world.summary(), "one digest a day"
     issue = world.issue(1)
     assert issue["state"] == "closed" and "regressed" not in issue["labels"], "an old version is no regression"
     assert "Still seen on `1` in `prod`" in world.comments(1)[-1]
@@ -207,6 +213,8 @@ def test_an_incident_from_fix_to_verified_to_regressed(world: World) -> None:
                         "and has run 24 h without this error."]  # fmt: skip
     assert "verified" in world.issue(1)["labels"] and world.issue(1)["state"] == "closed"
     assert [e.detail for e in report.lifecycle if e.kind == "verified"] == ["verified fixed in 3 (prod)"]
+    assert "### Since the last run" in world.summary() and "verified fixed in 3 (prod)" in world.summary()
+    assert "**0 open** · 0 fixed · 1 verified · 0 regressed · 1 muted (4 occurrences" in world.summary()
     note(at, "verified fixed in version 3 (prod) after 24 h quiet: one comment, label `verified`")
 
     # 7. a person reopens the muted incident: tracked again; the verification is not repeated

@@ -46,6 +46,7 @@ class LifecycleEvent(Frozen):
     title: str
     issue_url: str | None = None
     detail: str = ""  # "fix 1a2b3c4d5e6f (closing commit)", "verified fixed in v2 (prod)"
+    environment: str = ""  # where it was verified (the other kinds concern the issue, not one environment)
 
 
 class RunReport(Frozen):

@@ -123,3 +123,4 @@ class State(_Model):
     labels: dict[str, tuple[str, ...]] = {}  # repository → labels known to exist there (created once)
     synced: dict[str, datetime] = {}  # repository → when its issue changes were last listed
     deployments: dict[str, Deployment] = {}  # "environment/service/version" → where a version runs
+    last_digest_at: datetime | None = None  # when the job summary last carried the digest
