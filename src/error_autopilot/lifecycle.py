@@ -29,6 +29,7 @@ from error_autopilot.state.model import Deployment, Fix, IncidentRecord, State
 
 log = logging.getLogger(__name__)
 NS = 1_000_000_000
+SYNC_OVERLAP = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,8 @@ class Lifecycle:
         repos = sorted({r.issue.repo for r in state.incidents.values() if r.issue is not None})
         for repo in repos:
             try:
-                changes = self.tracker.changes_since(repo, state.synced.get(repo))
+                last = state.synced.get(repo)  # a little overlap: GitHub's clock is not ours
+                changes = self.tracker.changes_since(repo, last - SYNC_OVERLAP if last else None)
                 found.changes[repo] = changes
                 found.fixes[repo] = self._fixes(state, repo, changes, now)
             except AutopilotError as e:  # the next run lists the same changes again (`synced` did not move)

@@ -207,10 +207,10 @@ class GitHubIssueTracker:
             gh_repo = self._gh.get_repo(repo)
             issues = gh_repo.get_issues(state="all", labels=[LABEL], since=since) if since else (
                 gh_repo.get_issues(state="all", labels=[LABEL]))  # fmt: skip
+            # only fields the listing carries: reading another (`pull_request`) would fetch each issue again
             return [
                 IssueChange(number=i.number, state=i.state, state_reason=i.state_reason, closed_at=i.closed_at)
                 for i in issues
-                if i.pull_request is None
             ]
 
         return guarded(self._breaker, "list changed issues", lambda: self._call("list changed issues", listing))
