@@ -325,7 +325,7 @@ def config_reference() -> str:
     """The configuration reference as Markdown tables, one per model, generated from the models."""
     sections = []
     for model in (ServiceMap, Environment, LokiConfig, TempoConfig, Auth, GrafanaLinks, Service, Policy,
-                  AutoFixPolicy, Budget, Redaction, Telegram):  # fmt: skip
+                  AutoFixPolicy, Budget, Redaction, Telegram, Lifecycle):  # fmt: skip
         rows = [f"#### `{model.__name__}`", "", (model.__doc__ or "").strip(), "",
                 "| field | type | default | meaning |", "|---|---|---|---|"]  # fmt: skip
         for name, field in model.model_fields.items():
