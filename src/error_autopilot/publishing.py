@@ -149,7 +149,8 @@ class Publisher:
         if planned.issue_closed and planned.status == "recurring":
             envs = ", ".join(comments.environments(planned))
             note = f"still seen on {', '.join(planned.old_versions)} in {envs}; the fix is not deployed there"
-            return comments.render_old_version(planned, t), note
+            # said once per version: an old version logging every run must not comment every run
+            return (None if planned.old_versions_noted else comments.render_old_version(planned, t)), note
         if planned.status == "regressed":
             return comments.render_regression_comment(planned), None
         return comments.render_material_comment(planned), None

@@ -197,7 +197,10 @@ def test_an_incident_from_fix_to_verified_to_regressed(world: World) -> None:
     comments_on_2 = len(world.comments(2))
     at = T0 + timedelta(hours=2)
     world.log("split", "3", at - timedelta(minutes=30))  # version 3 (with the fix) is now deployed
+    world.log("currency", "1", at - timedelta(minutes=25))  # version 1 still runs: said once already
+    comments_on_1 = len(world.comments(1))
     report = world.run(at)
+    assert len(world.comments(1)) == comments_on_1 and world.issue(1)["state"] == "closed"
     assert [e.kind for e in report.lifecycle] == ["muted"]
     assert world.issue(2)["state"] == "closed" and len(world.comments(2)) == comments_on_2
     assert world.record("split")["muted"] and world.record("split")["total_count"] == 3

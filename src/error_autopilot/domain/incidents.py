@@ -100,6 +100,7 @@ class PlannedIncident(Frozen):
     fix_commit: str | None = None  # the commit that closed its issue
     fixed_versions: tuple[str, ...] = ()  # versions it occurred in that contain the fix (a regression)
     old_versions: tuple[str, ...] = ()  # versions it occurred in that predate the fix (not deployed there)
+    old_versions_noted: bool = False  # the closed issue already says these versions still log it
     analysis_current: bool = False  # an open draft PR already carries a fix for this same evidence
     first_version: str | None = None  # the version it first appeared in, when known
     introduced_after: str | None = None  # the version deployed before that one

@@ -173,8 +173,9 @@ class GitHubIssueTracker:
         body = merge_body(existing.body, issue.body)  # a run without a finding keeps the evidence already there
         if existing.state == "closed" and known is not None and known.state == "closed" and not regressed:
             # state knows it was closed and judged this no regression (an old version still running)
-            if comment:
-                self._call("comment", lambda: existing.create_comment(comment))
+            if not comment:
+                return IssueOutcome(self._ref(repo, existing), "unchanged")
+            self._call("comment", lambda: existing.create_comment(comment))
             return IssueOutcome(self._ref(repo, existing), "commented")
         if existing.state == "closed":
             labels = sorted({*labels, "regressed"})

@@ -127,6 +127,7 @@ def _planned(incident: Incident, record: IncidentRecord | None) -> PlannedIncide
         fix_commit=record.fix.commit if record and record.fix else None,
         fixed_versions=fixed if record and record.fix else (),
         old_versions=old,
+        old_versions_noted=bool(old) and record is not None and set(old) <= set(record.old_versions_noted),
         analysis_current=pr is not None and pr.state == "open" and pr.evidence == evidence_digest(incident),
         first_version=record.first_version if record else None,
         introduced_after=record.introduced_after if record else None,
@@ -209,13 +210,20 @@ def record_published(state: State, *, outcome: PublishedIncident, tokens: int, n
         return state  # already recorded by a retry of this save
     payload = record.pending_incident
     issue = record.issue
-    if outcome.issue_number and outcome.issue_url and outcome.issue_repo and outcome.issue_action != "commented":
+    stays_closed = (
+        issue is not None and issue.state == "closed" and issue.number == outcome.issue_number
+        and outcome.issue_action in {"commented", "unchanged"}
+    )  # fmt: skip
+    if outcome.issue_number and outcome.issue_url and outcome.issue_repo and not stays_closed:
         issue = IssueRef(repo=outcome.issue_repo, number=outcome.issue_number, url=outcome.issue_url, state="open")
     pr = record.pr
     if outcome.pr_url and outcome.pr_number and outcome.pr_branch and outcome.pr_action != "none":
         pr = PrRef(repo=outcome.pr_repo or "", number=outcome.pr_number, url=outcome.pr_url, branch=outcome.pr_branch,
                    evidence=evidence_digest(payload) if payload else "")  # fmt: skip
     regressed = outcome.status == "regressed" and outcome.issue_action == "reopened"
+    noted = record.old_versions_noted
+    if outcome.issue_action == "commented" and payload is not None and record.fix is not None:
+        noted = _capped((*noted, *fix_split(record, payload)[1]), MAX_TRACE_IDS)
     updated = record.model_copy(
         update={
             "pending": False,
@@ -233,6 +241,7 @@ def record_published(state: State, *, outcome: PublishedIncident, tokens: int, n
             "fix": None if regressed else record.fix,
             "verified": None if regressed else record.verified,
             "resolved_at": None if regressed else record.resolved_at,
+            "old_versions_noted": () if regressed else noted,
         }
     )
     day = now.strftime("%Y-%m-%d")

@@ -102,6 +102,7 @@ class IncidentRecord(_Model):
     first_version: str | None = None  # the earliest deployed version it was seen in
     introduced_after: str | None = None  # the version deployed before it in that environment
     suspects: tuple[str, ...] = ()  # "sha subject" of the commits between the two touching its stack's files
+    old_versions_noted: tuple[str, ...] = ()  # versions without the fix already said on the closed issue
 
 
 class RunBookkeeping(_Model):
