@@ -107,6 +107,14 @@ def test_an_open_draft_pr_from_the_same_evidence_is_not_analysed_again() -> None
     assert not ledger.plan_incidents(_state(pr=closed_pr), [incident])[0].analysis_current
 
 
+def test_versions_not_seen_for_a_month_are_forgotten() -> None:
+    state = transitions.observe_deployments(State(), [_incident("1", at=T0)])
+    state = transitions.observe_deployments(state, [_incident("2", at=T0 + timedelta(days=20))])
+    assert sorted(state.deployments) == ["prod/orders/1", "prod/orders/2"]
+    state = transitions.observe_deployments(state, [_incident("2", at=T0 + timedelta(days=31))])
+    assert sorted(state.deployments) == ["prod/orders/2"]
+
+
 def test_introduced_in_names_the_version_seen_before_it() -> None:
     earlier = _incident("1", at=T0).model_copy(update={"fingerprint": "f" * 16})
     state = transitions.observe_deployments(State(), [earlier])

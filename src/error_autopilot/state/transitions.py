@@ -92,8 +92,12 @@ def _minute(minute: int) -> datetime:
     return datetime.fromtimestamp(minute * 60, tz=UTC)
 
 
+DEPLOYMENTS_KEPT = timedelta(days=30)  # a version not seen for this long is no longer deployed
+
+
 def observe_deployments(state: State, incidents: Iterable[Incident]) -> State:
-    """Versions seen running, per environment and service, from the incidents' per-minute timelines."""
+    """Versions seen running, per environment and service, from the incidents' per-minute timelines.
+    Versions not seen for `DEPLOYMENTS_KEPT` before the newest sighting are forgotten."""
     deployments = dict(state.deployments)
     for incident in incidents:
         for point in incident.timeline:
@@ -109,6 +113,9 @@ def observe_deployments(state: State, incidents: Iterable[Incident]) -> State:
                 deployments[key] = known.model_copy(
                     update={"first_seen": min(known.first_seen, at), "last_seen": max(known.last_seen, at)}
                 )
+    if deployments:
+        horizon = max(d.last_seen for d in deployments.values()) - DEPLOYMENTS_KEPT
+        deployments = {k: d for k, d in deployments.items() if d.last_seen >= horizon}
     return state.model_copy(update={"deployments": deployments})
 
 
