@@ -133,8 +133,6 @@ class Publisher:
                        [link for link, _ in related])  # fmt: skip
         self.filed[incident.fingerprint] = filed
         self._link_back(filed, [other for _, other in related])
-        if planned.analysis_current:  # the open draft PR was made from this same evidence: not pushed again
-            return result
         if decision.action == "issue_and_pr" and self.proposer and finding and analysis and analysis.patch:
             result = self._propose(result, planned, finding, outcome.ref, decision)
         return result

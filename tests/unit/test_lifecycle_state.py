@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from error_autopilot.domain.incidents import Incident, TimelineCount
+from error_autopilot import pipeline
+from error_autopilot.domain.findings import Finding
+from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident, TimelineCount
 from error_autopilot.ports import IssueChange
 from error_autopilot.state import ledger, transitions
 from error_autopilot.state.migrations import migrate
@@ -105,6 +107,20 @@ def test_an_open_draft_pr_from_the_same_evidence_is_not_analysed_again() -> None
     assert not ledger.plan_incidents(state, [_incident("3")])[0].analysis_current, "a new version is new evidence"
     closed_pr = pr.model_copy(update={"state": "closed"})
     assert not ledger.plan_incidents(_state(pr=closed_pr), [incident])[0].analysis_current
+
+
+def test_the_pipeline_does_not_analyse_an_incident_whose_open_pr_has_the_same_evidence() -> None:
+    current = PlannedIncident(incident=_incident("2"), status="recurring", analysis_current=True)
+    changed = PlannedIncident(incident=_incident("3").model_copy(update={"fingerprint": "1" * 16}), status="recurring")
+    plan = Plan(run_id="r", created_at=T0, windows=(), incidents=(current, changed))
+    seen: list[str] = []
+
+    def investigate_one(planned: PlannedIncident) -> Finding:
+        seen.append(planned.incident.fingerprint)
+        return Finding(fingerprint=planned.incident.fingerprint, symptom_service="orders", culprit_service="orders")
+
+    done = pipeline.investigate(plan, investigate_one, workers=1)
+    assert seen == ["1" * 16] and [f.fingerprint for f in done.findings] == ["1" * 16]
 
 
 def test_versions_not_seen_for_a_month_are_forgotten() -> None:
