@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.errors import AutopilotError
-from error_autopilot.domain.incidents import Incident, Plan
+from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident
 from error_autopilot.domain.report import LifecycleEvent
 from error_autopilot.investigation.sanitize import Redactor
 from error_autopilot.ports import History, IssueChange, IssueLifecycle, StateStore
@@ -131,10 +131,12 @@ class Lifecycle:
                 log.warning("cannot tell whether %s contains fix %s: %s", version, record.fix.commit[:12], e)
         return found
 
-    def _introduced(self, state: State, incidents: Sequence[Incident]) -> dict[str, Introduced]:
+    def _introduced(self, state: State, planned: Sequence[PlannedIncident]) -> dict[str, Introduced]:
+        """Only for bugs nobody knew: not in state, and no issue found by its marker (a lost state branch)."""
         out: dict[str, Introduced] = {}
-        for incident in incidents:
-            if incident.fingerprint in state.incidents:
+        for p in planned:
+            incident = p.incident
+            if incident.fingerprint in state.incidents or p.status != "new" or p.issue_number is not None:
                 continue
             first, previous = transitions.introduced_in(state, incident)
             if first is None:
@@ -176,12 +178,12 @@ class Lifecycle:
                 log.warning("cannot read issue changes in %s: %s", repo, e)
         interim, _ = _apply(state, found, now)
         found.containment = self._contains(interim)
-        found.introduced = self._introduced(interim, found.incidents)
+        found.introduced = self._introduced(interim, plan.incidents)
         interim, _ = _apply(state, found, now)
         found.verified = self._verify(interim, now=now, quiet=quiet, read_until=_read_until(state, plan))
         found.labels = self.tracker.known_labels()
-        saved = store.update(lambda s: _apply(s, found, now)[0], "lifecycle sync")
-        _, events = _apply(state, found, now)
+        updated, events = _apply(state, found, now)
+        saved = store.update(lambda s: _apply(s, found, now)[0], "lifecycle sync") if updated != state else state
         events += [_verified_event(saved.incidents[fp], d) for fp, d in found.verified if fp in saved.incidents]
         return saved, events
 

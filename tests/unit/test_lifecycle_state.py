@@ -62,6 +62,8 @@ def test_closed_as_not_planned_mutes_and_a_person_reopening_tracks_again() -> No
     assert ledger.classify(state.incidents[FP], _incident("1")) == "muted"
     again, events = transitions.apply_issue_changes(state, "acme/orders", closed, {}, now=T0)
     assert events == [] and again == state, "the same listing applied twice changes nothing"
+    quiet, _ = transitions.apply_issue_changes(state, "acme/orders", [], {}, now=T0 + timedelta(hours=1))
+    assert quiet == state, "an empty listing costs no state commit"
     reopened = [IssueChange(number=1, state="open", state_reason="reopened", closed_at=None)]
     state, events = transitions.apply_issue_changes(state, "acme/orders", reopened, {}, now=T0)
     assert not state.incidents[FP].muted and [e.kind for e in events] == ["reopened"]

@@ -84,7 +84,8 @@ def apply_issue_changes(
             elif was.state == "open":
                 events.append(_event("closed", record, "closed without a fix commit: watched for a regression"))
         incidents[record.fingerprint] = record.model_copy(update=update)
-    synced = {**state.synced, repo: now}
+    # moved only when something was listed: an unchanged repository then costs no state commit
+    synced = {**state.synced, repo: now} if changes or repo not in state.synced else state.synced
     return state.model_copy(update={"incidents": incidents, "synced": synced}), events
 
 
