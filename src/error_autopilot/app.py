@@ -34,6 +34,7 @@ from error_autopilot.investigation.checkout import GitWorkspace
 from error_autopilot.investigation.investigator import Investigator
 from error_autopilot.investigation.sanitize import Redactor
 from error_autopilot.investigation.traces import incident_from_trace
+from error_autopilot.lifecycle import Lifecycle
 from error_autopilot.ports import (
     Budget,
     ChangeProposer,
@@ -341,14 +342,9 @@ def investigator(ctx: Context, spent_today: int = 0) -> Callable[[PlannedInciden
     Safe to call from several threads: each incident reserves its token allowance under a lock before
     it starts and settles it with what it really used, so concurrent incidents never overspend."""
     budget = ctx.smap.policy.budget
-    workspace = GitWorkspace(
-        ctx.settings.cache_dir or ctx.settings.work_dir / "repos",
-        github_url=ctx.smap.github_url,
-        token=ctx.settings.github_token.get_secret_value() if ctx.settings.github_token else None,
-        breakers=ctx.breakers,
-    )
+    repos = workspace(ctx)
     traces = trace_sources(ctx)
-    plain = Investigator(ctx.smap, traces, workspace)
+    plain = Investigator(ctx.smap, traces, repos)
     analyst = _analyst(ctx)
     if analyst is None:
         return plain.investigate
@@ -367,7 +363,7 @@ def investigator(ctx: Context, spent_today: int = 0) -> Callable[[PlannedInciden
         allowance = Budget(tokens=share, turns=budget.turns_per_incident, seconds=budget.seconds_per_incident)
         used = 0
         try:
-            finding = Investigator(ctx.smap, traces, workspace, analyst, allowance).investigate(planned)
+            finding = Investigator(ctx.smap, traces, repos, analyst, allowance).investigate(planned)
             used = finding.tokens_used
         finally:
             with lock:
@@ -399,6 +395,23 @@ def publisher(ctx: Context, *, sink: str, out: Path | None) -> Publisher:
         smap=ctx.smap, tracker=tracker, proposer=proposer, redactor=ctx.redactor, tool_version=__version__,
         fallback_repo=ctx.settings.github_repository or "local", run_url=ctx.settings.run_url,
     )  # fmt: skip
+
+
+def workspace(ctx: Context) -> GitWorkspace:
+    """The cached clones of the service repositories."""
+    return GitWorkspace(
+        ctx.settings.cache_dir or ctx.settings.work_dir / "repos",
+        github_url=ctx.smap.github_url,
+        token=ctx.settings.github_token.get_secret_value() if ctx.settings.github_token else None,
+        breakers=ctx.breakers,
+    )
+
+
+def lifecycle(ctx: Context, tracker: IssueTracker) -> Lifecycle | None:
+    """The sync of issue states, fixes and deployed versions, when the tracker is GitHub."""
+    if not isinstance(tracker, GitHubIssueTracker):
+        return None
+    return Lifecycle(smap=ctx.smap, tracker=tracker, history=workspace(ctx), redactor=ctx.redactor)
 
 
 def notifier(ctx: Context) -> Notifier | None:

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -14,9 +15,10 @@ from error_autopilot.config.settings import Settings, environment, parse_duratio
 from error_autopilot.domain.errors import ConfigError
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Plan
-from error_autopilot.domain.report import RunReport
+from error_autopilot.domain.report import LifecycleEvent, RunReport
 from error_autopilot.ports import IssueTracker
 from error_autopilot.sinks.job_summary import render_summary, render_table
+from error_autopilot.state.model import State
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +133,24 @@ def _publish(
     deferred = app.read_deferred(ctx.settings.work_dir / "findings")
     with timings.stage("publish"):
         publisher = app.publisher(ctx, sink=opts.sink, out=opts.out)
+        lifecycle = app.lifecycle(ctx, publisher.tracker) if store is not None else None
+        events: list[LifecycleEvent] = []
+        synced: State | None = None
+        if lifecycle is not None and store is not None:  # one sync step: what people did since the last run
+            quiet = timedelta(hours=ctx.smap.lifecycle.quiet_period_h)
+            synced, events = lifecycle.sync(store, plan, now=ctx.clock.now(), quiet=quiet)
         published, errors = pipeline.publish(
             plan, findings, publisher, store=store, dry_run=opts.dry_run, deferred=deferred
         )
+        digest = ""
+        if lifecycle is not None and store is not None and synced is not None:
+            lifecycle.save_labels(store, synced)
+            digest = lifecycle.digest(store, now=ctx.clock.now(), days=ctx.smap.lifecycle.digest_every_days)
     report = pipeline.build_report(
         plan, published, errors=errors, findings=findings, started_at_clock=ctx.clock, timings=timings,
         dry_run=opts.dry_run, deferred=deferred, outages=app.outages(ctx),
     )  # fmt: skip
+    report = report.model_copy(update={"lifecycle": tuple(events), "digest": digest})
     notifier = None if opts.dry_run else app.notifier(ctx)
     if notifier is not None:
         with timings.stage("notify"):

@@ -202,7 +202,8 @@ def investigate(
     those are returned as deferred, to stay pending for the next run."""
     todo = [
         p for p in plan.incidents
-        if p.status != "muted" and (not only or p.incident.fingerprint == only)
+        # an open draft PR made from the same evidence needs no new analysis
+        if p.status != "muted" and not p.analysis_current and (not only or p.incident.fingerprint == only)
     ]  # fmt: skip
 
     def task(planned: PlannedIncident) -> Finding | None:

@@ -99,7 +99,7 @@ class IssueOutcome:
     """What the tracker did."""
 
     ref: IssueRef
-    action: str  # created | updated | reopened | unchanged
+    action: str  # created | updated | reopened | unchanged | commented (a closed issue left closed)
 
 
 class IssueTracker(Protocol):
@@ -117,6 +117,60 @@ class IssueTracker(Protocol):
 
     def list_markers(self, repo: str) -> dict[str, IssueRef]:
         """Every fingerprint marker in the repo's error-autopilot issues (state rebuild)."""
+        ...
+
+
+@dataclass(frozen=True)
+class IssueChange:
+    """An issue a person closed or reopened since the last listing."""
+
+    number: int
+    state: str  # open | closed
+    state_reason: str | None  # completed | not_planned | reopened | None
+    closed_at: datetime | None
+
+
+class IssueLifecycle(Protocol):
+    """What people did to the issues (GitHub only): one listing per repository and run."""
+
+    def changes_since(self, repo: str, since: datetime | None) -> list[IssueChange]:
+        """Our issues updated since `since` (all of them when None), in one paginated listing."""
+        ...
+
+    def fix_commit(self, repo: str, number: int) -> str | None:
+        """The commit that closed the issue ("Fixes #n" in a commit or a merged PR), if any."""
+        ...
+
+    def merge_commit(self, repo: str, pr_number: int) -> str | None:
+        """The merge commit of a merged pull request, else None."""
+        ...
+
+    def note(self, repo: str, number: int, comment: str, label: str) -> None:
+        """Comment on the issue and add a label (without changing its state)."""
+        ...
+
+    def known_labels(self) -> dict[str, tuple[str, ...]]:
+        """Labels known to exist, per repository (created or found this run or remembered)."""
+        ...
+
+    def remember_labels(self, labels: dict[str, tuple[str, ...]]) -> None:
+        """Labels state says already exist: they are not created again."""
+        ...
+
+
+class History(Protocol):
+    """Which deployed version contains which commit (git ancestry on the service's clone)."""
+
+    def commit_for(self, repo: str, version: str, tag_pattern: str | None) -> str | None:
+        """The commit a deployed version names (a sha, or a tag via `tag_pattern`); None when unknown."""
+        ...
+
+    def contains(self, repo: str, commit: str, ancestor: str) -> bool:
+        """Whether `commit` has `ancestor` in its history."""
+        ...
+
+    def commits_between(self, repo: str, older: str, newer: str, paths: Sequence[str]) -> list[str]:
+        """`git log older..newer -- paths`, one "sha subject" per commit, newest first."""
         ...
 
 
@@ -171,7 +225,8 @@ class Clock(Protocol):
 
 
 __all__ = [
-    "Analyst", "Budget", "ChangeProposer", "CheckedOut", "Clock", "Decision", "EventSource",
-    "IssueOutcome", "IssueTracker", "Notifier", "PollStats", "ProposedChange", "RenderedIssue",
+    "Analyst", "Budget", "ChangeProposer", "CheckedOut", "Clock", "Decision", "EventSource", "History",
+    "IssueChange", "IssueLifecycle", "IssueOutcome", "IssueTracker", "Notifier",
+    "PollStats", "ProposedChange", "RenderedIssue",
     "StateStore", "TraceSource", "Workspace",
 ]  # fmt: skip

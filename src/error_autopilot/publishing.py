@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.decisions.policy import decide
@@ -111,14 +111,13 @@ class Publisher:
         rendered = self._render(planned, finding, decision, [link for link, _ in related])
         repo = self.issue_repo(planned, finding)
         known = (
-            IssueRef(repo=planned.issue_repo or repo, number=planned.issue_number, url=planned.issue_url or "")
+            IssueRef(repo=planned.issue_repo or repo, number=planned.issue_number, url=planned.issue_url or "",
+                     state="closed" if planned.issue_closed else "open")
             if planned.issue_number
             else None
-        )
+        )  # fmt: skip
         regressed = planned.status == "regressed"
-        comment = (
-            comments.render_regression_comment(planned) if regressed else comments.render_material_comment(planned)
-        )
+        comment, note = self._comment(planned)
         outcome = self.tracker.upsert(repo, rendered, known, regressed, comment)
         result = base.model_copy(
             update={
@@ -126,6 +125,7 @@ class Publisher:
                 "issue_action": outcome.action,
                 # a closed issue found by its marker is reopened: that is a regression even if state missed it
                 "status": "regressed" if outcome.action == "reopened" else planned.status,
+                "note": note,
             }
         )  # fmt: skip
         self._crosslink(planned, finding, repo, outcome.ref.url)
@@ -137,15 +137,35 @@ class Publisher:
             result = self._propose(result, planned, finding, outcome.ref, decision)
         return result
 
+    def _comment(self, planned: PlannedIncident) -> tuple[str | None, str | None]:
+        """The comment for this publication, and the lifecycle note for the report."""
+        t = Untrusted(self.redactor)
+        if planned.fix_commit and planned.status == "regressed":
+            fixed_in = ", ".join(planned.fixed_versions)
+            note = f"fix {planned.fix_commit[:12]} is in {fixed_in} and the error came back"
+            return comments.render_fixed_regression(planned, t), note
+        if planned.issue_closed and planned.status == "recurring":
+            envs = ", ".join(comments.environments(planned))
+            note = f"still seen on {', '.join(planned.old_versions)} in {envs}; the fix is not deployed there"
+            # said once per version: an old version logging every run must not comment every run
+            return (None if planned.old_versions_noted else comments.render_old_version(planned, t)), note
+        if planned.status == "regressed":
+            return comments.render_regression_comment(planned), None
+        return comments.render_material_comment(planned), None
+
     def _render(self, planned: PlannedIncident, finding: Finding | None, decision: Decision,
                 related: list[render.RelatedIssue]) -> RenderedIssue:  # fmt: skip
         env = self.smap.environments.get(planned.incident.environment)
         truncated = (*planned.incident.truncated, *(finding.truncated if finding else ()))
-        return render.render_issue(
+        rendered = render.render_issue(
             planned, finding, grafana=env.grafana if env else None, loki_selector=env.loki.selector if env else None,
             redactor=self.redactor, tool_version=self.tool_version, truncated=truncated, run_url=self.run_url,
             decision=decision, related=related,
         )  # fmt: skip
+        introduced = comments.render_introduced(planned, Untrusted(self.redactor))
+        if introduced is None:
+            return rendered
+        return replace(rendered, body=comments.with_section(rendered.body, "Introduced in", "introduced", introduced))
 
     def _related(self, planned: PlannedIncident, finding: Finding | None) -> list[tuple[render.RelatedIssue, _Filed]]:
         """Issues filed earlier this run that share a culprit or a trace with this incident."""

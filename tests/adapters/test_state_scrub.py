@@ -12,6 +12,7 @@ import pytest
 from error_autopilot.app import state_admin
 from error_autopilot.config.settings import Settings
 from error_autopilot.domain.errors import ConfigError, StateError
+from error_autopilot.state.model import STATE_SCHEMA_VERSION
 from error_autopilot.state.store import GitStateStore
 from tests.support.world import git
 
@@ -69,7 +70,7 @@ def test_scrub_rewrites_the_history_as_one_commit_without_log_text(tmp_path: Pat
     assert TOKEN not in history and PASSWORD not in history and TOKEN[4:16] not in history
     state = json.loads(git(remote, "--git-dir", str(remote), "show", f"{BRANCH}:state.json"))
     record = state["incidents"][FP]
-    assert state["schema_version"] == 2 and state["cursors"]["prod"]["ts_ns"] == 3
+    assert state["schema_version"] == STATE_SCHEMA_VERSION and state["cursors"]["prod"]["ts_ns"] == 3
     assert record["pending"] and record["pending_incident"]["count"] == 3 and record["pending_incident"]["sample"] == []
     assert record["title"] == "AuthError: bad token [REDACTED:github-token] in orders"
     assert "[REDACTED:github-token]" in record["pending_incident"]["stack"]["exceptions"][0]["message"]

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from error_autopilot.domain.decisions import RuleOutcome
-from error_autopilot.domain.report import PublishedIncident, RunReport
+from error_autopilot.domain.report import LifecycleEvent, PublishedIncident, RunReport
 from error_autopilot.investigation.sanitize import Redactor
 from error_autopilot.sinks.telegram import Span, TelegramNotifier, split_messages
 from tests.support.fakes.telegram import FakeTelegram, parse_html, utf16_len
@@ -170,3 +170,17 @@ def test_one_message_per_environment_chat(fake: FakeTelegram) -> None:
     )
     assert sorted(m["chat_id"] for m in fake.sent) == sorted(chats.values())
     assert "telegram: no chat configured for qa; its news was not sent" in lines
+
+
+def test_a_verified_fix_is_news_and_a_regression_names_its_fix(fake: FakeTelegram) -> None:
+    verified = LifecycleEvent(kind="verified", fingerprint="a" * 16, service="orders", title="KeyError <in> orders",
+                              issue_url="https://github.com/acme/orders/issues/1",
+                              detail="verified fixed in 1.5.0 (prod)", environment="prod")  # fmt: skip
+    quiet = report(incident(status="recurring")).model_copy(update={"lifecycle": (verified,)})
+    assert notifier(fake).notify(quiet) == [f"telegram {CHAT} (prod): sent 1 message(s)"]
+    visible = parse_html(fake.sent[0]["text"])
+    assert "✅ KeyError <in> orders — verified fixed in 1.5.0 (prod)" in visible.split("\n")
+    fake.reset()
+    back = incident(2, status="regressed", note="fix 1a2b3c4d5e6f is in 1.5.0 and the error came back")
+    notifier(fake).notify(report(back))
+    assert "   fix 1a2b3c4d5e6f is in 1.5.0 and the error came back" in parse_html(fake.sent[0]["text"]).split("\n")

@@ -268,6 +268,16 @@ class Telegram(_Model):
     """`[22, 7]`: between 22:00 and 07:00 UTC messages are sent without sound."""
 
 
+class Lifecycle(_Model):
+    """Following an issue after it is filed: fixes, deployed versions, verification, the digest."""
+
+    quiet_period_h: Annotated[float, Field(gt=0)] = 24
+    """Hours a version containing the fix must run, its logs read, without the error before the issue
+    gets one "verified fixed" comment."""
+    digest_every_days: Annotated[int, Field(ge=0)] = 7
+    """Days between two digest sections in the job summary (open incidents, fixed, verified, regressed); 0: never."""
+
+
 class ServiceMap(_Model):
     """The whole service-map.json."""
 
@@ -285,6 +295,8 @@ class ServiceMap(_Model):
     """Your own secret patterns."""
     telegram: Telegram = Telegram()
     """Notifier options."""
+    lifecycle: Lifecycle = Lifecycle()
+    """Fix tracking, verification and the digest."""
     github_url: str = "https://github.com"
     """Web URL for permalinks (GHES: `https://ghe.example.com`)."""
 
@@ -368,7 +380,7 @@ def config_reference() -> str:
     """The configuration reference as Markdown tables, one per model, generated from the models."""
     sections = []
     for model in (ServiceMap, Environment, LokiConfig, TempoConfig, Auth, GrafanaLinks, Service, Policy,
-                  AutoFixPolicy, Budget, Redaction, Telegram):  # fmt: skip
+                  AutoFixPolicy, Budget, Redaction, Telegram, Lifecycle):  # fmt: skip
         rows = [f"#### `{model.__name__}`", "", (model.__doc__ or "").strip(), "",
                 "| field | type | default | meaning |", "|---|---|---|---|"]  # fmt: skip
         for name, field in model.model_fields.items():

@@ -96,6 +96,15 @@ class PlannedIncident(Frozen):
     issue_repo: str | None = None
     known_environments: tuple[str, ...] = ()  # where state had seen it before this run
     previous_count: int = 0  # occurrences in the previous published window
+    issue_closed: bool = False  # its issue is closed (state, synced from GitHub at the start of publish)
+    fix_commit: str | None = None  # the commit that closed its issue
+    fixed_versions: tuple[str, ...] = ()  # versions it occurred in that contain the fix (a regression)
+    old_versions: tuple[str, ...] = ()  # versions it occurred in that predate the fix (not deployed there)
+    old_versions_noted: bool = False  # the closed issue already says these versions still log it
+    analysis_current: bool = False  # an open draft PR already carries a fix for this same evidence
+    first_version: str | None = None  # the version it first appeared in, when known
+    introduced_after: str | None = None  # the version deployed before that one
+    suspects: tuple[str, ...] = ()  # "sha subject" of commits between the two touching its stack's files
 
 
 class PollWindow(Frozen):

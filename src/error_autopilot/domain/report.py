@@ -24,7 +24,7 @@ class PublishedIncident(Frozen):
     issue_url: str | None = None
     issue_number: int | None = None
     issue_repo: str | None = None
-    issue_action: Literal["created", "updated", "reopened", "unchanged", "skipped", "failed"] = "skipped"
+    issue_action: Literal["created", "updated", "reopened", "unchanged", "commented", "skipped", "failed"] = "skipped"
     pr_url: str | None = None
     pr_number: int | None = None
     pr_branch: str | None = None
@@ -34,6 +34,19 @@ class PublishedIncident(Frozen):
     policy_refusals: tuple[RuleOutcome, ...] = ()
     error: str | None = None
     tokens_used: int = 0
+    note: str | None = None  # what the lifecycle said: "still seen on v1 in prod; the fix is not deployed there"
+
+
+class LifecycleEvent(Frozen):
+    """Something that happened to an incident's issue after it was filed (this run's sync)."""
+
+    kind: Literal["fixed", "verified", "muted", "reopened", "closed"]
+    fingerprint: str
+    service: str
+    title: str
+    issue_url: str | None = None
+    detail: str = ""  # "fix 1a2b3c4d5e6f (closing commit)", "verified fixed in v2 (prod)"
+    environment: str = ""  # where it was verified (the other kinds concern the issue, not one environment)
 
 
 class RunReport(Frozen):
@@ -52,6 +65,8 @@ class RunReport(Frozen):
     truncated: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     notifications: tuple[str, ...] = ()  # "telegram -100123: sent 1 message", or the failure
+    lifecycle: tuple[LifecycleEvent, ...] = ()  # issues fixed, verified, muted or reopened since the last run
+    digest: str = ""  # the periodic "are we getting better" section (markdown), when one is due
 
     def count(self, status: IncidentStatus) -> int:
         """Incidents of one status."""

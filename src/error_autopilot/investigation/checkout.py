@@ -16,6 +16,7 @@ import re
 import shutil
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -136,26 +137,75 @@ class GitWorkspace:
             raise WorkspaceError(f"cannot check out {sha[:12]}: {self._redact(str(e.stderr).strip())}") from e
         return path
 
+    @staticmethod
+    def _match_version(repo: git.Repo, version: str, tag_pattern: str | None) -> tuple[str, str] | None:
+        """(commit, how) for a deployed version given as a sha, a `tag_pattern` tag or a tag name."""
+        candidates: list[tuple[str, str]] = []
+        if _SHA.match(version.lower()):
+            candidates.append((version.lower(), f"commit {version[:12]} (deployed version)"))
+        if tag_pattern:
+            tag = tag_pattern.format(version=version)
+            candidates.append((f"refs/tags/{tag}", f"tag {tag}"))
+        candidates.append((f"refs/tags/{version}", f"tag {version}"))
+        for ref, how in candidates:
+            try:
+                return str(repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")), how
+            except git.GitCommandError:
+                continue
+        return None
+
     def _resolve(self, repo: git.Repo, version: str | None, branch: str, tag_pattern: str | None) -> tuple[str, str]:
-        if version:
-            candidates: list[tuple[str, str]] = []
-            if _SHA.match(version.lower()):
-                candidates.append((version.lower(), f"commit {version[:12]} (deployed version)"))
-            if tag_pattern:
-                tag = tag_pattern.format(version=version)
-                candidates.append((f"refs/tags/{tag}", f"tag {tag}"))
-            candidates.append((f"refs/tags/{version}", f"tag {version}"))
-            for ref, how in candidates:
-                try:
-                    return str(repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")), how
-                except git.GitCommandError:
-                    continue
+        if version and (matched := self._match_version(repo, version, tag_pattern)) is not None:
+            return matched
         try:
             sha = str(repo.git.rev_parse("--verify", f"refs/remotes/origin/{branch}^{{commit}}"))
         except git.GitCommandError as e:
             raise WorkspaceError(f"branch {branch!r} not found in the repository") from e
         why = f"version {version!r} not found in the repository" if version else "deployed version unknown"
         return sha, f"branch {branch} head ({why})"
+
+    def _clone(self, repo: str) -> git.Repo:
+        """The repository's cached clone, fetched once per run (under the host's breaker)."""
+        url, _web = self._url(repo)
+        breaker = self._breaker(url)
+        if breaker is not None and (cause := breaker.skip()) is not None:
+            raise WorkspaceError(f"{breaker.name} skipped: unavailable earlier in this run ({cause})")
+        try:
+            return self._clone_or_fetch(url, self._cache / re.sub(r"[^\w.-]+", "_", repo.strip("/"))[-80:])
+        except WorkspaceError as e:
+            if breaker is not None and _HOST_DOWN.search(e.message):
+                breaker.trip(e.message)
+            raise
+
+    # --- ports.History: which deployed version contains which commit --------------------------------
+    def commit_for(self, repo: str, version: str, tag_pattern: str | None) -> str | None:
+        """The commit a deployed version names (sha, `tag_pattern` tag or a tag of that name), else None."""
+        with self._lock(repo):
+            matched = self._match_version(self._clone(repo), version, tag_pattern)
+        return matched[0] if matched else None
+
+    def contains(self, repo: str, commit: str, ancestor: str) -> bool:
+        """`git merge-base --is-ancestor ancestor commit`."""
+        with self._lock(repo):
+            clone = self._clone(repo)
+            try:
+                clone.git.merge_base("--is-ancestor", ancestor, commit)
+            except git.GitCommandError as e:
+                if e.status == 1:
+                    return False
+                why = str(e.stderr).strip()
+                raise WorkspaceError(f"cannot compare {ancestor[:12]} with {commit[:12]}: {why}") from e
+            return True
+
+    def commits_between(self, repo: str, older: str, newer: str, paths: Sequence[str]) -> list[str]:
+        """`git log older..newer -- paths` as "sha subject" lines, newest first (at most 20)."""
+        with self._lock(repo):
+            clone = self._clone(repo)
+            try:
+                out = clone.git.log("--max-count=20", "--format=%H %s", f"{older}..{newer}", "--", *paths)
+            except git.GitCommandError as e:
+                raise WorkspaceError(f"cannot list {older[:12]}..{newer[:12]}: {str(e.stderr).strip()}") from e
+        return [line for line in str(out).splitlines() if line.strip()]
 
     def checkout(self, repo: str, version: str | None, branch: str, tag_pattern: str | None) -> CheckedOut:
         """The repo checked out (detached) at the deployed commit, or the branch head with the reason."""

@@ -11,7 +11,7 @@ from error_autopilot.domain.incidents import PlannedIncident
 from error_autopilot.investigation.sanitize import Redactor
 from error_autopilot.ports import RenderedIssue
 from error_autopilot.sinks.headline import issue_title
-from error_autopilot.sinks.markers import MARKER, TITLE_LIMIT
+from error_autopilot.sinks.markers import MARKER, TITLE_LIMIT, section
 from error_autopilot.sinks.untrusted import Untrusted
 
 LABEL_LIMIT = 50  # GitHub's maximum label name length
@@ -102,3 +102,53 @@ def render_pr_body(
     out += ["", f"Incident `{planned.incident.fingerprint}`. This is a draft for human review; "
             "error-autopilot never merges."]  # fmt: skip
     return "\n".join(out)
+
+
+def _versions(versions: tuple[str, ...], t: Untrusted) -> str:
+    return ", ".join(t.span(v or "(no version)", 60) for v in versions)
+
+
+def render_fixed_regression(planned: PlannedIncident, t: Untrusted) -> str:
+    """The comment on an issue reopened because its fix did not hold: the fix, the version, the evidence."""
+    i = planned.incident
+    sha = (planned.fix_commit or "")[:12]
+    return (f"🔁 **Regressed**: fix `{sha}` is in {_versions(planned.fixed_versions, t)} and the error came back "
+            f"({i.count} occurrence(s) in {', '.join(t.span(e, 60) for e in environments(planned))}, "
+            f"last seen {when(i.last_seen)}). Reopened by error-autopilot.")  # fmt: skip
+
+
+def render_old_version(planned: PlannedIncident, t: Untrusted) -> str:
+    """The comment on a fixed issue when only versions without the fix still log the error."""
+    i = planned.incident
+    sha = (planned.fix_commit or "")[:12]
+    return (f"ℹ️ Still seen on {_versions(planned.old_versions, t)} in "
+            f"{', '.join(t.span(e, 60) for e in environments(planned))} ({i.count} occurrence(s), last "
+            f"{when(i.last_seen)}); the fix `{sha}` is not deployed there. "
+            "Not a regression: the issue stays closed.")  # fmt: skip
+
+
+def render_verified(version: str, environment: str, fix_commit: str, quiet_hours: float, t: Untrusted) -> str:
+    """The one comment saying a fix held: which version, where, for how long."""
+    return (f"✅ **Verified fixed in {t.span(version, 60)} ({t.span(environment, 60)})**: that version contains "
+            f"fix `{fix_commit[:12]}` and has run {quiet_hours:g} h without this error.")  # fmt: skip
+
+
+def render_introduced(planned: PlannedIncident, t: Untrusted) -> str | None:
+    """Where the error first appeared and the commits since the version before, touching its stack's files."""
+    if not planned.first_version:
+        return None
+    text = f"**First seen in** {t.span(planned.first_version, 60)}"
+    if not planned.introduced_after:
+        return text + " (no earlier version seen)."
+    text += f", after {t.span(planned.introduced_after, 60)}."
+    if not planned.suspects:
+        return text + " No commit between them touches the files on its stack."
+    lines = [f"- `{s[:12]}` {t.inline(s[41:], 120)}" for s in planned.suspects[:10]]
+    return "\n".join([text + " Prime suspects, the commits between them touching files on its stack:", *lines])
+
+
+def with_section(body: str, heading: str, name: str, text: str) -> str:
+    """`body` with a headed live section added just before its fingerprint marker (which stays last)."""
+    block = f"\n\n### {heading}\n\n{section(name, text)}\n\n"
+    start = body.rfind("<!-- error-autopilot:fingerprint=")
+    return body + block if start < 0 else body[:start].rstrip("\n") + block + body[start:]

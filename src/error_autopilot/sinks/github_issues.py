@@ -13,6 +13,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 import github
@@ -20,7 +21,7 @@ import requests
 from github.Issue import Issue
 
 from error_autopilot.domain.errors import SinkError, SinkRateLimited
-from error_autopilot.ports import IssueOutcome, RenderedIssue
+from error_autopilot.ports import IssueChange, IssueOutcome, RenderedIssue
 from error_autopilot.resilience import Breaker
 from error_autopilot.sinks.markers import merge_body, parse_marker
 from error_autopilot.state.model import IssueRef
@@ -28,6 +29,7 @@ from error_autopilot.state.model import IssueRef
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 LABEL = "error-autopilot"
+LIFECYCLE_LABELS = ("regressed", "verified")
 
 
 def _message(e: github.GithubException) -> str:
@@ -66,7 +68,8 @@ class GitHubIssueTracker:
         self._breaker = breaker
         self._sleep = retry_sleep
         self._retries = max_retries
-        self._labels_ready: set[tuple[str, str]] = set()  # label creation is a write: once per run is enough
+        # label creation is a write: once per repository, remembered in state across runs
+        self._labels_ready: set[tuple[str, str]] = set()
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         """Run a GitHub call, waiting out secondary rate limits (403/429 with Retry-After) and retrying 5xx."""
@@ -131,12 +134,12 @@ class GitHubIssueTracker:
         return self._ref(repo, issue) if issue else None
 
     def _ensure_labels(self, repo: str, labels: tuple[str, ...]) -> None:
-        missing = [n for n in (*labels, "regressed") if (repo, n) not in self._labels_ready]
+        missing = [n for n in (*labels, *LIFECYCLE_LABELS) if (repo, n) not in self._labels_ready]
         if not missing:
             return
         gh_repo = self._call("read the repository", lambda: self._gh.get_repo(repo))
         for name in missing:
-            color = "d73a4a" if name in (LABEL, "regressed") else "ededed"
+            color = {LABEL: "d73a4a", "regressed": "d73a4a", "verified": "0e8a16"}.get(name, "ededed")
             try:
                 self._call(f"create label {name!r} in {repo}", functools.partial(gh_repo.create_label, name, color))
             except SinkError as e:
@@ -149,9 +152,13 @@ class GitHubIssueTracker:
         self, repo: str, issue: RenderedIssue, known: IssueRef | None, regressed: bool, comment: str | None
     ) -> IssueOutcome:
         """Create, update in place, or reopen a closed issue as a regression; never a second issue."""
-        return guarded(self._breaker, "publish an issue", lambda: self._upsert(repo, issue, known, comment))
+        return guarded(
+            self._breaker, "publish an issue", lambda: self._upsert(repo, issue, known, regressed, comment)
+        )
 
-    def _upsert(self, repo: str, issue: RenderedIssue, known: IssueRef | None, comment: str | None) -> IssueOutcome:
+    def _upsert(
+        self, repo: str, issue: RenderedIssue, known: IssueRef | None, regressed: bool, comment: str | None
+    ) -> IssueOutcome:
         self._ensure_labels(repo, issue.labels)
         existing = self._locate(repo, issue.fingerprint, known)
         if existing is None:
@@ -164,6 +171,12 @@ class GitHubIssueTracker:
         current = sorted(label.name for label in existing.labels)
         labels = sorted({*current, *issue.labels})
         body = merge_body(existing.body, issue.body)  # a run without a finding keeps the evidence already there
+        if existing.state == "closed" and known is not None and known.state == "closed" and not regressed:
+            # state knows it was closed and judged this no regression (an old version still running)
+            if not comment:
+                return IssueOutcome(self._ref(repo, existing), "unchanged")
+            self._call("comment", lambda: existing.create_comment(comment))
+            return IssueOutcome(self._ref(repo, existing), "commented")
         if existing.state == "closed":
             labels = sorted({*labels, "regressed"})
             self._call(
@@ -186,3 +199,59 @@ class GitHubIssueTracker:
         """Every fingerprint marker in the repo's error-autopilot issues (to rebuild lost state)."""
         listing = guarded(self._breaker, "list issues", lambda: self._listing(repo))
         return {fp: self._ref(repo, issue) for fp, issue in listing.items()}
+
+    # --- the lifecycle people drive (ports.IssueLifecycle) -----------------------------------------
+    def changes_since(self, repo: str, since: datetime | None) -> list[IssueChange]:
+        """Our issues updated since `since`, open and closed, in one paginated listing."""
+
+        def listing() -> list[IssueChange]:
+            gh_repo = self._gh.get_repo(repo)
+            issues = gh_repo.get_issues(state="all", labels=[LABEL], since=since) if since else (
+                gh_repo.get_issues(state="all", labels=[LABEL]))  # fmt: skip
+            # only fields the listing carries: reading another (`pull_request`) would fetch each issue again
+            return [
+                IssueChange(number=i.number, state=i.state, state_reason=i.state_reason, closed_at=i.closed_at)
+                for i in issues
+            ]
+
+        return guarded(self._breaker, "list changed issues", lambda: self._call("list changed issues", listing))
+
+    def fix_commit(self, repo: str, number: int) -> str | None:
+        """The `commit_id` of the latest `closed` event: set when "Fixes #n" in a commit or merged PR closed it."""
+
+        def events() -> str | None:
+            closing = [e for e in self._gh.get_repo(repo).get_issue(number).get_events() if e.event == "closed"]
+            return closing[-1].commit_id if closing else None
+
+        return guarded(self._breaker, "read issue events", lambda: self._call("read issue events", events))
+
+    def merge_commit(self, repo: str, pr_number: int) -> str | None:
+        """The merge commit of a merged pull request."""
+
+        def pull() -> str | None:
+            pr = self._gh.get_repo(repo).get_pull(pr_number)
+            return pr.merge_commit_sha if pr.merged else None
+
+        return guarded(self._breaker, "read a pull request", lambda: self._call("read a pull request", pull))
+
+    def note(self, repo: str, number: int, comment: str, label: str) -> None:
+        """Comment and label without reopening or editing the body."""
+
+        def write() -> None:
+            self._ensure_labels(repo, (label,))
+            issue = self._gh.get_repo(repo).get_issue(number)
+            issue.create_comment(comment)
+            issue.add_to_labels(label)
+
+        guarded(self._breaker, "comment on an issue", lambda: self._call("comment on an issue", write))
+
+    def known_labels(self) -> dict[str, tuple[str, ...]]:
+        """Labels known to exist, per repository."""
+        out: dict[str, list[str]] = {}
+        for repo, name in sorted(self._labels_ready):
+            out.setdefault(repo, []).append(name)
+        return {repo: tuple(names) for repo, names in out.items()}
+
+    def remember_labels(self, labels: dict[str, tuple[str, ...]]) -> None:
+        """Labels state says exist already are never created again."""
+        self._labels_ready |= {(repo, name) for repo, names in labels.items() for name in names}

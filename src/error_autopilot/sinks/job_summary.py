@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from error_autopilot.domain.report import PublishedIncident, RunReport
 from error_autopilot.investigation.sanitize import sanitize
+from error_autopilot.state.model import IncidentRecord, State
 
 _STATUS_ICON = {"new": "🆕", "regressed": "🔁", "recurring": "↻", "muted": "🔇", "pending": "⏳"}
 
@@ -50,11 +52,45 @@ def _incident_rows(incidents: Iterable[PublishedIncident]) -> list[str]:
     rows = ["| | Error | Where | Count | Issue | Draft PR | Logged by |", "|---|---|---|---:|---|---|---|"]
     for i in incidents:
         issue = _link(f"#{i.issue_number}" if i.issue_number else i.issue_action, i.issue_url)
+        note = f" ({_cell(i.note, 120)})" if i.note else ""
         rows.append(
-            f"| {_STATUS_ICON.get(i.status, '')} {i.status} | {_cell(i.title)} | {_cell(i.culprit, 60) or '—'} "
+            f"| {_STATUS_ICON.get(i.status, '')} {i.status}{note} | {_cell(i.title)} | {_cell(i.culprit, 60) or '—'} "
             f"| {i.count} | {issue} | {_pr(i)} | {_cell(i.service, 40)} |"
         )
     return rows
+
+
+_LIFECYCLE_ICON = {"fixed": "🔧", "verified": "✅", "muted": "🔇", "reopened": "↩️", "closed": "☑️"}
+
+
+def _issue_link(record: IncidentRecord) -> str:
+    return _link(f"#{record.issue.number}", record.issue.url) if record.issue else "—"
+
+
+def render_digest(state: State, *, now: datetime, days: int) -> str:
+    """The periodic "are we getting better" section: open incidents by volume and age, and what was
+    fixed, verified, regressed and muted in the last `days` days."""
+    since = now - timedelta(days=days)
+    records = list(state.incidents.values())
+    open_ = sorted((r for r in records if r.issue and r.issue.state == "open" and not r.muted),
+                   key=lambda r: -r.total_count)  # fmt: skip
+    fixed = [r for r in records if r.fix and r.fix.recorded_at >= since]
+    verified = [r for r in records if r.verified and r.verified.at >= since]
+    regressed = [r for r in records if r.regressed_at and r.regressed_at >= since]
+    muted = [r for r in records if r.muted]
+    out = [f"### Digest: the last {days} day(s)", "",
+           f"**{len(open_)} open** · {len(fixed)} fixed · {len(verified)} verified · {len(regressed)} regressed · "
+           f"{len(muted)} muted ({sum(r.total_count for r in muted):,} occurrences counted silently)", ""]  # fmt: skip
+    if open_:
+        out += ["| Open incident | Service | Age | Occurrences | Issue |", "|---|---|---:|---:|---|"]
+        out += [f"| {_cell(r.title)} | {_cell(r.service, 40)} | {(now - r.first_seen).days} d | {r.total_count:,} "
+                f"| {_issue_link(r)} |" for r in open_[:10]]  # fmt: skip
+        out.append("")
+    for heading, items in (("Verified", verified), ("Regressed", regressed), ("Fixed, not yet verified", fixed)):
+        shown = [r for r in items if heading != "Fixed, not yet verified" or r.verified is None]
+        if shown:
+            out += [f"**{heading}:** " + ", ".join(f"{_cell(r.title, 60)} {_issue_link(r)}" for r in shown), ""]
+    return "\n".join(out)
 
 
 def render_summary(report: RunReport, *, run_url: str | None = None) -> str:
@@ -66,6 +102,11 @@ def render_summary(report: RunReport, *, run_url: str | None = None) -> str:
         out += ["> Dry run: nothing was written to GitHub or to the state branch.", ""]
     if incidents:
         out += [*_incident_rows(incidents), ""]
+    if report.lifecycle:
+        out += ["### Since the last run"]
+        out += [f"- {_LIFECYCLE_ICON.get(e.kind, '')} {_link(_cell(e.title, 80), e.issue_url)}: {_cell(e.detail, 200)}"
+                for e in report.lifecycle]  # fmt: skip
+        out.append("")
     if report.errors:
         out += ["### Errors", *(f"- {_cell(e, 400)}" for e in report.errors), ""]
     refusals = [(i, r) for i in incidents for r in i.policy_refusals]
@@ -85,6 +126,8 @@ def render_summary(report: RunReport, *, run_url: str | None = None) -> str:
         out += ["### Truncated", *(f"- {_cell(t, 300)}" for t in report.truncated), ""]
     if report.notifications:
         out += ["### Notifications", *(f"- {_cell(n, 200)}" for n in report.notifications), ""]
+    if report.digest:
+        out += [report.digest, ""]
     timing = " · ".join(f"{stage} {secs:.1f}s" for stage, secs in report.durations_s.items())
     footer = f"Run `{report.run_id}` ({report.trigger}) · {timing}"
     out.append(_link(footer, run_url) if run_url else footer)

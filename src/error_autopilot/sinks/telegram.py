@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from error_autopilot.domain.report import PublishedIncident, RunReport
+from error_autopilot.domain.report import LifecycleEvent, PublishedIncident, RunReport
 from error_autopilot.investigation.sanitize import Redactor, sanitize
 from error_autopilot.resilience import Breaker
 
@@ -144,26 +144,30 @@ class TelegramNotifier:
     def notify(self, report: RunReport) -> list[str]:
         """Send each environment's news to its chat; one line per chat saying what happened. Never raises."""
         results: list[str] = []
-        environments = sorted({i.environment for i in report.incidents})
+        verified = [e for e in report.lifecycle if e.kind == "verified"]
+        environments = sorted({i.environment for i in report.incidents} | {e.environment for e in verified})
         for env in environments:
             chat = self._chats.get(env)
             incidents = [i for i in report.incidents if i.environment == env]
+            fixed = [e for e in verified if e.environment == env]
             if chat is None:
-                if any(i.status in {"new", "regressed"} for i in incidents):
+                if fixed or any(i.status in {"new", "regressed"} for i in incidents):
                     results.append(f"telegram: no chat configured for {env}; its news was not sent")
                 continue
             if self._breaker is not None and (cause := self._breaker.skip()) is not None:
                 results.append(f"telegram {chat} ({env}): skipped: Telegram unavailable earlier in this run ({cause})")
                 continue
             try:
-                results.append(self._notify_chat(chat, env, incidents))
+                results.append(self._notify_chat(chat, env, incidents, fixed))
             except Exception as e:  # a notifier must never fail the run; say what broke instead
                 log.exception("telegram %s (%s): notification failed", chat, env)
                 results.append(f"telegram {chat} ({env}): failed: {type(e).__name__}: {e}")
         return results
 
-    def _notify_chat(self, chat: str, env: str, incidents: list[PublishedIncident]) -> str:
-        lines = self._lines(env, incidents)
+    def _notify_chat(
+        self, chat: str, env: str, incidents: list[PublishedIncident], verified: list[LifecycleEvent]
+    ) -> str:
+        lines = self._lines(env, incidents, verified)
         if not lines:
             return f"telegram {chat} ({env}): nothing new, no message"
         silent = in_silent_hours(self._clock(), self._silent_hours)
@@ -179,10 +183,10 @@ class TelegramNotifier:
         cleaned = _SPACES.sub(" ", sanitize(text or "", self._redactor)).strip()
         return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
-    def _lines(self, env: str, incidents: list[PublishedIncident]) -> list[Line]:
+    def _lines(self, env: str, incidents: list[PublishedIncident], verified: list[LifecycleEvent]) -> list[Line]:
         news = [i for i in incidents if i.status in {"new", "regressed"}]
         failed = [i for i in incidents if i.error or "failed" in {i.issue_action, i.pr_action}]
-        if not news and not failed:
+        if not news and not failed and not verified:
             return []
         recurring = [i for i in incidents if i.status == "recurring"]
         pending = [i for i in incidents if i.status == "pending"]
@@ -192,6 +196,11 @@ class TelegramNotifier:
         news.sort(key=lambda i: (i.status != "new", i.service))
         for inc in news + [i for i in failed if i not in news]:
             lines.extend(self._incident(inc))
+        for event in verified:  # a fix that held is news too: the on-call can stop watching it
+            detail = Span(f" — {self._clean(event.detail, 120)}")
+            lines.append((Span("✅ "), Span(self._clean(event.title), "b"), detail))
+            if event.issue_url:
+                lines.append((Span("   "), Span("issue", "a", event.issue_url)))
         if recurring:
             names = ", ".join(f"{self._clean(i.service, 60)} ×{i.count}" for i in recurring[:10])
             more = f" (+{len(recurring) - 10} more)" if len(recurring) > 10 else ""
@@ -215,6 +224,8 @@ class TelegramNotifier:
         lines: list[Line] = [what]
         if inc.culprit:
             lines.append((Span("   at "), Span(self._clean(inc.culprit, 200), "code")))
+        if inc.note:
+            lines.append((Span(f"   {self._clean(inc.note, 200)}"),))
         refused = [r for r in inc.policy_refusals if not r.passed]
         if refused and not inc.pr_url:
             rule, detail = self._clean(refused[0].rule, 60), self._clean(refused[0].detail, 120)

@@ -8,6 +8,7 @@ a pure State → State mutation, so the store can re-apply it on a fresh copy wh
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,15 +46,40 @@ def poll_window(
     return PollStart(resume, frozenset(cursor.seen_line_ids), None)
 
 
-def classify(record: IncidentRecord | None) -> IncidentStatus:
-    """new / recurring / regressed / muted, from what state remembers."""
+def classify(record: IncidentRecord | None, incident: Incident | None = None) -> IncidentStatus:
+    """new / recurring / regressed / muted, from what state remembers and the versions it came from.
+
+    An incident whose issue was closed by a fix regresses only when it came from a version that
+    contains the fix (or from a version not known); from old versions only, it is still recurring
+    (the issue stays closed: the fix is not deployed there yet)."""
     if record is None or (record.issue is None and record.total_count == 0):
         return "new"
     if record.muted:
         return "muted"
     if record.issue is not None and record.issue.state == "closed":
-        return "regressed"
+        fixed, old = fix_split(record, incident)
+        return "recurring" if old and not fixed else "regressed"
     return "recurring"
+
+
+def fix_split(record: IncidentRecord, incident: Incident | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The incident's versions that contain its fix, and those that do not; a version whose ancestry is
+    unknown (or an occurrence without a version) counts as containing it: a regression is not hidden."""
+    if record.fix is None or incident is None:
+        return (), ()
+    versions = incident.versions or ("",)
+    known = record.fix.in_versions
+    fixed = tuple(v for v in versions if known.get(v, True))
+    old = tuple(v for v in versions if known.get(v) is False)
+    return fixed, old
+
+
+def evidence_digest(incident: Incident) -> str:
+    """What an analysis of this incident depends on: its stack and the versions it came from. An open
+    draft PR made from the same evidence is neither analysed nor pushed again."""
+    frames = [f"{f.module}.{f.function} {f.file}" for f in incident.stack.in_app_frames()] if incident.stack else []
+    text = "\n".join([incident.exception_type or "", *frames, *sorted(incident.versions)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _capped(items: Iterable[str], cap: int) -> tuple[str, ...]:
@@ -87,14 +113,25 @@ def storable(incident: Incident) -> Incident:
 
 def _planned(incident: Incident, record: IncidentRecord | None) -> PlannedIncident:
     issue = record.issue if record else None
+    fixed, old = fix_split(record, incident) if record else ((), ())
+    pr = record.pr if record else None
     return PlannedIncident(
         incident=incident,
-        status=classify(record),
+        status=classify(record, incident),
         issue_url=issue.url if issue else None,
         issue_number=issue.number if issue else None,
         issue_repo=issue.repo if issue else None,
         known_environments=record.environments if record else (),
         previous_count=record.last_window_count if record else 0,
+        issue_closed=issue is not None and issue.state == "closed",
+        fix_commit=record.fix.commit if record and record.fix else None,
+        fixed_versions=fixed if record and record.fix else (),
+        old_versions=old,
+        old_versions_noted=bool(old) and record is not None and set(old) <= set(record.old_versions_noted),
+        analysis_current=pr is not None and pr.state == "open" and pr.evidence == evidence_digest(incident),
+        first_version=record.first_version if record else None,
+        introduced_after=record.introduced_after if record else None,
+        suspects=record.suspects if record else (),
     )
 
 
@@ -189,11 +226,20 @@ def record_published(state: State, *, outcome: PublishedIncident, tokens: int, n
         return state  # already recorded by a retry of this save
     payload = record.pending_incident
     issue = record.issue
-    if outcome.issue_number and outcome.issue_url and outcome.issue_repo:
+    stays_closed = (
+        issue is not None and issue.state == "closed" and issue.number == outcome.issue_number
+        and outcome.issue_action in {"commented", "unchanged"}
+    )  # fmt: skip
+    if outcome.issue_number and outcome.issue_url and outcome.issue_repo and not stays_closed:
         issue = IssueRef(repo=outcome.issue_repo, number=outcome.issue_number, url=outcome.issue_url, state="open")
     pr = record.pr
-    if outcome.pr_url and outcome.pr_number and outcome.pr_branch:
-        pr = PrRef(repo=outcome.pr_repo or "", number=outcome.pr_number, url=outcome.pr_url, branch=outcome.pr_branch)
+    if outcome.pr_url and outcome.pr_number and outcome.pr_branch and outcome.pr_action != "none":
+        pr = PrRef(repo=outcome.pr_repo or "", number=outcome.pr_number, url=outcome.pr_url, branch=outcome.pr_branch,
+                   evidence=evidence_digest(payload) if payload else "")  # fmt: skip
+    regressed = outcome.status == "regressed" and outcome.issue_action == "reopened"
+    noted = record.old_versions_noted
+    if outcome.issue_action == "commented" and payload is not None and record.fix is not None:
+        noted = _capped((*noted, *fix_split(record, payload)[1]), MAX_TRACE_IDS)
     updated = record.model_copy(
         update={
             "pending": False,
@@ -206,6 +252,12 @@ def record_published(state: State, *, outcome: PublishedIncident, tokens: int, n
             "environments": tuple(dict.fromkeys((*record.environments, *(payload.environments if payload else ())))),
             "trace_ids": _capped((*record.trace_ids, *(payload.trace_ids if payload else ())), MAX_TRACE_IDS),
             "last_analysed": now if tokens else record.last_analysed,
+            "regressed_at": now if regressed else record.regressed_at,
+            # a regression ends the fix's story: the next close records the next fix
+            "fix": None if regressed else record.fix,
+            "verified": None if regressed else record.verified,
+            "resolved_at": None if regressed else record.resolved_at,
+            "old_versions_noted": () if regressed else noted,
         }
     )
     day = now.strftime("%Y-%m-%d")

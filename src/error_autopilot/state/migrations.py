@@ -41,10 +41,18 @@ def _without_log_text(record: Any, redactor: Redactor) -> Any:
     return record
 
 
+def m003_lifecycle(raw: Raw) -> Raw:
+    """Version 3 follows an issue after publication: fixes, deployed versions, verification, labels
+    known per repository. Every new field has a default; an issue closed in an older state has no
+    recorded reason and is treated as completed, so a returning error is still a regression."""
+    return {**raw, "schema_version": 3}
+
+
 # Index i migrates a file of version i to version i + 1 (index 0: unversioned → 1).
 MIGRATIONS: list[tuple[str, Callable[[Raw], Raw]]] = [
     ("m001_initial", m001_initial),
     ("m002_no_log_text", m002_no_log_text),
+    ("m003_lifecycle", m003_lifecycle),
 ]
 assert len(MIGRATIONS) == STATE_SCHEMA_VERSION, "every schema version needs its migration"
 

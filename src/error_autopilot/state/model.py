@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from error_autopilot.domain.incidents import Incident
 
-STATE_SCHEMA_VERSION = 2
+STATE_SCHEMA_VERSION = 3
 
 
 class _Model(BaseModel):
@@ -34,6 +34,8 @@ class IssueRef(_Model):
     number: int
     url: str
     state: Literal["open", "closed"] = "open"
+    # why a person closed it: "completed" is watched for a regression, "not_planned" mutes it
+    state_reason: str | None = None
 
 
 class PrRef(_Model):
@@ -44,6 +46,35 @@ class PrRef(_Model):
     url: str
     branch: str
     state: Literal["open", "closed", "merged"] = "open"
+    evidence: str = ""  # digest of the patch last pushed: the same patch is never pushed again
+
+
+class Fix(_Model):
+    """The commit that fixed an incident, and which deployed versions carry it."""
+
+    repo: str
+    commit: str
+    source: str  # how it was found: "closing commit", "PR #12 merged"
+    recorded_at: datetime
+    in_versions: dict[str, bool] = {}  # deployed version → contains the fix commit (git ancestry)
+
+
+class Verification(_Model):
+    """A fixed version served the quiet period without the error."""
+
+    version: str
+    environment: str
+    at: datetime
+
+
+class Deployment(_Model):
+    """One version of one service seen running in one environment (from its log lines)."""
+
+    environment: str
+    service: str
+    version: str
+    first_seen: datetime
+    last_seen: datetime
 
 
 class IncidentRecord(_Model):
@@ -65,6 +96,13 @@ class IncidentRecord(_Model):
     trace_ids: tuple[str, ...] = ()  # capped sample
     last_window_count: int = 0  # occurrences in the last published window (to notice a 10× jump)
     pending_incident: Incident | None = None  # occurrences not yet published (retried first), without log lines
+    fix: Fix | None = None
+    verified: Verification | None = None
+    regressed_at: datetime | None = None  # the error came back from a version containing the fix
+    first_version: str | None = None  # the earliest deployed version it was seen in
+    introduced_after: str | None = None  # the version deployed before it in that environment
+    suspects: tuple[str, ...] = ()  # "sha subject" of the commits between the two touching its stack's files
+    old_versions_noted: tuple[str, ...] = ()  # versions without the fix already said on the closed issue
 
 
 class RunBookkeeping(_Model):
@@ -83,3 +121,7 @@ class State(_Model):
     cursors: dict[str, Cursor] = {}  # environment → cursor
     incidents: dict[str, IncidentRecord] = {}  # fingerprint → record
     runs: RunBookkeeping = RunBookkeeping()
+    labels: dict[str, tuple[str, ...]] = {}  # repository → labels known to exist there (created once)
+    synced: dict[str, datetime] = {}  # repository → when its issue changes were last listed
+    deployments: dict[str, Deployment] = {}  # "environment/service/version" → where a version runs
+    last_digest_at: datetime | None = None  # when the job summary last carried the digest

@@ -1,6 +1,8 @@
 """A fake GitHub REST API on loopback for what error-autopilot uses: issues, comments, labels,
-search, pulls and repository_dispatch — with GitHub's status codes, error bodies and `Link`
-pagination, a search index that can lag or be rate limited, and pulls backed by real bare repos."""
+issue events, search, pulls and repository_dispatch — with GitHub's status codes, error bodies and
+`Link` pagination, a search index that can lag or be rate limited, and pulls backed by real bare repos.
+What a person does (close as completed or not planned, by a commit; reopen; merge a PR) is done
+through `close`, `reopen` and `merge`, leaving the same issue fields and events GitHub leaves."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import re
 import subprocess
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,9 @@ class FakeGitHub:
         self.rate_limit_search = False
         self.rate_limit_next_create = 0  # answer this many issue creations with a secondary rate limit
         self.on_request: Callable[[Request], None] | None = None
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # a test's fixed clock, for updated_at
+        self.events: dict[tuple[str, int], list[Json]] = {}  # issue events (closed, reopened, labeled)
+        self.label_posts = 0  # POST /labels, successful or not: each is a paced write
         self._created_at_search: dict[tuple[str, int], int] = {}
         self._ids = itertools.count(1000)
         self._lock = threading.RLock()
@@ -79,6 +85,55 @@ class FakeGitHub:
             "user": {"login": "error-autopilot[bot]", "id": 1},
             "comments": len(self.comments.get((repo, issue["number"]), [])),
         }
+
+    def _stamp(self) -> str:
+        return self.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _event(self, repo: str, issue: Json, event: str, actor: str, **extra: object) -> None:
+        """An entry of GET /issues/{n}/events, shaped as GitHub's state-change issue event."""
+        number = issue["number"]
+        ident = next(self._ids)
+        self.events.setdefault((repo, number), []).append({
+            "id": ident, "node_id": f"IE_{ident}", "url": f"{self.url}/repos/{repo}/issues/events/{ident}",
+            "actor": {"login": actor, "id": 7, "type": "User"}, "event": event, "commit_id": None,
+            "commit_url": None, "created_at": self._stamp(), "performed_via_github_app": None, **extra,
+        })  # fmt: skip
+        issue["updated_at"] = self._stamp()
+
+    def _set_state(self, repo: str, issue: Json, state: str, reason: str | None, actor: str,
+                   commit_id: str | None = None) -> None:  # fmt: skip
+        if state == issue["state"]:
+            return
+        issue["state"] = state
+        if state == "closed":
+            issue["state_reason"], issue["closed_at"] = reason or "completed", self._stamp()
+            commit = {"commit_id": commit_id, "commit_url": f"{self.url}/repos/{repo}/commits/{commit_id}"
+                      if commit_id else None}  # fmt: skip
+            self._event(repo, issue, "closed", actor, state_reason=issue["state_reason"], **commit)
+        else:
+            issue["state_reason"], issue["closed_at"] = "reopened", None
+            self._event(repo, issue, "reopened", actor)
+
+    def close(self, repo: str, number: int, *, reason: str = "completed", commit_id: str | None = None) -> None:
+        """A person closes the issue (or a commit/PR saying "Fixes #n" does, when `commit_id` is given)."""
+        with self._lock:
+            issue = self._find_issue(repo, number)
+            assert issue is not None
+            self._set_state(repo, issue, "closed", reason, "octocat", commit_id)
+
+    def reopen(self, repo: str, number: int) -> None:
+        """A person reopens the issue."""
+        with self._lock:
+            issue = self._find_issue(repo, number)
+            assert issue is not None
+            self._set_state(repo, issue, "open", None, "octocat")
+
+    def merge(self, repo: str, number: int, merge_commit_sha: str) -> None:
+        """A person merges the pull request."""
+        with self._lock:
+            pull = next(p for p in self.pulls[repo] if p["number"] == number)
+            pull.update({"state": "closed", "merged": True, "merged_at": self._stamp(),
+                         "merge_commit_sha": merge_commit_sha})  # fmt: skip
 
     def _pull_json(self, repo: str, pull: Json) -> Json:
         return {
@@ -130,6 +185,7 @@ class FakeGitHub:
                 }
             )
         if rest == "/labels" and req.method == "POST":
+            self.label_posts += 1
             name = req.json()["name"]
             if name in self.labels[repo]:
                 return _error(
@@ -141,15 +197,20 @@ class FakeGitHub:
             return self._create_issue(req, repo) if req.method == "POST" else self._list_issues(req, repo)
         if m := re.match(r"^/issues/(\d+)$", rest):
             return self._issue(req, repo, int(m.group(1)))
+        if m := re.match(r"^/issues/(\d+)/events$", rest):
+            if self._find_issue(repo, int(m.group(1))) is None:
+                return _error(404, "Not Found")
+            return self._page(req, self.events.get((repo, int(m.group(1))), []))
         if m := re.match(r"^/issues/(\d+)/comments$", rest):
             return self._comment(req, repo, int(m.group(1)))
         if m := re.match(r"^/issues/(\d+)/labels$", rest):
             issue = self._find_issue(repo, int(m.group(1)))
             if issue is None:
                 return _error(404, "Not Found")
-            issue["labels"] = sorted(
-                {*issue["labels"], *req.json().get("labels", req.json() if isinstance(req.json(), list) else [])}
-            )
+            data = req.json()
+            added = data if isinstance(data, list) else data.get("labels", [])
+            issue["labels"] = sorted({*issue["labels"], *(set(added) & self.labels[repo])})
+            issue["updated_at"] = self._stamp()
             return Response.json([{"name": n} for n in issue["labels"]])
         if rest == "/pulls":
             return self._create_pull(req, repo) if req.method == "POST" else self._list_pulls(req, repo)
@@ -191,6 +252,10 @@ class FakeGitHub:
             "title": data["title"],
             "body": data.get("body") or "",
             "state": "open",
+            "state_reason": None,
+            "closed_at": None,
+            "created_at": self._stamp(),
+            "updated_at": self._stamp(),
             "labels": sorted(set(data.get("labels") or []) & self.labels[repo]),
         }  # unknown labels are dropped
         self.issues[repo].append(issue)
@@ -200,11 +265,14 @@ class FakeGitHub:
     def _list_issues(self, req: Request, repo: str) -> Response:
         state = req.param("state") or "open"
         wanted = set(filter(None, (req.param("labels") or "").split(",")))
+        since = req.param("since")  # GitHub: only issues updated at or after this time
+        after = datetime.fromisoformat(since) if since else None
         items = [
             self._issue_json(repo, i)
             for i in self.issues[repo]
             if (state == "all" or i["state"] == state) and wanted <= set(i["labels"])
-        ]
+            and (after is None or datetime.fromisoformat(i["updated_at"]) >= after)
+        ]  # fmt: skip
         return self._page(req, items)
 
     def _issue(self, req: Request, repo: str, number: int) -> Response:
@@ -215,9 +283,12 @@ class FakeGitHub:
             data = req.json()
             if len(data.get("body") or "") > BODY_LIMIT:
                 return _too_long()
-            for key in ("title", "body", "state"):
+            for key in ("title", "body"):
                 if key in data:
                     issue[key] = data[key]
+            if "state" in data:
+                self._set_state(repo, issue, data["state"], data.get("state_reason"), "error-autopilot[bot]")
+            issue["updated_at"] = self._stamp()
             if "labels" in data:
                 issue["labels"] = sorted(set(data["labels"]) & self.labels[repo])
         return Response.json(self._issue_json(repo, issue))
@@ -228,6 +299,9 @@ class FakeGitHub:
         if req.method == "POST":
             body = req.json()["body"]
             self.comments.setdefault((repo, number), []).append(body)
+            issue = self._find_issue(repo, number)
+            if issue is not None:
+                issue["updated_at"] = self._stamp()
             return Response.json({"id": next(self._ids), "body": body, "url": f"{self.url}/x"}, 201)
         return Response.json([{"id": 1, "body": b} for b in self.comments.get((repo, number), [])])
 
@@ -295,6 +369,7 @@ class FakeGitHub:
             "state": "open",
             "draft": bool(data.get("draft")),
             "merged_at": None,
+            "merge_commit_sha": None,
             "head": head,
             "base": data["base"],
             "merged": False,
