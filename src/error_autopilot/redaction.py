@@ -178,6 +178,11 @@ BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
     ),
     _p("slack-token", _S + r"(?:xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})", "xox", "xapp-"),
     _p("slack-webhook", r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+", "hooks.slack"),
+    _p(
+        "teams-webhook",
+        r"https://[\w.\-]{1,100}\.(?:webhook\.office\.com/webhookb2|office\.com/webhook)/[A-Za-z0-9@/_\-]+",
+        "office.com/webhook",
+    ),
     _p("discord-webhook", r"https://(?:\w+\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_\-]+", "/api/webhooks/"),
     _p(
         "discord-token",
@@ -358,7 +363,7 @@ def redact_cli_options(text: str) -> str:
 
     def replace(match: re.Match[str]) -> str:
         kind = _key_class(match.group("name"))
-        value = match.group("secret").rstrip("'\",;)]")
+        value = match.group("secret").rstrip("'\",;:.)]")  # the sentence's punctuation is not the value's
         if kind is None or not _is_secret_value(value, kind):
             return match.group(0)
         return (
@@ -378,9 +383,11 @@ _VAULT_LEGACY = _p(
 )
 _EMAIL = _p(
     "email",
-    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}"
-    r"(?![A-Za-z0-9\-])",
+    # `%40`: an address in a query string (`?email=maria%40example.com`)
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}(?:@|%40)[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}"
+    r"\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])",
     "@",
+    "%40",
 )
 # a colon right after the number ends a sentence (`card 4111 …: declined`) unless a field or port follows it
 _CARD = re.compile(r"[2-6](?<![\d.\-][2-6])(?<!\d:[2-6])\d{3}(?:[ -]?\d){9,15}(?![\d.\-]|:[\w/])")
@@ -470,6 +477,8 @@ _SOURCE_FILE = re.compile(
     r"|dart|lua)$",
     re.I,
 )
+# where a key is kept (`--private-key /etc/ssl/orders.pem`): lowercase segments, which random base64 never is
+_FILE_PATH = re.compile(r"(?:~|\.{1,2})?(?:/[a-z0-9_.\-]{1,64}){2,}/?")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -506,7 +515,9 @@ def _is_secret_value(value: str, kind: str) -> bool:
     if kind == "token":
         # names (`orders-db-credentials`) and short words (`anonymous`) are not secrets; a long word may be
         named = _NAMELIKE.fullmatch(bare) is not None and (len(bare) <= 12 or any(c in bare for c in "-_./ "))
-        return len(bare) >= 6 and not named and not (bare.isdigit() and len(bare) < 10)
+        return (
+            len(bare) >= 6 and not named and not (bare.isdigit() and len(bare) < 10) and not _FILE_PATH.fullmatch(bare)
+        )
     if kind == "session":  # session ids are credentials; UUIDs there are more often request or user ids
         return len(bare) >= 16 and _has_digit_and_letter(bare) and not _UUID.fullmatch(bare)
     # a bare `key`: cache keys, object keys, ids — only an opaque random run is taken for a secret

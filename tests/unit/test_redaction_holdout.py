@@ -137,6 +137,8 @@ SECRET = "Zq8vK2mP9xL4tR7wN3bY"
         f'{{"session_id": "{SECRET}"}}',
         f"card 4111 1111 1111 1111: declined ({SECRET[:0]})",
         f"auth {SECRET[:0]}7276100933:AAaFZLvIzIghYklESWhSVPQeKwgHThRg_tB rejected",
+        f"GET /v1/users?email={SECRET.lower()}%40gmail.com&page=2 -> 500",
+        f"POST https://acme.webhook.office.com/webhookb2/{SECRET}@x/IncomingWebhook/abc failed",
     ],
 )
 def test_quoting_levels_and_option_shapes_beyond_the_corpus(line: str) -> None:
@@ -154,6 +156,8 @@ def test_quoting_levels_and_option_shapes_beyond_the_corpus(line: str) -> None:
         "<Error><Code>NoSuchKey</Code><Key>orders/2026/inv-123.pdf</Key></Error>",
         "inside=3 side_effects=none session_count=5 sessions=12 session_id=0b7e8f1c-3c7a-4b2a-9d2e-6f5a4c3b2a10",
         "redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback%3Fstate%3Dabc",
+        "npm ERR! 404 https://registry.npmjs.org/%40acme%2forders-client - Not found",
+        "tls: cannot load --private-key /etc/ssl/private/orders-api.pem: permission denied",
     ],
 )
 def test_names_and_options_that_are_not_secrets_are_kept(line: str) -> None:
