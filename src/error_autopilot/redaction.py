@@ -415,7 +415,7 @@ def redact_cards(text: str) -> str:
 # value matched, at the quoting level the key was written at (`"k": "v"`, `\"k\": \"v\"`, `'k': 'v'`, `k=v`).
 
 _KEYWORD = re.compile(
-    r"pass|pwd|secret|token|key|credential|auth|sig|private|sess|sid|cookie"
+    r"pass|pw|secret|token|key|credential|auth|sig|private|sess|sid|cookie"
 )  # searched in lowercased text
 _KEY_HEAD = re.compile(r"[\w.\-]*$")  # searched in the 41 characters before a secret word
 _KEY_TAIL = re.compile(r"[\w.\-]{0,41}")
@@ -433,7 +433,7 @@ _XML_TEXT = re.compile(r"(?P<v5>[^<\r\n]{1,4096})")
 _WORDS = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z]|[^A-Za-z]|$)|[A-Z]?[a-z]+|[A-Z]+|\d+")
 # fmt: off
 _PASSWORD_WORDS = frozenset({
-    "password", "passwd", "passphrase", "pwd", "pass", "passw", "pword", "passcode", "credential", "credentials",
+    "password", "passwd", "passphrase", "pwd", "pw", "pass", "passw", "pword", "passcode", "credential", "credentials",
     "creds"
 })
 _TOKEN_WORDS = frozenset({
@@ -508,7 +508,8 @@ def _key_class(key: str) -> str | None:
 
 def _is_secret_value(value: str, kind: str) -> bool:
     bare = value.strip().strip("\\\"'")
-    if not bare or bare.lower() in _NOT_A_VALUE or _PLACEHOLDER.fullmatch(bare):
+    # `(using password: YES)`: MySQL saying whether one was sent
+    if not bare or bare.rstrip(")]}").lower() in _NOT_A_VALUE or _PLACEHOLDER.fullmatch(bare):
         return False
     if kind == "password":
         return not (bare.isdigit() and len(bare) < 4)
@@ -579,6 +580,45 @@ def redact_assignments(text: str) -> str:
     return "".join(out) + text[pos:] if out else text
 
 
+# a secret named by one field and held by the next: Kubernetes env (`{"name": "DB_PASSWORD", "value": "…"}`),
+# CloudFormation parameters (`ParameterKey`/`ParameterValue`)
+_NAME_FIELD = re.compile(r"(?:parameter_?)?(?:name|key)", re.I)
+_VALUE_FIELD = re.compile(r"(?:parameter_?)?value", re.I)
+_NAME_VALUE = re.compile(
+    r"(?<![\w\-])(?:[Pp]arameter_?)?(?:[Nn]ame|[Kk]ey)\\{0,8}[\"']?[ \t]{0,8}[:=][ \t]{0,8}\\{0,8}[\"']?"
+    r"(?P<name>[A-Za-z_][\w.\-]{0,63})\\{0,8}[\"']?[ \t]{0,8},[ \t]{0,8}\\{0,8}[\"']?"
+    r"(?:[Pp]arameter_?)?[Vv]alue\\{0,8}[\"']?[ \t]{0,8}[:=][ \t]{0,8}"
+)
+
+
+def redact_name_value_pairs(text: str) -> str:
+    """The value of a name/value pair whose name names a secret; the name stays."""
+    if "alue" not in text:
+        return text
+    out: list[str] = []
+    pos = 0
+    for pair in _NAME_VALUE.finditer(text):
+        kind = _key_class(pair.group("name"))
+        value = _VALUE.match(text, pair.end()) if kind is not None and pair.start() >= pos else None
+        if kind is None or value is None:
+            continue
+        group = next(g for g in ("v1", "v2", "v3", "v4") if value.group(g) is not None)
+        if _is_secret_value(value.group(group), kind):
+            out += [text[pos : value.start(group)], _TAG.format("assignment")]
+            pos = value.end(group)
+    return "".join(out) + text[pos:] if out else text
+
+
+def _named_secret(pair: dict[Any, Any]) -> str | None:
+    """The key holding a secret in a decoded name/value pair, or None."""
+    names = [v for k, v in pair.items() if isinstance(k, str) and isinstance(v, str) and _NAME_FIELD.fullmatch(k)]
+    values = [k for k, v in pair.items() if isinstance(k, str) and isinstance(v, str) and _VALUE_FIELD.fullmatch(k)]
+    if len(names) != 1 or len(values) != 1:
+        return None
+    kind = _key_class(names[0])
+    return values[0] if kind is not None and _is_secret_value(pair[values[0]], kind) else None
+
+
 _LABEL_CACHE = 4096
 
 
@@ -594,6 +634,7 @@ class Redactor:
             *((p.name, p.apply) for p in (_HEX_KEYS, _VAULT_LEGACY, _AWS_PAIR, _GO_DSN, _URL_CODE, _CLI_FLAG)),
             ("cli-flag", redact_cli_options),
             ("assignment", redact_assignments),
+            ("assignment", redact_name_value_pairs),
             (_EMAIL.name, _EMAIL.apply),
             ("card-number", redact_cards),
         )
@@ -626,9 +667,12 @@ class Redactor:
             return [self.redact_tree(v) for v in value]
         if isinstance(value, dict):
             out: dict[Any, Any] = {}
+            held = _named_secret(value)
             for key, item in value.items():
                 kind = _key_class(key) if isinstance(key, str) else None
-                if kind is not None and isinstance(item, str | int) and _is_secret_value(str(item), kind):
+                if key == held or (
+                    kind is not None and isinstance(item, str | int) and _is_secret_value(str(item), kind)
+                ):
                     out[key] = _TAG.format("assignment")
                 else:
                     out[key] = self.redact_tree(item)

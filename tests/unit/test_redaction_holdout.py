@@ -139,6 +139,9 @@ SECRET = "Zq8vK2mP9xL4tR7wN3bY"
         f"auth {SECRET[:0]}7276100933:AAaFZLvIzIghYklESWhSVPQeKwgHThRg_tB rejected",
         f"GET /v1/users?email={SECRET.lower()}%40gmail.com&page=2 -> 500",
         f"POST https://acme.webhook.office.com/webhookb2/{SECRET}@x/IncomingWebhook/abc failed",
+        json.dumps({"level": "error", "msg": "pod spec invalid", "env": [{"name": "DB_PASSWORD", "value": SECRET}]}),
+        f"stack failed: [{{ParameterKey: DbPassword, ParameterValue: {SECRET}}}]",
+        f"Access denied for user 'app'@'10.0.0.4' (using password: YES) pw={SECRET}",
     ],
 )
 def test_quoting_levels_and_option_shapes_beyond_the_corpus(line: str) -> None:
@@ -158,6 +161,8 @@ def test_quoting_levels_and_option_shapes_beyond_the_corpus(line: str) -> None:
         "redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback%3Fstate%3Dabc",
         "npm ERR! 404 https://registry.npmjs.org/%40acme%2forders-client - Not found",
         "tls: cannot load --private-key /etc/ssl/private/orders-api.pem: permission denied",
+        "java.sql.SQLException: Access denied for user 'app'@'10.0.0.4' (using password: YES)",
+        '[{"name": "SECRET_NAME", "value": "orders-db-credentials"}, {"name": "TOKEN_TTL", "value": "3600"}]',
     ],
 )
 def test_names_and_options_that_are_not_secrets_are_kept(line: str) -> None:
@@ -165,7 +170,21 @@ def test_names_and_options_that_are_not_secrets_are_kept(line: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "unit", ["--refresh-token ", "-a b ", "<password>", "%3D", "b'", "cfut_", "A", "AAAA:APA91b", "connect.sid=", "sid"]
+    "unit",
+    [
+        "--refresh-token ",
+        "-a b ",
+        "<password>",
+        "%3D",
+        "b'",
+        "cfut_",
+        "A",
+        "AAAA:APA91b",
+        "connect.sid=",
+        "sid",
+        "name=a,value=",
+        "pw=",
+    ],
 )
 def test_hostile_megabyte_lines_stay_linear_for_the_new_rules(unit: str) -> None:
     redactor = Redactor()
