@@ -479,6 +479,7 @@ _SOURCE_FILE = re.compile(
 )
 # where a key is kept (`--private-key /etc/ssl/orders.pem`): lowercase segments, which random base64 never is
 _FILE_PATH = re.compile(r"(?:~|\.{1,2})?(?:/[a-z0-9_.\-]{1,64}){2,}/?")
+_FILE_NAME = re.compile(r"\.[a-z][a-z0-9]{1,4}$")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -495,6 +496,8 @@ def _key_class(key: str) -> str | None:
             found = "token" if found != "password" else found
         elif word in _SESSION_WORDS or word.endswith(("sessid", "sessionid")):
             found = found or "session"
+        elif word in _OPAQUE_ONLY_WORDS and i > 0 and words[i - 1] in ("public", "pub"):
+            continue  # a public key is published on purpose
         elif word in _OPAQUE_ONLY_WORDS:
             qualified = i > 0 and (words[i - 1] in _KEY_QUALIFIERS or words[i - 1] in _TOKEN_WORDS)
             found = found or ("token" if qualified else "key")
@@ -527,6 +530,7 @@ def _is_secret_value(value: str, kind: str) -> bool:
         and re.fullmatch(r"[A-Za-z0-9+/=_\-.~]+", bare) is not None
         and not _UUID.search(bare)
         and not re.fullmatch(r"[0-9a-fA-F]+", bare)
+        and not _FILE_NAME.search(bare)  # an object key (`Exports/2026/Orders-Q4.csv`)
         and any(c.isupper() for c in bare)
         and any(c.islower() for c in bare)
         and any(c.isdigit() for c in bare)

@@ -163,6 +163,7 @@ def test_quoting_levels_and_option_shapes_beyond_the_corpus(line: str) -> None:
         "tls: cannot load --private-key /etc/ssl/private/orders-api.pem: permission denied",
         "java.sql.SQLException: Access denied for user 'app'@'10.0.0.4' (using password: YES)",
         '[{"name": "SECRET_NAME", "value": "orders-db-credentials"}, {"name": "TOKEN_TTL", "value": "3600"}]',
+        '{"object_key": "Exports/2026/Orders-Q4-Final.csv", "publicKey": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4xYzQ"}',
     ],
 )
 def test_names_and_options_that_are_not_secrets_are_kept(line: str) -> None:
