@@ -176,7 +176,13 @@ BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
         "ABIA",
         "ACCA",
     ),
-    _p("slack-token", _S + r"(?:xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})", "xox", "xapp-"),
+    _p(
+        # xoxc/xoxd are a browser session's token and cookie; the cookie is URL-encoded
+        "slack-token",
+        _S + r"(?:xox[abcdposre]-(?:[A-Za-z0-9\-]|%[0-9A-Fa-f]{2}){10,}|xapp-\d-[A-Za-z0-9-]{10,})",
+        "xox",
+        "xapp-",
+    ),
     _p("slack-webhook", r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+", "hooks.slack"),
     _p(
         "teams-webhook",
