@@ -83,7 +83,9 @@ def _opaque(value: str) -> bool:
 
 
 # a token starts where no token character precedes it (see the module docstring on `\b`)
-_S = r"(?<![A-Za-z0-9_\-])"
+# …or right after a %-escape: a token in a URL-encoded URL (`next=%2Fcb%3Ftoken%3Dghp_…`) follows `%3D`
+_PCT = r"(?<=%[0-9A-Fa-f]{2})"
+_S = r"(?:(?<![A-Za-z0-9_\-])|" + _PCT + ")"
 
 # issuers' token shapes, each with the literal it cannot appear without (tried only when that is present)
 # fmt: off
@@ -170,7 +172,7 @@ BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
     _p("openai-key", _S + r"sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{20,}", "sk-"),
     _p(
         "aws-access-key",
-        r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])",
+        r"(?:(?<![A-Za-z0-9])|" + _PCT + r")(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])",
         "AKIA",
         "ASIA",
         "ABIA",
@@ -220,7 +222,7 @@ BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
     ),
     _p(
         "telegram-bot-token",
-        r"\d(?<![0-9]\d)\d{7,9}:(?:AA[A-Za-z0-9_\-]{30,40}|[A-Za-z0-9_\-]{35})(?![A-Za-z0-9_\-])",
+        r"\d(?:(?<![0-9]\d)|(?<=%[0-9A-Fa-f]{2}\d))\d{7,9}:(?:AA[A-Za-z0-9_\-]{30,40}|[A-Za-z0-9_\-]{35})(?![A-Za-z0-9_\-])",
         ":",
         check=lambda v: _opaque(v.split(":", 1)[1]) and not v.split(":", 1)[1].islower(),
     ),
@@ -234,7 +236,11 @@ BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
         "eyJrIjoi",
     ),
     _p("huggingface-token", _S + r"hf_[A-Za-z0-9]{30,}", "hf_"),
-    _p("jwt", r"(?<![A-Za-z0-9\-])eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*", "eyJ"),
+    _p(
+        "jwt",
+        r"(?:(?<![A-Za-z0-9\-])|" + _PCT + r")eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",
+        "eyJ",
+    ),
     _p(
         "url-credentials",
         # the password runs to the last `@` before the host: passwords may hold `@` themselves
@@ -274,7 +280,9 @@ BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
     ),
 )
 
-_VENDOR_PATTERNS = tuple(_p("vendor-token", r"(?<![A-Za-z0-9_\-.])(?:" + rx + ")", *hints) for rx, hints in _VENDOR)
+_VENDOR_PATTERNS = tuple(
+    _p("vendor-token", r"(?:(?<![A-Za-z0-9_\-.])|" + _PCT + ")(?:" + rx + ")", *hints) for rx, hints in _VENDOR
+)
 
 
 def _literal_trie(words: Iterable[str]) -> str:
@@ -312,7 +320,7 @@ _HEX_KEYS = _p(
     # Mailgun (`<32 hex>-<8 hex>-<8 hex>`) and Mailchimp (`<32 hex>-us<dc>`): no literal to look for, so the
     # token-start check comes after the first character, where the engine can skip ahead to a hex digit
     "vendor-token",
-    r"[a-f0-9](?<![A-Za-z0-9_\-.][a-f0-9])[a-f0-9]{31}-(?:[a-f0-9]{8}-[a-f0-9]{8}(?![A-Za-z0-9\-])|us\d{1,2}(?![A-Za-z0-9]))",
+    r"[a-f0-9](?:(?<![A-Za-z0-9_\-.][a-f0-9])|(?<=%[0-9A-Fa-f]{2}[a-f0-9]))[a-f0-9]{31}-(?:[a-f0-9]{8}-[a-f0-9]{8}(?![A-Za-z0-9\-])|us\d{1,2}(?![A-Za-z0-9]))",
     "-",
 )
 _AWS_PAIR = _p(
@@ -395,8 +403,12 @@ _EMAIL = _p(
     "@",
     "%40",
 )
-# a colon right after the number ends a sentence (`card 4111 …: declined`) unless a field or port follows it
-_CARD = re.compile(r"[2-6](?<![\d.\-][2-6])(?<!\d:[2-6])\d{3}(?:[ -]?\d){9,15}(?![\d.\-]|:[\w/])")
+# a colon right after the number ends a sentence (`card 4111 …: declined`) unless a field or port follows it;
+# after a %-escape (`%204111…`) the number starts past the escape's two hex digits
+_CARD = re.compile(
+    r"[2-6](?<!%[2-6])(?:(?<![\d.\-][2-6])|(?<=%[0-9A-Fa-f]{2}[2-6]))(?<!\d:[2-6])"
+    r"\d{3}(?:[ -]?\d){9,15}(?![\d.\-]|:[\w/])"
+)
 # a number that is the value of an id field (`dd.trace_id`, `spanId`, `order_id`) is an id, Luhn or not
 _ID_FIELD = re.compile(r"(?:id|ID|Id)\\{0,8}[\"']?[ \t]{0,8}[:=][ \t]{0,8}\\{0,8}[\"']?$")
 
