@@ -201,13 +201,20 @@ def test_hostile_megabyte_lines_stay_linear_for_the_new_rules(unit: str) -> None
     assert large < max(small, 0.005) * 60, f"{unit!r}: 64 KB {small:.3f}s, 1 MB {large:.3f}s"
 
 
-@pytest.mark.parametrize("fmt", sorted({s["format"] for s in CORPUS["secrets"]}))
-def test_a_token_behind_a_percent_escape_is_still_a_token(fmt: str) -> None:
+def _bare_tokens() -> list[dict[str, Any]]:
+    """One secret per format whose value is a token recognised on its own (not a password, DSN or key file)."""
+    firsts = {s["format"]: s for s in reversed(CORPUS["secrets"])}
+    return [
+        s
+        for s in firsts.values()
+        if not any(c in s["value"] for c in "%/:@;=\n ") and not _leaks(s, Redactor().redact(s["value"]))
+    ]
+
+
+@pytest.mark.parametrize("secret", _bare_tokens(), ids=lambda s: s["format"])
+def test_a_token_behind_a_percent_escape_is_still_a_token(secret: dict[str, Any]) -> None:
     """In a URL-encoded URL a token follows `%3D` or `%20` (`next=%2Fcb%3Fx%3Dghp_…`): a shape recognised on
     its own is recognised there too."""
-    secret = next(s for s in CORPUS["secrets"] if s["format"] == fmt)
     value = secret["value"]
-    if any(c in value for c in "%/:@;=\n ") or _leaks(secret, Redactor().redact(value)):
-        pytest.skip("not a bare token, or recognised only by its context")
     out = Redactor().redact(f"GET /login?next=%2Fcb%3Fx%3D{value}%26y%3D1 q=auth%20{value}%20x")
     assert not _leaks(secret, out), out
