@@ -83,7 +83,9 @@ def _opaque(value: str) -> bool:
 
 
 # a token starts where no token character precedes it (see the module docstring on `\b`)
-_S = r"(?<![A-Za-z0-9_\-])"
+# …or right after a %-escape: a token in a URL-encoded URL (`next=%2Fcb%3Ftoken%3Dghp_…`) follows `%3D`
+_PCT = r"(?<=%[0-9A-Fa-f]{2})"
+_S = r"(?:(?<![A-Za-z0-9_\-])|" + _PCT + ")"
 
 # issuers' token shapes, each with the literal it cannot appear without (tried only when that is present)
 # fmt: off
@@ -127,6 +129,32 @@ _VENDOR: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdzE)[A-Za-z0-9+/=]{100,}", ("IQoJb3JpZ2luX2Vj", "FwoGZXIvYXdzE")),  # AWS session
     (r"[A-Za-z0-9]{52}JQQJ99[A-Za-z0-9]{3}AZDO[A-Za-z0-9]{4}", ("AZDO",)),  # Azure DevOps
     (r"[A-Za-z0-9_\-.]{3}\dQ~[A-Za-z0-9_\-.~]{31,34}(?![A-Za-z0-9_~.\-])", ("Q~",)),  # Entra client secret
+    (r"[a-f0-9]{36}NRAL", ("NRAL",)),  # New Relic license key
+    (r"cf(?:ut|at|k)_[A-Za-z0-9]{40,50}", ("cfut_", "cfat_", "cfk_")),  # Cloudflare's scannable tokens
+    (r"sb_secret_[A-Za-z0-9_\-]{20,}", ("sb_secret_",)),  # Supabase
+    (r"rubygems_[a-f0-9]{48}", ("rubygems_",)),
+    (r"sk\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{16,}", ("sk.eyJ",)),  # Mapbox secret
+    (r"HRKU-[A-Za-z0-9_\-]{20,}", ("HRKU-",)),  # Heroku
+    (r"access_token\$(?:production|sandbox)\$[a-z0-9]{16}\$[a-f0-9]{32}", ("access_token$",)),  # Braintree
+    (r"LTAI[A-Za-z0-9]{20}(?![A-Za-z0-9])", ("LTAI",)),  # Alibaba Cloud
+    (r"A{22}[A-Za-z0-9%]{30,}", ("AAAAAAAAAAAAAAAAAAAAA",)),  # X/Twitter app bearer
+    (r"EAA[A-Za-z0-9]{90,}", ("EAA",)),  # Meta Graph API
+    (r"sl\.[A-Za-z0-9_\-]{120,}", ("sl.",)),  # Dropbox
+    (r"(?:AKCp[A-Za-z0-9]{69}|cmVmdGtuOjAxOj[A-Za-z0-9]{50,})", ("AKCp", "cmVmdGtu")),  # JFrog
+    (r"ATBB[A-Za-z0-9_=.\-]{32,}", ("ATBB",)),  # Bitbucket
+    (r"hc[ax][a-z]{1,2}k_[A-Za-z0-9]{20,}", ("hcaik_", "hcxik_", "hcxlk_", "hcamk_")),  # Honeycomb
+    (r"dt0[a-z]\d{2}\.[A-Z0-9]{24}\.[A-Z0-9]{64}", ("dt0",)),  # Dynatrace
+    (r"oy2[a-z0-9]{43}(?![A-Za-z0-9])", ("oy2",)),  # NuGet
+    (r"(?:shippo|duffel)_(?:live|test)_[A-Za-z0-9_\-=]{32,}", ("shippo_", "duffel_")),
+    (r"EZ[AT]K[a-z0-9]{54}", ("EZAK", "EZTK")),  # EasyPost
+    (r"GOOG1[A-Z0-9]{56}", ("GOOG1",)),  # Google Cloud Storage HMAC
+    (r"AAAA[A-Za-z0-9_\-]{7}:APA91b[A-Za-z0-9_\-]{100,}", ("APA91b",)),  # Firebase Cloud Messaging
+    (r"napi_[a-z0-9]{60,}", ("napi_",)),  # Neon
+    (r"access-(?:production|development|sandbox)-[a-f0-9]{8}-[a-f0-9\-]{27}", ("access-",)),  # Plaid
+    (r"(?:pplx-[A-Za-z0-9]{40,}|xai-[A-Za-z0-9]{60,})", ("pplx-", "xai-")),  # Perplexity, xAI
+    (r"(?:rdme_[a-z0-9]{60,}|CLOJARS_[a-z0-9]{60}|ico-[A-Za-z0-9]{32}|tk-us-[A-Za-z0-9_\-]{48})",
+     ("rdme_", "CLOJARS_", "ico-", "tk-us-")),
+    (r"pat\.[A-Za-z0-9_\-]{22}\.[a-f0-9]{24}\.[A-Za-z0-9]{20}", ("pat.",)),  # Harness
 )
 # fmt: on
 
@@ -144,14 +172,25 @@ BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
     _p("openai-key", _S + r"sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{20,}", "sk-"),
     _p(
         "aws-access-key",
-        r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])",
+        r"(?:(?<![A-Za-z0-9])|" + _PCT + r")(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])",
         "AKIA",
         "ASIA",
         "ABIA",
         "ACCA",
     ),
-    _p("slack-token", _S + r"(?:xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})", "xox", "xapp-"),
+    _p(
+        # xoxc/xoxd are a browser session's token and cookie; the cookie is URL-encoded
+        "slack-token",
+        _S + r"(?:xox[abcdposre]-(?:[A-Za-z0-9\-]|%[0-9A-Fa-f]{2}){10,}|xapp-\d-[A-Za-z0-9-]{10,})",
+        "xox",
+        "xapp-",
+    ),
     _p("slack-webhook", r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+", "hooks.slack"),
+    _p(
+        "teams-webhook",
+        r"https://[\w.\-]{1,100}\.(?:webhook\.office\.com/webhookb2|office\.com/webhook)/[A-Za-z0-9@/_\-]+",
+        "office.com/webhook",
+    ),
     _p("discord-webhook", r"https://(?:\w+\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_\-]+", "/api/webhooks/"),
     _p(
         "discord-token",
@@ -183,9 +222,9 @@ BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
     ),
     _p(
         "telegram-bot-token",
-        r"\d(?<![0-9]\d)\d{7,9}:(?:AA[A-Za-z0-9_\-]{30,40}|[A-Za-z0-9_\-]{35})(?![A-Za-z0-9_\-])",
+        r"\d(?:(?<![0-9]\d)|(?<=%[0-9A-Fa-f]{2}\d))\d{7,9}:(?:AA[A-Za-z0-9_\-]{30,40}|[A-Za-z0-9_\-]{35})(?![A-Za-z0-9_\-])",
         ":",
-        check=lambda v: _has_digit_and_letter(v.split(":", 1)[1]) and not v.split(":", 1)[1].islower(),
+        check=lambda v: _opaque(v.split(":", 1)[1]) and not v.split(":", 1)[1].islower(),
     ),
     _p("npm-token", _S + r"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])", "npm_"),
     _p("sendgrid-key", _S + r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])", "SG."),
@@ -197,7 +236,11 @@ BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
         "eyJrIjoi",
     ),
     _p("huggingface-token", _S + r"hf_[A-Za-z0-9]{30,}", "hf_"),
-    _p("jwt", r"(?<![A-Za-z0-9\-])eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*", "eyJ"),
+    _p(
+        "jwt",
+        r"(?:(?<![A-Za-z0-9\-])|" + _PCT + r")eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",
+        "eyJ",
+    ),
     _p(
         "url-credentials",
         # the password runs to the last `@` before the host: passwords may hold `@` themselves
@@ -207,8 +250,9 @@ BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
     ),
     _p(
         "authorization-header",
-        r"(?P<k>(?<![\w\-])(?:proxy-)?authorization\\{0,8}[\"']?[ \t]{0,8}[:=][ \t]{0,8}\\{0,8}[\"']?[ \t]{0,8}"
-        r"(?:(?:basic|bearer|token|digest|apikey|sso-key|ssws|negotiate|hmac|dpop)[ \t]{1,8})?)"
+        # a header inside a URL-encoded URL too (`Authorization%3A%20Bearer%20…`)
+        r"(?P<k>(?<![\w\-])(?:proxy-)?authorization\\{0,8}[\"']?[ \t]{0,8}(?:[:=]|%3A)(?:[ \t]|%20){0,8}\\{0,8}[\"']?"
+        r"[ \t]{0,8}(?:(?:basic|bearer|token|digest|apikey|sso-key|ssws|negotiate|hmac|dpop)(?:[ \t]|%20){1,8})?)"
         r"(?P<secret>[^\s\"'\\,;]{4,})",
         "authorization",
         flags=re.I,
@@ -236,8 +280,31 @@ BUILTIN_PATTERNS: tuple[SecretPattern, ...] = (
     ),
 )
 
-_VENDOR_PATTERNS = tuple(_p("vendor-token", r"(?<![A-Za-z0-9_\-.])(?:" + rx + ")", *hints) for rx, hints in _VENDOR)
-_VENDOR_GATE = re.compile("|".join(re.escape(h) for _, hints in _VENDOR for h in hints))
+_VENDOR_PATTERNS = tuple(
+    _p("vendor-token", r"(?:(?<![A-Za-z0-9_\-.])|" + _PCT + ")(?:" + rx + ")", *hints) for rx, hints in _VENDOR
+)
+
+
+def _literal_trie(words: Iterable[str]) -> str:
+    """A regex matching any of `words`, factored by common prefix: a flat alternation of ~100 literals is
+    tried literal by literal at every position of every line, a trie branches once per character."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        if "" in node:  # a word ends here: whatever longer word shares this prefix matches through it
+            return ""
+        alternatives = [re.escape(ch) + build(child) for ch, child in sorted(node.items())]
+        return alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+
+    return build(trie)
+
+
+_VENDOR_GATE = re.compile(_literal_trie(h for _, hints in _VENDOR for h in hints))
 
 
 def redact_vendor_tokens(text: str) -> str:
@@ -253,7 +320,7 @@ _HEX_KEYS = _p(
     # Mailgun (`<32 hex>-<8 hex>-<8 hex>`) and Mailchimp (`<32 hex>-us<dc>`): no literal to look for, so the
     # token-start check comes after the first character, where the engine can skip ahead to a hex digit
     "vendor-token",
-    r"[a-f0-9](?<![A-Za-z0-9_\-.][a-f0-9])[a-f0-9]{31}-(?:[a-f0-9]{8}-[a-f0-9]{8}(?![A-Za-z0-9\-])|us\d{1,2}(?![A-Za-z0-9]))",
+    r"[a-f0-9](?:(?<![A-Za-z0-9_\-.][a-f0-9])|(?<=%[0-9A-Fa-f]{2}[a-f0-9]))[a-f0-9]{31}-(?:[a-f0-9]{8}-[a-f0-9]{8}(?![A-Za-z0-9\-])|us\d{1,2}(?![A-Za-z0-9]))",
     "-",
 )
 _AWS_PAIR = _p(
@@ -281,6 +348,7 @@ _URL_CODE = _p(
     check=_opaque,
 )
 _CLI_FLAG = _p(
+    # the options every tool names the same way; any value goes, short or not
     "cli-flag",
     r"(?P<k>(?<![\w\-])--?(?:password|passwd|pass|token|secret|api-key|apikey|client-secret|auth-token)[ \t]{1,8})"
     r"(?P<secret>[^\s\"'\-][^\s\"']{3,})",
@@ -294,6 +362,33 @@ _CLI_FLAG = _p(
     "-auth-token",
     flags=re.I,
 )
+# any other option whose name names a secret (`--refresh-token x`, `--heroku-api-key x`, `'--pwd', 'x'` in an
+# argv list): the option's words decide, as a key's do, and the value must look like one
+_CLI_OPTION = re.compile(
+    r"-(?<![\w\-]-)-?(?P<name>[A-Za-z][A-Za-z0-9_.\-]{0,40})(?P<gap>\\{0,8}[\"']?,?[ \t]{1,8}\\{0,8}[\"']?)"
+    r"(?P<secret>[^\s\"'\\\-][^\s\"'\\]{3,4096})"
+)
+
+
+def redact_cli_options(text: str) -> str:
+    """Values of command-line options named like secrets; the option itself stays."""
+    if "-" not in text:
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        kind = _key_class(match.group("name"))
+        value = match.group("secret").rstrip("'\",;:.)]")  # the sentence's punctuation is not the value's
+        if kind is None or not _is_secret_value(value, kind):
+            return match.group(0)
+        return (
+            match.group(0)[: match.start("secret") - match.start()]
+            + _TAG.format("cli-flag")
+            + match.group("secret")[len(value) :]
+        )
+
+    return _CLI_OPTION.sub(replace, text)
+
+
 _VAULT_LEGACY = _p(
     "vault-token",
     r"(?<![A-Za-z0-9_\-.])s\.[A-Za-z0-9]{24}(?![A-Za-z0-9_\-.])",
@@ -302,11 +397,18 @@ _VAULT_LEGACY = _p(
 )
 _EMAIL = _p(
     "email",
-    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}"
-    r"(?![A-Za-z0-9\-])",
+    # `%40`: an address in a query string (`?email=maria%40example.com`)
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}(?:@|%40)[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}"
+    r"\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])",
     "@",
+    "%40",
 )
-_CARD = re.compile(r"[2-6](?<![\d.\-][2-6])(?<!\d:[2-6])\d{3}(?:[ -]?\d){9,15}(?![\d.:\-])")
+# a colon right after the number ends a sentence (`card 4111 …: declined`) unless a field or port follows it;
+# after a %-escape (`%204111…`) the number starts past the escape's two hex digits
+_CARD = re.compile(
+    r"[2-6](?<!%[2-6])(?:(?<![\d.\-][2-6])|(?<=%[0-9A-Fa-f]{2}[2-6]))(?<!\d:[2-6])"
+    r"\d{3}(?:[ -]?\d){9,15}(?![\d.\-]|:[\w/])"
+)
 # a number that is the value of an id field (`dd.trace_id`, `spanId`, `order_id`) is an id, Luhn or not
 _ID_FIELD = re.compile(r"(?:id|ID|Id)\\{0,8}[\"']?[ \t]{0,8}[:=][ \t]{0,8}\\{0,8}[\"']?$")
 
@@ -331,22 +433,25 @@ def redact_cards(text: str) -> str:
 # value matched, at the quoting level the key was written at (`"k": "v"`, `\"k\": \"v\"`, `'k': 'v'`, `k=v`).
 
 _KEYWORD = re.compile(
-    r"pass|pwd|secret|token|key|credential|auth|sig|private|session|cookie"
+    r"pass|pw|secret|token|key|credential|auth|sig|private|sess|sid|cookie"
 )  # searched in lowercased text
 _KEY_HEAD = re.compile(r"[\w.\-]*$")  # searched in the 41 characters before a secret word
 _KEY_TAIL = re.compile(r"[\w.\-]{0,41}")
 _KEY_RUN = re.compile(r"[\w.\-]*")
-_SEPARATOR = re.compile(r"(?P<kq>\\{0,8}[\"']?)[ \t]{0,8}(?P<sep>=>|[:=])[ \t]{0,8}")
+# `%3D`/`%3A`: a query string inside a URL-encoded URL (`redirect=…%3Faccess_token%3D…`); `>`: an XML element
+_SEPARATOR = re.compile(r"(?P<kq>\\{0,8}[\"']?)[ \t]{0,8}(?P<sep>=>|[:=>]|%3[DdAa](?:%20)*)[ \t]{0,8}")
 _VALUE = re.compile(
+    r"(?:[bBrRuU]{1,2}(?=[\"']))?"  # Python's b'…', r'…'
     r"(?:\"(?P<v1>(?:[^\"\\\r\n]|\\.){1,4096})"  # plain JSON string (escapes inside are part of the value)
     r"|(?P<q>\\{1,8}[\"'])(?P<v2>(?:(?!(?P=q))[^\r\n]){1,4096})"  # a string inside an escaped string (JSON in JSON)
     r"|'(?P<v3>[^'\r\n]{1,4096})"
     r"|(?P<v4>[^\s\"'\\,;&]{1,4096}))"
 )
+_XML_TEXT = re.compile(r"(?P<v5>[^<\r\n]{1,4096})")
 _WORDS = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z]|[^A-Za-z]|$)|[A-Z]?[a-z]+|[A-Z]+|\d+")
 # fmt: off
 _PASSWORD_WORDS = frozenset({
-    "password", "passwd", "passphrase", "pwd", "pass", "passw", "pword", "passcode", "credential", "credentials",
+    "password", "passwd", "passphrase", "pwd", "pw", "pass", "passw", "pword", "passcode", "credential", "credentials",
     "creds"
 })
 _TOKEN_WORDS = frozenset({
@@ -355,11 +460,14 @@ _TOKEN_WORDS = frozenset({
 _KEY_QUALIFIERS = frozenset({
     "api", "access", "private", "account", "secret", "shared", "master", "signing", "encryption", "auth", "app",
     "client", "license", "subscription", "storage", "sas", "webhook", "service", "admin", "write", "read", "ingest",
-    "ingestion", "sdk", "server", "consumer", "hmac", "primary", "secondary", "dd", "management", "publishable"
+    "ingestion", "sdk", "server", "consumer", "hmac", "primary", "secondary", "dd", "management", "publishable",
+    "application", "personal", "deploy", "bot", "integration"
 })
 # values of these are taken for secrets only when they look random (cache keys, ids and names do not)
 _OPAQUE_ONLY_WORDS = frozenset({"key", "keys"})
 _SESSION_WORDS = frozenset({"cookie", "cookies", "session", "sessionid", "jsessionid", "sid"})
+# `<word>_id` is the secret itself for these: vault's secret_id, a session's id
+_ID_IS_THE_SECRET = frozenset({"secret", "secrets", "session"})
 _GLUED = ("password", "passwd", "secret", "apikey", "accesskey", "secretkey", "privatekey", "accountkey", "token")
 # a word after the secret word makes the key a name of, or a fact about, the secret — not the secret
 _ABOUT = frozenset({
@@ -387,6 +495,9 @@ _SOURCE_FILE = re.compile(
     r"|dart|lua)$",
     re.I,
 )
+# where a key is kept (`--private-key /etc/ssl/orders.pem`): lowercase segments, which random base64 never is
+_FILE_PATH = re.compile(r"(?:~|\.{1,2})?(?:/[a-z0-9_.\-]{1,64}){2,}/?")
+_FILE_NAME = re.compile(r"\.[a-z][a-z0-9]{1,4}$")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -401,29 +512,34 @@ def _key_class(key: str) -> str | None:
             found = "password"
         elif word in _TOKEN_WORDS or word.endswith(_GLUED):
             found = "token" if found != "password" else found
-        elif word in _SESSION_WORDS:
+        elif word in _SESSION_WORDS or word.endswith(("sessid", "sessionid")):
             found = found or "session"
+        elif word in _OPAQUE_ONLY_WORDS and i > 0 and words[i - 1] in ("public", "pub"):
+            continue  # a public key is published on purpose
         elif word in _OPAQUE_ONLY_WORDS:
             qualified = i > 0 and (words[i - 1] in _KEY_QUALIFIERS or words[i - 1] in _TOKEN_WORDS)
             found = found or ("token" if qualified else "key")
         else:
             continue
         rest = words[i + 1 :]
-        if rest and rest[0] in _ABOUT and not (rest[0] == "id" and word in ("secret", "secrets")):
+        if rest and rest[0] in _ABOUT and not (rest[0] == "id" and word in _ID_IS_THE_SECRET):
             return None  # secretName, token_type, password_length, key_id (vault's secret_id is a secret)
     return found
 
 
 def _is_secret_value(value: str, kind: str) -> bool:
     bare = value.strip().strip("\\\"'")
-    if not bare or bare.lower() in _NOT_A_VALUE or _PLACEHOLDER.fullmatch(bare):
+    # `(using password: YES)`: MySQL saying whether one was sent
+    if not bare or bare.rstrip(")]}").lower() in _NOT_A_VALUE or _PLACEHOLDER.fullmatch(bare):
         return False
     if kind == "password":
         return not (bare.isdigit() and len(bare) < 4)
     if kind == "token":
         # names (`orders-db-credentials`) and short words (`anonymous`) are not secrets; a long word may be
         named = _NAMELIKE.fullmatch(bare) is not None and (len(bare) <= 12 or any(c in bare for c in "-_./ "))
-        return len(bare) >= 6 and not named and not (bare.isdigit() and len(bare) < 10)
+        return (
+            len(bare) >= 6 and not named and not (bare.isdigit() and len(bare) < 10) and not _FILE_PATH.fullmatch(bare)
+        )
     if kind == "session":  # session ids are credentials; UUIDs there are more often request or user ids
         return len(bare) >= 16 and _has_digit_and_letter(bare) and not _UUID.fullmatch(bare)
     # a bare `key`: cache keys, object keys, ids — only an opaque random run is taken for a secret
@@ -432,6 +548,7 @@ def _is_secret_value(value: str, kind: str) -> bool:
         and re.fullmatch(r"[A-Za-z0-9+/=_\-.~]+", bare) is not None
         and not _UUID.search(bare)
         and not re.fullmatch(r"[0-9a-fA-F]+", bare)
+        and not _FILE_NAME.search(bare)  # an object key (`Exports/2026/Orders-Q4.csv`)
         and any(c.isupper() for c in bare)
         and any(c.islower() for c in bare)
         and any(c.isdigit() for c in bare)
@@ -468,16 +585,60 @@ def redact_assignments(text: str) -> str:
         sep = _SEPARATOR.match(text, key_end)
         if sep is None or (sep.group("sep") == ":" and text[start - 1 : start] == ":"):
             continue  # no assignment; or a field of an ARN or URN (`:secret:orders/db`)
+        xml = sep.group("sep") == ">"
+        if xml and (text[start - 1 : start] != "<" or sep.group("kq")):
+            continue  # `>` separates only an XML element's name from its text
         kind = _key_class(text[start:key_end])
-        value = _VALUE.match(text, sep.end()) if kind is not None else None
+        value = (_XML_TEXT if xml else _VALUE).match(text, sep.end()) if kind is not None else None
         if kind is None or value is None:
             continue
-        group = next(g for g in ("v1", "v2", "v3", "v4") if value.group(g) is not None)
+        group = next(g for g in ("v1", "v2", "v3", "v4", "v5") if value.groupdict().get(g) is not None)
         if not _is_secret_value(value.group(group), kind):
+            if group == "v4":  # an unquoted value holds no quoted assignment: not rescanned (`sid=sid=…` stays linear)
+                key_end = value.end(group)
             continue
         out += [text[pos : value.start(group)], _TAG.format("assignment")]
         pos = value.end(group)
     return "".join(out) + text[pos:] if out else text
+
+
+# a secret named by one field and held by the next: Kubernetes env (`{"name": "DB_PASSWORD", "value": "…"}`),
+# CloudFormation parameters (`ParameterKey`/`ParameterValue`)
+_NAME_FIELD = re.compile(r"(?:parameter_?)?(?:name|key)", re.I)
+_VALUE_FIELD = re.compile(r"(?:parameter_?)?value", re.I)
+_NAME_VALUE = re.compile(
+    r"(?<![\w\-])(?:[Pp]arameter_?)?(?:[Nn]ame|[Kk]ey)\\{0,8}[\"']?[ \t]{0,8}[:=][ \t]{0,8}\\{0,8}[\"']?"
+    r"(?P<name>[A-Za-z_][\w.\-]{0,63})\\{0,8}[\"']?[ \t]{0,8},[ \t]{0,8}\\{0,8}[\"']?"
+    r"(?:[Pp]arameter_?)?[Vv]alue\\{0,8}[\"']?[ \t]{0,8}[:=][ \t]{0,8}"
+)
+
+
+def redact_name_value_pairs(text: str) -> str:
+    """The value of a name/value pair whose name names a secret; the name stays."""
+    if "alue" not in text:
+        return text
+    out: list[str] = []
+    pos = 0
+    for pair in _NAME_VALUE.finditer(text):
+        kind = _key_class(pair.group("name"))
+        value = _VALUE.match(text, pair.end()) if kind is not None and pair.start() >= pos else None
+        if kind is None or value is None:
+            continue
+        group = next(g for g in ("v1", "v2", "v3", "v4") if value.group(g) is not None)
+        if _is_secret_value(value.group(group), kind):
+            out += [text[pos : value.start(group)], _TAG.format("assignment")]
+            pos = value.end(group)
+    return "".join(out) + text[pos:] if out else text
+
+
+def _named_secret(pair: dict[Any, Any]) -> str | None:
+    """The key holding a secret in a decoded name/value pair, or None."""
+    names = [v for k, v in pair.items() if isinstance(k, str) and isinstance(v, str) and _NAME_FIELD.fullmatch(k)]
+    values = [k for k, v in pair.items() if isinstance(k, str) and isinstance(v, str) and _VALUE_FIELD.fullmatch(k)]
+    if len(names) != 1 or len(values) != 1:
+        return None
+    kind = _key_class(names[0])
+    return values[0] if kind is not None and _is_secret_value(pair[values[0]], kind) else None
 
 
 _LABEL_CACHE = 4096
@@ -493,7 +654,9 @@ class Redactor:
             *((p.name, p.apply) for p in (*BUILTIN_PATTERNS, *custom)),
             ("vendor-token", redact_vendor_tokens),
             *((p.name, p.apply) for p in (_HEX_KEYS, _VAULT_LEGACY, _AWS_PAIR, _GO_DSN, _URL_CODE, _CLI_FLAG)),
+            ("cli-flag", redact_cli_options),
             ("assignment", redact_assignments),
+            ("assignment", redact_name_value_pairs),
             (_EMAIL.name, _EMAIL.apply),
             ("card-number", redact_cards),
         )
@@ -526,9 +689,12 @@ class Redactor:
             return [self.redact_tree(v) for v in value]
         if isinstance(value, dict):
             out: dict[Any, Any] = {}
+            held = _named_secret(value)
             for key, item in value.items():
                 kind = _key_class(key) if isinstance(key, str) else None
-                if kind is not None and isinstance(item, str | int) and _is_secret_value(str(item), kind):
+                if key == held or (
+                    kind is not None and isinstance(item, str | int) and _is_secret_value(str(item), kind)
+                ):
                     out[key] = _TAG.format("assignment")
                 else:
                     out[key] = self.redact_tree(item)
