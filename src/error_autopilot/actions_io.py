@@ -7,8 +7,8 @@ It is also the only code allowed to write a workflow command. The runner reads s
 line (.NET `ReadLine`: `\n`, `\r`, `\r\n`) and runs a line as a command when, after leading
 whitespace, it starts with `::`, or when it holds `##[` anywhere (the older syntax, still parsed). Log
 lines, exception messages, traces, model answers and test output are written by strangers, so
-`guarded_streams` puts a `CommandGuard` over both streams for the whole CLI run: no line it passes on
-can be read as a command, and this module's own commands go around it through `_command`.
+`guarded_streams` puts a `CommandGuard` over both streams for the whole CLI run in Actions: no line it
+passes on can be read as a command, and this module's own commands go around it through `_command`.
 """
 
 from __future__ import annotations
@@ -142,8 +142,11 @@ class CommandGuard(io.TextIOBase):
 
 @contextmanager
 def guarded_streams() -> Iterator[None]:
-    """sys.stdout and sys.stderr behind a `CommandGuard` for the block (the whole CLI run)."""
-    if isinstance(sys.stdout, CommandGuard) and isinstance(sys.stderr, CommandGuard):
+    """sys.stdout and sys.stderr behind a `CommandGuard` for the block (the whole CLI run), in Actions.
+
+    Elsewhere no runner reads commands and the streams stay as they are: the guard's `write` is Python
+    code, and a Ctrl-C that lands in it while the interpreter itself writes to stderr is swallowed."""
+    if not in_actions() or (isinstance(sys.stdout, CommandGuard) and isinstance(sys.stderr, CommandGuard)):
         yield
         return
     saved = sys.stdout, sys.stderr

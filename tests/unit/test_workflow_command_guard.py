@@ -111,3 +111,10 @@ def test_guarded_streams_cover_print_and_restore_the_streams(
     out, err = capsys.readouterr()
     assert _runner_commands(out) == _runner_commands(err) == ["::add-mask::s3cret-value"]
     assert "\\::error title=pwned::x" in out and "trace\\r::stop-commands::abc" in err
+
+
+def test_outside_actions_the_streams_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    before = sys.stdout, sys.stderr
+    with actions_io.guarded_streams():
+        assert (sys.stdout, sys.stderr) == before
