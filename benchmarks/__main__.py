@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from benchmarks import investigation, memory, redaction, throughput, tokens
+from benchmarks import corpus, investigation, memory, redaction, throughput, tokens
 
 
 def main() -> int:
@@ -21,9 +21,10 @@ def main() -> int:
         "tokens": tokens.run(),
         "investigation": investigation.run(),
         "redaction": redaction.run(),
+        "corpus": corpus.run(),
     }
     t, m, k, i = figures["throughput"], figures["memory"], figures["tokens"], figures["investigation"]
-    r = figures["redaction"]
+    r, c = figures["redaction"], figures["corpus"]
     g = r["generated"]
     sys.stdout.write(
         f"throughput: {t['pipeline_lines_per_s']:,.0f} lines/s parse+fingerprint+group vs "
@@ -42,7 +43,11 @@ def main() -> int:
         f"over plan, state and issue; hand-written corpus {r['corpus']['recall']:.1%} / "
         f"{r['corpus']['look_alikes_kept']:.1%}; "
         f"{r['redact_us_per_line']:.0f} µs per line\n"
+        f"locations: {c['by_ecosystem']['all']['file_top1']:.0%} file top-1 vs "
+        f"{c['by_ecosystem']['all']['baseline_file_top1']:.0%} innermost own frame on {c['cases']} real traces "
+        f"→ {c['ratio_file_top1_vs_baseline']}× the baseline\n{c['table']}\n"
     )
+    del c["table"]
     sys.stdout.write(json.dumps(figures, indent=2) + "\n")
     return 0
 

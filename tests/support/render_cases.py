@@ -122,20 +122,30 @@ def timeout_incident() -> Incident:
     ])  # fmt: skip
 
 
-def _loc(repo: str, sha: str, path: str, line: int, function: str) -> CodeLocation:
+def _loc(repo: str, sha: str, path: str, line: int, function: str, reason: str = "") -> CodeLocation:
     return CodeLocation(repo=repo, commit=sha, path=path, line=line, function=function,
-                        permalink=f"https://github.com/{repo}/blob/{sha}/{path}#L{line}")  # fmt: skip
+                        permalink=f"https://github.com/{repo}/blob/{sha}/{path}#L{line}", reason=reason)  # fmt: skip
 
 
 def user_finding(fingerprint: str, **changes: object) -> Finding:
     """The trace shows user-service threw a NullPointerException at UserService.kt:12."""
-    loc = _loc("acme/user-service", USER_SHA, "src/main/kotlin/com/acme/user/UserService.kt", 12, "displayName")
-    caller = _loc("acme/user-service", USER_SHA, "src/main/kotlin/com/acme/user/UserController.kt", 13, "get")
+    loc = _loc("acme/user-service", USER_SHA, "src/main/kotlin/com/acme/user/UserService.kt", 12, "displayName",
+               "in configured package com.acme.user; 4 path segments match; innermost own frame")
+    caller = _loc("acme/user-service", USER_SHA, "src/main/kotlin/com/acme/user/UserController.kt", 13, "get",
+                  "in configured package com.acme.user; 4 path segments match; own frame #2 from the throw")
     web = "https://github.com/acme/user-service/commit/"
     base = Finding(
         fingerprint=fingerprint, symptom_service="order-service", culprit_service="user-service",
         culprit_repo="acme/user-service", deployed_commit=USER_SHA,
         commit_source="service.version resource attribute", primary_location=loc, evidence_chain=(loc, caller),
+        frame_notes=(
+            "UserService.kt:12 displayName: → src/main/kotlin/com/acme/user/UserService.kt (in configured package "
+            "com.acme.user; 4 path segments match; innermost own frame)",
+            "UserController.kt:13 get: → src/main/kotlin/com/acme/user/UserController.kt (in configured package "
+            "com.acme.user; 4 path segments match; own frame #2 from the throw)",
+            "FrameworkServlet.java:885 service: library package org.springframework, not mapped (no file of that "
+            "name in the repository)",
+        ),
         snippet=CodeSnippet(location=loc, start_line=11, lines=(
             "    fun displayName(user: User): String {", "        val nick = user.nickname!!.trim()",
             "        val base = \"${user.firstName} \\\"$nick\\\" ${user.lastName}\"", "        return base.trim()")),
@@ -162,8 +172,10 @@ def user_finding(fingerprint: str, **changes: object) -> Finding:
 def billing_finding(fingerprint: str, **changes: object) -> Finding:
     """billing-service threw it itself, at invoice.py:14."""
     repo, path = "acme/billing-service", "billing/invoice.py"
-    loc = _loc(repo, BILLING_SHA, path, 14, "invoice_total")
-    api = _loc(repo, BILLING_SHA, "billing/api.py", 12, "handle_create_invoice")
+    loc = _loc(repo, BILLING_SHA, path, 14, "invoice_total",
+               "in configured package billing; 2 path segments match; innermost own frame")
+    api = _loc(repo, BILLING_SHA, "billing/api.py", 12, "handle_create_invoice",
+               "in configured package billing; 2 path segments match; own frame #2 from the throw")
     base = Finding(
         fingerprint=fingerprint, symptom_service="billing-service", culprit_service="billing-service",
         culprit_repo=repo, deployed_commit=BILLING_SHA, commit_source="commit 70af41feaf05 (deployed version)",

@@ -60,8 +60,10 @@ PY_TRACE = (
 
 
 def test_python_app_path() -> None:
-    # the parser counts every site-packages frame as library code, even the service's own package
-    assert mapped(PY_TRACE, PY_REPO, ("billing",)) == [("handle", "billing/api.py")]
+    # a configured package wins over the site-packages default: the installed wheel is the service's code
+    assert mapped(PY_TRACE, PY_REPO, ("billing",)) == [
+        ("invoice_total", "billing/invoice.py"), ("handle", "billing/api.py"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -89,8 +91,10 @@ def test_go_module_path() -> None:
         "main.main()\n"
         "\t/build/cmd/cart/main.go:17 +0x25\n"
     )
-    # the module-cache frame counts as a dependency for the parser, so only main maps from the text
-    assert mapped(text, files, ("github.com/acme/cart", "main")) == [("main", "cmd/cart/main.go")]
+    # the configured module path wins over the module-cache default
+    assert mapped(text, files, ("github.com/acme/cart", "main")) == [
+        ("(*Store).Get", "internal/store/store.go"), ("main", "cmd/cart/main.go"),
+    ]
     frame = Frame(function="(*Store).Get", module="github.com/acme/cart/internal/store", line=42, in_app=True,
                   file="/home/runner/go/pkg/mod/github.com/acme/cart@v1.2.0/internal/store/store.go")  # fmt: skip
     assert map_frame(frame, files) == "internal/store/store.go"
@@ -104,13 +108,14 @@ def test_node_dist_path() -> None:
         "    at Object.handler (/app/dist/routes/users.js:8:10)\n"
         "    at Layer.handle (/app/node_modules/express/lib/router/layer.js:95:5)"
     )
-    assert mapped(text, files) == [("getUser", "dist/services/user.js"), ("Object.handler", "dist/routes/users.js")]
+    # the built file and its TypeScript source both match: the fix goes into the source
+    assert mapped(text, files) == [("getUser", "src/services/user.ts"), ("Object.handler", "dist/routes/users.js")]
 
 
-def test_node_dist_without_built_files_maps_to_nothing_rather_than_a_guess() -> None:
-    files = ["package.json", "src/services/user.ts"]
+def test_node_dist_without_built_files_maps_to_the_typescript_source() -> None:
+    files = ["package.json", "src/services/user.ts", "src/routes/user.ts"]
     text = "TypeError: boom\n    at getUser (/app/dist/services/user.js:14:22)"
-    assert mapped(text, files) == []
+    assert mapped(text, files) == [("getUser", "src/services/user.ts")]
 
 
 def test_dotnet_paths() -> None:

@@ -23,6 +23,7 @@ class CodeLocation(Frozen):
     line: int | None = None
     function: str | None = None
     permalink: str | None = None  # https://github.com/o/r/blob/<sha>/<path>#L<line>, when known
+    reason: str = ""  # why this place was ranked where it is (own code, path match, innermost frame…)
 
 
 class CodeSnippet(Frozen):
@@ -100,7 +101,8 @@ class Finding(Frozen):
     deployed_commit: str | None = None
     commit_source: str = ""  # "service.version resource attribute" / "branch head (version unknown)"
     primary_location: CodeLocation | None = None
-    evidence_chain: tuple[CodeLocation, ...] = ()
+    evidence_chain: tuple[CodeLocation, ...] = ()  # ranked candidate locations, primary first
+    frame_notes: tuple[str, ...] = ()  # per stack frame: why own code or library, which file it maps to
     snippet: CodeSnippet | None = None
     suspects: tuple[SuspectCommit, ...] = ()
     error_class: ErrorClass = "unknown"

@@ -220,6 +220,11 @@ def parse_entry(
         readable(_region(stack_text or "", max_line_bytes)), packages=config.packages if config else (),
         source_roots=config.source_roots if config else (),
     )  # fmt: skip
+    if stack is None and data and "\\n" in line:  # a trace in a field of another name (`"details": "…\n    at …"`)
+        stack = parse_stacktrace(
+            readable(_region(line, max_line_bytes)), packages=config.packages if config else (),
+            source_roots=config.source_roots if config else (),
+        )  # fmt: skip
     if level in NON_ERROR_LEVELS or (level is None and stack is None and not _ERRORISH.search(message)):
         return None
     trace_id, span_id = _ids(data, labels, line)

@@ -1,8 +1,10 @@
 """Stack traces of five ecosystems (JVM, Python, Go, Node.js, .NET) into `domain.stack` models.
 
-`parse_stacktrace` finds the trace inside a log message (log prefixes and trailing lines are
-tolerated), decides the language by which frame syntax dominates, and hands the lines to that
-language's parser in `stackparse/`. It never raises on hostile text: input is capped
+`parse_stacktrace` finds the trace inside a log message (log lines before the header and trailing
+lines are tolerated), strips a prefix that a process manager or log shipper put on every line
+(`3|app  | `, `web_1  | `, syslog, CRI: found by shape, not by tool), decides the language by which
+frame syntax dominates, and hands the lines to that language's parser in `stackparse/`. It never
+raises on hostile text: input is capped
 (`MAX_CHARS`, `MAX_LINES`, lines cut at `MAX_LINE`), and frames/exceptions are capped with
 `truncated=True` and `omitted_frames` telling how much was cut.
 """
@@ -10,9 +12,10 @@ language's parser in `stackparse/`. It never raises on hostile text: input is ca
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from error_autopilot.domain.stack import Language, StackTrace
 from error_autopilot.incidents.stackparse import dotnet, go, jvm, node, python
@@ -31,8 +34,15 @@ _PARSERS: dict[Language, ParseFn] = {
     "node": node.parse,
     "dotnet": dotnet.parse,
 }
-_GO_FILE = re.compile(r"^\s+\S[^:]*\.go:\d+(?: \+0x[0-9a-fA-F]+)?\s*$")
+_GO_FILE = re.compile(r"^\s+\S[^:]*\.go:\d+(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$")
 _DOTNET_LINE = re.compile(r":line \d+\s*$")  # with " in " before it; two checks keep it linear on hostile lines
+_ASSEMBLY_INFO = re.compile(r"\((?:[\w.]+, )?Version=\d[\d.]*, Culture=")  # Application Insights' .NET frames
+_DOTNET_INNER = re.compile(r"^--->\s*[A-Za-z_]")  # ` ---> System.IO.IOException`, not IPython's `---> 59`
+_FRAMEISH = re.compile(rf"\s{dotnet.AT} \S+\(|\sat \S|\bFile \"|\.go:\d|\.py\", line \d|\.(?:cs|fs|vb):\w+ \d")
+_FRAME_START = re.compile(rf"^\s+(?:{dotnet.AT} |File |[\w.~/\\-]*\.go:\d|/)")
+_DIGITS = re.compile(r"\d+")
+_PREFIX_SAMPLE = 400  # lines a prefix is judged on: enough for any real trace, cheap on hostile ones
+_PREFIX_CANDIDATES = 12
 _STRONG = 10  # a marker only one runtime prints (`Traceback`, `goroutine 1 [running]:`)
 _LANGUAGES: tuple[Language, ...] = ("python", "go", "dotnet", "jvm", "node")  # tie-break order
 
@@ -42,21 +52,23 @@ def _vote(line: str, votes: dict[Language, int]) -> None:
     if body.startswith("at "):
         if jvm.is_frame(line):
             votes["jvm"] += 1
-        elif node.is_frame(line):
+        elif node.is_frame(line) and not (_ASSEMBLY_INFO.search(line) and dotnet.is_frame(line)):
             votes["node"] += 1
         elif dotnet.is_frame(line):
-            votes["dotnet"] += 1
-        if " in " in line and _DOTNET_LINE.search(line):
-            votes["dotnet"] += 2
-    elif body.startswith("File "):
-        votes["python"] += 1 if python.FILE.match(line) else 0
+            votes["dotnet"] += 2 if " in " in line and _DOTNET_LINE.search(line) else 1
+    elif dotnet.LOCALISED_AT.match(body) and dotnet.is_frame(body):
+        votes["dotnet"] += 2
+    elif body.startswith(("File ", "> File ")):
+        votes["python"] += 1 if python.FILE.match(line) or python.BRIEF.match(line) else 0
+    elif python.BRIEF.match(line):
+        votes["python"] += 1
     elif python.TRACEBACK.match(line):
         votes["python"] += _STRONG
     elif go.GOROUTINE.match(line):
         votes["go"] += _STRONG
     elif _GO_FILE.match(line):
         votes["go"] += 1
-    elif body.startswith(("--->", "--- End of")):
+    elif body.startswith("--- End of") or _DOTNET_INNER.match(body):
         votes["dotnet"] += _STRONG
 
 
@@ -67,6 +79,114 @@ def detect_language(lines: Sequence[str]) -> Language | None:
         _vote(line, votes)
     best = max(_LANGUAGES, key=lambda lang: votes[lang])
     return best if votes[best] > 0 else None
+
+
+_FOREIGN_EXT: dict[str, Language] = {".js": "node", ".mjs": "node", ".cjs": "node", ".ts": "node", ".tsx": "node",
+                                     ".jsx": "node", ".java": "jvm", ".kt": "jvm", ".scala": "jvm", ".go": "go",
+                                     ".cs": "dotnet"}  # fmt: skip
+_ESCAPED_NEWLINE = re.compile(r"\\n(?=\s*(?:at |File |\\t|[\w/.-]+\.go:|Caused by|---))")
+
+
+def _foreign_language(lines: Sequence[str]) -> Language | None:
+    """The runtime whose files Python-style `File "…", line N` frames name, when it is not Python."""
+    counts: dict[Language, int] = {}
+    for line in lines:
+        if (m := python.FILE.match(line)) is not None:
+            ext = "." + m["file"].rsplit(".", 1)[-1] if "." in m["file"] else ""
+            language = _FOREIGN_EXT.get(ext, "python")
+            counts[language] = counts.get(language, 0) + 1
+    best = max(counts, key=lambda k: counts[k], default=None)
+    return best if best not in (None, "python") and counts[best] * 2 > sum(counts.values()) else None
+
+
+def _strings(value: object, depth: int = 0) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict) and depth < 5:
+        for item in value.values():
+            yield from _strings(item, depth + 1)
+    elif isinstance(value, list) and depth < 5:
+        for item in value[:50]:
+            yield from _strings(item, depth + 1)
+
+
+def _from_json(text: str, depth: int = 0) -> str | None:
+    """The most trace-like multi-line string of a JSON document on one of `text`'s lines (a JSON
+    document held as a string inside another is opened too)."""
+    for line in text.splitlines():
+        if "{" not in line:
+            continue
+        try:
+            document = json.loads(line[line.find("{") :])
+        except ValueError:
+            continue
+        best = max(_strings(document), key=lambda v: (len(_FRAMEISH.findall(v)), v.count("\n")), default="")
+        if best.count("\n") >= 2:
+            return best
+        if depth < 2 and "{" in best and (inner := _from_json(best, depth + 1)) is not None:
+            return inner
+    return None
+
+
+def _unescape(text: str) -> str:
+    """A trace squashed into one line: a JSON document holding it in some field, JSON string escapes
+    (`\\n    at …`) or syslog's octal ones (`#012`)."""
+    if text.count("\n") < 3 and "{" in text and text.count("\\n") >= 2:
+        text = _from_json(text) or text
+    if "#012" in text or "#011" in text:
+        text = text.replace("#012", "\n").replace("#011", "\t")
+    if text.count("\n") < 2 and len(_ESCAPED_NEWLINE.findall(text)) >= 2:
+        text = text.replace("\\r\\n", "\n").replace("\\n", "\n").replace("\\t", "\t").replace('\\"', '"')
+    return text
+
+
+def _score(lines: Sequence[str]) -> int:
+    """How many lines read as trace syntax of some runtime."""
+    votes: dict[Language, int] = dict.fromkeys(_LANGUAGES, 0)
+    read = 0
+    for line in lines:
+        before = sum(votes.values())
+        _vote(line, votes)
+        read += sum(votes.values()) > before
+    return read
+
+
+def _common_prefix(lines: Sequence[str]) -> str:
+    first, last = min(lines), max(lines)
+    n = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), min(len(first), len(last)))
+    return first[:n]
+
+
+def strip_line_prefix(lines: list[str]) -> list[str]:
+    """The lines without the prefix a process manager or log shipper wrote on each of them.
+
+    The prefix is the longest common start of the frame-like lines once digits are masked (timestamps
+    and pids vary), cut at a word boundary. It is removed only when that makes more lines read as
+    trace syntax, so a trace's own indentation (`    at `) is never mistaken for one."""
+    framey = [line for line in lines[:_PREFIX_SAMPLE * 10] if _FRAMEISH.search(line)][:_PREFIX_SAMPLE]
+    if framey and all(_FRAME_START.match(line) for line in framey):  # indented frames, nothing before them
+        return lines
+    if len(framey) < 2:  # a single frame: judge the prefix on every line instead
+        framey = [line for line in lines[:_PREFIX_SAMPLE] if line.strip()]
+    if len(framey) < 2:
+        return lines
+    masked = _common_prefix([_DIGITS.sub("0", line) for line in framey])
+    cuts = [i for i in range(len(masked), 0, -1) if not masked[i - 1].isspace()
+            and (i == len(masked) or masked[i].isspace() or masked[i - 1] in "|:]>")]  # fmt: skip
+    if not cuts:
+        return lines
+    sample = lines[: _PREFIX_SAMPLE * 2]
+    best, best_score = None, _score(sample)
+    if best_score >= len(framey):  # every frame-like line already reads as a frame: no prefix
+        return lines
+    for cut in cuts[:_PREFIX_CANDIDATES]:
+        pattern = re.compile("".join(r"\d+" if ch == "0" else re.escape(ch) for ch in masked[:cut]) + "[ \t]?")
+        score = _score([m_line[m.end():] if (m := pattern.match(m_line)) else m_line for m_line in sample])
+        if score > best_score:
+            best, best_score = pattern, score
+    if best is None:
+        return lines
+    return [line[m.end():] if (m := best.match(line)) else line for line in lines]
 
 
 def parse_stacktrace(text: str, *, packages: Sequence[str] = (), source_roots: Sequence[str] = ()) -> StackTrace | None:
@@ -82,15 +202,18 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     if not text:
         return None
     clipped = len(text) > MAX_CHARS
-    lines = text[:MAX_CHARS].splitlines()
+    lines = _unescape(text[:MAX_CHARS]).splitlines()
     if len(lines) > MAX_LINES:
         lines, clipped = lines[:MAX_LINES], True
-    lines = [line[:MAX_LINE] for line in lines]  # the head of a huge line still names the exception
+    lines = strip_line_prefix([line[:MAX_LINE] for line in lines])  # a huge line's head still names the exception
     language = detect_language(lines)
     if language is None:
         return None
+    parser = _PARSERS[language]
+    if language == "python" and (foreign := _foreign_language(lines)) is not None:
+        language, parser = foreign, python.parse_newest_first
     in_app = InApp(language=language, packages=tuple(packages), source_roots=tuple(source_roots))
-    exceptions, capped = _PARSERS[language](lines, in_app)
+    exceptions, capped = parser(lines, in_app)
     trace = build_trace(language, exceptions, truncated=capped or clipped)
     if trace is not None and trace.truncated:
         log.debug("stack trace capped: %s exceptions, %s frames omitted", len(trace.exceptions),

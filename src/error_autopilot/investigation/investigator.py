@@ -19,7 +19,7 @@ from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation import blame, traces
 from error_autopilot.investigation.classify import classify
 from error_autopilot.investigation.patchcheck import check_patch
-from error_autopilot.investigation.stackmap import map_stack
+from error_autopilot.investigation.stackmap import MAX_CANDIDATES, Candidate, enclosing_function, is_anonymous, rank
 from error_autopilot.ports import Analyst, Budget, CheckedOut, TraceSource, Workspace
 
 log = logging.getLogger(__name__)
@@ -121,11 +121,16 @@ class Investigator:
             return finding, None
         update: dict[str, object] = {"culprit_repo": service.repo, "deployed_commit": checkout.commit,
                                      "commit_source": checkout.ref_source}  # fmt: skip
-        mapped = map_stack(stack, blame.listing(checkout.path, checkout.commit)) if stack else []
-        if not mapped:
-            unknowns.append("no in-app stack frame maps to a file of the repository" if stack else "no stack trace")
+        if stack is None:
+            unknowns.append("no stack trace")
             return finding.model_copy(update=update), checkout
-        chain = tuple(self._location(checkout, frame.line, frame.function, path) for frame, path in mapped[:10])
+        ranking = rank(stack, blame.listing(checkout.path, checkout.commit), packages=service.packages,
+                       source_roots=service.source_roots)  # fmt: skip
+        update["frame_notes"] = ranking.frame_notes
+        if not ranking.candidates:
+            unknowns.append(ranking.no_location_reason())
+            return finding.model_copy(update=update), checkout
+        chain = tuple(self._location(checkout, _named(checkout, c, stack)) for c in ranking.candidates[:MAX_CANDIDATES])
         primary = chain[0]
         update |= {
             "primary_location": primary, "evidence_chain": chain,
@@ -137,10 +142,12 @@ class Investigator:
         return finding.model_copy(update=update), checkout
 
     @staticmethod
-    def _location(checkout: CheckedOut, line: int | None, function: str, path: str) -> CodeLocation:
+    def _location(checkout: CheckedOut, candidate: Candidate) -> CodeLocation:
+        path, line = candidate.path, candidate.frame.line
         link = f"{checkout.web_url}/blob/{checkout.commit}/{path}" + (f"#L{line}" if line else "")
-        return CodeLocation(repo=checkout.repo, commit=checkout.commit, path=path, line=line, function=function,
-                            permalink=link if checkout.web_url else None)  # fmt: skip
+        return CodeLocation(repo=checkout.repo, commit=checkout.commit, path=path, line=line,
+                            function=candidate.function, permalink=link if checkout.web_url else None,
+                            reason=candidate.reason)  # fmt: skip
 
     def _analyse(self, planned: PlannedIncident, finding: Finding, checkout: CheckedOut) -> Finding:
         assert self._analyst is not None and self._budget is not None
@@ -161,3 +168,22 @@ class Investigator:
                 timeout_s=config.test_timeout_s if config else 600,
             )  # fmt: skip
         return finding.model_copy(update=update)
+
+
+MAX_SOURCE_BYTES = 2_000_000
+
+
+def _named(checkout: CheckedOut, candidate: Candidate, stack: StackTrace) -> Candidate:
+    """An anonymous frame (arrow function, callback, comprehension) named after the function around
+    its line in the checked-out source, when the source shows one."""
+    if not is_anonymous(candidate.function):
+        return candidate
+    file = (checkout.path / candidate.path).resolve()
+    if not file.is_relative_to(checkout.path.resolve()) or not file.is_file() or file.stat().st_size > MAX_SOURCE_BYTES:
+        return candidate
+    lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+    name = enclosing_function(lines, candidate.frame.line, stack.language)
+    if name is None:
+        return candidate
+    return Candidate(candidate.frame, candidate.path, name, candidate.score,
+                     [*candidate.reasons, f"anonymous function inside {name}"])  # fmt: skip

@@ -1,62 +1,475 @@
-"""Stack frames → repository paths (pure: works on a file listing, never on the disk).
+"""Stack frames → repository files, and the ranking of those files as the place of the bug.
 
-Never returns a path outside the repository: candidates come only from the listing itself."""
+Pure: works on a file listing, never on the disk, and never returns a path outside the listing.
+
+Mapping: a frame's printed path is reduced to a *hint* (deployment root, `site-packages/`, the Go
+module cache or GOPATH prefix, a build folder dropped; JVM/.NET: the package or namespace joined
+with the file or class name) and the repository files with the same name compete on how many
+trailing path segments they share with it. A tie is reported as ambiguous, never silently taken.
+Compiled JavaScript (`dist/x.js`, `build/x.js`) also matches its TypeScript source (`src/x.ts`).
+
+Ranking: every frame that maps to a file is a candidate; candidates are scored on explainable
+signals (own code by configuration or by default, strength of the mapping, position in the chain,
+generic helpers and thin wrappers, test files, exception constructors) and each keeps its reasons.
+"""
 
 from __future__ import annotations
 
 import posixpath
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from error_autopilot.domain.stack import Frame, StackTrace
+from error_autopilot.domain.stack import Frame, Language, StackTrace
+from error_autopilot.incidents.stackparse.common import InApp, Verdict
 
-_SITE = re.compile(r".*/(?:site|dist)-packages/")
-_DEPLOY_ROOTS = ("/app/", "/srv/", "/opt/app/", "/usr/src/app/", "/code/", "/workspace/", "/src/", "/home/app/")
+_SCHEME = re.compile(r"^(?:file://|webpack://[^/]*/|webpack-internal:///|async )")
+_SITE = re.compile(r"^.*/(?:site|dist)-packages/")
+_GO_CACHE = re.compile(r"^.*/pkg/mod/(?:[^@]+)@[^/]+/")
+_GOPATH = re.compile(r"^.*/src/(?=[\w.-]+\.[a-z]{2,}/)")  # `/go/src/github.com/…`
+_DRIVE = re.compile(r"^[A-Za-z]:/")
+_JS_EXT = (".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs", ".vue", ".svelte", ".coffee")
+_COMPILED = re.compile(r"\.(?:js|mjs|cjs|jsx)$")
+_BUILD_DIRS = frozenset({"dist", "build", "out", "lib", "es", "esm", "cjs", "umd", "bin", "compiled", ".next",
+                         "server"})  # fmt: skip
+_BUILT = frozenset({"dist", "build", "out", ".next"})
+_JVM_EXT = (".java", ".kt", ".scala", ".groovy", ".kts")
+_DOTNET_EXT = (".cs", ".fs", ".vb", ".cshtml.cs", ".razor.cs", ".xaml.cs", ".aspx.cs")
+_RUNTIME_MODULES = ("java.", "javax.", "jdk.", "sun.", "kotlin.", "kotlinx.coroutines.", "scala.", "System.",
+                    "Microsoft.", "_COROUTINE.")  # fmt: skip
+_TEST_PATH = re.compile(
+    r"(?:^|/)(?:tests?|spec|specs|__tests__|testing|testdata|src/test|src/androidTest)/"
+    r"|(?:^|/)test_[^/]*\.py$|_test\.(?:py|go)$|(?:Tests?|Spec|IT)\.(?:java|kt|scala|cs)$|\.(?:test|spec)\.[jt]sx?$"
+)
+# Names that say "I only check, fetch or re-raise": the bug is usually in the caller that passed the value.
+_HELPER_NAME = re.compile(
+    r"^(?:_*(?:getitem|pop|lookup|first|single|unwrap|expect|must\w*|"
+    r"check\w*|validate\w*|verify\w*|ensure\w*|require\w*|assert\w*|raise\w*|throw\w*|rethrow\w*|fail\w*|"
+    r"error\w*|panic\w*|fatal\w*|abort\w*|wrap\w*|handle_?error\w*|new_?error|errorf|newf?|invoke|call|apply|"
+    r"__call__|__getitem__|__getattr__|log|logger|log_\w*|throwIf\w*|precondition\w*|"
+    r"requireNonNull|checkNotNull|checkArgument|checkState|orElseThrow|getOrThrow)_*)$",
+    re.IGNORECASE,
+)
+_HELPER_FILE = re.compile(
+    r"(?:^|/)(?:errors?|exceptions?|util|utils|helpers?|assert\w*|preconditions|validat\w*|check\w*|must|panic)"
+    r"\.\w+$|(?:Exception|Error|Errors|Exceptions|Utils?|Helpers?|Preconditions|Assert|Guard|Throw\w*"
+    r"|Proxy|Wrapper|Delegate|Facade)\.\w+$",  # thin pass-through layers: the value came from the caller
+    re.IGNORECASE,
+)
+# The callee refused what it was given: the caller that passed the value usually holds the bug.
+_BAD_ARGUMENT = re.compile(
+    r"Argument\w*Exception$|IllegalArgumentException$|InvalidArgument|ArgumentError$"
+    r"|\b(?:argument|arguments|parameter|positional|keyword argument)\b|Parameter '|Value cannot be null",
+    re.IGNORECASE,
+)
+# Released twice (Go's runtime says so): the function that released is fine, its caller released again.
+_DOUBLE_RELEASE = re.compile(
+    r"close of closed channel|unlock of unlocked|negative WaitGroup counter|RUnlock of unlocked|"
+    r"ObjectDisposedException|already (?:closed|released|disposed)",
+    re.IGNORECASE,
+)
+# Python raises these at the call site, before the callee runs: the call (or the callee's signature)
+# is the bug, not the caller's caller.
+_SIGNATURE_ERROR = re.compile(r"unexpected keyword argument|positional argument|required (?:keyword|positional)")
+_VENDORED = re.compile(r"(?:^|/)(?:vendor|node_modules|third_party|third-party|site-packages|external)/")
+_THROW_HELPER = re.compile(r"^(?:[Tt]hrow\w*|requireNonNull|checkNotNull|checkArgument|checkState|<init>|\.ctor)$")
+_EXCEPTION_CTOR = re.compile(r"(?:Exception|Error|Throwable)(?:\$\w+)?$")
+_GO_ANON = re.compile(r"^(?:func(?:\d+|·\d+)|\d+|gowrap\d+|deferwrap\d+)$")  # `func·007`: Go ≤ 1.4
+_JVM_SYNTHETIC = re.compile(r"^(?:lambda\$|access\$|\$anonfun\$)")
+_JVM_WRAPPERS = frozenset({"invoke", "invokeSuspend", "run", "call", "apply", "accept", "get", "test", "resumeWith",
+                           "doResume", "handle", "onNext", "subscribe"})  # fmt: skip
+
+MAX_CANDIDATES = 10
+_ANONYMOUS = frozenset({"anonymous", "<anonymous>", "<lambda>", "<listcomp>", "<genexpr>", "<dictcomp>", "<setcomp>",
+                        "lambda", "listcomp", "genexpr", "dictcomp", "setcomp", "module", "<module>"})  # fmt: skip
+# Where a named function starts, per language: what an anonymous frame's enclosing function looks like.
+_DEFINITIONS: dict[str, re.Pattern[str]] = {
+    "python": re.compile(r"^(?P<indent>\s*)(?:async\s+)?def\s+(?P<name>[A-Za-z_]\w*)\s*\("),
+    "node": re.compile(
+        r"^(?P<indent>\s*)(?:export\s+)?(?:default\s+)?"
+        r"(?:(?:public|private|protected|static|async|override|get|set)\s+)*"
+        r"(?:function\s*\*?\s*(?P<name>[A-Za-z_$][\w$]*)\s*\("
+        r"|(?P<method>(?!if\b|for\b|while\b|switch\b|catch\b|return\b)[A-Za-z_$][\w$]*)\s*\([^()]*\)\s*"
+        r"(?::\s*[^={]+)?\{\s*$"
+        r"|(?:const|let|var)?\s*(?P<bound>[A-Za-z_$][\w$.]*)\s*[:=]\s*(?:async\s+)?(?:function\b|\([^()]*\)\s*=>))"
+    ),
+}
 
 
-def _suffix_index(files: Sequence[str]) -> dict[str, list[str]]:
+def enclosing_function(lines: Sequence[str], line: int | None, language: Language) -> str | None:
+    """The named function whose body holds `line` (1-based), for a frame the runtime printed without a
+    name (an arrow function, a callback, a comprehension); None when the source does not say."""
+    pattern = _DEFINITIONS.get(language)
+    if pattern is None or not line or line > len(lines):
+        return None
+    here = lines[line - 1]
+    depth = len(here) - len(here.lstrip())
+    for text in reversed(lines[max(0, line - 400) : line]):
+        m = pattern.match(text)
+        if m and len(m["indent"]) < max(depth, 1) and (name := m["name"] or m["method"] or m["bound"]):
+            return name.rsplit(".", 1)[-1]
+    return None
+
+
+def is_anonymous(function: str) -> bool:
+    """A frame the runtime could not name."""
+    return function in _ANONYMOUS
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Where one frame lands in the repository."""
+
+    path: str | None
+    segments: int = 0  # trailing path segments shared with the frame's hint (1: the name only)
+    alternatives: tuple[str, ...] = ()  # other files that matched equally well
+    note: str = ""
+    by_class: bool = False  # found by the class name's file convention (`PortfolioService` → `portfolio.service.ts`)
+
+    @property
+    def ambiguous(self) -> bool:
+        """Several files matched equally well."""
+        return bool(self.alternatives)
+
+
+@dataclass
+class Candidate:
+    """A repository file named by a frame, scored as the place of the bug."""
+
+    frame: Frame
+    path: str
+    function: str  # bare function name, e.g. `placeOrder`, `Get`, `invoice_total`
+    score: float
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str:
+        """The reasons on one line, strongest first."""
+        return "; ".join(self.reasons)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Ranked candidates, best first, and a note on every frame (why in-app, why library, why this file)."""
+
+    candidates: tuple[Candidate, ...]
+    frame_notes: tuple[str, ...]
+    frames: int
+
+    def no_location_reason(self) -> str:
+        """Why no candidate exists, in one sentence."""
+        if self.frames == 0:
+            return "the stack trace has no frames"
+        return f"none of the {self.frames} stack frames maps to a file of the repository"
+
+
+def _index(files: Sequence[str]) -> dict[str, list[str]]:
     index: dict[str, list[str]] = {}
     for path in files:
-        index.setdefault(posixpath.basename(path), []).append(path)
+        name = posixpath.basename(path)
+        index.setdefault(name, []).append(path)
+        stem, ext = posixpath.splitext(name)
+        if ext in _JS_EXT:
+            index.setdefault("\0js:" + stem, []).append(path)
     return index
 
 
-def _best(candidates: list[str], hint: str) -> str | None:
-    """The candidate whose path shares the longest suffix with `hint`."""
-    if not candidates:
+def _clean(file: str | None) -> str | None:
+    """A frame's path with separators, schemes and query strings normalised; None when it is no path."""
+    if not file:
         return None
+    path = _SCHEME.sub("", file.replace("\\", "/").strip()).split("?", 1)[0]
+    path = _DRIVE.sub("/", path).removeprefix("./")
+    if not path or path.startswith("<") or path in ("native", "Unknown Source") or ".." in path.split("/"):
+        return None
+    if "\x00" in path or posixpath.basename(path) in ("", ".", "~"):
+        return None
+    return path
 
-    def score(path: str) -> int:
-        a, b = path.split("/")[::-1], hint.strip("/").split("/")[::-1]
-        return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
-    return max(candidates, key=lambda p: (score(p), -len(p)))
+def _shared(path: str, hint: Sequence[str], *, compiled: bool, any_ext: bool = False) -> int:
+    """Trailing segments `path` shares with `hint`; build folders match `src` for compiled JavaScript;
+    `any_ext`: the file name is a class name, whatever the source language's extension."""
+    a = path.split("/")[::-1]
+    n = 0
+    for i, (x, y) in enumerate(zip(a, hint, strict=False)):
+        if i == 0 and any_ext:
+            same = x.split(".", 1)[0] == y.split(".", 1)[0]
+        elif i == 0 and compiled:
+            same = posixpath.splitext(x)[0] == posixpath.splitext(y)[0]
+        else:
+            same = x == y or (compiled and y in _BUILD_DIRS and x in ("src", "lib", "source", "app"))
+        if not same:
+            break
+        n += 1
+    return n
+
+
+def _choose(candidates: list[str], hint: str, *, compiled: bool = False, any_ext: bool = False) -> Mapping:
+    if not candidates:
+        return Mapping(None, note="no file of that name in the repository")
+    parts = [p for p in hint.strip("/").split("/") if p][::-1]
+    shared = [(_shared(c, parts, compiled=compiled, any_ext=any_ext), c) for c in candidates]
+    scored = sorted(shared, key=lambda t: (-t[0], len(t[1])))
+    best = scored[0][0]
+    if best == 0:
+        return Mapping(None, note="no file of that name in the repository")
+    tied = [c for s, c in scored if s == best]
+    if compiled and len(tied) > 1:  # the built file and its source: the fix goes into the source
+        source = [c for c in tied if not _BUILT.intersection(c.split("/"))]
+        tied = source or tied
+    if len(tied) > 1:  # more of the hint's words in the path: `Acme.Orders.Api/` for namespace `Acme.Orders.Api`
+        words = set(re.split(r"[/._-]", hint.lower()))
+        overlap = {c: len(words.intersection(re.split(r"[/._-]", c.lower()))) for c in tied}
+        tied = [c for c in tied if overlap[c] == max(overlap.values())]
+    if len(tied) > 1:  # a test twin of the file does not make the choice ambiguous
+        tied = [c for c in tied if not _TEST_PATH.search(c)] or tied
+    chosen, others = tied[0], tuple(tied[1:])
+    return Mapping(chosen, best, others)
+
+
+def _jvm_hint(frame: Frame, name: str | None, language: Language | None) -> tuple[list[str], str] | None:
+    """Candidate file names and the package path hint of a JVM/.NET frame."""
+    module = frame.module or ""
+    if not module:
+        return None
+    if name is None and language is not None:
+        dotnet = language == "dotnet"
+    else:
+        dotnet = name is None or name.endswith(_DOTNET_EXT)
+    sep = "+" if dotnet and "+" in module else "$"
+    owner = module.split(sep, 1)[0].split("`", 1)[0]
+    package, _, cls = owner.rpartition(".")
+    if name:
+        names = [name]
+    else:
+        base = cls.removesuffix("Kt") if cls.endswith("Kt") else cls
+        exts = _DOTNET_EXT if dotnet and not any(owner.startswith(p) for p in ("java.", "com.", "org.")) else _JVM_EXT
+        names = [base + ext for ext in (*exts, *(_JVM_EXT if exts is _DOTNET_EXT else _DOTNET_EXT))]
+    return names, "/".join(package.split(".")) if package else ""
+
+
+def map_frame_explained(frame: Frame, index: dict[str, list[str]], language: Language | None = None) -> Mapping:
+    """The repository file of a frame, how well it matched, and the alternatives when it is ambiguous."""
+    raw = frame.file or ""
+    path = _clean(raw)
+    if raw and path is None and not raw.startswith("<") and raw not in ("native", "Unknown Source"):
+        return Mapping(None, note="path is not a plain file path")
+    jvm_like = language in ("jvm", "dotnet") or (
+        language is None and frame.module is not None and "/" not in (path or "") and "." in frame.module
+    )
+    if jvm_like and (path is None or "/" not in path):
+        jvm = _jvm_hint(frame, path, language)
+        if jvm is None:
+            return Mapping(None, note="no file and no class name")
+        names, package = jvm
+        found = [c for n in names for c in index.get(n, [])]
+        return _choose(found, f"{package}/{names[0]}" if package else names[0], any_ext=path is None)
+    if path is None:
+        return Mapping(None, note="no file")
+    hint = _GO_CACHE.sub("", _SITE.sub("", path))
+    hint = _GOPATH.sub("", hint) if hint.endswith(".go") else hint
+    name = posixpath.basename(path)
+    compiled = bool(_COMPILED.search(name))
+    found = list(index.get(name, []))
+    if compiled or name.endswith(_JS_EXT):
+        stem = posixpath.splitext(name)[0]
+        found += [c for c in index.get("\0js:" + stem, []) if c not in found]
+        mapping = _choose(found, hint, compiled=compiled)
+        if mapping.segments < 2 and (by_class := _class_file(frame, index)) is not None:
+            return by_class
+        return mapping
+    return _choose(found, hint, compiled=compiled)
+
+
+def _class_file(frame: Frame, index: dict[str, list[str]]) -> Mapping | None:
+    """A bundled frame (`main.js:1`, `PortfolioService.getDetails`) found by the class's file name
+    convention: `PortfolioService` → `portfolio.service.ts`, `portfolio-service.ts`, `PortfolioService.ts`."""
+    owner = frame.function.removeprefix("async ").removeprefix("new ").split(".", 1)[0]
+    if "." not in frame.function or not re.fullmatch(r"[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+", owner):
+        return None
+    words = [w.lower() for w in re.findall(r"[A-Z][a-z0-9]+", owner)]
+    stems = {owner, ".".join(words), "-".join(words), "_".join(words), "-".join(words[:-1]) + "." + words[-1]}
+    found = sorted({c for stem in stems for c in index.get("\0js:" + stem, []) if not _TEST_PATH.search(c)})
+    if not found:
+        return None
+    return Mapping(found[0], 1, tuple(found[1:]), note=f"class {owner} by file name convention", by_class=True)
 
 
 def map_frame(frame: Frame, files: Sequence[str], index: dict[str, list[str]] | None = None) -> str | None:
     """The repository path of a frame, or None."""
-    index = index if index is not None else _suffix_index(files)
-    file = (frame.file or "").replace("\\", "/")
-    if not file or ".." in file.split("/"):
-        return None
-    name = posixpath.basename(file)
-    if frame.module and "/" not in file and "." in frame.module:  # JVM/.NET: package + file name
-        package = frame.module.rsplit(".", 1)[0].split("$")[0]
-        return _best(index.get(name, []), "/".join([*package.split("."), name]))
-    hint = _SITE.sub("", file)
-    for root in _DEPLOY_ROOTS:
-        if hint.startswith(root):
-            hint = hint[len(root) :]
-            break
-    return _best(index.get(name, []), hint)
+    return map_frame_explained(frame, index if index is not None else _index(files)).path
+
+
+def bare_function(frame: Frame, language: Language | None = None) -> str:
+    """The function's plain name as a developer would search for it (`(*Store).Get.func1` → `Get`,
+    `<RunAsync>d__5.MoveNext` → `RunAsync`, `lambda$place$0` → `place`, `Object.handler` → `handler`)."""
+    fn = frame.function.strip()
+    if language == "go" or (frame.file or "").endswith(".go"):
+        parts = [p for p in re.sub(r"\[[^\]]*\]", "", fn).split(".") if p]
+        named = [p for p in parts if not _GO_ANON.match(p) and not p.startswith("(")]
+        return named[-1] if named else fn
+    if fn == "MoveNext" and (state_machine := re.search(r"\+<(\w+)>", frame.module or "")):  # `Type+<Run>d__4`
+        return state_machine[1]
+    if fn in ("<init>", ".ctor", "constructor", "<clinit>", ".cctor") and frame.module:
+        return re.split(r"[.$+`]", frame.module.rsplit(".", 1)[-1])[0]
+    if local := re.search(r">g__([A-Za-z_]\w*)\|", fn):  # .NET local function `<Outer>g__Inner|0_0`
+        return local[1]
+    if "<" in fn and ">" in fn and (m := re.search(r"<<?([A-Za-z_]\w*)>", fn)):  # .NET async/lambda
+        return m[1]
+    if language in ("jvm", None) and _JVM_SYNTHETIC.match(fn):
+        pieces = [p for p in fn.split("$") if p and p not in ("lambda", "access", "anonfun") and not p.isdigit()]
+        if pieces:
+            return pieces[0]
+    if language == "jvm" and fn in _JVM_WRAPPERS and frame.module and "$" in frame.module:
+        inner = [p for p in frame.module.split("$")[1:] if p and not p.isdigit() and p[0].islower()]
+        if inner:
+            return inner[-1]
+    if language == "dotnet" and (accessor := re.match(r"^(?:get|set|add|remove)_([A-Z]\w*)$", fn)):
+        return accessor[1]  # a property or event accessor: the property is what a developer names
+    fn = re.sub(r"\s*\[as [^\]]*\]$", "", fn).removeprefix("async ").removeprefix("new ")
+    fn = fn.split("$", 1)[0] if language == "jvm" and "$" in fn and not fn.startswith("$") else fn
+    tail = fn.rsplit(".", 1)[-1] if "." in fn else fn
+    return tail.split("[", 1)[0] or fn
+
+
+def _runtime(frame: Frame, verdict: Verdict, language: Language) -> bool:
+    """Language runtime and standard library: never the service's bug, whatever the listing holds."""
+    if verdict.in_app:
+        return False
+    module = frame.module or ""
+    if language in ("jvm", "dotnet") and module.startswith(_RUNTIME_MODULES):
+        return True
+    return verdict.runtime
+
+
+def _exception_order(stack: StackTrace) -> list[int]:
+    """Exceptions with frames, in the order their frames are weighed: the root cause first, then its wrappers."""
+    return [i for i in range(len(stack.exceptions))[::-1] if stack.exceptions[i].frames]
+
+
+def rank(
+    stack: StackTrace, files: Sequence[str], *, packages: Sequence[str] = (), source_roots: Sequence[str] = ()
+) -> Ranking:
+    """Candidate locations for the bug, best first, each with its reasons."""
+    index = _index(files)
+    verdicts = InApp(language=stack.language, packages=tuple(packages), source_roots=tuple(source_roots))
+    by_key: dict[tuple[str, str], Candidate] = {}
+    notes: list[str] = []
+    frames = 0
+    order = _exception_order(stack)
+    for depth, exc_at in enumerate(order):
+        exc = stack.exceptions[exc_at]
+        seen_here: set[tuple[str, str]] = set()
+        seen_other: set[tuple[str, str]] = set()  # frames outside the service's code, ranked among themselves
+        refused = bool(_BAD_ARGUMENT.search(exc.type) or _BAD_ARGUMENT.search(exc.message[:300]))
+        refused = refused and not _SIGNATURE_ERROR.search(exc.message[:300])
+        released_twice = bool(_DOUBLE_RELEASE.search(f"{exc.type}: {exc.message[:300]}"))
+        thrower = True  # no frame above this one but throw helpers: this frame raised the exception
+        releaser = True  # no frame above this one but the runtime: this frame did the second release
+        for frame in exc.frames:
+            frames += 1
+            raised_here, thrower = thrower, thrower and bool(_THROW_HELPER.match(frame.function.rsplit(".", 1)[-1]))
+            verdict = verdicts.classify(frame.module, frame.file)
+            released_here, releaser = releaser, releaser and _runtime(frame, verdict, stack.language)
+            where = f"{frame.file or frame.module or '?'}" + (f":{frame.line}" if frame.line else "")
+            if _runtime(frame, verdict, stack.language):
+                _note(notes, f"{where} {frame.function}: runtime ({verdict.reason})")
+                continue
+            mapping = map_frame_explained(frame, index, stack.language)
+            if mapping.path is None:
+                _note(notes, f"{where} {frame.function}: {'own code' if verdict.in_app else verdict.reason}, "
+                             f"not mapped ({mapping.note})")  # fmt: skip
+                continue
+            by_convention = mapping.by_class and _under_root(mapping.path, source_roots)
+            if not verdict.in_app and mapping.segments < 2 and not by_convention:
+                _note(notes, f"{where} {frame.function}: {verdict.reason}; only its file name matches {mapping.path}")
+                continue
+            if not verdict.in_app and _VENDORED.search(mapping.path):
+                _note(notes, f"{where} {frame.function}: {verdict.reason}; vendored copy at {mapping.path}")
+                continue
+            key = (mapping.path, bare_function(frame, stack.language))
+            seen = seen_here if verdict.in_app else seen_other
+            if key in seen:  # recursion or an async state machine printed twice: one candidate
+                continue
+            caller_did_it = (refused and raised_here) or (released_twice and released_here)
+            candidate = _score(frame, mapping, verdict, stack.language, len(seen), depth, len(order), caller_did_it)
+            seen.add(key)
+            _note(notes, f"{where} {frame.function}: → {mapping.path} ({candidate.reason})")
+            if key in by_key:
+                by_key[key].score = max(by_key[key].score, candidate.score) + 2
+                continue
+            by_key[key] = candidate
+    ranked = sorted(by_key.values(), key=lambda c: -c.score)
+    return Ranking(tuple(ranked), tuple(notes), frames)
+
+
+def _under_root(path: str, roots: Sequence[str]) -> bool:
+    return any(f"/{r.strip('/')}/" in "/" + path for r in roots if r.strip("/"))
+
+
+def _note(notes: list[str], text: str) -> None:
+    if len(notes) < 60:
+        notes.append(text[:300])
+
+
+def _score(
+    frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, own_seen: int, depth: int,
+    exceptions: int, refused: bool,
+) -> Candidate:  # fmt: skip
+    """One candidate's score; every signal that moves it leaves a reason."""
+    assert mapping.path is not None
+    function = bare_function(frame, language)
+    reasons: list[str] = []
+    if verdict.in_app and verdict.configured:
+        score, reasons = 100.0, [verdict.reason]
+    elif verdict.in_app:
+        score, reasons = 85.0, ["own code (not a known library)"]
+    else:
+        score, reasons = 60.0, [f"{verdict.reason}, but the file is in the repository"]
+    if mapping.ambiguous:
+        score -= 25
+        reasons.append(f"ambiguous: also {', '.join(mapping.alternatives[:3])}")
+    elif mapping.by_class:
+        reasons.append(mapping.note)
+    elif mapping.segments >= 2:
+        score += 5
+        reasons.append(f"{mapping.segments} path segments match")
+    else:
+        reasons.append("only the file name matches")
+    steps = (30, 18, 10, 5, 2)
+    if own_seen < len(steps):
+        score += steps[own_seen]
+    if own_seen == 0:
+        reasons.append("innermost own frame" + (" of the root cause" if exceptions > 1 and depth == 0 else ""))
+    else:
+        reasons.append(f"own frame #{own_seen + 1} from the throw")
+    if depth > 0:
+        score -= 4 * depth
+        reasons.append("in an exception that wraps the root cause")
+    if _TEST_PATH.search(mapping.path):
+        score -= 40
+        reasons.append("test file")
+    if own_seen == 0 and (_HELPER_NAME.match(function) or _HELPER_FILE.search(mapping.path)):
+        score -= 22
+        reasons.append("generic helper: the caller usually holds the bug")
+    if refused and own_seen == 0:
+        score -= 15
+        reasons.append("it rejected what it was given (a bad argument, a second release): the caller did it")
+    if function and _EXCEPTION_CTOR.search(frame.module or "") and frame.function in ("<init>", ".ctor"):
+        score -= 30
+        reasons.append("exception constructor")
+    if frame.line is None:
+        score -= 3
+    return Candidate(frame=frame, path=mapping.path, function=function, score=score, reasons=reasons)
 
 
 def map_stack(stack: StackTrace, files: Sequence[str]) -> list[tuple[Frame, str]]:
     """In-app frames that map to a file, throwing exception first, in order."""
-    index = _suffix_index(files)
+    index = _index(files)
     mapped = []
     for frame in stack.in_app_frames():
-        path = map_frame(frame, files, index)
+        path = map_frame_explained(frame, index, stack.language).path
         if path is not None:
             mapped.append((frame, path))
     return mapped

@@ -166,19 +166,24 @@ def _snippet(f: Finding, t: Untrusted) -> list[str]:
 def _candidate(loc: CodeLocation, t: Untrusted) -> str:
     label_ = linked(t.span(f"{loc.path}:{loc.line}" if loc.line else loc.path, 200), loc.permalink)
     text = label_ + (f" {t.span(loc.function, 80)}" if loc.function else "")
-    reason = getattr(loc, "reason", None)  # the stack engine may say why a candidate ranks where it does
-    return text + (f" — {t.inline(str(reason), 160)}" if reason else "")
+    return text + (f" — {t.inline(loc.reason, 200)}" if loc.reason else "")  # why it ranks where it does
 
 
 def _candidates(f: Finding, t: Untrusted) -> list[str]:
-    """The evidence chain as a ranked list of candidate locations, most likely first."""
-    if len(f.evidence_chain) < 2:
-        return []  # one candidate is the location above
-    out = ["### Candidate locations (most likely first)", ""]
-    out += [f"{n}. {_candidate(loc, t)}" for n, loc in enumerate(f.evidence_chain[:30], start=1)]
-    if len(f.evidence_chain) > 30:
-        out.append(f"- … {len(f.evidence_chain) - 30} more")
-    return [*out, ""]
+    """The evidence chain as a ranked list of candidate locations, most likely first, each with why;
+    then, folded, how every stack frame was read (own code or library, which file)."""
+    out: list[str] = []
+    if len(f.evidence_chain) >= 2 or any(loc.reason for loc in f.evidence_chain):
+        out += ["### Candidate locations (most likely first)", ""]
+        out += [f"{n}. {_candidate(loc, t)}" for n, loc in enumerate(f.evidence_chain[:30], start=1)]
+        if len(f.evidence_chain) > 30:
+            out.append(f"- … {len(f.evidence_chain) - 30} more")
+        out.append("")
+    if f.frame_notes:
+        notes = [f"- {t.span(note, 300)}" for note in f.frame_notes[:30]]
+        more = [f"- … {len(f.frame_notes) - 30} more frame(s)"] if len(f.frame_notes) > 30 else []
+        out += ["<details><summary>How each stack frame was read</summary>", "", *notes, *more, "", "</details>", ""]
+    return out
 
 
 # ── pictures ────────────────────────────────────────────────────────────────────────────────────

@@ -7,6 +7,7 @@ characters before any pattern sees it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -34,12 +35,16 @@ _LIBRARY_MODULES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 # File path fragments (forward slashes) that mark dependency or runtime code.
 _LIBRARY_PATHS: dict[str, tuple[str, ...]] = {
-    "python": ("site-packages/", "dist-packages/", "/lib/python", "<frozen ", "/lib/pypy"),
-    "node": ("node_modules/", "node:", "<anonymous>", "native"),
-    "go": ("/pkg/mod/", "/vendor/", "/usr/local/go/", "/usr/lib/go", "/go/src/runtime/", "GOROOT/"),
+    "python": ("site-packages/", "dist-packages/", "/lib/python", "<frozen ", "/lib/pypy", "/Lib/"),
+    "node": ("node_modules/",),
+    "go": ("/pkg/mod/", "/vendor/", "/usr/local/go/", "/usr/lib/go", "/go/src/runtime/", "GOROOT/", "/libexec/src/"),
     "jvm": (),
     "dotnet": (),
 }
+# Those of them that are the language runtime itself rather than a dependency.
+_RUNTIME_PATHS = frozenset({"/lib/python", "<frozen ", "/lib/pypy", "/Lib/", "/usr/local/go/", "/usr/lib/go",
+                            "/go/src/runtime/", "GOROOT/", "/libexec/src/"})  # fmt: skip
+_NODE_RUNTIME_FILES = frozenset({"native", "<anonymous>", "events.js", "timers.js", "_stream_readable.js"})
 
 
 def _under(module: str, prefix: str) -> bool:
@@ -47,7 +52,7 @@ def _under(module: str, prefix: str) -> bool:
     if not module.startswith(prefix):
         return False
     rest = module[len(prefix) :]
-    return not rest or prefix[-1:] in "./" or rest[0] in "./$:("
+    return not rest or prefix[-1:] in "./" or rest[0] in "./$:(@"
 
 
 def _go_stdlib(module: str) -> bool:
@@ -56,38 +61,134 @@ def _go_stdlib(module: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """Whether a frame is the service's own code, and the one-line reason."""
+
+    in_app: bool
+    reason: str
+    configured: bool = False  # decided by the service's `packages`/`source_roots`, not by a default list
+    runtime: bool = False  # the language runtime or standard library, never a dependency or own code
+
+
+@dataclass(frozen=True)
+class _Hit:
+    reason: str
+    by_module: bool  # matched the frame's module (class, namespace, package) rather than its file path
+    weight: int  # module hits: prefix length; path hits: where in the path the match starts
+    root: bool = False  # a configured source root: a layout, so a library folder holding it stays library
+    runtime: bool = False
+
+
+@dataclass(frozen=True)
 class InApp:
     """Decides whether a frame is the service's own code.
 
-    Library frames never are. With `packages`/`source_roots` configured a frame must match one;
-    without them every frame that is not a known library or runtime frame counts as in-app."""
+    The most specific match wins: a configured package against the built-in library lists (a wheel's
+    `site-packages/order_service/` is own code when `order_service` is configured; `vendor/` below the
+    configured module path is not). Source roots describe the repository's layout, so a library
+    folder holding the same layout (`node_modules/x/src/`) stays library. With nothing configured,
+    every frame that is not a known library or runtime frame counts as in-app."""
 
     language: Language
     packages: Sequence[str] = ()
     source_roots: Sequence[str] = ()
 
-    def is_library(self, module: str | None, file: str | None) -> bool:
-        """Known dependency, runtime or standard-library code."""
-        path = (file or "").replace("\\", "/")
-        if any(p in path for p in _LIBRARY_PATHS.get(self.language, ())):
-            return True
-        if self.language == "node" and path.startswith("internal/"):
-            return True
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "packages", tuple(self.packages))  # hashable: verdicts are cached per frame
+        object.__setattr__(self, "source_roots", tuple(self.source_roots))
+
+    def _library(self, module: str | None, path: str) -> _Hit | None:
+        if self.language == "node" and (path in _NODE_RUNTIME_FILES or path.startswith(("node:", "internal/"))):
+            return _Hit(f"Node runtime ({path})", by_module=False, weight=0, runtime=True)
+        best: _Hit | None = None
+        for marker in _LIBRARY_PATHS.get(self.language, ()):
+            at = path.rfind(marker)
+            if at >= 0 and (best is None or at > best.weight):
+                best = _Hit(f"library path ({marker.strip('/ ')})", by_module=False, weight=at,
+                            runtime=marker in _RUNTIME_PATHS)  # fmt: skip
+        if best is not None:
+            return best
         if module is None:
-            return False
+            return None
         if self.language == "go":
-            return _go_stdlib(module)
-        return any(module.startswith(p) for p in _LIBRARY_MODULES.get(self.language, ()))
+            if "/vendor/" in module:
+                return _Hit("vendored package", by_module=True, weight=len(module))
+            if _go_stdlib(module):
+                return _Hit("Go standard library", by_module=True, weight=len(module), runtime=True)
+            return None
+        known = _LIBRARY_MODULES.get(self.language, ())
+        if not module.startswith(known):
+            return None
+        prefixes = [p for p in known if module.startswith(p)]
+        longest = max(prefixes, key=len)
+        return _Hit(f"library package {longest.rstrip('.')}", by_module=True, weight=len(longest.rstrip(".")))
+
+    def _own(self, module: str | None, path: str) -> _Hit | None:
+        if self.language == "go" and module == "main":
+            return _Hit("Go main package: always the program's own code", by_module=True, weight=len(module))
+        if module and not (self.language == "go" and "/vendor/" in module):  # vendored: the path decides
+            matches = [p for p in self.packages if p and _under(module, p)]
+            if matches:
+                longest = max(matches, key=len)
+                return _Hit(f"in configured package {longest}", by_module=True, weight=len(longest))
+        best: _Hit | None = None
+        for pkg in self.packages:
+            for form in _package_paths(self.language, pkg):
+                at = path.rfind(form)
+                if at >= 0 and (best is None or at > best.weight):
+                    best = _Hit(f"path under configured package {pkg}", by_module=False, weight=at)
+        for root in self.source_roots:
+            norm = "/" + root.replace("\\", "/").strip("/") + "/"  # a whole segment: `lib` is not `/usr/lib64`
+            at = ("/" + path).rfind(norm) if norm != "//" else -1
+            if at >= 0 and (best is None or at > best.weight):
+                best = _Hit(f"under configured source root {root}", by_module=False, weight=at, root=True)
+        return best
+
+    def classify(self, module: str | None, file: str | None) -> Verdict:
+        """The verdict on one frame, with its reason."""
+        return _classify(self, module, file)
+
+    def _decide(self, module: str | None, file: str | None) -> Verdict:
+        path = (file or "").replace("\\", "/")
+        library, own = self._library(module, path), self._own(module, path)
+        if own is not None and (library is None or _beats(own, library)):
+            return Verdict(True, own.reason, configured=True)
+        if library is not None:
+            return Verdict(False, library.reason, runtime=library.runtime)
+        if not self.packages and not self.source_roots:
+            if module or file:
+                return Verdict(True, "not a known library or runtime frame (no packages configured)")
+            return Verdict(False, "no module or file")
+        return Verdict(False, "outside the configured packages and source roots", configured=True)
 
     def __call__(self, module: str | None, file: str | None) -> bool:
-        if self.is_library(module, file):
-            return False
-        if not self.packages and not self.source_roots:
-            return bool(module or file)
-        if module and any(_under(module, p) for p in self.packages if p):
-            return True
-        path = (file or "").replace("\\", "/")
-        return any(root and root.replace("\\", "/") in path for root in self.source_roots)
+        return self.classify(module, file).in_app
+
+
+@functools.lru_cache(maxsize=65536)  # the same frames recur in every line of a burst
+def _classify(in_app: InApp, module: str | None, file: str | None) -> Verdict:
+    return in_app._decide(module, file)
+
+
+def _beats(own: _Hit, library: _Hit) -> bool:
+    """Own code wins over a library match only where it is the more specific of the two."""
+    if own.by_module and library.by_module:
+        return own.weight >= library.weight
+    if own.by_module:  # a module name is read from the path *after* the library folder
+        return True
+    if library.by_module or own.root:
+        return False
+    return own.weight > library.weight
+
+
+def _package_paths(language: Language, package: str) -> tuple[str, ...]:
+    """How a configured package shows in a file path (`order_service` → `/order_service/`)."""
+    if language == "go":
+        return (package.rstrip("/") + "/", package.rstrip("/") + "@")
+    if language == "node":
+        return ("node_modules/" + package.strip("/") + "/",)
+    dotted = package.strip(".")
+    return ("/" + dotted.replace(".", "/") + "/",) if dotted else ()
 
 
 @dataclass
@@ -138,7 +239,7 @@ def build_trace(
 
 def to_int(text: str | None) -> int | None:
     """A line number, or None when absent or absurd."""
-    if not text or len(text) > 9:
+    if not text or len(text) > 9 or not text.isdigit():
         return None
     return int(text)
 

@@ -9,6 +9,9 @@
 Every ` ---> ` opens a deeper exception and every `--- End of inner exception stack trace ---`
 closes one, so frames go to the exception currently open. `--- End of stack trace from previous
 location ---` only separates async segments of the same exception.
+
+Frames are read in the runtime's language too (`в … в file:строка 42`, `à … dans file:ligne 42`,
+`bei … in file:Zeile 42`), and as Ben.Demystifier prints them (`at async Task<bool> Ns.T.M(int id)`).
 """
 
 from __future__ import annotations
@@ -17,8 +20,12 @@ import re
 
 from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, ExceptionBuilder, InApp, to_int
 
+# `at` in the languages .NET localises its traces into (en, ru/uk, fr, de, es/pt, pl, cs, tr, zh, ja, ko)
+AT = r"(?:at|в|à|bei|en|em|w|v|konum|在|於|場所|위치)"
 FRAME = re.compile(
-    r"^\s*at (?P<qual>[^\s()\[]+)(?:\[[^\]]*\])?\((?P<args>[^()]*)\)(?: in (?P<file>.+?):line (?P<line>\d+))?\s*$"
+    rf"^\s*{AT}\s+(?:async\s+)?(?:[\w.`?\[\]]+(?:<[^()]*?>)?\??\s+)?"  # demystified: return type
+    r"(?P<qual>[^\s()\[<][^\s()\[]*)(?:\[[^\]]*\])?\s?\((?P<args>[^()]*)\)(?:\+\S*)?(?: \[0x[0-9a-fA-F]+\])?"
+    r"(?:\s+\S+\s+(?P<file>.+?):(?:[^\s\d:]+\s*)?(?P<line>\d+)\.?)?\s*$"
 )
 _HEADER = re.compile(
     r"^(?P<type>[A-Za-z_][\w`]*(?:\.[A-Za-z_][\w`]*)+|[A-Za-z_]\w*Exception)"
@@ -27,9 +34,12 @@ _HEADER = re.compile(
 )
 _PREFIX = re.compile(r"^\s*(?:Unhandled [Ee]xception[.:]\s*|--->\s*|\(Inner Exception #\d+\)\s*)+")
 _ARROW = " ---> "
-_END_INNER = "--- End of inner exception stack trace ---"
-_END_ASYNC = "--- End of stack trace from previous location"
+_INNER_WORDS = ("inner", "внутренн", "interne", "inneren", "interna", "wewnętrz")  # end of an inner exception
+_EMBEDDED = re.compile(r"(?:^|[\s:\[])(?P<type>(?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*Exception)(?::\s?(?P<msg>.*))?$")
 _HEADER_LOOKBACK = 50
+
+
+LOCALISED_AT = re.compile(rf"^\s*{AT}\s")
 
 
 def is_frame(line: str) -> bool:
@@ -49,24 +59,37 @@ def split_qualified(qual: str) -> tuple[str | None, str]:
     return module or None, function
 
 
-def _headers(line: str, in_app: InApp) -> list[ExceptionBuilder] | None:
-    """The exception(s) one line introduces: older runtimes print `A: a ---> B: b` on a single line."""
+def _headers(line: str, in_app: InApp, *, embedded: bool = False) -> list[ExceptionBuilder] | None:
+    """The exception(s) one line introduces: older runtimes print `A: a ---> B: b` on a single line.
+    `embedded` also finds `…Exception: message` after a log prefix on the same line."""
     found: list[ExceptionBuilder] = []
     for chunk in _PREFIX.sub("", line).split(_ARROW):
-        m = _HEADER.match(_PREFIX.sub("", chunk).strip())
+        text = _PREFIX.sub("", chunk).strip()
+        m = _HEADER.match(text) or (_EMBEDDED.search(text) if embedded and not found else None)
         if not m:
             return found or None
         found.append(ExceptionBuilder(type=m["type"], message=m["msg"] or "", in_app=in_app))
     return found
 
 
+def _separator(stripped: str) -> str | None:
+    """`inner` for `--- End of inner exception stack trace ---`, `async` for the other `--- … ---` lines."""
+    if not (stripped.startswith("---") and stripped.endswith("---") and len(stripped) > 6):
+        return None
+    lowered = stripped.lower()
+    return "inner" if any(w in lowered for w in _INNER_WORDS) else "async"
+
+
 def _header_start(lines: list[str], first_frame: int, in_app: InApp) -> int | None:
     start = None
-    for i in range(first_frame - 1, max(-1, first_frame - 1 - _HEADER_LOOKBACK), -1):
-        if _headers(lines[i], in_app):
-            start = i
-            if not lines[i].lstrip().startswith("--->"):
-                break
+    for embedded in (False, True):
+        for i in range(first_frame - 1, max(-1, first_frame - 1 - _HEADER_LOOKBACK), -1):
+            if _headers(lines[i], in_app, embedded=embedded):
+                start = i
+                if not lines[i].lstrip().startswith("--->"):
+                    break
+        if start is not None:
+            return start
     return start
 
 
@@ -87,11 +110,11 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
         if m:
             module, function = split_qualified(m["qual"])
             excs[open_at].add_frame(function, module, m["file"], to_int(m["line"]), line)
-        elif stripped.startswith(_END_INNER):
-            open_at = max(0, open_at - 1)
-        elif stripped.startswith(_END_ASYNC):
+        elif (separator := _separator(stripped)) is not None:
+            open_at = max(0, open_at - 1) if separator == "inner" else open_at
+        elif not stripped and any(e.frames for e in excs):
             continue
-        elif (not excs or stripped.startswith("--->")) and (found := _headers(line, in_app)):
+        elif (not excs or stripped.startswith("--->")) and (found := _headers(line, in_app, embedded=not excs)):
             room = MAX_EXCEPTIONS - len(excs)
             excs.extend(found[:room])
             if len(found) > room:

@@ -7,6 +7,8 @@
 
 Only the panicking goroutine counts (the first `[running]` one, else the first printed). Nested
 panics (`panic: A [recovered]` then `panic: B`) become B caused-by A; the frames belong to B.
+Without a `goroutine N [...]:` line (a logger's stack field, `%+v` of pkg/errors, a cut paste) the
+frames are read wherever call/file line pairs are.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import re
 from error_autopilot.incidents.stackparse.common import ExceptionBuilder, InApp, to_int
 
 PANIC = re.compile(r"^\s*(?P<kind>panic|fatal error): (?P<msg>.*?)(?: \[recovered(?:, repanicked)?\])?\s*$")
-GOROUTINE = re.compile(r"^goroutine \d+ \[(?P<state>[^\]]*)\]:\s*$")
-_CALL = re.compile(r"^(?P<qual>[^\s()][^\s]*)\((?P<args>[^()]*)\)\s*$")
-_FILE = re.compile(r"^\s+(?P<file>\S[^:]*\.(?:go|s)):(?P<line>\d+)(?: \+0x[0-9a-fA-F]+)?\s*$")
+GOROUTINE = re.compile(r"^goroutine \d+(?: \w+=\S+)* \[(?P<state>[^\]]*)\]:\s*$")  # Go 1.21+: `gp=0x… m=3`
+_CALL = re.compile(r"^\s*(?P<qual>[^\s()][^\s]*?)(?:\((?P<args>[^()]*)\))?\s*$")
+_FILE = re.compile(  # indented by the runtime; pastes often lose the tab
+    r"^\s*(?P<file>\S[^:]*\.(?:go|s)):(?P<line>\d+)(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$"
+)
 _MAJOR_VERSION = re.compile(r"^v\d+$")
 
 
@@ -36,7 +40,7 @@ def split_qualified(qual: str) -> tuple[str, str]:
 def _goroutine_lines(lines: list[str]) -> list[str]:
     starts = [(i, m["state"]) for i, line in enumerate(lines) if (m := GOROUTINE.match(line))]
     if not starts:
-        return []
+        return lines
     start = next((i for i, state in starts if "running" in state), starts[0][0])
     end = next((i for i, _ in starts if i > start), len(lines))
     return lines[start + 1 : end]
@@ -78,7 +82,9 @@ def _add_frames(exc: ExceptionBuilder, body: list[str]) -> None:
         if call and (f := _FILE.match(line)):
             exc.add_frame(call[1], call[0], f["file"], to_int(f["line"]), line)
             call = None
-        elif m := _CALL.match(line):
+        elif (m := _CALL.match(line)) and not PANIC.match(line):
             call = split_qualified(m["qual"])
-        elif not line.strip():
+        elif not line.strip() and exc.frames:
             break
+        else:
+            call = None

@@ -26,6 +26,9 @@ _HEADER = re.compile(
     r"(?P<type>[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+|[A-Za-z_$][\w$]*(?:Exception|Error|Throwable))"
     r"(?::\s?(?P<msg>.*))?$"
 )
+_EMBEDDED = re.compile(
+    r"(?:^|[\s:\[(])(?P<type>(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable))(?::\s?(?P<msg>.*))?$"
+)
 _CAUSED = re.compile(r"^\s*Caused by: (?P<rest>.*)$")
 _SUPPRESSED = re.compile(r"^\s*Suppressed: ")
 _MORE = re.compile(r"^\s*\.\.\. (?P<n>\d{1,9}) (?:more|common frames omitted)\s*$")
@@ -60,14 +63,22 @@ def _add_frame(exc: ExceptionBuilder, line: str) -> bool:
     return True
 
 
+def _embedded(line: str, in_app: InApp) -> ExceptionBuilder | None:
+    m = _EMBEDDED.search(line.strip())
+    return ExceptionBuilder(type=m["type"], message=m["msg"] or "", in_app=in_app) if m else None
+
+
 def _first_exception(lines: list[str], first_frame: int, in_app: InApp) -> ExceptionBuilder:
-    """The header nearest above the first frame; lines between it and the frame continue its message."""
-    for i in range(first_frame - 1, max(-1, first_frame - 1 - _HEADER_LOOKBACK), -1):
-        exc = _header(lines[i], in_app)
-        if exc:
-            for extra in lines[i + 1 : first_frame]:
-                exc.add_message_line(extra)
-            return exc
+    """The header nearest above the first frame; lines between it and the frame continue its message.
+    A header behind a log prefix on the same line (`… ERROR Worker - failed: java.io.IOException: x`)
+    counts when no line above is a header on its own."""
+    for find in (_header, _embedded):
+        for i in range(first_frame - 1, max(-1, first_frame - 1 - _HEADER_LOOKBACK), -1):
+            exc = find(lines[i], in_app)
+            if exc:
+                for extra in lines[i + 1 : first_frame]:
+                    exc.add_message_line(extra)
+                return exc
     return ExceptionBuilder(type="<unknown>", in_app=in_app)
 
 
@@ -94,6 +105,8 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
             excs.append(_header(cause["rest"], in_app) or ExceptionBuilder(type=cause["rest"][:300], in_app=in_app))
         elif _SUPPRESSED.match(line):
             suppressed_at = indent(line)
+        elif not line.strip() and current.frames:
+            continue
         elif not current.frames and line.strip():
             current.add_message_line(line)
         else:

@@ -3,6 +3,10 @@
 Python prints the oldest cause first and the raising frame last; `StackTrace` wants the opposite on
 both counts, so blocks and frames are reversed. ExceptionGroups keep the group and its traceback;
 the sub-exceptions drawn in the `+-+----` tree are skipped.
+
+Real logs are not always whole: the `Traceback (most recent call last):` header may carry a log
+prefix or be missing (frames only), and the whole paste may be indented; a line indented less than
+the frames ends them and names the exception.
 """
 
 from __future__ import annotations
@@ -10,10 +14,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, ExceptionBuilder, InApp, to_int
+from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, ExceptionBuilder, InApp, indent, to_int
 
-TRACEBACK = re.compile(r"^\s*(?:\+ )?(?:Exception Group )?Traceback \(most recent call last\):\s*$")
-FILE = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<fn>.+?))?\s*$')
+TRACEBACK = re.compile(r"^.{0,200}?Traceback \(most recent call last\):\s*$")
+FILE = re.compile(  # loguru marks the frame that raised with `> `
+    r'^\s*(?:> )?File "?(?P<file>[^",]*)"?, line (?P<line>\d+|unknown)(?:, in (?P<fn>.+?))?\s*$'
+)
+# One-line renderings: Twisted's brief Failure (`/app/x/y.py:194:do_query`), IPython
+# (`File ~/.../x/y.py:59, in Klass.method()`)
+BRIEF = re.compile(
+    r"^\s*(?:File )?(?P<file>[^\s:\"]+\.py):(?P<line>\d+)(?::(?: in )?|, in )(?P<fn>[\w<>.]+)(?:\(\))?\s*$"
+)
+_CAUGHT = re.compile(r"^\s*-{2,} <[^>]*> -{2,}\s*$")  # Twisted: `--- <exception caught here> ---`
+_IPYTHON_SOURCE = re.compile(r"^\s*-+>\s+\d+\s")  # IPython marks the failing source line `---> 59     x = y`
 _REPEATED = re.compile(r"^\s*\[Previous line repeated (?P<n>\d{1,9}) more times?\]\s*$")
 _EXC = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::[ \t]?(?P<msg>.*))?$")
 _GROUP = re.compile(r"^(?P<ind>\s*)\+ Exception Group Traceback")
@@ -81,8 +94,11 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
     reading: ExceptionBuilder | None = None
     message_lines = 0
     after_chain = False
+    frame_indent = 0
     bare: str | None = None  # an exception line outside any traceback: a cause that was never raised
-    for line in _ungroup(lines):
+    for raw in _ungroup(lines):
+        brief = BRIEF.match(raw)
+        line = f'{" " * indent(raw)}  File "{brief["file"]}", line {brief["line"]}, in {brief["fn"]}' if brief else raw
         stripped = line.strip()
         if TRACEBACK.match(line):
             frames, reading, repeated, after_chain, bare = [], None, 0, False, None
@@ -90,14 +106,21 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
             if bare and frames is None and reading is None:
                 blocks.append(([], _exception(bare, in_app)))
             frames, reading, after_chain, bare = None, None, True, None
+        elif frames is None and reading is None and (m := FILE.match(line)):  # frames without a header
+            frames, repeated, after_chain, bare = [], 0, False, None
+            frame_indent = indent(line)
+            frames.append((m["fn"] or "<module>", m["file"], to_int(m["line"]), line))
         elif frames is None and reading is None and not after_chain:
             bare = stripped if stripped and not line[0].isspace() and _EXC.match(stripped) else bare
         elif frames is not None and reading is None:
             if m := FILE.match(line):
+                frame_indent = indent(line) if not frames else frame_indent
                 frames.append((m["fn"] or "<module>", m["file"], to_int(m["line"]), line))
             elif m := _REPEATED.match(line):
                 repeated += int(m["n"])
-            elif stripped and not line[0].isspace():
+            elif _CAUGHT.match(line) or _IPYTHON_SOURCE.match(line):
+                continue
+            elif stripped and (not line[0].isspace() or (frames and indent(line) < frame_indent)):
                 reading = _exception(line, in_app)
                 reading.omitted = repeated
                 blocks.append((frames, reading))
@@ -115,6 +138,19 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
     if frames and reading is None:
         blocks.append((frames, ExceptionBuilder(type="<unknown>", in_app=in_app)))
     return _finish(blocks, in_app)
+
+
+def parse_newest_first(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
+    """Python-style frames printed innermost first, as error trackers (Sentry) render other runtimes'
+    traces: the header above the frames names the exception."""
+    excs, truncated = parse(lines, in_app)
+    for exc in excs:
+        exc.frames.reverse()
+    first = next((i for i, line in enumerate(lines) if FILE.match(line)), 0)
+    header = next((_exception(line, in_app) for line in reversed(lines[:first]) if _EXC.match(line.strip())), None)
+    if excs and excs[0].type == "<unknown>" and header is not None:
+        excs[0].type, excs[0].message = header.type, header.message
+    return excs, truncated
 
 
 def _exception(line: str, in_app: InApp) -> ExceptionBuilder:
