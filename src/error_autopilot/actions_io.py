@@ -2,17 +2,28 @@
 
 Outside Actions (a laptop, cron) every function degrades to a no-op or plain logging, so the same
 code path runs everywhere.
+
+It is also the only code allowed to write a workflow command. The runner reads stdout and stderr line by
+line (.NET `ReadLine`: `\n`, `\r`, `\r\n`) and runs a line as a command when, after leading
+whitespace, it starts with `::`, or when it holds `##[` anywhere (the older syntax, still parsed). Log
+lines, exception messages, traces, model answers and test output are written by strangers, so
+`guarded_streams` puts a `CommandGuard` over both streams for the whole CLI run in Actions: no line it
+passes on can be read as a command, and this module's own commands go around it through `_command`.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
+import re
 import sys
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from actions_toolkit import command, core
 from pydantic import ValidationError
@@ -23,6 +34,139 @@ from error_autopilot.domain.errors import AutopilotError, ConfigError
 log = logging.getLogger(__name__)
 
 SUMMARY_LIMIT_BYTES = 1024 * 1024  # GitHub refuses a step summary above 1 MiB
+# Every control character but tab (line breaks, ANSI escapes) and the Unicode line/paragraph separators:
+# only \r and \n break a line for the runner, the rest could make a log line *look* like two.
+_UNSAFE_CHARS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r"}
+# What .NET's TrimStart() removes before the runner looks for `::`, widened to the characters older
+# Unicode tables called whitespace: a wrong guess here only adds a harmless backslash.
+_LEADING_SPACE = re.compile("^[\\s\u180e\u200b\ufeff]*")
+_V1_PREFIX = "##["  # the old `##[command]` syntax, matched anywhere in a line
+_V1_DEFUSED = "# #["
+
+
+def one_line(text: str) -> str:
+    """`text` as one physical line: line breaks and other control characters become visible escapes."""
+    return _UNSAFE_CHARS.sub(lambda m: _NAMED_ESCAPES.get(m.group()) or f"\\x{ord(m.group()):02x}"
+                             if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)  # fmt: skip
+
+
+def defuse(line: str) -> str:
+    """One physical line the runner cannot read as a workflow command (a backslash before a leading
+    `::`, a space inside any `##[`); an ordinary line comes back unchanged."""
+    line = line.replace(_V1_PREFIX, _V1_DEFUSED)
+    indent = _LEADING_SPACE.match(line)
+    cut = indent.end() if indent else 0
+    return line[:cut] + "\\" + line[cut:] if line.startswith("::", cut) else line
+
+
+class OneLineFormatter(logging.Formatter):
+    """Every log record as one defused physical line, traceback included: a record carries untrusted
+    text (incident titles, exception messages, git and test output) and must never become two lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return defuse(one_line(super().format(record)))
+
+
+class CommandGuard(io.TextIOBase):
+    """A text stream over stdout or stderr that passes every line through `defuse`.
+
+    It cannot tell a hostile line break from a real one, so it guards every line; the start of a line
+    is held back until it is clear it does not begin with `::`, and up to two trailing `#` until the
+    next write shows no `[`. `write_command` is the way around it, for this module alone."""
+
+    def __init__(self, inner: TextIO) -> None:
+        super().__init__()
+        self.inner = inner
+        self._held = ""  # written to us, not yet passed on
+        self._mid_line = False  # part of the current line has been passed on (its start was safe)
+        self._lock = threading.Lock()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # read-only on every real text stream too
+        return self.inner.encoding
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self.inner.isatty()
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+    def write(self, s: str, /) -> int:
+        with self._lock:
+            *lines, self._held = (self._held + s.replace("\r", "\\r")).split("\n")
+            for line in lines:
+                self.inner.write(self._safe(line) + "\n")
+                self._mid_line = False
+            self._pass_on_decided()
+        return len(s)
+
+    def _safe(self, text: str) -> str:
+        return text.replace(_V1_PREFIX, _V1_DEFUSED) if self._mid_line else defuse(text)
+
+    def _pass_on_decided(self) -> None:
+        held = self._held
+        if not self._mid_line and _LEADING_SPACE.sub("", held) in ("", ":"):
+            return  # the line could still turn out to start with `::`
+        keep = min(2, len(held) - len(held.rstrip("#")))
+        self._pass_on(held[: len(held) - keep])
+        self._held = held[len(held) - keep :]
+
+    def _pass_on(self, part: str) -> None:
+        if part:
+            self.inner.write(self._safe(part))
+            self._mid_line = True
+
+    def write_command(self, line: str) -> None:
+        """Pass one workflow command through unchanged, on a line of its own."""
+        with self._lock:
+            if self._held or self._mid_line:  # end the line being written first
+                self.inner.write(self._safe(self._held) + "\n")
+                self._held, self._mid_line = "", False
+            self.inner.write(line + "\n")
+
+    def flush(self) -> None:
+        with self._lock:
+            self.inner.flush()
+
+    def finish(self) -> None:
+        """Pass on what is held (a last line without a line break) and flush."""
+        with self._lock:
+            self._pass_on(self._held)
+            self._held = ""
+            self.inner.flush()
+
+
+@contextmanager
+def guarded_streams() -> Iterator[None]:
+    """sys.stdout and sys.stderr behind a `CommandGuard` for the block (the whole CLI run), in Actions.
+
+    Elsewhere no runner reads commands and the streams stay as they are: the guard's `write` is Python
+    code, and a Ctrl-C that lands in it while the interpreter itself writes to stderr is swallowed."""
+    if not in_actions() or (isinstance(sys.stdout, CommandGuard) and isinstance(sys.stderr, CommandGuard)):
+        yield
+        return
+    saved = sys.stdout, sys.stderr
+    guards = CommandGuard(sys.stdout), CommandGuard(sys.stderr)
+    sys.stdout, sys.stderr = guards
+    try:
+        yield
+    finally:
+        for guard in guards:
+            guard.finish()
+        sys.stdout, sys.stderr = saved
+
+
+def _command(stream: TextIO, line: str) -> None:
+    """Write one of our workflow commands, around the guard when there is one."""
+    if isinstance(stream, CommandGuard):
+        stream.write_command(line)
+    else:
+        stream.write(line + "\n")
+    stream.flush()
 
 
 def in_actions(environ: Mapping[str, str] | None = None) -> bool:
@@ -42,10 +186,9 @@ def mask(secrets: Iterable[str | None]) -> None:
     parts = sorted({part for s in secrets if s for part in {s, *s.split()} if len(part) >= 4})
     if not parts:
         return
-    lines = "".join(f"{command.Command('add-mask', {}, part)}\n" for part in parts)
     for stream in (sys.stdout, sys.stderr):
-        stream.write(lines)
-        stream.flush()
+        for part in parts:
+            _command(stream, str(command.Command("add-mask", {}, part)))
 
 
 def set_outputs(outputs: Mapping[str, str | int]) -> None:
@@ -59,13 +202,13 @@ def set_outputs(outputs: Mapping[str, str | int]) -> None:
 def annotate_error(error: AutopilotError) -> None:
     """A failure annotation with the error's title; outside Actions the CLI prints it instead."""
     if in_actions():  # core.error would add empty file=/line= properties
-        command.issue_command("error", {"title": error.title}, str(error))
+        _command(sys.stdout, str(command.Command("error", {"title": error.title}, str(error))))
 
 
 def warn(message: str) -> None:
     """A warning annotation (Actions) or a log warning (elsewhere)."""
     if in_actions():
-        core.warning(message)
+        _command(sys.stdout, str(command.Command("warning", {}, message)))
     else:
         log.warning("%s", message)
 

@@ -14,8 +14,10 @@ import argparse
 import errno
 import json
 import logging
+import os
 import signal
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -164,22 +166,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    try:
-        from error_autopilot.config.settings import settings_from_env  # noqa: PLC0415 - see the module docstring
+    from error_autopilot import actions_io  # noqa: PLC0415 - see the module docstring
 
-        settings = settings_from_env()
-        args = build_parser(settings).parse_args(argv)
-        logging.basicConfig(
-            level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
-            format="%(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns what matters
-        return _dispatch(args, settings)
-    except AutopilotError as e:
-        return _fail(e)
-    except OSError as e:
-        problem = _filesystem_error(e)
-        if problem is None:
-            raise
-        return _fail(problem)
+    # Everything this process prints may carry a stranger's text; the guard keeps any of it from
+    # reaching the runner as a workflow command, whatever prints it (see actions_io).
+    with actions_io.guarded_streams():
+        try:
+            return _run(argv)
+        except AutopilotError as e:
+            return _fail(e)
+        except Exception as e:
+            problem = _filesystem_error(e) if isinstance(e, OSError) else None
+            if problem is not None:
+                return _fail(problem)
+            traceback.print_exc()  # inside the guard: an exception message is untrusted text too
+            return 1
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    from error_autopilot.config.settings import settings_from_env  # noqa: PLC0415 - see the module docstring
+
+    settings = settings_from_env()
+    args = build_parser(settings).parse_args(argv)
+    _configure_logging(verbose=getattr(args, "verbose", False) or os.environ.get("RUNNER_DEBUG") == "1")
+    return _dispatch(args, settings)
+
+
+def _configure_logging(*, verbose: bool) -> None:
+    """Log records to stderr, each one defused physical line. RUNNER_DEBUG=1 is how Actions asks for
+    debug output (re-run with debug logging)."""
+    from error_autopilot.actions_io import OneLineFormatter  # noqa: PLC0415 - see the module docstring
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns what matters

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 def _state_repo(root: Path) -> Path:
     """A bare repository standing in for the repo the action runs in (holds the state branch)."""
     remote = root / "ops.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True, capture_output=True)
     return remote
 
 
