@@ -129,9 +129,11 @@ def definitions(path: str, text: str) -> list[dict[str, object]]:
             if stripped.startswith(("//", "*", "/*", "import ", "package ", "using ", "return ", "throw ")):
                 continue
             col = len(line) - len(stripped)
-            if (m := _CLASS.match(line)) and "(" not in line.split(m["name"], 1)[0] and "=" not in line.split(
-                m["name"], 1
-            )[0]:
+            if (
+                (m := _CLASS.match(line))
+                and "(" not in line.split(m["name"], 1)[0]
+                and "=" not in line.split(m["name"], 1)[0]
+            ):
                 add(i, col, "class", m["name"], _brace_end(lines, i))
             elif lang == "kotlin" and (m := _KT_FUN.match(line)):
                 add(i, col, "method", m["name"], _brace_end(lines, i))

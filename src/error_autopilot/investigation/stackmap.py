@@ -95,6 +95,13 @@ _DEFINITIONS: dict[str, re.Pattern[str]] = {
     ),
 }
 
+# A class member whose parameters run over several lines (`public async getDetails({`): the modifier says
+# it is a definition, not a call.
+_TS_MEMBER = re.compile(
+    r"^(?P<indent>\s*)(?:(?:public|private|protected|static|async|override)\s+)+"
+    r"(?P<member>[A-Za-z_$][\w$]*)\s*(?:<[^()]*>)?\((?!.*\)\s*;\s*$)"
+)
+
 
 def enclosing_function(lines: Sequence[str], line: int | None, language: Language) -> str | None:
     """The named function whose body holds `line` (1-based), for a frame the runtime printed without a
@@ -105,9 +112,12 @@ def enclosing_function(lines: Sequence[str], line: int | None, language: Languag
     here = lines[line - 1]
     depth = len(here) - len(here.lstrip())
     for text in reversed(lines[max(0, line - 400) : line]):
-        m = pattern.match(text)
-        if m and len(m["indent"]) < max(depth, 1) and (name := m["name"] or m["method"] or m["bound"]):
-            return name.rsplit(".", 1)[-1]
+        m = pattern.match(text) or (_TS_MEMBER.match(text) if language == "node" else None)
+        if m is None or len(m["indent"]) >= max(depth, 1):
+            continue
+        groups = m.groupdict()
+        if name := groups.get("name") or groups.get("method") or groups.get("bound") or groups.get("member"):
+            return str(name).rsplit(".", 1)[-1]
     return None
 
 
