@@ -2,10 +2,11 @@
 
 Each case in `tests/fixtures/realworld/<ecosystem>/<case>/` becomes a git repository whose tree is
 the case's `files.txt` (one shared placeholder blob, written with git plumbing, so thousands of paths
-cost milliseconds and blame still works), its `trace.txt` one multi-line log line in a loopback Loki,
-and a service of the service map. `plan` then `investigate` run as in production (no LLM); the
-primary location and the ranked candidates are scored against the files and functions the fix
-changed, beside the "innermost own frame" baseline.
+cost milliseconds and blame still works; a file `symbols.json` indexes gets a skeleton instead, its
+definitions on their real lines, so the engine reads it as it would read the code), its `trace.txt`
+one multi-line log line in a loopback Loki, and a service of the service map. `plan` then
+`investigate` run as in production (no LLM); the primary location and the ranked candidates are
+scored against the files and functions the fix changed, beside the "innermost own frame" baseline.
 """
 
 from __future__ import annotations
@@ -82,6 +83,15 @@ class Case:
         return [line for line in text.splitlines() if line.strip()]
 
     @property
+    def symbols(self) -> dict[str, list[dict[str, Any]]]:
+        """Definitions per file at the fix's parent (`symbols.json`; empty when the case has none)."""
+        path = self.folder / "symbols.json"
+        if not path.is_file():
+            return {}
+        files: dict[str, list[dict[str, Any]]] = json.loads(path.read_text(encoding="utf-8"))["files"]
+        return files
+
+    @property
     def packages(self) -> list[str]:
         """The service's configured packages."""
         return list(self.data.get("service", {}).get("packages", []))
@@ -131,16 +141,63 @@ def _git(args: Sequence[str], cwd: Path, env: dict[str, str], data: bytes | None
     return done.stdout.decode().strip()
 
 
-def build_repo(files: Sequence[str], dest: Path) -> str:
-    """A bare repository whose `main` holds `files`, every one the same numbered placeholder blob; its
-    head sha. Two git processes per repository (`init`, `fast-import`), whatever the number of paths."""
+_SKELETON_LINES = 3000
+
+
+def _definition_line(path: str, d: dict[str, Any]) -> str:
+    """One definition as that language writes it, at its column."""
+    name, kind, pad = d["name"], d["kind"], " " * int(d.get("col") or 0)
+    ext = path.rsplit(".", 1)[-1].lower()
+    if ext == "py":
+        return f"{pad}class {name}:" if kind == "class" else f"{pad}def {name}(self):"
+    if ext == "go":
+        if kind == "type":
+            return f"{pad}type {name} struct {{"
+        return f"func (r *{d['owner']}) {name}() {{" if d.get("owner") else f"func {name}() {{"
+    if ext in ("kt", "kts"):
+        return f"{pad}class {name} {{" if kind == "class" else f"{pad}fun {name}() {{"
+    if ext in ("java", "cs", "scala", "groovy"):
+        return f"{pad}public class {name} {{" if kind == "class" else f"{pad}public void {name}() {{"
+    if kind == "class":
+        return f"{pad}class {name} {{"
+    return f"{pad}function {name}() {{" if not pad else f"{pad}{name}() {{"
+
+
+def skeleton(path: str, definitions: Sequence[dict[str, Any]]) -> bytes:
+    """A file whose line N holds the definition found on line N of the real file, and filler indented
+    one step inside the innermost definition around each other line (blank outside them)."""
+    defs = sorted(definitions, key=lambda d: int(d["line"]))
+    size = max([_SKELETON_LINES, *(int(d.get("end") or d["line"]) + 1 for d in defs)])
+    spans = []
+    for i, d in enumerate(defs):  # no end known: until the next definition at the same column or outside
+        end = d.get("end") or next((int(e["line"]) - 1 for e in defs[i + 1 :] if e["col"] <= d["col"]), size)
+        spans.append((int(d["line"]), int(end), int(d.get("col") or 0)))
+    lines = [""] * size
+    for start, end, col in spans:  # inner definitions come later in the list and overwrite the filler
+        for n in range(start, min(end, size)):
+            lines[n] = " " * (col + 4) + "x"
+    for d in defs:
+        lines[int(d["line"]) - 1] = _definition_line(path, d)
+    return ("\n".join(lines) + "\n").encode()
+
+
+def build_repo(files: Sequence[str], dest: Path, symbols: dict[str, list[dict[str, Any]]] | None = None) -> str:
+    """A bare repository whose `main` holds `files`, every one the same numbered placeholder blob but
+    those `symbols` indexes (a skeleton each); its head sha. Two git processes per repository (`init`,
+    `fast-import`), whatever the number of paths."""
     env = {**os.environ, **_GIT_ENV}
     dest.mkdir(parents=True)
     _git(["-c", "init.defaultBranch=main", "init", "-q", "--bare", str(dest)], dest, env)
     message = b"corpus snapshot\n"
-    paths = "".join(f"M 100644 :1 {path}\n" for path in files if path and "\n" not in path and path[0] != '"')
+    listed = [path for path in files if path and "\n" not in path and path[0] != '"']
+    blobs, marks = [b"blob\nmark :1\ndata %d\n" % len(PLACEHOLDER) + PLACEHOLDER + b"\n"], {}
+    for path in sorted(set(symbols or {}).intersection(listed)):
+        body = skeleton(path, (symbols or {})[path])
+        marks[path] = len(blobs) + 2  # :2 is the commit
+        blobs.append(b"blob\nmark :%d\ndata %d\n" % (marks[path], len(body)) + body + b"\n")
+    paths = "".join(f"M 100644 :{marks.get(path, 1)} {path}\n" for path in listed)
     stream = (
-        b"blob\nmark :1\ndata %d\n" % len(PLACEHOLDER) + PLACEHOLDER + b"\n"
+        b"".join(blobs)
         + b"commit refs/heads/main\nmark :2\ncommitter Corpus <corpus@example.com> 1704067200 +0000\n"
         + b"data %d\n" % len(message) + message + paths.encode() + b"\n"
     )  # fmt: skip
@@ -258,7 +315,7 @@ def run_corpus(cases: Sequence[Case], work: Path) -> list[Outcome]:
 def _run_batch(cases: Sequence[Case], work: Path) -> list[Outcome]:
     repos = {case.service: work / "repos" / f"{case.service}.git" for case in cases}
     for case in cases:
-        build_repo(case.files, repos[case.service])
+        build_repo(case.files, repos[case.service], case.symbols)
     ops = work / "ops.git"
     subprocess.run(["git", "init", "-q", "--bare", str(ops)], check=True, env={**os.environ, **_GIT_ENV})
     with _loki(cases) as loki:

@@ -239,6 +239,15 @@ TS_SOURCE = """export class BullAdapter {
     });
   }
 }""".splitlines()
+TS_MEMBER_SOURCE = """export class PortfolioService {
+  public async getDetails({
+    impersonationId,
+  }: {
+    impersonationId: string;
+  }) {
+    return holdings.some((h) => h.id);
+  }
+}""".splitlines()
 PY_SOURCE = """class Keys:
     def query(self, users):
         return [u.devices for u in users]
@@ -248,8 +257,8 @@ PY_SOURCE = """class Keys:
 @pytest.mark.parametrize(
     ("lines", "line", "language", "name"),
     [(TS_SOURCE, 5, "node", "getJobs"), (PY_SOURCE, 3, "python", "query"), (TS_SOURCE, 99, "node", None),
-     (["1", "2", "3"], 2, "node", None)],
-    ids=["arrow-in-method", "comprehension", "past-the-end", "placeholder"],
+     (["1", "2", "3"], 2, "node", None), (TS_MEMBER_SOURCE, 7, "node", "getDetails")],
+    ids=["arrow-in-method", "comprehension", "past-the-end", "placeholder", "parameters-over-lines"],
 )  # fmt: skip
 def test_an_anonymous_frame_is_named_after_the_function_around_it(
     lines: list[str], line: int, language: Language, name: str | None
@@ -306,3 +315,33 @@ def test_a_second_release_points_at_the_caller_that_released_again() -> None:
     )
     files = ["positions/positions.go", "target/target.go"]
     assert _ranked(text, files, ("github.com/acme/tail",))[0] == ("target/target.go", "run")
+
+
+def test_a_dotnet_frame_wrapped_inside_its_path_is_one_frame() -> None:
+    text = (
+        "System.NullReferenceException: x\n"
+        "   at Acme.Indexers.NCore.Parse(String s) in /home/vsts/work/1/s/src/Acme/Indexe\n"
+        "rs/NCore.cs:line 164\n"
+        "   at Acme.Indexers.NCore.Query(String q) in /home/vsts/work/1/s/src/Acme/Indexers/NCore.cs:line 313"
+    )
+    trace = parse_stacktrace(text, packages=("Acme",))
+    assert trace is not None
+    assert [(f.function, f.file, f.line) for f in trace.primary.frames] == [
+        ("Parse", "/home/vsts/work/1/s/src/Acme/Indexers/NCore.cs", 164),
+        ("Query", "/home/vsts/work/1/s/src/Acme/Indexers/NCore.cs", 313),
+    ]
+
+
+def test_the_first_three_candidates_are_three_files_when_the_stack_has_them() -> None:
+    text = (
+        "Traceback (most recent call last):\n"
+        '  File "/app/shop/api.py", line 3, in handle\n    x\n'
+        '  File "/app/shop/orders.py", line 9, in place\n    x\n'
+        '  File "/app/shop/orders.py", line 19, in total\n    x\n'
+        '  File "/app/shop/orders.py", line 29, in subtotal\n    x\n'
+        "KeyError: 'EUR'"
+    )
+    ranked = _ranked(text, ["shop/api.py", "shop/orders.py"], ("shop",))
+    assert ranked[0] == ("shop/orders.py", "subtotal")
+    assert ranked[1] == ("shop/api.py", "handle")  # the caller one file up, before more frames of the same file
+    assert sorted(ranked[2:]) == [("shop/orders.py", "place"), ("shop/orders.py", "total")]

@@ -104,3 +104,24 @@ def snippet(root: Path, location: CodeLocation) -> CodeSnippet | None:
 def listing(root: Path, commit: str) -> list[str]:
     """Every file path at `commit` (from the tree, so symlinks out of the repo are just names)."""
     return str(git.Repo(root).git.ls_tree("-r", "--name-only", commit)).splitlines()
+
+
+MAX_GREP_LINES = 200
+GREP_TIMEOUT_S = 20
+_GREP_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<text>.*)$")
+
+
+def grep(root: Path, commit: str, pattern: str) -> list[tuple[str, int, str]]:
+    """Lines of the tree at `commit` that match the extended regular expression `pattern`, as (path,
+    line, text): text files of the repository only, at most MAX_GREP_LINES, never the disk around it."""
+    status, out, _ = git.Repo(root).git.grep(
+        "-n", "-I", "-E", "-e", pattern, commit, "--",
+        with_extended_output=True, with_exceptions=False, kill_after_timeout=GREP_TIMEOUT_S,
+    )  # fmt: skip
+    if status != 0:  # 1: nothing matched; anything else: no answer is the safe answer
+        return []
+    hits = []
+    for raw in str(out).splitlines()[:MAX_GREP_LINES]:
+        if (m := _GREP_LINE.match(raw.removeprefix(f"{commit}:"))) is not None:
+            hits.append((m["path"], int(m["line"]), m["text"][:400]))
+    return hits

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from error_autopilot.domain.stack import Frame, Language, StackTrace
@@ -95,6 +95,13 @@ _DEFINITIONS: dict[str, re.Pattern[str]] = {
     ),
 }
 
+# A class member whose parameters run over several lines (`public async getDetails({`): the modifier says
+# it is a definition, not a call.
+_TS_MEMBER = re.compile(
+    r"^(?P<indent>\s*)(?:(?:public|private|protected|static|async|override)\s+)+"
+    r"(?P<member>[A-Za-z_$][\w$]*)\s*(?:<[^()]*>)?\((?!.*\)\s*;\s*$)"
+)
+
 
 def enclosing_function(lines: Sequence[str], line: int | None, language: Language) -> str | None:
     """The named function whose body holds `line` (1-based), for a frame the runtime printed without a
@@ -105,9 +112,12 @@ def enclosing_function(lines: Sequence[str], line: int | None, language: Languag
     here = lines[line - 1]
     depth = len(here) - len(here.lstrip())
     for text in reversed(lines[max(0, line - 400) : line]):
-        m = pattern.match(text)
-        if m and len(m["indent"]) < max(depth, 1) and (name := m["name"] or m["method"] or m["bound"]):
-            return name.rsplit(".", 1)[-1]
+        m = pattern.match(text) or (_TS_MEMBER.match(text) if language == "node" else None)
+        if m is None or len(m["indent"]) >= max(depth, 1):
+            continue
+        groups = m.groupdict()
+        if name := groups.get("name") or groups.get("method") or groups.get("bound") or groups.get("member"):
+            return str(name).rsplit(".", 1)[-1]
     return None
 
 
@@ -296,6 +306,93 @@ def _class_file(frame: Frame, index: dict[str, list[str]]) -> Mapping | None:
     return Mapping(found[0], 1, tuple(found[1:]), note=f"class {owner} by file name convention", by_class=True)
 
 
+# A content search of the checkout: an extended regular expression (as `git grep -E` reads it) →
+# (path, line number, line text) of the lines that match. Supplied by the caller that has the checkout.
+Grep = Callable[[str], Sequence[tuple[str, int, str]]]
+MAX_SEARCHES = 12  # content searches per trace: a handful of distinct class names, never the whole stack
+_DEFINES_TYPE: dict[str, str] = {  # `{}`: the type's name
+    "jvm": r"(class|interface|object|enum|record)[[:space:]]+{}([^[:alnum:]_$]|$)",
+    "dotnet": r"(class|struct|interface|record|enum)[[:space:]]+{}([^[:alnum:]_]|$)",
+    "go": r"^(type[[:space:]]+|[[:space:]]+){}[[:space:]]+(struct|interface)",
+    "node": r"class[[:space:]]+{}([^[:alnum:]_$]|$)",
+    "python": r"^[[:space:]]*class[[:space:]]+{}([^[:alnum:]_]|$)",
+}
+_JS_METHOD_DEF = (
+    r"^[[:space:]]*((export|default|public|private|protected|static|async|override)[[:space:]]+)*"
+    r"(function[[:space:]]*[*]?[[:space:]]*)?{}[[:space:]]*(<[^>]*>)?[(]"
+)
+_JS_DECLARED = re.compile(r"^\s*(?:export|default|public|private|protected|static|async|override|function)\b")
+_JS_BODY_OPENS = re.compile(r"\)\s*(?::[^={]+)?\{\s*$")
+
+
+def frame_type(frame: Frame, language: Language) -> str | None:
+    """The class or type a frame names, when it looks like one: the JVM/.NET class (the outermost of
+    nested ones), a Node `Class.method` owner, a Go method's receiver type."""
+    if language in ("jvm", "dotnet") and frame.module:
+        owner = re.split(r"[$+`]", frame.module.rsplit(".", 1)[-1])[0]
+    elif language == "node" and "." in frame.function:
+        owner = frame.function.removeprefix("async ").removeprefix("new ").split(".", 1)[0]
+    elif language == "go" and (receiver := re.search(r"\(\*?(\w+)\)", frame.function)):
+        owner = receiver[1]
+    else:
+        return None
+    return owner if re.fullmatch(r"[A-Z][A-Za-z0-9_]{2,}", owner) and not owner.endswith("Kt") else None
+
+
+def _found_by_content(
+    frame: Frame, language: Language, index: dict[str, list[str]], grep: Grep, searched: dict[str, list[str]]
+) -> Mapping | None:
+    """The file that defines the frame's class or type (a Node bundle's method), found by searching the
+    checkout's content: the file name does not follow the class (`BiLinkCommand` in
+    `TwoWayLinkCommand.cs`), or the frame points at a bundle."""
+    listed = {p for paths in index.values() for p in paths if "\0" not in p}
+    type_name = frame_type(frame, language)
+    what, pattern = "", ""
+    if type_name and language in _DEFINES_TYPE:
+        what, pattern = f"class {type_name}", _DEFINES_TYPE[language].format(type_name)
+    elif language == "node" and "." in frame.function:
+        method = bare_function(frame, language)
+        if len(method) < 4 or is_anonymous(method) or _HELPER_NAME.match(method) or not re.fullmatch(r"\w+", method):
+            return None
+        what, pattern = f"method {method}", _JS_METHOD_DEF.format(method)
+    if not pattern:
+        return None
+    if pattern not in searched:
+        if len(searched) >= MAX_SEARCHES:
+            return None
+        hits = grep(pattern)
+        if what.startswith("method"):  # a call looks like a definition to a regex: keep declared or bodied lines
+            hits = [h for h in hits if "=>" not in h[2] and (_JS_DECLARED.match(h[2]) or _JS_BODY_OPENS.search(h[2]))]
+        searched[pattern] = sorted({path for path, _, _ in hits if path in listed and not _TEST_PATH.search(path)})
+    found = searched[pattern]
+    if not found or len(found) > 3:
+        return None
+    return Mapping(found[0], 1, tuple(found[1:]), note=f"{what} is defined there (content search)", by_class=True)
+
+
+def _or_by_content(
+    frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, index: dict[str, list[str]],
+    source_roots: Sequence[str], grep: Grep, searched: dict[str, list[str]],
+) -> Mapping:  # fmt: skip
+    """`mapping`, or the file a content search finds when the names found nothing, only a file name of
+    code outside the service (which the ranking would drop), or several files."""
+    dropped = mapping.path is not None and not verdict.in_app and mapping.segments < 2 and not (
+        mapping.by_class and _under_root(mapping.path, source_roots)
+    )
+    if mapping.path is not None and not mapping.ambiguous and not dropped:
+        return mapping
+    if _VENDORED.search((frame.file or "").replace("\\", "/")):
+        return mapping
+    found = _found_by_content(frame, language, index, grep, searched)
+    if found is None:
+        return mapping
+    if mapping.ambiguous and not dropped:  # the content settles which of the same-named files it is
+        if found.path in (mapping.path, *mapping.alternatives) and not found.ambiguous:
+            return Mapping(found.path, mapping.segments, note=found.note, by_class=True)
+        return mapping
+    return found
+
+
 def map_frame(frame: Frame, files: Sequence[str], index: dict[str, list[str]] | None = None) -> str | None:
     """The repository path of a frame, or None."""
     return map_frame_explained(frame, index if index is not None else _index(files)).path
@@ -349,10 +446,13 @@ def _exception_order(stack: StackTrace) -> list[int]:
 
 
 def rank(
-    stack: StackTrace, files: Sequence[str], *, packages: Sequence[str] = (), source_roots: Sequence[str] = ()
-) -> Ranking:
-    """Candidate locations for the bug, best first, each with its reasons."""
+    stack: StackTrace, files: Sequence[str], *, packages: Sequence[str] = (), source_roots: Sequence[str] = (),
+    grep: Grep | None = None,
+) -> Ranking:  # fmt: skip
+    """Candidate locations for the bug, best first, each with its reasons. `grep` searches the checkout's
+    content for a class whose file the names did not find (or found ambiguously)."""
     index = _index(files)
+    searched: dict[str, list[str]] = {}
     verdicts = InApp(language=stack.language, packages=tuple(packages), source_roots=tuple(source_roots))
     by_key: dict[tuple[str, str], Candidate] = {}
     notes: list[str] = []
@@ -377,6 +477,8 @@ def rank(
                 _note(notes, f"{where} {frame.function}: runtime ({verdict.reason})")
                 continue
             mapping = map_frame_explained(frame, index, stack.language)
+            if grep is not None:
+                mapping = _or_by_content(frame, mapping, verdict, stack.language, index, source_roots, grep, searched)
             if mapping.path is None:
                 _note(notes, f"{where} {frame.function}: {'own code' if verdict.in_app else verdict.reason}, "
                              f"not mapped ({mapping.note})")  # fmt: skip
@@ -400,8 +502,20 @@ def rank(
                 by_key[key].score = max(by_key[key].score, candidate.score) + 2
                 continue
             by_key[key] = candidate
-    ranked = sorted(by_key.values(), key=lambda c: -c.score)
-    return Ranking(tuple(ranked), tuple(notes), frames)
+    return Ranking(_distinct_first(sorted(by_key.values(), key=lambda c: -c.score)), tuple(notes), frames)
+
+
+TOP = 3
+
+
+def _distinct_first(ranked: Sequence[Candidate]) -> tuple[Candidate, ...]:
+    """The first three candidates in three different files when the stack has them: a second frame of
+    the same file rarely rescues a miss, the caller one file up often holds the fix."""
+    head: list[Candidate] = []
+    for c in ranked:
+        if len(head) < TOP and all(c.path != h.path for h in head):
+            head.append(c)
+    return (*head, *(c for c in ranked if all(c is not h for h in head)))
 
 
 def _under_root(path: str, roots: Sequence[str]) -> bool:
