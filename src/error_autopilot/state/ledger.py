@@ -186,7 +186,9 @@ def _published_since(state: State, plan: Plan) -> list[str]:
     """Fingerprints whose pending payload, merged into this plan, state no longer holds: the run that
     recorded it published it after this plan was made (publishing does not change the last run id)."""
     return [
-        p.incident.fingerprint for p in plan.incidents if _pending_payload(state, p.incident.fingerprint) != p.carried
+        p.incident.fingerprint
+        for p in plan.incidents
+        if p.carried is not None and _pending_payload(state, p.incident.fingerprint) != p.carried
     ]
 
 
