@@ -25,7 +25,7 @@ from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.errors import AnalystError, AutopilotError, SourceError
 from error_autopilot.domain.events import ErrorEvent
 from error_autopilot.domain.findings import Finding
-from error_autopilot.domain.incidents import Plan, PlannedIncident, PollWindow
+from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident, PollWindow
 from error_autopilot.domain.report import PublishedIncident, RunReport
 from error_autopilot.incidents.events import parse_entry
 from error_autopilot.incidents.fingerprint import fingerprint_event
@@ -259,8 +259,11 @@ def publish(
     finally:  # whatever stopped the loop, what did get published is recorded
         done = [o for o in published if o.issue_action != "failed"]
         if store is not None and not dry_run and done:
+            payloads = {p.incident.fingerprint: p.incident for p in queue}  # what each outcome counts
             store.update(
-                functools.partial(_record_all, outcomes=done, findings=findings, now=plan.created_at),
+                functools.partial(
+                    _record_all, outcomes=done, payloads=payloads, findings=findings, now=plan.created_at
+                ),
                 f"published {len(done)} incident(s) of {plan.run_id}",
             )
     return published, errors
@@ -283,12 +286,14 @@ def _publish_one(
 
 
 def _record_all(
-    state: State, *, outcomes: Sequence[PublishedIncident], findings: Mapping[str, Finding], now: datetime
-) -> State:
+    state: State, *, outcomes: Sequence[PublishedIncident], payloads: Mapping[str, Incident],
+    findings: Mapping[str, Finding], now: datetime,
+) -> State:  # fmt: skip
     for outcome in outcomes:
         finding = findings.get(outcome.fingerprint)
         tokens = finding.tokens_used if finding else 0
-        state = ledger.record_published(state, outcome=outcome, tokens=tokens, now=now)
+        published = payloads[outcome.fingerprint]
+        state = ledger.record_published(state, outcome=outcome, published=published, tokens=tokens, now=now)
     return state
 
 

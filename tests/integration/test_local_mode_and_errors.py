@@ -232,19 +232,67 @@ def test_ctrl_c_while_polling_or_investigating(world: World, tmp_path: Path, ser
     _recovered(world, tmp_path)
 
 
+def _hold_push(world: World, tmp_path: Path, push: int, *, accepted: bool) -> tuple[Path, Path, Path]:
+    """Hooks on the state repository: its `push`-th push interrupts the run, then waits for the test to
+    touch `release`, then is accepted or refused; `finished` appears once it has landed (post-receive)
+    or been refused. No sleeps: the test decides when the interrupted run's last push ends."""
+    pid_file, counter = tmp_path / "pid", world.ops_remote / "pushes"
+    release, finished = tmp_path / "release", tmp_path / "finished"
+    hooks = world.ops_remote / "hooks"
+    (hooks / "pre-receive").write_text(
+        "#!/bin/sh\n"
+        f'n=$(($(cat "{counter}" 2>/dev/null || echo 0) + 1)); echo $n > "{counter}"\n'
+        f'[ "$n" -eq {push} ] || exit 0\n'
+        f'kill -INT "$(cat "{pid_file}")"\n'
+        f'i=0; while [ ! -e "{release}" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done\n'
+        + ("exit 0\n" if accepted else f'touch "{finished}"; exit 1\n')
+    )
+    landed = f'[ "$(cat "{counter}")" -eq {push} ] && touch "{finished}"'
+    (hooks / "post-receive").write_text(f"#!/bin/sh\n{landed}\nexit 0\n")
+    for hook in ("pre-receive", "post-receive"):
+        (hooks / hook).chmod(0o755)
+    return pid_file, release, finished
+
+
+def _end_held_push(world: World, release: Path, finished: Path) -> None:
+    release.touch()
+    deadline = time.monotonic() + 60
+    while not finished.exists():
+        assert time.monotonic() < deadline, "the held push never ended"
+        time.sleep(0.02)
+    for hook in ("pre-receive", "post-receive"):
+        (world.ops_remote / "hooks" / hook).unlink()
+
+
 @pytest.mark.parametrize(("push", "accepted"), [(1, False), (2, False), (2, True)],
                          ids=["recording-the-plan", "saving-the-first-issue", "after-the-push-landed"])  # fmt: skip
 def test_ctrl_c_while_saving_state(world: World, tmp_path: Path, push: int, accepted: bool) -> None:
-    pid_file, counter = tmp_path / "pid", world.ops_remote / "pushes"
-    hook = world.ops_remote / "hooks" / "pre-receive"
-    hook.write_text(
-        "#!/bin/sh\n"
-        f'n=$(($(cat "{counter}" 2>/dev/null || echo 0) + 1)); echo $n > "{counter}"\n'
-        f'if [ "$n" -eq {push} ]; then kill -INT "$(cat "{pid_file}")"; sleep 1; exit {0 if accepted else 1}; fi\n'
-    )
-    hook.chmod(0o755)
+    pid_file, release, finished = _hold_push(world, tmp_path, push, accepted=accepted)
     proc = _start(world, tmp_path)
     pid_file.write_text(str(proc.pid))
     _interrupted_cleanly(proc)
-    hook.unlink()
+    _end_held_push(world, release, finished)
+    _recovered(world, tmp_path)
+
+
+def test_a_run_that_reads_state_while_an_interrupted_runs_last_push_lands_counts_nothing_twice(
+    world: World, tmp_path: Path
+) -> None:
+    """Ctrl-C during the last save: that push lands after the next run has read state. The next run's
+    plan merged the interrupted run's pending occurrences; recording it would count them again."""
+    pid_file, release, finished = _hold_push(world, tmp_path, 2, accepted=True)
+    proc = _start(world, tmp_path)
+    pid_file.write_text(str(proc.pid))
+    _interrupted_cleanly(proc)
+    state_flags = ("--config", str(world.config), "--state-repo", str(world.ops_remote), "--work-dir",
+                   str(tmp_path / "next"))  # fmt: skip
+    planned = _cli("plan", *state_flags, cwd=tmp_path)  # reads state before the held push lands
+    assert planned.returncode == 0, planned.stderr
+    _end_held_push(world, release, finished)
+    published = _cli("publish", *state_flags, "--sink", "local", "--out", str(tmp_path / "drafts"), cwd=tmp_path)
+    assert published.returncode == 0, published.stderr
+    counts = sorted(int(str(r["total_count"])) for r in _state_of(world.ops_remote).values())
+    assert counts == EXPECTED_COUNTS, "the interrupted run's last save counted them: not again"
+    [error] = json.loads((tmp_path / "next" / "report.json").read_text())["errors"]
+    assert "published 4 of its incident(s) after it was made" in error, "and the report says why it published nothing"
     _recovered(world, tmp_path)

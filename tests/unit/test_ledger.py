@@ -67,8 +67,8 @@ def test_the_cursor_never_moves_back() -> None:
 
 def test_publishing_folds_the_count_in_once() -> None:
     state = ledger.record_plan(State(), _plan("r1", _incident(count=3)))
-    once = ledger.record_published(state, outcome=_published(), tokens=120, now=NOW)
-    twice = ledger.record_published(once, outcome=_published(), tokens=120, now=NOW)
+    once = ledger.record_published(state, outcome=_published(), published=_incident(count=3), tokens=120, now=NOW)
+    twice = ledger.record_published(once, outcome=_published(), published=_incident(count=3), tokens=120, now=NOW)
     record = twice.incidents["a" * 16]
     assert record.total_count == 3 and not record.pending and record.pending_incident is None
     assert record.issue == IssueRef(repo="o/r", number=7, url="https://github.com/o/r/issues/7")
@@ -94,7 +94,7 @@ def test_classification_new_recurring_regressed_muted() -> None:
 
 def test_a_recurring_incident_comments_only_on_material_change() -> None:
     state = ledger.record_plan(State(), _plan("r1", _incident(count=3)))
-    state = ledger.record_published(state, outcome=_published(), tokens=0, now=NOW)
+    state = ledger.record_published(state, outcome=_published(), published=_incident(count=3), tokens=0, now=NOW)
     same = ledger.plan_incidents(state, [_incident(count=4)])[0]
     assert same.status == "recurring" and render_material_comment(same) is None
     spike = ledger.plan_incidents(state, [_incident(count=30)])[0]
@@ -105,7 +105,7 @@ def test_a_recurring_incident_comments_only_on_material_change() -> None:
 
 def test_a_plan_made_before_another_was_recorded_changes_nothing() -> None:
     first = ledger.record_plan(State(), _plan("run-1", _incident(count=3)))
-    done = ledger.record_published(first, outcome=_published(), tokens=0, now=NOW)
+    done = ledger.record_published(first, outcome=_published(), published=_incident(count=3), tokens=0, now=NOW)
     late = _plan("run-0", _incident(count=3)).model_copy(update={"based_on_run": None})  # made before run-1
     assert ledger.is_stale(done, late) and ledger.record_plan(done, late) == done
     assert "run run-1 was recorded after it was made" in ledger.stale_plan_message(done, late)
@@ -113,3 +113,44 @@ def test_a_plan_made_before_another_was_recorded_changes_nothing() -> None:
     recorded = ledger.record_plan(done, follow)
     assert not ledger.is_stale(done, follow) and recorded.incidents["a" * 16].pending
     assert ledger.record_plan(recorded, follow) == recorded, "the same plan twice: recorded once"
+
+
+def _publish_pending(state: State) -> State:
+    """What a run's last save does: fold every pending payload it published into the totals."""
+    for planned in ledger.pending_incidents(state):
+        outcome = _published(planned.incident.fingerprint)
+        state = ledger.record_published(state, outcome=outcome, published=planned.incident, tokens=0, now=NOW)
+    return state
+
+
+def test_a_plan_made_while_the_pending_incidents_it_carries_were_being_published_changes_nothing() -> None:
+    """Ctrl-C during run 1's last push: the push lands after the recovery run read state. The recovery
+    plan carries run 1's pending occurrences; run 1's publish then counts them; recording the recovery
+    plan must not make them pending again, or its publish counts them a second time."""
+    run1 = ledger.record_plan(State(), _plan("run-1", _incident(count=3), _incident("b" * 16, count=5)))
+    fresh = [_incident(count=2)]  # run 2 also read two new occurrences of the first bug
+    recovery = _plan("run-2", last_ts=150 * NS).model_copy(
+        update={"based_on_run": "run-1", "incidents": tuple(ledger.plan_incidents(run1, fresh))}
+    )
+    landed = _publish_pending(run1)  # run 1's last push lands after run 2 read state
+    assert ledger.is_stale(landed, recovery)
+    assert ledger.record_plan(landed, recovery) == landed, "the cursor stays: the two new lines are read again"
+    assert "run run-1 published 2 of its incident(s) after it was made" in ledger.stale_plan_message(landed, recovery)
+    again = _publish_pending(ledger.record_plan(landed, recovery))
+    assert sorted(r.total_count for r in again.incidents.values()) == [3, 5], "nothing counted twice"
+    assert not ledger.is_stale(run1, recovery), "had run 1's push not landed, run 2 takes its incidents over"
+    taken = _publish_pending(ledger.record_plan(run1, recovery))
+    assert sorted(r.total_count for r in taken.incidents.values()) == [5, 5], "nothing lost: 3 + 2 new, and 5"
+
+
+def test_a_publish_counts_only_the_payload_it_published() -> None:
+    """A run's last save that lands after another run's plan took its records over counts nothing:
+    the record is pending with the other run's payload, which that run counts."""
+    run1 = ledger.record_plan(State(), _plan("run-1", _incident(count=3)))
+    follow = _plan("run-2").model_copy(
+        update={"based_on_run": "run-1", "incidents": tuple(ledger.plan_incidents(run1, [_incident(count=2)]))}
+    )
+    run2 = ledger.record_plan(run1, follow)
+    late = ledger.record_published(run2, outcome=_published(), published=_incident(count=3), tokens=0, now=NOW)
+    assert late == run2, "run 1's save counts nothing it no longer owns"
+    assert _publish_pending(late).incidents["a" * 16].total_count == 5

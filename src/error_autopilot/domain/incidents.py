@@ -105,6 +105,10 @@ class PlannedIncident(Frozen):
     first_version: str | None = None  # the version it first appeared in, when known
     introduced_after: str | None = None  # the version deployed before that one
     suspects: tuple[str, ...] = ()  # "sha subject" of commits between the two touching its stack's files
+    # the pending payload state held for it when the plan was made, merged into `incident`: an earlier
+    # recorded plan counted those occurrences. If state no longer holds exactly this payload when the
+    # plan is recorded (that run published it meanwhile), recording the plan would count them twice
+    carried: Incident | None = None
 
 
 class PollWindow(Frozen):

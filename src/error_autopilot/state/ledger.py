@@ -111,7 +111,7 @@ def storable(incident: Incident) -> Incident:
     return incident.model_copy(update={"sample": ()})
 
 
-def _planned(incident: Incident, record: IncidentRecord | None) -> PlannedIncident:
+def _planned(incident: Incident, record: IncidentRecord | None, carried: Incident | None = None) -> PlannedIncident:
     issue = record.issue if record else None
     fixed, old = fix_split(record, incident) if record else ((), ())
     pr = record.pr if record else None
@@ -132,6 +132,7 @@ def _planned(incident: Incident, record: IncidentRecord | None) -> PlannedIncide
         first_version=record.first_version if record else None,
         introduced_after=record.introduced_after if record else None,
         suspects=record.suspects if record else (),
+        carried=carried,
     )
 
 
@@ -141,10 +142,10 @@ def plan_incidents(state: State, fresh: Sequence[Incident]) -> list[PlannedIncid
     planned: list[PlannedIncident] = []
     for fp, record in state.incidents.items():
         if record.pending and record.pending_incident is not None:
-            incident = record.pending_incident
+            carried = incident = record.pending_incident
             if fp in by_fp:
                 incident = merge(incident, by_fp.pop(fp))
-            planned.append(_planned(incident, record))
+            planned.append(_planned(incident, record, carried))
     planned += [_planned(i, state.incidents.get(i.fingerprint)) for i in fresh if i.fingerprint in by_fp]
     return planned
 
@@ -176,17 +177,41 @@ def _advance(state: State, plan: Plan) -> dict[str, Cursor]:
     return cursors
 
 
+def _pending_payload(state: State, fingerprint: str) -> Incident | None:
+    record = state.incidents.get(fingerprint)
+    return record.pending_incident if record is not None and record.pending else None
+
+
+def _published_since(state: State, plan: Plan) -> list[str]:
+    """Fingerprints whose pending payload, merged into this plan, state no longer holds: the run that
+    recorded it published it after this plan was made (publishing does not change the last run id)."""
+    return [
+        p.incident.fingerprint
+        for p in plan.incidents
+        if p.carried is not None and _pending_payload(state, p.incident.fingerprint) != p.carried
+    ]
+
+
 def is_stale(state: State, plan: Plan) -> bool:
-    """Whether another plan was recorded since this one was computed. Its lines were then either
-    counted by that run (it read from the same cursor) or are still ahead of the cursor and read
-    again by the next run, so recording it would only count them twice (an old publish job re-run)."""
-    return state.runs.last_run_id not in (plan.run_id, plan.based_on_run)
+    """Whether state changed under this plan since it was computed: another plan was recorded, or
+    pending occurrences it merged in were published. Its lines were then either counted by that run
+    (it read from the same cursor) or are still ahead of the cursor and read again by the next run,
+    so recording it would only count them twice (an old publish job re-run, or a run started while
+    an interrupted run's last save was still landing)."""
+    if state.runs.last_run_id == plan.run_id:
+        return False
+    return state.runs.last_run_id != plan.based_on_run or bool(_published_since(state, plan))
 
 
 def stale_plan_message(state: State, plan: Plan) -> str:
     """What a refused stale plan reports."""
+    if state.runs.last_run_id != plan.based_on_run:
+        why = f"run {state.runs.last_run_id} was recorded after it was made"
+    else:
+        published = len(_published_since(state, plan))
+        why = f"run {plan.based_on_run} published {published} of its incident(s) after it was made"
     return (
-        f"plan {plan.run_id} was not published: run {state.runs.last_run_id} was recorded after it was made, "
+        f"plan {plan.run_id} was not published: {why}, "
         "so its occurrences are already counted or are read again by the next run"
     )
 
@@ -219,11 +244,16 @@ def record_plan(state: State, plan: Plan) -> State:
     return state.model_copy(update={"incidents": incidents, "cursors": _advance(state, plan), "runs": runs})
 
 
-def record_published(state: State, *, outcome: PublishedIncident, tokens: int, now: datetime) -> State:
-    """Clear the pending flag and fold the occurrences into the totals, once."""
+def record_published(
+    state: State, *, outcome: PublishedIncident, published: Incident, tokens: int, now: datetime
+) -> State:
+    """Clear the pending flag and fold the occurrences into the totals, once: only while the record is
+    still pending with exactly the payload that was `published`. Anything else means this save was
+    already recorded (a retry), or another run's plan took the record over: its payload is that run's
+    to count."""
     record = state.incidents.get(outcome.fingerprint)
-    if record is None or not record.pending:
-        return state  # already recorded by a retry of this save
+    if record is None or not record.pending or record.pending_incident != published:
+        return state
     payload = record.pending_incident
     issue = record.issue
     stays_closed = (
