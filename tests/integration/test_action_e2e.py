@@ -12,30 +12,14 @@ import yaml
 
 from tests.support.action_runner import ROOT, run_action
 from tests.support.fakes.github import FakeGitHub
-from tests.support.world import World, demo_world, git
+from tests.support.world import World, checked_out, git
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> World:
-    with demo_world(tmp_path / "world") as w:
-        yield w
-
-
-def _workspace(world: World, tmp: Path) -> Path:
-    """The repository the workflow checked out: service-map.json at its root, origin = ops remote."""
-    work = tmp / "checkout"
-    git(tmp, "clone", "-q", str(world.ops_remote), str(work))
-    shutil.copy(world.config, work / "service-map.json")
-    git(work, "add", "service-map.json")
-    git(work, "commit", "-q", "-m", "service map")
-    git(work, "push", "-q", "origin", "HEAD:main")
-    return work
-
 
 def test_schedule_dry_run_writes_outputs_summary_and_drafts(world: World, tmp_path: Path) -> None:
-    work = _workspace(world, tmp_path)
+    work = checked_out(world, tmp_path)
     result = run_action(work, tmp_path, inputs={"dry-run": "true"}, event_name="schedule", event={})
     assert result.returncode == 0, result.stderr
     assert result.outputs["incidents"] == "4"
@@ -50,7 +34,7 @@ def test_schedule_dry_run_writes_outputs_summary_and_drafts(world: World, tmp_pa
 
 
 def test_hostile_repository_dispatch_payload_is_rejected_as_data(world: World, tmp_path: Path) -> None:
-    work = _workspace(world, tmp_path)
+    work = checked_out(world, tmp_path)
     marker = tmp_path / "pwned"
     payload = {"environment": "prod", "service": f'"; touch {marker}; echo "', "since": f"$(touch {marker})"}
     event = {"action": "error-alert", "client_payload": payload}
@@ -61,7 +45,7 @@ def test_hostile_repository_dispatch_payload_is_rejected_as_data(world: World, t
 
 
 def test_repository_dispatch_narrows_the_run(world: World, tmp_path: Path) -> None:
-    work = _workspace(world, tmp_path)
+    work = checked_out(world, tmp_path)
     event = {"action": "error-autopilot", "client_payload": {"environment": "staging", "service": "billing-service"}}
     result = run_action(work, tmp_path, inputs={"dry-run": "true"}, event_name="repository_dispatch", event=event)
     assert result.returncode == 0, result.stderr
@@ -71,7 +55,7 @@ def test_repository_dispatch_narrows_the_run(world: World, tmp_path: Path) -> No
 
 
 def test_workflow_dispatch_inputs_are_honoured(world: World, tmp_path: Path) -> None:
-    work = _workspace(world, tmp_path)
+    work = checked_out(world, tmp_path)
     event = {"inputs": {"environment": "prod", "service": "users", "since": "2h", "dry_run": "true"}}
     result = run_action(work, tmp_path, inputs={"dry-run": "true"}, event_name="workflow_dispatch", event=event)
     assert result.returncode == 0, result.stderr
@@ -81,7 +65,7 @@ def test_workflow_dispatch_inputs_are_honoured(world: World, tmp_path: Path) -> 
 
 
 def test_bad_service_map_fails_with_exit_2_and_an_annotation(world: World, tmp_path: Path) -> None:
-    work = _workspace(world, tmp_path)
+    work = checked_out(world, tmp_path)
     (work / "service-map.json").write_text(json.dumps({"environments": {}, "services": {"x": {}}}))
     result = run_action(work, tmp_path, inputs={}, event_name="schedule", event={})
     assert result.returncode == 2
@@ -91,14 +75,14 @@ def test_bad_service_map_fails_with_exit_2_and_an_annotation(world: World, tmp_p
 
 def test_every_declared_output_is_written(world: World, tmp_path: Path) -> None:
     declared = set(yaml.safe_load((ROOT / "action.yml").read_text())["outputs"])
-    work = _workspace(world, tmp_path)
+    work = checked_out(world, tmp_path)
     result = run_action(work, tmp_path, inputs={"dry-run": "true"}, event_name="schedule", event={})
     assert result.returncode == 0, result.stderr
     assert declared and declared <= set(result.outputs), f"not written: {declared - set(result.outputs)}"
 
 
 def test_hardened_flow_as_separate_processes_passing_artifacts(world: World, tmp_path: Path) -> None:
-    work = _workspace(world, tmp_path)
+    work = checked_out(world, tmp_path)
     plan_run = run_action(work, tmp_path / "plan", inputs={"phase": "plan"}, event_name="schedule", event={})
     assert plan_run.returncode == 0, plan_run.stderr
     matrix = json.loads(plan_run.outputs["matrix"])
@@ -130,7 +114,7 @@ def test_hardened_flow_as_separate_processes_passing_artifacts(world: World, tmp
 
 def test_scheduled_runs_publish_to_github_once_and_reopen_a_regression(world: World, tmp_path: Path) -> None:
     with FakeGitHub({"acme/ops": world.ops_remote}) as fake:
-        work = _workspace(world, tmp_path)
+        work = checked_out(world, tmp_path)
         env = {"GITHUB_API_URL": fake.url, "AUTOPILOT_GITHUB_WRITE_INTERVAL": "0"}
         inputs = {"github-token": "ghs_test"}
         first = run_action(work, tmp_path / "r1", inputs=inputs, event_name="schedule", event={}, env=env)
@@ -167,7 +151,7 @@ def test_scheduled_runs_publish_to_github_once_and_reopen_a_regression(world: Wo
 
 def test_a_lost_state_branch_is_rebuilt_from_issue_markers(world: World, tmp_path: Path) -> None:
     with FakeGitHub({"acme/ops": world.ops_remote}) as fake:
-        work = _workspace(world, tmp_path)
+        work = checked_out(world, tmp_path)
         env = {"GITHUB_API_URL": fake.url, "AUTOPILOT_GITHUB_WRITE_INTERVAL": "0"}
         inputs = {"github-token": "ghs_test", "since": "2h"}
         first = run_action(work, tmp_path / "r1", inputs=inputs, event_name="schedule", event={}, env=env)

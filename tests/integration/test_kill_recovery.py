@@ -15,16 +15,11 @@ from pathlib import Path
 import pytest
 
 from error_autopilot.demo.httpserver import Request
-from tests.support.world import World, demo_world, git
+from tests.support.world import World, git
 
 pytestmark = pytest.mark.slow
 EXPECTED_COUNTS = {41, 37, 12, 5}
 
-
-@pytest.fixture
-def world(tmp_path: Path) -> World:
-    with demo_world(tmp_path / "world") as w:
-        yield w
 
 
 def _start(world: World, out: Path) -> subprocess.Popen[str]:

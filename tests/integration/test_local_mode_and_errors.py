@@ -21,18 +21,13 @@ import pytest
 
 from error_autopilot import INTERRUPTED
 from error_autopilot.demo.httpserver import Request
-from tests.support.world import World, demo_world, git
+from tests.support.world import World, git
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_COUNTS = [5, 12, 37, 41]
 CONSOLE_SCRIPT = "import sys; from error_autopilot.cli import main; sys.exit(main())"  # what pip's wrapper runs
 
-
-@pytest.fixture
-def world(tmp_path: Path) -> World:
-    with demo_world(tmp_path / "world") as w:
-        yield w
 
 
 def _env() -> dict[str, str]:

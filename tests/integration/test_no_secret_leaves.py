@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from tests.conftest import TEST_FIXTURES
 from tests.support.action_runner import run_action
 from tests.support.fakes.github import FakeGitHub
 from tests.support.fakes.telegram import FakeTelegram
-from tests.support.world import World, demo_world, git
+from tests.support.world import World, checked_out, demo_world, git
 
 pytestmark = pytest.mark.slow
 
@@ -138,12 +137,7 @@ def test_github_sink_run_leaks_no_secret(world: World, tmp_path: Path) -> None:
 
 def test_the_action_leaks_no_secret_into_its_summary_outputs_or_log(world: World, tmp_path: Path) -> None:
     """The composite action as the runner executes it: job summary, step outputs and the workflow log."""
-    work = tmp_path / "checkout"
-    git(tmp_path, "clone", "-q", str(world.ops_remote), str(work))
-    shutil.copy(world.config, work / "service-map.json")
-    git(work, "add", "service-map.json")
-    git(work, "commit", "-q", "-m", "service map")
-    git(work, "push", "-q", "origin", "HEAD:main")
+    work = checked_out(world, tmp_path)
     with FakeGitHub({"acme/ops": world.ops_remote}) as github, FakeTelegram() as telegram:
         env = {"GITHUB_API_URL": github.url, "AUTOPILOT_GITHUB_WRITE_INTERVAL": "0",
                "TELEGRAM_API_URL": telegram.api_url}  # fmt: skip

@@ -11,15 +11,10 @@ import pytest
 
 from error_autopilot.cli import main
 from tests.support.fakes.github import FakeGitHub
-from tests.support.world import World, demo_world, git
+from tests.support.world import World, git
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture
-def world(tmp_path: Path) -> World:
-    with demo_world(tmp_path / "world") as w:
-        yield w
 
 
 def _counts(world: World) -> dict[str, int]:

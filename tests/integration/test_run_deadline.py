@@ -14,16 +14,11 @@ from error_autopilot import app, commands
 from error_autopilot.config.settings import Settings
 from error_autopilot.demo.httpserver import Request
 from error_autopilot.resilience import Deadline
-from tests.support.world import World, demo_world, git
+from tests.support.world import World, git
 
 pytestmark = pytest.mark.slow
 EXPECTED_COUNTS = {41, 37, 12, 5}
 
-
-@pytest.fixture
-def world(tmp_path: Path) -> World:
-    with demo_world(tmp_path / "world") as w:
-        yield w
 
 
 def _state(world: World) -> dict[str, dict[str, object]]:

@@ -6,16 +6,9 @@ import json
 from pathlib import Path
 
 import httpx
-import pytest
 
 from error_autopilot.cli import main
-from tests.support.world import World, demo_world, git
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> World:
-    with demo_world(tmp_path / "world") as w:
-        yield w
+from tests.support.world import World, git
 
 
 def _run(world: World, out: Path, *extra: str) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import httpx
@@ -17,7 +16,7 @@ import pytest
 import yaml
 
 from tests.support.action_runner import ROOT, ActionResult, run_action
-from tests.support.world import World, demo_world, git
+from tests.support.world import World, checked_out
 
 pytestmark = pytest.mark.slow
 
@@ -38,21 +37,6 @@ HOSTILE = "".join(ATTACKS)
 # What the runner strips before looking for `::` (.NET TrimStart), and its older `##[` syntax anywhere.
 _LEADING_SPACE = re.compile("^[\\s\u180e\u200b\ufeff]*")
 
-
-@pytest.fixture
-def world(tmp_path: Path) -> World:
-    with demo_world(tmp_path / "world") as w:
-        yield w
-
-
-def _workspace(world: World, tmp: Path) -> Path:
-    work = tmp / "checkout"
-    git(tmp, "clone", "-q", str(world.ops_remote), str(work))
-    shutil.copy(world.config, work / "service-map.json")
-    git(work, "add", "service-map.json")
-    git(work, "commit", "-q", "-m", "service map")
-    git(work, "push", "-q", "origin", "HEAD:main")
-    return work
 
 
 def _push_hostile_errors(world: World) -> None:
@@ -83,7 +67,7 @@ def _commands(result: ActionResult) -> list[str]:
 
 def test_hostile_log_text_never_becomes_a_workflow_command(world: World, tmp_path: Path) -> None:
     _push_hostile_errors(world)
-    work = _workspace(world, tmp_path)
+    work = checked_out(world, tmp_path)
     # RUNNER_DEBUG=1 is "re-run with debug logging": incident titles are logged. The step summary
     # path is a folder, so the summary (hostile titles and all) is printed to stdout instead.
     unwritable = tmp_path / "summary-is-a-folder"

@@ -4,6 +4,7 @@ loopback holding their logs and traces, and a service map pointing at all of it.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -56,3 +57,14 @@ def demo_world(root: Path) -> Iterator[World]:
         ops_remote = root / "ops.git"
         git(root, "init", "-q", "--bare", str(ops_remote))
         yield World(root, loki, tempo, repos, telemetry, config, ops_remote)
+
+
+def checked_out(world: World, tmp: Path) -> Path:
+    """The repository a workflow checked out: service-map.json at its root, origin = the ops remote."""
+    work = tmp / "checkout"
+    git(tmp, "clone", "-q", str(world.ops_remote), str(work))
+    shutil.copy(world.config, work / "service-map.json")
+    git(work, "add", "service-map.json")
+    git(work, "commit", "-q", "-m", "service map")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    return work
