@@ -17,7 +17,6 @@ import io
 import json
 import logging
 import os
-import re
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -30,44 +29,11 @@ from pydantic import ValidationError
 
 from error_autopilot.domain.dispatch import DispatchPayload
 from error_autopilot.domain.errors import AutopilotError, ConfigError
+from error_autopilot.logline import LEADING_SPACE, V1_DEFUSED, V1_PREFIX, defuse
 
 log = logging.getLogger(__name__)
 
 SUMMARY_LIMIT_BYTES = 1024 * 1024  # GitHub refuses a step summary above 1 MiB
-# Every control character but tab (line breaks, ANSI escapes) and the Unicode line/paragraph separators:
-# only \r and \n break a line for the runner, the rest could make a log line *look* like two.
-_UNSAFE_CHARS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
-_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r"}
-# What .NET's TrimStart() removes before the runner looks for `::`, widened to the characters older
-# Unicode tables called whitespace: a wrong guess here only adds a harmless backslash.
-_LEADING_SPACE = re.compile("^[\\s\u180e\u200b\ufeff]*")
-_V1_PREFIX = "##["  # the old `##[command]` syntax, matched anywhere in a line
-_V1_DEFUSED = "# #["
-
-
-def one_line(text: str) -> str:
-    """`text` as one physical line: line breaks and other control characters become visible escapes."""
-    return _UNSAFE_CHARS.sub(lambda m: _NAMED_ESCAPES.get(m.group()) or f"\\x{ord(m.group()):02x}"
-                             if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)  # fmt: skip
-
-
-def defuse(line: str) -> str:
-    """One physical line the runner cannot read as a workflow command (a backslash before a leading
-    `::`, a space inside any `##[`); an ordinary line comes back unchanged."""
-    line = line.replace(_V1_PREFIX, _V1_DEFUSED)
-    indent = _LEADING_SPACE.match(line)
-    cut = indent.end() if indent else 0
-    return line[:cut] + "\\" + line[cut:] if line.startswith("::", cut) else line
-
-
-class OneLineFormatter(logging.Formatter):
-    """Every log record as one defused physical line, traceback included: a record carries untrusted
-    text (incident titles, exception messages, git and test output) and must never become two lines."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return defuse(one_line(super().format(record)))
-
-
 class CommandGuard(io.TextIOBase):
     """A text stream over stdout or stderr that passes every line through `defuse`.
 
@@ -105,11 +71,11 @@ class CommandGuard(io.TextIOBase):
         return len(s)
 
     def _safe(self, text: str) -> str:
-        return text.replace(_V1_PREFIX, _V1_DEFUSED) if self._mid_line else defuse(text)
+        return text.replace(V1_PREFIX, V1_DEFUSED) if self._mid_line else defuse(text)
 
     def _pass_on_decided(self) -> None:
         held = self._held
-        if not self._mid_line and _LEADING_SPACE.sub("", held) in ("", ":"):
+        if not self._mid_line and LEADING_SPACE.sub("", held) in ("", ":"):
             return  # the line could still turn out to start with `::`
         keep = min(2, len(held) - len(held.rstrip("#")))
         self._pass_on(held[: len(held) - keep])

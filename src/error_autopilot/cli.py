@@ -195,7 +195,7 @@ def _run(argv: Sequence[str] | None) -> int:
 def _configure_logging(*, verbose: bool) -> None:
     """Log records to stderr, each one defused physical line. RUNNER_DEBUG=1 is how Actions asks for
     debug output (re-run with debug logging)."""
-    from error_autopilot.actions_io import OneLineFormatter  # noqa: PLC0415 - see the module docstring
+    from error_autopilot.logline import OneLineFormatter  # noqa: PLC0415 - see the module docstring
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))

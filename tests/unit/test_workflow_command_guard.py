@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from error_autopilot import actions_io
-from error_autopilot.actions_io import CommandGuard, OneLineFormatter, defuse, one_line
+from error_autopilot.actions_io import CommandGuard
+from error_autopilot.logline import OneLineFormatter, defuse, one_line
 
 # The runner: lines end at \n, \r or \r\n; a line is a command when, after leading whitespace, it starts
 # with `::`, or when `##[` appears anywhere in it.

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from error_autopilot.bridge.service import run_bridge
 from error_autopilot.domain.errors import AutopilotError
+from error_autopilot.logline import OneLineFormatter
 
 
 def main() -> int:
@@ -18,7 +19,9 @@ def main() -> int:
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--once", action="store_true")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))  # chat text is a stranger's
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would print the bot token
     try:
         return run_bridge(args.config, once=args.once, environ=os.environ)
