@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tarfile
 import zipfile
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pytest
 from packaging.markers import Marker
 
 from tests.support.action_runner import ROOT, StepRun, run_action
-from tests.support.world import World, demo_world, git
+from tests.support.world import World, git
 
 pytestmark = pytest.mark.slow
 
@@ -98,11 +97,6 @@ def test_a_cold_run_installs_exactly_the_locked_set_into_the_tool_cache(installe
     present = {_norm(n): v for n, v in _PIN.findall(listing) if _norm(n) not in {"pip", "setuptools"}}
     assert present == locked_for_this_interpreter()
 
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    with demo_world(tmp_path / "world") as w:
-        yield w
 
 
 def _workspace(world: World, tmp: Path) -> Path:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from error_autopilot.state.store import GitStateStore
 from tests.support.action_runner import run_action
 from tests.support.fakes.anthropic import FakeAnthropic, Reply
 from tests.support.fakes.github import FakeGitHub
-from tests.support.world import World, demo_world, git
+from tests.support.world import World, git
 
 pytestmark = pytest.mark.slow
 
@@ -52,11 +51,6 @@ def _answer(body: dict[str, Any]) -> Reply:
     return Reply([{"type": "tool_use", "name": "submit_analysis", "input": submit}], "tool_use",
                  {"input_tokens": 900, "output_tokens": 120})  # fmt: skip
 
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    with demo_world(tmp_path / "world") as w:
-        yield w
 
 
 def test_only_the_safe_fix_becomes_a_draft_pr(world: World, tmp_path: Path) -> None:
