@@ -209,22 +209,22 @@ def parse_entry(
     else:
         message = _ANSI.sub("", line.split("\n", 1)[0])
     level = _level(data, labels, message)
-    stack_text = _as_text(_get(data, STACK_KEYS)) if data and _get(data, STACK_KEYS) else None
+    stated_stack = _get(data, STACK_KEYS) if data else None
+    stack_text = _as_text(stated_stack) if stated_stack else None
     if stack_text is None and "exception_stacktrace" in labels:
         stack_text = labels["exception_stacktrace"]
     if stack_text is None and fmt != "json":
         stack_text = _ANSI.sub("", line)
     service = _service(labels, data, smap)
     config = smap.services.get(service)
-    stack = parse_stacktrace(
-        readable(_region(stack_text or "", max_line_bytes)), packages=config.packages if config else (),
-        source_roots=config.source_roots if config else (),
-    )  # fmt: skip
+
+    def parse(text: str) -> StackTrace | None:
+        return parse_stacktrace(readable(_region(text, max_line_bytes)), packages=config.packages if config else (),
+                                source_roots=config.source_roots if config else ())  # fmt: skip
+
+    stack = parse(stack_text or "")
     if stack is None and data and "\\n" in line:  # a trace in a field of another name (`"details": "…\n    at …"`)
-        stack = parse_stacktrace(
-            readable(_region(line, max_line_bytes)), packages=config.packages if config else (),
-            source_roots=config.source_roots if config else (),
-        )  # fmt: skip
+        stack = parse(line)
     if level in NON_ERROR_LEVELS or (level is None and stack is None and not _ERRORISH.search(message)):
         return None
     trace_id, span_id = _ids(data, labels, line)
