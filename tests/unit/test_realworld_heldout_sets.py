@@ -1,0 +1,63 @@
+"""The held-out real-world sets (`tests/fixtures/realworld-holdout*/`) keep the corpus format and stay
+apart from it: what `python -m benchmarks.corpus` reports for them only means something if every case
+is complete, its truth is in its own tree, and no repository of theirs is one the rules were tuned on.
+Data checks only; the engine never runs here."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.support.corpus import CORPUS, ECOSYSTEMS, load_cases
+
+HELD_OUT = sorted(CORPUS.parent.glob("realworld-holdout*/"))
+CASE_FILES = ("case.json", "trace.txt", "files.txt", "symbols.json")
+SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def _repos(root: Path) -> set[str]:
+    return {str(c.data["repo"]).lower() for c in load_cases(root)}
+
+
+def test_there_is_a_held_out_set() -> None:
+    assert HELD_OUT, "no tests/fixtures/realworld-holdout*/ set"
+
+
+@pytest.mark.parametrize("root", HELD_OUT, ids=lambda p: p.name)
+def test_every_held_out_case_is_complete(root: Path) -> None:
+    folders = sorted(p for p in root.glob("*/*") if p.is_dir())
+    assert folders, f"{root.name} holds no case"
+    for folder in folders:
+        missing = [name for name in CASE_FILES if not (folder / name).is_file()]
+        assert not missing, f"{folder.name} lacks {missing}"
+        data = json.loads((folder / "case.json").read_text(encoding="utf-8"))
+        assert folder.parent.name in ECOSYSTEMS and data["ecosystem"] == folder.parent.name, folder.name
+        assert data["id"] == folder.name, folder.name
+        assert SHA.fullmatch(data["fix_commit"]) and SHA.fullmatch(data["parent_commit"]), folder.name
+        assert data["issue_url"].startswith("https://github.com/"), folder.name
+        assert data["fix_url"].startswith("https://github.com/"), folder.name
+        assert (folder / "trace.txt").read_text(encoding="utf-8").strip(), folder.name
+
+
+@pytest.mark.parametrize("root", HELD_OUT, ids=lambda p: p.name)
+def test_held_out_truth_is_in_its_tree(root: Path) -> None:
+    for case in load_cases(root):
+        listed = case.files
+        assert listed == sorted(set(listed)), f"{case.id}: files.txt not sorted and unique"
+        if case.expect_no_location:
+            continue
+        assert case.truth_files and case.truth_files <= set(listed), case.id
+        assert case.truth_functions, case.id
+        assert set(case.symbols) <= set(listed), f"{case.id}: symbols for a file not in its tree"
+
+
+@pytest.mark.parametrize("root", HELD_OUT, ids=lambda p: p.name)
+def test_held_out_repositories_were_never_tuned_on(root: Path) -> None:
+    shared = _repos(root) & _repos(CORPUS)
+    assert not shared, f"{root.name} shares repositories with the tuning corpus: {sorted(shared)}"
+    for other in HELD_OUT:
+        if other != root:
+            assert not _repos(root) & _repos(other), f"{root.name} and {other.name} share repositories"
