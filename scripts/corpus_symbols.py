@@ -4,9 +4,10 @@ like a ctags index, never code.
 
 Files that matter: the files the trace's frames map to, the truth files, and any file of the
 listing that defines a class or type a frame names. Reads the bare mirrors under
-`/work/.mirror/<Owner>+<repo>/repo` (fetch a missing one first). Usage:
+`/work/.mirror/<Owner>+<repo>/repo` (or its `.git` when the snapshot came with a work tree; fetch a
+missing one first). Usage (`--root` for a held-out set such as tests/fixtures/realworld-holdout2):
 
-    .venv/bin/python scripts/corpus_symbols.py [case-id ...]
+    .venv/bin/python -m scripts.corpus_symbols [--root DIR] [case-id ...]
 """
 
 from __future__ import annotations
@@ -188,6 +189,8 @@ def symbols(case: Case) -> dict[str, object]:
     repo = case.data["repo"]
     commit = case.data["parent_commit"]
     gitdir = MIRRORS / repo.replace("/", "+", 1) / "repo"
+    if (gitdir / ".git").is_dir():
+        gitdir = gitdir / ".git"
     listed = set(case.files)
     wanted = set(case.truth_files) & listed
     stack = parse_stacktrace(case.trace, packages=case.packages, source_roots=case.source_roots)
@@ -208,9 +211,10 @@ def symbols(case: Case) -> dict[str, object]:
     return {"commit": commit, "files": files}
 
 
-def main(ids: list[str]) -> None:
-    """Regenerate `symbols.json` for the given cases (all when none)."""
-    for case in load_cases(CORPUS):
+def main(args: list[str]) -> None:
+    """Regenerate `symbols.json` for the given cases (all when none) of the corpus or of `--root DIR`."""
+    root, ids = (Path(args[1]), args[2:]) if args[:1] == ["--root"] else (CORPUS, args)
+    for case in load_cases(root):
         if ids and case.id not in ids:
             continue
         data = symbols(case)
