@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from actions_toolkit import command, core
+from actions_toolkit import command
 from pydantic import ValidationError
 
 from error_autopilot.domain.dispatch import DispatchPayload
@@ -161,6 +161,8 @@ def set_outputs(outputs: Mapping[str, str | int]) -> None:
     """Write step outputs to $GITHUB_OUTPUT (heredoc syntax for every value, so multi-line is safe)."""
     if not os.environ.get("GITHUB_OUTPUT"):
         return
+    from actions_toolkit import core  # noqa: PLC0415 - it loads `requests`: only when outputs are written
+
     for name, value in outputs.items():
         core.set_output(name, str(value))
 
