@@ -22,14 +22,15 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from actions_toolkit import command
-from pydantic import ValidationError
 
-from error_autopilot.domain.dispatch import DispatchPayload
 from error_autopilot.domain.errors import AutopilotError, ConfigError
 from error_autopilot.logline import LEADING_SPACE, V1_DEFUSED, V1_PREFIX, defuse
+
+if TYPE_CHECKING:  # the model is built on first use: every CLI call, --version included, imports this module
+    from error_autopilot.domain.dispatch import DispatchPayload
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +205,10 @@ def read_dispatch(event_name: str | None, event_path: Path | None) -> DispatchPa
     """The validated request carried by a repository_dispatch or workflow_dispatch event, if any.
 
     Values are only ever parsed by pydantic and used as data; nothing reaches a shell."""
+    from pydantic import ValidationError  # noqa: PLC0415 - see TYPE_CHECKING above
+
+    from error_autopilot.domain.dispatch import DispatchPayload  # noqa: PLC0415
+
     if event_name not in {"repository_dispatch", "workflow_dispatch"} or event_path is None:
         return None
     try:

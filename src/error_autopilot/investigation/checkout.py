@@ -60,6 +60,9 @@ _HOST_DOWN = re.compile(
 )
 # `fetch --stdin` and `--no-write-fetch-head` (2.29): older git keeps fetching one file version at a time.
 BATCH_FETCH_GIT = (2, 29)
+# `commit-graph write --changed-paths` (2.27): a Bloom filter per commit of the paths it changed, so
+# walking one file's history (the batch's listing, blame, log) skips the commits that did not touch it.
+CHANGED_PATHS_GIT = (2, 27)
 # One request may carry this many file versions; a file with a longer history gets its newest ones
 # (blame walks from the newest), and git fetches any older version it still needs on demand.
 MAX_PREFETCH_BLOBS = 20_000
@@ -217,6 +220,7 @@ class GitWorkspace:
                 else:
                     repo = self._fresh_clone(url, dest)
                 self._prune_worktrees(url, dest)
+                self._index_history(url, dest)
         except git.GitCommandError as e:
             raise WorkspaceError(f"cannot clone {self._redact(url)}: {self._redact(str(e.stderr).strip())}") from e
         finally:
@@ -252,6 +256,16 @@ class GitWorkspace:
             self._git([*base, clean, str(staging)], url)
         staging.rename(dest)
         return git.Repo(dest)
+
+    def _index_history(self, url: str, dest: Path) -> None:
+        """The commit graph with changed-path filters, brought up to date with what was just fetched
+        (`--split`: a new layer for the new commits only). An optimisation: a failure is only logged."""
+        if git_version() < CHANGED_PATHS_GIT:
+            return
+        try:
+            self._git(["commit-graph", "write", "--reachable", "--changed-paths", "--split"], url, dest)
+        except git.GitCommandError as e:
+            log.info("no commit graph for %s (history walks stay slower): %s", dest.name, str(e.stderr).strip())
 
     @staticmethod
     def _discard(dest: Path) -> None:
