@@ -228,3 +228,42 @@ def test_a_server_that_refuses_the_batch_leaves_blame_to_fetch_on_demand(
     os.rename(repo.remote, tmp_path / "gone.git")  # the server is gone between checkout and blame
     assert ws.prefetch_history(out, ["src/app.py"]) == 0
     assert "could not fetch the history of src/app.py in one request" in caplog.text
+
+
+def test_nothing_planted_in_a_cached_clone_runs_in_a_later_job(repo: Repo, tmp_path: Path) -> None:
+    """The investigate job runs untrusted code; the cache outlives it and the publish job reads it."""
+    first = GitWorkspace(tmp_path / "cache").checkout(_url(repo), repo.first, "main", None)
+    clone = _clone_of(first.path)
+    ran = tmp_path / "planted-code-ran"
+    hook = f"#!/bin/sh\necho hook >> {ran}\n"
+    for name in ("reference-transaction", "post-checkout", "pre-auto-gc"):
+        (clone / ".git" / "hooks" / name).write_text(hook)
+        (clone / ".git" / "hooks" / name).chmod(0o755)
+    (repo.work / "new.txt").write_text("new\n")
+    newer = commit(repo.work, "Newer")
+    git(repo.work, "push", "-q", str(repo.remote), "main")
+
+    out = GitWorkspace(tmp_path / "cache").checkout(_url(repo), None, "main", None)
+    assert out.commit == newer and _clone_of(out.path) == clone
+    assert not ran.exists(), "a hook planted in the cache ran"
+
+    fsmonitor = tmp_path / "fsmonitor.sh"
+    fsmonitor.write_text(f"#!/bin/sh\necho fsmonitor >> {ran}\n")
+    fsmonitor.chmod(0o755)
+    git(clone, "config", "core.fsmonitor", str(fsmonitor))
+    again = GitWorkspace(tmp_path / "cache").checkout(_url(repo), repo.first, "main", None)
+    assert again.commit == repo.first and not ran.exists(), "planted configuration ran"
+    assert git(clone, "config", "--default", "", "--get", "core.fsmonitor") == "", "the planted clone was kept"
+
+
+def test_a_worktree_pointing_at_another_repository_is_made_again(repo: Repo, tmp_path: Path) -> None:
+    first = GitWorkspace(tmp_path / "cache").checkout(_url(repo), repo.first, "main", None)
+    clone = _clone_of(first.path)
+    elsewhere = tmp_path / "elsewhere"
+    git(tmp_path, "init", "-q", str(elsewhere))
+    (first.path / ".git").write_text(f"gitdir: {elsewhere / '.git'}\n")
+
+    again = GitWorkspace(tmp_path / "cache").checkout(_url(repo), repo.first, "main", None)
+    assert again.path == first.path
+    assert _clone_of(again.path) == clone
+    assert git(again.path, "rev-parse", "HEAD") == repo.first

@@ -12,6 +12,12 @@ serialises them, a clone is made aside and moved into place whole, and a clone g
 fetch is discarded and made again. Folder names are derived from the URL (a readable tail and a
 hash), so no repository name can point outside the cache.
 
+The cache outlives the job, and the investigate job runs code it does not trust (a model-written
+patch under the service's tests): nothing planted in a cached clone may run in a later job, the
+publish job with its write token included. So git runs here with hooks and fsmonitor switched off
+from the command line (which outranks the clone's own configuration), and a clone whose .git/config
+holds anything beyond what `git clone` writes is discarded and made again.
+
 Credentials never reach argv, a remote URL or .git/config, and are never logged: the token goes only
 to the GitHub host, passed per command through `GIT_CONFIG_*` variables scoped to that host's URL;
 a user and password written into an https URL are taken out of it and passed the same way. A host
@@ -53,6 +59,16 @@ _OWNER_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
 _OID = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}  # a refused clone must fail, never wait for a password
+# Configuration that makes git run a program, overridden for every command on the cache (see above).
+_NEVER_RUN = (("core.hooksPath", os.devnull), ("core.fsmonitor", "false"))
+# What `git clone` (and fetch, worktree, commit-graph) write to a clone's .git/config; anything else was
+# put there by someone else. Key names are case-insensitive except for the branch name.
+_CLONE_CONFIG = re.compile(
+    r"(?i:core\.(?:repositoryformatversion|filemode|bare|logallrefupdates|ignorecase|precomposeunicode|symlinks)"
+    r"|remote\.origin\.(?:url|fetch|promisor|partialclonefilter|tagopt)"
+    r"|extensions\.(?:partialclone|objectformat|refstorage))"
+    r"|branch\.[^\n]+\.(?i:remote|merge)"
+)
 # git's words for "the host is not there" (as opposed to "no such repository" or "not allowed")
 _HOST_DOWN = re.compile(
     r"(?i)could not resolve host|connection refused|failed to connect|couldn't connect|timed out|"
@@ -152,7 +168,7 @@ class GitWorkspace:
     def _env(self, url: str) -> dict[str, str]:
         """The token as an extra header for URLs under the GitHub host only (git's `http.<url>.*`), and
         the credentials taken out of `url` as one for that URL."""
-        headers: list[tuple[str, str]] = []
+        headers: list[tuple[str, str]] = list(_NEVER_RUN)
         if self._token:
             basic = base64.b64encode(f"x-access-token:{self._token}".encode()).decode()
             headers.append((f"http.{self._github_url}/.extraHeader", f"Authorization: Basic {basic}"))
@@ -164,8 +180,7 @@ class GitWorkspace:
         for key, value in headers:
             env[f"GIT_CONFIG_KEY_{count}"], env[f"GIT_CONFIG_VALUE_{count}"] = key, value
             count += 1
-        if headers:
-            env["GIT_CONFIG_COUNT"] = str(count)
+        env["GIT_CONFIG_COUNT"] = str(count)
         return env
 
     def _redact(self, text: str) -> str:
@@ -232,6 +247,9 @@ class GitWorkspace:
     def _refresh(self, url: str, dest: Path) -> git.Repo:
         """The cached clone, checked to be this URL's and fetched (once per run)."""
         repo = git.Repo(dest)
+        keys = self._git(["config", "--local", "--list", "--name-only"], url, dest).splitlines()
+        if foreign := sorted({k for k in keys if not _CLONE_CONFIG.fullmatch(k)}):
+            raise ValueError(f"its .git/config sets {', '.join(foreign)[:200]}, which git clone never writes")
         origin = self._git(["config", "--get", "remote.origin.url"], url, dest)
         if origin != without_credentials(url)[0]:
             raise ValueError(f"it is a clone of {self._redact(origin)}")
@@ -287,7 +305,7 @@ class GitWorkspace:
         """A worktree of the clone at `sha`, created once and reused across runs."""
         path = clone_dir.with_name(f"{clone_dir.name}@{sha[:12]}")
         try:
-            if (path / ".git").exists():
+            if self._belongs(path, clone_dir):
                 self._git(["checkout", "--quiet", "--force", "--detach", sha], url, path)
                 os.utime(path)  # in use: not stale
             else:
@@ -297,6 +315,15 @@ class GitWorkspace:
         except git.GitCommandError as e:
             raise WorkspaceError(f"cannot check out {sha[:12]}: {self._redact(str(e.stderr).strip())}") from e
         return path
+
+    @staticmethod
+    def _belongs(worktree: Path, clone_dir: Path) -> bool:
+        """True when `worktree` is a worktree of this clone (its .git file could name any repository)."""
+        try:
+            pointer = (worktree / ".git").read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return False
+        return pointer == f"gitdir: {clone_dir / '.git' / 'worktrees' / worktree.name}"
 
     @staticmethod
     def _match_version(repo: git.Repo, version: str, tag_pattern: str | None) -> tuple[str, str] | None:
