@@ -267,3 +267,31 @@ def test_a_worktree_pointing_at_another_repository_is_made_again(repo: Repo, tmp
     assert again.path == first.path
     assert _clone_of(again.path) == clone
     assert git(again.path, "rev-parse", "HEAD") == repo.first
+
+
+_OLD_GIT = """
+import logging, sys
+from pathlib import Path
+from error_autopilot.investigation.checkout import GitWorkspace
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+ws = GitWorkspace(Path(sys.argv[1]))
+out = ws.checkout(sys.argv[2], None, "main", None)
+print(ws.prefetch_history(out, ["src/app.py"]))
+"""
+
+
+def test_an_older_git_skips_the_batch_and_says_so(repo: Repo, tmp_path: Path) -> None:
+    """Real git behind a wrapper that reports 2.25 (before `fetch --stdin`): the checkout works, the
+    batch is skipped with one line, blame would fetch on demand."""
+    real = subprocess.run(["sh", "-c", "command -v git"], capture_output=True, text=True, check=True).stdout.strip()
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "git").write_text(f'#!/bin/sh\nif [ "$1" = version ]; then echo "git version 2.25.1"; exit 0; fi\n'
+                              f'exec {real} "$@"\n')  # fmt: skip
+    (shim / "git").chmod(0o755)
+    env = {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run([sys.executable, "-c", _OLD_GIT, str(tmp_path / "cache"), _url(repo)], cwd=REPO_ROOT,
+                         env=env, capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "0"
+    assert "git 2.25.1 is older than 2.29: blame fetches past versions one at a time" in run.stderr
