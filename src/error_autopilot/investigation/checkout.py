@@ -217,7 +217,9 @@ class GitWorkspace:
         return str(out)
 
     def _clone_or_fetch(self, url: str, dest: Path) -> git.Repo:
-        """The clone in `dest`, fetched once per run; made (again) when missing or unreadable."""
+        """The clone in `dest`, checked and fetched once per run; made (again) when missing or unusable."""
+        if dest in self._fetched:
+            return git.Repo(dest)
         started = time.monotonic()
         try:
             with self._exclusive(dest):
@@ -230,7 +232,6 @@ class GitWorkspace:
                         why = self._redact(str(getattr(e, "stderr", "") or e).strip()).splitlines()
                         log.warning("the cached clone %s cannot be used (%s): cloning again", dest.name,
                                     why[-1] if why else type(e).__name__)  # fmt: skip
-                        self._discard(dest)
                         repo = self._fresh_clone(url, dest)
                 else:
                     repo = self._fresh_clone(url, dest)
@@ -245,7 +246,7 @@ class GitWorkspace:
         return repo
 
     def _refresh(self, url: str, dest: Path) -> git.Repo:
-        """The cached clone, checked to be this URL's and fetched (once per run)."""
+        """The cached clone, checked to be this URL's and to hold nothing planted, then fetched."""
         repo = git.Repo(dest)
         keys = self._git(["config", "--local", "--list", "--name-only"], url, dest).splitlines()
         if foreign := sorted({k for k in keys if not _CLONE_CONFIG.fullmatch(k)}):
@@ -253,14 +254,14 @@ class GitWorkspace:
         origin = self._git(["config", "--get", "remote.origin.url"], url, dest)
         if origin != without_credentials(url)[0]:
             raise ValueError(f"it is a clone of {self._redact(origin)}")
-        if dest not in self._fetched:
-            for stale in [*(dest / ".git").glob("*.lock"), *(dest / ".git" / "refs").rglob("*.lock")]:
-                stale.unlink(missing_ok=True)  # left by a killed run: nobody else holds the clone's lock
-            self._git(["fetch", "--quiet", "--prune", "--tags", "--force", "origin"], url, dest)
+        for stale in [*(dest / ".git").glob("*.lock"), *(dest / ".git" / "refs").rglob("*.lock")]:
+            stale.unlink(missing_ok=True)  # left by a killed run: nobody else holds the clone's lock
+        self._git(["fetch", "--quiet", "--prune", "--tags", "--force", "origin"], url, dest)
         return repo
 
     def _fresh_clone(self, url: str, dest: Path) -> git.Repo:
-        """Clone beside `dest` and move it into place, so a killed clone never leaves half a cache."""
+        """Clone beside `dest` and move it into place, so a killed clone never leaves half a cache; what
+        `dest` held before, and the worktrees beside it, are deleted."""
         clean = without_credentials(url)[0]
         staging = dest.with_name(dest.name + ".new")
         shutil.rmtree(staging, ignore_errors=True)
@@ -272,6 +273,7 @@ class GitWorkspace:
                 raise
             shutil.rmtree(staging, ignore_errors=True)
             self._git([*base, clean, str(staging)], url)
+        self._discard(dest)  # whatever is left there (and its worktrees) is not this clone's
         staging.rename(dest)
         return git.Repo(dest)
 
