@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -431,6 +432,8 @@ def workspace(ctx: Context) -> GitWorkspace:
 
 def lifecycle(ctx: Context, tracker: IssueTracker) -> Lifecycle | None:
     """The sync of issue states, fixes and deployed versions, when the tracker is GitHub."""
+    if "error_autopilot.sinks.github_issues" not in sys.modules:
+        return None  # no GitHub tracker was built in this process (and checking must not load PyGithub)
     from error_autopilot.lifecycle import Lifecycle
     from error_autopilot.sinks.github_issues import GitHubIssueTracker
 

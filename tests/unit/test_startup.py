@@ -101,3 +101,10 @@ def test_the_cli_module_imports_only_the_standard_library_and_our_errors() -> No
     ).stdout  # fmt: skip
     assert "'error_autopilot'" in loaded, "did not see the process's modules"
     assert "'pydantic'" not in loaded and "'anthropic'" not in loaded
+
+
+def test_the_demo_publishes_locally_without_the_github_or_claude_sdk(tmp_path: Path) -> None:
+    names, code = loaded_modules("demo", "--out", str(tmp_path / "demo-out"), cwd=tmp_path)
+    assert code == 0
+    assert {HTTP, GITPYTHON} <= names, "the demo polls its Loki and blames its repositories"
+    assert not names & {GITHUB, CLAUDE}, sorted(names & {GITHUB, CLAUDE})
