@@ -35,6 +35,8 @@ if TYPE_CHECKING:  # the model is built on first use: every CLI call, --version 
 log = logging.getLogger(__name__)
 
 SUMMARY_LIMIT_BYTES = 1024 * 1024  # GitHub refuses a step summary above 1 MiB
+
+
 class CommandGuard(io.TextIOBase):
     """A text stream over stdout or stderr that passes every line through `defuse`.
 
