@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from benchmarks import corpus, investigation, memory, redaction, throughput, tokens
+from benchmarks import blame, corpus, investigation, memory, redaction, startup, throughput, tokens
 
 
 def main() -> int:
@@ -23,9 +23,12 @@ def main() -> int:
         "redaction": redaction.run(),
         "corpus": corpus.run(),
         **{f"corpus_{name}": corpus.run(root) for name, root in corpus.held_out().items()},
+        "startup": startup.run(),
+        "blame": blame.run(),
     }
     t, m, k, i = figures["throughput"], figures["memory"], figures["tokens"], figures["investigation"]
     r, c = figures["redaction"], figures["corpus"]
+    s, b = figures["startup"], figures["blame"]
     held = {name: figures[f"corpus_{name}"] for name in corpus.held_out()}
     g = r["generated"]
     sys.stdout.write(
@@ -48,6 +51,16 @@ def main() -> int:
         f"locations: {c['by_ecosystem']['all']['file_top1']:.0%} file top-1 vs "
         f"{c['by_ecosystem']['all']['baseline_file_top1']:.0%} innermost own frame on {c['cases']} real traces "
         f"→ {c['ratio_file_top1_vs_baseline']}× the baseline\n{c['table']}\n"
+        f"startup:    --version {s['version_s']:.2f}s, --help {s['help_s']:.2f}s, check {s['check_s']:.2f}s vs "
+        f"python -c pass {s['python_pass_s']:.3f}s (best of {startup.ROUNDS}) → {s['ratio_version_vs_python']:.0f}×, "
+        f"{s['ratio_help_vs_python']:.0f}×, {s['ratio_check_vs_python']:.0f}×; target --version < "
+        f"{s['target_version_s']}s: {'met' if s['meets_target'] else 'MISSED'}\n"
+        f"blame:      first blame on {b['commits']:,} commits ({b['file_versions']} versions of the file): partial "
+        f"clone + one-request history {b['batched_blame_s']:.2f}s vs full clone {b['full_blame_s']:.2f}s → "
+        f"{b['ratio_batched_vs_full']:.2f}× (floor ≤ {b['floor_ratio']:.0f}×: "
+        f"{'met' if b['meets_floor'] else 'MISSED'}); vs a full clone with the same commit graph "
+        f"{b['full_indexed_blame_s']:.2f}s → {b['ratio_batched_vs_full_indexed']:.1f}×; fetching on demand "
+        f"{b['naive_blame_s']:.1f}s → {b['ratio_naive_vs_full']:.0f}×\n"
     )
     for name, h in held.items():
         sys.stdout.write(

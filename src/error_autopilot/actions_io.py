@@ -22,18 +22,21 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from actions_toolkit import command, core
-from pydantic import ValidationError
+from actions_toolkit import command
 
-from error_autopilot.domain.dispatch import DispatchPayload
 from error_autopilot.domain.errors import AutopilotError, ConfigError
 from error_autopilot.logline import LEADING_SPACE, V1_DEFUSED, V1_PREFIX, defuse
+
+if TYPE_CHECKING:  # the model is built on first use: every CLI call, --version included, imports this module
+    from error_autopilot.domain.dispatch import DispatchPayload
 
 log = logging.getLogger(__name__)
 
 SUMMARY_LIMIT_BYTES = 1024 * 1024  # GitHub refuses a step summary above 1 MiB
+
+
 class CommandGuard(io.TextIOBase):
     """A text stream over stdout or stderr that passes every line through `defuse`.
 
@@ -161,6 +164,8 @@ def set_outputs(outputs: Mapping[str, str | int]) -> None:
     """Write step outputs to $GITHUB_OUTPUT (heredoc syntax for every value, so multi-line is safe)."""
     if not os.environ.get("GITHUB_OUTPUT"):
         return
+    from actions_toolkit import core  # noqa: PLC0415 - it loads `requests`: only when outputs are written
+
     for name, value in outputs.items():
         core.set_output(name, str(value))
 
@@ -202,6 +207,10 @@ def read_dispatch(event_name: str | None, event_path: Path | None) -> DispatchPa
     """The validated request carried by a repository_dispatch or workflow_dispatch event, if any.
 
     Values are only ever parsed by pydantic and used as data; nothing reaches a shell."""
+    from pydantic import ValidationError  # noqa: PLC0415 - see TYPE_CHECKING above
+
+    from error_autopilot.domain.dispatch import DispatchPayload  # noqa: PLC0415
+
     if event_name not in {"repository_dispatch", "workflow_dispatch"} or event_path is None:
         return None
     try:

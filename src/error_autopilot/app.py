@@ -1,10 +1,15 @@
-"""The one composition root: builds clients from Settings and the service map, wires the stages."""
+"""The one composition root: builds clients from Settings and the service map, wires the stages.
+
+Each adapter (and the SDK under it: PyGithub, GitPython, httpx, Claude) is imported inside the function
+that builds it, so a command loads only what it uses: `check` no SDK, `plan` httpx and GitPython (for
+the state branch), the Claude SDK only with a key. tests/unit/test_startup.py holds every command to it."""
 
 from __future__ import annotations
 
 import functools
 import json
 import logging
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -12,9 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import github
-import httpx
 
 from error_autopilot import __version__
 from error_autopilot.config.service_map import Auth, ServiceMap, load_service_map
@@ -30,11 +32,7 @@ from error_autopilot.domain.errors import (
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Plan, PlannedIncident
 from error_autopilot.domain.report import RunReport
-from error_autopilot.investigation.checkout import GitWorkspace
-from error_autopilot.investigation.investigator import Investigator
 from error_autopilot.investigation.sanitize import Redactor
-from error_autopilot.investigation.traces import incident_from_trace
-from error_autopilot.lifecycle import Lifecycle
 from error_autopilot.ports import (
     Budget,
     ChangeProposer,
@@ -46,21 +44,18 @@ from error_autopilot.ports import (
 )  # fmt: skip
 from error_autopilot.publishing import Publisher, github_repo_name
 from error_autopilot.resilience import Breakers, Deadline
-from error_autopilot.sinks.github_issues import GitHubIssueTracker
-from error_autopilot.sinks.github_prs import GitHubChangeProposer
-from error_autopilot.sinks.local import LocalChangeProposer, LocalIssueTracker
-from error_autopilot.sinks.telegram import TelegramNotifier
-from error_autopilot.sources.http import RetryPolicy, build_client
-from error_autopilot.sources.loki import LokiSource
-from error_autopilot.sources.tempo import TempoSource
 from error_autopilot.state import ledger
 from error_autopilot.state.model import STATE_SCHEMA_VERSION, Cursor, IncidentRecord, IssueRef, RunBookkeeping, State
-from error_autopilot.state.store import STATE_FILE, GitStateStore, ReadOnlyStateStore, SeededStateStore
 
-if TYPE_CHECKING:  # the Claude SDK takes longer to import than a whole run without it: loaded only with a key
+if TYPE_CHECKING:
     import anthropic
+    import github
+    import httpx
 
     from error_autopilot.investigation.agent import ClaudeAnalyst
+    from error_autopilot.investigation.checkout import GitWorkspace
+    from error_autopilot.lifecycle import Lifecycle
+    from error_autopilot.state.store import GitStateStore
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +127,9 @@ def unset_variables(smap: ServiceMap) -> list[str]:
 
 def event_sources(ctx: Context, environments: list[str]) -> dict[str, EventSource]:
     """A Loki source per environment."""
+    from error_autopilot.sources.http import RetryPolicy, build_client
+    from error_autopilot.sources.loki import LokiSource
+
     sources: dict[str, EventSource] = {}
     for env in environments:
         cfg = ctx.smap.environments[env].loki
@@ -144,6 +142,9 @@ def event_sources(ctx: Context, environments: list[str]) -> dict[str, EventSourc
 
 def trace_sources(ctx: Context) -> dict[str, TraceSource]:
     """A Tempo source per environment that has one."""
+    from error_autopilot.sources.http import RetryPolicy, build_client
+    from error_autopilot.sources.tempo import TempoSource
+
     sources: dict[str, TraceSource] = {}
     for env, cfg in ctx.smap.environments.items():
         if cfg.tempo is None:
@@ -172,6 +173,8 @@ def selected_environments(ctx: Context, requested: list[str] | None) -> list[str
 
 def github_client(ctx: Context) -> github.Github:
     """PyGithub against the configured API (GHES works the same)."""
+    import github
+
     token = ctx.settings.github_token
     if token is None:
         raise ConfigError("publishing to GitHub needs a token", hint="set the github-token input or GITHUB_TOKEN")
@@ -186,13 +189,15 @@ def anthropic_client(ctx: Context) -> anthropic.Anthropic | None:
     key = ctx.settings.anthropic_api_key
     if key is None:
         return None
-    import anthropic  # noqa: PLC0415 - see TYPE_CHECKING above
+    import anthropic
 
     return anthropic.Anthropic(api_key=key.get_secret_value(), base_url=ctx.settings.anthropic_base_url, max_retries=2)
 
 
 def telegram_client(ctx: Context) -> httpx.Client | None:
     """An httpx client bound to the bot's base URL, when a token is configured."""
+    import httpx
+
     token = ctx.settings.telegram_bot_token
     if token is None:
         return None
@@ -286,6 +291,8 @@ def report_outputs(report: RunReport, plan: Plan | None) -> dict[str, str | int]
 
 def state_store(ctx: Context, repo: str | None, branch: str, *, read_only: bool) -> StateStore:
     """The state branch of `repo` (default: the checkout the action runs in, else local mode)."""
+    from error_autopilot.state.store import GitStateStore, ReadOnlyStateStore
+
     store = GitStateStore(repo, branch=branch, work_dir=ctx.settings.work_dir)
     return ReadOnlyStateStore(store) if read_only else store
 
@@ -295,6 +302,8 @@ def describe_state(ctx: Context, repo: str | None, branch: str, *, writes: bool,
 
     `ephemeral`: the machine is thrown away after the run (an Actions job), so local mode would
     forget every cursor and incident; that is refused rather than said."""
+    from error_autopilot.state.store import STATE_FILE, GitStateStore
+
     location = GitStateStore(repo, branch=branch, work_dir=ctx.settings.work_dir).location
     if location.local_mode and ephemeral:
         raise StateError(
@@ -307,18 +316,23 @@ def describe_state(ctx: Context, repo: str | None, branch: str, *, writes: bool,
     return line + ("" if writes else "; this run only reads it")
 
 
-def planning_store(ctx: Context, repo: str | None, branch: str, *, tracker: IssueTracker | None) -> StateStore:
+def planning_store(
+    ctx: Context, repo: str | None, branch: str, *, tracker: Callable[[], IssueTracker | None]
+) -> StateStore:
     """The state plan reads. When the branch is gone, known bugs are rebuilt from the markers on their
-    issues so they are classified recurring or regressed, not new (their issues are found by marker anyway)."""
+    issues so they are classified recurring or regressed, not new (their issues are found by marker anyway).
+    `tracker` is called only then: a plan whose state branch is there never loads the GitHub SDK."""
+    from error_autopilot.state.store import GitStateStore, ReadOnlyStateStore, SeededStateStore
+
     store = GitStateStore(repo, branch=branch, work_dir=ctx.settings.work_dir)
-    if tracker is None or store.location.remote is None or store.branch_exists():
+    if store.location.remote is None or store.branch_exists() or (markers_from := tracker()) is None:
         return ReadOnlyStateStore(store)
     repos = {ctx.settings.github_repository or "local"}
     repos |= {name for s in ctx.smap.services.values() if (name := github_repo_name(s.issue_repo or s.repo))}
     markers: dict[str, IssueRef] = {}
     for repo_name in sorted(repos):
         try:
-            markers.update(tracker.list_markers(repo_name))
+            markers.update(markers_from.list_markers(repo_name))
         except SinkError as e:  # best effort: publishing still finds each issue by its marker first
             log.warning("could not list issue markers in %s: %s", repo_name, e)
     log.warning("state branch %s not found: rebuilt %d known bug(s) from issue markers", branch, len(markers))
@@ -329,7 +343,7 @@ def _analyst(ctx: Context) -> ClaudeAnalyst | None:
     client = anthropic_client(ctx)
     if client is None:
         return None
-    from error_autopilot.investigation.agent import ClaudeAnalyst  # noqa: PLC0415 - see TYPE_CHECKING above
+    from error_autopilot.investigation.agent import ClaudeAnalyst
 
     return ClaudeAnalyst(
         client, model=ctx.settings.anthropic_model, redactor=ctx.redactor, breaker=ctx.breakers.get("Claude API")
@@ -341,6 +355,8 @@ def investigator(ctx: Context, spent_today: int = 0) -> Callable[[PlannedInciden
 
     Safe to call from several threads: each incident reserves its token allowance under a lock before
     it starts and settles it with what it really used, so concurrent incidents never overspend."""
+    from error_autopilot.investigation.investigator import Investigator
+
     budget = ctx.smap.policy.budget
     repos = workspace(ctx)
     traces = trace_sources(ctx)
@@ -376,12 +392,17 @@ def investigator(ctx: Context, spent_today: int = 0) -> Callable[[PlannedInciden
 
 def publisher(ctx: Context, *, sink: str, out: Path | None) -> Publisher:
     """The per-incident publisher over GitHub or a local folder."""
+    from error_autopilot.sinks.local import LocalChangeProposer, LocalIssueTracker
+
     tracker: IssueTracker
     proposer: ChangeProposer | None
     if sink == "local":
         folder = out or ctx.settings.work_dir / "drafts"
         tracker, proposer = LocalIssueTracker(folder), LocalChangeProposer(folder)
     else:
+        from error_autopilot.sinks.github_issues import GitHubIssueTracker
+        from error_autopilot.sinks.github_prs import GitHubChangeProposer
+
         gh = github_client(ctx)
         token = ctx.settings.github_token.get_secret_value() if ctx.settings.github_token else None
         breaker = ctx.breakers.get("GitHub API")
@@ -399,6 +420,8 @@ def publisher(ctx: Context, *, sink: str, out: Path | None) -> Publisher:
 
 def workspace(ctx: Context) -> GitWorkspace:
     """The cached clones of the service repositories."""
+    from error_autopilot.investigation.checkout import GitWorkspace
+
     return GitWorkspace(
         ctx.settings.cache_dir or ctx.settings.work_dir / "repos",
         github_url=ctx.smap.github_url,
@@ -409,6 +432,11 @@ def workspace(ctx: Context) -> GitWorkspace:
 
 def lifecycle(ctx: Context, tracker: IssueTracker) -> Lifecycle | None:
     """The sync of issue states, fixes and deployed versions, when the tracker is GitHub."""
+    if "error_autopilot.sinks.github_issues" not in sys.modules:
+        return None  # no GitHub tracker was built in this process (and checking must not load PyGithub)
+    from error_autopilot.lifecycle import Lifecycle
+    from error_autopilot.sinks.github_issues import GitHubIssueTracker
+
     if not isinstance(tracker, GitHubIssueTracker):
         return None
     return Lifecycle(smap=ctx.smap, tracker=tracker, history=workspace(ctx), redactor=ctx.redactor)
@@ -416,6 +444,8 @@ def lifecycle(ctx: Context, tracker: IssueTracker) -> Lifecycle | None:
 
 def notifier(ctx: Context) -> Notifier | None:
     """Telegram, when a bot token is configured and some environment names a chat."""
+    from error_autopilot.sinks.telegram import TelegramNotifier
+
     client = telegram_client(ctx)
     chats = {env: cfg.telegram_chat for env, cfg in ctx.smap.environments.items() if cfg.telegram_chat}
     if client is None or not chats:
@@ -428,6 +458,10 @@ def notifier(ctx: Context) -> Notifier | None:
 
 def connectivity(ctx: Context) -> list[tuple[str, bool]]:
     """One line per Loki/Tempo endpoint: reachable with these credentials, or why not."""
+    import httpx
+
+    from error_autopilot.sources.http import build_client
+
     results: list[tuple[str, bool]] = []
     checks: list[tuple[str, str, httpx.Client]] = []
     for env, cfg in ctx.smap.environments.items():
@@ -453,6 +487,8 @@ def state_admin(
 ) -> str:  # fmt: skip
     """`state show|repair|reset`: returns what to print. Never resets without --yes; a save that lost
     a race with a run is a StateConflict, never reported as done."""
+    from error_autopilot.state.store import GitStateStore
+
     store = GitStateStore(repo, branch=branch, work_dir=work_dir)
     tip, text = store.read_raw()
     if action == "show":
@@ -538,6 +574,8 @@ def repair(text: str | None) -> tuple[State, list[str]]:
 
 def with_trace(ctx: Context, plan: Plan, trace_id: str, environments: list[str]) -> Plan:
     """Make sure a dispatched trace is investigated: first in its incident, or as an incident of its own."""
+    from error_autopilot.investigation.traces import incident_from_trace
+
     tid = trace_id.lower().rjust(32, "0")
     for planned in plan.incidents:
         if tid in planned.incident.trace_ids:

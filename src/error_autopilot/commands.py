@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 from dataclasses import dataclass, replace
@@ -79,9 +80,10 @@ def _plan(ctx: app.Context, opts: RunOptions, timings: pipeline.Timings) -> Plan
         max_incidents=opts.max_incidents or ctx.smap.policy.max_incidents_per_run, trigger=opts.trigger,
     )  # fmt: skip
     with timings.stage("plan"):
+        markers = functools.partial(_marker_source, ctx, opts)  # built only if the state branch is gone
         plan = pipeline.plan(
             request, smap=ctx.smap, sources=app.event_sources(ctx, environments),
-            store=app.planning_store(ctx, opts.state_repo, opts.state_branch, tracker=_marker_source(ctx, opts)),
+            store=app.planning_store(ctx, opts.state_repo, opts.state_branch, tracker=markers),
             clock=ctx.clock,
         )  # fmt: skip
         if opts.trace_id:

@@ -62,6 +62,11 @@ class Workspace(Protocol):
         """Check `repo` out at the deployed `version` (sha or tag), else the head of `branch`."""
         ...
 
+    def prefetch_history(self, checkout: CheckedOut, paths: Sequence[str]) -> int:
+        """Make the past versions of `paths` local before blame reads them (one request, best effort);
+        returns how many were fetched."""
+        ...
+
 
 @dataclass
 class Budget:

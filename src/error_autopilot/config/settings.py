@@ -58,7 +58,7 @@ class Settings(BaseModel):
     telegram_api_url: str = "https://api.telegram.org"
     state_branch: str = "error-autopilot-state"
     work_dir: Path = Path(".error-autopilot")  # plan.json, findings/, report.json
-    cache_dir: Path | None = None  # repo clones reused across runs
+    cache_dir: Path | None = None  # repo clones reused across runs (None: WORK_DIR/repos; see default_cache_dir)
     github_api_url: str = "https://api.github.com"
     github_write_interval_s: float = 1.0  # spacing of GitHub writes (secondary rate limits on content creation)
     github_server_url: str = "https://github.com"
@@ -117,6 +117,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
             raw[field] = value
     if (deadline := get("AUTOPILOT_RUN_DEADLINE")) is not None:  # a duration: 20m, 1h, 900s
         raw["run_deadline_s"] = parse_duration(deadline)
+    raw.setdefault("cache_dir", default_cache_dir(env))
     if raw.get("run_id") and raw.get("github_repository"):
         raw["run_url"] = (
             f"{raw.get('github_server_url', 'https://github.com')}/{raw['github_repository']}/actions/runs/{raw['run_id']}"
@@ -126,6 +127,17 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
         raise ConfigError(f"invalid setting: {problems}") from e
+
+
+def default_cache_dir(environ: Mapping[str, str]) -> Path:
+    """Where repository clones are kept between runs when AUTOPILOT_CACHE_DIR does not say.
+
+    In Actions, the runner's tool cache: a self-hosted runner keeps it between jobs (the job's
+    workspace is cleaned by actions/checkout). Elsewhere the user's cache folder (XDG)."""
+    if tool_cache := environ.get("RUNNER_TOOL_CACHE", "").strip():
+        return Path(tool_cache) / "error-autopilot" / "repos"
+    base = environ.get("XDG_CACHE_HOME", "").strip() or str(Path(environ.get("HOME") or Path.home()) / ".cache")
+    return Path(base) / "error-autopilot" / "repos"
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

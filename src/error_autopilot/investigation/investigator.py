@@ -133,6 +133,7 @@ class Investigator:
             return finding.model_copy(update=update), checkout
         chain = tuple(self._location(checkout, _named(checkout, c, stack)) for c in ranking.candidates[:MAX_CANDIDATES])
         primary = chain[0]
+        self._workspace.prefetch_history(checkout, [location.path for location in chain])
         update |= {
             "primary_location": primary, "evidence_chain": chain,
             "snippet": blame.snippet(checkout.path, primary),
