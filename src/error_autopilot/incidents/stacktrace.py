@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 
 from error_autopilot.domain.stack import Language, StackTrace
-from error_autopilot.incidents.stackparse import dotnet, go, jvm, node, python
+from error_autopilot.incidents.stackparse import dotnet, go, jvm, loose, node, python
 from error_autopilot.incidents.stackparse.common import MAX_LINE, ExceptionBuilder, InApp, build_trace
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ _PARSERS: dict[Language, ParseFn] = {
     "node": node.parse,
     "dotnet": dotnet.parse,
 }
-_GO_FILE = re.compile(r"^\s+\S[^:]*\.go:\d+(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$")
+_GO_FILE = re.compile(r"^(?:\s+\S[^:]*|[^\s:]+)\.go:\d+(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$")
 _DOTNET_LINE = re.compile(r":line \d+\s*$")  # with " in " before it; two checks keep it linear on hostile lines
 _ASSEMBLY_INFO = re.compile(r"\((?:[\w.]+, )?Version=\d[\d.]*, Culture=")  # Application Insights' .NET frames
 _DOTNET_INNER = re.compile(r"^--->\s*[A-Za-z_]")  # ` ---> System.IO.IOException`, not IPython's `---> 59`
@@ -64,7 +64,7 @@ def _vote(line: str, votes: dict[Language, int]) -> None:
         votes["python"] += 1
     elif python.TRACEBACK.match(line):
         votes["python"] += _STRONG
-    elif go.GOROUTINE.match(line):
+    elif go.GOROUTINE.match(line) or go.OBSERVED.search(line):
         votes["go"] += _STRONG
     elif _GO_FILE.match(line):
         votes["go"] += 1
@@ -207,8 +207,12 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
         lines, clipped = lines[:MAX_LINES], True
     lines = strip_line_prefix([line[:MAX_LINE] for line in lines])  # a huge line's head still names the exception
     language = detect_language(lines)
+    if language in (None, "python"):
+        lines = python.from_django(lines)
+        language = detect_language(lines)
     if language is None:
-        return None
+        found = loose.parse(lines, packages, source_roots)
+        return build_trace(found[0], found[1], truncated=clipped) if found is not None else None
     parser = _PARSERS[language]
     if language == "python" and (foreign := _foreign_language(lines)) is not None:
         language, parser = foreign, python.parse_newest_first

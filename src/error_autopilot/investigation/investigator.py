@@ -19,7 +19,14 @@ from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation import blame, traces
 from error_autopilot.investigation.classify import classify
 from error_autopilot.investigation.patchcheck import check_patch
-from error_autopilot.investigation.stackmap import MAX_CANDIDATES, Candidate, enclosing_function, is_anonymous, rank
+from error_autopilot.investigation.stackmap import (
+    MAX_CANDIDATES,
+    Candidate,
+    compiled_elsewhere,
+    enclosing_function,
+    is_anonymous,
+    rank,
+)
 from error_autopilot.ports import Analyst, Budget, CheckedOut, TraceSource, Workspace
 
 log = logging.getLogger(__name__)
@@ -178,6 +185,8 @@ def _named(checkout: CheckedOut, candidate: Candidate, stack: StackTrace) -> Can
     """An anonymous frame (arrow function, callback, comprehension) named after the function around
     its line in the checked-out source, when the source shows one."""
     if not is_anonymous(candidate.function):
+        return candidate
+    if compiled_elsewhere(candidate.frame, candidate.path):  # line N of the bundle is not line N of the source
         return candidate
     file = (checkout.path / candidate.path).resolve()
     if not file.is_relative_to(checkout.path.resolve()) or not file.is_file() or file.stat().st_size > MAX_SOURCE_BYTES:

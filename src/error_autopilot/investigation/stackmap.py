@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from error_autopilot.domain.stack import Frame, Language, StackTrace
 from error_autopilot.incidents.stackparse.common import InApp, Verdict
+from error_autopilot.incidents.stackparse.loose import UNNAMED
 
 _SCHEME = re.compile(r"^(?:file://|webpack://[^/]*/|webpack-internal:///|async )")
 _SITE = re.compile(r"^.*/(?:site|dist)-packages/")
@@ -80,9 +81,15 @@ _JVM_WRAPPERS = frozenset({"invoke", "invokeSuspend", "run", "call", "apply", "a
                            "doResume", "handle", "onNext", "subscribe"})  # fmt: skip
 
 MAX_CANDIDATES = 10
-_ANONYMOUS = frozenset({"anonymous", "<anonymous>", "<lambda>", "<listcomp>", "<genexpr>", "<dictcomp>", "<setcomp>",
-                        "lambda", "listcomp", "genexpr", "dictcomp", "setcomp", "module", "<module>"})  # fmt: skip
+_ANONYMOUS = frozenset({"anonymous", "<anonymous>", UNNAMED, "<lambda>", "<listcomp>", "<genexpr>", "<dictcomp>",
+                        "<setcomp>", "lambda", "listcomp", "genexpr", "dictcomp", "setcomp", "module",
+                        "<module>"})  # fmt: skip
 # Where a named function starts, per language: what an anonymous frame's enclosing function looks like.
+_JVM_MODIFIERS = (
+    r"(?:(?:public|private|protected|internal|static|final|abstract|synchronized|native|override|virtual|sealed|"
+    r"async|open|suspend|inline|partial|unsafe|extern|default|operator|infix|tailrec|@\w+(?:\([^)]*\))?)\s+)*"
+)
+_NOT_A_TYPE = r"(?!(?:return|new|throw|else|await|yield|case|var|val|if|for|while|switch|catch|using|lock|foreach)\b)"
 _DEFINITIONS: dict[str, re.Pattern[str]] = {
     "python": re.compile(r"^(?P<indent>\s*)(?:async\s+)?def\s+(?P<name>[A-Za-z_]\w*)\s*\("),
     "node": re.compile(
@@ -93,6 +100,16 @@ _DEFINITIONS: dict[str, re.Pattern[str]] = {
         r"(?::\s*[^={]+)?\{\s*$"
         r"|(?:const|let|var)?\s*(?P<bound>[A-Za-z_$][\w$.]*)\s*[:=]\s*(?:async\s+)?(?:function\b|\([^()]*\)\s*=>))"
     ),
+    "go": re.compile(r"^(?P<indent>)func\s+(?:\([^)]*\)\s*)?(?P<name>[A-Za-z_]\w*)\s*[\[(]"),
+    # a method: modifiers, a return type, the name, `(`; Kotlin's `fun name(`. Control keywords are no type.
+    "jvm": re.compile(
+        rf"^(?P<indent>\s*){_JVM_MODIFIERS}(?:fun\s+(?:<[^>]*>\s*)?(?:[\w.]+\.)?(?P<name>\w+)"
+        rf"|(?:<[^>]*>\s+)?{_NOT_A_TYPE}[\w$.<>\[\]?,]+\s+(?P<method>(?!if\b|for\b|while\b)[A-Za-z_$][\w$]*))\s*\("
+    ),
+    "dotnet": re.compile(
+        rf"^(?P<indent>\s*){_JVM_MODIFIERS}(?:<[^>]*>\s+)?{_NOT_A_TYPE}[\w.<>\[\]?,]+\s+"
+        r"(?P<method>(?!if\b|for\b|while\b)[A-Za-z_]\w*)\s*(?:<[^()]*>)?\s*\("
+    ),
 }
 
 # A class member whose parameters run over several lines (`public async getDetails({`): the modifier says
@@ -101,24 +118,45 @@ _TS_MEMBER = re.compile(
     r"^(?P<indent>\s*)(?:(?:public|private|protected|static|async|override)\s+)+"
     r"(?P<member>[A-Za-z_$][\w$]*)\s*(?:<[^()]*>)?\((?!.*\)\s*;\s*$)"
 )
+_CLOSER = re.compile(r"^[}\])]")
+_REOPENS = re.compile(r"[{(\[,:]\s*$|=>\s*$")  # `} else {`, `}) {`, `):` continue the same block or signature
+_COMMENT = re.compile(r"^(?:#|//|/?\*)")
 
 
 def enclosing_function(lines: Sequence[str], line: int | None, language: Language) -> str | None:
     """The named function whose body holds `line` (1-based), for a frame the runtime printed without a
-    name (an arrow function, a callback, a comprehension); None when the source does not say."""
+    name (an arrow function, a callback, a comprehension, a bare `file:line` position); None when the
+    source does not say.
+
+    Walking up from the line, a definition encloses it only if no block closed in between: a closing
+    bracket at or left of the definition's indentation (a dedented statement in Python) ends its body,
+    so a sibling helper defined earlier in the same function is not taken for the function."""
     pattern = _DEFINITIONS.get(language)
     if pattern is None or not line or line > len(lines):
         return None
     here = lines[line - 1]
-    depth = len(here) - len(here.lstrip())
+    floor = len(here) - len(here.lstrip())
     for text in reversed(lines[max(0, line - 400) : line]):
-        m = pattern.match(text) or (_TS_MEMBER.match(text) if language == "node" else None)
-        if m is None or len(m["indent"]) >= max(depth, 1):
+        body = text.strip()
+        if not body or _COMMENT.match(body):
             continue
-        groups = m.groupdict()
-        if name := groups.get("name") or groups.get("method") or groups.get("bound") or groups.get("member"):
-            return str(name).rsplit(".", 1)[-1]
+        indent = len(text) - len(text.lstrip())
+        m = pattern.match(text) or (_TS_MEMBER.match(text) if language == "node" else None)
+        if m is not None and len(m["indent"]) < max(floor, 1):
+            groups = m.groupdict()
+            if name := groups.get("name") or groups.get("method") or groups.get("bound") or groups.get("member"):
+                return str(name).rsplit(".", 1)[-1]
+        closes = _CLOSER.match(body) is not None and not _REOPENS.search(body)
+        if closes or (language == "python" and not _CLOSER.match(body)):
+            floor = min(floor, indent)
     return None
+
+
+def compiled_elsewhere(frame: Frame, path: str) -> bool:
+    """The frame ran compiled JavaScript (`dist/x.js`) and maps to its source (`src/x.ts`): without a
+    source map its line numbers are the compiled file's, not the source's."""
+    file = (frame.file or "").replace("\\", "/")
+    return bool(_COMPILED.search(file)) and posixpath.splitext(file)[1] != posixpath.splitext(path)[1]
 
 
 def is_anonymous(function: str) -> bool:
@@ -190,11 +228,26 @@ def _clean(file: str | None) -> str | None:
         return None
     path = _SCHEME.sub("", file.replace("\\", "/").strip()).split("?", 1)[0]
     path = _DRIVE.sub("/", path).removeprefix("./")
+    if path.startswith("/") and ".." in path.split("/"):  # `/srv/site/backoffice/../internship/x.py`: lexically
+        path = _resolve_dots(path)
     if not path or path.startswith("<") or path in ("native", "Unknown Source") or ".." in path.split("/"):
         return None
     if "\x00" in path or posixpath.basename(path) in ("", ".", "~"):
         return None
     return path
+
+
+def _resolve_dots(path: str) -> str:
+    """`..` resolved within the path; left in (and so refused) where it would climb above the root."""
+    kept: list[str] = []
+    for part in path.split("/"):
+        if part != "..":
+            kept.append(part)
+        elif len(kept) > 1:
+            kept.pop()
+        else:
+            return path
+    return "/".join(kept)
 
 
 def _shared(path: str, hint: Sequence[str], *, compiled: bool, any_ext: bool = False) -> int:
@@ -402,6 +455,8 @@ def bare_function(frame: Frame, language: Language | None = None) -> str:
     """The function's plain name as a developer would search for it (`(*Store).Get.func1` → `Get`,
     `<RunAsync>d__5.MoveNext` → `RunAsync`, `lambda$place$0` → `place`, `Object.handler` → `handler`)."""
     fn = frame.function.strip()
+    if fn == UNNAMED:  # a position only: `_named` asks the source
+        return fn
     if language == "go" or (frame.file or "").endswith(".go"):
         parts = [p for p in re.sub(r"\[[^\]]*\]", "", fn).split(".") if p]
         named = [p for p in parts if not _GO_ANON.match(p) and not p.startswith("(")]
@@ -490,7 +545,9 @@ def rank(
             if not verdict.in_app and _VENDORED.search(mapping.path):
                 _note(notes, f"{where} {frame.function}: {verdict.reason}; vendored copy at {mapping.path}")
                 continue
-            key = (mapping.path, bare_function(frame, stack.language))
+            function = bare_function(frame, stack.language)
+            # unnamed frames of one file are different functions until the source names them
+            key = (mapping.path, f"{function}:{frame.line}" if is_anonymous(function) else function)
             seen = seen_here if verdict.in_app else seen_other
             if key in seen:  # recursion or an async state machine printed twice: one candidate
                 continue
@@ -575,6 +632,9 @@ def _score(
         reasons.append("exception constructor")
     if frame.line is None:
         score -= 3
+    elif compiled_elsewhere(frame, mapping.path):
+        score -= 3
+        reasons.append("line numbers from compiled code (no source map): the line in the source is a guess")
     return Candidate(frame=frame, path=mapping.path, function=function, score=score, reasons=reasons)
 
 
