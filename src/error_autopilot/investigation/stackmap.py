@@ -370,6 +370,14 @@ _DEFINES_TYPE: dict[str, str] = {  # `{}`: the type's name
     "node": r"class[[:space:]]+{}([^[:alnum:]_$]|$)",
     "python": r"^[[:space:]]*class[[:space:]]+{}([^[:alnum:]_]|$)",
 }
+_MODIFIER = (
+    r"(public|private|protected|internal|static|final|abstract|synchronized|override|virtual|sealed|async|suspend)"
+)
+_DEFINES_METHOD: dict[str, str] = {  # a method definition: modifiers before the name, never a call (`x.Name(`)
+    "dotnet": rf"^[[:space:]]*({_MODIFIER}[[:space:]]+)+[^=;(]*[[:space:]]{{}}[[:space:]]*(<[^>]*>)?[(]",
+    "jvm": rf"^[[:space:]]*(({_MODIFIER}[[:space:]]+)+[^=;(]*[[:space:]]|([a-z]+[[:space:]]+)*fun[[:space:]]+"
+           r"(<[^>]*>[[:space:]]*)?){}[[:space:]]*[(<]",
+}  # fmt: skip
 _JS_METHOD_DEF = (
     r"^[[:space:]]*((export|default|public|private|protected|static|async|override)[[:space:]]+)*"
     r"(function[[:space:]]*[*]?[[:space:]]*)?{}[[:space:]]*(<[^>]*>)?[(]"
@@ -410,17 +418,30 @@ def _found_by_content(
         what, pattern = f"method {method}", _JS_METHOD_DEF.format(method)
     if not pattern:
         return None
-    if pattern not in searched:
-        if len(searched) >= MAX_SEARCHES:
-            return None
-        hits = grep(pattern)
-        if what.startswith("method"):  # a call looks like a definition to a regex: keep declared or bodied lines
-            hits = [h for h in hits if "=>" not in h[2] and (_JS_DECLARED.match(h[2]) or _JS_BODY_OPENS.search(h[2]))]
-        searched[pattern] = sorted({path for path, _, _ in hits if path in listed and not _TEST_PATH.search(path)})
-    found = searched[pattern]
+    found = _search(pattern, what, grep, listed, searched)
+    if not found and what.startswith("class") and language in _DEFINES_METHOD:
+        # the class is gone from this commit (renamed since the reporter's build): its method may not be
+        method = bare_function(frame, language)
+        if len(method) >= 4 and re.fullmatch(r"[A-Za-z_]\w*", method) and not _HELPER_NAME.match(method) and not (
+            method in _JVM_WRAPPERS or method in ("MoveNext", "Main", "main", "ToString", "Equals")
+        ):  # fmt: skip
+            found = _search(_DEFINES_METHOD[language].format(method), f"method {method}", grep, listed, searched)
+            what = f"{what} is not in this commit (renamed since the build?); method {method}"
     if not found or len(found) > 3:
         return None
     return Mapping(found[0], 1, tuple(found[1:]), note=f"{what} is defined there (content search)", by_class=True)
+
+
+def _search(pattern: str, what: str, grep: Grep, listed: set[str], searched: dict[str, list[str]]) -> list[str]:
+    """Non-test listed files with a line matching `pattern`, each pattern searched once per trace."""
+    if pattern not in searched:
+        if len(searched) >= MAX_SEARCHES:
+            return []
+        hits = grep(pattern)
+        if what.startswith("method") and "{}" not in pattern:  # JS: a call looks like a definition to a regex
+            hits = [h for h in hits if "=>" not in h[2] and (_JS_DECLARED.match(h[2]) or _JS_BODY_OPENS.search(h[2]))]
+        searched[pattern] = sorted({path for path, _, _ in hits if path in listed and not _TEST_PATH.search(path)})
+    return searched[pattern]
 
 
 def _or_by_content(
