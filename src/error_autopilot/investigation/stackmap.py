@@ -53,7 +53,10 @@ _HELPER_NAME = re.compile(
 )
 _HELPER_FILE = re.compile(
     r"(?:^|/)(?:errors?|exceptions?|util|utils|helpers?|assert\w*|preconditions|validat\w*|check\w*|must|panic)"
-    r"\.\w+$|(?:Exception|Error|Errors|Exceptions|Utils?|Helpers?|Preconditions|Assert|Guard|Throw\w*"
+    # a last *word* of the name (`StringUtils`, `string_utils`, `date-helpers`, `XCDataExtensions`), not
+    # a domain module that merely ends in those letters (`snmputils.py`)
+    r"\.\w+$|(?:(?-i:(?<=[a-z0-9])(?=[A-Z]))|[_/-]|^)"
+    r"(?:Exception|Error|Errors|Exceptions|Utils?|Helpers?|Extensions|Preconditions|Assert|Guard|Throw\w*"
     r"|Proxy|Wrapper|Delegate|Facade)\.\w+$",  # thin pass-through layers: the value came from the caller
     re.IGNORECASE,
 )
