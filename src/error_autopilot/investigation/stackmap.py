@@ -541,12 +541,11 @@ def rank(
         exc = stack.exceptions[exc_at]
         seen_here: set[tuple[str, str]] = set()
         seen_other: set[tuple[str, str]] = set()  # frames outside the service's code, ranked among themselves
-        refused = bool(_BAD_ARGUMENT.search(exc.type) or _BAD_ARGUMENT.search(exc.message[:300]))
-        refused = refused and not _SIGNATURE_ERROR.search(exc.message[:300])
-        released_twice = bool(_DOUBLE_RELEASE.search(f"{exc.type}: {exc.message[:300]}"))
+        refused, released_twice = _callee_refused(exc.type, exc.message[:300])
         thrower = True  # no frame above this one but throw helpers: this frame raised the exception
+        recovering = _recovering_frames(exc.frames) if stack.language == "go" else 0
         releaser = True  # no frame above this one but the runtime: this frame did the second release
-        for frame in exc.frames:
+        for at, frame in enumerate(exc.frames):
             frames += 1
             raised_here, thrower = thrower, thrower and bool(_THROW_HELPER.match(frame.function.rsplit(".", 1)[-1]))
             verdict = verdicts.classify(frame.module, frame.file)
@@ -576,7 +575,8 @@ def rank(
             if key in seen:  # recursion or an async state machine printed twice: one candidate
                 continue
             caller_did_it = (refused and raised_here) or (released_twice and released_here)
-            candidate = _score(frame, mapping, verdict, stack.language, len(seen), depth, len(order), caller_did_it)
+            candidate = _score(frame, mapping, verdict, stack.language, len(seen), depth, len(order), caller_did_it,
+                               recovering=at < recovering)  # fmt: skip
             seen.add(key)
             _note(notes, f"{where} {frame.function}: → {mapping.path} ({candidate.reason})")
             if key in by_key:
@@ -584,6 +584,30 @@ def rank(
                 continue
             by_key[key] = candidate
     return Ranking(_distinct_first(sorted(by_key.values(), key=lambda c: -c.score)), tuple(notes), frames)
+
+
+def _callee_refused(exc_type: str, message: str) -> tuple[bool, bool]:
+    """Whether the exception says the callee refused a bad argument, or released something twice."""
+    refused = bool(_BAD_ARGUMENT.search(exc_type) or _BAD_ARGUMENT.search(message)) and not (
+        _SIGNATURE_ERROR.search(message)
+    )
+    return refused, bool(_DOUBLE_RELEASE.search(f"{exc_type}: {message}"))
+
+
+_GO_PANIC_FRAME = re.compile(r"(?:^|/)runtime/(?:panic|signal_unix|sigpanic_unix)\.go$")
+
+
+def _recovering_frames(frames: Sequence[Frame]) -> int:
+    """How many frames sit above the Go runtime's `panic` (or signal) frame: a deferred function that
+    recovered and logged the panic (`HandleCrash`, a test runner) runs on top of the stack that panicked,
+    so the frames below the runtime's are where it happened. 0 when the runtime's frame is not shown."""
+    last = -1
+    for i, frame in enumerate(frames):
+        if frame.function in ("panic", "gopanic", "sigpanic", "runtime.gopanic", "runtime.sigpanic") or (
+            _GO_PANIC_FRAME.search((frame.file or "").replace("\\", "/"))
+        ):
+            last = i
+    return max(last, 0)
 
 
 TOP = 3
@@ -610,7 +634,7 @@ def _note(notes: list[str], text: str) -> None:
 
 def _score(
     frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, own_seen: int, depth: int,
-    exceptions: int, refused: bool,
+    exceptions: int, refused: bool, *, recovering: bool = False,
 ) -> Candidate:  # fmt: skip
     """One candidate's score; every signal that moves it leaves a reason."""
     assert mapping.path is not None
@@ -654,6 +678,9 @@ def _score(
     if function and _EXCEPTION_CTOR.search(frame.module or "") and frame.function in ("<init>", ".ctor"):
         score -= 30
         reasons.append("exception constructor")
+    if recovering:
+        score -= 40
+        reasons.append("deferred handler that recovered the panic, printed above the frame that panicked")
     if frame.line is None:
         score -= 3
     elif compiled_elsewhere(frame, mapping.path):

@@ -9,7 +9,8 @@ Only the panicking goroutine counts (the first `[running]` one, else the first p
 panics (`panic: A [recovered]` then `panic: B`) become B caused-by A; the frames belong to B.
 Without a `goroutine N [...]:` line (a logger's stack field, `%+v` of pkg/errors, a cut paste) the
 frames are read wherever call/file line pairs are. Kubernetes' `HandleCrash` (apimachinery's
-`logPanic`, klog) prints `Observed a panic: <value> (<error>)` and, in its older releases, only
+`logPanic`, klog) prints `Observed a panic: <value> (<error>)` (`Recovered from panic:` before 1.3)
+and, in its older releases, only
 `runtime.Caller` positions, one bare `/path/file.go:76` a line: those are frames whose function the
 source has to name.
 """
@@ -29,7 +30,7 @@ _FILE = re.compile(  # indented by the runtime; pastes often lose the tab
 )
 _MAJOR_VERSION = re.compile(r"^v\d+$")
 # apimachinery's logPanic: `Observed a panic: "invalid memory address…" (runtime error: …)`, behind klog's prefix
-OBSERVED = re.compile(r"Observed a panic:? (?P<msg>.*?)\s*$")
+OBSERVED = re.compile(r"(?:Observed a panic|Recovered from panic):? (?P<msg>.*?)\s*$")  # the wording changed once
 
 
 

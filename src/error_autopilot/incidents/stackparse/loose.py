@@ -1,9 +1,9 @@
 """Traces no runtime's own printer wrote: read when no line follows a known frame syntax.
 
 - One-line JVM chains as compact loggers print them, traccar's `Log.exceptionStack` for one:
-  `NullPointerException (Gl200TextProtocolDecoder:1007 < *:1138 < BaseDecoder:51 < ...)`: the
-  exception's simple name, then `File:line` positions innermost first, `*` for the previous file,
-  `...` where the chain was cut.
+  `[message - ]NullPointerException (Gl200TextProtocolDecoder:1007 < *:1138 < BaseDecoder:51 < ...)`:
+  the exception's simple name, then `Class:line` (or `File.java:line`) positions innermost first, `*`
+  for the previous class, `...`/`…` where frames were left out.
 - Positions only: an entry whose sole evidence is `path/file.ext:123` tokens (a crash reporter's
   list, a logger's caller field repeated, a paste that lost the function names) still names files
   and lines; the runtime is the one whose file extension most tokens carry.
@@ -20,10 +20,11 @@ from error_autopilot.domain.stack import Language
 from error_autopilot.incidents.stackparse.common import MAX_FRAMES, ExceptionBuilder, InApp, to_int
 
 UNNAMED = "<unknown>"
-_COMPACT = re.compile(
-    r"(?:^|[\s\-:])(?P<type>[A-Za-z_$][\w$.]*?(?:Exception|Error|Throwable))(?::\s?(?P<msg>[^()]*?))?\s*"
-    r"\((?P<chain>[\w$.*]+:\d+(?:\s*<\s*(?:[\w$.*]+:\d+|\.\.\.))+)\)"
+_ELLIPSIS = r"(?:\.\.\.|…)"
+_CHAIN = re.compile(  # at least two links, one of them a position; `...`/`…` where frames were left out
+    rf"\((?P<chain>(?:[\w$.*]+:\d+|{_ELLIPSIS})(?:\s*<\s*(?:[\w$.*]+:\d+|{_ELLIPSIS}))+)\)"
 )
+_TYPE_BEFORE = re.compile(r"(?:^|[\s\-–:])(?P<type>[A-Za-z_$][\w$.]*)\s*$")  # `… - NullPointerException (`
 _LINK = re.compile(r"^(?P<name>[\w$.*]+):(?P<line>\d+)$")
 _EXTENSIONS: dict[str, Language] = {
     "py": "python", "go": "go", "java": "jvm", "kt": "jvm", "scala": "jvm", "groovy": "jvm", "js": "node",
@@ -49,22 +50,27 @@ def parse(
 def _compact(
     lines: Sequence[str], packages: Sequence[str], source_roots: Sequence[str]
 ) -> tuple[Language, list[ExceptionBuilder]] | None:
-    for line in lines:
-        m = _COMPACT.search(line) if " < " in line or "<*" in line else None  # cheap test first: every line meets it
-        if m is None:
+    for i, line in enumerate(lines):
+        chain = _CHAIN.search(line) if " < " in line else None  # cheap test first: every line meets it
+        if chain is None or not re.search(r"[\w$*]:\d", chain["chain"]):
             continue
+        before = line[: chain.start()].rstrip()
+        if not before and i > 0:  # the chain wrapped onto its own line: the exception ends the line above
+            before = lines[i - 1].rstrip()
+        named = _TYPE_BEFORE.search(before)
+        if named is None:
+            continue
+        message = before[: named.start()].strip().rstrip("-–").strip()
         in_app = InApp(language="jvm", packages=tuple(packages), source_roots=tuple(source_roots))
-        exc = ExceptionBuilder(type=m["type"], message=(m["msg"] or "").strip(), in_app=in_app)
+        exc = ExceptionBuilder(type=named["type"], message=message, in_app=in_app)
         previous = ""
-        for link in re.split(r"\s*<\s*", m["chain"]):
-            if link == "...":
-                exc.omitted += 1
-                continue
+        for link in re.split(r"\s*<\s*", chain["chain"]):
             if (found := _LINK.match(link)) is None:
+                exc.omitted += 1
                 continue
             name = previous if found["name"] == "*" else found["name"]
             previous = name
-            exc.add_frame(UNNAMED, name, None, to_int(found["line"]), link)
+            exc.add_frame(UNNAMED, re.sub(r"\.(?:java|kt|scala|groovy)$", "", name), None, to_int(found["line"]), link)
         return "jvm", [exc]
     return None
 
