@@ -11,7 +11,7 @@ import pytest
 
 from error_autopilot.domain.stack import Language
 from error_autopilot.incidents.stacktrace import parse_stacktrace
-from error_autopilot.investigation import blame
+from error_autopilot.investigation import beyond, blame
 from error_autopilot.investigation.stackmap import enclosing_function, rank
 from tests.support.corpus import build_repo
 
@@ -235,3 +235,74 @@ def test_a_class_renamed_since_the_build_is_found_by_its_method(tmp_path: Path) 
                  grep=lambda pattern: blame.grep(repo, head, pattern)).candidates[0]  # fmt: skip
     assert (first.path, first.function) == ("OneMore/Commands/References/TwoWayLinkCommand.cs", "ApplyHyperlink")
     assert "renamed since the build" in first.reason
+
+
+# https://github.com/linkerd/linkerd2/issues/1157: a Go unit test panics; its only own frame is the test
+LINKERD_TEST = """\
+=== RUN   TestVersionCheck/Passes_when_versions_are_latest
+panic: runtime error: index out of range [recovered]
+  panic: runtime error: index out of range
+goroutine 27 [running]:
+testing.tRunner.func1(0xc4203641e0)
+  /home/travis/.gimme/versions/go1.10.2.linux.amd64/src/testing/testing.go:742 +0x567
+panic(0x1753c00, 0x2272af0)
+  /home/travis/.gimme/versions/go1.10.2.linux.amd64/src/runtime/panic.go:502 +0x24a
+github.com/runconduit/conduit/pkg/version_test.TestVersionCheck.func2(0xc4203641e0)
+  /home/travis/gopath/src/github.com/runconduit/conduit/pkg/version/version_test.go:31 +0xca1
+testing.tRunner(0xc4203641e0, 0x19378a8)
+  /home/travis/.gimme/versions/go1.10.2.linux.amd64/src/testing/testing.go:777 +0x16e
+"""
+
+
+def test_a_failing_test_points_at_the_code_it_exercises() -> None:
+    files = ["pkg/version/version.go", "pkg/version/version_test.go", "cli/cmd/version.go"]
+    trace = parse_stacktrace(LINKERD_TEST, packages=("github.com/runconduit/conduit",))
+    assert trace is not None
+    ranked = rank(trace, files, packages=("github.com/runconduit/conduit",)).candidates
+    assert [c.path for c in ranked] == ["pkg/version/version.go", "pkg/version/version_test.go"]
+    assert "version_test.go exercises" in ranked[0].reason
+
+
+@pytest.mark.parametrize(
+    ("test", "listed", "subjects"),
+    [
+        ("storage/http_service_test.go", ["storage/http_service.go", "http/service.go"], ["storage/http_service.go"]),
+        ("tests/test_billing.py", ["shop/billing.py", "tests/test_billing.py"], ["shop/billing.py"]),
+        ("core/src/test/java/com/acme/OrderServiceTest.java",
+         ["core/src/main/java/com/acme/OrderService.java", "web/src/main/java/com/acme/OrderService.java"],
+         ["core/src/main/java/com/acme/OrderService.java"]),
+        ("src/cart.spec.ts", ["src/cart.ts"], ["src/cart.ts"]),
+        ("tests/client/congressvoting_test.go", ["lib/client/client.go", "lib/client/response.go"],
+         ["lib/client/client.go"]),
+        ("tests/e2e_test.go", ["lib/e2e.go.bak"], []),
+    ],
+    ids=["go", "pytest", "maven", "jest", "mirrored-package", "nothing"],
+)  # fmt: skip
+def test_the_code_under_test_follows_the_runners_naming(test: str, listed: list[str], subjects: list[str]) -> None:
+    assert beyond.test_subjects(test, listed) == subjects
+
+
+def test_the_library_that_raised_and_names_in_the_message(tmp_path: Path) -> None:
+    # BlockHound's error as its issue tracker shows it (https://github.com/reactor/BlockHound/issues/187)
+    text = ("reactor.blockhound.BlockingOperationError: Blocking call! java.lang.Thread.sleep\n"
+            "\tat java.base/java.lang.Thread.sleep(Thread.java)\n"
+            "\tat com.acme.feed.Poller.poll(Poller.java:40)")  # fmt: skip
+    files = ["feed/src/main/java/com/acme/feed/Poller.java",
+             "feed/src/main/java/com/acme/AcmeBlockHoundIntegration.java",
+             "feed/src/test/java/com/acme/BlockHoundTest.java"]  # fmt: skip
+    trace = parse_stacktrace(text, packages=("com.acme",))
+    assert trace is not None
+    ranked = rank(trace, files, packages=("com.acme",)).candidates
+    assert [c.path for c in ranked] == files[:2]  # below the frame, never a test
+    assert "named after blockhound" in ranked[1].reason and "not on the stack" in ranked[1].reason
+    text = ("Traceback (most recent call last):\n  File \"/srv/shop/api.py\", line 3, in pay\n"
+            "AttributeError: module 'shop.billing' has no attribute 'compute_total_due'")  # fmt: skip
+    files = ["shop/api.py", "shop/billing.py", "shop/legacy/ledger.py"]
+    repo = tmp_path / "repo.git"
+    head = build_repo(files, repo, {"shop/legacy/ledger.py": [{"line": 9, "col": 0, "kind": "function",
+                                                              "name": "compute_total_due", "end": 20}]})  # fmt: skip
+    trace = parse_stacktrace(text, packages=("shop",))
+    assert trace is not None
+    ranked = rank(trace, files, packages=("shop",), grep=lambda p: blame.grep(repo, head, p)).candidates
+    assert [c.path for c in ranked] == ["shop/api.py", "shop/legacy/ledger.py"]
+    assert "defines compute_total_due" in ranked[1].reason

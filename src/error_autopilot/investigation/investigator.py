@@ -154,7 +154,7 @@ class Investigator:
         path, line = candidate.path, candidate.frame.line
         link = f"{checkout.web_url}/blob/{checkout.commit}/{path}" + (f"#L{line}" if line else "")
         return CodeLocation(repo=checkout.repo, commit=checkout.commit, path=path, line=line,
-                            function=candidate.function, permalink=link if checkout.web_url else None,
+                            function=candidate.function or None, permalink=link if checkout.web_url else None,
                             reason=candidate.reason)  # fmt: skip
 
     def _analyse(self, planned: PlannedIncident, finding: Finding, checkout: CheckedOut) -> Finding:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from error_autopilot.domain.stack import Frame, Language, StackTrace
 from error_autopilot.incidents.stackparse.common import InApp, Verdict
 from error_autopilot.incidents.stackparse.loose import UNNAMED
+from error_autopilot.investigation import beyond
 
 _SCHEME = re.compile(r"^(?:file://|webpack://[^/]*/|webpack-internal:///|async )")
 _SITE = re.compile(r"^.*/(?:site|dist)-packages/")
@@ -583,7 +584,34 @@ def rank(
                 by_key[key].score = max(by_key[key].score, candidate.score) + 2
                 continue
             by_key[key] = candidate
-    return Ranking(_distinct_first(sorted(by_key.values(), key=lambda c: -c.score)), tuple(notes), frames)
+    ranked = [*by_key.values(), *_beyond_frames(stack, files, list(by_key.values()), grep, searched)]
+    return Ranking(_distinct_first(sorted(ranked, key=lambda c: -c.score)), tuple(notes), frames)
+
+
+def _beyond_frames(
+    stack: StackTrace, files: Sequence[str], ranked: Sequence[Candidate], grep: Grep | None,
+    searched: dict[str, list[str]],
+) -> list[Candidate]:  # fmt: skip
+    """Files the trace points at without a frame in them (`beyond`): the code a failing test exercises,
+    ranked above the test; files the exception's names lead to, ranked below every frame."""
+    taken = {c.path for c in ranked}
+    extra: list[Candidate] = []
+
+    def add(path: str, score: float, reason: str) -> None:
+        if path not in taken:
+            taken.add(path)
+            frame = Frame(function="", file=path, in_app=True, raw="")
+            extra.append(Candidate(frame=frame, path=path, function="", score=score, reasons=[reason]))
+
+    for test in [c for c in ranked if c.frame.in_app and _TEST_PATH.search(c.path)][:2]:
+        for subject in beyond.test_subjects(test.path, files):
+            add(subject, test.score + 30, f"the code {posixpath.basename(test.path)} exercises (the test failed)")
+    floor = min((c.score for c in ranked), default=40.0) - 5
+    exc = stack.exceptions[_exception_order(stack)[0]] if _exception_order(stack) else stack.primary
+    own = (lambda p: not _TEST_PATH.search(p) and not _VENDORED.search(p))  # noqa: E731
+    for path, reason in beyond.named_in_exception(exc.type, exc.message, files, grep, searched, own)[:3]:
+        add(path, floor, reason + " (not on the stack)")
+    return extra
 
 
 def _callee_refused(exc_type: str, message: str) -> tuple[bool, bool]:
