@@ -129,7 +129,7 @@ class Investigator:
         update: dict[str, object] = {"culprit_repo": service.repo, "deployed_commit": checkout.commit,
                                      "commit_source": checkout.ref_source}  # fmt: skip
         if stack is None:
-            unknowns.append("no stack trace")
+            unknowns.append("no stack trace: no line of the log entry reads as a stack frame or a file:line position")
             return finding.model_copy(update=update), checkout
         ranking = rank(stack, blame.listing(checkout.path, checkout.commit), packages=service.packages,
                        source_roots=service.source_roots,

@@ -207,12 +207,23 @@ class Ranking:
     candidates: tuple[Candidate, ...]
     frame_notes: tuple[str, ...]
     frames: int
+    dropped: dict[str, list[str]] = field(default_factory=dict)  # why frames were not candidates, by kind
 
     def no_location_reason(self) -> str:
-        """Why no candidate exists, in one sentence."""
+        """Why no candidate exists, in one sentence: what the frames were and which rule set each aside."""
         if self.frames == 0:
-            return "the stack trace has no frames"
-        return f"none of the {self.frames} stack frames maps to a file of the repository"
+            return "the stack trace has no frames (only the exception line was recognised)"
+        parts = []
+        if own := self.dropped.get("own"):
+            parts.append(f"{len(own)} of the service's own frames name files not in the repository ("
+                         + "; ".join(dict.fromkeys(own[:3])) + ")")  # fmt: skip
+        if library := self.dropped.get("library"):
+            rules = ", ".join(dict.fromkeys(library))
+            parts.append(f"{len(library)} are library frames ({rules})")
+        if runtime := self.dropped.get("runtime"):
+            parts.append(f"{len(runtime)} are the language runtime ({', '.join(dict.fromkeys(runtime))})")
+        detail = "; ".join(parts) or "no frame names a file"
+        return f"none of the {self.frames} stack frames maps to a file of the repository: {detail}"
 
 
 def _index(files: Sequence[str]) -> dict[str, list[str]]:
@@ -536,12 +547,13 @@ def rank(
     verdicts = InApp(language=stack.language, packages=tuple(packages), source_roots=tuple(source_roots))
     by_key: dict[tuple[str, str], Candidate] = {}
     notes: list[str] = []
+    dropped: dict[str, list[str]] = {}  # frames set aside, by kind ("own", "library", "runtime") and rule
     frames = 0
     order = _exception_order(stack)
     for depth, exc_at in enumerate(order):
         exc = stack.exceptions[exc_at]
-        seen_here: set[tuple[str, str]] = set()
-        seen_other: set[tuple[str, str]] = set()  # frames outside the service's code, ranked among themselves
+        # own frames, and frames outside the service's code ranked among themselves
+        seen_here, seen_other = set[tuple[str, str]](), set[tuple[str, str]]()
         refused, released_twice = _callee_refused(exc.type, exc.message[:300])
         thrower = True  # no frame above this one but throw helpers: this frame raised the exception
         recovering = _recovering_frames(exc.frames) if stack.language == "go" else 0
@@ -553,21 +565,26 @@ def rank(
             released_here, releaser = releaser, releaser and _runtime(frame, verdict, stack.language)
             where = f"{frame.file or frame.module or '?'}" + (f":{frame.line}" if frame.line else "")
             if _runtime(frame, verdict, stack.language):
-                _note(notes, f"{where} {frame.function}: runtime ({verdict.reason})")
+                _drop(notes, dropped, "runtime", verdict.reason,
+                      f"{where} {frame.function}: runtime ({verdict.reason})")
                 continue
             mapping = map_frame_explained(frame, index, stack.language)
             if grep is not None:
                 mapping = _or_by_content(frame, mapping, verdict, stack.language, index, source_roots, grep, searched)
             if mapping.path is None:
-                _note(notes, f"{where} {frame.function}: {'own code' if verdict.in_app else verdict.reason}, "
-                             f"not mapped ({mapping.note})")  # fmt: skip
+                _drop(notes, dropped, "own" if verdict.in_app else "library",
+                      f"{posixpath.basename(where)}: {mapping.note}" if verdict.in_app else verdict.reason,
+                      f"{where} {frame.function}: {'own code' if verdict.in_app else verdict.reason}, "
+                      f"not mapped ({mapping.note})")  # fmt: skip
                 continue
             by_convention = mapping.by_class and _under_root(mapping.path, source_roots)
             if not verdict.in_app and mapping.segments < 2 and not by_convention:
-                _note(notes, f"{where} {frame.function}: {verdict.reason}; only its file name matches {mapping.path}")
+                _drop(notes, dropped, "library", verdict.reason,
+                      f"{where} {frame.function}: {verdict.reason}; only its file name matches {mapping.path}")
                 continue
             if not verdict.in_app and _VENDORED.search(mapping.path):
-                _note(notes, f"{where} {frame.function}: {verdict.reason}; vendored copy at {mapping.path}")
+                _drop(notes, dropped, "library", "vendored",
+                      f"{where} {frame.function}: {verdict.reason}; vendored copy at {mapping.path}")
                 continue
             function = bare_function(frame, stack.language)
             # unnamed frames of one file are different functions until the source names them
@@ -585,7 +602,7 @@ def rank(
                 continue
             by_key[key] = candidate
     ranked = [*by_key.values(), *_beyond_frames(stack, files, list(by_key.values()), grep, searched)]
-    return Ranking(_distinct_first(sorted(ranked, key=lambda c: -c.score)), tuple(notes), frames)
+    return Ranking(_distinct_first(sorted(ranked, key=lambda c: -c.score)), tuple(notes), frames, dropped)
 
 
 def _beyond_frames(
@@ -653,6 +670,12 @@ def _distinct_first(ranked: Sequence[Candidate]) -> tuple[Candidate, ...]:
 
 def _under_root(path: str, roots: Sequence[str]) -> bool:
     return any(f"/{r.strip('/')}/" in "/" + path for r in roots if r.strip("/"))
+
+
+def _drop(notes: list[str], dropped: dict[str, list[str]], kind: str, why: str, text: str) -> None:
+    """A frame set aside: its note, and its kind and rule for the no-location sentence."""
+    dropped.setdefault(kind, []).append(why)
+    _note(notes, text)
 
 
 def _note(notes: list[str], text: str) -> None:
