@@ -166,6 +166,8 @@ def test_positions_only_still_name_files() -> None:
     assert trace is not None and trace.language == "python"
     assert [f.line for f in trace.primary.frames] == [12, 88]  # Python prints the innermost last
     assert parse_stacktrace("see /srv/app/billing/invoice.py:88 for details") is None  # one mention is no trace
+    sentences = "config read from settings.py:12 at startup\nrules from rules.py:40 are stale, reloading"
+    assert parse_stacktrace(sentences) is None  # mentions inside sentences are not positions
 
 
 JS_SOURCE = """\

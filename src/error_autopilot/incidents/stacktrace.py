@@ -64,7 +64,7 @@ def _vote(line: str, votes: dict[Language, int]) -> None:
         votes["python"] += 1
     elif python.TRACEBACK.match(line):
         votes["python"] += _STRONG
-    elif go.GOROUTINE.match(line) or go.OBSERVED.search(line):
+    elif go.GOROUTINE.match(line) or ("panic" in line and go.OBSERVED.search(line)):
         votes["go"] += _STRONG
     elif _GO_FILE.match(line):
         votes["go"] += 1

@@ -4,9 +4,9 @@
   `[message - ]NullPointerException (Gl200TextProtocolDecoder:1007 < *:1138 < BaseDecoder:51 < ...)`:
   the exception's simple name, then `Class:line` (or `File.java:line`) positions innermost first, `*`
   for the previous class, `...`/`…` where frames were left out.
-- Positions only: an entry whose sole evidence is `path/file.ext:123` tokens (a crash reporter's
-  list, a logger's caller field repeated, a paste that lost the function names) still names files
-  and lines; the runtime is the one whose file extension most tokens carry.
+- Positions only: an entry whose sole evidence is `path/file.ext:123` tokens ending their lines (a
+  crash reporter's list, a paste that lost the function names) still names files and lines; the
+  runtime is the one whose file extension most tokens carry.
 
 Frames read this way have no function name (`<unknown>`): the source around the line names it later.
 """
@@ -36,6 +36,9 @@ _POSITION = re.compile(
     + "|".join(_EXTENSIONS)
     + r")):(?P<line>\d{1,7})\b"
 )
+# A position is the point of its line (`/app/x.go:76`, `at /app/x.js:12:5)`, `x.py:3 +0x1d`), not a mention
+# inside a sentence (`config read from settings.py:12 at startup`).
+_ENDS_LINE = re.compile(r"(?::\d+)?\)?(?: \+0x[0-9a-fA-F]+)?\s*$")
 _EXCEPTION_NAME = re.compile(r"\b(?P<type>[A-Za-z_][\w.]*(?:Exception|Error)|panic)\b:?\s?(?P<msg>.*)$")
 _MIN_POSITIONS = 2
 
@@ -82,7 +85,7 @@ def _positions(
         return None
     found: list[tuple[int, re.Match[str]]] = []
     for i, line in enumerate(lines):
-        found += [(i, m) for m in _POSITION.finditer(line)][:4]
+        found += [(i, m) for m in _POSITION.finditer(line) if _ENDS_LINE.match(line, m.end())][:1]
         if len(found) >= MAX_FRAMES:
             break
     if len(found) < _MIN_POSITIONS or len({i for i, _ in found}) < _MIN_POSITIONS:
