@@ -59,7 +59,8 @@ def _vote(line: str, votes: dict[Language, int]) -> None:
     elif dotnet.LOCALISED_AT.match(body) and dotnet.is_frame(body):
         votes["dotnet"] += 2
     elif body.startswith(("File ", "> File ")):
-        votes["python"] += 1 if python.FILE.match(line) or python.BRIEF.match(line) else 0
+        framed = python.FILE.match(line) or python.BRIEF.match(line) or python.DJANGO_FILE.match(line)
+        votes["python"] += 1 if framed else 0
     elif python.BRIEF.match(line):
         votes["python"] += 1
     elif python.TRACEBACK.match(line):

@@ -88,7 +88,7 @@ def _panics(lines: list[str], in_app: InApp) -> list[ExceptionBuilder]:
 def _add_frames(exc: ExceptionBuilder, body: list[str]) -> None:
     call: tuple[str, str] | None = None
     for line in body:
-        if line.startswith("created by "):
+        if line.lstrip().startswith("created by "):  # the goroutine's creator: not on its stack
             break
         if f := _FILE.match(line):
             function, module = (call[1], call[0]) if call else (UNNAMED, None)

@@ -41,7 +41,7 @@ _CHAIN = frozenset(
 # `File "…" in func` with the line number on the source line below (`  149. response = …`), and the
 # exception as `Exception Type: X at /path` + `Exception Value: message`.
 _DJANGO_HEADER = re.compile(r"^\s*Traceback:\s*$")
-_DJANGO_FILE = re.compile(r'^(?P<ind>\s*)File "(?P<file>[^"]+)" in (?P<fn>\S+)\s*$')
+DJANGO_FILE = re.compile(r'^(?P<ind>\s*)File "(?P<file>[^"]+)" in (?P<fn>\S+)\s*$')
 _DJANGO_SOURCE = re.compile(r"^\s*(?P<line>\d{1,7})\.(?:\s|$)")
 _DJANGO_TYPE = re.compile(r"^\s*Exception Type: (?P<type>\S+)(?: at \S*)?\s*$")
 _DJANGO_VALUE = re.compile(r"^\s*Exception Value: ?(?P<msg>.*)$")
@@ -72,7 +72,7 @@ def _ungroup(lines: list[str]) -> Iterator[str]:
 
 def from_django(lines: list[str]) -> list[str]:
     """Django's plain-text traceback rewritten as CPython prints one; other lines unchanged."""
-    if not any('" in ' in line and _DJANGO_FILE.match(line) for line in lines[:2000]):
+    if not any('" in ' in line and DJANGO_FILE.match(line) for line in lines[:2000]):
         return lines
     out: list[str] = []
     exc_type: str | None = None
@@ -81,7 +81,7 @@ def from_django(lines: list[str]) -> list[str]:
         line = lines[i]
         if _DJANGO_HEADER.match(line):
             out.append("Traceback (most recent call last):")
-        elif m := _DJANGO_FILE.match(line):
+        elif m := DJANGO_FILE.match(line):
             nxt = lines[i + 1] if i + 1 < len(lines) else ""
             number = _DJANGO_SOURCE.match(nxt)
             out.append(f'  File "{m["file"]}", line {number["line"] if number else "unknown"}, in {m["fn"]}')
