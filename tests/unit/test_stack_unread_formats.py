@@ -308,3 +308,48 @@ def test_the_library_that_raised_and_names_in_the_message(tmp_path: Path) -> Non
     ranked = rank(trace, files, packages=("shop",), grep=lambda p: blame.grep(repo, head, p)).candidates
     assert [c.path for c in ranked] == ["shop/api.py", "shop/legacy/ledger.py"]
     assert "defines compute_total_due" in ranked[1].reason
+
+
+# https://github.com/CarlosACepeda/LiveDisplay/issues/108 (App Center's GitHub issue for a Xamarin crash)
+APP_CENTER = """\
+### Version 1.0.6(27) ###
+
+### Stacktrace ###
+
+LiveDisplay.Services.NotificationHijackerService.RetrieveNotificationFromStatusBar () [0x0005f] in C:\\Users\\SD04\\Source\\Repos\\LiveDisplay\\LiveDisplay\\Services\\Notifications\\NotificationHijackerService.cs:167;LiveDisplay.Services
+
+LiveDisplay.Services.NotificationHijackerService.OnListenerConnected () [0x0000f] in C:\\Users\\SD04\\Source\\Repos\\LiveDisplay\\LiveDisplay\\Services\\Notifications\\NotificationHijackerService.cs:64;LiveDisplay.Services
+
+### Reason ###
+
+System.NullReferenceException: Object reference not set to an instance of an object.
+"""  # noqa: E501
+# https://github.com/CarlosACepeda/LiveDisplay/issues/93 (release build: an assembly hash instead of a file)
+APP_CENTER_NO_FILE = """\
+### Stacktrace ###
+
+LiveDisplay.Models.OpenNotification.get_Messages () [0x00091] in <6057d55fe7134aa39db0f3ad49b1473f>:0;LiveDisplay.Models
+
+LiveDisplay.Services.Notifications.NotificationStyle.MessagingStyleNotification.SetPreviousMessages () [0x00006] in <6057d55fe7134aa39db0f3ad49b1473f>:0;LiveDisplay.Services.Notifications.NotificationStyle
+
+### Reason ###
+
+System.NullReferenceException: Object reference not set to an instance of an object
+"""  # noqa: E501
+
+
+def test_app_center_crash_reports() -> None:
+    trace = parse_stacktrace(APP_CENTER, packages=("LiveDisplay",))
+    assert trace is not None and trace.language == "dotnet"
+    assert trace.primary.type == "System.NullReferenceException"
+    assert [(f.function, f.line) for f in trace.primary.frames] == [
+        ("RetrieveNotificationFromStatusBar", 167), ("OnListenerConnected", 64)]  # fmt: skip
+    files = ["LiveDisplay/Services/Notifications/NotificationHijackerService.cs",
+             "LiveDisplay/Models/OpenNotification.cs",
+             "LiveDisplay/Services/Notifications/NotificationStyle/MessagingStyleNotification.cs"]  # fmt: skip
+    first = rank(trace, files, packages=("LiveDisplay",)).candidates[0]
+    assert (first.path, first.function) == (files[0], "RetrieveNotificationFromStatusBar")
+    trace = parse_stacktrace(APP_CENTER_NO_FILE, packages=("LiveDisplay",))
+    assert trace is not None
+    first = rank(trace, files, packages=("LiveDisplay",)).candidates[0]
+    assert (first.path, first.function) == ("LiveDisplay/Models/OpenNotification.cs", "Messages")
