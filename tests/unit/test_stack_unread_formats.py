@@ -353,3 +353,26 @@ def test_app_center_crash_reports() -> None:
     assert trace is not None
     first = rank(trace, files, packages=("LiveDisplay",)).candidates[0]
     assert (first.path, first.function) == ("LiveDisplay/Models/OpenNotification.cs", "Messages")
+
+
+@pytest.mark.parametrize(
+    ("text", "exc_type", "frames"),
+    [
+        # https://github.com/pytest-dev/pytest/issues/1944: pytest's report, `E` marking the exception
+        ("_______________________ ERROR collecting test.py _______________________\n"
+         "/usr/lib/python3.5/site-packages/_pytest/python.py:209: in fget\n"
+         "    return self._obj\n"
+         "E   AttributeError: 'Module' object has no attribute '_obj'\n", "AttributeError", [("fget", 209)]),
+        # https://github.com/pytest-dev/pytest/issues/995: every line behind pytest's `INTERNALERROR> `
+        ("INTERNALERROR>   File \".../.tox/py27/local/lib/python2.7/site-packages/_pytest/python.py\", line 49, "
+         "in filter_traceback\n"
+         "INTERNALERROR>     return entry.path != cutdir1 and not entry.path.relto(cutdir2)\n"
+         "INTERNALERROR> AttributeError: 'str' object has no attribute 'relto'", "AttributeError",
+         [("filter_traceback", 49)]),
+    ],
+    ids=["pytest-report", "pytest-internalerror"],
+)  # fmt: skip
+def test_pytest_renderings(text: str, exc_type: str, frames: list[tuple[str, int]]) -> None:
+    trace = parse_stacktrace(text)
+    assert trace is not None and trace.primary.type == exc_type
+    assert [(f.function, f.line) for f in trace.primary.frames] == frames

@@ -193,8 +193,11 @@ def parse_newest_first(lines: list[str], in_app: InApp) -> tuple[list[ExceptionB
     return excs, truncated
 
 
+_PYTEST_ERROR = re.compile(r"^E\s+(?=[A-Za-z_][\w.]*(?::|$))")  # pytest marks the exception lines `E   KeyError: 'x'`
+
+
 def _exception(line: str, in_app: InApp) -> ExceptionBuilder:
-    m = _EXC.match(line.strip())
+    m = _EXC.match(_PYTEST_ERROR.sub("", line.strip(), count=1))
     if not m:
         return ExceptionBuilder(type="<unknown>", message=line.strip(), in_app=in_app)
     return ExceptionBuilder(type=m["type"], message=m["msg"] or "", in_app=in_app)
