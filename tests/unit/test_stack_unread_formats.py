@@ -376,3 +376,13 @@ def test_pytest_renderings(text: str, exc_type: str, frames: list[tuple[str, int
     trace = parse_stacktrace(text)
     assert trace is not None and trace.primary.type == exc_type
     assert [(f.function, f.line) for f in trace.primary.frames] == frames
+
+
+def test_a_stack_trace_label_in_front_of_the_first_frame() -> None:
+    # the shape of an exception's properties dumped one per line (Message, Source, StackTrace), behind pm2's prefix
+    text = ("3|app  | System.NullReferenceException\n3|app  | Message: Object reference not set.\n"
+            "3|app  | Source: Acme.Notes\n3|app  | StackTrace:    at Acme.Notes.Links.Apply(Page page)\n"
+            "3|app  |    at Acme.Notes.Commands.Execute()")  # fmt: skip
+    trace = parse_stacktrace(text, packages=("Acme",))
+    assert trace is not None and trace.primary.type == "System.NullReferenceException"
+    assert [f.function for f in trace.primary.frames] == ["Apply", "Execute"]

@@ -44,7 +44,6 @@ _DIGITS = re.compile(r"\d+")
 # `StackTrace:    at Ns.T.M()`: a logger's label (exception dumps of `Message:`/`Source:`/`StackTrace:`
 # fields) in front of the first frame; the frame is read as if the label were indentation.
 _STACK_LABEL = re.compile(rf"^(?P<indent>\s*)Stack ?[Tt]race:[ \t]*(?=(?:{dotnet.AT}|File)\s)")
-_STACK_LABEL_ANYWHERE = re.compile(r"(?m)^\s*Stack ?[Tt]race:[ \t]*\S")
 _PREFIX_SAMPLE = 400  # lines a prefix is judged on: enough for any real trace, cheap on hostile ones
 _PREFIX_CANDIDATES = 12
 _STRONG = 10  # a marker only one runtime prints (`Traceback`, `goroutine 1 [running]:`)
@@ -211,8 +210,7 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     if len(lines) > MAX_LINES:
         lines, clipped = lines[:MAX_LINES], True
     lines = strip_line_prefix([line[:MAX_LINE] for line in lines])  # a huge line's head still names the exception
-    if _STACK_LABEL_ANYWHERE.search(text[:MAX_CHARS]):
-        lines = [_STACK_LABEL.sub(r"\g<indent>   ", line, count=1) for line in lines]
+    lines = [_STACK_LABEL.sub(r"\g<indent>   ", line, count=1) if "tack" in line else line for line in lines]
     language = detect_language(lines)
     if language in (None, "python"):
         lines = dotnet.from_app_center(python.from_django(lines))
