@@ -386,3 +386,19 @@ def test_a_stack_trace_label_in_front_of_the_first_frame() -> None:
     trace = parse_stacktrace(text, packages=("Acme",))
     assert trace is not None and trace.primary.type == "System.NullReferenceException"
     assert [f.function for f in trace.primary.frames] == ["Apply", "Execute"]
+
+
+@pytest.mark.parametrize(
+    ("message", "first"),
+    [("contexts", "src/main/java/com/acme/Selector.java"),  # Objects.requireNonNull(contexts, "contexts")
+     ("contexts is marked non-null but is null", "src/main/java/com/acme/Selector.java"),  # Lombok's @NonNull
+     ("null", "src/main/java/com/acme/Holder.java")],  # logback's rendering of no message: no null check
+    ids=["require-non-null", "lombok", "no-message"],
+)  # fmt: skip
+def test_a_null_check_that_names_its_parameter_blames_the_caller(message: str, first: str) -> None:
+    text = (f"java.lang.NullPointerException: {message}\n"
+            "\tat com.acme.Holder.resolve(Holder.java:72)\n\tat com.acme.Selector.pick(Selector.java:59)")  # fmt: skip
+    files = ["src/main/java/com/acme/Holder.java", "src/main/java/com/acme/Selector.java"]
+    trace = parse_stacktrace(text, packages=("com.acme",))
+    assert trace is not None
+    assert rank(trace, files, packages=("com.acme",)).candidates[0].path == first

@@ -64,9 +64,12 @@ _HELPER_FILE = re.compile(
 # The callee refused what it was given: the caller that passed the value usually holds the bug.
 _BAD_ARGUMENT = re.compile(
     r"Argument\w*Exception$|IllegalArgumentException$|InvalidArgument|ArgumentError$"
-    r"|\b(?:argument|arguments|parameter|positional|keyword argument)\b|Parameter '|Value cannot be null",
+    r"|\b(?:argument|arguments|parameter|positional|keyword argument)\b|Parameter '|Value cannot be null"
+    r"|is marked non-?null but is null|must not be null",  # Lombok's @NonNull, Spring's Assert.notNull
     re.IGNORECASE,
 )
+# `Objects.requireNonNull(x, "x")`, Guava's `checkNotNull(x, "x")`: a null check names the parameter it refused
+_NULL_CHECK = re.compile(r"^(?:java\.lang\.)?NullPointerException: (?!null$)(?P<name>[a-z_$][\w$]*)$")  # `: null`: none
 # Released twice (Go's runtime says so): the function that released is fine, its caller released again.
 _DOUBLE_RELEASE = re.compile(
     r"close of closed channel|unlock of unlocked|negative WaitGroup counter|RUnlock of unlocked|"
@@ -636,6 +639,7 @@ def _callee_refused(exc_type: str, message: str) -> tuple[bool, bool]:
     refused = bool(_BAD_ARGUMENT.search(exc_type) or _BAD_ARGUMENT.search(message)) and not (
         _SIGNATURE_ERROR.search(message)
     )
+    refused = refused or bool(_NULL_CHECK.match(f"{exc_type}: {message.strip()}"))
     return refused, bool(_DOUBLE_RELEASE.search(f"{exc_type}: {message}"))
 
 
