@@ -13,14 +13,12 @@ from tests.support.corpus import by_ecosystem, load_cases, run_corpus, scratch, 
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 HOLDOUT2 = FIXTURES / "realworld-holdout2"
-# The first held-out set: read since, so it is being retired into the corpus; reported while it is here.
-HOLDOUT = FIXTURES / "realworld-holdout"
-HELD_OUT_LABELS = {"held_out": "held out (never tuned on)", "held_out_first": "first held-out set (read since)"}
+HELD_OUT_LABELS = {"held_out": "held out (never tuned on)"}
 
 
 def held_out() -> dict[str, Path]:
     """The held-out sets present in this checkout, by report name: `held_out` is the one never read."""
-    sets = {"held_out": HOLDOUT2, "held_out_first": HOLDOUT}
+    sets = {"held_out": HOLDOUT2}
     return {name: root for name, root in sets.items() if any(root.glob("*/*/case.json"))}
 
 

@@ -164,8 +164,9 @@ def _definition_line(path: str, d: dict[str, Any]) -> str:
 
 
 def skeleton(path: str, definitions: Sequence[dict[str, Any]]) -> bytes:
-    """A file whose line N holds the definition found on line N of the real file, and filler indented
-    one step inside the innermost definition around each other line (blank outside them)."""
+    """A file whose line N holds the definition found on line N of the real file, filler indented one
+    step inside the innermost definition around each other line (blank outside them), and, in brace
+    languages, a `}` at the definition's column on its last line, as the code has."""
     defs = sorted(definitions, key=lambda d: int(d["line"]))
     size = max([_SKELETON_LINES, *(int(d.get("end") or d["line"]) + 1 for d in defs)])
     spans = []
@@ -176,6 +177,10 @@ def skeleton(path: str, definitions: Sequence[dict[str, Any]]) -> bytes:
     for start, end, col in spans:  # inner definitions come later in the list and overwrite the filler
         for n in range(start, min(end, size)):
             lines[n] = " " * (col + 4) + "x"
+    if not path.endswith(".py"):  # brace languages close a body on its last line, at the definition's column
+        for d in defs:
+            if d.get("end") and int(d["end"]) > int(d["line"]):
+                lines[int(d["end"]) - 1] = " " * int(d.get("col") or 0) + "}"
     for d in defs:
         lines[int(d["line"]) - 1] = _definition_line(path, d)
     return ("\n".join(lines) + "\n").encode()

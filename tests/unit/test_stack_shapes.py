@@ -97,7 +97,7 @@ def test_localised_and_decorated_dotnet_frames(text: str, where: tuple[str, str 
         ("github.com/acme/x/api.Get\n\t/app/api/h.go:57\ngithub.com/acme/x/api.Serve\n\t/app/api/s.go:3",
          ["Get", "Serve"]),
         ("/srv/app/handlers/keys.py:194:<listcomp>\n/srv/app/handlers/keys.py:164:query", ["query", "<listcomp>"]),
-        ("panic: boom\n#011/go/src/x.go:3\n", []),
+        ("panic: boom\n#011/go/src/x.go:3\n", ["<unknown>"]),  # a position only: the source names it
         ('Traceback (most recent call last):\n\n> File "/app/main.py", line 12, in <module>\n    run()\n'
          '    └ <function run at 0x7f>\n\n  File "/app/svc/orders.py", line 5, in run\n    1 / 0\n\n'
          "ZeroDivisionError: division by zero", ["run", "<module>"]),

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 
 from error_autopilot.domain.stack import Language, StackTrace
-from error_autopilot.incidents.stackparse import dotnet, go, jvm, node, python
+from error_autopilot.incidents.stackparse import dotnet, go, jvm, loose, node, python
 from error_autopilot.incidents.stackparse.common import MAX_LINE, ExceptionBuilder, InApp, build_trace
 
 log = logging.getLogger(__name__)
@@ -34,13 +34,16 @@ _PARSERS: dict[Language, ParseFn] = {
     "node": node.parse,
     "dotnet": dotnet.parse,
 }
-_GO_FILE = re.compile(r"^\s+\S[^:]*\.go:\d+(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$")
+_GO_FILE = re.compile(r"^(?:\s+\S[^:]*|[^\s:]+)\.go:\d+(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$")
 _DOTNET_LINE = re.compile(r":line \d+\s*$")  # with " in " before it; two checks keep it linear on hostile lines
 _ASSEMBLY_INFO = re.compile(r"\((?:[\w.]+, )?Version=\d[\d.]*, Culture=")  # Application Insights' .NET frames
 _DOTNET_INNER = re.compile(r"^--->\s*[A-Za-z_]")  # ` ---> System.IO.IOException`, not IPython's `---> 59`
 _FRAMEISH = re.compile(rf"\s{dotnet.AT} \S+\(|\sat \S|\bFile \"|\.go:\d|\.py\", line \d|\.(?:cs|fs|vb):\w+ \d")
 _FRAME_START = re.compile(rf"^\s+(?:{dotnet.AT} |File |[\w.~/\\-]*\.go:\d|/)")
 _DIGITS = re.compile(r"\d+")
+# `StackTrace:    at Ns.T.M()`: a logger's label (exception dumps of `Message:`/`Source:`/`StackTrace:`
+# fields) in front of the first frame; the frame is read as if the label were indentation.
+_STACK_LABEL = re.compile(rf"^(?P<indent>\s*)Stack ?[Tt]race:[ \t]*(?=(?:{dotnet.AT}|File)\s)")
 _PREFIX_SAMPLE = 400  # lines a prefix is judged on: enough for any real trace, cheap on hostile ones
 _PREFIX_CANDIDATES = 12
 _STRONG = 10  # a marker only one runtime prints (`Traceback`, `goroutine 1 [running]:`)
@@ -59,12 +62,13 @@ def _vote(line: str, votes: dict[Language, int]) -> None:
     elif dotnet.LOCALISED_AT.match(body) and dotnet.is_frame(body):
         votes["dotnet"] += 2
     elif body.startswith(("File ", "> File ")):
-        votes["python"] += 1 if python.FILE.match(line) or python.BRIEF.match(line) else 0
+        framed = python.FILE.match(line) or python.BRIEF.match(line) or python.DJANGO_FILE.match(line)
+        votes["python"] += 1 if framed else 0
     elif python.BRIEF.match(line):
         votes["python"] += 1
     elif python.TRACEBACK.match(line):
         votes["python"] += _STRONG
-    elif go.GOROUTINE.match(line):
+    elif go.GOROUTINE.match(line) or ("panic" in line and go.OBSERVED.search(line)):
         votes["go"] += _STRONG
     elif _GO_FILE.match(line):
         votes["go"] += 1
@@ -206,9 +210,14 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     if len(lines) > MAX_LINES:
         lines, clipped = lines[:MAX_LINES], True
     lines = strip_line_prefix([line[:MAX_LINE] for line in lines])  # a huge line's head still names the exception
+    lines = [_STACK_LABEL.sub(r"\g<indent>   ", line, count=1) if "tack" in line else line for line in lines]
     language = detect_language(lines)
+    if language in (None, "python"):
+        lines = dotnet.from_app_center(python.from_django(lines))
+        language = detect_language(lines)
     if language is None:
-        return None
+        found = loose.parse(lines, packages, source_roots)
+        return build_trace(found[0], found[1], truncated=clipped) if found is not None else None
     parser = _PARSERS[language]
     if language == "python" and (foreign := _foreign_language(lines)) is not None:
         language, parser = foreign, python.parse_newest_first

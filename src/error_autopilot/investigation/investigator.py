@@ -19,7 +19,14 @@ from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation import blame, traces
 from error_autopilot.investigation.classify import classify
 from error_autopilot.investigation.patchcheck import check_patch
-from error_autopilot.investigation.stackmap import MAX_CANDIDATES, Candidate, enclosing_function, is_anonymous, rank
+from error_autopilot.investigation.stackmap import (
+    MAX_CANDIDATES,
+    Candidate,
+    compiled_elsewhere,
+    enclosing_function,
+    is_anonymous,
+    rank,
+)
 from error_autopilot.ports import Analyst, Budget, CheckedOut, TraceSource, Workspace
 
 log = logging.getLogger(__name__)
@@ -122,7 +129,7 @@ class Investigator:
         update: dict[str, object] = {"culprit_repo": service.repo, "deployed_commit": checkout.commit,
                                      "commit_source": checkout.ref_source}  # fmt: skip
         if stack is None:
-            unknowns.append("no stack trace")
+            unknowns.append("no stack trace: no line of the log entry reads as a stack frame or a file:line position")
             return finding.model_copy(update=update), checkout
         ranking = rank(stack, blame.listing(checkout.path, checkout.commit), packages=service.packages,
                        source_roots=service.source_roots,
@@ -148,7 +155,7 @@ class Investigator:
         path, line = candidate.path, candidate.frame.line
         link = f"{checkout.web_url}/blob/{checkout.commit}/{path}" + (f"#L{line}" if line else "")
         return CodeLocation(repo=checkout.repo, commit=checkout.commit, path=path, line=line,
-                            function=candidate.function, permalink=link if checkout.web_url else None,
+                            function=candidate.function or None, permalink=link if checkout.web_url else None,
                             reason=candidate.reason)  # fmt: skip
 
     def _analyse(self, planned: PlannedIncident, finding: Finding, checkout: CheckedOut) -> Finding:
@@ -179,6 +186,8 @@ def _named(checkout: CheckedOut, candidate: Candidate, stack: StackTrace) -> Can
     """An anonymous frame (arrow function, callback, comprehension) named after the function around
     its line in the checked-out source, when the source shows one."""
     if not is_anonymous(candidate.function):
+        return candidate
+    if compiled_elsewhere(candidate.frame, candidate.path):  # line N of the bundle is not line N of the source
         return candidate
     file = (checkout.path / candidate.path).resolve()
     if not file.is_relative_to(checkout.path.resolve()) or not file.is_file() or file.stat().st_size > MAX_SOURCE_BYTES:

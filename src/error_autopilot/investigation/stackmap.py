@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 from error_autopilot.domain.stack import Frame, Language, StackTrace
 from error_autopilot.incidents.stackparse.common import InApp, Verdict
+from error_autopilot.incidents.stackparse.loose import UNNAMED
+from error_autopilot.investigation import beyond
 
 _SCHEME = re.compile(r"^(?:file://|webpack://[^/]*/|webpack-internal:///|async )")
 _SITE = re.compile(r"^.*/(?:site|dist)-packages/")
@@ -52,16 +54,22 @@ _HELPER_NAME = re.compile(
 )
 _HELPER_FILE = re.compile(
     r"(?:^|/)(?:errors?|exceptions?|util|utils|helpers?|assert\w*|preconditions|validat\w*|check\w*|must|panic)"
-    r"\.\w+$|(?:Exception|Error|Errors|Exceptions|Utils?|Helpers?|Preconditions|Assert|Guard|Throw\w*"
+    # a last *word* of the name (`StringUtils`, `string_utils`, `date-helpers`, `XCDataExtensions`), not
+    # a domain module that merely ends in those letters (`snmputils.py`)
+    r"\.\w+$|(?:(?-i:(?<=[a-z0-9])(?=[A-Z]))|[_/-]|^)"
+    r"(?:Exception|Error|Errors|Exceptions|Utils?|Helpers?|Extensions|Preconditions|Assert|Guard|Throw\w*"
     r"|Proxy|Wrapper|Delegate|Facade)\.\w+$",  # thin pass-through layers: the value came from the caller
     re.IGNORECASE,
 )
 # The callee refused what it was given: the caller that passed the value usually holds the bug.
 _BAD_ARGUMENT = re.compile(
     r"Argument\w*Exception$|IllegalArgumentException$|InvalidArgument|ArgumentError$"
-    r"|\b(?:argument|arguments|parameter|positional|keyword argument)\b|Parameter '|Value cannot be null",
+    r"|\b(?:argument|arguments|parameter|positional|keyword argument)\b|Parameter '|Value cannot be null"
+    r"|is marked non-?null but is null|must not be null",  # Lombok's @NonNull, Spring's Assert.notNull
     re.IGNORECASE,
 )
+# `Objects.requireNonNull(x, "x")`, Guava's `checkNotNull(x, "x")`: a null check names the parameter it refused
+_NULL_CHECK = re.compile(r"^(?:java\.lang\.)?NullPointerException: (?!null$)(?P<name>[a-z_$][\w$]*)$")  # `: null`: none
 # Released twice (Go's runtime says so): the function that released is fine, its caller released again.
 _DOUBLE_RELEASE = re.compile(
     r"close of closed channel|unlock of unlocked|negative WaitGroup counter|RUnlock of unlocked|"
@@ -80,9 +88,15 @@ _JVM_WRAPPERS = frozenset({"invoke", "invokeSuspend", "run", "call", "apply", "a
                            "doResume", "handle", "onNext", "subscribe"})  # fmt: skip
 
 MAX_CANDIDATES = 10
-_ANONYMOUS = frozenset({"anonymous", "<anonymous>", "<lambda>", "<listcomp>", "<genexpr>", "<dictcomp>", "<setcomp>",
-                        "lambda", "listcomp", "genexpr", "dictcomp", "setcomp", "module", "<module>"})  # fmt: skip
+_ANONYMOUS = frozenset({"anonymous", "<anonymous>", UNNAMED, "<lambda>", "<listcomp>", "<genexpr>", "<dictcomp>",
+                        "<setcomp>", "lambda", "listcomp", "genexpr", "dictcomp", "setcomp", "module",
+                        "<module>"})  # fmt: skip
 # Where a named function starts, per language: what an anonymous frame's enclosing function looks like.
+_JVM_MODIFIERS = (
+    r"(?:(?:public|private|protected|internal|static|final|abstract|synchronized|native|override|virtual|sealed|"
+    r"async|open|suspend|inline|partial|unsafe|extern|default|operator|infix|tailrec|@\w+(?:\([^)]*\))?)\s+)*"
+)
+_NOT_A_TYPE = r"(?!(?:return|new|throw|else|await|yield|case|var|val|if|for|while|switch|catch|using|lock|foreach)\b)"
 _DEFINITIONS: dict[str, re.Pattern[str]] = {
     "python": re.compile(r"^(?P<indent>\s*)(?:async\s+)?def\s+(?P<name>[A-Za-z_]\w*)\s*\("),
     "node": re.compile(
@@ -93,6 +107,16 @@ _DEFINITIONS: dict[str, re.Pattern[str]] = {
         r"(?::\s*[^={]+)?\{\s*$"
         r"|(?:const|let|var)?\s*(?P<bound>[A-Za-z_$][\w$.]*)\s*[:=]\s*(?:async\s+)?(?:function\b|\([^()]*\)\s*=>))"
     ),
+    "go": re.compile(r"^(?P<indent>)func\s+(?:\([^)]*\)\s*)?(?P<name>[A-Za-z_]\w*)\s*[\[(]"),
+    # a method: modifiers, a return type, the name, `(`; Kotlin's `fun name(`. Control keywords are no type.
+    "jvm": re.compile(
+        rf"^(?P<indent>\s*){_JVM_MODIFIERS}(?:fun\s+(?:<[^>]*>\s*)?(?:[\w.]+\.)?(?P<name>\w+)"
+        rf"|(?:<[^>]*>\s+)?{_NOT_A_TYPE}[\w$.<>\[\]?,]+\s+(?P<method>(?!if\b|for\b|while\b)[A-Za-z_$][\w$]*))\s*\("
+    ),
+    "dotnet": re.compile(
+        rf"^(?P<indent>\s*){_JVM_MODIFIERS}(?:<[^>]*>\s+)?{_NOT_A_TYPE}[\w.<>\[\]?,]+\s+"
+        r"(?P<method>(?!if\b|for\b|while\b)[A-Za-z_]\w*)\s*(?:<[^()]*>)?\s*\("
+    ),
 }
 
 # A class member whose parameters run over several lines (`public async getDetails({`): the modifier says
@@ -101,24 +125,45 @@ _TS_MEMBER = re.compile(
     r"^(?P<indent>\s*)(?:(?:public|private|protected|static|async|override)\s+)+"
     r"(?P<member>[A-Za-z_$][\w$]*)\s*(?:<[^()]*>)?\((?!.*\)\s*;\s*$)"
 )
+_CLOSER = re.compile(r"^[}\])]")
+_REOPENS = re.compile(r"[{(\[,:]\s*$|=>\s*$")  # `} else {`, `}) {`, `):` continue the same block or signature
+_COMMENT = re.compile(r"^(?:#|//|/?\*)")
 
 
 def enclosing_function(lines: Sequence[str], line: int | None, language: Language) -> str | None:
     """The named function whose body holds `line` (1-based), for a frame the runtime printed without a
-    name (an arrow function, a callback, a comprehension); None when the source does not say."""
+    name (an arrow function, a callback, a comprehension, a bare `file:line` position); None when the
+    source does not say.
+
+    Walking up from the line, a definition encloses it only if no block closed in between: a closing
+    bracket at or left of the definition's indentation (a dedented statement in Python) ends its body,
+    so a sibling helper defined earlier in the same function is not taken for the function."""
     pattern = _DEFINITIONS.get(language)
     if pattern is None or not line or line > len(lines):
         return None
     here = lines[line - 1]
-    depth = len(here) - len(here.lstrip())
+    floor = len(here) - len(here.lstrip())
     for text in reversed(lines[max(0, line - 400) : line]):
-        m = pattern.match(text) or (_TS_MEMBER.match(text) if language == "node" else None)
-        if m is None or len(m["indent"]) >= max(depth, 1):
+        body = text.strip()
+        if not body or _COMMENT.match(body):
             continue
-        groups = m.groupdict()
-        if name := groups.get("name") or groups.get("method") or groups.get("bound") or groups.get("member"):
-            return str(name).rsplit(".", 1)[-1]
+        indent = len(text) - len(text.lstrip())
+        m = pattern.match(text) or (_TS_MEMBER.match(text) if language == "node" else None)
+        if m is not None and len(m["indent"]) < max(floor, 1):
+            groups = m.groupdict()
+            if name := groups.get("name") or groups.get("method") or groups.get("bound") or groups.get("member"):
+                return str(name).rsplit(".", 1)[-1]
+        closes = _CLOSER.match(body) is not None and not _REOPENS.search(body)
+        if closes or (language == "python" and not _CLOSER.match(body)):
+            floor = min(floor, indent)
     return None
+
+
+def compiled_elsewhere(frame: Frame, path: str) -> bool:
+    """The frame ran compiled JavaScript (`dist/x.js`) and maps to its source (`src/x.ts`): without a
+    source map its line numbers are the compiled file's, not the source's."""
+    file = (frame.file or "").replace("\\", "/")
+    return bool(_COMPILED.search(file)) and posixpath.splitext(file)[1] != posixpath.splitext(path)[1]
 
 
 def is_anonymous(function: str) -> bool:
@@ -165,12 +210,23 @@ class Ranking:
     candidates: tuple[Candidate, ...]
     frame_notes: tuple[str, ...]
     frames: int
+    dropped: dict[str, list[str]] = field(default_factory=dict)  # why frames were not candidates, by kind
 
     def no_location_reason(self) -> str:
-        """Why no candidate exists, in one sentence."""
+        """Why no candidate exists, in one sentence: what the frames were and which rule set each aside."""
         if self.frames == 0:
-            return "the stack trace has no frames"
-        return f"none of the {self.frames} stack frames maps to a file of the repository"
+            return "the stack trace has no frames (only the exception line was recognised)"
+        parts = []
+        if own := self.dropped.get("own"):
+            parts.append(f"{len(own)} of the service's own frames name files not in the repository ("
+                         + "; ".join(dict.fromkeys(own[:3])) + ")")  # fmt: skip
+        if library := self.dropped.get("library"):
+            rules = ", ".join(dict.fromkeys(library))
+            parts.append(f"{len(library)} are library frames ({rules})")
+        if runtime := self.dropped.get("runtime"):
+            parts.append(f"{len(runtime)} are the language runtime ({', '.join(dict.fromkeys(runtime))})")
+        detail = "; ".join(parts) or "no frame names a file"
+        return f"none of the {self.frames} stack frames maps to a file of the repository: {detail}"
 
 
 def _index(files: Sequence[str]) -> dict[str, list[str]]:
@@ -190,11 +246,26 @@ def _clean(file: str | None) -> str | None:
         return None
     path = _SCHEME.sub("", file.replace("\\", "/").strip()).split("?", 1)[0]
     path = _DRIVE.sub("/", path).removeprefix("./")
+    if path.startswith("/") and ".." in path.split("/"):  # `/srv/site/backoffice/../internship/x.py`: lexically
+        path = _resolve_dots(path)
     if not path or path.startswith("<") or path in ("native", "Unknown Source") or ".." in path.split("/"):
         return None
     if "\x00" in path or posixpath.basename(path) in ("", ".", "~"):
         return None
     return path
+
+
+def _resolve_dots(path: str) -> str:
+    """`..` resolved within the path; left in (and so refused) where it would climb above the root."""
+    kept: list[str] = []
+    for part in path.split("/"):
+        if part != "..":
+            kept.append(part)
+        elif len(kept) > 1:
+            kept.pop()
+        else:
+            return path
+    return "/".join(kept)
 
 
 def _shared(path: str, hint: Sequence[str], *, compiled: bool, any_ext: bool = False) -> int:
@@ -317,6 +388,14 @@ _DEFINES_TYPE: dict[str, str] = {  # `{}`: the type's name
     "node": r"class[[:space:]]+{}([^[:alnum:]_$]|$)",
     "python": r"^[[:space:]]*class[[:space:]]+{}([^[:alnum:]_]|$)",
 }
+_MODIFIER = (
+    r"(public|private|protected|internal|static|final|abstract|synchronized|override|virtual|sealed|async|suspend)"
+)
+_DEFINES_METHOD: dict[str, str] = {  # a method definition: modifiers before the name, never a call (`x.Name(`)
+    "dotnet": rf"^[[:space:]]*({_MODIFIER}[[:space:]]+)+[^=;(]*[[:space:]]{{}}[[:space:]]*(<[^>]*>)?[(]",
+    "jvm": rf"^[[:space:]]*(({_MODIFIER}[[:space:]]+)+[^=;(]*[[:space:]]|([a-z]+[[:space:]]+)*fun[[:space:]]+"
+           r"(<[^>]*>[[:space:]]*)?){}[[:space:]]*[(<]",
+}  # fmt: skip
 _JS_METHOD_DEF = (
     r"^[[:space:]]*((export|default|public|private|protected|static|async|override)[[:space:]]+)*"
     r"(function[[:space:]]*[*]?[[:space:]]*)?{}[[:space:]]*(<[^>]*>)?[(]"
@@ -357,17 +436,30 @@ def _found_by_content(
         what, pattern = f"method {method}", _JS_METHOD_DEF.format(method)
     if not pattern:
         return None
-    if pattern not in searched:
-        if len(searched) >= MAX_SEARCHES:
-            return None
-        hits = grep(pattern)
-        if what.startswith("method"):  # a call looks like a definition to a regex: keep declared or bodied lines
-            hits = [h for h in hits if "=>" not in h[2] and (_JS_DECLARED.match(h[2]) or _JS_BODY_OPENS.search(h[2]))]
-        searched[pattern] = sorted({path for path, _, _ in hits if path in listed and not _TEST_PATH.search(path)})
-    found = searched[pattern]
+    found = _search(pattern, what, grep, listed, searched)
+    if not found and what.startswith("class") and language in _DEFINES_METHOD:
+        # the class is gone from this commit (renamed since the reporter's build): its method may not be
+        method = bare_function(frame, language)
+        if len(method) >= 4 and re.fullmatch(r"[A-Za-z_]\w*", method) and not _HELPER_NAME.match(method) and not (
+            method in _JVM_WRAPPERS or method in ("MoveNext", "Main", "main", "ToString", "Equals")
+        ):  # fmt: skip
+            found = _search(_DEFINES_METHOD[language].format(method), f"method {method}", grep, listed, searched)
+            what = f"{what} is not in this commit (renamed since the build?); method {method}"
     if not found or len(found) > 3:
         return None
     return Mapping(found[0], 1, tuple(found[1:]), note=f"{what} is defined there (content search)", by_class=True)
+
+
+def _search(pattern: str, what: str, grep: Grep, listed: set[str], searched: dict[str, list[str]]) -> list[str]:
+    """Non-test listed files with a line matching `pattern`, each pattern searched once per trace."""
+    if pattern not in searched:
+        if len(searched) >= MAX_SEARCHES:
+            return []
+        hits = grep(pattern)
+        if what.startswith("method") and "{}" not in pattern:  # JS: a call looks like a definition to a regex
+            hits = [h for h in hits if "=>" not in h[2] and (_JS_DECLARED.match(h[2]) or _JS_BODY_OPENS.search(h[2]))]
+        searched[pattern] = sorted({path for path, _, _ in hits if path in listed and not _TEST_PATH.search(path)})
+    return searched[pattern]
 
 
 def _or_by_content(
@@ -402,6 +494,8 @@ def bare_function(frame: Frame, language: Language | None = None) -> str:
     """The function's plain name as a developer would search for it (`(*Store).Get.func1` → `Get`,
     `<RunAsync>d__5.MoveNext` → `RunAsync`, `lambda$place$0` → `place`, `Object.handler` → `handler`)."""
     fn = frame.function.strip()
+    if fn == UNNAMED:  # a position only: `_named` asks the source
+        return fn
     if language == "go" or (frame.file or "").endswith(".go"):
         parts = [p for p in re.sub(r"\[[^\]]*\]", "", fn).split(".") if p]
         named = [p for p in parts if not _GO_ANON.match(p) and not p.startswith("(")]
@@ -456,53 +550,113 @@ def rank(
     verdicts = InApp(language=stack.language, packages=tuple(packages), source_roots=tuple(source_roots))
     by_key: dict[tuple[str, str], Candidate] = {}
     notes: list[str] = []
+    dropped: dict[str, list[str]] = {}  # frames set aside, by kind ("own", "library", "runtime") and rule
     frames = 0
     order = _exception_order(stack)
     for depth, exc_at in enumerate(order):
         exc = stack.exceptions[exc_at]
-        seen_here: set[tuple[str, str]] = set()
-        seen_other: set[tuple[str, str]] = set()  # frames outside the service's code, ranked among themselves
-        refused = bool(_BAD_ARGUMENT.search(exc.type) or _BAD_ARGUMENT.search(exc.message[:300]))
-        refused = refused and not _SIGNATURE_ERROR.search(exc.message[:300])
-        released_twice = bool(_DOUBLE_RELEASE.search(f"{exc.type}: {exc.message[:300]}"))
+        # own frames, and frames outside the service's code ranked among themselves
+        seen_here, seen_other = set[tuple[str, str]](), set[tuple[str, str]]()
+        refused, released_twice = _callee_refused(exc.type, exc.message[:300])
         thrower = True  # no frame above this one but throw helpers: this frame raised the exception
+        recovering = _recovering_frames(exc.frames) if stack.language == "go" else 0
         releaser = True  # no frame above this one but the runtime: this frame did the second release
-        for frame in exc.frames:
+        for at, frame in enumerate(exc.frames):
             frames += 1
             raised_here, thrower = thrower, thrower and bool(_THROW_HELPER.match(frame.function.rsplit(".", 1)[-1]))
             verdict = verdicts.classify(frame.module, frame.file)
             released_here, releaser = releaser, releaser and _runtime(frame, verdict, stack.language)
             where = f"{frame.file or frame.module or '?'}" + (f":{frame.line}" if frame.line else "")
             if _runtime(frame, verdict, stack.language):
-                _note(notes, f"{where} {frame.function}: runtime ({verdict.reason})")
+                _drop(notes, dropped, "runtime", verdict.reason,
+                      f"{where} {frame.function}: runtime ({verdict.reason})")
                 continue
             mapping = map_frame_explained(frame, index, stack.language)
             if grep is not None:
                 mapping = _or_by_content(frame, mapping, verdict, stack.language, index, source_roots, grep, searched)
             if mapping.path is None:
-                _note(notes, f"{where} {frame.function}: {'own code' if verdict.in_app else verdict.reason}, "
-                             f"not mapped ({mapping.note})")  # fmt: skip
+                _drop(notes, dropped, "own" if verdict.in_app else "library",
+                      f"{posixpath.basename(where)}: {mapping.note}" if verdict.in_app else verdict.reason,
+                      f"{where} {frame.function}: {'own code' if verdict.in_app else verdict.reason}, "
+                      f"not mapped ({mapping.note})")  # fmt: skip
                 continue
             by_convention = mapping.by_class and _under_root(mapping.path, source_roots)
             if not verdict.in_app and mapping.segments < 2 and not by_convention:
-                _note(notes, f"{where} {frame.function}: {verdict.reason}; only its file name matches {mapping.path}")
+                _drop(notes, dropped, "library", verdict.reason,
+                      f"{where} {frame.function}: {verdict.reason}; only its file name matches {mapping.path}")
                 continue
             if not verdict.in_app and _VENDORED.search(mapping.path):
-                _note(notes, f"{where} {frame.function}: {verdict.reason}; vendored copy at {mapping.path}")
+                _drop(notes, dropped, "library", "vendored",
+                      f"{where} {frame.function}: {verdict.reason}; vendored copy at {mapping.path}")
                 continue
-            key = (mapping.path, bare_function(frame, stack.language))
+            function = bare_function(frame, stack.language)
+            # unnamed frames of one file are different functions until the source names them
+            key = (mapping.path, f"{function}:{frame.line}" if is_anonymous(function) else function)
             seen = seen_here if verdict.in_app else seen_other
             if key in seen:  # recursion or an async state machine printed twice: one candidate
                 continue
             caller_did_it = (refused and raised_here) or (released_twice and released_here)
-            candidate = _score(frame, mapping, verdict, stack.language, len(seen), depth, len(order), caller_did_it)
+            candidate = _score(frame, mapping, verdict, stack.language, len(seen), depth, len(order), caller_did_it,
+                               recovering=at < recovering)  # fmt: skip
             seen.add(key)
             _note(notes, f"{where} {frame.function}: → {mapping.path} ({candidate.reason})")
             if key in by_key:
                 by_key[key].score = max(by_key[key].score, candidate.score) + 2
                 continue
             by_key[key] = candidate
-    return Ranking(_distinct_first(sorted(by_key.values(), key=lambda c: -c.score)), tuple(notes), frames)
+    ranked = [*by_key.values(), *_beyond_frames(stack, files, list(by_key.values()), grep, searched)]
+    return Ranking(_distinct_first(sorted(ranked, key=lambda c: -c.score)), tuple(notes), frames, dropped)
+
+
+def _beyond_frames(
+    stack: StackTrace, files: Sequence[str], ranked: Sequence[Candidate], grep: Grep | None,
+    searched: dict[str, list[str]],
+) -> list[Candidate]:  # fmt: skip
+    """Files the trace points at without a frame in them (`beyond`): the code a failing test exercises,
+    ranked above the test; files the exception's names lead to, ranked below every frame."""
+    taken = {c.path for c in ranked}
+    extra: list[Candidate] = []
+
+    def add(path: str, score: float, reason: str) -> None:
+        if path not in taken:
+            taken.add(path)
+            frame = Frame(function="", file=path, in_app=True, raw="")
+            extra.append(Candidate(frame=frame, path=path, function="", score=score, reasons=[reason]))
+
+    for test in [c for c in ranked if c.frame.in_app and _TEST_PATH.search(c.path)][:2]:
+        for subject in beyond.test_subjects(test.path, files):
+            add(subject, test.score + 30, f"the code {posixpath.basename(test.path)} exercises (the test failed)")
+    floor = min((c.score for c in ranked), default=40.0) - 5
+    exc = stack.exceptions[_exception_order(stack)[0]] if _exception_order(stack) else stack.primary
+    own = (lambda p: not _TEST_PATH.search(p) and not _VENDORED.search(p))  # noqa: E731
+    for path, reason in beyond.named_in_exception(exc.type, exc.message, files, grep, searched, own)[:3]:
+        add(path, floor, reason + " (not on the stack)")
+    return extra
+
+
+def _callee_refused(exc_type: str, message: str) -> tuple[bool, bool]:
+    """Whether the exception says the callee refused a bad argument, or released something twice."""
+    refused = bool(_BAD_ARGUMENT.search(exc_type) or _BAD_ARGUMENT.search(message)) and not (
+        _SIGNATURE_ERROR.search(message)
+    )
+    refused = refused or bool(_NULL_CHECK.match(f"{exc_type}: {message.strip()}"))
+    return refused, bool(_DOUBLE_RELEASE.search(f"{exc_type}: {message}"))
+
+
+_GO_PANIC_FRAME = re.compile(r"(?:^|/)runtime/(?:panic|signal_unix|sigpanic_unix)\.go$")
+
+
+def _recovering_frames(frames: Sequence[Frame]) -> int:
+    """How many frames sit above the Go runtime's `panic` (or signal) frame: a deferred function that
+    recovered and logged the panic (`HandleCrash`, a test runner) runs on top of the stack that panicked,
+    so the frames below the runtime's are where it happened. 0 when the runtime's frame is not shown."""
+    last = -1
+    for i, frame in enumerate(frames):
+        if frame.function in ("panic", "gopanic", "sigpanic", "runtime.gopanic", "runtime.sigpanic") or (
+            _GO_PANIC_FRAME.search((frame.file or "").replace("\\", "/"))
+        ):
+            last = i
+    return max(last, 0)
 
 
 TOP = 3
@@ -522,6 +676,12 @@ def _under_root(path: str, roots: Sequence[str]) -> bool:
     return any(f"/{r.strip('/')}/" in "/" + path for r in roots if r.strip("/"))
 
 
+def _drop(notes: list[str], dropped: dict[str, list[str]], kind: str, why: str, text: str) -> None:
+    """A frame set aside: its note, and its kind and rule for the no-location sentence."""
+    dropped.setdefault(kind, []).append(why)
+    _note(notes, text)
+
+
 def _note(notes: list[str], text: str) -> None:
     if len(notes) < 60:
         notes.append(text[:300])
@@ -529,7 +689,7 @@ def _note(notes: list[str], text: str) -> None:
 
 def _score(
     frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, own_seen: int, depth: int,
-    exceptions: int, refused: bool,
+    exceptions: int, refused: bool, *, recovering: bool = False,
 ) -> Candidate:  # fmt: skip
     """One candidate's score; every signal that moves it leaves a reason."""
     assert mapping.path is not None
@@ -573,8 +733,14 @@ def _score(
     if function and _EXCEPTION_CTOR.search(frame.module or "") and frame.function in ("<init>", ".ctor"):
         score -= 30
         reasons.append("exception constructor")
+    if recovering:
+        score -= 40
+        reasons.append("deferred handler that recovered the panic, printed above the frame that panicked")
     if frame.line is None:
         score -= 3
+    elif compiled_elsewhere(frame, mapping.path):
+        score -= 3
+        reasons.append("line numbers from compiled code (no source map): the line in the source is a guess")
     return Candidate(frame=frame, path=mapping.path, function=function, score=score, reasons=reasons)
 
 

@@ -155,6 +155,9 @@ class InApp:
             return Verdict(True, own.reason, configured=True)
         if library is not None:
             return Verdict(False, library.reason, runtime=library.runtime)
+        if self.language in ("jvm", "dotnet") and module and "." not in module and not path:
+            # a compact logger prints `Decoder:1007`: no package to hold against the configured ones
+            return Verdict(True, "class printed without its package, not a known library")
         if not self.packages and not self.source_roots:
             if module or file:
                 return Verdict(True, "not a known library or runtime frame (no packages configured)")

@@ -40,6 +40,26 @@ _HEADER_LOOKBACK = 50
 
 
 LOCALISED_AT = re.compile(rf"^\s*{AT}\s")
+# Mono/Xamarin frames as App Center's GitHub issues print them: no `at`, an IL offset, the namespace after
+# `;` (`Ns.T.M () [0x0005f] in C:\…\T.cs:167;Ns`), the exception below under `### Reason ###`.
+_MONO_FRAME = re.compile(
+    r"^\s*(?P<qual>[^\s()\[<][^\s()]*) \((?P<args>[^()]*)\) \[0x[0-9a-fA-F]+\] in (?P<file>.+?):(?P<line>\d+)"
+    r"(?:;[\w.`]*)?\s*$"
+)
+_REASON = re.compile(r"^\s*#+\s*Reason\s*#*\s*$")
+
+
+def from_app_center(lines: list[str]) -> list[str]:
+    """App Center's crash report rewritten as .NET prints an exception: the `### Reason ###` line first,
+    then `at … in file:line N` frames. Other lines unchanged."""
+    if not any(" [0x" in line and _MONO_FRAME.match(line) for line in lines[:2000]):
+        return lines
+    frames = [f"   at {m['qual']}({m['args']}) in {m['file']}:line {m['line']}"
+              for line in lines if (m := _MONO_FRAME.match(line))]  # fmt: skip
+    reason = next((i for i, line in enumerate(lines) if _REASON.match(line)), None)
+    header = next((line.strip() for line in lines[reason + 1 :] if line.strip()), "") if reason is not None else ""
+    first = next(i for i, line in enumerate(lines) if _MONO_FRAME.match(line))
+    return [*lines[:first], *([header] if header else []), *frames]
 
 
 def is_frame(line: str) -> bool:

@@ -8,7 +8,11 @@
 Only the panicking goroutine counts (the first `[running]` one, else the first printed). Nested
 panics (`panic: A [recovered]` then `panic: B`) become B caused-by A; the frames belong to B.
 Without a `goroutine N [...]:` line (a logger's stack field, `%+v` of pkg/errors, a cut paste) the
-frames are read wherever call/file line pairs are.
+frames are read wherever call/file line pairs are. Kubernetes' `HandleCrash` (apimachinery's
+`logPanic`, klog) prints `Observed a panic: <value> (<error>)` (`Recovered from panic:` before 1.3)
+and, in its older releases, only
+`runtime.Caller` positions, one bare `/path/file.go:76` a line: those are frames whose function the
+source has to name.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import re
 
 from error_autopilot.incidents.stackparse.common import ExceptionBuilder, InApp, to_int
+from error_autopilot.incidents.stackparse.loose import UNNAMED
 
 PANIC = re.compile(r"^\s*(?P<kind>panic|fatal error): (?P<msg>.*?)(?: \[recovered(?:, repanicked)?\])?\s*$")
 GOROUTINE = re.compile(r"^goroutine \d+(?: \w+=\S+)* \[(?P<state>[^\]]*)\]:\s*$")  # Go 1.21+: `gp=0x… m=3`
@@ -24,6 +29,9 @@ _FILE = re.compile(  # indented by the runtime; pastes often lose the tab
     r"^\s*(?P<file>\S[^:]*\.(?:go|s)):(?P<line>\d+)(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$"
 )
 _MAJOR_VERSION = re.compile(r"^v\d+$")
+# apimachinery's logPanic: `Observed a panic: "invalid memory address…" (runtime error: …)`, behind klog's prefix
+OBSERVED = re.compile(r"(?:Observed a panic|Recovered from panic):? (?P<msg>.*?)\s*$")  # the wording changed once
+
 
 
 def split_qualified(qual: str) -> tuple[str, str]:
@@ -67,7 +75,10 @@ def _panics(lines: list[str], in_app: InApp) -> list[ExceptionBuilder]:
         elif m := PANIC.match(line):
             current = ExceptionBuilder(type=m["kind"], message=m["msg"], in_app=in_app)
             panics.append(current)
-        elif current and line.strip() and not line.startswith("[signal "):
+        elif m := OBSERVED.search(line):
+            current = ExceptionBuilder(type="panic", message=m["msg"], in_app=in_app)
+            panics.append(current)
+        elif current and line.strip() and not line.startswith("[signal ") and not _FILE.match(line):
             current.add_message_line(line.strip())
         else:
             current = None
@@ -77,10 +88,11 @@ def _panics(lines: list[str], in_app: InApp) -> list[ExceptionBuilder]:
 def _add_frames(exc: ExceptionBuilder, body: list[str]) -> None:
     call: tuple[str, str] | None = None
     for line in body:
-        if line.startswith("created by "):
+        if line.lstrip().startswith("created by "):  # the goroutine's creator: not on its stack
             break
-        if call and (f := _FILE.match(line)):
-            exc.add_frame(call[1], call[0], f["file"], to_int(f["line"]), line)
+        if f := _FILE.match(line):
+            function, module = (call[1], call[0]) if call else (UNNAMED, None)
+            exc.add_frame(function, module, f["file"], to_int(f["line"]), line)
             call = None
         elif (m := _CALL.match(line)) and not PANIC.match(line):
             call = split_qualified(m["qual"])

@@ -11,6 +11,7 @@ the frames ends them and names the exception.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterator
 
@@ -36,6 +37,14 @@ _CHAIN = frozenset(
         "During handling of the above exception, another exception occurred:",
     }
 )
+# Django's plain-text technical 500 ("copy-and-paste view", error e-mails) before 2.x: `Traceback:`,
+# `File "…" in func` with the line number on the source line below (`  149. response = …`), and the
+# exception as `Exception Type: X at /path` + `Exception Value: message`.
+_DJANGO_HEADER = re.compile(r"^\s*Traceback:\s*$")
+DJANGO_FILE = re.compile(r'^(?P<ind>\s*)File "(?P<file>[^"]+)" in (?P<fn>\S+)\s*$')
+_DJANGO_SOURCE = re.compile(r"^\s*(?P<line>\d{1,7})\.(?:\s|$)")
+_DJANGO_TYPE = re.compile(r"^\s*Exception Type: (?P<type>\S+)(?: at \S*)?\s*$")
+_DJANGO_VALUE = re.compile(r"^\s*Exception Value: ?(?P<msg>.*)$")
 _STDLIB = re.compile(r"/lib/python\d[\d.]*/|/lib/pypy[\d.]*/")
 _DEPLOY_ROOT = re.compile(r"^/?(?:usr/src/app|usr/app|app|srv|code|workspace|home/[^/]+|opt/[^/]+)/(?:src/)?")
 _MAX_MESSAGE_LINES = 20
@@ -61,9 +70,40 @@ def _ungroup(lines: list[str]) -> Iterator[str]:
         yield line
 
 
+def from_django(lines: list[str]) -> list[str]:
+    """Django's plain-text traceback rewritten as CPython prints one; other lines unchanged."""
+    if not any('" in ' in line and DJANGO_FILE.match(line) for line in lines[:2000]):
+        return lines
+    out: list[str] = []
+    exc_type: str | None = None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _DJANGO_HEADER.match(line):
+            out.append("Traceback (most recent call last):")
+        elif m := DJANGO_FILE.match(line):
+            nxt = lines[i + 1] if i + 1 < len(lines) else ""
+            number = _DJANGO_SOURCE.match(nxt)
+            out.append(f'  File "{m["file"]}", line {number["line"] if number else "unknown"}, in {m["fn"]}')
+            i += 2 if number else 1
+            continue
+        elif m := _DJANGO_TYPE.match(line):
+            exc_type = m["type"]
+        elif exc_type and (m := _DJANGO_VALUE.match(line)):
+            out.extend((f"{exc_type}: {m['msg']}", ""))  # the request dump below is no part of the message
+            exc_type = None
+        else:
+            out.append(line)
+        i += 1
+    if exc_type:
+        out.append(exc_type)
+    return out
+
+
 def module_of(file: str, in_app: InApp) -> str | None:
     """A dotted module name from a file path, independent of where the service is deployed."""
     path = file.replace("\\", "/")
+    path = posixpath.normpath(path) if "/../" in path else path  # `site/backoffice/../internship/x.py`
     if path.startswith("<") or not path.endswith((".py", ".pyx")):
         return None
     rest: str | None = None
@@ -153,8 +193,11 @@ def parse_newest_first(lines: list[str], in_app: InApp) -> tuple[list[ExceptionB
     return excs, truncated
 
 
+_PYTEST_ERROR = re.compile(r"^E\s+(?=[A-Za-z_][\w.]*(?::|$))")  # pytest marks the exception lines `E   KeyError: 'x'`
+
+
 def _exception(line: str, in_app: InApp) -> ExceptionBuilder:
-    m = _EXC.match(line.strip())
+    m = _EXC.match(_PYTEST_ERROR.sub("", line.strip(), count=1))
     if not m:
         return ExceptionBuilder(type="<unknown>", message=line.strip(), in_app=in_app)
     return ExceptionBuilder(type=m["type"], message=m["msg"] or "", in_app=in_app)

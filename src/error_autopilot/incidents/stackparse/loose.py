@@ -1,0 +1,107 @@
+"""Traces no runtime's own printer wrote: read when no line follows a known frame syntax.
+
+- One-line JVM chains as compact loggers print them, traccar's `Log.exceptionStack` for one:
+  `[message - ]NullPointerException (Gl200TextProtocolDecoder:1007 < *:1138 < BaseDecoder:51 < ...)`:
+  the exception's simple name, then `Class:line` (or `File.java:line`) positions innermost first, `*`
+  for the previous class, `...`/`…` where frames were left out.
+- Positions only: an entry whose sole evidence is `path/file.ext:123` tokens ending their lines (a
+  crash reporter's list, a paste that lost the function names) still names files and lines; the
+  runtime is the one whose file extension most tokens carry.
+
+Frames read this way have no function name (`<unknown>`): the source around the line names it later.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from error_autopilot.domain.stack import Language
+from error_autopilot.incidents.stackparse.common import MAX_FRAMES, ExceptionBuilder, InApp, to_int
+
+UNNAMED = "<unknown>"
+_ELLIPSIS = r"(?:\.\.\.|…)"
+_CHAIN = re.compile(  # at least two links, one of them a position; `...`/`…` where frames were left out
+    rf"\((?P<chain>(?:[\w$.*]+:\d+|{_ELLIPSIS})(?:\s*<\s*(?:[\w$.*]+:\d+|{_ELLIPSIS}))+)\)"
+)
+_TYPE_BEFORE = re.compile(r"(?:^|[\s\-–:])(?P<type>[A-Za-z_$][\w$.]*)\s*$")  # `… - NullPointerException (`
+_LINK = re.compile(r"^(?P<name>[\w$.*]+):(?P<line>\d+)$")
+_EXTENSIONS: dict[str, Language] = {
+    "py": "python", "go": "go", "java": "jvm", "kt": "jvm", "scala": "jvm", "groovy": "jvm", "js": "node",
+    "mjs": "node", "cjs": "node", "ts": "node", "tsx": "node", "jsx": "node", "cs": "dotnet", "fs": "dotnet",
+    "vb": "dotnet",
+}  # fmt: skip
+_POSITION = re.compile(
+    r"(?<![\w.])(?P<file>(?:[A-Za-z]:)?[\w.@~+/\\-]*?[\w-]\.(?P<ext>"
+    + "|".join(_EXTENSIONS)
+    + r")):(?P<line>\d{1,7})\b"
+)
+# A position is the point of its line (`/app/x.go:76`, `at /app/x.js:12:5)`, `x.py:3 +0x1d`), not a mention
+# inside a sentence (`config read from settings.py:12 at startup`).
+_ENDS_LINE = re.compile(r"(?::\d+)?\)?(?: \+0x[0-9a-fA-F]+)?\s*$")
+_EXCEPTION_NAME = re.compile(r"\b(?P<type>[A-Za-z_][\w.]*(?:Exception|Error)|panic)\b:?\s?(?P<msg>.*)$")
+_MIN_POSITIONS = 2
+
+
+def parse(
+    lines: Sequence[str], packages: Sequence[str], source_roots: Sequence[str]
+) -> tuple[Language, list[ExceptionBuilder]] | None:
+    """The trace a compact one-line chain or bare positions describe; None when neither is there."""
+    return _compact(lines, packages, source_roots) or _positions(lines, packages, source_roots)
+
+
+def _compact(
+    lines: Sequence[str], packages: Sequence[str], source_roots: Sequence[str]
+) -> tuple[Language, list[ExceptionBuilder]] | None:
+    for i, line in enumerate(lines):
+        chain = _CHAIN.search(line) if " < " in line else None  # cheap test first: every line meets it
+        if chain is None or not re.search(r"[\w$*]:\d", chain["chain"]):
+            continue
+        before = line[: chain.start()].rstrip()
+        if not before and i > 0:  # the chain wrapped onto its own line: the exception ends the line above
+            before = lines[i - 1].rstrip()
+        named = _TYPE_BEFORE.search(before)
+        if named is None:
+            continue
+        message = before[: named.start()].strip().rstrip("-–").strip()
+        in_app = InApp(language="jvm", packages=tuple(packages), source_roots=tuple(source_roots))
+        exc = ExceptionBuilder(type=named["type"], message=message, in_app=in_app)
+        previous = ""
+        for link in re.split(r"\s*<\s*", chain["chain"]):
+            if (found := _LINK.match(link)) is None:
+                exc.omitted += 1
+                continue
+            name = previous if found["name"] == "*" else found["name"]
+            previous = name
+            exc.add_frame(UNNAMED, re.sub(r"\.(?:java|kt|scala|groovy)$", "", name), None, to_int(found["line"]), link)
+        return "jvm", [exc]
+    return None
+
+
+def _positions(
+    lines: Sequence[str], packages: Sequence[str], source_roots: Sequence[str]
+) -> tuple[Language, list[ExceptionBuilder]] | None:
+    if len(lines) < _MIN_POSITIONS:  # one line is a message that mentions a file, not a trace
+        return None
+    found: list[tuple[int, re.Match[str]]] = []
+    for i, line in enumerate(lines):
+        found += [(i, m) for m in _POSITION.finditer(line) if _ENDS_LINE.match(line, m.end())][:1]
+        if len(found) >= MAX_FRAMES:
+            break
+    if len(found) < _MIN_POSITIONS or len({i for i, _ in found}) < _MIN_POSITIONS:
+        return None
+    votes: dict[Language, int] = {}
+    for _, m in found:
+        votes[_EXTENSIONS[m["ext"]]] = votes.get(_EXTENSIONS[m["ext"]], 0) + 1
+    language = max(votes, key=lambda k: votes[k])
+    in_app = InApp(language=language, packages=tuple(packages), source_roots=tuple(source_roots))
+    header = next((h for line in lines[: found[0][0] + 1] if (h := _EXCEPTION_NAME.search(line))), None)
+    exc = ExceptionBuilder(type=header["type"] if header else "<unknown>", message=header["msg"] if header else "",
+                           in_app=in_app)  # fmt: skip
+    ordered = found[::-1] if language == "python" else found  # Python prints the innermost frame last
+    for _, m in ordered:
+        file = m["file"].replace("\\", "/")
+        bare_class = language in ("jvm", "dotnet") and "/" not in file
+        module = file.rsplit(".", 1)[0] if bare_class else None
+        exc.add_frame(UNNAMED, module, m["file"], to_int(m["line"]), m.group(0))
+    return language, [exc]
