@@ -16,9 +16,9 @@ from tests.support.corpus import CORPUS, Case, Outcome, by_ecosystem, load_cases
 
 CASES = load_cases()
 TARGETS = {"file_top1": 0.90, "function_top1": 0.75, "file_top3": 0.95}  # issue 11's "done when"
-# What the engine reaches today (see the README and `python -m benchmarks.corpus`), a little below the
-# measured figures so that a new hard case does not flip the suite, a real regression does.
-FLOORS = {"file_top1": 0.88, "function_top1": 0.77, "file_top3": 0.92}
+# What the engine reaches today (see the README and `python -m benchmarks.corpus`: 83 % / 73 % / 96 %), a
+# little below the measured figures so that a new hard case does not flip the suite, a real regression does.
+FLOORS = {"file_top1": 0.80, "function_top1": 0.70, "file_top3": 0.93}
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,12 @@ def test_primary_location_holds_its_floor(outcomes: list[Outcome]) -> None:
         assert getattr(overall, name) >= floor, f"{name} below {floor:.0%}" + _report(outcomes)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 11's top-1 targets are not met on the tuning corpus (83 % file, 73 % function, 96 % top three): "
+    "the rules that moved the primary off the innermost own frame won these cases but lost on traces from other "
+    "repositories, and were removed (the ablation in tests/fixtures/realworld/README.md)",
+)
 def test_primary_location_meets_the_issue_targets(outcomes: list[Outcome]) -> None:
     overall = by_ecosystem(outcomes)["all"]
     for name, target in TARGETS.items():
