@@ -591,7 +591,8 @@ def _beyond_frames(
     searched: dict[str, list[str]],
 ) -> list[Candidate]:  # fmt: skip
     """Files the trace points at without a frame in them (`beyond`): the code a failing test exercises,
-    ranked above the test; files the exception's names lead to, ranked below every frame."""
+    ranked above the test but never above the innermost own frame; files the exception's names lead to,
+    ranked below every frame."""
     taken = {c.path for c in ranked}
     extra: list[Candidate] = []
 
