@@ -520,9 +520,9 @@ def rank(
     The first is the innermost own frame (of the root cause first; configured own code before code
     that is merely not a known library), whatever the other signals say: they order the runners-up.
     A rule may put another candidate first only on strong evidence, meaning a behaviour the runtime or
-    library documents, shown by the trace itself, that named the fix first in at least two repositories
-    of the tuning corpus without costing a case there; no rule meets that bar today (the ablation in
-    `tests/fixtures/realworld/README.md`), so none does."""
+    library documents, shown by the trace itself, that nets at least two wins on the tuning corpus from
+    at least two repositories and rarely fires where it does not help; no rule meets that bar today (the
+    ablation in `tests/fixtures/realworld/README.md`), so none does."""
     index = _index(files)
     searched: dict[str, list[str]] = {}
     verdicts = InApp(language=stack.language, packages=tuple(packages), source_roots=tuple(source_roots))
