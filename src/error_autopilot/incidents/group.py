@@ -10,12 +10,12 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from error_autopilot.domain.events import ErrorEvent
+from error_autopilot.domain.events import ErrorEvent, LogEntry
 from error_autopilot.domain.incidents import Fingerprint, Incident, MessageVariable, SampleLine, TimelineCount
-from error_autopilot.domain.stack import StackTrace
 from error_autopilot.incidents.fingerprint import fingerprint_event
 from error_autopilot.incidents.parameterize import MAX_INPUT, PATTERNS, parameterize
 
@@ -101,6 +101,12 @@ def _keep_latest(items: dict[str, int], key: str, ts_ns: int, cap: int) -> None:
         del items[min(items, key=lambda k: (items[k], k))]
 
 
+# Where an occurrence's text comes from when the incident is built: its parsed event, or its entry and
+# environment to parse then (the ingest path parses only the few lines an incident shows, see ingest.py).
+Source = ErrorEvent | tuple[LogEntry, str]
+Resolve = Callable[[LogEntry, str], ErrorEvent | None]
+
+
 @dataclass
 class _Accumulator:
     fingerprint: Fingerprint
@@ -110,92 +116,113 @@ class _Accumulator:
     first_ns: int
     last_ns: int
     environment: str
+    template: str  # the parameterised message of the first event: the slots below are its placeholders
     environments: dict[str, None] = field(default_factory=dict)  # insertion-ordered set
     count: int = 0
     trace_ids: dict[str, int] = field(default_factory=dict)  # id → newest ts
-    samples: list[SampleLine] = field(default_factory=list)
-    stack: StackTrace | None = None
+    samples: list[tuple[int, Source]] = field(default_factory=list)  # the newest occurrences, by ts
+    stack_source: Source | None = None  # the newest occurrence with a stack
     versions: dict[str, int] = field(default_factory=dict)  # version → newest ts
-    template: str = ""  # the parameterised message of the first event: the slots below are its placeholders
     values: list[set[int]] = field(default_factory=list)  # per slot, hashes of the distinct values seen
     latest_ns: int = -1
-    latest: tuple[str | None, str, tuple[tuple[int, int], ...]] = (None, "", ())  # type, message, slot spans
+    latest_source: Source | None = None
     timeline: dict[tuple[int, str, str], int] = field(default_factory=dict)
     timeline_capped: bool = False
     truncated: dict[str, None] = field(default_factory=dict)  # insertion-ordered set of notes
 
     def add(self, event: ErrorEvent) -> None:
+        """Count a parsed event."""
+        message = _type_and_message(event)[1]
+        if not self.template:
+            self.template = parameterize(message)
+        regex, _ = _slots(self.template)
+        match = regex.fullmatch(message) if regex is not None else None
+        self.count_line(event.ts_ns, event.environment, event.trace_id, event.version, event.truncated,
+                        event.stack is not None, match.groups() if match is not None else None, event)  # fmt: skip
+
+    def count_line(
+        self, ts_ns: int, environment: str, trace_id: str | None, version: str | None, truncated: str | None,
+        has_stack: bool, values: Sequence[str] | None, source: Source,
+    ) -> None:  # fmt: skip
+        """Count one occurrence from its facts; `values`: what each slot of the template held, None when
+        its message does not fit the template. Its text is read from `source` only if it is shown."""
         self.count += 1
-        if event.truncated and len(self.truncated) < MAX_TRUNCATION_NOTES:
-            self.truncated.setdefault(event.truncated, None)
-        if event.ts_ns < self.first_ns:
-            self.first_ns, self.environment = event.ts_ns, event.environment
-        self.last_ns = max(self.last_ns, event.ts_ns)
-        self.environments.setdefault(event.environment, None)
-        if event.trace_id:
-            _keep_latest(self.trace_ids, event.trace_id, event.ts_ns, MAX_TRACE_IDS)
-        if event.version:
-            _keep_latest(self.versions, event.version, event.ts_ns, MAX_VERSIONS)
-        self._sample(event)
-        self._variables(event)
-        cell = (event.ts_ns // 60_000_000_000, event.environment, event.version or "")
+        if truncated and len(self.truncated) < MAX_TRUNCATION_NOTES:
+            self.truncated.setdefault(truncated, None)
+        if ts_ns < self.first_ns:
+            self.first_ns, self.environment = ts_ns, environment
+        if ts_ns > self.last_ns:
+            self.last_ns = ts_ns
+        self.environments.setdefault(environment, None)
+        if trace_id:
+            _keep_latest(self.trace_ids, trace_id, ts_ns, MAX_TRACE_IDS)
+        if version:
+            _keep_latest(self.versions, version, ts_ns, MAX_VERSIONS)
+        self._sample(ts_ns, source)
+        if values is not None:
+            self.values = self.values or [set() for _ in values]
+            for seen, value in zip(self.values, values, strict=True):
+                if len(seen) < MAX_DISTINCT:
+                    seen.add(hash(value))
+        if ts_ns >= self.latest_ns:
+            self.latest_ns, self.latest_source = ts_ns, source
+        cell = (ts_ns // 60_000_000_000, environment, version or "")
         if cell in self.timeline or len(self.timeline) < MAX_TIMELINE:
             self.timeline[cell] = self.timeline.get(cell, 0) + 1
         else:
             self.timeline_capped = True
-        if event.stack is not None and (self.stack is None or event.ts_ns >= self.latest_ns):
-            self.stack = event.stack  # the most recent stack represents the incident
+        if has_stack and (self.stack_source is None or ts_ns >= self.latest_ns):
+            self.stack_source = source  # the most recent stack represents the incident
 
-    def _variables(self, event: ErrorEvent) -> None:
-        """Count the distinct values of each variable part; remember the newest message and where its parts are."""
+    def _sample(self, ts_ns: int, source: Source) -> None:
+        """Keep the `MAX_SAMPLES` newest lines."""
+        samples = self.samples
+        if len(samples) >= MAX_SAMPLES:
+            oldest = min(range(len(samples)), key=lambda i: samples[i][0])
+            if samples[oldest][0] >= ts_ns:
+                return
+            del samples[oldest]
+        samples.append((ts_ns, source))
+
+    def _latest(self, event: ErrorEvent) -> tuple[str | None, str, tuple[tuple[int, int], ...]]:
+        """The newest occurrence's type and message, and where the template's variable parts are in it."""
         exc_type, message = _type_and_message(event)
-        if not self.template:
-            self.template = parameterize(message)
         regex, names = _slots(self.template)
         match = regex.fullmatch(message) if regex is not None else None
-        # parameterising every line is the grouper's largest cost: only a message of another shape needs it
         template = self.template if match is not None or message == self.template else parameterize(message)
-        if match is not None:
-            self.values = self.values or [set() for _ in names]
-            for seen, value in zip(self.values, match.groups(), strict=True):
-                if len(seen) < MAX_DISTINCT:
-                    seen.add(hash(value))
-        if event.ts_ns >= self.latest_ns:
-            if match is None and _PLACEHOLDER.search(template):  # its variable parts cannot be told apart:
-                message = _PLACEHOLDER.sub("…", template)  # show none of them rather than one sample's
-            spans = tuple(match.span(n + 1) for n in range(len(names))) if match is not None else ()
-            self.latest_ns, self.latest = event.ts_ns, (exc_type, message, spans)
+        if match is None and _PLACEHOLDER.search(template):  # its variable parts cannot be told apart:
+            message = _PLACEHOLDER.sub("…", template)  # show none of them rather than one sample's
+        spans = tuple(match.span(n + 1) for n in range(len(names))) if match is not None else ()
+        return exc_type, message, spans
 
-    def headline(self) -> str:
+    def _headline(self, latest: ErrorEvent | None) -> str:
         """The newest occurrence's `Type: message`, with parts that took several values replaced by `…`."""
-        exc_type, message, spans = self.latest
+        exc_type, message, spans = self._latest(latest) if latest is not None else (None, "", ())
         for (start, end), seen in sorted(zip(spans, self.values, strict=False), reverse=True):
             if len(seen) > 1:
                 message = message[:start] + "…" + message[end:]
         return _headline(exc_type, message)
 
-    def _sample(self, event: ErrorEvent) -> None:
-        """Keep the `MAX_SAMPLES` newest lines."""
-        if len(self.samples) >= MAX_SAMPLES:
-            oldest = min(range(len(self.samples)), key=lambda i: self.samples[i].ts_ns)
-            if self.samples[oldest].ts_ns >= event.ts_ns:
-                return
-            del self.samples[oldest]
-        exc_type, message = _type_and_message(event)
-        sample = SampleLine(line_id=event.line_id, ts_ns=event.ts_ns, text=_cap(event.line), trace_id=event.trace_id,
-                            message=_cap(_headline(exc_type, message)), environment=event.environment,
-                            version=event.version or "")  # fmt: skip
-        self.samples.append(sample)
+    def incident(self, resolve: Resolve | None) -> Incident:
+        def event_of(source: Source | None) -> ErrorEvent | None:
+            if source is None or isinstance(source, ErrorEvent):
+                return source
+            if resolve is None:
+                raise ValueError("an occurrence counted from its entry needs a parser to be shown")
+            return resolve(*source)
 
-    def incident(self) -> Incident:
+        samples = [(ts, event) for ts, source in self.samples if (event := event_of(source)) is not None]
+        stack_event = event_of(self.stack_source)
         return Incident(
             fingerprint=self.fingerprint.value, fingerprint_parts=self.fingerprint.parts,
             algorithm=self.fingerprint.algorithm, service=self.service, environment=self.environment,
             environments=tuple(self.environments), exception_type=self.exception_type, title=self.title,
             count=self.count, first_seen=to_datetime(self.first_ns), last_seen=to_datetime(self.last_ns),
             trace_ids=tuple(sorted(self.trace_ids, key=lambda k: (self.trace_ids[k], k))),
-            sample=tuple(sorted(self.samples, key=lambda s: (s.ts_ns, s.line_id))), stack=self.stack,
-            versions=tuple(sorted(self.versions, key=lambda k: (self.versions[k], k))), headline=self.headline(),
+            sample=tuple(sorted((_sample_line(e) for _, e in samples), key=lambda s: (s.ts_ns, s.line_id))),
+            stack=stack_event.stack if stack_event is not None else None,
+            versions=tuple(sorted(self.versions, key=lambda k: (self.versions[k], k))),
+            headline=self._headline(event_of(self.latest_source)),
             variables=self._variable_summary(), timeline_capped=self.timeline_capped,
             timeline=tuple(TimelineCount(minute=m, environment=e, version=v, count=c)
                            for (m, e, v), c in sorted(self.timeline.items())),
@@ -208,35 +235,54 @@ class _Accumulator:
                      for (name, kind), seen in zip(names, self.values, strict=False))  # fmt: skip
 
 
+def _sample_line(event: ErrorEvent) -> SampleLine:
+    exc_type, message = _type_and_message(event)
+    return SampleLine(line_id=event.line_id, ts_ns=event.ts_ns, text=_cap(event.line), trace_id=event.trace_id,
+                      message=_cap(_headline(exc_type, message)), environment=event.environment,
+                      version=event.version or "")  # fmt: skip
+
+
 class IncidentGrouper:
     """Folds events into incidents by fingerprint. Memory follows the number of distinct bugs, not
-    lines: each line is folded into aggregates and forgotten (deduplicating lines is the poller's job)."""
+    lines: each line is folded into aggregates and forgotten (deduplicating lines is the poller's job).
 
-    def __init__(self) -> None:
+    `resolve` parses an entry counted by its facts alone (`count_line`) when the incident shows it."""
+
+    def __init__(self, resolve: Resolve | None = None) -> None:
         self._groups: dict[str, _Accumulator] = {}
         self._events = 0
+        self._resolve = resolve
 
     @property
     def events(self) -> int:
         """Events counted into an incident."""
         return self._events
 
-    def add(self, event: ErrorEvent) -> None:
-        """Count one event into its incident."""
+    def add(self, event: ErrorEvent, fingerprint: Fingerprint | None = None) -> None:
+        """Count one event into its incident (`fingerprint`: the event's, when already computed)."""
         self._events += 1
-        fingerprint = fingerprint_event(event)
+        fingerprint = fingerprint or fingerprint_event(event)
         group = self._groups.get(fingerprint.value)
         if group is None:
             exc_type = event.stack.primary.type if event.stack else event.exception_type
             group = _Accumulator(
                 fingerprint=fingerprint, service=event.service, exception_type=exc_type, title=incident_title(event),
                 first_ns=event.ts_ns, last_ns=event.ts_ns, environment=event.environment,
+                template="",
             )  # fmt: skip
             self._groups[fingerprint.value] = group
             log.debug("new incident %s: %s", fingerprint.value, group.title)
         group.add(event)
 
+    def group(self, fingerprint: str) -> _Accumulator | None:
+        """The incident counted so far under `fingerprint`, to count more occurrences into by their facts."""
+        return self._groups.get(fingerprint)
+
+    def counted(self) -> None:
+        """One more event was counted into a group directly."""
+        self._events += 1
+
     def incidents(self) -> list[Incident]:
         """Every incident, most frequent first (then oldest first, then by fingerprint)."""
         groups = sorted(self._groups.values(), key=lambda g: (-g.count, g.first_ns, g.fingerprint.value))
-        return [g.incident() for g in groups]
+        return [g.incident(self._resolve) for g in groups]
