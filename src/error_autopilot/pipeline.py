@@ -23,13 +23,10 @@ from datetime import datetime
 
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.errors import AnalystError, AutopilotError, SourceError
-from error_autopilot.domain.events import ErrorEvent
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident, PollWindow
 from error_autopilot.domain.report import PublishedIncident, RunReport
-from error_autopilot.incidents.events import parse_entry
-from error_autopilot.incidents.fingerprint import fingerprint_event
-from error_autopilot.incidents.group import IncidentGrouper
+from error_autopilot.incidents.ingest import Ingest
 from error_autopilot.ports import Clock, EventSource, PollStats, StateStore
 from error_autopilot.resilience import Deadline
 from error_autopilot.state import ledger
@@ -70,11 +67,11 @@ def new_run_id(clock: Clock) -> str:
     return f"{clock.now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
-def _replayed(event: ErrorEvent, window: ledger.PollStart, state: State) -> bool:
+def _replayed(fingerprint: str, ts_ns: int, window: ledger.PollStart, state: State) -> bool:
     """A --since re-read line older than the cursor: count it only toward bugs state does not know."""
-    if window.replay_before_ns is None or event.ts_ns >= window.replay_before_ns:
+    if window.replay_before_ns is None or ts_ns >= window.replay_before_ns:
         return False
-    return fingerprint_event(event).value in state.incidents
+    return fingerprint in state.incidents
 
 
 LATE_PROBE_NS = 3600 * 1_000_000_000
@@ -102,7 +99,7 @@ def _probe_late(env: str, source: EventSource, state: State, start_ns: int) -> i
 
 
 def _poll_environment(
-    env: str, source: EventSource, state: State, smap: ServiceMap, grouper: IncidentGrouper,
+    env: str, source: EventSource, state: State, smap: ServiceMap, ingest: Ingest,
     now_ns: int, request: PlanRequest,
 ) -> PollWindow:  # fmt: skip
     config = smap.environments[env]
@@ -127,17 +124,17 @@ def _poll_environment(
                 continue
             minute = entry.ts_ns // 60_000_000_000
             minutes[minute] = minutes.get(minute, 0) + 1
-            event = parse_entry(entry, env, smap)
-            if event is None:
+            parsed = ingest.parse(entry, env)
+            if parsed is None:
                 skipped += 1
                 continue
-            if request.services and event.service not in request.services:
+            if request.services and parsed.service not in request.services:
                 continue
-            if _replayed(event, window, state):
+            if _replayed(parsed.fingerprint, entry.ts_ns, window, state):
                 duplicates += 1
                 continue
             events += 1
-            grouper.add(event)
+            ingest.count(parsed)
     except SourceError as e:
         log.error("polling %s failed: %s", env, e)
         error = str(e)
@@ -157,11 +154,11 @@ def plan(
     state = store.load()
     now = clock.now()
     now_ns = int(now.timestamp()) * 1_000_000_000 + now.microsecond * 1_000
-    grouper = IncidentGrouper()
+    ingest = Ingest(smap)
     windows = [
-        _poll_environment(env, sources[env], state, smap, grouper, now_ns, request) for env in request.environments
+        _poll_environment(env, sources[env], state, smap, ingest, now_ns, request) for env in request.environments
     ]
-    planned = ledger.plan_incidents(state, grouper.incidents())
+    planned = ledger.plan_incidents(state, ingest.grouper.incidents())
     if request.services:
         planned = [p for p in planned if p.incident.service in request.services]
     return Plan(

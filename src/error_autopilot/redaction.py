@@ -413,6 +413,12 @@ _CARD = re.compile(
 _ID_FIELD = re.compile(r"(?:id|ID|Id)\\{0,8}[\"']?[ \t]{0,8}[:=][ \t]{0,8}\\{0,8}[\"']?$")
 
 
+def card_shaped(text: str) -> bool:
+    """Whether `text` holds a number card redaction would check: the one rule whose outcome depends on
+    the digits' values (Luhn), not only on the text's shape."""
+    return any(c.isdigit() for c in text) and _CARD.search(text) is not None
+
+
 def redact_cards(text: str) -> str:
     """Luhn-valid 13-19 digit numbers (spaces and dashes allowed), unless an id field holds them."""
     if not any(c.isdigit() for c in text):
