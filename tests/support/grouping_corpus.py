@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,11 +64,20 @@ def _secrets() -> Iterator[LogEntry]:
                 yield LogEntry(ts_ns=ts, line=item["line"], labels={"service_name": "orders"})
 
 
+def _shuffled() -> list[LogEntry]:
+    """Two environments' polls in one grouper: timestamps out of order, some shared."""
+    entries = [LogEntry(ts_ns=e.ts_ns // 10**9 * 10**9, line=e.line, labels=e.labels, metadata=e.metadata)
+               for e in _storm(2000, 20)]  # fmt: skip
+    random.Random(5).shuffle(entries)
+    return entries
+
+
 def corpora() -> dict[str, list[LogEntry]]:
-    """Every corpus by name, as the entries a poll would yield (oldest first)."""
+    """Every corpus by name, as the entries a poll would yield (oldest first, but for `shuffled`)."""
     return {
         "storm-8": list(_storm(3000, 8, repeat_every=7)),
         "storm-300": list(_storm(3000, 300)),
+        "shuffled": _shuffled(),
         "traces": list(_traces()),
         "secrets": list(_secrets()),
     }

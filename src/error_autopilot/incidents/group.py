@@ -7,7 +7,9 @@ needs), not with the number of lines read.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import heapq
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -94,11 +96,41 @@ def _cap(text: str) -> str:
     return text if len(text) <= MAX_SAMPLE_CHARS else text[: MAX_SAMPLE_CHARS - 13] + "…[truncated]"
 
 
-def _keep_latest(items: dict[str, int], key: str, ts_ns: int, cap: int) -> None:
-    """Remember `key` at its newest timestamp, keeping only the `cap` newest keys."""
-    items[key] = max(ts_ns, items.get(key, ts_ns))
-    if len(items) > cap:
-        del items[min(items, key=lambda k: (items[k], k))]
+class _Newest:
+    """The `cap` keys seen at the newest timestamps (ties: the greater key), each at its newest timestamp.
+
+    A heap of (ts, key) finds the one to drop without scanning; entries a newer timestamp replaced are
+    skipped when they surface."""
+
+    __slots__ = ("cap", "heap", "items")
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.items: dict[str, int] = {}
+        self.heap: list[tuple[int, str]] = []
+
+    def add(self, key: str, ts_ns: int) -> None:
+        """Remember `key` at `ts_ns` unless it was already seen later."""
+        items = self.items
+        known = items.get(key)
+        if known is not None and known >= ts_ns:
+            return
+        if known is None and len(items) >= self.cap and (ts_ns, key) < self.heap[0]:
+            return  # older than every key kept: it would be the one dropped
+        items[key] = ts_ns
+        heapq.heappush(self.heap, (ts_ns, key))
+        while len(items) > self.cap:
+            ts, oldest = heapq.heappop(self.heap)
+            if items.get(oldest) == ts:
+                del items[oldest]
+        while self.heap and items.get(self.heap[0][1]) != self.heap[0][0]:
+            heapq.heappop(self.heap)  # a stale entry on top would hide the true oldest
+        if len(self.heap) > 4 * self.cap:
+            self.heap = sorted((t, k) for k, t in items.items())
+
+    def ordered(self) -> tuple[str, ...]:
+        """Oldest first."""
+        return tuple(sorted(self.items, key=lambda k: (self.items[k], k)))
 
 
 # Where an occurrence's text comes from when the incident is built: its parsed event, or its entry and
@@ -119,10 +151,10 @@ class _Accumulator:
     template: str  # the parameterised message of the first event: the slots below are its placeholders
     environments: dict[str, None] = field(default_factory=dict)  # insertion-ordered set
     count: int = 0
-    trace_ids: dict[str, int] = field(default_factory=dict)  # id → newest ts
+    trace_ids: _Newest = field(default_factory=lambda: _Newest(MAX_TRACE_IDS))
     samples: list[tuple[int, Source]] = field(default_factory=list)  # the newest occurrences, by ts
     stack_source: Source | None = None  # the newest occurrence with a stack
-    versions: dict[str, int] = field(default_factory=dict)  # version → newest ts
+    versions: _Newest = field(default_factory=lambda: _Newest(MAX_VERSIONS))
     values: list[set[int]] = field(default_factory=list)  # per slot, hashes of the distinct values seen
     latest_ns: int = -1
     latest_source: Source | None = None
@@ -155,9 +187,9 @@ class _Accumulator:
             self.last_ns = ts_ns
         self.environments.setdefault(environment, None)
         if trace_id:
-            _keep_latest(self.trace_ids, trace_id, ts_ns, MAX_TRACE_IDS)
+            self.trace_ids.add(trace_id, ts_ns)
         if version:
-            _keep_latest(self.versions, version, ts_ns, MAX_VERSIONS)
+            self.versions.add(version, ts_ns)
         self._sample(ts_ns, source)
         if values is not None:
             self.values = self.values or [set() for _ in values]
@@ -175,14 +207,17 @@ class _Accumulator:
             self.stack_source = source  # the most recent stack represents the incident
 
     def _sample(self, ts_ns: int, source: Source) -> None:
-        """Keep the `MAX_SAMPLES` newest lines."""
+        """Keep the `MAX_SAMPLES` newest lines (ties: the first seen). Kept in timestamp order, first seen
+        first among equal ones, so the one to drop is always the first."""
         samples = self.samples
         if len(samples) >= MAX_SAMPLES:
-            oldest = min(range(len(samples)), key=lambda i: samples[i][0])
-            if samples[oldest][0] >= ts_ns:
+            if samples[0][0] >= ts_ns:
                 return
-            del samples[oldest]
-        samples.append((ts_ns, source))
+            del samples[0]
+        if not samples or samples[-1][0] <= ts_ns:
+            samples.append((ts_ns, source))
+        else:
+            samples.insert(bisect.bisect_right([ts for ts, _ in samples], ts_ns), (ts_ns, source))
 
     def _latest(self, event: ErrorEvent) -> tuple[str | None, str, tuple[tuple[int, int], ...]]:
         """The newest occurrence's type and message, and where the template's variable parts are in it."""
@@ -218,10 +253,10 @@ class _Accumulator:
             algorithm=self.fingerprint.algorithm, service=self.service, environment=self.environment,
             environments=tuple(self.environments), exception_type=self.exception_type, title=self.title,
             count=self.count, first_seen=to_datetime(self.first_ns), last_seen=to_datetime(self.last_ns),
-            trace_ids=tuple(sorted(self.trace_ids, key=lambda k: (self.trace_ids[k], k))),
+            trace_ids=self.trace_ids.ordered(),
             sample=tuple(sorted((_sample_line(e) for _, e in samples), key=lambda s: (s.ts_ns, s.line_id))),
             stack=stack_event.stack if stack_event is not None else None,
-            versions=tuple(sorted(self.versions, key=lambda k: (self.versions[k], k))),
+            versions=self.versions.ordered(),
             headline=self._headline(event_of(self.latest_source)),
             variables=self._variable_summary(), timeline_capped=self.timeline_capped,
             timeline=tuple(TimelineCount(minute=m, environment=e, version=v, count=c)
