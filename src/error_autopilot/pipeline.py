@@ -67,13 +67,6 @@ def new_run_id(clock: Clock) -> str:
     return f"{clock.now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
-def _replayed(fingerprint: str, ts_ns: int, window: ledger.PollStart, state: State) -> bool:
-    """A --since re-read line older than the cursor: count it only toward bugs state does not know."""
-    if window.replay_before_ns is None or ts_ns >= window.replay_before_ns:
-        return False
-    return fingerprint in state.incidents
-
-
 LATE_PROBE_NS = 3600 * 1_000_000_000
 LATE_PROBE_LINES = 5000
 
@@ -110,19 +103,27 @@ def _poll_environment(
     stats = PollStats()
     events = skipped = duplicates = 0
     error: str | None = None
-    tail: deque[tuple[int, str]] = deque()  # lines inside the overlap behind the newest one
+    # every line read inside the overlap behind the newest one, so the next run skips it too; two
+    # deques rather than one of pairs: at a million lines per half hour it holds some 170,000
+    tail_ts: deque[int] = deque()
+    tail_ids: deque[str] = deque()
     minutes: dict[int, int] = {}
     overlap_ns = config.overlap_s * 1_000_000_000
+    seen, replay_before = window.seen_line_ids, window.replay_before_ns
     try:
         for entry in source.poll(window.start_ns, now_ns, stats):
+            ts_ns = entry.ts_ns
             line_id = entry.identity
-            tail.append((entry.ts_ns, line_id))  # every line read, so the next run skips it too
-            while tail[0][0] < entry.ts_ns - overlap_ns:
-                tail.popleft()
-            if line_id in window.seen_line_ids:
+            tail_ts.append(ts_ns)
+            tail_ids.append(line_id)
+            oldest = ts_ns - overlap_ns
+            while tail_ts[0] < oldest:
+                tail_ts.popleft()
+                tail_ids.popleft()
+            if seen and line_id in seen:
                 duplicates += 1
                 continue
-            minute = entry.ts_ns // 60_000_000_000
+            minute = ts_ns // 60_000_000_000
             minutes[minute] = minutes.get(minute, 0) + 1
             parsed = ingest.parse(entry, env)
             if parsed is None:
@@ -130,8 +131,8 @@ def _poll_environment(
                 continue
             if request.services and parsed.service not in request.services:
                 continue
-            if _replayed(parsed.fingerprint, entry.ts_ns, window, state):
-                duplicates += 1
+            if replay_before is not None and ts_ns < replay_before and parsed.fingerprint in state.incidents:
+                duplicates += 1  # a --since re-read line older than the cursor: it counts only toward new bugs
                 continue
             events += 1
             ingest.count(parsed)
@@ -142,7 +143,7 @@ def _poll_environment(
         environment=env, start_ns=window.start_ns, end_ns=now_ns, lines=stats.lines, events=events,
         skipped=skipped, duplicates=duplicates, pages=stats.pages, truncated=stats.truncated,
         truncated_reason=stats.truncated_reason, last_ts_ns=stats.last_ts_ns, error=error,
-        tail_line_ids=tuple(line_id for _, line_id in tail), minute_counts=minutes,
+        tail_line_ids=tuple(tail_ids), minute_counts=minutes,
         late=0 if error else _probe_late(env, source, state, window.start_ns),
     )  # fmt: skip
 

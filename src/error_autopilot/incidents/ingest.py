@@ -217,11 +217,17 @@ class Ingest:
             else ["".join([p if isinstance(p, str) else runs[p] for p in slot]) for slot in pieces]
         )  # fmt: skip
         ts = parsed.entry.ts_ns
-        trace = shape.trace_id if shape.trace < 0 else normalise_trace_id(runs[shape.trace])
+        trace = shape.trace_id if shape.trace < 0 else _trace_id(runs[shape.trace])
         version = shape.version_value if shape.version < 0 else runs[shape.version]
         group.count_line(ts, parsed.environment, trace, version, shape.truncated, shape.has_stack, values,
                          (parsed.entry, parsed.environment))  # fmt: skip
         self.grouper.counted()
+
+
+def _trace_id(run: str) -> str | None:
+    """`normalise_trace_id` for a run of the same kind and length as one it accepted."""
+    text = run.lower()
+    return text.rjust(32, "0") if text.strip("0") else None
 
 
 def _pieces(shape: _Shape, template: str) -> Pieces | None:
