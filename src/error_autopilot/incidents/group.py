@@ -239,12 +239,16 @@ class _Accumulator:
         return _headline(exc_type, message)
 
     def incident(self, resolve: Resolve | None) -> Incident:
+        parsed: dict[int, ErrorEvent | None] = {}  # the newest line is usually a sample and the stack too
+
         def event_of(source: Source | None) -> ErrorEvent | None:
             if source is None or isinstance(source, ErrorEvent):
                 return source
             if resolve is None:
                 raise ValueError("an occurrence counted from its entry needs a parser to be shown")
-            return resolve(*source)
+            if id(source) not in parsed:
+                parsed[id(source)] = resolve(*source)
+            return parsed[id(source)]
 
         samples = [(ts, event) for ts, source in self.samples if (event := event_of(source)) is not None]
         stack_event = event_of(self.stack_source)

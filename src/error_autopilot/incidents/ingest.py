@@ -122,11 +122,13 @@ class Ingest:
         self._layouts: dict[tuple[object, ...], _Layout] = {}
         self._streams: dict[int, tuple[object, tuple[tuple[str, str], ...]]] = {}
         self.grouper = IncidentGrouper(resolve=self._parse)
+        self.parsed_in_full = 0  # lines parsed in full while counting (not those an incident shows)
 
     def _parse(self, entry: LogEntry, environment: str) -> ErrorEvent | None:
         return parse_entry(entry, environment, self._smap)
 
     def _full(self, entry: LogEntry, environment: str) -> Parsed | None:
+        self.parsed_in_full += 1
         event = self._parse(entry, environment)
         if event is None:
             return None
