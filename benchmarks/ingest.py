@@ -53,8 +53,9 @@ def storm(lines: int, bugs: int) -> Iterator[str]:
 def measure(cmd: list[str], cwd: Path) -> Measured:
     """Run `cmd` under /usr/bin/time; raises when it fails."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
+        path = os.pathsep.join(filter(None, (os.environ.get("PYTHONPATH"), str(ROOT))))
         done = subprocess.run([TIME, "-f", "%e %U %S %M", "-o", out.name, *cmd], cwd=cwd, capture_output=True,
-                              text=True, check=False, env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (os.environ.get("PYTHONPATH"), str(ROOT))))})  # fmt: skip
+                              text=True, check=False, env={**os.environ, "PYTHONPATH": path})  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"{cmd[:4]} failed ({done.returncode}): {done.stderr[-2000:]}")
         wall, user, system, peak_kib = out.read().split()[-4:]

@@ -41,7 +41,8 @@ _SHAPES: tuple[tuple[dict[str, str], str], ...] = (
      "\tat com.acme.order.OrderService.placeOrder(OrderService.java:20)\n"
      "\tat com.acme.order.OrderController.create(OrderController.java:17)\n"
      "Caused by: org.springframework.web.client.HttpServerErrorException$InternalServerError: 500\n"
-     "\tat org.springframework.web.client.DefaultResponseErrorHandler.handleError(DefaultResponseErrorHandler.java:102)\n"
+     "\tat org.springframework.web.client.DefaultResponseErrorHandler"
+     ".handleError(DefaultResponseErrorHandler.java:102)\n"
      "\t... 3 more"),
     ({"service_name": "billing-service"},
      '{{"levelname": "ERROR", "name": "billing.api", "message": "invoice inv-{a} failed", "exc_info": '
@@ -88,7 +89,8 @@ def line(i: int, bugs: int, base_ns: int) -> tuple[dict[str, str], int, str]:
     labels, template = _SHAPES[bug % len(_SHAPES)]
     ts = base_ns + i * SPACING_NS
     text = template.format(
-        ms=ts // 1_000_000, mm=f"{i % 60:02d}", a=4000 + r % 900_000, b=1000 + (r >> 20) % 9000, c=2000 + (r >> 40) % 2000,
+        ms=ts // 1_000_000, mm=f"{i % 60:02d}", a=4000 + r % 900_000, b=1000 + (r >> 20) % 9000,
+        c=2000 + (r >> 40) % 2000,
         v="" if bug < len(_SHAPES) else bug // len(_SHAPES), trace=f"{_mix(r):016x}{_mix(r + 1):016x}",
         span=f"{_mix(r + 2):016x}",
     )  # fmt: skip

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.storm import SERVICES, line
+
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import LogEntry
 from error_autopilot.domain.incidents import Incident
@@ -50,7 +51,8 @@ def _traces() -> Iterator[LogEntry]:
             ts += 1_000_000
             labels = {"service_name": SERVICES[n % len(SERVICES)]}
             yield LogEntry(ts_ns=ts, line=f"ERROR request {n * 10 + i} failed\n{trace}", labels=labels)
-            body = {"level": "error", "message": f"job {i} failed", "stack_trace": trace, "trace_id": f"{n:08x}{i:024x}"}
+            body = {"level": "error", "message": f"job {i} failed", "stack_trace": trace,
+                    "trace_id": f"{n:08x}{i:024x}"}  # fmt: skip
             yield LogEntry(ts_ns=ts + 1, line=json.dumps(body), labels=labels)
 
 

@@ -136,7 +136,8 @@ class _Clock:
 @pytest.fixture
 def state_store(tmp_path: Path) -> Iterator[ReadOnlyStateStore]:
     ops = tmp_path / "ops.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(ops)], check=True, env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1"})
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["git", "init", "-q", "--bare", str(ops)], check=True, env=env)
     yield ReadOnlyStateStore(GitStateStore(str(ops), branch="state", work_dir=tmp_path / "state"))
 
 

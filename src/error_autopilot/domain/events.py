@@ -33,7 +33,8 @@ class LogEntry:
     ts_ns: int
     line: str
     labels: Mapping[str, str]  # stream labels (index labels, plus merged metadata in default encoding)
-    metadata: Mapping[str, str] = field(default_factory=dict)  # structured metadata and parsed labels (categorize-labels encoding)
+    # structured metadata and parsed labels (categorize-labels encoding)
+    metadata: Mapping[str, str] = field(default_factory=dict)
     _identity: str = field(default="", init=False, repr=False, compare=False)
 
     @property

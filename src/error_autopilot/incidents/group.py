@@ -183,8 +183,7 @@ class _Accumulator:
             self.truncated.setdefault(truncated, None)
         if ts_ns < self.first_ns:
             self.first_ns, self.environment = ts_ns, environment
-        if ts_ns > self.last_ns:
-            self.last_ns = ts_ns
+        self.last_ns = max(self.last_ns, ts_ns)
         self.environments.setdefault(environment, None)
         if trace_id:
             self.trace_ids.add(trace_id, ts_ns)

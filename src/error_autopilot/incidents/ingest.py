@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Final
@@ -70,7 +71,7 @@ class _Kinds:
     """One layout's runs of given kinds: which vary, and the shapes by the values of those that do not."""
 
     varying: tuple[int, ...]
-    fixed: itemgetter[tuple[str, ...]] | None
+    fixed: Callable[[Sequence[str]], object] | None  # the runs that must match exactly, as a key
     shapes: dict[object, _Shape] = field(default_factory=dict)
 
 
@@ -87,7 +88,8 @@ class _Layout:
 
     def of(self, kinds: str, lengths: tuple[int, ...]) -> _Kinds:
         """The runs of these kinds: varying ones, and a getter for the others."""
-        varying, fixed = [], []
+        varying: list[int] = []
+        fixed: list[int] = []
         for i, kind in enumerate(kinds):
             before, after = self.before[i], self.after[i]
             free = kind != "w" and before not in _JOINED_BEFORE
@@ -203,7 +205,7 @@ class Ingest:
         shape, runs = parsed.shape, parsed.runs
         assert shape is not None and shape.fingerprint is not None and runs is not None
         group = self.grouper.group(parsed.fingerprint)
-        pieces = _UNFIT
+        pieces: Pieces | None = _UNFIT
         if group is not None and group.template:
             found = shape.pieces.get(group.template, _UNFIT)
             if found is _UNFIT and group.template not in shape.pieces:
