@@ -23,6 +23,9 @@ def _prefix(labels: tuple[tuple[str, str], ...], metadata: tuple[tuple[str, str]
     return h
 
 
+_PREFIXES: dict[tuple[int, int], tuple[Mapping[str, str], Mapping[str, str], Any]] = {}
+
+
 @dataclass(slots=True)
 class LogEntry:
     """One Loki entry: the unit of line identity (labels + ts + line + metadata). Never changed once made.
@@ -41,7 +44,14 @@ class LogEntry:
     def identity(self) -> str:
         """Stable id of this exact entry; identical entries are the same log line."""
         if not self._identity:
-            h = _prefix(tuple(self.labels.items()), tuple(self.metadata.items())).copy()
+            # entries of one page share their stream's labels and metadata dicts: look those up by object
+            known = _PREFIXES.get((id(self.labels), id(self.metadata)))
+            if known is None or known[0] is not self.labels or known[1] is not self.metadata:
+                if len(_PREFIXES) >= 4096:
+                    _PREFIXES.clear()
+                prefix = _prefix(tuple(self.labels.items()), tuple(self.metadata.items()))
+                known = _PREFIXES[(id(self.labels), id(self.metadata))] = (self.labels, self.metadata, prefix)
+            h = known[2].copy()
             h.update(f"\x1d{self.ts_ns}\x1d".encode())
             h.update(self.line.encode("utf-8", "surrogatepass"))
             self._identity = h.hexdigest()

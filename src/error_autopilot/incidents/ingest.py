@@ -50,7 +50,7 @@ _UNFIT: Final[Pieces] = ((-1,),)  # the message's variable parts cannot be read 
 class _Shape:
     """What the first line of a shape said, and where the others' varying facts sit among their runs."""
 
-    fingerprint: Fingerprint | None  # None: not an error
+    fingerprint: str | None  # its value (the incident holds the explained one); None: not an error
     service: str = ""
     has_stack: bool = False
     truncated: str | None = None
@@ -170,7 +170,7 @@ class Ingest:
             return None
         if shape.exact or any(len({runs[i] for i in group}) > 1 for group in shape.same):
             return self._full(entry, environment)
-        return Parsed(shape.fingerprint.value, shape.service, entry, environment, shape=shape, runs=runs)
+        return Parsed(shape.fingerprint, shape.service, entry, environment, shape=shape, runs=runs)
 
     def _shape(self, parsed: Parsed | None, runs: list[str], varying: tuple[int, ...]) -> _Shape:
         if parsed is None or parsed.event is None or parsed.fingerprint_of_event is None:
@@ -178,7 +178,7 @@ class Ingest:
         event, fingerprint = parsed.event, parsed.fingerprint_of_event
         texts = [runs[i] for i in varying]
         shape = _Shape(
-            fingerprint, event.service, event.stack is not None, event.truncated, trace_id=event.trace_id,
+            fingerprint.value, event.service, event.stack is not None, event.truncated, trace_id=event.trace_id,
             version_value=event.version, message=_type_and_message(event)[1], runs=tuple(runs), varying=varying,
         )  # fmt: skip
         equal: dict[str, list[int]] = {}
