@@ -166,3 +166,11 @@ def test_no_secret_in_a_varying_part_reaches_the_plan(state_store: ReadOnlyState
     assert not leaked, f"{len(leaked)} secrets in the plan, e.g. {leaked[0]}"
     shown = [s.text for p in the_plan.incidents for s in p.incident.sample]
     assert len(shown) == 5 * len(the_plan.incidents) and all("[REDACTED:" in text for text in shown)
+
+
+def test_the_default_loki_limits_read_a_storm_of_a_million_lines_per_half_hour_in_one_run() -> None:
+    environment = SMAP.environments["prod"]
+    loki = environment.loki
+    per_run = 1_000_000 * (1800 + environment.overlap_s) / 1800  # a half-hour schedule re-reads the overlap
+    assert loki.page_limit == 5000  # Loki's own cap: fewer lines a page means more round trips
+    assert loki.page_limit * loki.max_pages >= 2 * per_run  # room to catch up after a missed run
