@@ -31,6 +31,7 @@ from error_autopilot.state.store import GitStateStore, ReadOnlyStateStore
 from tests.support.grouping_corpus import RECORDED, SMAP, _storm, corpora, summarise
 
 CORPORA = corpora()
+BASE = 1_795_000_000_000_000_000
 RECORDED_FIGURES = json.loads(RECORDED.read_text(encoding="utf-8"))
 
 
@@ -174,3 +175,24 @@ def test_the_default_loki_limits_read_a_storm_of_a_million_lines_per_half_hour_i
     per_run = 1_000_000 * (1800 + environment.overlap_s) / 1800  # a half-hour schedule re-reads the overlap
     assert loki.page_limit == 5000  # Loki's own cap: fewer lines a page means more round trips
     assert loki.page_limit * loki.max_pages >= 2 * per_run  # room to catch up after a missed run
+
+
+def test_text_lines_stamped_to_the_millisecond_share_a_shape() -> None:
+    entries = []
+    for i in range(3000):
+        ms = 1_000_000 + i * 1237
+        stamp = f"2026-11-25T03:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}Z"
+        line = (f"{stamp} ERROR [order-service,{(i + 1) * 7919:032x},{i + 77:016x}] c.a.OrderService - Failed to place "
+                f"order {4000 + i}\ncom.acme.order.UserServiceException: no user {5000 + i * 7}\n"
+                "\tat com.acme.order.UserClient.getUser(UserClient.java:17)\n"
+                "\tat com.acme.order.OrderService.placeOrder(OrderService.java:20)")  # fmt: skip
+        entries.append(LogEntry(ts_ns=BASE + ms * 1_000_000, line=line, labels={"service_name": "order-service"}))
+    ingest = Ingest(SMAP)
+    figures = _ingested(entries, ingest)
+    per_line = IncidentGrouper()
+    for entry in entries:
+        event = parse_entry(entry, "prod", SMAP)
+        assert event is not None
+        per_line.add(event)
+    assert figures == summarise(per_line.incidents(), 0)
+    assert ingest.parsed_in_full < 30, ingest.parsed_in_full

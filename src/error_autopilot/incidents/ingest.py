@@ -37,6 +37,10 @@ MAX_SHAPE_LINE = 16 * 1024  # longer lines are rare and costly to key: each is p
 MAX_LAYOUTS = 50_000  # remembered shapes; past this the cache starts again (memory stays bounded)
 _MIN_HEX = 8  # a shorter run of letters and digits could be a word (`add1`): it must match exactly
 _RUN = re.compile(r"([0-9a-fA-F]{4,})")
+# a time of day near the start of a line, its own timestamp (`2026-11-25T03:17:42.123Z ERROR …`): a run of
+# its own kind, else every second (and millisecond) of a storm would be a new shape
+_CLOCK = re.compile(r"\d\d:\d\d:\d\d(?:[.,]\d{1,9})?")
+_CLOCK_WITHIN = 48
 _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_$")
 # `Foo.add1234`, `3.1415`, `C:\\1234`: part of a name or number. A path segment (`/users/1234`) may vary: a
 # path that names code (a frame's module) is caught as a varying run inside the fingerprint
@@ -92,8 +96,8 @@ class _Layout:
         fixed: list[int] = []
         for i, kind in enumerate(kinds):
             before, after = self.before[i], self.after[i]
-            free = kind != "w" and before not in _JOINED_BEFORE
-            if kind != "d":  # a run of digits may take a unit (`150ms`); one with letters must end at a boundary
+            free = kind == "t" or (kind != "w" and before not in _JOINED_BEFORE)
+            if kind not in "dt":  # a run of digits may take a unit (`150ms`); one with letters must end at a boundary
                 free = free and after not in _NAME_CHARS and (lengths[i] >= _MIN_HEX or before == "-")
             (varying if free else fixed).append(i)
         getter = itemgetter(*fixed) if fixed else None
@@ -142,7 +146,11 @@ class Ingest:
         line = entry.line
         if len(line) > MAX_SHAPE_LINE or (self._custom and any(p.search(line) for p in self._custom)):
             return self._full(entry, environment)
-        parts = _RUN.split(line)
+        clock = _CLOCK.search(line, 0, _CLOCK_WITHIN)
+        if clock is None:
+            parts = _RUN.split(line)
+        else:
+            parts = [*_RUN.split(line[: clock.start()]), clock.group(), *_RUN.split(line[clock.end() :])]
         runs = parts[1::2]
         labels = entry.labels
         stream = self._streams.get(id(labels))
@@ -157,8 +165,8 @@ class Ingest:
             if len(self._layouts) >= MAX_LAYOUTS:
                 self._layouts.clear()
             layout = self._layouts[key] = _Layout(parts)
-        kinds = "".join(["d" if r.isdigit() else "w" if r.isalpha() else "l" if r.islower() else "u" if r.isupper()
-                         else "m" for r in runs])  # fmt: skip
+        kinds = "".join(["d" if r.isdigit() else "t" if ":" in r else "w" if r.isalpha() else "l" if r.islower()
+                         else "u" if r.isupper() else "m" for r in runs])  # fmt: skip
         by_kind = layout.kinds.get(kinds) or layout.of(kinds, lengths)
         fixed = by_kind.fixed(runs) if by_kind.fixed is not None else None
         shape = by_kind.shapes.get(fixed)
