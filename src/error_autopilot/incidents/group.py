@@ -111,21 +111,25 @@ class _Newest:
 
     def add(self, key: str, ts_ns: int) -> None:
         """Remember `key` at `ts_ns` unless it was already seen later."""
-        items = self.items
+        items, heap = self.items, self.heap
         known = items.get(key)
-        if known is not None and known >= ts_ns:
-            return
-        if known is None and len(items) >= self.cap and (ts_ns, key) < self.heap[0]:
-            return  # older than every key kept: it would be the one dropped
-        items[key] = ts_ns
-        heapq.heappush(self.heap, (ts_ns, key))
-        while len(items) > self.cap:
-            ts, oldest = heapq.heappop(self.heap)
-            if items.get(oldest) == ts:
-                del items[oldest]
-        while self.heap and items.get(self.heap[0][1]) != self.heap[0][0]:
-            heapq.heappop(self.heap)  # a stale entry on top would hide the true oldest
-        if len(self.heap) > 4 * self.cap:
+        if known is not None:
+            if known >= ts_ns:
+                return
+            items[key] = ts_ns
+            heapq.heappush(heap, (ts_ns, key))  # its older entry is now stale
+        elif len(items) < self.cap:
+            items[key] = ts_ns
+            heapq.heappush(heap, (ts_ns, key))
+        else:
+            if (ts_ns, key) < heap[0]:
+                return  # older than every key kept: it would be the one dropped
+            _, oldest = heapq.heapreplace(heap, (ts_ns, key))
+            del items[oldest]
+            items[key] = ts_ns
+        while items.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)  # the top is always a kept key at its timestamp: the one to drop next
+        if len(heap) > 4 * self.cap:
             self.heap = sorted((t, k) for k, t in items.items())
 
     def ordered(self) -> tuple[str, ...]:
@@ -198,8 +202,11 @@ class _Accumulator:
         if ts_ns >= self.latest_ns:
             self.latest_ns, self.latest_source = ts_ns, source
         cell = (ts_ns // 60_000_000_000, environment, version or "")
-        if cell in self.timeline or len(self.timeline) < MAX_TIMELINE:
-            self.timeline[cell] = self.timeline.get(cell, 0) + 1
+        cells = self.timeline.get(cell)
+        if cells is not None:
+            self.timeline[cell] = cells + 1
+        elif len(self.timeline) < MAX_TIMELINE:
+            self.timeline[cell] = 1
         else:
             self.timeline_capped = True
         if has_stack and (self.stack_source is None or ts_ns >= self.latest_ns):

@@ -30,7 +30,7 @@ from error_autopilot.domain.events import ErrorEvent, LogEntry
 from error_autopilot.domain.incidents import Fingerprint
 from error_autopilot.incidents.events import normalise_trace_id, parse_entry
 from error_autopilot.incidents.fingerprint import fingerprint_event
-from error_autopilot.incidents.group import IncidentGrouper, _slots, _type_and_message
+from error_autopilot.incidents.group import IncidentGrouper, _Accumulator, _slots, _type_and_message
 from error_autopilot.redaction import card_shaped
 
 MAX_SHAPE_LINE = 16 * 1024  # longer lines are rare and costly to key: each is parsed on its own
@@ -68,6 +68,7 @@ class _Shape:
     same: tuple[tuple[int, ...], ...] = ()  # varying runs equal in the first line: must stay equal
     exact: bool = False  # every line of this shape is parsed in full
     pieces: dict[str, Pieces | None] = field(default_factory=dict)  # by incident template
+    counted_into: tuple[_Accumulator, str, Pieces | None] | None = None  # its incident, that one's template, pieces
 
 
 @dataclass(slots=True)
@@ -126,7 +127,7 @@ class Ingest:
         self._smap = smap
         self._custom = tuple(re.compile(p) for p in smap.redaction.patterns)
         self._layouts: dict[tuple[object, ...], _Layout] = {}
-        self._streams: dict[int, tuple[object, tuple[tuple[str, str], ...]]] = {}
+        self._streams: dict[tuple[int, int], tuple[object, object, object]] = {}
         self.grouper = IncidentGrouper(resolve=self._parse)
         self.parsed_in_full = 0  # lines parsed in full while counting (not those an incident shows)
 
@@ -152,14 +153,15 @@ class Ingest:
         else:
             parts = [*_RUN.split(line[: clock.start()]), clock.group(), *_RUN.split(line[clock.end() :])]
         runs = parts[1::2]
-        labels = entry.labels
-        stream = self._streams.get(id(labels))
-        if stream is None or stream[0] is not labels:  # a page's entries share their stream's labels
+        labels, metadata = entry.labels, entry.metadata
+        stream = self._streams.get((id(labels), id(metadata)))
+        if stream is None or stream[0] is not labels or stream[1] is not metadata:  # a page's entries share these
             if len(self._streams) > 4096:
                 self._streams.clear()
-            stream = self._streams[id(labels)] = (labels, tuple(labels.items()))
+            stream = (labels, metadata, (tuple(labels.items()), tuple(metadata.items())))
+            self._streams[(id(labels), id(metadata))] = stream
         lengths = tuple(map(len, runs))
-        key = (stream[1], tuple(entry.metadata.items()), "\x00".join(parts[0::2]), lengths)
+        key = (stream[2], "\x00".join(parts[0::2]), lengths)
         layout = self._layouts.get(key)
         if layout is None:
             if len(self._layouts) >= MAX_LAYOUTS:
@@ -212,22 +214,24 @@ class Ingest:
             return
         shape, runs = parsed.shape, parsed.runs
         assert shape is not None and shape.fingerprint is not None and runs is not None
-        group = self.grouper.group(parsed.fingerprint)
-        pieces: Pieces | None = _UNFIT
-        if group is not None and group.template:
-            found = shape.pieces.get(group.template, _UNFIT)
-            if found is _UNFIT and group.template not in shape.pieces:
-                found = shape.pieces[group.template] = _pieces(shape, group.template)
-            pieces = found
-        if group is None or pieces is _UNFIT:
+        into = shape.counted_into
+        if into is None or into[1] != into[0].template:
+            group = self.grouper.group(parsed.fingerprint)
+            if group is not None and group.template:
+                if group.template not in shape.pieces:
+                    shape.pieces[group.template] = _pieces(shape, group.template)
+                into = shape.counted_into = (group, group.template, shape.pieces[group.template])
+        if into is None or into[2] is _UNFIT:
             full = self._full(parsed.entry, parsed.environment)
             if full is not None and full.event is not None:
                 self.grouper.add(full.event, full.fingerprint_of_event)
             return
+        pieces = into[2]
         values = (
             None if pieces is None
             else ["".join([p if isinstance(p, str) else runs[p] for p in slot]) for slot in pieces]
         )  # fmt: skip
+        group = into[0]
         ts = parsed.entry.ts_ns
         trace = shape.trace_id if shape.trace < 0 else _trace_id(runs[shape.trace])
         version = shape.version_value if shape.version < 0 else runs[shape.version]
