@@ -78,12 +78,12 @@ def _entries(body: Any) -> list[LogEntry]:
         for value in stream.get("values") or []:
             extra = value[2] if len(value) > 2 else None
             metadata = _NONE
-            if extra and isinstance(extra, dict):
-                groups = (extra.get("structuredMetadata"), extra.get("parsed"))
-                key = tuple(tuple(g.items()) if isinstance(g, dict) else g for g in groups)
+            if extra:
+                structured, parsed = extra.get("structuredMetadata"), extra.get("parsed")
+                key = (tuple(structured.items()) if structured else (), tuple(parsed.items()) if parsed else ())
                 found = shared.get(key)
                 if found is None:
-                    found = shared[key] = {**_strings(groups[0]), **_strings(groups[1])}
+                    found = shared[key] = {**_strings(structured), **_strings(parsed)}
                 metadata = found
             line = value[1]
             entries.append(LogEntry(int(value[0]), line if type(line) is str else str(line), labels, metadata))
@@ -120,7 +120,7 @@ class LokiSource:
         try:
             body = json.loads(response.content.decode("utf-8", errors="replace"))
             return _entries(body)
-        except (ValueError, TypeError, KeyError, IndexError) as e:
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
             raise SourceUnavailable(
                 f"Loki answered HTTP {response.status_code} with a body that is not a streams result: "
                 f"{response.text[:200]!r}",
