@@ -62,7 +62,7 @@ def incident_title(event: ErrorEvent) -> str:
     return head + suffix
 
 
-def _type_and_message(event: ErrorEvent) -> tuple[str | None, str]:
+def type_and_message(event: ErrorEvent) -> tuple[str | None, str]:
     """The thrown type (short) and the first line of its message, whitespace collapsed."""
     exc_type = event.stack.primary.type if event.stack else event.exception_type
     message = event.exception_message or (event.stack.primary.message if event.stack else "") or event.message
@@ -80,7 +80,7 @@ def _names_a_value(word: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1024)  # one template per incident, matched against every event of it
-def _slots(template: str) -> tuple[re.Pattern[str] | None, tuple[tuple[str, str], ...]]:
+def template_slots(template: str) -> tuple[re.Pattern[str] | None, tuple[tuple[str, str], ...]]:
     """A regex capturing each placeholder's value in a message of this template, and (name, kind) per slot.
     None when the template has no placeholder, too many, or two touching (ambiguous to split)."""
     pieces = _PLACEHOLDER.split(template)
@@ -165,7 +165,7 @@ Resolve = Callable[[LogEntry, str], ErrorEvent | None]
 
 
 @dataclass
-class _Accumulator:
+class Accumulator:
     fingerprint: Fingerprint
     service: str
     exception_type: str | None
@@ -189,10 +189,10 @@ class _Accumulator:
 
     def add(self, event: ErrorEvent) -> None:
         """Count a parsed event."""
-        message = _type_and_message(event)[1]
+        message = type_and_message(event)[1]
         if not self.template:
             self.template = parameterize(message)
-        regex, _ = _slots(self.template)
+        regex, _ = template_slots(self.template)
         match = regex.fullmatch(message) if regex is not None else None
         self.count_line(event.ts_ns, event.environment, event.trace_id, event.version, event.truncated,
                         event.stack is not None, match.groups() if match is not None else None, event)  # fmt: skip
@@ -247,8 +247,8 @@ class _Accumulator:
 
     def _latest(self, event: ErrorEvent) -> tuple[str | None, str, tuple[tuple[int, int], ...]]:
         """The newest occurrence's type and message, and where the template's variable parts are in it."""
-        exc_type, message = _type_and_message(event)
-        regex, names = _slots(self.template)
+        exc_type, message = type_and_message(event)
+        regex, names = template_slots(self.template)
         match = regex.fullmatch(message) if regex is not None else None
         template = self.template if match is not None or message == self.template else parameterize(message)
         if match is None and _PLACEHOLDER.search(template):  # its variable parts cannot be told apart:
@@ -295,13 +295,13 @@ class _Accumulator:
         )  # fmt: skip
 
     def _variable_summary(self) -> tuple[MessageVariable, ...]:
-        _, names = _slots(self.template)
+        _, names = template_slots(self.template)
         return tuple(MessageVariable(name=name, kind=kind, distinct=len(seen), capped=len(seen) >= MAX_DISTINCT)
                      for (name, kind), seen in zip(names, self.values, strict=False))  # fmt: skip
 
 
 def _sample_line(event: ErrorEvent) -> SampleLine:
-    exc_type, message = _type_and_message(event)
+    exc_type, message = type_and_message(event)
     return SampleLine(line_id=event.line_id, ts_ns=event.ts_ns, text=_cap(event.line), trace_id=event.trace_id,
                       message=_cap(_headline(exc_type, message)), environment=event.environment,
                       version=event.version or "")  # fmt: skip
@@ -314,7 +314,7 @@ class IncidentGrouper:
     `resolve` parses an entry counted by its facts alone (`count_line`) when the incident shows it."""
 
     def __init__(self, resolve: Resolve | None = None) -> None:
-        self._groups: dict[str, _Accumulator] = {}
+        self._groups: dict[str, Accumulator] = {}
         self._events = 0
         self._resolve = resolve
 
@@ -330,7 +330,7 @@ class IncidentGrouper:
         group = self._groups.get(fingerprint.value)
         if group is None:
             exc_type = event.stack.primary.type if event.stack else event.exception_type
-            group = _Accumulator(
+            group = Accumulator(
                 fingerprint=fingerprint, service=event.service, exception_type=exc_type, title=incident_title(event),
                 first_ns=event.ts_ns, last_ns=event.ts_ns, environment=event.environment,
                 template="",
@@ -339,7 +339,7 @@ class IncidentGrouper:
             log.debug("new incident %s: %s", fingerprint.value, group.title)
         group.add(event)
 
-    def group(self, fingerprint: str) -> _Accumulator | None:
+    def group(self, fingerprint: str) -> Accumulator | None:
         """The incident counted so far under `fingerprint`, to count more occurrences into by their facts."""
         return self._groups.get(fingerprint)
 

@@ -2,11 +2,11 @@
 
 A storm repeats a few bugs with ids, numbers and timestamps that change on every line. A line's
 *shape* is its text with those values taken out: runs of four or more hex digits that stand alone
-(not part of a name, a path or a dotted number), told apart by kind (digits only; hex with a digit in
-lower, upper or mixed case) and length. Every rule that parses, redacts and fingerprints a line looks
-at such a run's kind and length, never at its digits. So the first line of a shape is parsed in full
-(`parse_entry`), and the others are counted from what differs: their timestamp, and the trace id,
-version and message values read straight from their runs.
+(not part of a name or a dotted number), and the line's own time of day, told apart by kind (digits
+only; hex with a digit in lower, upper or mixed case; a time) and length. Every rule that parses,
+redacts and fingerprints a line looks at such a run's kind and length, never at its digits. So the
+first line of a shape is parsed in full (`parse_entry`), and the others are counted from what
+differs: their timestamp, and the trace id, version and message values read straight from their runs.
 
 A line is parsed in full, every time, when that would not hold: it holds a card-shaped number (Luhn
 reads the digits), one of the user's own redaction patterns matches it, a varying run feeds its
@@ -30,7 +30,7 @@ from error_autopilot.domain.events import ErrorEvent, LogEntry
 from error_autopilot.domain.incidents import Fingerprint
 from error_autopilot.incidents.events import normalise_trace_id, parse_entry
 from error_autopilot.incidents.fingerprint import fingerprint_event
-from error_autopilot.incidents.group import IncidentGrouper, _Accumulator, _slots, _type_and_message
+from error_autopilot.incidents.group import Accumulator, IncidentGrouper, template_slots, type_and_message
 from error_autopilot.redaction import card_shaped
 
 MAX_SHAPE_LINE = 16 * 1024  # longer lines are rare and costly to key: each is parsed on its own
@@ -68,7 +68,7 @@ class _Shape:
     same: tuple[tuple[int, ...], ...] = ()  # varying runs equal in the first line: must stay equal
     exact: bool = False  # every line of this shape is parsed in full
     pieces: dict[str, Pieces | None] = field(default_factory=dict)  # by incident template
-    counted_into: tuple[_Accumulator, str, Pieces | None] | None = None  # its incident, that one's template, pieces
+    counted_into: tuple[Accumulator, str, Pieces | None] | None = None  # its incident, that one's template, pieces
 
 
 @dataclass(slots=True)
@@ -189,7 +189,7 @@ class Ingest:
         texts = [runs[i] for i in varying]
         shape = _Shape(
             fingerprint.value, event.service, event.stack is not None, event.truncated, trace_id=event.trace_id,
-            version_value=event.version, message=_type_and_message(event)[1], runs=tuple(runs), varying=varying,
+            version_value=event.version, message=type_and_message(event)[1], runs=tuple(runs), varying=varying,
         )  # fmt: skip
         equal: dict[str, list[int]] = {}
         for i in varying:
@@ -251,7 +251,7 @@ def _pieces(shape: _Shape, template: str) -> Pieces | None:
     None when the message does not fit the template, `_UNFIT` when the runs cannot say what they hold."""
     runs, varying = shape.runs, shape.varying
     in_message = {i for i in varying if runs[i] in shape.message}
-    regex, _ = _slots(template)
+    regex, _ = template_slots(template)
     match = regex.fullmatch(shape.message) if regex is not None else None
     if match is None:
         return _UNFIT if in_message else None  # another value might make it fit
