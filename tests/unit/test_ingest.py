@@ -196,3 +196,23 @@ def test_text_lines_stamped_to_the_millisecond_share_a_shape() -> None:
         per_line.add(event)
     assert figures == summarise(per_line.incidents(), 0)
     assert ingest.parsed_in_full < 30, ingest.parsed_in_full
+
+
+def test_a_users_own_redaction_pattern_is_applied_to_every_line() -> None:
+    # it reads the digits: some accounts match it and some do not, though their lines have one shape
+    smap = SMAP.model_copy(update={"redaction": SMAP.redaction.model_copy(update={"patterns": (r"ACCT-1[0-4]\d{4}",)})})
+    entries = [
+        LogEntry(ts_ns=BASE + n, labels={"service_name": "orders"},
+                 line=f'level=error msg="payment refused for ACCT-{100000 + n * 737}" attempt={4000 + n}')
+        for n in range(200)
+    ]  # fmt: skip
+    per_line = IncidentGrouper()
+    for entry in entries:
+        event = parse_entry(entry, "prod", smap)
+        assert event is not None
+        per_line.add(event)
+    ingest = Ingest(smap)
+    assert _ingested(entries, ingest) == summarise(per_line.incidents(), 0)
+    shown = json.dumps([i.model_dump(mode="json") for i in ingest.grouper.incidents()])
+    assert len(per_line.incidents()) == 2  # the redacted message and the other one
+    assert not [n for n in range(200) if f"ACCT-{100000 + n * 737}" in shown and 100000 + n * 737 < 150000]
