@@ -109,8 +109,10 @@ class _Distinct:
     def add(self, value: int) -> None:
         """Remember `value` (a hash) unless it is known or `MAX_DISTINCT` are."""
         hashes = self.hashes
+        if len(hashes) >= MAX_DISTINCT:
+            return
         at = bisect.bisect_left(hashes, value)
-        if (at == len(hashes) or hashes[at] != value) and len(hashes) < MAX_DISTINCT:
+        if at == len(hashes) or hashes[at] != value:
             hashes.insert(at, value)
 
     def __len__(self) -> int:
