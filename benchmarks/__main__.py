@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
-from benchmarks import blame, corpus, investigation, memory, redaction, startup, throughput, tokens
+from benchmarks import blame, corpus, investigation, redaction, startup, throughput, tokens
 
 
 def main() -> int:
     """Run the benchmarks and print their figures as JSON (and a short table)."""
     parser = argparse.ArgumentParser(prog="benchmarks")
-    parser.add_argument("--lines", type=int, default=100_000, help="lines for the throughput run")
-    parser.add_argument("--memory-lines", type=int, default=1_000_000, help="lines for the memory run")
+    parser.add_argument(
+        "--lines", type=int, default=int(os.environ.get("BENCH_LINES", "1000000")),
+        help="the large size of the ingest runs (also BENCH_LINES); 100k and 10k lines are always run",
+    )  # fmt: skip
     args = parser.parse_args()
     figures = {
-        "throughput": throughput.run(args.lines),
-        "memory": memory.run(args.memory_lines),
+        **throughput.figures(args.lines),
         "tokens": tokens.run(),
         "investigation": investigation.run(),
         "redaction": redaction.run(),
@@ -31,12 +33,20 @@ def main() -> int:
     s, b = figures["startup"], figures["blame"]
     held = {name: figures[f"corpus_{name}"] for name in corpus.held_out()}
     g = r["generated"]
+    sizes, mem = t["sizes"], m["peak_mib"]
+    d = m["distinct"]
     sys.stdout.write(
-        f"throughput: {t['pipeline_lines_per_s']:,.0f} lines/s parse+fingerprint+group vs "
-        f"{t['decode_lines_per_s']:,.0f} lines/s json.loads → {t['ratio_pipeline_vs_decode']:.2f}× the decode time\n"
-        f"memory:     {m['peak_rss_mib']:.0f} MiB peak for {m['lines']:,} lines vs "
-        f"{m['baseline_peak_rss_mib']:.0f} MiB "
-        f"for {m['baseline_lines']:,} → {m['ratio_vs_tenth']:.2f}×\n"
+        "plan CPU vs floor (httpx + json.loads paging the same query), fresh processes:\n"
+        + "".join(f"  {n:>9,} lines: plan {f['plan_cpu_s']:.2f}s vs floor {f['floor_cpu_s']:.2f}s → "
+                  f"{f['ratio_plan_vs_floor']:.2f}× ({f['incidents']} incidents, plan.json {f['plan_json_mb']} MB)\n"
+                  for n, f in sizes.items())
+        + f"  (a plan reading no line costs {t['plan_empty_cpu_s']:.2f}s: start-up and imports)\n"
+        f"memory:     peak RSS " + ", ".join(f"{mib:.0f} MiB at {n:,}" for n, mib in mem.items())
+        + f" lines (an empty python process measures {m['method_floor_mib']:.0f} MiB)\n"
+        f"distinct:   {d['lines']:,} lines of 10 vs 10,000 bugs: CPU {d['10']['plan_cpu_s']:.1f}s vs "
+        f"{d['10000']['plan_cpu_s']:.1f}s ({d['ratio_cpu']:.2f}×), peak {d['10']['plan_peak_mib']:.0f} vs "
+        f"{d['10000']['plan_peak_mib']:.0f} MiB ({d['ratio_peak']:.2f}×), plan.json {d['10']['plan_json_mb']} vs "
+        f"{d['10000']['plan_json_mb']} MB\n"
         f"tokens:     {k['agent_tokens']:,} per incident with tools vs {k['baseline_tokens']:,} pasting all evidence "
         f"→ {k['ratio_vs_paste_all']:.2f}×\n"
         f"investigate: {i['incidents']} incidents, Tempo {i['tempo_latency_s'] * 1000:.0f} ms/trace: "

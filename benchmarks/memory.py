@@ -1,77 +1,54 @@
-"""Peak memory while paging through many lines: the run must stream, not hoard.
+"""Issue 15's memory figures: peak RSS of `error-autopilot plan` at several sizes, and 10 against 10,000
+distinct bugs in the same number of lines (time, peak RSS, plan.json size).
 
-Each measurement runs in a fresh subprocess (ru_maxrss is a high-water mark); the baseline is the
-same process with a tenth of the lines, so the ratio says whether memory grows with volume."""
+Every figure is one fresh process's own peak, as `/usr/bin/time` reports it (see benchmarks/ingest.py);
+`python -c pass` measured the same way shows how low the method can see."""
 
 from __future__ import annotations
 
-import json
-import resource
-import subprocess
 import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
-import httpx
-
-from benchmarks.synthetic import lines as synthetic_lines
-from benchmarks.throughput import SMAP, START_NS
-from error_autopilot.config.service_map import LokiConfig
-from error_autopilot.incidents.events import parse_entry
-from error_autopilot.incidents.group import IncidentGrouper
-from error_autopilot.ports import PollStats
-from error_autopilot.sources.loki import LokiSource
-
-PAGE = 5000
+from benchmarks import ingest
 
 
-def _lazy_transport(total: int) -> httpx.MockTransport:
-    """Generates each page on request, so the fake side holds one page at a time."""
-    generator = synthetic_lines(total)
-    offset = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal offset
-        streams: dict[str, dict[str, object]] = {}
-        for i, (labels, line) in zip(range(PAGE), generator, strict=False):
-            stream = streams.setdefault(json.dumps(labels), {"stream": labels, "values": []})
-            values = stream["values"]
-            assert isinstance(values, list)
-            values.append([str(START_NS + (offset + i) * 1_000_000), line])
-        offset += PAGE
-        body = {"status": "success", "data": {"resultType": "streams", "result": list(streams.values())}}
-        return httpx.Response(200, json=body)
-
-    return httpx.MockTransport(handler)
+def method_floor() -> float:
+    """Peak RSS of an empty Python process, measured as every other figure is."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return round(ingest.measure([sys.executable, "-c", "pass"], Path(tmp)).peak_mib, 1)
 
 
-def measure(total: int) -> dict[str, int]:
-    """Poll, parse and group `total` lines in this process; report lines and peak RSS."""
-    config = LokiConfig(url="http://loki.bench", selector='{env="prod"}', page_limit=PAGE, max_pages=10**6,
-                        deadline_s=7200)
-    source = LokiSource(httpx.Client(base_url="http://loki.bench", transport=_lazy_transport(total)), config)
-    grouper, stats = IncidentGrouper(), PollStats()
-    for entry in source.poll(START_NS, START_NS + 10**18, stats):
-        event = parse_entry(entry, "prod", SMAP)
-        if event is not None:
-            grouper.add(event)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"lines": stats.lines, "incidents": len(grouper.incidents()), "peak_rss_mib": peak_kib // 1024}
+def peaks(sizes: tuple[int, ...], known: dict[int, float], bugs: int = 8) -> dict[int, float]:
+    """Peak RSS of a plan over each size (taken from `known` when the throughput run measured it)."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for lines in sizes:
+            if lines not in known:
+                with ingest.storm(lines, bugs) as url:
+                    measured, _ = ingest.plan(url, Path(tmp) / f"plan-{lines}")
+                known[lines] = round(measured.peak_mib, 1)
+            out[lines] = known[lines]
+    return out
 
 
-def run(total: int = 1_000_000) -> dict[str, float]:
-    """Measure `total` lines and a tenth of it, each in its own process."""
-    results = {}
-    for n in (total // 10, total):
-        out = subprocess.run(
-            [sys.executable, "-c", f"import json,benchmarks.memory as m; print(json.dumps(m.measure({n})))"],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        results[n] = json.loads(out.stdout.strip().splitlines()[-1])
-    small, big = results[total // 10], results[total]
-    assert big["lines"] == total, f"read {big['lines']} of {total} lines"
-    return {
-        "lines": total,
-        "peak_rss_mib": big["peak_rss_mib"],
-        "baseline_lines": total // 10,
-        "baseline_peak_rss_mib": small["peak_rss_mib"],
-        "ratio_vs_tenth": big["peak_rss_mib"] / small["peak_rss_mib"],
-    }
+def distinct(lines: int, few: int = 10, many: int = 10_000) -> dict[str, Any]:
+    """The same number of lines spread over `few` and over `many` bugs."""
+    figures: dict[str, Any] = {"lines": lines}
+    with tempfile.TemporaryDirectory() as tmp:
+        for bugs in (few, many):
+            with ingest.storm(lines, bugs) as url:
+                measured, plan_json = ingest.plan(url, Path(tmp) / f"bugs-{bugs}")
+            read, incidents, _ = ingest.counted(plan_json)
+            assert read == lines, (read, lines)
+            figures[str(bugs)] = {
+                "incidents": incidents,
+                "plan_cpu_s": measured.cpu_s,
+                "plan_peak_mib": round(measured.peak_mib, 1),
+                "plan_json_mb": round(plan_json.stat().st_size / 1e6, 2),
+            }
+    a, b = figures[str(few)], figures[str(many)]
+    figures["ratio_cpu"] = round(b["plan_cpu_s"] / a["plan_cpu_s"], 2)
+    figures["ratio_peak"] = round(b["plan_peak_mib"] / a["plan_peak_mib"], 2)
+    return figures

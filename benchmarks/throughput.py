@@ -1,84 +1,59 @@
-"""Lines per second through LokiSource + parse + fingerprint + group, against plain json.loads of the
-same Loki response bodies (the baseline, measured in the same run)."""
+"""Issue 15's CPU figure: the real `error-autopilot plan` against its floor, a plain client paging through
+the same query with httpx and json.loads (benchmarks/floor.py), both in fresh processes in the same run
+over the same storm (benchmarks/storm.py: the storm's eight bugs, ids and timestamps varying per line)."""
 
 from __future__ import annotations
 
-import json
-import time
+import tempfile
+from pathlib import Path
 from typing import Any
 
-import httpx
-
-from benchmarks.synthetic import loki_pages
-from error_autopilot.config.service_map import LokiConfig, parse_service_map
-from error_autopilot.incidents.events import parse_entry
-from error_autopilot.incidents.group import IncidentGrouper
-from error_autopilot.ports import PollStats
-from error_autopilot.sources.loki import LokiSource
-
-START_NS = 1_795_000_000_000_000_000
-SMAP = parse_service_map({
-    "environments": {"prod": {"loki": {"url": "http://loki.bench", "selector": '{env="prod"}'}}},
-    "services": {
-        "order-service": {"repo": "acme/order", "packages": ["com.acme.order"]},
-        "billing-service": {"repo": "acme/billing", "packages": ["billing"]},
-        "inventory": {"repo": "acme/inventory", "packages": ["github.com/acme/inventory"]},
-    },
-})  # fmt: skip
+from benchmarks import ingest
 
 
-def serve(pages: list[bytes]) -> httpx.MockTransport:
-    """A transport answering the source's successive page requests with the prepared bodies."""
-    served = iter(pages)
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        body = next(served, b'{"status":"success","data":{"resultType":"streams","result":[]}}')
-        return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
-
-    return httpx.MockTransport(handler)
-
-
-def pipeline_pass(pages: list[bytes], page_size: int) -> tuple[int, int]:
-    """Poll, parse and group every line; returns (lines, incidents)."""
-    config = LokiConfig(url="http://loki.bench", selector='{env="prod"}', page_limit=page_size, max_pages=10**6,
-                        deadline_s=7200)
-    client = httpx.Client(base_url="http://loki.bench", transport=serve(pages))
-    source = LokiSource(client, config)
-    grouper = IncidentGrouper()
-    stats = PollStats()
-    for entry in source.poll(START_NS, START_NS + 10**18, stats):
-        event = parse_entry(entry, "prod", SMAP)
-        if event is not None:
-            grouper.add(event)
-    return stats.lines, len(grouper.incidents())
-
-
-def decode_pass(pages: list[bytes]) -> int:
-    """The baseline: only json.loads of the same bodies."""
-    total = 0
-    for body in pages:
-        data: Any = json.loads(body)
-        total += sum(len(s["values"]) for s in data["data"]["result"])
-    return total
+def run(sizes: tuple[int, ...], bugs: int = 8) -> dict[str, Any]:
+    """Plan and floor CPU per size; the plan runs' measurements are kept for the memory figures."""
+    figures: dict[str, Any] = {"bugs": bugs, "sizes": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        with ingest.storm(0, bugs) as url:  # what a plan costs before it reads a line: start-up and imports
+            empty, _ = ingest.plan(url, Path(tmp) / "empty")
+        figures["plan_empty_cpu_s"] = empty.cpu_s
+        figures["plan_empty_peak_mib"] = round(empty.peak_mib, 1)
+        for lines in sizes:
+            with ingest.storm(lines, bugs) as url:
+                floor = ingest.floor(url, Path(tmp))
+                measured, plan_json = ingest.plan(url, Path(tmp) / f"plan-{lines}")
+            read, incidents, truncated = ingest.counted(plan_json)
+            assert read == lines and int(floor.output) == lines and not truncated, (read, floor.output, truncated)
+            figures["sizes"][lines] = {
+                "incidents": incidents,
+                "floor_cpu_s": floor.cpu_s,
+                "plan_cpu_s": measured.cpu_s,
+                "plan_wall_s": measured.wall_s,
+                "ratio_plan_vs_floor": round(measured.cpu_s / floor.cpu_s, 2),
+                "plan_peak_mib": round(measured.peak_mib, 1),
+                "plan_json_mb": round(plan_json.stat().st_size / 1e6, 2),
+            }
+    return figures
 
 
-def run(lines: int = 100_000, page_size: int = 5000) -> dict[str, float]:
-    """Both passes over the same pages; the best of three each."""
-    pages = loki_pages(lines, page_size, START_NS)
-    decode_s = min(_timed(lambda: decode_pass(pages)) for _ in range(3))
-    pipeline_s = min(_timed(lambda: pipeline_pass(pages, page_size)) for _ in range(3))
-    seen, incidents = pipeline_pass(pages, page_size)
-    assert seen == lines, f"the source read {seen} of {lines} lines"
+
+def figures(large: int) -> dict[str, Any]:
+    """Every ingest figure of issue 15: CPU against the floor at 100k and `large` lines, peak RSS at 10k,
+    100k and `large`, and `large` lines of 10 against 10,000 distinct bugs."""
+    from benchmarks import memory  # noqa: PLC0415 - memory's figures reuse this module's runs
+
+    runs = run((100_000, large))
+    known = {n: f["plan_peak_mib"] for n, f in runs["sizes"].items()}
+    peaks = memory.peaks((10_000, 100_000, large), known)
     return {
-        "lines": lines,
-        "incidents": incidents,
-        "decode_lines_per_s": lines / decode_s,
-        "pipeline_lines_per_s": lines / pipeline_s,
-        "ratio_pipeline_vs_decode": pipeline_s / decode_s,
+        "throughput": runs,
+        "memory": {"method_floor_mib": memory.method_floor(), "peak_mib": peaks, "distinct": memory.distinct(large)},
     }
 
 
-def _timed(fn: Any) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
+if __name__ == "__main__":  # `python -m benchmarks.throughput [LINES]`: only the ingest figures
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(figures(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000), indent=2) + "\n")

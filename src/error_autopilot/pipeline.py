@@ -23,13 +23,10 @@ from datetime import datetime
 
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.errors import AnalystError, AutopilotError, SourceError
-from error_autopilot.domain.events import ErrorEvent
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident, PollWindow
 from error_autopilot.domain.report import PublishedIncident, RunReport
-from error_autopilot.incidents.events import parse_entry
-from error_autopilot.incidents.fingerprint import fingerprint_event
-from error_autopilot.incidents.group import IncidentGrouper
+from error_autopilot.incidents.ingest import Ingest
 from error_autopilot.ports import Clock, EventSource, PollStats, StateStore
 from error_autopilot.resilience import Deadline
 from error_autopilot.state import ledger
@@ -70,13 +67,6 @@ def new_run_id(clock: Clock) -> str:
     return f"{clock.now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
-def _replayed(event: ErrorEvent, window: ledger.PollStart, state: State) -> bool:
-    """A --since re-read line older than the cursor: count it only toward bugs state does not know."""
-    if window.replay_before_ns is None or event.ts_ns >= window.replay_before_ns:
-        return False
-    return fingerprint_event(event).value in state.incidents
-
-
 LATE_PROBE_NS = 3600 * 1_000_000_000
 LATE_PROBE_LINES = 5000
 
@@ -102,7 +92,7 @@ def _probe_late(env: str, source: EventSource, state: State, start_ns: int) -> i
 
 
 def _poll_environment(
-    env: str, source: EventSource, state: State, smap: ServiceMap, grouper: IncidentGrouper,
+    env: str, source: EventSource, state: State, smap: ServiceMap, ingest: Ingest,
     now_ns: int, request: PlanRequest,
 ) -> PollWindow:  # fmt: skip
     config = smap.environments[env]
@@ -113,31 +103,39 @@ def _poll_environment(
     stats = PollStats()
     events = skipped = duplicates = 0
     error: str | None = None
-    tail: deque[tuple[int, str]] = deque()  # lines inside the overlap behind the newest one
+    # every line read inside the overlap behind the newest one, so the next run skips it too; two
+    # deques rather than one of pairs: at a million lines per half hour it holds some 170,000
+    tail_ts: deque[int] = deque()
+    tail_ids: deque[str] = deque()
     minutes: dict[int, int] = {}
     overlap_ns = config.overlap_s * 1_000_000_000
+    seen, replay_before = window.seen_line_ids, window.replay_before_ns
     try:
         for entry in source.poll(window.start_ns, now_ns, stats):
+            ts_ns = entry.ts_ns
             line_id = entry.identity
-            tail.append((entry.ts_ns, line_id))  # every line read, so the next run skips it too
-            while tail[0][0] < entry.ts_ns - overlap_ns:
-                tail.popleft()
-            if line_id in window.seen_line_ids:
+            tail_ts.append(ts_ns)
+            tail_ids.append(line_id)
+            oldest = ts_ns - overlap_ns
+            while tail_ts[0] < oldest:
+                tail_ts.popleft()
+                tail_ids.popleft()
+            if seen and line_id in seen:
                 duplicates += 1
                 continue
-            minute = entry.ts_ns // 60_000_000_000
+            minute = ts_ns // 60_000_000_000
             minutes[minute] = minutes.get(minute, 0) + 1
-            event = parse_entry(entry, env, smap)
-            if event is None:
+            parsed = ingest.parse(entry, env)
+            if parsed is None:
                 skipped += 1
                 continue
-            if request.services and event.service not in request.services:
+            if request.services and parsed.service not in request.services:
                 continue
-            if _replayed(event, window, state):
-                duplicates += 1
+            if replay_before is not None and ts_ns < replay_before and parsed.fingerprint in state.incidents:
+                duplicates += 1  # a --since re-read line older than the cursor: it counts only toward new bugs
                 continue
             events += 1
-            grouper.add(event)
+            ingest.count(parsed)
     except SourceError as e:
         log.error("polling %s failed: %s", env, e)
         error = str(e)
@@ -145,7 +143,7 @@ def _poll_environment(
         environment=env, start_ns=window.start_ns, end_ns=now_ns, lines=stats.lines, events=events,
         skipped=skipped, duplicates=duplicates, pages=stats.pages, truncated=stats.truncated,
         truncated_reason=stats.truncated_reason, last_ts_ns=stats.last_ts_ns, error=error,
-        tail_line_ids=tuple(line_id for _, line_id in tail), minute_counts=minutes,
+        tail_line_ids=tuple(tail_ids), minute_counts=minutes,
         late=0 if error else _probe_late(env, source, state, window.start_ns),
     )  # fmt: skip
 
@@ -157,11 +155,11 @@ def plan(
     state = store.load()
     now = clock.now()
     now_ns = int(now.timestamp()) * 1_000_000_000 + now.microsecond * 1_000
-    grouper = IncidentGrouper()
+    ingest = Ingest(smap)
     windows = [
-        _poll_environment(env, sources[env], state, smap, grouper, now_ns, request) for env in request.environments
+        _poll_environment(env, sources[env], state, smap, ingest, now_ns, request) for env in request.environments
     ]
-    planned = ledger.plan_incidents(state, grouper.incidents())
+    planned = ledger.plan_incidents(state, ingest.grouper.incidents())
     if request.services:
         planned = [p for p in planned if p.incident.service in request.services]
     return Plan(

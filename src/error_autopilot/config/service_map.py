@@ -89,10 +89,11 @@ class LokiConfig(_Model):
     """RE2 regex applied with `|~` so only candidate error lines leave Loki."""
     level_labels: tuple[str, ...] = ("level", "detected_level", "severity", "severity_text")
     """Labels that carry the log level."""
-    page_limit: Annotated[int, Field(ge=1, le=5000)] = 1000
-    """Entries per `query_range` page (Loki's default server cap is 5000)."""
-    max_pages: Annotated[int, Field(ge=1)] = 200
-    """Pages per run; beyond it the run reports the window as truncated and resumes next run."""
+    page_limit: Annotated[int, Field(ge=1, le=5000)] = 5000
+    """Entries per `query_range` page (Loki's default server cap, `max_entries_limit_per_query`, is 5000)."""
+    max_pages: Annotated[int, Field(ge=1)] = 1000
+    """Pages per run (5 million lines at 5000 a page: a storm of a million lines per half hour, with room to
+    catch up); beyond it the run reports the window as truncated and resumes next run."""
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
     """Timeout of one HTTP request."""
     deadline_s: Annotated[float, Field(gt=0)] = 300.0

@@ -2,32 +2,60 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from error_autopilot.domain.base import Frozen
 from error_autopilot.domain.stack import StackTrace
 
 
-class LogEntry(Frozen):
-    """One Loki entry: the unit of line identity (labels + ts + line + metadata)."""
+@functools.lru_cache(maxsize=4096)  # a stream's labels (and a line's few metadata sets) repeat on every line
+def _prefix(labels: tuple[tuple[str, str], ...], metadata: tuple[tuple[str, str], ...]) -> Any:
+    h = hashlib.blake2b(digest_size=12)
+    for key, value in sorted(labels):
+        h.update(f"{key}\x1f{value}\x1e".encode("utf-8", "surrogatepass"))
+    h.update(b"\x1d")
+    for key, value in sorted(metadata):
+        h.update(f"{key}\x1f{value}\x1e".encode("utf-8", "surrogatepass"))
+    return h
+
+
+_PREFIXES: dict[tuple[int, int], tuple[Mapping[str, str], Mapping[str, str], Any]] = {}
+
+
+@dataclass(slots=True)
+class LogEntry:
+    """One Loki entry: the unit of line identity (labels + ts + line + metadata). Never changed once made.
+
+    A plain slotted class, not a model: one is made per line read, and the source has already checked
+    the page's shape. Its identity is computed once, on first use."""
 
     ts_ns: int
     line: str
-    labels: dict[str, str]  # stream labels (index labels, plus merged metadata in default encoding)
-    metadata: dict[str, str] = {}  # structured metadata and parsed labels (categorize-labels encoding)
+    labels: Mapping[str, str]  # stream labels (index labels, plus merged metadata in default encoding)
+    # structured metadata and parsed labels (categorize-labels encoding)
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    _identity: str = field(default="", init=False, repr=False, compare=False)
 
     @property
     def identity(self) -> str:
         """Stable id of this exact entry; identical entries are the same log line."""
-        h = hashlib.blake2b(digest_size=12)
-        for key in sorted(self.labels):
-            h.update(f"{key}\x1f{self.labels[key]}\x1e".encode("utf-8", "surrogatepass"))
-        h.update(b"\x1d")
-        for key in sorted(self.metadata):
-            h.update(f"{key}\x1f{self.metadata[key]}\x1e".encode("utf-8", "surrogatepass"))
-        h.update(f"\x1d{self.ts_ns}\x1d".encode())
-        h.update(self.line.encode("utf-8", "surrogatepass"))
-        return h.hexdigest()
+        if not self._identity:
+            # entries of one page share their stream's labels and metadata dicts: look those up by object
+            known = _PREFIXES.get((id(self.labels), id(self.metadata)))
+            if known is None or known[0] is not self.labels or known[1] is not self.metadata:
+                if len(_PREFIXES) >= 4096:
+                    _PREFIXES.clear()
+                prefix = _prefix(tuple(self.labels.items()), tuple(self.metadata.items()))
+                known = _PREFIXES[(id(self.labels), id(self.metadata))] = (self.labels, self.metadata, prefix)
+            h = known[2].copy()
+            h.update(f"\x1d{self.ts_ns}\x1d".encode())
+            h.update(self.line.encode("utf-8", "surrogatepass"))
+            self._identity = h.hexdigest()
+        return self._identity
 
 
 class ErrorEvent(Frozen):

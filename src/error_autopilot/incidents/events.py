@@ -193,7 +193,7 @@ def parse_entry(
     raw = readable(entry.line)
     redactor = redactor_for(smap.redaction.patterns)
     stream_labels = redactor.redact_labels({k: readable(v) for k, v in entry.labels.items()})
-    labels = {**stream_labels, **redactor.redact_labels(entry.metadata)}
+    labels = {**stream_labels, **redactor.redact_labels(dict(entry.metadata))}
     data, fmt = _structured(raw, max_line_bytes)
     data, fmt = _redacted_fields(data, fmt, raw, redactor, max_line_bytes + _CAP_MARGIN)
     salvaged = fmt == "json-salvaged"

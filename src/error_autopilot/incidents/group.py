@@ -7,15 +7,18 @@ needs), not with the number of lines read.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import heapq
 import logging
 import re
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from error_autopilot.domain.events import ErrorEvent
+from error_autopilot.domain.events import ErrorEvent, LogEntry
 from error_autopilot.domain.incidents import Fingerprint, Incident, MessageVariable, SampleLine, TimelineCount
-from error_autopilot.domain.stack import StackTrace
 from error_autopilot.incidents.fingerprint import fingerprint_event
 from error_autopilot.incidents.parameterize import MAX_INPUT, PATTERNS, parameterize
 
@@ -59,7 +62,7 @@ def incident_title(event: ErrorEvent) -> str:
     return head + suffix
 
 
-def _type_and_message(event: ErrorEvent) -> tuple[str | None, str]:
+def type_and_message(event: ErrorEvent) -> tuple[str | None, str]:
     """The thrown type (short) and the first line of its message, whitespace collapsed."""
     exc_type = event.stack.primary.type if event.stack else event.exception_type
     message = event.exception_message or (event.stack.primary.message if event.stack else "") or event.message
@@ -77,7 +80,7 @@ def _names_a_value(word: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1024)  # one template per incident, matched against every event of it
-def _slots(template: str) -> tuple[re.Pattern[str] | None, tuple[tuple[str, str], ...]]:
+def template_slots(template: str) -> tuple[re.Pattern[str] | None, tuple[tuple[str, str], ...]]:
     """A regex capturing each placeholder's value in a message of this template, and (name, kind) per slot.
     None when the template has no placeholder, too many, or two touching (ambiguous to split)."""
     pieces = _PLACEHOLDER.split(template)
@@ -94,15 +97,77 @@ def _cap(text: str) -> str:
     return text if len(text) <= MAX_SAMPLE_CHARS else text[: MAX_SAMPLE_CHARS - 13] + "…[truncated]"
 
 
-def _keep_latest(items: dict[str, int], key: str, ts_ns: int, cap: int) -> None:
-    """Remember `key` at its newest timestamp, keeping only the `cap` newest keys."""
-    items[key] = max(ts_ns, items.get(key, ts_ns))
-    if len(items) > cap:
-        del items[min(items, key=lambda k: (items[k], k))]
+class _Distinct:
+    """Distinct hashes, up to `MAX_DISTINCT`, in a sorted array: 8 bytes a value where a set of ints takes
+    some 70 (with ten thousand bugs of a few hundred values each, that was most of a run's memory)."""
+
+    __slots__ = ("hashes",)
+
+    def __init__(self) -> None:
+        self.hashes = array("q")
+
+    def add(self, value: int) -> None:
+        """Remember `value` (a hash) unless it is known or `MAX_DISTINCT` are."""
+        hashes = self.hashes
+        if len(hashes) >= MAX_DISTINCT:
+            return
+        at = bisect.bisect_left(hashes, value)
+        if at == len(hashes) or hashes[at] != value:
+            hashes.insert(at, value)
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+
+class _Newest:
+    """The `cap` keys seen at the newest timestamps (ties: the greater key), each at its newest timestamp.
+
+    A heap of (ts, key) finds the one to drop without scanning; entries a newer timestamp replaced are
+    skipped when they surface."""
+
+    __slots__ = ("cap", "heap", "items")
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.items: dict[str, int] = {}
+        self.heap: list[tuple[int, str]] = []
+
+    def add(self, key: str, ts_ns: int) -> None:
+        """Remember `key` at `ts_ns` unless it was already seen later."""
+        items, heap = self.items, self.heap
+        known = items.get(key)
+        if known is not None:
+            if known >= ts_ns:
+                return
+            items[key] = ts_ns
+            heapq.heappush(heap, (ts_ns, key))  # its older entry is now stale
+        elif len(items) < self.cap:
+            items[key] = ts_ns
+            heapq.heappush(heap, (ts_ns, key))
+        else:
+            if (ts_ns, key) < heap[0]:
+                return  # older than every key kept: it would be the one dropped
+            _, oldest = heapq.heapreplace(heap, (ts_ns, key))
+            del items[oldest]
+            items[key] = ts_ns
+        while items.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)  # the top is always a kept key at its timestamp: the one to drop next
+        if len(heap) > 4 * self.cap:
+            self.heap = sorted((t, k) for k, t in items.items())
+
+    def ordered(self) -> tuple[str, ...]:
+        """Oldest first."""
+        return tuple(sorted(self.items, key=lambda k: (self.items[k], k)))
+
+
+# Where an occurrence's text comes from when the incident is built: its parsed event, or its entry and
+# environment to parse then (the ingest path parses only the few lines an incident shows, see ingest.py).
+Source = ErrorEvent | tuple[LogEntry, str]
+Resolve = Callable[[LogEntry, str], ErrorEvent | None]
 
 
 @dataclass
-class _Accumulator:
+class Accumulator:
     fingerprint: Fingerprint
     service: str
     exception_type: str | None
@@ -110,92 +175,121 @@ class _Accumulator:
     first_ns: int
     last_ns: int
     environment: str
+    template: str  # the parameterised message of the first event: the slots below are its placeholders
     environments: dict[str, None] = field(default_factory=dict)  # insertion-ordered set
     count: int = 0
-    trace_ids: dict[str, int] = field(default_factory=dict)  # id → newest ts
-    samples: list[SampleLine] = field(default_factory=list)
-    stack: StackTrace | None = None
-    versions: dict[str, int] = field(default_factory=dict)  # version → newest ts
-    template: str = ""  # the parameterised message of the first event: the slots below are its placeholders
-    values: list[set[int]] = field(default_factory=list)  # per slot, hashes of the distinct values seen
+    trace_ids: _Newest = field(default_factory=lambda: _Newest(MAX_TRACE_IDS))
+    samples: list[tuple[int, Source]] = field(default_factory=list)  # the newest occurrences, by ts
+    stack_source: Source | None = None  # the newest occurrence with a stack
+    versions: _Newest = field(default_factory=lambda: _Newest(MAX_VERSIONS))
+    values: list[_Distinct] = field(default_factory=list)  # per slot, hashes of the distinct values seen
     latest_ns: int = -1
-    latest: tuple[str | None, str, tuple[tuple[int, int], ...]] = (None, "", ())  # type, message, slot spans
+    latest_source: Source | None = None
     timeline: dict[tuple[int, str, str], int] = field(default_factory=dict)
     timeline_capped: bool = False
     truncated: dict[str, None] = field(default_factory=dict)  # insertion-ordered set of notes
 
     def add(self, event: ErrorEvent) -> None:
-        self.count += 1
-        if event.truncated and len(self.truncated) < MAX_TRUNCATION_NOTES:
-            self.truncated.setdefault(event.truncated, None)
-        if event.ts_ns < self.first_ns:
-            self.first_ns, self.environment = event.ts_ns, event.environment
-        self.last_ns = max(self.last_ns, event.ts_ns)
-        self.environments.setdefault(event.environment, None)
-        if event.trace_id:
-            _keep_latest(self.trace_ids, event.trace_id, event.ts_ns, MAX_TRACE_IDS)
-        if event.version:
-            _keep_latest(self.versions, event.version, event.ts_ns, MAX_VERSIONS)
-        self._sample(event)
-        self._variables(event)
-        cell = (event.ts_ns // 60_000_000_000, event.environment, event.version or "")
-        if cell in self.timeline or len(self.timeline) < MAX_TIMELINE:
-            self.timeline[cell] = self.timeline.get(cell, 0) + 1
-        else:
-            self.timeline_capped = True
-        if event.stack is not None and (self.stack is None or event.ts_ns >= self.latest_ns):
-            self.stack = event.stack  # the most recent stack represents the incident
-
-    def _variables(self, event: ErrorEvent) -> None:
-        """Count the distinct values of each variable part; remember the newest message and where its parts are."""
-        exc_type, message = _type_and_message(event)
+        """Count a parsed event."""
+        message = type_and_message(event)[1]
         if not self.template:
             self.template = parameterize(message)
-        regex, names = _slots(self.template)
+        regex, _ = template_slots(self.template)
         match = regex.fullmatch(message) if regex is not None else None
-        # parameterising every line is the grouper's largest cost: only a message of another shape needs it
-        template = self.template if match is not None or message == self.template else parameterize(message)
-        if match is not None:
-            self.values = self.values or [set() for _ in names]
-            for seen, value in zip(self.values, match.groups(), strict=True):
-                if len(seen) < MAX_DISTINCT:
-                    seen.add(hash(value))
-        if event.ts_ns >= self.latest_ns:
-            if match is None and _PLACEHOLDER.search(template):  # its variable parts cannot be told apart:
-                message = _PLACEHOLDER.sub("…", template)  # show none of them rather than one sample's
-            spans = tuple(match.span(n + 1) for n in range(len(names))) if match is not None else ()
-            self.latest_ns, self.latest = event.ts_ns, (exc_type, message, spans)
+        self.count_line(event.ts_ns, event.environment, event.trace_id, event.version, event.truncated,
+                        event.stack is not None, match.groups() if match is not None else None, event)  # fmt: skip
 
-    def headline(self) -> str:
+    def count_line(
+        self, ts_ns: int, environment: str, trace_id: str | None, version: str | None, truncated: str | None,
+        has_stack: bool, values: Sequence[str] | None, source: Source,
+    ) -> None:  # fmt: skip
+        """Count one occurrence from its facts; `values`: what each slot of the template held, None when
+        its message does not fit the template. Its text is read from `source` only if it is shown."""
+        self.count += 1
+        if truncated and len(self.truncated) < MAX_TRUNCATION_NOTES:
+            self.truncated.setdefault(truncated, None)
+        if ts_ns < self.first_ns:
+            self.first_ns, self.environment = ts_ns, environment
+        self.last_ns = max(self.last_ns, ts_ns)
+        self.environments.setdefault(environment, None)
+        if trace_id:
+            self.trace_ids.add(trace_id, ts_ns)
+        if version:
+            self.versions.add(version, ts_ns)
+        self._sample(ts_ns, source)
+        if values is not None:
+            self.values = self.values or [_Distinct() for _ in values]
+            for seen, value in zip(self.values, values, strict=True):
+                seen.add(hash(value))
+        if ts_ns >= self.latest_ns:
+            self.latest_ns, self.latest_source = ts_ns, source
+        cell = (ts_ns // 60_000_000_000, environment, version or "")
+        cells = self.timeline.get(cell)
+        if cells is not None:
+            self.timeline[cell] = cells + 1
+        elif len(self.timeline) < MAX_TIMELINE:
+            self.timeline[cell] = 1
+        else:
+            self.timeline_capped = True
+        if has_stack and (self.stack_source is None or ts_ns >= self.latest_ns):
+            self.stack_source = source  # the most recent stack represents the incident
+
+    def _sample(self, ts_ns: int, source: Source) -> None:
+        """Keep the `MAX_SAMPLES` newest lines (ties: the first seen). Kept in timestamp order, first seen
+        first among equal ones, so the one to drop is always the first."""
+        samples = self.samples
+        if len(samples) >= MAX_SAMPLES:
+            if samples[0][0] >= ts_ns:
+                return
+            del samples[0]
+        if not samples or samples[-1][0] <= ts_ns:
+            samples.append((ts_ns, source))
+        else:
+            samples.insert(bisect.bisect_right([ts for ts, _ in samples], ts_ns), (ts_ns, source))
+
+    def _latest(self, event: ErrorEvent) -> tuple[str | None, str, tuple[tuple[int, int], ...]]:
+        """The newest occurrence's type and message, and where the template's variable parts are in it."""
+        exc_type, message = type_and_message(event)
+        regex, names = template_slots(self.template)
+        match = regex.fullmatch(message) if regex is not None else None
+        template = self.template if match is not None or message == self.template else parameterize(message)
+        if match is None and _PLACEHOLDER.search(template):  # its variable parts cannot be told apart:
+            message = _PLACEHOLDER.sub("…", template)  # show none of them rather than one sample's
+        spans = tuple(match.span(n + 1) for n in range(len(names))) if match is not None else ()
+        return exc_type, message, spans
+
+    def _headline(self, latest: ErrorEvent | None) -> str:
         """The newest occurrence's `Type: message`, with parts that took several values replaced by `…`."""
-        exc_type, message, spans = self.latest
+        exc_type, message, spans = self._latest(latest) if latest is not None else (None, "", ())
         for (start, end), seen in sorted(zip(spans, self.values, strict=False), reverse=True):
             if len(seen) > 1:
                 message = message[:start] + "…" + message[end:]
         return _headline(exc_type, message)
 
-    def _sample(self, event: ErrorEvent) -> None:
-        """Keep the `MAX_SAMPLES` newest lines."""
-        if len(self.samples) >= MAX_SAMPLES:
-            oldest = min(range(len(self.samples)), key=lambda i: self.samples[i].ts_ns)
-            if self.samples[oldest].ts_ns >= event.ts_ns:
-                return
-            del self.samples[oldest]
-        exc_type, message = _type_and_message(event)
-        sample = SampleLine(line_id=event.line_id, ts_ns=event.ts_ns, text=_cap(event.line), trace_id=event.trace_id,
-                            message=_cap(_headline(exc_type, message)), environment=event.environment,
-                            version=event.version or "")  # fmt: skip
-        self.samples.append(sample)
+    def incident(self, resolve: Resolve | None) -> Incident:
+        parsed: dict[int, ErrorEvent | None] = {}  # the newest line is usually a sample and the stack too
 
-    def incident(self) -> Incident:
+        def event_of(source: Source | None) -> ErrorEvent | None:
+            if source is None or isinstance(source, ErrorEvent):
+                return source
+            if resolve is None:
+                raise ValueError("an occurrence counted from its entry needs a parser to be shown")
+            if id(source) not in parsed:
+                parsed[id(source)] = resolve(*source)
+            return parsed[id(source)]
+
+        samples = [(ts, event) for ts, source in self.samples if (event := event_of(source)) is not None]
+        stack_event = event_of(self.stack_source)
         return Incident(
             fingerprint=self.fingerprint.value, fingerprint_parts=self.fingerprint.parts,
             algorithm=self.fingerprint.algorithm, service=self.service, environment=self.environment,
             environments=tuple(self.environments), exception_type=self.exception_type, title=self.title,
             count=self.count, first_seen=to_datetime(self.first_ns), last_seen=to_datetime(self.last_ns),
-            trace_ids=tuple(sorted(self.trace_ids, key=lambda k: (self.trace_ids[k], k))),
-            sample=tuple(sorted(self.samples, key=lambda s: (s.ts_ns, s.line_id))), stack=self.stack,
-            versions=tuple(sorted(self.versions, key=lambda k: (self.versions[k], k))), headline=self.headline(),
+            trace_ids=self.trace_ids.ordered(),
+            sample=tuple(sorted((_sample_line(e) for _, e in samples), key=lambda s: (s.ts_ns, s.line_id))),
+            stack=stack_event.stack if stack_event is not None else None,
+            versions=self.versions.ordered(),
+            headline=self._headline(event_of(self.latest_source)),
             variables=self._variable_summary(), timeline_capped=self.timeline_capped,
             timeline=tuple(TimelineCount(minute=m, environment=e, version=v, count=c)
                            for (m, e, v), c in sorted(self.timeline.items())),
@@ -203,40 +297,59 @@ class _Accumulator:
         )  # fmt: skip
 
     def _variable_summary(self) -> tuple[MessageVariable, ...]:
-        _, names = _slots(self.template)
+        _, names = template_slots(self.template)
         return tuple(MessageVariable(name=name, kind=kind, distinct=len(seen), capped=len(seen) >= MAX_DISTINCT)
                      for (name, kind), seen in zip(names, self.values, strict=False))  # fmt: skip
 
 
+def _sample_line(event: ErrorEvent) -> SampleLine:
+    exc_type, message = type_and_message(event)
+    return SampleLine(line_id=event.line_id, ts_ns=event.ts_ns, text=_cap(event.line), trace_id=event.trace_id,
+                      message=_cap(_headline(exc_type, message)), environment=event.environment,
+                      version=event.version or "")  # fmt: skip
+
+
 class IncidentGrouper:
     """Folds events into incidents by fingerprint. Memory follows the number of distinct bugs, not
-    lines: each line is folded into aggregates and forgotten (deduplicating lines is the poller's job)."""
+    lines: each line is folded into aggregates and forgotten (deduplicating lines is the poller's job).
 
-    def __init__(self) -> None:
-        self._groups: dict[str, _Accumulator] = {}
+    `resolve` parses an entry counted by its facts alone (`count_line`) when the incident shows it."""
+
+    def __init__(self, resolve: Resolve | None = None) -> None:
+        self._groups: dict[str, Accumulator] = {}
         self._events = 0
+        self._resolve = resolve
 
     @property
     def events(self) -> int:
         """Events counted into an incident."""
         return self._events
 
-    def add(self, event: ErrorEvent) -> None:
-        """Count one event into its incident."""
+    def add(self, event: ErrorEvent, fingerprint: Fingerprint | None = None) -> None:
+        """Count one event into its incident (`fingerprint`: the event's, when already computed)."""
         self._events += 1
-        fingerprint = fingerprint_event(event)
+        fingerprint = fingerprint or fingerprint_event(event)
         group = self._groups.get(fingerprint.value)
         if group is None:
             exc_type = event.stack.primary.type if event.stack else event.exception_type
-            group = _Accumulator(
+            group = Accumulator(
                 fingerprint=fingerprint, service=event.service, exception_type=exc_type, title=incident_title(event),
                 first_ns=event.ts_ns, last_ns=event.ts_ns, environment=event.environment,
+                template="",
             )  # fmt: skip
             self._groups[fingerprint.value] = group
             log.debug("new incident %s: %s", fingerprint.value, group.title)
         group.add(event)
 
+    def group(self, fingerprint: str) -> Accumulator | None:
+        """The incident counted so far under `fingerprint`, to count more occurrences into by their facts."""
+        return self._groups.get(fingerprint)
+
+    def counted(self) -> None:
+        """One more event was counted into a group directly."""
+        self._events += 1
+
     def incidents(self) -> list[Incident]:
         """Every incident, most frequent first (then oldest first, then by fingerprint)."""
         groups = sorted(self._groups.values(), key=lambda g: (-g.count, g.first_ns, g.fingerprint.value))
-        return [g.incident() for g in groups]
+        return [g.incident(self._resolve) for g in groups]

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ from error_autopilot.sources.http import RetryPolicy, send_with_retry
 log = logging.getLogger(__name__)
 
 LOKI_MAX_LIMIT = 5000
+_NONE: dict[str, str] = {}  # the metadata of entries that have none (never changed: entries are read-only)
 _RE2_META = set("\\.+*?()|[]{}^$")
 
 
@@ -55,21 +57,42 @@ def build_query(config: LokiConfig, services: Sequence[str] = ()) -> str:
     return query
 
 
+def _strings(mapping: Any) -> dict[str, str]:
+    if not mapping:
+        return {}
+    if all(type(k) is str and type(v) is str for k, v in mapping.items()):
+        return dict(mapping)
+    return {str(k): str(v) for k, v in mapping.items()}
+
+
 def _entries(body: Any) -> list[LogEntry]:
+    """The page's entries, oldest first. Each is read into the four fields an entry has and nothing
+    else; entries share their stream's labels, and lines with the same metadata share one dict."""
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict) or data.get("resultType") != "streams":
         raise ValueError("not a streams result")
     entries: list[LogEntry] = []
+    shared: dict[object, dict[str, str]] = {}
     for stream in data.get("result") or []:
-        labels = {str(k): str(v) for k, v in (stream.get("stream") or {}).items()}
+        labels = _strings(stream.get("stream"))
         for value in stream.get("values") or []:
-            metadata: dict[str, str] = {}
-            if len(value) > 2 and isinstance(value[2], dict):
-                for group in ("structuredMetadata", "parsed"):
-                    metadata.update({str(k): str(v) for k, v in (value[2].get(group) or {}).items()})
-            entries.append(LogEntry(ts_ns=int(value[0]), line=str(value[1]), labels=labels, metadata=metadata))
-    entries.sort(key=lambda e: e.ts_ns)
+            extra = value[2] if len(value) > 2 else None
+            metadata = _NONE
+            if extra:
+                structured, parsed = extra.get("structuredMetadata"), extra.get("parsed")
+                key = (tuple(structured.items()) if structured else (), tuple(parsed.items()) if parsed else ())
+                found = shared.get(key)
+                if found is None:
+                    found = shared[key] = {**_strings(structured), **_strings(parsed)}
+                metadata = found
+            line = value[1]
+            entries.append(LogEntry(int(value[0]), line if type(line) is str else str(line), labels, metadata))
+    entries.sort(key=_ts)
     return entries
+
+
+def _ts(entry: LogEntry) -> int:
+    return entry.ts_ns
 
 
 class LokiSource:
@@ -97,7 +120,7 @@ class LokiSource:
         try:
             body = json.loads(response.content.decode("utf-8", errors="replace"))
             return _entries(body)
-        except (ValueError, TypeError, KeyError, IndexError) as e:
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
             raise SourceUnavailable(
                 f"Loki answered HTTP {response.status_code} with a body that is not a streams result: "
                 f"{response.text[:200]!r}",
@@ -105,14 +128,25 @@ class LokiSource:
             ) from e
 
     def poll(self, start_ns: int, end_ns: int, stats: PollStats) -> Iterator[LogEntry]:
-        """Yield every entry in [start_ns, end_ns) oldest first, each exactly once."""
+        """Yield every entry in [start_ns, end_ns) oldest first, each exactly once.
+
+        The next page is requested as soon as this one is decoded, and read while this one's entries
+        are processed: on a real Loki the wait for a page is most of a poll's time."""
         if end_ns <= start_ns:
             return
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loki-page")
+        try:
+            yield from self._poll(start_ns, end_ns, stats, pool)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _poll(self, start_ns: int, end_ns: int, stats: PollStats, pool: ThreadPoolExecutor) -> Iterator[LogEntry]:
         limit = self._config.page_limit
         started = self._clock()
         boundary_ts: int | None = None
         boundary_ids: set[str] = set()
         cursor = start_ns
+        ahead: tuple[int, int, Future[list[LogEntry]]] | None = None  # (cursor, limit, page being read)
         while True:
             if stats.pages >= self._config.max_pages:
                 stats.truncated, stats.truncated_reason = True, f"page cap of {self._config.max_pages} reached"
@@ -120,7 +154,11 @@ class LokiSource:
             if self._clock() - started > self._config.deadline_s:
                 stats.truncated, stats.truncated_reason = True, f"deadline of {self._config.deadline_s:.0f}s reached"
                 return
-            page = self._page(cursor, end_ns, limit)
+            if ahead is not None and ahead[:2] == (cursor, limit):
+                page = ahead[2].result()
+            else:
+                page = self._page(cursor, end_ns, limit)
+            ahead = None
             stats.pages += 1
             fresh = [e for e in page if not (e.ts_ns == boundary_ts and e.identity in boundary_ids)]
             if page and not fresh and len(page) >= limit:
@@ -140,15 +178,19 @@ class LokiSource:
                 if cursor >= end_ns:
                     return
                 continue
+            more = len(page) >= limit and bool(fresh)
+            if more:
+                last_ts = page[-1].ts_ns
+                if last_ts != boundary_ts:
+                    boundary_ids = set()
+                boundary_ts = last_ts
+                boundary_ids.update(e.identity for e in page if e.ts_ns == last_ts)
+                cursor = last_ts
+                if stats.pages < self._config.max_pages:
+                    ahead = (cursor, limit, pool.submit(self._page, cursor, end_ns, limit))
             for entry in fresh:
                 stats.lines += 1
                 stats.last_ts_ns = entry.ts_ns
                 yield entry
-            if len(page) < limit or not fresh:
+            if not more:
                 return
-            last_ts = page[-1].ts_ns
-            if last_ts != boundary_ts:
-                boundary_ids = set()
-            boundary_ts = last_ts
-            boundary_ids.update(e.identity for e in page if e.ts_ns == last_ts)
-            cursor = last_ts
