@@ -37,10 +37,10 @@ def run(root: Path | None = None) -> dict[str, Any]:
         "by_ecosystem": {
             name: {
                 "cases": s.cases,
-                "file_top1": round(s.file_top1, 3),
-                "function_top1": round(s.function_top1, 3),
-                "file_top3": round(s.file_top3, 3),
-                "baseline_file_top1": round(s.baseline_file_top1, 3),
+                "file_top1": round(s.file_top1, 4),
+                "function_top1": round(s.function_top1, 4),
+                "file_top3": round(s.file_top3, 4),
+                "baseline_file_top1": round(s.baseline_file_top1, 4),
             }
             for name, s in groups.items()
         },
