@@ -232,10 +232,35 @@ def write_json(path: Path, data: str) -> None:
         ) from e
 
 
+def write_plan(path: Path, plan: Plan) -> None:
+    """plan.json, compact, byte for byte what `plan.model_dump_json()` is, written one incident at a time:
+    a storm's plan is tens of megabytes, and that string (with the serializer's buffer behind it) was the
+    plan command's peak memory. Atomic, as `write_json`."""
+    marker = '"incidents":[]'
+    frame = plan.model_copy(update={"incidents": ()}).model_dump_json()
+    if frame.count(marker) != 1:  # cannot tell where the list goes: write it whole
+        write_json(path, plan.model_dump_json())
+        return
+    head, tail = frame.split(marker)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("w", encoding="utf-8") as out:
+            out.write(head + '"incidents":[')
+            for n, planned in enumerate(plan.incidents):
+                out.write("," + planned.model_dump_json() if n else planned.model_dump_json())
+            out.write("]" + tail)
+        tmp.replace(path)
+    except OSError as e:
+        raise FilesystemError(
+            f"cannot write {path}: {e.strerror or e}", hint=_WRITABLE_HINT.format(flag="--work-dir / --output")
+        ) from e
+
+
 def read_plan(path: Path) -> Plan:
     """Load plan.json with a clear error when it is missing or from another version."""
     try:
-        return Plan.model_validate_json(path.read_text(encoding="utf-8"))
+        return Plan.model_validate_json(path.read_bytes())  # bytes: no decoded copy of a large plan
     except OSError as e:
         raise ConfigError(f"cannot read the plan {path}: {e.strerror or e}") from e
     except ValueError as e:

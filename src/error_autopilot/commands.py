@@ -89,7 +89,7 @@ def _plan(ctx: app.Context, opts: RunOptions, timings: pipeline.Timings) -> Plan
         if opts.trace_id:
             plan = app.with_trace(ctx, plan, opts.trace_id, environments)
     # compact: a storm's plan holds thousands of incidents and the overlap's line ids (indenting added half)
-    app.write_json(ctx.settings.work_dir / "plan.json", plan.model_dump_json())
+    app.write_plan(ctx.settings.work_dir / "plan.json", plan)
     return plan
 
 
@@ -211,7 +211,7 @@ def plan(args: argparse.Namespace, settings: Settings) -> int:
     _preflight(ctx, opts, publishes=False)
     the_plan = _plan(ctx, opts, pipeline.Timings())
     if args.output:
-        app.write_json(args.output, the_plan.model_dump_json())
+        app.write_plan(args.output, the_plan)
     _echo(render_table(pipeline.plan_preview(the_plan)))
     return 3 if the_plan.windows and all(w.error for w in the_plan.windows) else 0
 

@@ -159,7 +159,7 @@ def plan(
     windows = [
         _poll_environment(env, sources[env], state, smap, ingest, now_ns, request) for env in request.environments
     ]
-    planned = ledger.plan_incidents(state, ingest.grouper.incidents())
+    planned = ledger.plan_incidents(state, ingest.incidents())
     if request.services:
         planned = [p for p in planned if p.incident.service in request.services]
     return Plan(

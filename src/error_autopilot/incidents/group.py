@@ -349,7 +349,18 @@ class IncidentGrouper:
         """One more event was counted into a group directly."""
         self._events += 1
 
-    def incidents(self) -> list[Incident]:
-        """Every incident, most frequent first (then oldest first, then by fingerprint)."""
+    def incidents(self, *, release: bool = False) -> list[Incident]:
+        """Every incident, most frequent first (then oldest first, then by fingerprint).
+
+        `release`: let each incident's counts and kept lines go as soon as it is built, leaving the grouper
+        empty. With ten thousand bugs those lines are tens of megabytes, which would otherwise sit beside
+        the models built from them at the plan's peak."""
         groups = sorted(self._groups.values(), key=lambda g: (-g.count, g.first_ns, g.fingerprint.value))
-        return [g.incident(self._resolve) for g in groups]
+        if not release:
+            return [g.incident(self._resolve) for g in groups]
+        self._groups = {}
+        groups.reverse()
+        built: list[Incident] = []
+        while groups:
+            built.append(groups.pop().incident(self._resolve))
+        return built

@@ -27,7 +27,7 @@ from typing import Final
 
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import ErrorEvent, LogEntry
-from error_autopilot.domain.incidents import Fingerprint
+from error_autopilot.domain.incidents import Fingerprint, Incident
 from error_autopilot.incidents.events import normalise_trace_id, parse_entry
 from error_autopilot.incidents.fingerprint import fingerprint_event
 from error_autopilot.incidents.group import Accumulator, IncidentGrouper, template_slots, type_and_message
@@ -130,6 +130,13 @@ class Ingest:
         self._streams: dict[tuple[int, int], tuple[object, object, object]] = {}
         self.grouper = IncidentGrouper(resolve=self._parse)
         self.parsed_in_full = 0  # lines parsed in full while counting (not those an incident shows)
+
+    def incidents(self) -> list[Incident]:
+        """Every incident (see `IncidentGrouper.incidents`), built once: the shapes remembered for counting
+        and each incident's kept lines are let go as the incidents are built, so nothing is counted after."""
+        self._layouts.clear()  # their shapes point at the incidents' accumulators
+        self._streams.clear()
+        return self.grouper.incidents(release=True)
 
     def _parse(self, entry: LogEntry, environment: str) -> ErrorEvent | None:
         return parse_entry(entry, environment, self._smap)
