@@ -35,6 +35,7 @@ from error_autopilot.redaction import card_shaped
 
 MAX_SHAPE_LINE = 16 * 1024  # longer lines are rare and costly to key: each is parsed on its own
 MAX_LAYOUTS = 50_000  # remembered shapes; past this the cache starts again (memory stays bounded)
+_TEMPLATES_PER_LENGTH = 8  # layouts kept per line length and clock: each miss tries them all
 _MIN_HEX = 8  # a shorter run of letters and digits could be a word (`add1`): it must match exactly
 _RUN = re.compile(r"([0-9a-fA-F]{4,})")
 # a time of day near the start of a line, its own timestamp (`2026-11-25T03:17:42.123Z ERROR …`): a run of
@@ -106,6 +107,39 @@ class _Layout:
         return found
 
 
+@dataclass(slots=True, frozen=True)
+class _Template:
+    """A layout seen twice, as a regex over whole lines: its constant text, and runs of its lengths."""
+
+    regex: re.Pattern[str]
+    layout: _Layout
+    lengths: tuple[int, ...]
+
+
+def _split(line: str, clock: re.Match[str] | None) -> list[str]:
+    """The line's constant text and runs, alternating; the clock (`_CLOCK` in the line's start) is one run."""
+    if clock is None:
+        return _RUN.split(line)
+    return [*_RUN.split(line[: clock.start()]), clock.group(), *_RUN.split(line[clock.end() :])]
+
+
+def _template(parts: Sequence[str]) -> re.Pattern[str]:
+    """A regex that matches a line exactly when `_RUN` splits it into the same constant text and run lengths.
+
+    `_RUN`'s runs are maximal, so the constant text next to a run never ends in a hex digit, and none of
+    it holds four in a row: any line made of that text and hex runs of those lengths splits the same way.
+    The clock is not matched here: the caller looks it up by the span `_CLOCK` found in the line."""
+    pattern = []
+    for n, part in enumerate(parts):
+        if n % 2 == 0:
+            pattern.append(re.escape(part))
+        elif _RUN.fullmatch(part):
+            pattern.append(f"([0-9a-fA-F]{{{len(part)}}})")
+        else:  # the clock, at the span the caller found
+            pattern.append(f"(.{{{len(part)}}})")
+    return re.compile("".join(pattern), re.DOTALL)
+
+
 @dataclass(slots=True)
 class Parsed:
     """One entry understood: its incident, and what counting it needs."""
@@ -117,7 +151,7 @@ class Parsed:
     event: ErrorEvent | None = None  # parsed in full
     fingerprint_of_event: Fingerprint | None = None
     shape: _Shape | None = None  # or counted from its shape and runs
-    runs: list[str] | None = None
+    runs: Sequence[str] | None = None
 
 
 class Ingest:
@@ -127,7 +161,11 @@ class Ingest:
         self._smap = smap
         self._custom = tuple(re.compile(p) for p in smap.redaction.patterns)
         self._layouts: dict[tuple[object, ...], _Layout] = {}
-        self._streams: dict[tuple[int, int], tuple[object, object, object]] = {}
+        self._streams: dict[tuple[int, int], tuple[object, object, int]] = {}
+        self._stream_ids: dict[tuple[object, ...], int] = {}  # a stream's labels and metadata, as a small key
+        # (stream, line length, clock span) -> layouts seen twice, each as a regex matching exactly the lines
+        # that `_RUN` splits into its constant text and run lengths
+        self._templates: dict[tuple[object, ...], list[_Template]] = {}
         self.grouper = IncidentGrouper(resolve=self._parse)
         self.parsed_in_full = 0  # lines parsed in full while counting (not those an incident shows)
 
@@ -148,25 +186,43 @@ class Ingest:
         if len(line) > MAX_SHAPE_LINE or (self._custom and any(p.search(line) for p in self._custom)):
             return self._full(entry, environment)
         clock = _CLOCK.search(line, 0, _CLOCK_WITHIN)
-        if clock is None:
-            parts = _RUN.split(line)
-        else:
-            parts = [*_RUN.split(line[: clock.start()]), clock.group(), *_RUN.split(line[clock.end() :])]
-        runs = parts[1::2]
         labels, metadata = entry.labels, entry.metadata
         stream = self._streams.get((id(labels), id(metadata)))
         if stream is None or stream[0] is not labels or stream[1] is not metadata:  # a page's entries share these
             if len(self._streams) > 4096:
                 self._streams.clear()
-            stream = (labels, metadata, (tuple(labels.items()), tuple(metadata.items())))
-            self._streams[(id(labels), id(metadata))] = stream
-        lengths = tuple(map(len, runs))
-        key = (stream[2], "\x00".join(parts[0::2]), lengths)
-        layout = self._layouts.get(key)
-        if layout is None:
-            if len(self._layouts) >= MAX_LAYOUTS:
-                self._layouts.clear()
-            layout = self._layouts[key] = _Layout(parts)
+            content = (tuple(labels.items()), tuple(metadata.items()))
+            number = self._stream_ids.get(content)
+            if number is None:
+                if len(self._stream_ids) >= MAX_LAYOUTS:
+                    self._stream_ids.clear()
+                    self._layouts.clear()
+                    self._templates.clear()
+                number = self._stream_ids[content] = len(self._stream_ids)
+            stream = self._streams[(id(labels), id(metadata))] = (labels, metadata, number)
+        where = (stream[2], len(line), clock.span() if clock is not None else None)
+        runs: Sequence[str] | None = None
+        for template in self._templates.get(where, ()):
+            match = template.regex.fullmatch(line)
+            if match is not None:
+                runs, layout, lengths = match.groups(), template.layout, template.lengths
+                break
+        if runs is None:
+            parts = _split(line, clock)
+            runs = parts[1::2]
+            lengths = tuple(map(len, runs))
+            key = (stream[2], "\x00".join(parts[0::2]), lengths)
+            found = self._layouts.get(key)
+            if found is None:
+                if len(self._layouts) >= MAX_LAYOUTS:
+                    self._layouts.clear()
+                    self._templates.clear()
+                layout = self._layouts[key] = _Layout(parts)
+            else:  # seen twice: later lines of this layout are matched, not split
+                layout = found
+                known = self._templates.setdefault(where, [])
+                if len(known) < _TEMPLATES_PER_LENGTH:
+                    known.append(_Template(_template(parts), layout, lengths))
         kinds = "".join(["d" if r.isdigit() else "t" if ":" in r else "w" if r.isalpha() else "l" if r.islower()
                          else "u" if r.isupper() else "m" for r in runs])  # fmt: skip
         by_kind = layout.kinds.get(kinds) or layout.of(kinds, lengths)
@@ -182,7 +238,7 @@ class Ingest:
             return self._full(entry, environment)
         return Parsed(shape.fingerprint, shape.service, entry, environment, shape=shape, runs=runs)
 
-    def _shape(self, parsed: Parsed | None, runs: list[str], varying: tuple[int, ...]) -> _Shape:
+    def _shape(self, parsed: Parsed | None, runs: Sequence[str], varying: tuple[int, ...]) -> _Shape:
         if parsed is None or parsed.event is None or parsed.fingerprint_of_event is None:
             return _Shape(None)
         event, fingerprint = parsed.event, parsed.fingerprint_of_event
