@@ -47,7 +47,8 @@ _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_$")
 # path that names code (a frame's module) is caught as a varying run inside the fingerprint
 _JOINED_BEFORE = _NAME_CHARS | frozenset(".\\")
 
-Pieces = tuple[tuple[str | int, ...], ...]  # per template slot: constant text and indexes of runs
+# per template slot: its constant text, the index of the one run it is, or both in order (joined per line)
+Pieces = tuple[str | int | tuple[str | int, ...], ...]
 _UNFIT: Final[Pieces] = ((-1,),)  # the message's variable parts cannot be read from the runs: parse every line
 
 
@@ -285,7 +286,11 @@ class Ingest:
         pieces = into[2]
         values = (
             None if pieces is None
-            else ["".join([p if isinstance(p, str) else runs[p] for p in slot]) for slot in pieces]
+            else [
+                slot if isinstance(slot, str) else runs[slot] if isinstance(slot, int)
+                else "".join([p if isinstance(p, str) else runs[p] for p in slot])
+                for slot in pieces
+            ]
         )  # fmt: skip
         group = into[0]
         ts = parsed.entry.ts_ns
@@ -311,7 +316,7 @@ def _pieces(shape: _Shape, template: str) -> Pieces | None:
     match = regex.fullmatch(shape.message) if regex is not None else None
     if match is None:
         return _UNFIT if in_message else None  # another value might make it fit
-    slots: list[tuple[str | int, ...]] = []
+    slots: list[str | int | tuple[str | int, ...]] = []
     covered: set[int] = set()
     for value in match.groups():
         slot: list[str | int] = []
@@ -324,5 +329,5 @@ def _pieces(shape: _Shape, template: str) -> Pieces | None:
                 return _UNFIT  # the part cuts through a varying run
             elif part:
                 slot.append(part)
-        slots.append(tuple(slot))
+        slots.append(slot[0] if len(slot) == 1 else tuple(slot) if slot else "")
     return _UNFIT if in_message - covered else tuple(slots)
