@@ -235,9 +235,9 @@ class Ingest:
             return parsed
         if shape.fingerprint is None:
             return None
-        if shape.exact or any(len({runs[i] for i in group}) > 1 for group in shape.same):
+        if shape.exact or (shape.same and any(len({runs[i] for i in group}) > 1 for group in shape.same)):
             return self._full(entry, environment)
-        return Parsed(shape.fingerprint, shape.service, entry, environment, shape=shape, runs=runs)
+        return Parsed(shape.fingerprint, shape.service, entry, environment, None, None, shape, runs)
 
     def _shape(self, parsed: Parsed | None, runs: Sequence[str], varying: tuple[int, ...]) -> _Shape:
         if parsed is None or parsed.event is None or parsed.fingerprint_of_event is None:
