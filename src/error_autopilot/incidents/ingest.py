@@ -36,6 +36,9 @@ from error_autopilot.redaction import card_shaped
 MAX_SHAPE_LINE = 16 * 1024  # longer lines are rare and costly to key: each is parsed on its own
 MAX_LAYOUTS = 50_000  # remembered shapes; past this the cache starts again (memory stays bounded)
 _TEMPLATES_PER_LENGTH = 8  # layouts kept per line length and clock: each miss tries them all
+# lines of a layout split before it gets a template: compiling one costs some 300 us, what a hundred lines'
+# splits cost, so a layout of a few lines (10,000 distinct bugs) never pays for one
+_TEMPLATE_AFTER = 256
 _MIN_HEX = 8  # a shorter run of letters and digits could be a word (`add1`): it must match exactly
 _RUN = re.compile(r"([0-9a-fA-F]{4,})")
 # a time of day near the start of a line, its own timestamp (`2026-11-25T03:17:42.123Z ERROR …`): a run of
@@ -85,13 +88,14 @@ class _Kinds:
 class _Layout:
     """A line's constant text and run lengths: where each run stands decides whether it may vary."""
 
-    __slots__ = ("after", "before", "kinds")
+    __slots__ = ("after", "before", "kinds", "split")
 
     def __init__(self, parts: list[str]) -> None:
         consts = parts[0::2]
         self.before = tuple(c[-1:] for c in consts[:-1])
         self.after = tuple(c[:1] for c in consts[1:])
         self.kinds: dict[str, _Kinds] = {}
+        self.split = 0  # its lines split so far
 
     def of(self, kinds: str, lengths: tuple[int, ...]) -> _Kinds:
         """The runs of these kinds: varying ones, and a getter for the others."""
@@ -110,7 +114,7 @@ class _Layout:
 
 @dataclass(slots=True, frozen=True)
 class _Template:
-    """A layout seen twice, as a regex over whole lines: its constant text, and runs of its lengths."""
+    """A layout seen often, as a regex over whole lines: its constant text, and runs of its lengths."""
 
     regex: re.Pattern[str]
     layout: _Layout
@@ -164,9 +168,9 @@ class Ingest:
         self._layouts: dict[tuple[object, ...], _Layout] = {}
         self._streams: dict[tuple[int, int], tuple[object, object, int]] = {}
         self._stream_ids: dict[tuple[object, ...], int] = {}  # a stream's labels and metadata, as a small key
-        # (stream, line length, clock span) -> layouts seen twice, each as a regex matching exactly the lines
+        # (stream, line length, clock span) -> layouts seen often, each as a regex matching exactly the lines
         # that `_RUN` splits into its constant text and run lengths
-        self._templates: dict[tuple[object, ...], list[_Template]] = {}
+        self._templates: dict[tuple[int, int, tuple[int, int] | None], list[_Template]] = {}
         self.grouper = IncidentGrouper(resolve=self._parse)
         self.parsed_in_full = 0  # lines parsed in full while counting (not those an incident shows)
 
@@ -195,8 +199,9 @@ class Ingest:
             content = (tuple(labels.items()), tuple(metadata.items()))
             number = self._stream_ids.get(content)
             if number is None:
-                if len(self._stream_ids) >= MAX_LAYOUTS:
+                if len(self._stream_ids) >= MAX_LAYOUTS:  # numbers are reused: nothing keyed by one may stay
                     self._stream_ids.clear()
+                    self._streams.clear()
                     self._layouts.clear()
                     self._templates.clear()
                 number = self._stream_ids[content] = len(self._stream_ids)
@@ -209,21 +214,7 @@ class Ingest:
                 runs, layout, lengths = match.groups(), template.layout, template.lengths
                 break
         if runs is None:
-            parts = _split(line, clock)
-            runs = parts[1::2]
-            lengths = tuple(map(len, runs))
-            key = (stream[2], "\x00".join(parts[0::2]), lengths)
-            found = self._layouts.get(key)
-            if found is None:
-                if len(self._layouts) >= MAX_LAYOUTS:
-                    self._layouts.clear()
-                    self._templates.clear()
-                layout = self._layouts[key] = _Layout(parts)
-            else:  # seen twice: later lines of this layout are matched, not split
-                layout = found
-                known = self._templates.setdefault(where, [])
-                if len(known) < _TEMPLATES_PER_LENGTH:
-                    known.append(_Template(_template(parts), layout, lengths))
+            runs, layout, lengths = self._split(line, clock, where)
         kinds = "".join(["d" if r.isdigit() else "t" if ":" in r else "w" if r.isalpha() else "l" if r.islower()
                          else "u" if r.isupper() else "m" for r in runs])  # fmt: skip
         by_kind = layout.kinds.get(kinds) or layout.of(kinds, lengths)
@@ -238,6 +229,27 @@ class Ingest:
         if shape.exact or (shape.same and any(len({runs[i] for i in group}) > 1 for group in shape.same)):
             return self._full(entry, environment)
         return Parsed(shape.fingerprint, shape.service, entry, environment, None, None, shape, runs)
+
+    def _split(
+        self, line: str, clock: re.Match[str] | None, where: tuple[int, int, tuple[int, int] | None]
+    ) -> tuple[list[str], _Layout, tuple[int, ...]]:
+        """A line no template matched: its runs, its layout and their lengths."""
+        parts = _split(line, clock)
+        runs = parts[1::2]
+        lengths = tuple(map(len, runs))
+        key = (where[0], "\x00".join(parts[0::2]), lengths)
+        layout = self._layouts.get(key)
+        if layout is None:
+            if len(self._layouts) >= MAX_LAYOUTS:
+                self._layouts.clear()
+                self._templates.clear()
+            layout = self._layouts[key] = _Layout(parts)
+        layout.split += 1
+        if layout.split == _TEMPLATE_AFTER:  # later lines of this layout are matched, not split
+            known = self._templates.setdefault(where, [])
+            if len(known) < _TEMPLATES_PER_LENGTH:
+                known.append(_Template(_template(parts), layout, lengths))
+        return runs, layout, lengths
 
     def _shape(self, parsed: Parsed | None, runs: Sequence[str], varying: tuple[int, ...]) -> _Shape:
         if parsed is None or parsed.event is None or parsed.fingerprint_of_event is None:
