@@ -11,6 +11,7 @@ twice. An incident the run deadline left uninvestigated simply stays pending the
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import time
 import uuid
@@ -148,6 +149,18 @@ def _poll_environment(
     )  # fmt: skip
 
 
+@contextmanager
+def _older_objects_frozen() -> Iterator[None]:
+    """Keep what exists before polling (imported modules, config, clients, state) out of the garbage
+    collector's passes while lines are read: a storm's short-lived objects set off many collections, and
+    each full one would walk all of that again (some 6% of a plan's CPU at 200,000 lines)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def plan(
     request: PlanRequest, *, smap: ServiceMap, sources: Mapping[str, EventSource], store: StateStore, clock: Clock
 ) -> Plan:
@@ -156,9 +169,10 @@ def plan(
     now = clock.now()
     now_ns = int(now.timestamp()) * 1_000_000_000 + now.microsecond * 1_000
     ingest = Ingest(smap)
-    windows = [
-        _poll_environment(env, sources[env], state, smap, ingest, now_ns, request) for env in request.environments
-    ]
+    with _older_objects_frozen():
+        windows = [
+            _poll_environment(env, sources[env], state, smap, ingest, now_ns, request) for env in request.environments
+        ]
     planned = ledger.plan_incidents(state, ingest.incidents())
     if request.services:
         planned = [p for p in planned if p.incident.service in request.services]

@@ -52,7 +52,7 @@ class LogEntry:
                 prefix = _prefix(tuple(self.labels.items()), tuple(self.metadata.items()))
                 known = _PREFIXES[(id(self.labels), id(self.metadata))] = (self.labels, self.metadata, prefix)
             h = known[2].copy()
-            h.update(f"\x1d{self.ts_ns}\x1d".encode())
+            h.update(b"\x1d%d\x1d" % self.ts_ns)
             h.update(self.line.encode("utf-8", "surrogatepass"))
             self._identity = h.hexdigest()
         return self._identity

@@ -35,6 +35,10 @@ from error_autopilot.redaction import card_shaped
 
 MAX_SHAPE_LINE = 16 * 1024  # longer lines are rare and costly to key: each is parsed on its own
 MAX_LAYOUTS = 50_000  # remembered shapes; past this the cache starts again (memory stays bounded)
+_TEMPLATES_PER_LENGTH = 8  # layouts kept per line length and clock: each miss tries them all
+# lines of a layout split before it gets a template: compiling one costs some 300 us, what a hundred lines'
+# splits cost, so a layout of a few lines (10,000 distinct bugs) never pays for one
+_TEMPLATE_AFTER = 256
 _MIN_HEX = 8  # a shorter run of letters and digits could be a word (`add1`): it must match exactly
 _RUN = re.compile(r"([0-9a-fA-F]{4,})")
 # a time of day near the start of a line, its own timestamp (`2026-11-25T03:17:42.123Z ERROR …`): a run of
@@ -46,7 +50,8 @@ _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_$")
 # path that names code (a frame's module) is caught as a varying run inside the fingerprint
 _JOINED_BEFORE = _NAME_CHARS | frozenset(".\\")
 
-Pieces = tuple[tuple[str | int, ...], ...]  # per template slot: constant text and indexes of runs
+# per template slot: its constant text, the index of the one run it is, or both in order (joined per line)
+Pieces = tuple[str | int | tuple[str | int, ...], ...]
 _UNFIT: Final[Pieces] = ((-1,),)  # the message's variable parts cannot be read from the runs: parse every line
 
 
@@ -83,13 +88,14 @@ class _Kinds:
 class _Layout:
     """A line's constant text and run lengths: where each run stands decides whether it may vary."""
 
-    __slots__ = ("after", "before", "kinds")
+    __slots__ = ("after", "before", "kinds", "split")
 
     def __init__(self, parts: list[str]) -> None:
         consts = parts[0::2]
         self.before = tuple(c[-1:] for c in consts[:-1])
         self.after = tuple(c[:1] for c in consts[1:])
         self.kinds: dict[str, _Kinds] = {}
+        self.split = 0  # its lines split so far
 
     def of(self, kinds: str, lengths: tuple[int, ...]) -> _Kinds:
         """The runs of these kinds: varying ones, and a getter for the others."""
@@ -106,6 +112,39 @@ class _Layout:
         return found
 
 
+@dataclass(slots=True, frozen=True)
+class _Template:
+    """A layout seen often, as a regex over whole lines: its constant text, and runs of its lengths."""
+
+    regex: re.Pattern[str]
+    layout: _Layout
+    lengths: tuple[int, ...]
+
+
+def _split(line: str, clock: re.Match[str] | None) -> list[str]:
+    """The line's constant text and runs, alternating; the clock (`_CLOCK` in the line's start) is one run."""
+    if clock is None:
+        return _RUN.split(line)
+    return [*_RUN.split(line[: clock.start()]), clock.group(), *_RUN.split(line[clock.end() :])]
+
+
+def _template(parts: Sequence[str]) -> re.Pattern[str]:
+    """A regex that matches a line exactly when `_RUN` splits it into the same constant text and run lengths.
+
+    `_RUN`'s runs are maximal, so the constant text next to a run never ends in a hex digit, and none of
+    it holds four in a row: any line made of that text and hex runs of those lengths splits the same way.
+    The clock is not matched here: the caller looks it up by the span `_CLOCK` found in the line."""
+    pattern = []
+    for n, part in enumerate(parts):
+        if n % 2 == 0:
+            pattern.append(re.escape(part))
+        elif _RUN.fullmatch(part):
+            pattern.append(f"([0-9a-fA-F]{{{len(part)}}})")
+        else:  # the clock, at the span the caller found
+            pattern.append(f"(.{{{len(part)}}})")
+    return re.compile("".join(pattern), re.DOTALL)
+
+
 @dataclass(slots=True)
 class Parsed:
     """One entry understood: its incident, and what counting it needs."""
@@ -117,7 +156,7 @@ class Parsed:
     event: ErrorEvent | None = None  # parsed in full
     fingerprint_of_event: Fingerprint | None = None
     shape: _Shape | None = None  # or counted from its shape and runs
-    runs: list[str] | None = None
+    runs: Sequence[str] | None = None
 
 
 class Ingest:
@@ -127,15 +166,21 @@ class Ingest:
         self._smap = smap
         self._custom = tuple(re.compile(p) for p in smap.redaction.patterns)
         self._layouts: dict[tuple[object, ...], _Layout] = {}
-        self._streams: dict[tuple[int, int], tuple[object, object, object]] = {}
+        self._streams: dict[tuple[int, int], tuple[object, object, int]] = {}
+        self._stream_ids: dict[tuple[object, ...], int] = {}  # a stream's labels and metadata, as a small key
+        # (stream, line length, clock span) -> layouts seen often, each as a regex matching exactly the lines
+        # that `_RUN` splits into its constant text and run lengths
+        self._templates: dict[tuple[int, int, tuple[int, int] | None], list[_Template]] = {}
         self.grouper = IncidentGrouper(resolve=self._parse)
         self.parsed_in_full = 0  # lines parsed in full while counting (not those an incident shows)
 
     def incidents(self) -> list[Incident]:
         """Every incident (see `IncidentGrouper.incidents`), built once: the shapes remembered for counting
         and each incident's kept lines are let go as the incidents are built, so nothing is counted after."""
-        self._layouts.clear()  # their shapes point at the incidents' accumulators
+        self._layouts.clear()  # their shapes point at the incidents' accumulators (so do the templates' layouts)
+        self._templates.clear()
         self._streams.clear()
+        self._stream_ids.clear()
         return self.grouper.incidents(release=True)
 
     def _parse(self, entry: LogEntry, environment: str) -> ErrorEvent | None:
@@ -155,25 +200,30 @@ class Ingest:
         if len(line) > MAX_SHAPE_LINE or (self._custom and any(p.search(line) for p in self._custom)):
             return self._full(entry, environment)
         clock = _CLOCK.search(line, 0, _CLOCK_WITHIN)
-        if clock is None:
-            parts = _RUN.split(line)
-        else:
-            parts = [*_RUN.split(line[: clock.start()]), clock.group(), *_RUN.split(line[clock.end() :])]
-        runs = parts[1::2]
         labels, metadata = entry.labels, entry.metadata
         stream = self._streams.get((id(labels), id(metadata)))
         if stream is None or stream[0] is not labels or stream[1] is not metadata:  # a page's entries share these
             if len(self._streams) > 4096:
                 self._streams.clear()
-            stream = (labels, metadata, (tuple(labels.items()), tuple(metadata.items())))
-            self._streams[(id(labels), id(metadata))] = stream
-        lengths = tuple(map(len, runs))
-        key = (stream[2], "\x00".join(parts[0::2]), lengths)
-        layout = self._layouts.get(key)
-        if layout is None:
-            if len(self._layouts) >= MAX_LAYOUTS:
-                self._layouts.clear()
-            layout = self._layouts[key] = _Layout(parts)
+            content = (tuple(labels.items()), tuple(metadata.items()))
+            number = self._stream_ids.get(content)
+            if number is None:
+                if len(self._stream_ids) >= MAX_LAYOUTS:  # numbers are reused: nothing keyed by one may stay
+                    self._stream_ids.clear()
+                    self._streams.clear()
+                    self._layouts.clear()
+                    self._templates.clear()
+                number = self._stream_ids[content] = len(self._stream_ids)
+            stream = self._streams[(id(labels), id(metadata))] = (labels, metadata, number)
+        where = (stream[2], len(line), clock.span() if clock is not None else None)
+        runs: Sequence[str] | None = None
+        for template in self._templates.get(where, ()):
+            match = template.regex.fullmatch(line)
+            if match is not None:
+                runs, layout, lengths = match.groups(), template.layout, template.lengths
+                break
+        if runs is None:
+            runs, layout, lengths = self._split(line, clock, where)
         kinds = "".join(["d" if r.isdigit() else "t" if ":" in r else "w" if r.isalpha() else "l" if r.islower()
                          else "u" if r.isupper() else "m" for r in runs])  # fmt: skip
         by_kind = layout.kinds.get(kinds) or layout.of(kinds, lengths)
@@ -185,11 +235,32 @@ class Ingest:
             return parsed
         if shape.fingerprint is None:
             return None
-        if shape.exact or any(len({runs[i] for i in group}) > 1 for group in shape.same):
+        if shape.exact or (shape.same and any(len({runs[i] for i in group}) > 1 for group in shape.same)):
             return self._full(entry, environment)
-        return Parsed(shape.fingerprint, shape.service, entry, environment, shape=shape, runs=runs)
+        return Parsed(shape.fingerprint, shape.service, entry, environment, None, None, shape, runs)
 
-    def _shape(self, parsed: Parsed | None, runs: list[str], varying: tuple[int, ...]) -> _Shape:
+    def _split(
+        self, line: str, clock: re.Match[str] | None, where: tuple[int, int, tuple[int, int] | None]
+    ) -> tuple[list[str], _Layout, tuple[int, ...]]:
+        """A line no template matched: its runs, its layout and their lengths."""
+        parts = _split(line, clock)
+        runs = parts[1::2]
+        lengths = tuple(map(len, runs))
+        key = (where[0], "\x00".join(parts[0::2]), lengths)
+        layout = self._layouts.get(key)
+        if layout is None:
+            if len(self._layouts) >= MAX_LAYOUTS:
+                self._layouts.clear()
+                self._templates.clear()
+            layout = self._layouts[key] = _Layout(parts)
+        layout.split += 1
+        if layout.split == _TEMPLATE_AFTER:  # later lines of this layout are matched, not split
+            known = self._templates.setdefault(where, [])
+            if len(known) < _TEMPLATES_PER_LENGTH:
+                known.append(_Template(_template(parts), layout, lengths))
+        return runs, layout, lengths
+
+    def _shape(self, parsed: Parsed | None, runs: Sequence[str], varying: tuple[int, ...]) -> _Shape:
         if parsed is None or parsed.event is None or parsed.fingerprint_of_event is None:
             return _Shape(None)
         event, fingerprint = parsed.event, parsed.fingerprint_of_event
@@ -236,7 +307,11 @@ class Ingest:
         pieces = into[2]
         values = (
             None if pieces is None
-            else ["".join([p if isinstance(p, str) else runs[p] for p in slot]) for slot in pieces]
+            else [
+                slot if isinstance(slot, str) else runs[slot] if isinstance(slot, int)
+                else "".join([p if isinstance(p, str) else runs[p] for p in slot])
+                for slot in pieces
+            ]
         )  # fmt: skip
         group = into[0]
         ts = parsed.entry.ts_ns
@@ -262,7 +337,7 @@ def _pieces(shape: _Shape, template: str) -> Pieces | None:
     match = regex.fullmatch(shape.message) if regex is not None else None
     if match is None:
         return _UNFIT if in_message else None  # another value might make it fit
-    slots: list[tuple[str | int, ...]] = []
+    slots: list[str | int | tuple[str | int, ...]] = []
     covered: set[int] = set()
     for value in match.groups():
         slot: list[str | int] = []
@@ -275,5 +350,5 @@ def _pieces(shape: _Shape, template: str) -> Pieces | None:
                 return _UNFIT  # the part cuts through a varying run
             elif part:
                 slot.append(part)
-        slots.append(tuple(slot))
+        slots.append(slot[0] if len(slot) == 1 else tuple(slot) if slot else "")
     return _UNFIT if in_message - covered else tuple(slots)
