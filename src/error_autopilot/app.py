@@ -12,7 +12,7 @@ import logging
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -219,12 +219,14 @@ def ensure_writable(folder: Path, flag: str) -> None:
         ) from e
 
 
-def write_json(path: Path, data: str) -> None:
-    """Write atomically so a killed run never leaves half a file for the next phase."""
+def write_json(path: Path, data: str | Iterable[str]) -> None:
+    """Write atomically so a killed run never leaves half a file for the next phase; `data` may come in
+    pieces, so a large file need not exist as one string."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(data, encoding="utf-8")
+        with tmp.open("w", encoding="utf-8") as out:
+            out.writelines([data] if isinstance(data, str) else data)
         tmp.replace(path)
     except OSError as e:
         raise FilesystemError(
@@ -235,26 +237,21 @@ def write_json(path: Path, data: str) -> None:
 def write_plan(path: Path, plan: Plan) -> None:
     """plan.json, compact, byte for byte what `plan.model_dump_json()` is, written one incident at a time:
     a storm's plan is tens of megabytes, and that string (with the serializer's buffer behind it) was the
-    plan command's peak memory. Atomic, as `write_json`."""
-    marker = '"incidents":[]'
+    plan command's peak memory."""
+    write_json(path, _plan_pieces(plan))
+
+
+def _plan_pieces(plan: Plan) -> Iterator[str]:
+    marker = '"incidents":['
     frame = plan.model_copy(update={"incidents": ()}).model_dump_json()
-    if frame.count(marker) != 1:  # cannot tell where the list goes: write it whole
-        write_json(path, plan.model_dump_json())
+    if frame.count(marker + "]") != 1:  # cannot tell where the list goes: write it whole
+        yield plan.model_dump_json()
         return
-    head, tail = frame.split(marker)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("w", encoding="utf-8") as out:
-            out.write(head + '"incidents":[')
-            for n, planned in enumerate(plan.incidents):
-                out.write("," + planned.model_dump_json() if n else planned.model_dump_json())
-            out.write("]" + tail)
-        tmp.replace(path)
-    except OSError as e:
-        raise FilesystemError(
-            f"cannot write {path}: {e.strerror or e}", hint=_WRITABLE_HINT.format(flag="--work-dir / --output")
-        ) from e
+    head, tail = frame.split(marker + "]")
+    yield head + marker
+    for n, planned in enumerate(plan.incidents):
+        yield "," + planned.model_dump_json() if n else planned.model_dump_json()
+    yield "]" + tail
 
 
 def read_plan(path: Path) -> Plan:
