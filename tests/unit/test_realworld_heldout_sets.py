@@ -16,6 +16,7 @@ from tests.support.corpus import CORPUS, ECOSYSTEMS, load_cases
 HELD_OUT = sorted(CORPUS.parent.glob("realworld-holdout*/"))
 CASE_FILES = ("case.json", "trace.txt", "files.txt", "symbols.json")
 SHA = re.compile(r"[0-9a-f]{40}")
+MIN_PER_ECOSYSTEM = 4
 
 
 def _repos(root: Path) -> set[str]:
@@ -52,6 +53,16 @@ def test_held_out_truth_is_in_its_tree(root: Path) -> None:
         assert case.truth_files and case.truth_files <= set(listed), case.id
         assert case.truth_functions, case.id
         assert set(case.symbols) <= set(listed), f"{case.id}: symbols for a file not in its tree"
+
+
+@pytest.mark.parametrize("root", HELD_OUT, ids=lambda p: p.name)
+def test_held_out_sets_cover_every_ecosystem_once_per_repository(root: Path) -> None:
+    # A set skewed to one ecosystem or to one repository's habits says little about traces in general.
+    cases = load_cases(root)
+    repos = [str(c.data["repo"]).lower() for c in cases]
+    assert len(repos) == len(set(repos)), f"{root.name} has two cases from one repository"
+    per_ecosystem = {eco: sum(c.ecosystem == eco for c in cases) for eco in ECOSYSTEMS}
+    assert min(per_ecosystem.values()) >= MIN_PER_ECOSYSTEM, f"{root.name}: {per_ecosystem}"
 
 
 @pytest.mark.parametrize("root", HELD_OUT, ids=lambda p: p.name)
