@@ -12,13 +12,13 @@ from typing import Any
 from tests.support.corpus import by_ecosystem, load_cases, run_corpus, scratch, summary
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
-HOLDOUT2 = FIXTURES / "realworld-holdout2"
+HOLDOUT3 = FIXTURES / "realworld-holdout3"
 HELD_OUT_LABELS = {"held_out": "held out (never tuned on)"}
 
 
 def held_out() -> dict[str, Path]:
     """The held-out sets present in this checkout, by report name: `held_out` is the one never read."""
-    sets = {"held_out": HOLDOUT2}
+    sets = {"held_out": HOLDOUT3}
     return {name: root for name, root in sets.items() if any(root.glob("*/*/case.json"))}
 
 
