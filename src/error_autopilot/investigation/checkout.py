@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 import git
 
 from error_autopilot.domain.errors import WorkspaceError
-from error_autopilot.investigation.clonecache import Clone, CloneCache, host_down, without_credentials
+from error_autopilot.investigation.clonecache import LOCK_WAIT_S, Clone, CloneCache, host_down, without_credentials
 from error_autopilot.ports import CheckedOut
-from error_autopilot.resilience import Breaker, Breakers
+from error_autopilot.resilience import Breaker, Breakers, Deadline
 
 _OWNER_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
@@ -29,14 +29,16 @@ class GitWorkspace:
     """ports.Workspace and ports.History over a CloneCache in `cache_dir`: one worktree per deployed commit.
 
     Thread-safe, and safe for several processes sharing `cache_dir`: work on one repository is
-    serialised (a thread lock here, then the cache's file lock), different repositories run in parallel."""
+    serialised (a thread lock here, then the cache's file lock), different repositories run in parallel.
+    `deadline` is the run's: no wait for another run's cache lock outlasts it (see CloneCache)."""
 
     def __init__(
         self, cache_dir: Path, *, github_url: str = "https://github.com", token: str | None = None,
-        breakers: Breakers | None = None,
+        breakers: Breakers | None = None, deadline: Deadline | None = None, lock_wait_s: float = LOCK_WAIT_S,
     ) -> None:  # fmt: skip
         self._github_url = github_url.rstrip("/")
-        self._cache = CloneCache(cache_dir, github_url=github_url, token=token)
+        self._cache = CloneCache(cache_dir, github_url=github_url, token=token, deadline=deadline,
+                                 lock_wait_s=lock_wait_s)  # fmt: skip
         self._breakers = breakers
         self._done: dict[tuple[str, str | None], CheckedOut] = {}
         self._locks: dict[str, threading.Lock] = {}

@@ -11,7 +11,11 @@ two versions of one service investigated at the same time never move each other'
 Several runs may share the cache (a self-hosted runner's tool cache): a file lock per repository
 serialises them, a clone is made aside and moved into place whole, and a clone git cannot read or
 fetch is discarded and made again. Folder names are derived from the URL (a readable tail and a
-hash), so no repository name can point outside the cache.
+hash), so no repository name can point outside the cache. The lock is waited for up to a deadline,
+never forever: a run stuck inside it (a hung `git fetch`) would otherwise hang every other run until
+its job's timeout killed it, silently. Past the deadline this run clones privately into a temporary
+folder and leaves the cache alone; the kernel drops the lock of a process that dies, so a killed run
+never leaves it held.
 
 The cache outlives the job, and the investigate job runs code it does not trust (a model-written
 patch under the service's tests): nothing planted in a cached clone may run in a later job, the
@@ -40,6 +44,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -51,6 +56,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import git
 
 from error_autopilot.domain.errors import WorkspaceError
+from error_autopilot.resilience import Deadline
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +89,10 @@ PREFETCH_TIMEOUT_S = 300
 # A worktree no run has used for this long is deleted: the cache would otherwise keep a full checkout
 # of every version ever deployed. Far longer than a run, so a run never loses the worktree it reads.
 STALE_WORKTREE_S = 7 * 24 * 3600
+# The longest wait for a repository's lock held by another run. A healthy holder is done in seconds to
+# minutes (a first clone of a large repository); past this it is presumed stuck.
+LOCK_WAIT_S = 10 * 60
+_LOCK_POLL_S = (0.05, 1.0)  # first and longest pause between two tries
 
 
 @functools.cache
@@ -129,26 +139,44 @@ def cache_folder_name(url: str) -> str:
 
 @dataclass(frozen=True)
 class Clone:
-    """A clone of `url` ready to read at `path` (changed only under its lock)."""
+    """A clone of `url` ready to read at `path`: the cache's (`shared`, changed only under its lock), or
+    this run's own, made in a temporary folder when the cache's lock could not be had in time."""
 
     url: str
     path: Path
+    shared: bool
+
+
+class _LockTimeout(Exception):
+    """Another run held a repository's cache lock for longer than this run may wait."""
+
+    def __init__(self, lock: Path, waited_s: float) -> None:
+        super().__init__(f"{lock} held by another run for {waited_s:.0f}s")
+        self.lock = lock
+        self.waited_s = waited_s
 
 
 class CloneCache:
     """One clone per repository URL in `root`, with its worktrees beside it (`<name>@<commit>`).
 
     Safe for several processes sharing `root`; callers serialise the work of their own threads on one
-    URL."""
+    URL. `deadline` (the run's) caps each lock wait at half of what is left of the run, so a private
+    clone and the investigation still fit; `lock_wait_s` caps it in any case."""
 
     def __init__(
-        self, root: Path, *, github_url: str = "https://github.com", token: str | None = None
+        self, root: Path, *, github_url: str = "https://github.com", token: str | None = None,
+        deadline: Deadline | None = None, lock_wait_s: float = LOCK_WAIT_S,
     ) -> None:  # fmt: skip
         self.root = root.resolve()  # later steps (patch checks) run git from other directories
         self._github_url = github_url.rstrip("/")
         self._token = token
+        self._deadline = deadline
+        self._lock_wait_s = lock_wait_s
         self._open: dict[str, Clone] = {}  # clones already brought up to date in this run
         self._prefetched: set[tuple[Path, str, tuple[str, ...]]] = set()
+        # Private clones live as long as this object (or the process): TemporaryDirectory deletes its folder
+        # when collected, so nothing of them is left behind on the runner.
+        self._private: list[tempfile.TemporaryDirectory[str]] = []
         self._guard = threading.Lock()
         self.clone_seconds = 0.0
         self.prefetch_seconds = 0.0
@@ -166,40 +194,60 @@ class CloneCache:
         return re.sub(r"(https?://)[^/@\s]*@", r"\1***@", text)
 
     def open(self, url: str) -> Clone:
-        """The clone of `url`, checked and fetched once per run; made (again) when missing or unusable."""
+        """The clone of `url`, checked and fetched once per run; made (again) when missing or unusable.
+        A private clone for this run when another run holds the cache's lock past the wait limit."""
         if (known := self._open.get(url)) is not None:
             return known
         dest = self.folder(url)
         started = time.monotonic()
         try:
-            with self._exclusive(dest):
-                self._clone_or_fetch(url, dest)
+            clone = Clone(url, dest, shared=True)
+            try:
+                with self._exclusive(dest):
+                    self._clone_or_fetch(url, dest)
+            except _LockTimeout as busy:
+                clone = self._private_clone(url, busy)
         finally:
             with self._guard:
                 self.clone_seconds += time.monotonic() - started
-        clone = self._open[url] = Clone(url, dest)
+        self._open[url] = clone
         return clone
 
     def opened(self, url: str) -> Clone:
         """The clone of `url` this run opened, else the cache's (as it is: nothing is fetched)."""
-        return self._open.get(url) or Clone(url, self.folder(url))
+        return self._open.get(url) or Clone(url, self.folder(url), shared=True)
 
     def worktree(self, clone: Clone, sha: str) -> Path:
-        """A worktree of the clone at `sha`, created once and reused across runs."""
-        with self._exclusive(clone.path):
+        """A worktree of the clone at `sha`, created once and reused across runs. When the cache's lock
+        stays held past the wait, the rest of the run uses a private clone (and its worktree)."""
+        if not clone.shared:
             return self._worktree(clone.url, clone.path, sha)
+        try:
+            with self._exclusive(clone.path):
+                return self._worktree(clone.url, clone.path, sha)
+        except _LockTimeout as busy:
+            private = self._open[clone.url] = self._private_clone(clone.url, busy)
+            return self._worktree(private.url, private.path, sha)
 
     def prefetch(self, clone: Clone, commit: str, paths: tuple[str, ...]) -> int:
         """Every past version of `paths` up to `commit` that the partial clone lacks, fetched in one
-        request, once per run; returns how many. Best effort: on any failure (or a git older than
-        BATCH_FETCH_GIT) nothing is fetched and blame fetches what it needs one version at a time."""
+        request, once per run; returns how many. Best effort: on any failure (a lock held too long
+        included, or a git older than BATCH_FETCH_GIT) nothing is fetched and blame fetches what it
+        needs one version at a time."""
         key = (clone.path, commit, paths)
         if key in self._prefetched:
             return 0
         started = time.monotonic()
         try:
-            with self._exclusive(clone.path):
+            if clone.shared:
+                with self._exclusive(clone.path):
+                    fetched = self._fetch_missing(clone.url, clone.path, commit, paths)
+            else:
                 fetched = self._fetch_missing(clone.url, clone.path, commit, paths)
+        except _LockTimeout as busy:
+            log.warning("the clone cache lock %s was held by another run for %.0fs: blame fetches the history of %s "
+                        "file by file", busy.lock, busy.waited_s, ", ".join(paths))  # fmt: skip
+            return 0
         except (OSError, subprocess.SubprocessError, git.GitCommandError) as e:
             why = self.redact(str(getattr(e, "stderr", "") or e).strip()).splitlines()
             log.warning("could not fetch the history of %s in one request (%s): blame fetches it file by file",
@@ -234,17 +282,64 @@ class CloneCache:
         env["GIT_CONFIG_COUNT"] = str(count)
         return env
 
+    def _lock_wait_limit(self) -> float:
+        if self._deadline is None:
+            return self._lock_wait_s
+        return min(self._lock_wait_s, max(1.0, self._deadline.remaining() / 2))
+
     @contextmanager
     def _exclusive(self, clone_dir: Path) -> Iterator[None]:
-        """This process alone works on the clone (another run sharing the cache waits). The kernel
-        drops the lock when a process dies, so a killed run never leaves the cache locked."""
+        """This process alone works on the clone, or _LockTimeout once another run has held it too long.
+        The kernel drops the lock when a process dies, so a killed run never leaves the cache locked."""
         clone_dir.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(clone_dir.with_name(clone_dir.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        lock = clone_dir.with_name(clone_dir.name + ".lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._acquire(fd, lock)
             yield
         finally:
             os.close(fd)  # closing releases the lock
+
+    def _acquire(self, fd: int, lock: Path) -> None:
+        """Take the lock, trying again with growing pauses until the wait limit (flock itself would wait
+        forever, with no word in the log)."""
+        limit = self._lock_wait_limit()
+        started = time.monotonic()
+        pause, longest = _LOCK_POLL_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                waited = time.monotonic() - started
+            if waited >= limit:
+                raise _LockTimeout(lock, waited) from None
+            if pause == _LOCK_POLL_S[0]:  # the first miss: say why the run pauses
+                log.info("waiting up to %.0fs for %s: another run sharing the clone cache holds it", limit, lock)
+            time.sleep(min(pause, limit - waited))
+            pause = min(pause * 2, longest)
+
+    def _private_clone(self, url: str, busy: _LockTimeout) -> Clone:
+        """A clone for this run alone in a temporary folder, the cache left as it is."""
+        log.warning("clone cache busy: %s was held by another run for %.0fs, so %s is cloned privately for this "
+                    "run (the cache is left untouched). If this repeats, look for a stuck git process of another "
+                    "run on this runner, or give each job its own AUTOPILOT_CACHE_DIR.",
+                    busy.lock, busy.waited_s, self.redact(url))  # fmt: skip
+        private = tempfile.TemporaryDirectory(prefix="error-autopilot-clone-", ignore_cleanup_errors=True)
+        with self._guard:
+            self._private.append(private)
+        dest = Path(private.name).resolve() / cache_folder_name(url)
+        try:
+            self._fresh_clone(url, dest)
+        except git.GitCommandError as e:
+            raise WorkspaceError(
+                f"cannot clone {self.redact(url)}: the clone cache lock {busy.lock} was held by another run for "
+                f"{busy.waited_s:.0f}s, and a private clone failed too: {self.redact(str(e.stderr).strip())}",
+                hint="look for a stuck git process of another error-autopilot run on this runner (it holds the "
+                "lock; killing it frees the lock), or give each job its own AUTOPILOT_CACHE_DIR",
+            ) from e
+        self._index_history(url, dest)
+        return Clone(url, dest, shared=False)
 
     def _clone_or_fetch(self, url: str, dest: Path) -> None:
         """The cached clone checked and fetched; made (again) when missing or unusable. Under the lock."""
