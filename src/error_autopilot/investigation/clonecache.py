@@ -332,11 +332,12 @@ class CloneCache:
         try:
             self._fresh_clone(url, dest)
         except git.GitCommandError as e:
+            # The advice is in the message itself: the finding records only the message of a failed checkout.
             raise WorkspaceError(
                 f"cannot clone {self.redact(url)}: the clone cache lock {busy.lock} was held by another run for "
-                f"{busy.waited_s:.0f}s, and a private clone failed too: {self.redact(str(e.stderr).strip())}",
-                hint="look for a stuck git process of another error-autopilot run on this runner (it holds the "
-                "lock; killing it frees the lock), or give each job its own AUTOPILOT_CACHE_DIR",
+                f"{busy.waited_s:.0f}s, and a private clone failed too ({self.redact(str(e.stderr).strip())}); "
+                "look for a stuck git process of another error-autopilot run on this runner holding that lock "
+                "(killing it frees the lock), or give each job its own AUTOPILOT_CACHE_DIR"
             ) from e
         self._index_history(url, dest)
         return Clone(url, dest, shared=False)
