@@ -449,6 +449,7 @@ def workspace(ctx: Context) -> GitWorkspace:
         github_url=ctx.smap.github_url,
         token=ctx.settings.github_token.get_secret_value() if ctx.settings.github_token else None,
         breakers=ctx.breakers,
+        deadline=ctx.deadline,
     )
 
 

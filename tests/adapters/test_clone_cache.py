@@ -4,16 +4,25 @@ git, bare remotes served over file:// (so the partial-clone protocol is really s
 from __future__ import annotations
 
 import base64
+import gc
 import os
+import re
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from error_autopilot.demo.httpserver import LoopbackServer, Request, Response
+from error_autopilot.domain.errors import WorkspaceError
 from error_autopilot.investigation.blame import suspects
-from error_autopilot.investigation.checkout import GitWorkspace, cache_folder_name
+from error_autopilot.investigation.checkout import GitWorkspace
+from error_autopilot.investigation.clonecache import cache_folder_name
+from error_autopilot.resilience import Deadline
 from tests.adapters.test_repo_checkout_blame import Repo, commit, git
 from tests.conftest import REPO_ROOT
 
@@ -295,3 +304,120 @@ def test_an_older_git_skips_the_batch_and_says_so(repo: Repo, tmp_path: Path) ->
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "0"
     assert "git 2.25.1 is older than 2.29: blame fetches past versions one at a time" in run.stderr
+
+
+# --- another run holding a repository's lock: waited for up to a limit, never forever ----------------
+
+_HOLD = """
+import fcntl, os, sys, time
+os.makedirs(os.path.dirname(sys.argv[1]), exist_ok=True)
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(120)  # a regression to waiting forever fails the test instead of hanging it
+"""
+
+
+@contextmanager
+def _held(lock: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding `lock` as a run would (flock), until killed; killed on exit in any case."""
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+
+
+def _lock_of(cache: Path, url: str) -> Path:
+    clone = GitWorkspace(cache).clone_dir(url)
+    return clone.with_name(clone.name + ".lock")
+
+
+def test_a_lock_held_too_long_means_a_private_clone_and_a_killed_holder_frees_the_cache(
+    repo: Repo, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = tmp_path / "cache"
+    clone = _clone_of(GitWorkspace(cache).checkout(_url(repo), None, "main", None).path)
+    (clone / ".git" / "cloned-by-the-first-run").write_text("marker\n")
+    (repo.work / "new.txt").write_text("new\n")
+    newer = commit(repo.work, "Newer")
+    git(repo.work, "push", "-q", str(repo.remote), "main")
+    lock = _lock_of(cache, _url(repo))
+
+    with _held(lock) as holder:
+        ws = GitWorkspace(cache, lock_wait_s=1.0)
+        started = time.monotonic()
+        out = ws.checkout(_url(repo), None, "main", None)
+        waited = time.monotonic() - started
+        assert 1.0 <= waited < 60
+        assert out.commit == newer and (out.path / "new.txt").read_text() == "new\n"
+        assert not out.path.is_relative_to(cache), "the private clone must not be in the shared cache"
+        assert ws.prefetch_history(out, ["src/app.py"]) > 0, "a private clone needs no lock"
+        assert suspects(out.path, out.commit, "src/app.py", 10, None)[0].sha == repo.bug
+        warning = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert len(warning) == 1 and re.search(rf"clone cache busy: {re.escape(str(lock))} was held by another run "
+                                               r"for \d+s", warning[0])  # fmt: skip
+        assert "cloned privately for this run (the cache is left untouched)" in warning[0]
+        assert git(clone, "rev-parse", "refs/remotes/origin/main") == repo.head, "the cache was changed unlocked"
+        holder.kill()  # a run killed while holding the lock: the kernel releases it
+        holder.wait(timeout=30)
+
+        again = GitWorkspace(cache, lock_wait_s=1.0).checkout(_url(repo), None, "main", None)
+    assert again.commit == newer and _clone_of(again.path) == clone
+    assert (clone / ".git" / "cloned-by-the-first-run").exists(), "the cache was cloned again, not fetched"
+
+    private = out.path.parent
+    del ws
+    gc.collect()
+    assert not private.exists(), "the private clone outlived the workspace that made it"
+
+
+def test_the_wait_ends_as_soon_as_the_holder_is_killed(repo: Repo, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    with _held(_lock_of(cache, _url(repo))) as holder, ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        waiting = pool.submit(GitWorkspace(cache, lock_wait_s=120).checkout, _url(repo), None, "main", None)
+        time.sleep(1.0)
+        assert not waiting.done(), "the lock was not waited for"
+        holder.kill()
+        out = waiting.result(timeout=60)
+    assert time.monotonic() - started < 30
+    assert out.commit == repo.head and out.path.is_relative_to(cache.resolve())
+
+
+def test_the_run_deadline_bounds_the_wait(repo: Repo, tmp_path: Path) -> None:
+    """Half of what is left of the run (at least 1 s): a 2 s run waits about 1 s, not the 10 minute cap."""
+    cache = tmp_path / "cache"
+    with _held(_lock_of(cache, _url(repo))):
+        started = time.monotonic()
+        out = GitWorkspace(cache, deadline=Deadline(2.0)).checkout(_url(repo), repo.bug, "main", None)
+        assert time.monotonic() - started < 30
+    assert out.commit == repo.bug and not out.path.is_relative_to(cache.resolve())
+
+
+def test_a_lock_held_during_the_prefetch_leaves_blame_to_fetch_on_demand(
+    repo: Repo, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = tmp_path / "cache"
+    ws = GitWorkspace(cache, lock_wait_s=0.5)
+    out = ws.checkout(_url(repo), None, "main", None)
+    lock = _lock_of(cache, _url(repo))
+    with _held(lock):
+        assert ws.prefetch_history(out, ["src/app.py"]) == 0
+    assert re.search(rf"the clone cache lock {re.escape(str(lock))} was held by another run for \d+s", caplog.text)
+    assert ws.prefetch_history(out, ["src/app.py"]) > 0, "a skipped prefetch is tried again once the lock is free"
+    assert suspects(out.path, out.commit, "src/app.py", 10, None)[0].sha == repo.bug
+
+
+def test_a_held_lock_and_no_private_clone_is_an_error_that_says_what_to_do(repo: Repo, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    lock = _lock_of(cache, _url(repo))
+    url = _url(repo)
+    os.rename(repo.remote, tmp_path / "gone.git")
+    with _held(lock), pytest.raises(WorkspaceError) as raised:
+        GitWorkspace(cache, lock_wait_s=0.5).checkout(url, None, "main", None)
+    message = rf"the clone cache lock {re.escape(str(lock))} was held by another run for \d+s, and a private clone"
+    assert re.search(message + r" failed too \(.+\); look for a stuck git process of another error-autopilot run",
+                     raised.value.message, re.DOTALL)  # fmt: skip
