@@ -5,7 +5,7 @@ like a ctags index, never code.
 Files that matter: the files the trace's frames map to, the truth files, and any file of the
 listing that defines a class or type a frame names. Reads the bare mirrors under
 `/work/.mirror/<Owner>+<repo>/repo` (or its `.git` when the snapshot came with a work tree; fetch a
-missing one first). Usage (`--root` for a held-out set such as tests/fixtures/realworld-holdout2):
+missing one first). Usage (`--root` for a held-out set, tests/fixtures/realworld-holdout<N>):
 
     .venv/bin/python -m scripts.corpus_symbols [--root DIR] [case-id ...]
 """
