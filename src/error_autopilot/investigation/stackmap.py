@@ -267,8 +267,17 @@ def _choose(candidates: list[str], hint: str, *, compiled: bool = False, any_ext
     if best == 0:
         return Mapping(None, note="no file of that name in the repository")
     tied = [c for s, c in scored if s == best]
-    if compiled and len(tied) > 1:  # the built file and its source: the fix goes into the source
+    if compiled and len(tied) > 1:
+        # The built file and a file in a source folder both match. tsc emits one `.js` per `.ts` (its
+        # outDir mirrors rootDir), so a `.ts` twin is the source the fix goes into. A `.js` twin is only
+        # a name match: bundlers (ncc, webpack, rollup) fold every module into one `dist/index.js`, and a
+        # GitHub Action commits that bundle (GitHub's JavaScript-action docs); the frame's line is a line
+        # of the committed bundle, not of `src/index.js`.
+        exact = [c for c in tied if _shared(c, parts, compiled=False) == best]
         source = [c for c in tied if not _BUILT.intersection(c.split("/"))]
+        if exact and all(posixpath.splitext(c)[1] == posixpath.splitext(exact[0])[1] for c in source):
+            others = tuple(c for c in tied if c != exact[0])[:3]
+            return Mapping(exact[0], best, others, note="the committed build output the frame names")
         tied = source or tied
     if len(tied) > 1:  # more of the hint's words in the path: `Acme.Orders.Api/` for namespace `Acme.Orders.Api`
         words = set(re.split(r"[/._-]", hint.lower()))

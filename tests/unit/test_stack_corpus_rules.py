@@ -1,0 +1,129 @@
+"""Parsing and mapping rules added after the second held-out set was read (issue 11), each checked on
+the real lines of the corpus case that showed the gap (`tests/fixtures/realworld/<eco>/<case>/trace.txt`,
+quoted here so the rule's test does not move when the corpus does) and on a variant the rule must
+leave alone."""
+
+from __future__ import annotations
+
+from error_autopilot.incidents.stacktrace import parse_stacktrace
+from error_autopilot.investigation.stackmap import _index, map_frame_explained, rank
+
+# python/evilhero-mylar-304: a Windows traceback pasted outside a code block, every line flushed left
+MYLAR = """\
+05-Apr-2013 15:46:53 - INFO :: Thread-13 : Now checking files for Jennifer Blood (2011) in R:\\eComics\\Jennifer Blood
+
+Exception in thread Thread-13:
+Traceback (most recent call last):
+File "C:\\Program Files (x86)\\Python 2.73\\lib\\threading.py", line 551, in __bootstrap_inner
+self.run()
+File "C:\\Program Files (x86)\\Python 2.73\\lib\\threading.py", line 504, in run
+self.__target(_self.__args, *_self.__kwargs)
+File "C:\\Program Files (x86)\\Mylar\\mylar\\updater.py", line 365, in forceRescan
+if 'au' in fcnew[som+1].lower():
+IndexError: list index out of range
+"""
+MYLAR_FILES = ["mylar/__init__.py", "mylar/updater.py", "mylar/helpers.py", "Mylar.py"]
+
+
+def test_a_traceback_flushed_left_keeps_every_frame() -> None:
+    trace = parse_stacktrace(MYLAR, packages=("mylar",))
+    assert trace is not None and trace.language == "python"
+    assert (trace.primary.type, trace.primary.message) == ("IndexError", "list index out of range")
+    assert [f.function for f in trace.primary.frames] == ["forceRescan", "run", "__bootstrap_inner"]
+    first = rank(trace, MYLAR_FILES, packages=("mylar",)).candidates[0]
+    assert (first.path, first.function) == ("mylar/updater.py", "forceRescan")
+
+
+def test_a_flushed_left_frame_without_its_source_line_still_ends_at_the_exception() -> None:
+    """No source line (the file was not there to read): the line after the frame is the exception."""
+    text = "\n".join(line for line in MYLAR.splitlines() if not line.startswith(("self.", "if ")))
+    trace = parse_stacktrace(text, packages=("mylar",))
+    assert trace is not None and trace.primary.type == "IndexError"
+    assert [f.function for f in trace.primary.frames] == ["forceRescan", "run", "__bootstrap_inner"]
+
+
+def test_a_source_line_that_reads_like_a_keyword_is_not_the_exception() -> None:
+    text = MYLAR.replace("self.run()", "raise")
+    trace = parse_stacktrace(text, packages=("mylar",))
+    assert trace is not None and trace.primary.type == "IndexError" and len(trace.primary.frames) == 3
+
+
+def test_the_flushed_traceback_indented_as_a_whole_reads_the_same() -> None:
+    indented = "\n".join("    " + line for line in MYLAR.splitlines())
+    trace, flat = parse_stacktrace(indented, packages=("mylar",)), parse_stacktrace(MYLAR, packages=("mylar",))
+    assert trace is not None and flat is not None
+    assert trace.primary.type == flat.primary.type == "IndexError"
+    assert [f.function for f in trace.primary.frames] == [f.function for f in flat.primary.frames]
+
+
+# jvm/rogermiranda1000-portalgun-88: frames copied from Sentry's issue page ("<class> in <method> at line
+# N"), the exception in markdown bold above them
+PORTALGUN = """\
+**ClassCastException**: class java.lang.Long cannot be cast to class java.lang.Integer (java.lang.Long and java.lang.Integer are in module java.base of loader 'bootstrap')
+
+com.rogermiranda1000.portalgun.files.Config in getInteger at line 79
+com.rogermiranda1000.portalgun.events.onUse in playerUsedPortalGun at line 78
+com.rogermiranda1000.portalgun.events.onUse in onPlayerUse at line 51
+"""  # noqa: E501
+PORTALGUN_FILES = [
+    "src/main/java/com/rogermiranda1000/portalgun/PortalGun.java",
+    "src/main/java/com/rogermiranda1000/portalgun/events/onUse.java",
+    "src/main/java/com/rogermiranda1000/portalgun/files/Config.java",
+    "src/main/resources/config.yml",
+]
+
+
+def test_error_tracker_frame_titles_are_a_trace() -> None:
+    trace = parse_stacktrace(PORTALGUN, packages=("com.rogermiranda1000.portalgun",))
+    assert trace is not None and trace.language == "jvm"
+    assert trace.primary.type == "ClassCastException"
+    assert trace.primary.message.startswith("class java.lang.Long cannot be cast")
+    assert [(f.module, f.function, f.line) for f in trace.primary.frames] == [
+        ("com.rogermiranda1000.portalgun.files.Config", "getInteger", 79),
+        ("com.rogermiranda1000.portalgun.events.onUse", "playerUsedPortalGun", 78),
+        ("com.rogermiranda1000.portalgun.events.onUse", "onPlayerUse", 51),
+    ]
+    ranked = rank(trace, PORTALGUN_FILES, packages=("com.rogermiranda1000.portalgun",)).candidates
+    assert [(c.path, c.function) for c in ranked][:2] == [
+        ("src/main/java/com/rogermiranda1000/portalgun/files/Config.java", "getInteger"),
+        ("src/main/java/com/rogermiranda1000/portalgun/events/onUse.java", "playerUsedPortalGun"),
+    ]
+
+
+def test_error_tracker_titles_naming_files_take_the_files_runtime() -> None:
+    text = "\n".join(line.replace("com.rogermiranda1000.portalgun.files.Config", "app/config.py")
+                     .replace("com.rogermiranda1000.portalgun.events.onUse", "app/events.py")
+                     for line in PORTALGUN.splitlines())  # fmt: skip
+    trace = parse_stacktrace(text)
+    assert trace is not None and trace.language == "python"
+    assert [(f.file, f.function) for f in trace.primary.frames][:2] == [
+        ("app/config.py", "getInteger"), ("app/events.py", "playerUsedPortalGun")]  # fmt: skip
+
+
+def test_one_sentence_in_that_shape_is_not_a_trace() -> None:
+    text = "**ClassCastException**: boom\n\ncom.rogermiranda1000.portalgun.files.Config in getInteger at line 79\n"
+    assert parse_stacktrace(text) is None
+
+
+# node/slavcodev-coverage-monitor-action-21: a GitHub Action runs the ncc bundle it commits as dist/index.js
+COVERAGE_MONITOR = """\
+Run slavcodev/coverage-monitor-action@1.1.1
+(node:2943) UnhandledPromiseRejectionWarning: HttpError: No commit found for SHA: label,MyOrg:Foo,ref,Foo,repo,[object Object],sha,abcde01,user,[object Object]
+    at /home/runner/work/_actions/slavcodev/coverage-monitor-action/1.1.1/dist/index.js:13587:23
+    at processTicksAndRejections (internal/process/task_queues.js:93:5)
+"""  # noqa: E501
+
+
+def test_a_committed_bundle_is_the_file_its_frame_names() -> None:
+    files = ["action.yml", "dist/index.js", "package.json", "src/functions.js", "src/index.js"]
+    trace = parse_stacktrace(COVERAGE_MONITOR, source_roots=("src",))
+    assert trace is not None
+    mapping = map_frame_explained(trace.primary.frames[0], _index(files), trace.language)
+    assert (mapping.path, mapping.alternatives) == ("dist/index.js", ("src/index.js",))
+
+
+def test_a_committed_build_with_a_typescript_twin_still_maps_to_the_source() -> None:
+    files = ["action.yml", "dist/index.js", "package.json", "src/index.ts"]
+    trace = parse_stacktrace(COVERAGE_MONITOR, source_roots=("src",))
+    assert trace is not None
+    assert map_frame_explained(trace.primary.frames[0], _index(files), trace.language).path == "src/index.ts"
