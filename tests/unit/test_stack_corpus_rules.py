@@ -6,7 +6,8 @@ leave alone."""
 from __future__ import annotations
 
 from error_autopilot.incidents.stacktrace import parse_stacktrace
-from error_autopilot.investigation.stackmap import _index, map_frame_explained, rank
+from error_autopilot.investigation.pathmap import index_files, map_frame_explained
+from error_autopilot.investigation.stackmap import rank
 
 # python/evilhero-mylar-304: a Windows traceback pasted outside a code block, every line flushed left
 MYLAR = """\
@@ -118,7 +119,7 @@ def test_a_committed_bundle_is_the_file_its_frame_names() -> None:
     files = ["action.yml", "dist/index.js", "package.json", "src/functions.js", "src/index.js"]
     trace = parse_stacktrace(COVERAGE_MONITOR, source_roots=("src",))
     assert trace is not None
-    mapping = map_frame_explained(trace.primary.frames[0], _index(files), trace.language)
+    mapping = map_frame_explained(trace.primary.frames[0], index_files(files), trace.language)
     assert (mapping.path, mapping.alternatives) == ("dist/index.js", ("src/index.js",))
 
 
@@ -126,4 +127,4 @@ def test_a_committed_build_with_a_typescript_twin_still_maps_to_the_source() -> 
     files = ["action.yml", "dist/index.js", "package.json", "src/index.ts"]
     trace = parse_stacktrace(COVERAGE_MONITOR, source_roots=("src",))
     assert trace is not None
-    assert map_frame_explained(trace.primary.frames[0], _index(files), trace.language).path == "src/index.ts"
+    assert map_frame_explained(trace.primary.frames[0], index_files(files), trace.language).path == "src/index.ts"

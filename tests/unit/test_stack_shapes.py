@@ -8,7 +8,8 @@ import pytest
 
 from error_autopilot.domain.stack import Frame, Language
 from error_autopilot.incidents.stacktrace import parse_stacktrace
-from error_autopilot.investigation.stackmap import bare_function, enclosing_function, rank
+from error_autopilot.investigation.framenames import bare_function, enclosing_function
+from error_autopilot.investigation.stackmap import rank
 
 NODE = (
     "TypeError: Cannot read properties of undefined (reading 'id')\n"

@@ -18,15 +18,10 @@ from error_autopilot.domain.stack import StackTrace
 from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation import blame, traces
 from error_autopilot.investigation.classify import classify
+from error_autopilot.investigation.framenames import enclosing_function, is_anonymous
 from error_autopilot.investigation.patchcheck import check_patch
-from error_autopilot.investigation.stackmap import (
-    MAX_CANDIDATES,
-    Candidate,
-    compiled_elsewhere,
-    enclosing_function,
-    is_anonymous,
-    rank,
-)
+from error_autopilot.investigation.pathmap import compiled_elsewhere
+from error_autopilot.investigation.stackmap import MAX_CANDIDATES, Candidate, rank
 from error_autopilot.ports import Analyst, Budget, CheckedOut, TraceSource, Workspace
 
 log = logging.getLogger(__name__)
