@@ -5,6 +5,8 @@ leave alone."""
 
 from __future__ import annotations
 
+import pytest
+
 from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation.pathmap import index_files, map_frame_explained
 from error_autopilot.investigation.stackmap import rank
@@ -128,3 +130,78 @@ def test_a_committed_build_with_a_typescript_twin_still_maps_to_the_source() -> 
     trace = parse_stacktrace(COVERAGE_MONITOR, source_roots=("src",))
     assert trace is not None
     assert map_frame_explained(trace.primary.frames[0], index_files(files), trace.language).path == "src/index.ts"
+
+
+# go/leukipp-cortile-25 and go/grafana-loki-249: the innermost own frame is one the compiler inlined
+# (`(...)`, no `+0x` offset); the fix is in the caller right above it
+CORTILE = """\
+panic: runtime error: invalid memory address or nil pointer dereference
+[signal SIGSEGV: segmentation violation code=0x1 addr=0x20 pc=0x5e9403]
+
+goroutine 3212 [running]:
+github.com/leukipp/cortile/store.(*Client).UnLock(...)
+        /home/runner/work/cortile/cortile/store/client.go:78
+github.com/leukipp/cortile/desktop.(*Tracker).onPointerUpdate.func1()
+        /home/runner/work/cortile/cortile/desktop/tracker.go:439 +0xc3
+created by time.goFunc
+        /opt/hostedtoolcache/go/1.18.10/x64/src/time/sleep.go:176 +0x32
+"""
+CORTILE_FILES = ["desktop/tracker.go", "desktop/workspace.go", "main.go", "store/client.go", "ui/gui.go"]
+LOKI = """\
+panic: close of closed channel
+
+goroutine 207 [running]:
+github.com/grafana/loki/pkg/promtail.(*Positions).Stop(...)
+	/go/src/github.com/grafana/loki/pkg/promtail/position.go:65
+github.com/grafana/loki/pkg/promtail.(*Target).run.func1(0xc000d42de0)
+	/go/src/github.com/grafana/loki/pkg/promtail/target.go:142 +0x13b
+github.com/grafana/loki/pkg/promtail.(*Target).run(0xc000d42de0)
+	/go/src/github.com/grafana/loki/pkg/promtail/target.go:197 +0x116e
+created by github.com/grafana/loki/pkg/promtail.NewTarget
+	/go/src/github.com/grafana/loki/pkg/promtail/target.go:125 +0x8b6
+"""
+LOKI_FILES = ["pkg/promtail/position.go", "pkg/promtail/promtail.go", "pkg/promtail/target.go"]
+
+
+@pytest.mark.parametrize(
+    ("text", "files", "package", "first_two"),
+    [
+        (CORTILE, CORTILE_FILES, "github.com/leukipp/cortile",
+         [("desktop/tracker.go", "onPointerUpdate"), ("store/client.go", "UnLock")]),
+        (LOKI, LOKI_FILES, "github.com/grafana/loki",
+         [("pkg/promtail/target.go", "run"), ("pkg/promtail/position.go", "Stop")]),
+    ],
+    ids=["cortile", "loki"],
+)  # fmt: skip
+def test_an_inlined_go_frame_yields_to_its_caller(
+    text: str, files: list[str], package: str, first_two: list[tuple[str, str]]
+) -> None:
+    trace = parse_stacktrace(text, packages=(package,))
+    assert trace is not None
+    ranked = rank(trace, files, packages=(package,)).candidates
+    assert [(c.path, c.function) for c in ranked][:2] == first_two
+    assert "inlined" in ranked[0].reason and "inlined" in ranked[1].reason
+
+
+def test_an_inlined_frame_stays_first_when_the_paste_dropped_every_offset() -> None:
+    """Without any `+0x` in the trace, a missing offset says nothing about inlining."""
+    text = "\n".join(line.split(" +0x")[0] for line in CORTILE.splitlines())
+    trace = parse_stacktrace(text, packages=("github.com/leukipp/cortile",))
+    assert trace is not None
+    first = rank(trace, CORTILE_FILES, packages=("github.com/leukipp/cortile",)).candidates[0]
+    assert (first.path, first.function) == ("store/client.go", "UnLock")
+
+
+def test_an_inlined_library_frame_leaves_the_innermost_own_frame_first() -> None:
+    """go/diodechain-diode_client-7: gorilla/websocket's inlined `Close` is library code."""
+    text = """\
+goroutine 1 [running]:
+github.com/gorilla/websocket.(*Conn).Close(...)
+        /go/pkg/mod/github.com/gorilla/websocket@v1.4.1/conn.go:344
+github.com/diodechain/diode_go_client/rpc.(*ProxyServer).pipeProxy(0xc0003cec40, 0xa03900, 0xc0000d6620, 0xc0000dea00)
+        /diode_go_client/rpc/proxy.go:119 +0x3eb
+"""
+    trace = parse_stacktrace(text, packages=("github.com/diodechain/diode_go_client",))
+    assert trace is not None
+    first = rank(trace, ["main.go", "rpc/proxy.go"], packages=("github.com/diodechain/diode_go_client",)).candidates[0]
+    assert (first.path, first.function) == ("rpc/proxy.go", "pipeProxy")

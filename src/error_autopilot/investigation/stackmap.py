@@ -101,8 +101,9 @@ def rank(
     that is merely not a known library), whatever the other signals say: they order the runners-up.
     A rule may put another candidate first only on strong evidence, meaning a behaviour the runtime or
     library documents, shown by the trace itself, that nets at least two wins on the tuning corpus from
-    at least two repositories and rarely fires where it does not help; no rule meets that bar today (the
-    ablation in `tests/fixtures/realworld/README.md`), so none does."""
+    at least two repositories and rarely fires where it does not help (the ablation in
+    `tests/fixtures/realworld/README.md`). One does: a Go frame the compiler inlined yields to its own
+    caller (`_inlined_leaf_caller`)."""
     index = index_files(files)
     searched: dict[str, list[str]] = {}
     verdicts = InApp(language=stack.language, packages=tuple(packages), source_roots=tuple(source_roots))
@@ -111,6 +112,7 @@ def rank(
     dropped: dict[str, list[str]] = {}  # frames set aside, by kind ("own", "library", "runtime") and rule
     frames = 0
     anchor: tuple[int, tuple[str, str]] | None = None  # the innermost own frame: (strength of ownership, key)
+    own_keys: dict[int, tuple[str, str]] = {}  # id of each own frame that became a candidate → its key
     order = _exception_order(stack)
     for depth, exc_at in enumerate(order):
         exc = stack.exceptions[exc_at]
@@ -152,18 +154,57 @@ def rank(
             seen.add(key)
             _note(notes, f"{where} {frame.function}: → {mapping.path} ({candidate.reason})")
             ownership = 2 if verdict.in_app and verdict.configured else 1 if verdict.in_app else 0
-            if ownership and (anchor is None or ownership > anchor[0]):
-                anchor = (ownership, key)
+            if ownership:
+                own_keys[id(frame)] = key
+                anchor = (ownership, key) if anchor is None or ownership > anchor[0] else anchor
             if key in by_key:
                 by_key[key].score = max(by_key[key].score, candidate.score)
                 continue
             by_key[key] = candidate
     ranked = sorted([*by_key.values(), *_beyond_frames(stack, files, list(by_key.values()), grep, searched)],
                     key=lambda c: -c.score)  # fmt: skip
-    if anchor is not None:
-        first = by_key[anchor[1]]
-        ranked = [first, *(c for c in ranked if c is not first)]
-    return Ranking(_distinct_first(ranked), tuple(notes), frames, dropped)
+    head = _head(stack, by_key, anchor[1], own_keys) if anchor is not None else []
+    return Ranking(_distinct_first([*head, *(c for c in ranked if all(c is not h for h in head))]), tuple(notes),
+                   frames, dropped)  # fmt: skip
+
+
+def _head(
+    stack: StackTrace, by_key: dict[tuple[str, str], Candidate], anchor: tuple[str, str],
+    own_keys: dict[int, tuple[str, str]],
+) -> list[Candidate]:  # fmt: skip
+    """The candidates that come first, whatever their scores: the innermost own frame, after its caller
+    when the compiler inlined it."""
+    first = by_key[anchor]
+    caller = _inlined_leaf_caller(stack, first, own_keys)
+    if caller is None or by_key[caller] is first:
+        return [first]
+    by_key[caller].reasons.insert(0, "caller of the innermost own frame, which the Go compiler inlined")
+    first.reasons.append("inlined by the Go compiler (`(...)`, no pc offset): its caller comes first")
+    return [by_key[caller], first]
+
+
+def _inlined_leaf_caller(
+    stack: StackTrace, first: Candidate, own_keys: dict[int, tuple[str, str]]
+) -> tuple[str, str] | None:
+    """The key of the own frame that called `first`, when `first` is a Go frame the compiler inlined.
+
+    Go's traceback prints an inlined frame as `pkg.F(...)` and its position without the `+0x` pc
+    offset every other frame carries (runtime/traceback.go). The compiler inlines only functions under
+    its small cost budget: accessors, lock wrappers, `Close`/`Stop` helpers. Failing there (a nil
+    receiver, a closed channel, an index) means failing on what the caller handed over or on when it
+    called, so the caller, when it is the service's own code right above, is the place to look first.
+    On the corpus this moved two cases from two repositories, both to the fix, and none away from it."""
+    if stack.language != "go" or "+0x" in first.frame.raw:
+        return None
+    for exc in stack.exceptions:
+        frames = list(exc.frames)
+        at = next((i for i, f in enumerate(frames) if f is first.frame), None)
+        if at is None:
+            continue
+        if at + 1 >= len(frames) or not any("+0x" in f.raw for f in frames):  # a paste that dropped every offset
+            return None
+        return own_keys.get(id(frames[at + 1]))
+    return None
 
 
 def _beyond_frames(
