@@ -205,3 +205,25 @@ github.com/diodechain/diode_go_client/rpc.(*ProxyServer).pipeProxy(0xc0003cec40,
     assert trace is not None
     first = rank(trace, ["main.go", "rpc/proxy.go"], packages=("github.com/diodechain/diode_go_client",)).candidates[0]
     assert (first.path, first.function) == ("rpc/proxy.go", "pipeProxy")
+
+
+# dotnet/justarchinet-archisteamfarm-139: the logger's prefix and a `StackTrace:` label before the first frame
+ARCHISTEAMFARM = """\
+06.03.2016 15:43:43 [!] EXCEPTION: UnhandledExceptionHandler() <Main> Object reference not set to an instance of an object.
+06.03.2016 15:43:43 [!] StackTrace:    at ArchiSteamFarm.Bot.ResponseStatus()
+   at ArchiSteamFarm.Bot.ResponseStatusAll()
+   at ArchiSteamFarm.Bot.<HandleMessage>d__34.MoveNext()
+"""  # noqa: E501
+
+
+def test_a_stack_trace_label_behind_a_log_prefix_keeps_the_first_frame() -> None:
+    trace = parse_stacktrace(ARCHISTEAMFARM, packages=("ArchiSteamFarm",))
+    assert trace is not None and trace.language == "dotnet"
+    assert [f.function for f in trace.primary.frames] == ["ResponseStatus", "ResponseStatusAll",
+                                                          "<HandleMessage>d__34.MoveNext"]  # fmt: skip
+
+
+def test_the_words_stack_trace_in_a_sentence_are_no_label() -> None:
+    text = "See the Stack trace: at the bottom of the page\n   at ArchiSteamFarm.Bot.ResponseStatusAll()\n"
+    trace = parse_stacktrace(text, packages=("ArchiSteamFarm",))
+    assert trace is not None and [f.function for f in trace.primary.frames] == ["ResponseStatusAll"]
