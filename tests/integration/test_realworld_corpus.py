@@ -81,6 +81,7 @@ def test_every_case_folder_is_complete_and_its_truth_is_in_its_tree() -> None:
     assert sorted(f.name for f in folders) == sorted(c.folder.name for c in CASES), "a case folder lacks a file"
     for case in CASES:
         assert case.truth_files <= set(case.files) or case.expect_no_location, case.id
+        assert set(case.symlinks) <= set(case.files), f"{case.id}: a symbolic link not in files.txt"
 
 
 SHAPES: dict[str, Callable[[str], str]] = {

@@ -5,11 +5,15 @@ leave alone."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from error_autopilot.incidents.stacktrace import parse_stacktrace
-from error_autopilot.investigation.pathmap import index_files, map_frame_explained
+from error_autopilot.investigation import blame
+from error_autopilot.investigation.pathmap import index_files, map_frame_explained, resolve_links
 from error_autopilot.investigation.stackmap import rank
+from tests.support.corpus import build_repo
 
 # python/evilhero-mylar-304: a Windows traceback pasted outside a code block, every line flushed left
 MYLAR = """\
@@ -227,3 +231,48 @@ def test_the_words_stack_trace_in_a_sentence_are_no_label() -> None:
     text = "See the Stack trace: at the bottom of the page\n   at ArchiSteamFarm.Bot.ResponseStatusAll()\n"
     trace = parse_stacktrace(text, packages=("ArchiSteamFarm",))
     assert trace is not None and [f.function for f in trace.primary.frames] == ["ResponseStatusAll"]
+
+
+# python/archivebox-archivebox-139: the caller frames ran `./archive`, a symbolic link at the root of the
+# repository to the package's module (via bin/archivebox)
+ARCHIVEBOX = """\
+Traceback (most recent call last):
+  File "./archive", line 184, in <module>
+    links = merge_links(archive_path=out_dir, import_path=source, only_new=ONLY_NEW)
+  File "./archive", line 78, in merge_links
+    pretty_path(import_path),
+  File "/path/to/ArchiveBox/archivebox/util.py", line 182, in pretty_path
+    return path.replace(REPO_DIR + '/', '')
+AttributeError: 'NoneType' object has no attribute 'replace'
+"""
+ARCHIVEBOX_FILES = ["archive", "archivebox/__init__.py", "archivebox/archive.py", "archivebox/purge.py",
+                    "archivebox/util.py", "bin/archivebox", "bin/archivebox-purge", "bin/bookmark-archiver",
+                    "bin/archivebox-setup", "setup"]  # fmt: skip
+ARCHIVEBOX_LINKS = {"archive": "bin/archivebox", "bin/archivebox": "../archivebox/archive.py",
+                    "bin/archivebox-purge": "../archivebox/purge.py", "bin/bookmark-archiver": "archivebox",
+                    "setup": "bin/archivebox-setup"}  # fmt: skip
+
+
+def test_links_resolve_through_chains_to_listed_files_only() -> None:
+    outside = {**ARCHIVEBOX_LINKS, "etc/hosts": "/etc/hosts", "up": "../../elsewhere.py", "loop": "loop"}
+    assert resolve_links(outside, [*ARCHIVEBOX_FILES, "etc/hosts", "up", "loop"]) == {
+        "archive": "archivebox/archive.py", "bin/archivebox": "archivebox/archive.py",
+        "bin/archivebox-purge": "archivebox/purge.py", "bin/bookmark-archiver": "archivebox/archive.py",
+        "setup": "bin/archivebox-setup",
+    }  # fmt: skip
+
+
+def test_a_frame_that_ran_a_linked_script_lands_on_the_linked_module() -> None:
+    trace = parse_stacktrace(ARCHIVEBOX, packages=("archivebox",))
+    assert trace is not None
+    plain = rank(trace, ARCHIVEBOX_FILES, packages=("archivebox",)).candidates
+    assert [c.path for c in plain] == ["archivebox/util.py"]  # `archive` alone is a name outside the package
+    linked = rank(trace, ARCHIVEBOX_FILES, packages=("archivebox",), symlinks=ARCHIVEBOX_LINKS).candidates
+    assert [(c.path, c.function) for c in linked][:2] == [("archivebox/util.py", "pretty_path"),
+                                                          ("archivebox/archive.py", "merge_links")]  # fmt: skip
+    assert "archive is a link to archivebox/archive.py" in linked[1].reason
+
+
+def test_git_hands_over_the_links_of_the_tree(tmp_path: Path) -> None:
+    head = build_repo(ARCHIVEBOX_FILES, tmp_path / "repo.git", symlinks=ARCHIVEBOX_LINKS)
+    assert blame.symlinks(tmp_path / "repo.git", head) == ARCHIVEBOX_LINKS

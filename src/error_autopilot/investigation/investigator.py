@@ -128,7 +128,8 @@ class Investigator:
             return finding.model_copy(update=update), checkout
         ranking = rank(stack, blame.listing(checkout.path, checkout.commit), packages=service.packages,
                        source_roots=service.source_roots,
-                       grep=lambda pattern: blame.grep(checkout.path, checkout.commit, pattern))  # fmt: skip
+                       grep=lambda pattern: blame.grep(checkout.path, checkout.commit, pattern),
+                       symlinks=blame.symlinks(checkout.path, checkout.commit))  # fmt: skip
         update["frame_notes"] = ranking.frame_notes
         if not ranking.candidates:
             unknowns.append(ranking.no_location_reason())

@@ -340,6 +340,38 @@ def or_by_content(
     return found
 
 
+MAX_LINK_HOPS = 8
+
+
+def resolve_links(links: dict[str, str], listed: Sequence[str]) -> dict[str, str]:
+    """Each symbolic link of the repository → the listed file it finally names (`archive` →
+    `bin/archivebox` → `../archivebox/archive.py` gives `archivebox/archive.py`); links that leave the
+    repository, loop or name no listed file are left out."""
+    files = set(listed)
+    resolved: dict[str, str] = {}
+    for link in links:
+        path = link
+        for _ in range(MAX_LINK_HOPS):
+            target = links[path]
+            if target.startswith("/"):
+                break
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+            if path.startswith("../") or path not in links:
+                break
+        if path in files and path not in links and not path.startswith("../"):
+            resolved[link] = path
+    return resolved
+
+
+def through_link(mapping: Mapping, links: dict[str, str]) -> Mapping:
+    """The mapping moved from a symbolic link to the file it names (a script at the repository root
+    linked to a module of the package): the frame ran that file's code."""
+    if mapping.path is None or mapping.path not in links:
+        return mapping
+    target = links[mapping.path]
+    return Mapping(target, mapping.segments, mapping.alternatives, note=f"{mapping.path} is a link to {target}")
+
+
 def map_frame(frame: Frame, files: Sequence[str], index: dict[str, list[str]] | None = None) -> str | None:
     """The repository path of a frame, or None."""
     return map_frame_explained(frame, index if index is not None else index_files(files)).path

@@ -24,6 +24,8 @@ from error_autopilot.investigation.pathmap import (
     index_files,
     map_frame_explained,
     or_by_content,
+    resolve_links,
+    through_link,
     under_root,
 )
 
@@ -92,10 +94,11 @@ def _exception_order(stack: StackTrace) -> list[int]:
 
 def rank(
     stack: StackTrace, files: Sequence[str], *, packages: Sequence[str] = (), source_roots: Sequence[str] = (),
-    grep: Grep | None = None,
+    grep: Grep | None = None, symlinks: dict[str, str] | None = None,
 ) -> Ranking:  # fmt: skip
     """Candidate locations for the bug, best first, each with its reasons. `grep` searches the checkout's
-    content for a class whose file the names did not find (or found ambiguously).
+    content for a class whose file the names did not find (or found ambiguously); `symlinks` (link →
+    target as git stores it) lets a frame that ran a linked script land on the file the link names.
 
     The first is the innermost own frame (of the root cause first; configured own code before code
     that is merely not a known library), whatever the other signals say: they order the runners-up.
@@ -104,13 +107,13 @@ def rank(
     at least two repositories and rarely fires where it does not help (the ablation in
     `tests/fixtures/realworld/README.md`). One does: a Go frame the compiler inlined yields to its own
     caller (`_inlined_leaf_caller`)."""
-    index = index_files(files)
+    index, links = index_files(files), resolve_links(symlinks or {}, files)
     searched: dict[str, list[str]] = {}
     verdicts = InApp(language=stack.language, packages=tuple(packages), source_roots=tuple(source_roots))
     by_key: dict[tuple[str, str], Candidate] = {}
     notes: list[str] = []
-    dropped: dict[str, list[str]] = {}  # frames set aside, by kind ("own", "library", "runtime") and rule
-    frames = 0
+    # frames set aside, by kind ("own", "library", "runtime") and rule; the number of frames read
+    dropped, frames = dict[str, list[str]](), 0
     anchor: tuple[int, tuple[str, str]] | None = None  # the innermost own frame: (strength of ownership, key)
     own_keys: dict[int, tuple[str, str]] = {}  # id of each own frame that became a candidate → its key
     order = _exception_order(stack)
@@ -129,6 +132,7 @@ def rank(
             mapping = map_frame_explained(frame, index, stack.language)
             if grep is not None:
                 mapping = or_by_content(frame, mapping, verdict, stack.language, index, source_roots, grep, searched)
+            mapping, verdict = _followed(mapping, verdict, links, verdicts)
             if mapping.path is None:
                 _drop(notes, dropped, "own" if verdict.in_app else "library",
                       f"{posixpath.basename(where)}: {mapping.note}" if verdict.in_app else verdict.reason,
@@ -181,6 +185,15 @@ def _head(
     by_key[caller].reasons.insert(0, "caller of the innermost own frame, which the Go compiler inlined")
     first.reasons.append("inlined by the Go compiler (`(...)`, no pc offset): its caller comes first")
     return [by_key[caller], first]
+
+
+def _followed(mapping: Mapping, verdict: Verdict, links: dict[str, str], verdicts: InApp) -> tuple[Mapping, Verdict]:
+    """A frame mapped to a symbolic link moves to the file the link names, and whether it is the
+    service's code is judged on that file (`./archive` → `archivebox/archive.py`, under the package)."""
+    followed = through_link(mapping, links)
+    if followed is mapping or followed.path is None or verdict.in_app:
+        return followed, verdict
+    return followed, verdicts.classify(None, "/" + followed.path)
 
 
 def _inlined_leaf_caller(
@@ -280,6 +293,8 @@ def _score(
         reasons.append(f"{mapping.segments} path segments match")
     else:
         reasons.append("only the file name matches")
+    if mapping.note and not mapping.by_class:  # how the file was reached: a link followed, a committed build
+        reasons.append(mapping.note)
     steps = (30, 18, 10, 5, 2)
     if own_seen < len(steps):
         score += steps[own_seen]
