@@ -110,6 +110,7 @@ def test_error_tracker_titles_naming_files_take_the_files_runtime() -> None:
 def test_one_sentence_in_that_shape_is_not_a_trace() -> None:
     text = "**ClassCastException**: boom\n\ncom.rogermiranda1000.portalgun.files.Config in getInteger at line 79\n"
     assert parse_stacktrace(text) is None
+    assert parse_stacktrace("Syntax error in foo at line 3\nParse error in bar at line 9\n") is None
 
 
 # node/slavcodev-coverage-monitor-action-21: a GitHub Action runs the ncc bundle it commits as dist/index.js

@@ -96,7 +96,8 @@ def _titles(
     lines: Sequence[str], packages: Sequence[str], source_roots: Sequence[str]
 ) -> tuple[Language, list[ExceptionBuilder]] | None:
     scanned = enumerate(lines[: MAX_FRAMES * 4])
-    rows = [(i, m) for i, line in scanned if " at line " in line and (m := _TITLE.search(line))]
+    # a title names a dotted class or a path: `Syntax error in foo at line 3` is a sentence
+    rows = [(i, m) for i, line in scanned if " at line " in line and (m := _TITLE.search(line)) and "." in m["where"]]
     if len(rows) < _MIN_POSITIONS:  # one such line is a sentence, not a list of frames
         return None
     votes: dict[Language, int] = {}
