@@ -72,6 +72,8 @@ def main() -> int:
         f"{b['full_indexed_blame_s']:.2f}s → {b['ratio_batched_vs_full_indexed']:.1f}×; fetching on demand "
         f"{b['naive_blame_s']:.1f}s → {b['ratio_naive_vs_full']:.0f}×\n"
     )
+    if not held:
+        sys.stdout.write(corpus.NO_HELD_OUT + "\n")
     for name, h in held.items():
         sys.stdout.write(
             f"{corpus.HELD_OUT_LABELS[name]}: {h['by_ecosystem']['all']['file_top1']:.0%} file top-1 vs "

@@ -5,7 +5,7 @@ like a ctags index, never code.
 Files that matter: the files the trace's frames map to, the truth files, and any file of the
 listing that defines a class or type a frame names. Reads the bare mirrors under
 `/work/.mirror/<Owner>+<repo>/repo` (or its `.git` when the snapshot came with a work tree; fetch a
-missing one first). Usage (`--root` for a held-out set such as tests/fixtures/realworld-holdout2):
+missing one first). Usage (`--root` for a held-out set, tests/fixtures/realworld-holdout<N>):
 
     .venv/bin/python -m scripts.corpus_symbols [--root DIR] [case-id ...]
 """
@@ -23,7 +23,7 @@ from tests.support.corpus import CORPUS, Case, load_cases
 
 from error_autopilot.domain.stack import StackTrace
 from error_autopilot.incidents.stacktrace import parse_stacktrace
-from error_autopilot.investigation.stackmap import _index, map_frame_explained
+from error_autopilot.investigation.pathmap import index_files, map_frame_explained
 
 MIRRORS = Path("/work/.mirror")
 MAX_CLASS_FILES = 6  # files per class name kept from the content search: enough to make it a real choice
@@ -195,7 +195,7 @@ def symbols(case: Case) -> dict[str, object]:
     wanted = set(case.truth_files) & listed
     stack = parse_stacktrace(case.trace, packages=case.packages, source_roots=case.source_roots)
     if stack is not None:
-        index = _index(case.files)
+        index = index_files(case.files)
         for exc in stack.exceptions:
             for frame in exc.frames:
                 m = map_frame_explained(frame, index, stack.language)

@@ -92,6 +92,11 @@ class Case:
         return files
 
     @property
+    def symlinks(self) -> dict[str, str]:
+        """The tree's symbolic links among the listed paths: link → target as git stores it."""
+        return dict(self.data.get("symlinks", {}))
+
+    @property
     def packages(self) -> list[str]:
         """The service's configured packages."""
         return list(self.data.get("service", {}).get("packages", []))
@@ -186,21 +191,26 @@ def skeleton(path: str, definitions: Sequence[dict[str, Any]]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def build_repo(files: Sequence[str], dest: Path, symbols: dict[str, list[dict[str, Any]]] | None = None) -> str:
+def build_repo(
+    files: Sequence[str], dest: Path, symbols: dict[str, list[dict[str, Any]]] | None = None,
+    symlinks: dict[str, str] | None = None,
+) -> str:  # fmt: skip
     """A bare repository whose `main` holds `files`, every one the same numbered placeholder blob but
-    those `symbols` indexes (a skeleton each); its head sha. Two git processes per repository (`init`,
-    `fast-import`), whatever the number of paths."""
+    those `symbols` indexes (a skeleton each) and the `symlinks` (a link to its target, as git stores
+    one); its head sha. Two git processes per repository (`init`, `fast-import`), whatever the number of
+    paths."""
     env = {**os.environ, **_GIT_ENV}
     dest.mkdir(parents=True)
     _git(["-c", "init.defaultBranch=main", "init", "-q", "--bare", str(dest)], dest, env)
     message = b"corpus snapshot\n"
     listed = [path for path in files if path and "\n" not in path and path[0] != '"']
     blobs, marks = [b"blob\nmark :1\ndata %d\n" % len(PLACEHOLDER) + PLACEHOLDER + b"\n"], {}
-    for path in sorted(set(symbols or {}).intersection(listed)):
-        body = skeleton(path, (symbols or {})[path])
+    links = {path: target for path, target in (symlinks or {}).items() if path in set(listed)}
+    bodies = {path: skeleton(path, (symbols or {})[path]) for path in set(symbols or {}).intersection(listed)}
+    for path, body in sorted({**bodies, **{p: t.encode() for p, t in links.items()}}.items()):
         marks[path] = len(blobs) + 2  # :2 is the commit
         blobs.append(b"blob\nmark :%d\ndata %d\n" % (marks[path], len(body)) + body + b"\n")
-    paths = "".join(f"M 100644 :{marks.get(path, 1)} {path}\n" for path in listed)
+    paths = "".join(f"M {'120000' if path in links else '100644'} :{marks.get(path, 1)} {path}\n" for path in listed)
     stream = (
         b"".join(blobs)
         + b"commit refs/heads/main\nmark :2\ncommitter Corpus <corpus@example.com> 1704067200 +0000\n"
@@ -320,7 +330,7 @@ def run_corpus(cases: Sequence[Case], work: Path) -> list[Outcome]:
 def _run_batch(cases: Sequence[Case], work: Path) -> list[Outcome]:
     repos = {case.service: work / "repos" / f"{case.service}.git" for case in cases}
     for case in cases:
-        build_repo(case.files, repos[case.service], case.symbols)
+        build_repo(case.files, repos[case.service], case.symbols, case.symlinks)
     ops = work / "ops.git"
     subprocess.run(["git", "init", "-q", "--bare", str(ops)], check=True, env={**os.environ, **_GIT_ENV})
     with _loki(cases) as loki:

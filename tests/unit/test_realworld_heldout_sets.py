@@ -1,7 +1,8 @@
 """The held-out real-world sets (`tests/fixtures/realworld-holdout*/`) keep the corpus format and stay
 apart from it: what `python -m benchmarks.corpus` reports for them only means something if every case
 is complete, its truth is in its own tree, and no repository of theirs is one the rules were tuned on.
-Data checks only; the engine never runs here."""
+Data checks only; the engine never runs here. A set once read is retired into the corpus, so there may
+be none at a given time: then there is nothing to check."""
 
 from __future__ import annotations
 
@@ -21,10 +22,6 @@ MIN_PER_ECOSYSTEM = 4
 
 def _repos(root: Path) -> set[str]:
     return {str(c.data["repo"]).lower() for c in load_cases(root)}
-
-
-def test_there_is_a_held_out_set() -> None:
-    assert HELD_OUT, "no tests/fixtures/realworld-holdout*/ set"
 
 
 @pytest.mark.parametrize("root", HELD_OUT, ids=lambda p: p.name)

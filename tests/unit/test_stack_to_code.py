@@ -6,7 +6,7 @@ import pytest
 
 from error_autopilot.domain.stack import Frame
 from error_autopilot.incidents.stacktrace import parse_stacktrace
-from error_autopilot.investigation.stackmap import map_frame, map_stack
+from error_autopilot.investigation.pathmap import map_frame, map_stack
 
 KOTLIN_REPO = [
     "build.gradle.kts",

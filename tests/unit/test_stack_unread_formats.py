@@ -12,7 +12,8 @@ import pytest
 from error_autopilot.domain.stack import Language
 from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation import beyond, blame
-from error_autopilot.investigation.stackmap import enclosing_function, rank
+from error_autopilot.investigation.framenames import enclosing_function
+from error_autopilot.investigation.stackmap import rank
 from tests.support.corpus import build_repo
 
 # https://github.com/kubernetes/kubernetes/issues/21934 (apimachinery's HandleCrash, 2016 wording)

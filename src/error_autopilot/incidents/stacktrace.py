@@ -42,8 +42,9 @@ _FRAMEISH = re.compile(rf"\s{dotnet.AT} \S+\(|\sat \S|\bFile \"|\.go:\d|\.py\", 
 _FRAME_START = re.compile(rf"^\s+(?:{dotnet.AT} |File |[\w.~/\\-]*\.go:\d|/)")
 _DIGITS = re.compile(r"\d+")
 # `StackTrace:    at Ns.T.M()`: a logger's label (exception dumps of `Message:`/`Source:`/`StackTrace:`
-# fields) in front of the first frame; the frame is read as if the label were indentation.
-_STACK_LABEL = re.compile(rf"^(?P<indent>\s*)Stack ?[Tt]race:[ \t]*(?=(?:{dotnet.AT}|File)\s)")
+# fields) in front of the first frame, maybe behind the logger's own prefix on that line only
+# (`06.03.2016 15:43:43 [!] StackTrace:    at …`); the frame is read as if label and prefix were indentation.
+_STACK_LABEL = re.compile(rf"^(?:(?P<indent>\s*)|.*?\s)Stack ?[Tt]race:[ \t]*(?=(?:{dotnet.AT}|File)\s)")
 _PREFIX_SAMPLE = 400  # lines a prefix is judged on: enough for any real trace, cheap on hostile ones
 _PREFIX_CANDIDATES = 12
 _STRONG = 10  # a marker only one runtime prints (`Traceback`, `goroutine 1 [running]:`)
@@ -193,6 +194,10 @@ def strip_line_prefix(lines: list[str]) -> list[str]:
     return [line[m.end():] if (m := best.match(line)) else line for line in lines]
 
 
+def _as_indent(label: re.Match[str]) -> str:
+    return (label["indent"] or "") + "   "
+
+
 def parse_stacktrace(text: str, *, packages: Sequence[str] = (), source_roots: Sequence[str] = ()) -> StackTrace | None:
     """Parse the stack trace in `text`, or None when it holds no recognisable trace.
 
@@ -210,7 +215,7 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     if len(lines) > MAX_LINES:
         lines, clipped = lines[:MAX_LINES], True
     lines = strip_line_prefix([line[:MAX_LINE] for line in lines])  # a huge line's head still names the exception
-    lines = [_STACK_LABEL.sub(r"\g<indent>   ", line, count=1) if "tack" in line else line for line in lines]
+    lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
     language = detect_language(lines)
     if language in (None, "python"):
         lines = dotnet.from_app_center(python.from_django(lines))

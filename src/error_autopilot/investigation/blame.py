@@ -106,6 +106,26 @@ def listing(root: Path, commit: str) -> list[str]:
     return str(git.Repo(root).git.ls_tree("-r", "--name-only", commit)).splitlines()
 
 
+MAX_LINKS = 500  # symbolic links read per tree: a tree holding more is a vendored farm, not the service's layout
+
+
+def symlinks(root: Path, commit: str) -> dict[str, str]:
+    """The symbolic links of the tree at `commit`: link path → its target as git stores it (a mode 120000
+    blob holds the target path), unresolved; at most MAX_LINKS. One `ls-tree`, the blobs read through
+    the repository's persistent `cat-file` process."""
+    repo = git.Repo(root)
+    found: dict[str, str] = {}
+    for entry in str(repo.git.ls_tree("-r", "-z", commit)).split("\0"):
+        meta, _, path = entry.partition("\t")
+        if not meta.startswith("120000 ") or not path:
+            continue
+        target = repo.odb.stream(bytes.fromhex(meta.split()[2])).read()
+        found[path] = target.decode("utf-8", errors="replace").strip()
+        if len(found) >= MAX_LINKS:
+            break
+    return found
+
+
 MAX_GREP_LINES = 200
 GREP_TIMEOUT_S = 20
 _GREP_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<text>.*)$")

@@ -18,15 +18,10 @@ from error_autopilot.domain.stack import StackTrace
 from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation import blame, traces
 from error_autopilot.investigation.classify import classify
+from error_autopilot.investigation.framenames import enclosing_function, is_anonymous
 from error_autopilot.investigation.patchcheck import check_patch
-from error_autopilot.investigation.stackmap import (
-    MAX_CANDIDATES,
-    Candidate,
-    compiled_elsewhere,
-    enclosing_function,
-    is_anonymous,
-    rank,
-)
+from error_autopilot.investigation.pathmap import compiled_elsewhere
+from error_autopilot.investigation.stackmap import MAX_CANDIDATES, Candidate, rank
 from error_autopilot.ports import Analyst, Budget, CheckedOut, TraceSource, Workspace
 
 log = logging.getLogger(__name__)
@@ -133,7 +128,8 @@ class Investigator:
             return finding.model_copy(update=update), checkout
         ranking = rank(stack, blame.listing(checkout.path, checkout.commit), packages=service.packages,
                        source_roots=service.source_roots,
-                       grep=lambda pattern: blame.grep(checkout.path, checkout.commit, pattern))  # fmt: skip
+                       grep=lambda pattern: blame.grep(checkout.path, checkout.commit, pattern),
+                       symlinks=blame.symlinks(checkout.path, checkout.commit))  # fmt: skip
         update["frame_notes"] = ranking.frame_notes
         if not ranking.candidates:
             unknowns.append(ranking.no_location_reason())

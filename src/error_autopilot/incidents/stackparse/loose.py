@@ -4,6 +4,11 @@
   `[message - ]NullPointerException (Gl200TextProtocolDecoder:1007 < *:1138 < BaseDecoder:51 < ...)`:
   the exception's simple name, then `Class:line` (or `File.java:line`) positions innermost first, `*`
   for the previous class, `...`/`…` where frames were left out.
+- An error tracker's frame titles, as Sentry's web view renders a frame and people copy it:
+  `<module or file> in <function> at line <N>[:<col>]` (getsentry/sentry, `frame/defaultTitle`: the
+  module for Java and C#, the file otherwise; `within <package>` may follow), newest frame first as the
+  view lists them by default. A module without a file extension is a JVM class, or a .NET one when
+  its namespace is PascalCase (the .NET naming guidelines; Java packages are lower case).
 - Positions only: an entry whose sole evidence is `path/file.ext:123` tokens ending their lines (a
   crash reporter's list, a paste that lost the function names) still names files and lines; the
   runtime is the one whose file extension most tokens carry.
@@ -41,13 +46,22 @@ _POSITION = re.compile(
 _ENDS_LINE = re.compile(r"(?::\d+)?\)?(?: \+0x[0-9a-fA-F]+)?\s*$")
 _EXCEPTION_NAME = re.compile(r"\b(?P<type>[A-Za-z_][\w.]*(?:Exception|Error)|panic)\b:?\s?(?P<msg>.*)$")
 _MIN_POSITIONS = 2
+_TITLE = re.compile(  # searched, not matched: a process manager's or shipper's prefix may precede the row
+    r"(?:^|[\s|:\]>])(?P<where>[\w$.@~+/\\-]*[\w$]) in (?P<fn>[\w$<>.`\[\]]+)(?:\(\))? at line (?P<line>\d{1,7})"
+    r"(?::\d+)?(?: within \S+)?\s*$"
+)
+_MARKDOWN_EMPHASIS = re.compile(r"\*\*|__")
 
 
 def parse(
     lines: Sequence[str], packages: Sequence[str], source_roots: Sequence[str]
 ) -> tuple[Language, list[ExceptionBuilder]] | None:
     """The trace a compact one-line chain or bare positions describe; None when neither is there."""
-    return _compact(lines, packages, source_roots) or _positions(lines, packages, source_roots)
+    return (
+        _compact(lines, packages, source_roots)
+        or _titles(lines, packages, source_roots)
+        or _positions(lines, packages, source_roots)
+    )
 
 
 def _compact(
@@ -76,6 +90,31 @@ def _compact(
             exc.add_frame(UNNAMED, re.sub(r"\.(?:java|kt|scala|groovy)$", "", name), None, to_int(found["line"]), link)
         return "jvm", [exc]
     return None
+
+
+def _titles(
+    lines: Sequence[str], packages: Sequence[str], source_roots: Sequence[str]
+) -> tuple[Language, list[ExceptionBuilder]] | None:
+    scanned = enumerate(lines[: MAX_FRAMES * 4])
+    # a title names a dotted class or a path: `Syntax error in foo at line 3` is a sentence
+    rows = [(i, m) for i, line in scanned if " at line " in line and (m := _TITLE.search(line)) and "." in m["where"]]
+    if len(rows) < _MIN_POSITIONS:  # one such line is a sentence, not a list of frames
+        return None
+    votes: dict[Language, int] = {}
+    for _, m in rows:  # a file names its runtime by extension; a class name (`com.acme.Config`) has none
+        language = _EXTENSIONS.get(m["where"].rsplit(".", 1)[-1]) or ("dotnet" if m["where"][:1].isupper() else "jvm")
+        votes[language] = votes.get(language, 0) + 1
+    language = max(votes, key=lambda k: votes[k])
+    in_app = InApp(language=language, packages=tuple(packages), source_roots=tuple(source_roots))
+    above = [_MARKDOWN_EMPHASIS.sub("", line) for line in lines[: rows[0][0]]]
+    header = next((h for line in reversed(above) if (h := _EXCEPTION_NAME.search(line))), None)
+    exc = ExceptionBuilder(type=header["type"] if header else "<unknown>", message=header["msg"] if header else "",
+                           in_app=in_app)  # fmt: skip
+    for _, m in rows:
+        where = m["where"]
+        is_file = where.rsplit(".", 1)[-1] in _EXTENSIONS
+        exc.add_frame(m["fn"], None if is_file else where, where if is_file else None, to_int(m["line"]), m.string)
+    return language, [exc]
 
 
 def _positions(

@@ -6,11 +6,15 @@ the sub-exceptions drawn in the `+-+----` tree are skipped.
 
 Real logs are not always whole: the `Traceback (most recent call last):` header may carry a log
 prefix or be missing (frames only), and the whole paste may be indented; a line indented less than
-the frames ends them and names the exception.
+the frames ends them and names the exception. A paste can also lose the relative indentation (markdown
+outside a code block flushes every line left): CPython prints at most one source line under each
+`File` line, so the line right after one is its source unless it reads as an exception, and once a
+source line sat at the frames' own indentation, the next line there that is no frame ends them.
 """
 
 from __future__ import annotations
 
+import keyword
 import posixpath
 import re
 from collections.abc import Iterator
@@ -28,6 +32,7 @@ BRIEF = re.compile(
 )
 _CAUGHT = re.compile(r"^\s*-{2,} <[^>]*> -{2,}\s*$")  # Twisted: `--- <exception caught here> ---`
 _IPYTHON_SOURCE = re.compile(r"^\s*-+>\s+\d+\s")  # IPython marks the failing source line `---> 59     x = y`
+_CARETS = re.compile(r"^\s*[~^]+\s*$")  # Python 3.11+ marks the failing expression under the source line
 _REPEATED = re.compile(r"^\s*\[Previous line repeated (?P<n>\d{1,9}) more times?\]\s*$")
 _EXC = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::[ \t]?(?P<msg>.*))?$")
 _GROUP = re.compile(r"^(?P<ind>\s*)\+ Exception Group Traceback")
@@ -45,6 +50,7 @@ DJANGO_FILE = re.compile(r'^(?P<ind>\s*)File "(?P<file>[^"]+)" in (?P<fn>\S+)\s*
 _DJANGO_SOURCE = re.compile(r"^\s*(?P<line>\d{1,7})\.(?:\s|$)")
 _DJANGO_TYPE = re.compile(r"^\s*Exception Type: (?P<type>\S+)(?: at \S*)?\s*$")
 _DJANGO_VALUE = re.compile(r"^\s*Exception Value: ?(?P<msg>.*)$")
+_KEYWORDS = frozenset(keyword.kwlist)
 _STDLIB = re.compile(r"/lib/python\d[\d.]*/|/lib/pypy[\d.]*/")
 _DEPLOY_ROOT = re.compile(r"^/?(?:usr/src/app|usr/app|app|srv|code|workspace|home/[^/]+|opt/[^/]+)/(?:src/)?")
 _MAX_MESSAGE_LINES = 20
@@ -130,37 +136,40 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
     """Exceptions, finally-raised first, and whether the exception cap dropped older causes."""
     blocks: list[tuple[list[_RawFrame], ExceptionBuilder]] = []
     frames: list[_RawFrame] | None = None
-    repeated = 0
     reading: ExceptionBuilder | None = None
-    message_lines = 0
-    after_chain = False
-    frame_indent = 0
+    repeated, message_lines, frame_indent, after_chain = 0, 0, 0, False
+    # after_file: the previous line was a `File` line, this one may be its source line; flat: a source
+    # line sat at the frames' indentation, the paste lost the relative indentation
+    after_file, flat = False, False
     bare: str | None = None  # an exception line outside any traceback: a cause that was never raised
     for raw in _ungroup(lines):
         brief = BRIEF.match(raw)
         line = f'{" " * indent(raw)}  File "{brief["file"]}", line {brief["line"]}, in {brief["fn"]}' if brief else raw
         stripped = line.strip()
+        source_line, after_file = after_file, False
         if TRACEBACK.match(line):
-            frames, reading, repeated, after_chain, bare = [], None, 0, False, None
+            frames, reading, repeated, after_chain, bare, flat = [], None, 0, False, None, False
         elif stripped in _CHAIN:
             if bare and frames is None and reading is None:
                 blocks.append(([], _exception(bare, in_app)))
             frames, reading, after_chain, bare = None, None, True, None
         elif frames is None and reading is None and (m := FILE.match(line)):  # frames without a header
-            frames, repeated, after_chain, bare = [], 0, False, None
-            frame_indent = indent(line)
+            frames, repeated, after_chain, bare, flat = [], 0, False, None, False
+            frame_indent, after_file = indent(line), brief is None
             frames.append((m["fn"] or "<module>", m["file"], to_int(m["line"]), line))
         elif frames is None and reading is None and not after_chain:
             bare = stripped if stripped and not line[0].isspace() and _EXC.match(stripped) else bare
         elif frames is not None and reading is None:
             if m := FILE.match(line):
-                frame_indent = indent(line) if not frames else frame_indent
+                frame_indent, after_file = (indent(line) if not frames else frame_indent), brief is None
                 frames.append((m["fn"] or "<module>", m["file"], to_int(m["line"]), line))
             elif m := _REPEATED.match(line):
                 repeated += int(m["n"])
-            elif _CAUGHT.match(line) or _IPYTHON_SOURCE.match(line):
+            elif _CAUGHT.match(line) or _IPYTHON_SOURCE.match(line) or _CARETS.match(line):
                 continue
-            elif stripped and (not line[0].isspace() or (frames and indent(line) < frame_indent)):
+            elif source_line and stripped and indent(line) <= frame_indent and not _raised(stripped):
+                flat = True  # the frame's source line, flushed left with it
+            elif stripped and (not line[0].isspace() or (frames and _dedented(line, frame_indent, flat=flat))):
                 reading = _exception(line, in_app)
                 reading.omitted = repeated
                 blocks.append((frames, reading))
@@ -191,6 +200,18 @@ def parse_newest_first(lines: list[str], in_app: InApp) -> tuple[list[ExceptionB
     if excs and excs[0].type == "<unknown>" and header is not None:
         excs[0].type, excs[0].message = header.type, header.message
     return excs, truncated
+
+
+def _dedented(line: str, frame_indent: int, *, flat: bool) -> bool:
+    """The line sits left of the frames (or, in a flattened paste, at their indentation): it ends them."""
+    return indent(line) < frame_indent or (flat and indent(line) == frame_indent)
+
+
+def _raised(text: str) -> bool:
+    """The line reads as an exception (`KeyError: 'x'`, `mod.Error`), not as a source line (`self.run()`,
+    `raise`, `else:`)."""
+    m = _EXC.match(text)
+    return m is not None and m["type"].split(".", 1)[0] not in _KEYWORDS
 
 
 _PYTEST_ERROR = re.compile(r"^E\s+(?=[A-Za-z_][\w.]*(?::|$))")  # pytest marks the exception lines `E   KeyError: 'x'`

@@ -1,0 +1,126 @@
+"""A stack frame's function as a developer would name it: the bare name behind a runtime's decorations
+(`(*Store).Get.func1`, `<RunAsync>d__5.MoveNext`, `lambda$place$0`), and, for a frame the runtime
+could not name, the named function around its line in the source. Pure: reads the lines it is given.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from error_autopilot.domain.stack import Frame, Language
+from error_autopilot.incidents.stackparse.loose import UNNAMED
+
+_GO_ANON = re.compile(r"^(?:func(?:\d+|·\d+)|\d+|gowrap\d+|deferwrap\d+)$")  # `func·007`: Go ≤ 1.4
+_JVM_SYNTHETIC = re.compile(r"^(?:lambda\$|access\$|\$anonfun\$)")
+JVM_WRAPPERS = frozenset({"invoke", "invokeSuspend", "run", "call", "apply", "accept", "get", "test", "resumeWith",
+                           "doResume", "handle", "onNext", "subscribe"})  # fmt: skip
+
+_ANONYMOUS = frozenset({"anonymous", "<anonymous>", UNNAMED, "<lambda>", "<listcomp>", "<genexpr>", "<dictcomp>",
+                        "<setcomp>", "lambda", "listcomp", "genexpr", "dictcomp", "setcomp", "module",
+                        "<module>"})  # fmt: skip
+# Where a named function starts, per language: what an anonymous frame's enclosing function looks like.
+_JVM_MODIFIERS = (
+    r"(?:(?:public|private|protected|internal|static|final|abstract|synchronized|native|override|virtual|sealed|"
+    r"async|open|suspend|inline|partial|unsafe|extern|default|operator|infix|tailrec|@\w+(?:\([^)]*\))?)\s+)*"
+)
+_NOT_A_TYPE = r"(?!(?:return|new|throw|else|await|yield|case|var|val|if|for|while|switch|catch|using|lock|foreach)\b)"
+_DEFINITIONS: dict[str, re.Pattern[str]] = {
+    "python": re.compile(r"^(?P<indent>\s*)(?:async\s+)?def\s+(?P<name>[A-Za-z_]\w*)\s*\("),
+    "node": re.compile(
+        r"^(?P<indent>\s*)(?:export\s+)?(?:default\s+)?"
+        r"(?:(?:public|private|protected|static|async|override|get|set)\s+)*"
+        r"(?:function\s*\*?\s*(?P<name>[A-Za-z_$][\w$]*)\s*\("
+        r"|(?P<method>(?!if\b|for\b|while\b|switch\b|catch\b|return\b)[A-Za-z_$][\w$]*)\s*\([^()]*\)\s*"
+        r"(?::\s*[^={]+)?\{\s*$"
+        r"|(?:const|let|var)?\s*(?P<bound>[A-Za-z_$][\w$.]*)\s*[:=]\s*(?:async\s+)?(?:function\b|\([^()]*\)\s*=>))"
+    ),
+    "go": re.compile(r"^(?P<indent>)func\s+(?:\([^)]*\)\s*)?(?P<name>[A-Za-z_]\w*)\s*[\[(]"),
+    # a method: modifiers, a return type, the name, `(`; Kotlin's `fun name(`. Control keywords are no type.
+    "jvm": re.compile(
+        rf"^(?P<indent>\s*){_JVM_MODIFIERS}(?:fun\s+(?:<[^>]*>\s*)?(?:[\w.]+\.)?(?P<name>\w+)"
+        rf"|(?:<[^>]*>\s+)?{_NOT_A_TYPE}[\w$.<>\[\]?,]+\s+(?P<method>(?!if\b|for\b|while\b)[A-Za-z_$][\w$]*))\s*\("
+    ),
+    "dotnet": re.compile(
+        rf"^(?P<indent>\s*){_JVM_MODIFIERS}(?:<[^>]*>\s+)?{_NOT_A_TYPE}[\w.<>\[\]?,]+\s+"
+        r"(?P<method>(?!if\b|for\b|while\b)[A-Za-z_]\w*)\s*(?:<[^()]*>)?\s*\("
+    ),
+}
+
+# A class member whose parameters run over several lines (`public async getDetails({`): the modifier says
+# it is a definition, not a call.
+_TS_MEMBER = re.compile(
+    r"^(?P<indent>\s*)(?:(?:public|private|protected|static|async|override)\s+)+"
+    r"(?P<member>[A-Za-z_$][\w$]*)\s*(?:<[^()]*>)?\((?!.*\)\s*;\s*$)"
+)
+_CLOSER = re.compile(r"^[}\])]")
+_REOPENS = re.compile(r"[{(\[,:]\s*$|=>\s*$")  # `} else {`, `}) {`, `):` continue the same block or signature
+_COMMENT = re.compile(r"^(?:#|//|/?\*)")
+
+
+def enclosing_function(lines: Sequence[str], line: int | None, language: Language) -> str | None:
+    """The named function whose body holds `line` (1-based), for a frame the runtime printed without a
+    name (an arrow function, a callback, a comprehension, a bare `file:line` position); None when the
+    source does not say.
+
+    Walking up from the line, a definition encloses it only if no block closed in between: a closing
+    bracket at or left of the definition's indentation (a dedented statement in Python) ends its body,
+    so a sibling helper defined earlier in the same function is not taken for the function."""
+    pattern = _DEFINITIONS.get(language)
+    if pattern is None or not line or line > len(lines):
+        return None
+    here = lines[line - 1]
+    floor = len(here) - len(here.lstrip())
+    for text in reversed(lines[max(0, line - 400) : line]):
+        body = text.strip()
+        if not body or _COMMENT.match(body):
+            continue
+        indent = len(text) - len(text.lstrip())
+        m = pattern.match(text) or (_TS_MEMBER.match(text) if language == "node" else None)
+        if m is not None and len(m["indent"]) < max(floor, 1):
+            groups = m.groupdict()
+            if name := groups.get("name") or groups.get("method") or groups.get("bound") or groups.get("member"):
+                return str(name).rsplit(".", 1)[-1]
+        closes = _CLOSER.match(body) is not None and not _REOPENS.search(body)
+        if closes or (language == "python" and not _CLOSER.match(body)):
+            floor = min(floor, indent)
+    return None
+
+
+def is_anonymous(function: str) -> bool:
+    """A frame the runtime could not name."""
+    return function in _ANONYMOUS
+
+
+def bare_function(frame: Frame, language: Language | None = None) -> str:
+    """The function's plain name as a developer would search for it (`(*Store).Get.func1` → `Get`,
+    `<RunAsync>d__5.MoveNext` → `RunAsync`, `lambda$place$0` → `place`, `Object.handler` → `handler`)."""
+    fn = frame.function.strip()
+    if fn == UNNAMED:  # a position only: `_named` asks the source
+        return fn
+    if language == "go" or (frame.file or "").endswith(".go"):
+        parts = [p for p in re.sub(r"\[[^\]]*\]", "", fn).split(".") if p]
+        named = [p for p in parts if not _GO_ANON.match(p) and not p.startswith("(")]
+        return named[-1] if named else fn
+    if fn == "MoveNext" and (state_machine := re.search(r"\+<(\w+)>", frame.module or "")):  # `Type+<Run>d__4`
+        return state_machine[1]
+    if fn in ("<init>", ".ctor", "constructor", "<clinit>", ".cctor") and frame.module:
+        return re.split(r"[.$+`]", frame.module.rsplit(".", 1)[-1])[0]
+    if local := re.search(r">g__([A-Za-z_]\w*)\|", fn):  # .NET local function `<Outer>g__Inner|0_0`
+        return local[1]
+    if "<" in fn and ">" in fn and (m := re.search(r"<<?([A-Za-z_]\w*)>", fn)):  # .NET async/lambda
+        return m[1]
+    if language in ("jvm", None) and _JVM_SYNTHETIC.match(fn):
+        pieces = [p for p in fn.split("$") if p and p not in ("lambda", "access", "anonfun") and not p.isdigit()]
+        if pieces:
+            return pieces[0]
+    if language == "jvm" and fn in JVM_WRAPPERS and frame.module and "$" in frame.module:
+        inner = [p for p in frame.module.split("$")[1:] if p and not p.isdigit() and p[0].islower()]
+        if inner:
+            return inner[-1]
+    if language == "dotnet" and (accessor := re.match(r"^(?:get|set|add|remove)_([A-Z]\w*)$", fn)):
+        return accessor[1]  # a property or event accessor: the property is what a developer names
+    fn = re.sub(r"\s*\[as [^\]]*\]$", "", fn).removeprefix("async ").removeprefix("new ")
+    fn = fn.split("$", 1)[0] if language == "jvm" and "$" in fn and not fn.startswith("$") else fn
+    tail = fn.rsplit(".", 1)[-1] if "." in fn else fn
+    return tail.split("[", 1)[0] or fn

@@ -1,0 +1,393 @@
+"""Stack frames → repository files: which file of the listing a frame names, how well, and why.
+
+Pure: works on a file listing (and, when given one, a content search of the checkout), never on the
+disk, and never returns a path outside the listing.
+
+A frame's printed path is reduced to a *hint* (deployment root, `site-packages/`, the Go module cache
+or GOPATH prefix, a build folder dropped; JVM/.NET: the package or namespace joined with the file or
+class name) and the repository files with the same name compete on how many trailing path segments
+they share with it. A tie is reported as ambiguous, never silently taken. Compiled JavaScript
+(`dist/x.js`, `build/x.js`) also matches its TypeScript source (`src/x.ts`); a bundle the repository
+commits is the file itself. When names find nothing (a class in a file named otherwise, a bundle), a
+content search for the class's definition may.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from error_autopilot.domain.stack import Frame, Language, StackTrace
+from error_autopilot.incidents.stackparse.common import Verdict
+from error_autopilot.investigation.framenames import JVM_WRAPPERS, bare_function, is_anonymous
+
+_SCHEME = re.compile(r"^(?:file://|webpack://[^/]*/|webpack-internal:///|async )")
+_SITE = re.compile(r"^.*/(?:site|dist)-packages/")
+_GO_CACHE = re.compile(r"^.*/pkg/mod/(?:[^@]+)@[^/]+/")
+_GOPATH = re.compile(r"^.*/src/(?=[\w.-]+\.[a-z]{2,}/)")  # `/go/src/github.com/…`
+_DRIVE = re.compile(r"^[A-Za-z]:/")
+_JS_EXT = (".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs", ".vue", ".svelte", ".coffee")
+_COMPILED = re.compile(r"\.(?:js|mjs|cjs|jsx)$")
+_BUILD_DIRS = frozenset({"dist", "build", "out", "lib", "es", "esm", "cjs", "umd", "bin", "compiled", ".next",
+                         "server"})  # fmt: skip
+_BUILT = frozenset({"dist", "build", "out", ".next"})
+_JVM_EXT = (".java", ".kt", ".scala", ".groovy", ".kts")
+_DOTNET_EXT = (".cs", ".fs", ".vb", ".cshtml.cs", ".razor.cs", ".xaml.cs", ".aspx.cs")
+TEST_PATH = re.compile(
+    r"(?:^|/)(?:tests?|spec|specs|__tests__|testing|testdata|src/test|src/androidTest)/"
+    r"|(?:^|/)test_[^/]*\.py$|_test\.(?:py|go)$|(?:Tests?|Spec|IT)\.(?:java|kt|scala|cs)$|\.(?:test|spec)\.[jt]sx?$"
+)
+# Names that say "I only check, fetch or re-raise": too generic to search the checkout for a definition.
+_HELPER_NAME = re.compile(
+    r"^(?:_*(?:getitem|pop|lookup|first|single|unwrap|expect|must\w*|"
+    r"check\w*|validate\w*|verify\w*|ensure\w*|require\w*|assert\w*|raise\w*|throw\w*|rethrow\w*|fail\w*|"
+    r"error\w*|panic\w*|fatal\w*|abort\w*|wrap\w*|handle_?error\w*|new_?error|errorf|newf?|invoke|call|apply|"
+    r"__call__|__getitem__|__getattr__|log|logger|log_\w*|throwIf\w*|precondition\w*|"
+    r"requireNonNull|checkNotNull|checkArgument|checkState|orElseThrow|getOrThrow)_*)$",
+    re.IGNORECASE,
+)
+VENDORED = re.compile(r"(?:^|/)(?:vendor|node_modules|third_party|third-party|site-packages|external)/")
+
+
+def compiled_elsewhere(frame: Frame, path: str) -> bool:
+    """The frame ran compiled JavaScript (`dist/x.js`) and maps to its source (`src/x.ts`): without a
+    source map its line numbers are the compiled file's, not the source's."""
+    file = (frame.file or "").replace("\\", "/")
+    return bool(_COMPILED.search(file)) and posixpath.splitext(file)[1] != posixpath.splitext(path)[1]
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Where one frame lands in the repository."""
+
+    path: str | None
+    segments: int = 0  # trailing path segments shared with the frame's hint (1: the name only)
+    alternatives: tuple[str, ...] = ()  # other files that matched equally well
+    note: str = ""
+    by_class: bool = False  # found by the class name's file convention (`PortfolioService` → `portfolio.service.ts`)
+
+    @property
+    def ambiguous(self) -> bool:
+        """Several files matched equally well."""
+        return bool(self.alternatives)
+
+
+def index_files(files: Sequence[str]) -> dict[str, list[str]]:
+    """The listing by file name (and, for JavaScript-like files, by stem), as `map_frame_explained` reads it."""
+    index: dict[str, list[str]] = {}
+    for path in files:
+        name = posixpath.basename(path)
+        index.setdefault(name, []).append(path)
+        stem, ext = posixpath.splitext(name)
+        if ext in _JS_EXT:
+            index.setdefault("\0js:" + stem, []).append(path)
+    return index
+
+
+def _clean(file: str | None) -> str | None:
+    """A frame's path with separators, schemes and query strings normalised; None when it is no path."""
+    if not file:
+        return None
+    path = _SCHEME.sub("", file.replace("\\", "/").strip()).split("?", 1)[0]
+    path = _DRIVE.sub("/", path).removeprefix("./")
+    if path.startswith("/") and ".." in path.split("/"):  # `/srv/site/backoffice/../internship/x.py`: lexically
+        path = _resolve_dots(path)
+    if not path or path.startswith("<") or path in ("native", "Unknown Source") or ".." in path.split("/"):
+        return None
+    if "\x00" in path or posixpath.basename(path) in ("", ".", "~"):
+        return None
+    return path
+
+
+def _resolve_dots(path: str) -> str:
+    """`..` resolved within the path; left in (and so refused) where it would climb above the root."""
+    kept: list[str] = []
+    for part in path.split("/"):
+        if part != "..":
+            kept.append(part)
+        elif len(kept) > 1:
+            kept.pop()
+        else:
+            return path
+    return "/".join(kept)
+
+
+def _shared(path: str, hint: Sequence[str], *, compiled: bool, any_ext: bool = False) -> int:
+    """Trailing segments `path` shares with `hint`; build folders match `src` for compiled JavaScript;
+    `any_ext`: the file name is a class name, whatever the source language's extension."""
+    a = path.split("/")[::-1]
+    n = 0
+    for i, (x, y) in enumerate(zip(a, hint, strict=False)):
+        if i == 0 and any_ext:
+            same = x.split(".", 1)[0] == y.split(".", 1)[0]
+        elif i == 0 and compiled:
+            same = posixpath.splitext(x)[0] == posixpath.splitext(y)[0]
+        else:
+            same = x == y or (compiled and y in _BUILD_DIRS and x in ("src", "lib", "source", "app"))
+        if not same:
+            break
+        n += 1
+    return n
+
+
+def _choose(candidates: list[str], hint: str, *, compiled: bool = False, any_ext: bool = False) -> Mapping:
+    if not candidates:
+        return Mapping(None, note="no file of that name in the repository")
+    parts = [p for p in hint.strip("/").split("/") if p][::-1]
+    shared = [(_shared(c, parts, compiled=compiled, any_ext=any_ext), c) for c in candidates]
+    scored = sorted(shared, key=lambda t: (-t[0], len(t[1])))
+    best = scored[0][0]
+    if best == 0:
+        return Mapping(None, note="no file of that name in the repository")
+    tied = [c for s, c in scored if s == best]
+    if compiled and len(tied) > 1:
+        # The built file and a file in a source folder both match. tsc emits one `.js` per `.ts` (its
+        # outDir mirrors rootDir), so a `.ts` twin is the source the fix goes into. A `.js` twin is only
+        # a name match: bundlers (ncc, webpack, rollup) fold every module into one `dist/index.js`, and a
+        # GitHub Action commits that bundle (GitHub's JavaScript-action docs); the frame's line is a line
+        # of the committed bundle, not of `src/index.js`.
+        exact = [c for c in tied if _shared(c, parts, compiled=False) == best]
+        source = [c for c in tied if not _BUILT.intersection(c.split("/"))]
+        if exact and all(posixpath.splitext(c)[1] == posixpath.splitext(exact[0])[1] for c in source):
+            others = tuple(c for c in tied if c != exact[0])[:3]
+            return Mapping(exact[0], best, others, note="the committed build output the frame names")
+        tied = source or tied
+    if len(tied) > 1:  # more of the hint's words in the path: `Acme.Orders.Api/` for namespace `Acme.Orders.Api`
+        words = set(re.split(r"[/._-]", hint.lower()))
+        overlap = {c: len(words.intersection(re.split(r"[/._-]", c.lower()))) for c in tied}
+        tied = [c for c in tied if overlap[c] == max(overlap.values())]
+    if len(tied) > 1:  # a test twin of the file does not make the choice ambiguous
+        tied = [c for c in tied if not TEST_PATH.search(c)] or tied
+    chosen, others = tied[0], tuple(tied[1:])
+    return Mapping(chosen, best, others)
+
+
+def _jvm_hint(frame: Frame, name: str | None, language: Language | None) -> tuple[list[str], str] | None:
+    """Candidate file names and the package path hint of a JVM/.NET frame."""
+    module = frame.module or ""
+    if not module:
+        return None
+    if name is None and language is not None:
+        dotnet = language == "dotnet"
+    else:
+        dotnet = name is None or name.endswith(_DOTNET_EXT)
+    sep = "+" if dotnet and "+" in module else "$"
+    owner = module.split(sep, 1)[0].split("`", 1)[0]
+    package, _, cls = owner.rpartition(".")
+    if name:
+        names = [name]
+    else:
+        base = cls.removesuffix("Kt") if cls.endswith("Kt") else cls
+        exts = _DOTNET_EXT if dotnet and not any(owner.startswith(p) for p in ("java.", "com.", "org.")) else _JVM_EXT
+        names = [base + ext for ext in (*exts, *(_JVM_EXT if exts is _DOTNET_EXT else _DOTNET_EXT))]
+    return names, "/".join(package.split(".")) if package else ""
+
+
+def map_frame_explained(frame: Frame, index: dict[str, list[str]], language: Language | None = None) -> Mapping:
+    """The repository file of a frame, how well it matched, and the alternatives when it is ambiguous."""
+    raw = frame.file or ""
+    path = _clean(raw)
+    if raw and path is None and not raw.startswith("<") and raw not in ("native", "Unknown Source"):
+        return Mapping(None, note="path is not a plain file path")
+    jvm_like = language in ("jvm", "dotnet") or (
+        language is None and frame.module is not None and "/" not in (path or "") and "." in frame.module
+    )
+    if jvm_like and (path is None or "/" not in path):
+        jvm = _jvm_hint(frame, path, language)
+        if jvm is None:
+            return Mapping(None, note="no file and no class name")
+        names, package = jvm
+        found = [c for n in names for c in index.get(n, [])]
+        return _choose(found, f"{package}/{names[0]}" if package else names[0], any_ext=path is None)
+    if path is None:
+        return Mapping(None, note="no file")
+    hint = _GO_CACHE.sub("", _SITE.sub("", path))
+    hint = _GOPATH.sub("", hint) if hint.endswith(".go") else hint
+    name = posixpath.basename(path)
+    compiled = bool(_COMPILED.search(name))
+    found = list(index.get(name, []))
+    if compiled or name.endswith(_JS_EXT):
+        stem = posixpath.splitext(name)[0]
+        found += [c for c in index.get("\0js:" + stem, []) if c not in found]
+        mapping = _choose(found, hint, compiled=compiled)
+        if mapping.segments < 2 and (by_class := _class_file(frame, index)) is not None:
+            return by_class
+        return mapping
+    return _choose(found, hint, compiled=compiled)
+
+
+def _class_file(frame: Frame, index: dict[str, list[str]]) -> Mapping | None:
+    """A bundled frame (`main.js:1`, `PortfolioService.getDetails`) found by the class's file name
+    convention: `PortfolioService` → `portfolio.service.ts`, `portfolio-service.ts`, `PortfolioService.ts`."""
+    owner = frame.function.removeprefix("async ").removeprefix("new ").split(".", 1)[0]
+    if "." not in frame.function or not re.fullmatch(r"[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+", owner):
+        return None
+    words = [w.lower() for w in re.findall(r"[A-Z][a-z0-9]+", owner)]
+    stems = {owner, ".".join(words), "-".join(words), "_".join(words), "-".join(words[:-1]) + "." + words[-1]}
+    found = sorted({c for stem in stems for c in index.get("\0js:" + stem, []) if not TEST_PATH.search(c)})
+    if not found:
+        return None
+    return Mapping(found[0], 1, tuple(found[1:]), note=f"class {owner} by file name convention", by_class=True)
+
+
+# A content search of the checkout: an extended regular expression (as `git grep -E` reads it) →
+# (path, line number, line text) of the lines that match. Supplied by the caller that has the checkout.
+Grep = Callable[[str], Sequence[tuple[str, int, str]]]
+MAX_SEARCHES = 12  # content searches per trace: a handful of distinct class names, never the whole stack
+_DEFINES_TYPE: dict[str, str] = {  # `{}`: the type's name
+    "jvm": r"(class|interface|object|enum|record)[[:space:]]+{}([^[:alnum:]_$]|$)",
+    "dotnet": r"(class|struct|interface|record|enum)[[:space:]]+{}([^[:alnum:]_]|$)",
+    "go": r"^(type[[:space:]]+|[[:space:]]+){}[[:space:]]+(struct|interface)",
+    "node": r"class[[:space:]]+{}([^[:alnum:]_$]|$)",
+    "python": r"^[[:space:]]*class[[:space:]]+{}([^[:alnum:]_]|$)",
+}
+_MODIFIER = (
+    r"(public|private|protected|internal|static|final|abstract|synchronized|override|virtual|sealed|async|suspend)"
+)
+_DEFINES_METHOD: dict[str, str] = {  # a method definition: modifiers before the name, never a call (`x.Name(`)
+    "dotnet": rf"^[[:space:]]*({_MODIFIER}[[:space:]]+)+[^=;(]*[[:space:]]{{}}[[:space:]]*(<[^>]*>)?[(]",
+    "jvm": rf"^[[:space:]]*(({_MODIFIER}[[:space:]]+)+[^=;(]*[[:space:]]|([a-z]+[[:space:]]+)*fun[[:space:]]+"
+           r"(<[^>]*>[[:space:]]*)?){}[[:space:]]*[(<]",
+}  # fmt: skip
+_JS_METHOD_DEF = (
+    r"^[[:space:]]*((export|default|public|private|protected|static|async|override)[[:space:]]+)*"
+    r"(function[[:space:]]*[*]?[[:space:]]*)?{}[[:space:]]*(<[^>]*>)?[(]"
+)
+_JS_DECLARED = re.compile(r"^\s*(?:export|default|public|private|protected|static|async|override|function)\b")
+_JS_BODY_OPENS = re.compile(r"\)\s*(?::[^={]+)?\{\s*$")
+
+
+def frame_type(frame: Frame, language: Language) -> str | None:
+    """The class or type a frame names, when it looks like one: the JVM/.NET class (the outermost of
+    nested ones), a Node `Class.method` owner, a Go method's receiver type."""
+    if language in ("jvm", "dotnet") and frame.module:
+        owner = re.split(r"[$+`]", frame.module.rsplit(".", 1)[-1])[0]
+    elif language == "node" and "." in frame.function:
+        owner = frame.function.removeprefix("async ").removeprefix("new ").split(".", 1)[0]
+    elif language == "go" and (receiver := re.search(r"\(\*?(\w+)\)", frame.function)):
+        owner = receiver[1]
+    else:
+        return None
+    return owner if re.fullmatch(r"[A-Z][A-Za-z0-9_]{2,}", owner) and not owner.endswith("Kt") else None
+
+
+def _found_by_content(
+    frame: Frame, language: Language, index: dict[str, list[str]], grep: Grep, searched: dict[str, list[str]]
+) -> Mapping | None:
+    """The file that defines the frame's class or type (a Node bundle's method), found by searching the
+    checkout's content: the file name does not follow the class (`BiLinkCommand` in
+    `TwoWayLinkCommand.cs`), or the frame points at a bundle."""
+    listed = {p for paths in index.values() for p in paths if "\0" not in p}
+    type_name = frame_type(frame, language)
+    what, pattern = "", ""
+    if type_name and language in _DEFINES_TYPE:
+        what, pattern = f"class {type_name}", _DEFINES_TYPE[language].format(type_name)
+    elif language == "node" and "." in frame.function:
+        method = bare_function(frame, language)
+        if len(method) < 4 or is_anonymous(method) or _HELPER_NAME.match(method) or not re.fullmatch(r"\w+", method):
+            return None
+        what, pattern = f"method {method}", _JS_METHOD_DEF.format(method)
+    if not pattern:
+        return None
+    found = _search(pattern, what, grep, listed, searched)
+    if not found and what.startswith("class") and language in _DEFINES_METHOD:
+        # the class is gone from this commit (renamed since the reporter's build): its method may not be
+        method = bare_function(frame, language)
+        if len(method) >= 4 and re.fullmatch(r"[A-Za-z_]\w*", method) and not _HELPER_NAME.match(method) and not (
+            method in JVM_WRAPPERS or method in ("MoveNext", "Main", "main", "ToString", "Equals")
+        ):  # fmt: skip
+            found = _search(_DEFINES_METHOD[language].format(method), f"method {method}", grep, listed, searched)
+            what = f"{what} is not in this commit (renamed since the build?); method {method}"
+    if not found or len(found) > 3:
+        return None
+    return Mapping(found[0], 1, tuple(found[1:]), note=f"{what} is defined there (content search)", by_class=True)
+
+
+def _search(pattern: str, what: str, grep: Grep, listed: set[str], searched: dict[str, list[str]]) -> list[str]:
+    """Non-test listed files with a line matching `pattern`, each pattern searched once per trace."""
+    if pattern not in searched:
+        if len(searched) >= MAX_SEARCHES:
+            return []
+        hits = grep(pattern)
+        if what.startswith("method") and "{}" not in pattern:  # JS: a call looks like a definition to a regex
+            hits = [h for h in hits if "=>" not in h[2] and (_JS_DECLARED.match(h[2]) or _JS_BODY_OPENS.search(h[2]))]
+        searched[pattern] = sorted({path for path, _, _ in hits if path in listed and not TEST_PATH.search(path)})
+    return searched[pattern]
+
+
+def or_by_content(
+    frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, index: dict[str, list[str]],
+    source_roots: Sequence[str], grep: Grep, searched: dict[str, list[str]],
+) -> Mapping:  # fmt: skip
+    """`mapping`, or the file a content search finds when the names found nothing, only a file name of
+    code outside the service (which the ranking would drop), or several files."""
+    dropped = mapping.path is not None and not verdict.in_app and mapping.segments < 2 and not (
+        mapping.by_class and under_root(mapping.path, source_roots)
+    )
+    if mapping.path is not None and not mapping.ambiguous and not dropped:
+        return mapping
+    if VENDORED.search((frame.file or "").replace("\\", "/")):
+        return mapping
+    found = _found_by_content(frame, language, index, grep, searched)
+    if found is None:
+        return mapping
+    if mapping.ambiguous and not dropped:  # the content settles which of the same-named files it is
+        if found.path in (mapping.path, *mapping.alternatives) and not found.ambiguous:
+            return Mapping(found.path, mapping.segments, note=found.note, by_class=True)
+        return mapping
+    return found
+
+
+MAX_LINK_HOPS = 8
+
+
+def resolve_links(links: dict[str, str], listed: Sequence[str]) -> dict[str, str]:
+    """Each symbolic link of the repository → the listed file it finally names (`archive` →
+    `bin/archivebox` → `../archivebox/archive.py` gives `archivebox/archive.py`); links that leave the
+    repository, loop or name no listed file are left out."""
+    files = set(listed)
+    resolved: dict[str, str] = {}
+    for link in links:
+        path = link
+        for _ in range(MAX_LINK_HOPS):
+            target = links[path]
+            if target.startswith("/"):
+                break
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+            if path.startswith("../") or path not in links:
+                break
+        if path in files and path not in links and not path.startswith("../"):
+            resolved[link] = path
+    return resolved
+
+
+def through_link(mapping: Mapping, links: dict[str, str]) -> Mapping:
+    """The mapping moved from a symbolic link to the file it names (a script at the repository root
+    linked to a module of the package): the frame ran that file's code."""
+    if mapping.path is None or mapping.path not in links:
+        return mapping
+    target = links[mapping.path]
+    return Mapping(target, mapping.segments, mapping.alternatives, note=f"{mapping.path} is a link to {target}")
+
+
+def map_frame(frame: Frame, files: Sequence[str], index: dict[str, list[str]] | None = None) -> str | None:
+    """The repository path of a frame, or None."""
+    return map_frame_explained(frame, index if index is not None else index_files(files)).path
+
+
+def under_root(path: str, roots: Sequence[str]) -> bool:
+    """`path` lies under one of the configured source roots."""
+    return any(f"/{r.strip('/')}/" in "/" + path for r in roots if r.strip("/"))
+
+
+def map_stack(stack: StackTrace, files: Sequence[str]) -> list[tuple[Frame, str]]:
+    """In-app frames that map to a file, throwing exception first, in order."""
+    index = index_files(files)
+    mapped = []
+    for frame in stack.in_app_frames():
+        path = map_frame_explained(frame, index, stack.language).path
+        if path is not None:
+            mapped.append((frame, path))
+    return mapped
