@@ -30,7 +30,7 @@ from error_autopilot.domain.events import ErrorEvent, LogEntry
 from error_autopilot.domain.incidents import Fingerprint, Incident
 from error_autopilot.incidents.events import normalise_trace_id, parse_entry
 from error_autopilot.incidents.fingerprint import fingerprint_event
-from error_autopilot.incidents.group import Accumulator, IncidentGrouper, template_slots, type_and_message
+from error_autopilot.incidents.group import Accumulator, IncidentGrouper, Pieces, template_slots, type_and_message
 from error_autopilot.redaction import card_shaped
 
 MAX_SHAPE_LINE = 16 * 1024  # longer lines are rare and costly to key: each is parsed on its own
@@ -50,8 +50,6 @@ _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_$")
 # path that names code (a frame's module) is caught as a varying run inside the fingerprint
 _JOINED_BEFORE = _NAME_CHARS | frozenset(".\\")
 
-# per template slot: its constant text, the index of the one run it is, or both in order (joined per line)
-Pieces = tuple[str | int | tuple[str | int, ...], ...]
 _UNFIT: Final[Pieces] = ((-1,),)  # the message's variable parts cannot be read from the runs: parse every line
 
 
@@ -73,7 +71,29 @@ class _Shape:
     same: tuple[tuple[int, ...], ...] = ()  # varying runs equal in the first line: must stay equal
     exact: bool = False  # every line of this shape is parsed in full
     pieces: dict[str, Pieces | None] = field(default_factory=dict)  # by incident template
-    counted_into: tuple[Accumulator, str, Pieces | None] | None = None  # its incident, that one's template, pieces
+    counted_into: _Counted | None = None
+
+
+class _Counted:
+    """A shape counted into its incident: the `Facts` its lines share, and how each line's runs fill the
+    incident's template slots (`pieces`)."""
+
+    __slots__ = ("fixed_trace", "fixed_version", "group", "has_stack", "pieces", "shape", "template", "truncated")
+
+    def __init__(self, group: Accumulator, shape: _Shape, pieces: Pieces | None) -> None:
+        self.group, self.template, self.shape, self.pieces = group, group.template, shape, pieces
+        self.has_stack, self.truncated = shape.has_stack, shape.truncated
+        self.fixed_trace, self.fixed_version = shape.trace < 0, shape.version < 0
+
+    def trace_id(self, runs: Sequence[str]) -> str | None:
+        """The line's trace id: the shape's, or read from its run."""
+        shape = self.shape
+        return shape.trace_id if shape.trace < 0 else _trace_id(runs[shape.trace])
+
+    def version(self, runs: Sequence[str]) -> str | None:
+        """The line's version: the shape's, or its run."""
+        shape = self.shape
+        return shape.version_value if shape.version < 0 else runs[shape.version]
 
 
 @dataclass(slots=True)
@@ -293,33 +313,18 @@ class Ingest:
         shape, runs = parsed.shape, parsed.runs
         assert shape is not None and shape.fingerprint is not None and runs is not None
         into = shape.counted_into
-        if into is None or into[1] != into[0].template:
+        if into is None or into.template != into.group.template:
             group = self.grouper.group(parsed.fingerprint)
             if group is not None and group.template:
                 if group.template not in shape.pieces:
                     shape.pieces[group.template] = _pieces(shape, group.template)
-                into = shape.counted_into = (group, group.template, shape.pieces[group.template])
-        if into is None or into[2] is _UNFIT:
+                into = shape.counted_into = _Counted(group, shape, shape.pieces[group.template])
+        if into is None or into.pieces is _UNFIT:
             full = self._full(parsed.entry, parsed.environment)
             if full is not None and full.event is not None:
                 self.grouper.add(full.event, full.fingerprint_of_event)
             return
-        pieces = into[2]
-        values = (
-            None if pieces is None
-            else [
-                slot if isinstance(slot, str) else runs[slot] if isinstance(slot, int)
-                else "".join([p if isinstance(p, str) else runs[p] for p in slot])
-                for slot in pieces
-            ]
-        )  # fmt: skip
-        group = into[0]
-        ts = parsed.entry.ts_ns
-        trace = shape.trace_id if shape.trace < 0 else _trace_id(runs[shape.trace])
-        version = shape.version_value if shape.version < 0 else runs[shape.version]
-        group.count_line(ts, parsed.environment, trace, version, shape.truncated, shape.has_stack, values,
-                         (parsed.entry, parsed.environment))  # fmt: skip
-        self.grouper.counted()
+        self.grouper.queue(into.group, (parsed.entry.ts_ns, into, runs, parsed.entry), parsed.environment)
 
 
 def _trace_id(run: str) -> str | None:
