@@ -117,8 +117,12 @@ class LokiSource:
             headers={"X-Loki-Response-Encoding-Flags": "categorize-labels"},
         )  # fmt: skip
         response = send_with_retry(self._client, request, what="Loki", policy=self._policy, breaker=self._breaker)
+        content = response.content
+        # httpx leaves a read response in a reference cycle with its stream: only the garbage collector
+        # would free the page's megabytes. Without the stream, reference counting frees it on return.
+        response.stream = httpx.ByteStream(b"")
         try:
-            body = json.loads(response.content.decode("utf-8", errors="replace"))
+            body = json.loads(content.decode("utf-8", errors="replace"))
             return _entries(body)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
             raise SourceUnavailable(
