@@ -112,31 +112,32 @@ def _poll_environment(
     overlap_ns = config.overlap_s * 1_000_000_000
     seen, replay_before = window.seen_line_ids, window.replay_before_ns
     try:
-        for entry in source.poll(window.start_ns, now_ns, stats):
-            ts_ns = entry.ts_ns
-            line_id = entry.identity
-            tail_ts.append(ts_ns)
-            tail_ids.append(line_id)
-            oldest = ts_ns - overlap_ns
-            while tail_ts[0] < oldest:
-                tail_ts.popleft()
-                tail_ids.popleft()
-            if seen and line_id in seen:
-                duplicates += 1
-                continue
-            minute = ts_ns // 60_000_000_000
-            minutes[minute] = minutes.get(minute, 0) + 1
-            parsed = ingest.parse(entry, env)
-            if parsed is None:
-                skipped += 1
-                continue
-            if request.services and parsed.service not in request.services:
-                continue
-            if replay_before is not None and ts_ns < replay_before and parsed.fingerprint in state.incidents:
-                duplicates += 1  # a --since re-read line older than the cursor: it counts only toward new bugs
-                continue
-            events += 1
-            ingest.count(parsed)
+        for page in source.pages(window.start_ns, now_ns, stats):
+            for entry in page:
+                ts_ns = entry.ts_ns
+                line_id = entry.identity
+                tail_ts.append(ts_ns)
+                tail_ids.append(line_id)
+                oldest = ts_ns - overlap_ns
+                while tail_ts[0] < oldest:
+                    tail_ts.popleft()
+                    tail_ids.popleft()
+                if seen and line_id in seen:
+                    duplicates += 1
+                    continue
+                minute = ts_ns // 60_000_000_000
+                minutes[minute] = minutes.get(minute, 0) + 1
+                parsed = ingest.parse(entry, env)
+                if parsed is None:
+                    skipped += 1
+                    continue
+                if request.services and parsed.service not in request.services:
+                    continue
+                if replay_before is not None and ts_ns < replay_before and parsed.fingerprint in state.incidents:
+                    duplicates += 1  # a --since re-read line older than the cursor: it counts only toward new bugs
+                    continue
+                events += 1
+                ingest.count(parsed)
     except SourceError as e:
         log.error("polling %s failed: %s", env, e)
         error = str(e)

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from operator import attrgetter
 from typing import Any
 
 import httpx
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 LOKI_MAX_LIMIT = 5000
 _NONE: dict[str, str] = {}  # the metadata of entries that have none (never changed: entries are read-only)
 _RE2_META = set("\\.+*?()|[]{}^$")
+_TS = attrgetter("ts_ns")
 
 
 def logql_string(value: str) -> str:
@@ -75,24 +77,21 @@ def _entries(body: Any) -> list[LogEntry]:
     shared: dict[object, dict[str, str]] = {}
     for stream in data.get("result") or []:
         labels = _strings(stream.get("stream"))
+        last: object = None  # a stream's lines mostly carry the metadata of the line before
+        metadata = _NONE
         for value in stream.get("values") or []:
             extra = value[2] if len(value) > 2 else None
-            metadata = _NONE
-            if extra:
+            if not extra:
+                metadata = _NONE
+            elif extra != last:  # equal metadata in another key order shares the dict: nothing reads its order
                 structured, parsed = extra.get("structuredMetadata"), extra.get("parsed")
                 key = (tuple(structured.items()) if structured else (), tuple(parsed.items()) if parsed else ())
-                found = shared.get(key)
-                if found is None:
-                    found = shared[key] = {**_strings(structured), **_strings(parsed)}
-                metadata = found
+                metadata = shared.get(key) or shared.setdefault(key, {**_strings(structured), **_strings(parsed)})
+            last = extra
             line = value[1]
             entries.append(LogEntry(int(value[0]), line if type(line) is str else str(line), labels, metadata))
-    entries.sort(key=_ts)
+    entries.sort(key=_TS)
     return entries
-
-
-def _ts(entry: LogEntry) -> int:
-    return entry.ts_ns
 
 
 class LokiSource:
@@ -132,7 +131,13 @@ class LokiSource:
             ) from e
 
     def poll(self, start_ns: int, end_ns: int, stats: PollStats) -> Iterator[LogEntry]:
-        """Yield every entry in [start_ns, end_ns) oldest first, each exactly once.
+        """Yield every entry in [start_ns, end_ns) oldest first, each exactly once (see `pages`)."""
+        for page in self.pages(start_ns, end_ns, stats):
+            yield from page
+
+    def pages(self, start_ns: int, end_ns: int, stats: PollStats) -> Iterator[list[LogEntry]]:
+        """Every entry in [start_ns, end_ns) oldest first, each exactly once, a page at a time; `stats`
+        counts a page's lines as it is handed over.
 
         The next page is requested as soon as this one is decoded, and read while this one's entries
         are processed: on a real Loki the wait for a page is most of a poll's time."""
@@ -140,11 +145,13 @@ class LokiSource:
             return
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loki-page")
         try:
-            yield from self._poll(start_ns, end_ns, stats, pool)
+            yield from self._pages(start_ns, end_ns, stats, pool)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _poll(self, start_ns: int, end_ns: int, stats: PollStats, pool: ThreadPoolExecutor) -> Iterator[LogEntry]:
+    def _pages(
+        self, start_ns: int, end_ns: int, stats: PollStats, pool: ThreadPoolExecutor
+    ) -> Iterator[list[LogEntry]]:
         limit = self._config.page_limit
         started = self._clock()
         boundary_ts: int | None = None
@@ -192,9 +199,9 @@ class LokiSource:
                 cursor = last_ts
                 if stats.pages < self._config.max_pages:
                     ahead = (cursor, limit, pool.submit(self._page, cursor, end_ns, limit))
-            for entry in fresh:
-                stats.lines += 1
-                stats.last_ts_ns = entry.ts_ns
-                yield entry
+            if fresh:
+                stats.lines += len(fresh)
+                stats.last_ts_ns = fresh[-1].ts_ns
+                yield fresh
             if not more:
                 return
