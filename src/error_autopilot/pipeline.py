@@ -21,19 +21,21 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.errors import AnalystError, AutopilotError, SourceError
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident, PollWindow
 from error_autopilot.domain.report import PublishedIncident, RunReport
-from error_autopilot.incidents.ingest import Ingest
+from error_autopilot.incidents.ingest import Admission, Ingest
 from error_autopilot.ports import Clock, EventSource, PollStats, StateStore
 from error_autopilot.resilience import Deadline
 from error_autopilot.state import ledger
 from error_autopilot.state.model import State
 
 log = logging.getLogger(__name__)
+_TS = attrgetter("ts_ns")
 
 
 @dataclass
@@ -110,34 +112,30 @@ def _poll_environment(
     tail_ids: deque[str] = deque()
     minutes: dict[int, int] = {}
     overlap_ns = config.overlap_s * 1_000_000_000
-    seen, replay_before = window.seen_line_ids, window.replay_before_ns
+    seen = window.seen_line_ids
+    admission = Admission(request.services, window.replay_before_ns, state.incidents)
     try:
         for page in source.pages(window.start_ns, now_ns, stats):
-            for entry in page:
-                ts_ns = entry.ts_ns
-                line_id = entry.identity
-                tail_ts.append(ts_ns)
-                tail_ids.append(line_id)
-                oldest = ts_ns - overlap_ns
-                while tail_ts[0] < oldest:
-                    tail_ts.popleft()
-                    tail_ids.popleft()
+            ids = [entry.identity for entry in page]
+            tail_ts.extend(map(_TS, page))
+            tail_ids.extend(ids)
+            oldest = page[-1].ts_ns - overlap_ns  # a page is in timestamp order: its last line is the newest
+            while tail_ts[0] < oldest:
+                tail_ts.popleft()
+                tail_ids.popleft()
+            for entry, line_id in zip(page, ids, strict=True):
                 if seen and line_id in seen:
                     duplicates += 1
                     continue
-                minute = ts_ns // 60_000_000_000
+                minute = entry.ts_ns // 60_000_000_000
                 minutes[minute] = minutes.get(minute, 0) + 1
-                parsed = ingest.parse(entry, env)
-                if parsed is None:
+                taken = ingest.take(entry, env, admission)
+                if taken == "counted":
+                    events += 1
+                elif taken == "not an error":
                     skipped += 1
-                    continue
-                if request.services and parsed.service not in request.services:
-                    continue
-                if replay_before is not None and ts_ns < replay_before and parsed.fingerprint in state.incidents:
+                elif taken == "replayed":
                     duplicates += 1  # a --since re-read line older than the cursor: it counts only toward new bugs
-                    continue
-                events += 1
-                ingest.count(parsed)
     except SourceError as e:
         log.error("polling %s failed: %s", env, e)
         error = str(e)

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Final
+from typing import Final, Literal
 
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import ErrorEvent, LogEntry
@@ -152,6 +152,20 @@ class Parsed:
     runs: Sequence[str] | None = None
 
 
+# what `Ingest.take` did with a line
+Taken = Literal["counted", "not an error", "left out", "replayed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """Which errors a poll counts: only those of `services` when any are named; and of a line older than
+    `replay_before_ns` (a --since re-read behind the cursor: such lines were counted) only a new bug's."""
+
+    services: Collection[str] = ()
+    replay_before_ns: int | None = None
+    known: Collection[str] = ()  # fingerprints of the bugs counted before
+
+
 class Ingest:
     """Entries into incidents for one plan. `grouper` holds the incidents."""
 
@@ -192,6 +206,35 @@ class Ingest:
 
     def parse(self, entry: LogEntry, environment: str) -> Parsed | None:
         """The entry's incident (None when it is not an error), parsing it in full only when its shape is new."""
+        found = self._find(entry, environment)
+        if isinstance(found, tuple):
+            shape, runs = found
+            return Parsed(shape.fingerprint or "", shape.service, entry, environment, None, None, shape, runs)
+        return found
+
+    def take(self, entry: LogEntry, environment: str, admission: Admission) -> Taken:
+        """`parse` and `count` the entry if it is an error `admission` lets in; what was done with it."""
+        found = self._find(entry, environment)
+        if found is None:
+            return "not an error"
+        if isinstance(found, tuple):
+            fingerprint, service = found[0].fingerprint or "", found[0].service
+        else:
+            fingerprint, service = found.fingerprint, found.service
+        if admission.services and service not in admission.services:
+            return "left out"
+        if admission.replay_before_ns is not None and entry.ts_ns < admission.replay_before_ns and (
+            fingerprint in admission.known
+        ):
+            return "replayed"
+        if isinstance(found, tuple):
+            self._count_shaped(found[0], found[1], entry, environment)
+        else:
+            self.count(found)
+        return "counted"
+
+    def _find(self, entry: LogEntry, environment: str) -> Parsed | tuple[_Shape, Sequence[str]] | None:
+        """What `parse` finds: a line of a known shape as its shape and runs, any other parsed in full."""
         line = entry.line
         if len(line) > MAX_SHAPE_LINE or (self._custom and any(p.search(line) for p in self._custom)):
             return self._full(entry, environment)
@@ -214,9 +257,7 @@ class Ingest:
         for regex, known in self._shape_templates.get((stream[2], len(line)), ()):
             match = regex.fullmatch(line)
             if match is not None:
-                if known.fingerprint is None:
-                    return None
-                return Parsed(known.fingerprint, known.service, entry, environment, None, None, known, match.groups())
+                return None if known.fingerprint is None else (known, match.groups())
         clock = CLOCK.search(line, 0, CLOCK_WITHIN)
         where = (stream[2], len(line), clock.span() if clock is not None else None)
         runs: Sequence[str] | None = None
@@ -240,9 +281,7 @@ class Ingest:
         shape.split += 1
         if shape.split == _TEMPLATE_AFTER:  # later lines of this shape are matched, not split
             self._template_shape(split(line, clock), clock, (stream[2], len(line)), shape)
-        if shape.fingerprint is None:
-            return None
-        return Parsed(shape.fingerprint, shape.service, entry, environment, None, None, shape, runs)
+        return None if shape.fingerprint is None else (shape, runs)
 
     def _template_shape(
         self, parts: list[str], clock: re.Match[str] | None, where: tuple[int, int], shape: _Shape
@@ -304,21 +343,23 @@ class Ingest:
         if parsed.event is not None:
             self.grouper.add(parsed.event, parsed.fingerprint_of_event)
             return
-        shape, runs = parsed.shape, parsed.runs
-        assert shape is not None and shape.fingerprint is not None and runs is not None
+        assert parsed.shape is not None and parsed.runs is not None
+        self._count_shaped(parsed.shape, parsed.runs, parsed.entry, parsed.environment)
+
+    def _count_shaped(self, shape: _Shape, runs: Sequence[str], entry: LogEntry, environment: str) -> None:
         into = shape.counted_into
         if into is None or into.template != into.group.template:
-            group = self.grouper.group(parsed.fingerprint)
+            group = self.grouper.group(shape.fingerprint or "")
             if group is not None and group.template:
                 if group.template not in shape.pieces:
                     shape.pieces[group.template] = _pieces(shape, group.template)
                 into = shape.counted_into = _Counted(group, shape, shape.pieces[group.template])
         if into is None or into.pieces is _UNFIT:
-            full = self._full(parsed.entry, parsed.environment)
+            full = self._full(entry, environment)
             if full is not None and full.event is not None:
                 self.grouper.add(full.event, full.fingerprint_of_event)
             return
-        self.grouper.queue(into.group, (parsed.entry.ts_ns, into, runs, parsed.entry), parsed.environment)
+        self.grouper.queue(into.group, (entry.ts_ns, into, runs, entry), environment)
 
 
 def _trace_id(run: str) -> str | None:
