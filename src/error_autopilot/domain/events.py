@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,11 +51,28 @@ class LogEntry:
                     _PREFIXES.clear()
                 prefix = _prefix(tuple(self.labels.items()), tuple(self.metadata.items()))
                 known = _PREFIXES[(id(self.labels), id(self.metadata))] = (self.labels, self.metadata, prefix)
-            h = known[2].copy()
-            h.update(b"\x1d%d\x1d" % self.ts_ns)
-            h.update(self.line.encode("utf-8", "surrogatepass"))
-            self._identity = h.hexdigest()
+            self._identity = _digest(known[2], self.ts_ns, self.line)
         return self._identity
+
+
+def _digest(prefix: Any, ts_ns: int, line: str) -> str:
+    h = prefix.copy()
+    h.update(b"\x1d%d\x1d" % ts_ns)
+    h.update(line.encode("utf-8", "surrogatepass"))
+    return str(h.hexdigest())
+
+
+def identify(entries: Iterable[LogEntry]) -> None:
+    """Work out each entry's `identity` now. A source reads a stream's lines one after another, sharing
+    its labels and metadata dicts: each run of them finds its hash prefix once, not by a lookup a line."""
+    labels: Mapping[str, str] | None = None
+    metadata: Mapping[str, str] | None = None
+    prefix: Any = None
+    for entry in entries:
+        if entry.labels is not labels or entry.metadata is not metadata:
+            labels, metadata = entry.labels, entry.metadata
+            prefix = _prefix(tuple(labels.items()), tuple(metadata.items()))
+        entry._identity = _digest(prefix, entry.ts_ns, entry.line)
 
 
 class ErrorEvent(Frozen):

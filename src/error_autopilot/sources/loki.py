@@ -20,7 +20,7 @@ import httpx
 
 from error_autopilot.config.service_map import LokiConfig
 from error_autopilot.domain.errors import SourceUnavailable
-from error_autopilot.domain.events import LogEntry
+from error_autopilot.domain.events import LogEntry, identify
 from error_autopilot.ports import PollStats
 from error_autopilot.resilience import Breaker
 from error_autopilot.sources.http import RetryPolicy, send_with_retry
@@ -90,6 +90,7 @@ def _entries(body: Any) -> list[LogEntry]:
             last = extra
             line = value[1]
             entries.append(LogEntry(int(value[0]), line if type(line) is str else str(line), labels, metadata))
+    identify(entries)  # while each stream's lines are still together
     entries.sort(key=_TS)
     return entries
 
