@@ -10,6 +10,7 @@ twice. An incident the run deadline left uninvestigated simply stays pending the
 
 from __future__ import annotations
 
+import bisect
 import functools
 import gc
 import logging
@@ -25,6 +26,7 @@ from operator import attrgetter
 
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.errors import AnalystError, AutopilotError, SourceError
+from error_autopilot.domain.events import LogEntry
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident, PollWindow
 from error_autopilot.domain.report import PublishedIncident, RunReport
@@ -123,12 +125,10 @@ def _poll_environment(
             while tail_ts[0] < oldest:
                 tail_ts.popleft()
                 tail_ids.popleft()
-            for entry, line_id in zip(page, ids, strict=True):
-                if seen and line_id in seen:
-                    duplicates += 1
-                    continue
-                minute = entry.ts_ns // 60_000_000_000
-                minutes[minute] = minutes.get(minute, 0) + 1
+            fresh = [entry for entry, line_id in zip(page, ids, strict=True) if line_id not in seen] if seen else page
+            duplicates += len(page) - len(fresh)
+            _count_minutes(fresh, minutes)
+            for entry in fresh:
                 taken = ingest.take(entry, env, admission)
                 if taken == "counted":
                     events += 1
@@ -149,6 +149,19 @@ def _poll_environment(
 
 
 YOUNG_PASS_EVERY = 100_000  # allocations between the garbage collector's young passes while polling (default 700)
+
+
+def _count_minutes(entries: Sequence[LogEntry], minutes: dict[int, int]) -> None:
+    """Add the entries (in timestamp order) to the lines read per minute, a minute at a time."""
+    if not entries:
+        return
+    stamps = list(map(_TS, entries))
+    start = 0
+    for minute in range(stamps[0] // 60_000_000_000, stamps[-1] // 60_000_000_000 + 1):
+        end = bisect.bisect_left(stamps, (minute + 1) * 60_000_000_000, start)
+        if end > start:
+            minutes[minute] = minutes.get(minute, 0) + end - start
+        start = end
 
 
 @contextmanager
