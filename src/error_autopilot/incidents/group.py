@@ -1,8 +1,10 @@
 """Streaming grouping of error events into incidents, one per fingerprint.
 
-Events are folded into a small accumulator as they arrive and never kept, so memory grows with
-the number of distinct fingerprints (plus one id per counted line, which the overlap-window dedup
-needs), not with the number of lines read.
+Events are folded into a small accumulator and never kept, so memory grows with the number of
+distinct fingerprints (plus one id per counted line, which the overlap-window dedup needs), not with
+the number of lines read. Lines counted from their shape wait in a short queue (`MAX_QUEUED` over all
+incidents) and are folded together: in timestamp order most of what a line could change, a newer one
+changes again.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ only; hex with a digit in lower, upper or mixed case; a time) and length. Every 
 redacts and fingerprints a line looks at such a run's kind and length, never at its digits. So the
 first line of a shape is parsed in full (`parse_entry`), and the others are counted from what
 differs: their timestamp, and the trace id, version and message values read straight from their runs.
+A shape seen often gets a regex of its own (incidents/runs.py): its later lines are recognised by one
+match, not split and keyed. Lines counted from their runs are queued per incident and counted a few
+thousand at a time (`IncidentGrouper.queue`).
 
 A line is parsed in full, every time, when that would not hold: it holds a card-shaped number (Luhn
 reads the digits), one of the user's own redaction patterns matches it, a varying run feeds its
