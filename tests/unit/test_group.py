@@ -177,16 +177,20 @@ def test_a_value_every_occurrence_shares_stays_in_the_headline() -> None:
 class _ShapeFacts:
     """A shape's facts as ingest gives them: a fixed or run-read trace id and version, template pieces."""
 
-    def __init__(self, trace: int, version: int, pieces: Pieces | None, has_stack: bool, truncated: str | None) -> None:
-        self.trace, self.version_run, self.pieces = trace, version, pieces
+    def __init__(
+        self, n: int, trace: int, version: int, pieces: Pieces | None, has_stack: bool, truncated: str | None
+    ) -> None:
+        self.n, self.trace, self.version_run, self.pieces = n, trace, version, pieces
         self.has_stack, self.truncated = has_stack, truncated
         self.fixed_trace, self.fixed_version = trace < 0, version < 0
 
     def trace_id(self, runs: Sequence[str]) -> str | None:
-        return "f" * 32 if self.trace < 0 else runs[self.trace]
+        return f"{self.n:032x}" if self.trace < 0 else runs[self.trace]  # each shape its own fixed one
 
     def version(self, runs: Sequence[str]) -> str | None:
-        return "v1" if self.version_run < 0 else runs[self.version_run] or None
+        if self.version_run < 0:
+            return f"v{self.n % 2}" if self.n else None
+        return runs[self.version_run] or None
 
 
 def _accumulator() -> Accumulator:
@@ -214,10 +218,10 @@ def _state(group: Accumulator) -> dict[str, object]:
 def test_lines_counted_together_leave_what_counting_them_one_by_one_leaves(seed: int) -> None:
     rng = random.Random(seed)
     kinds = [
-        _ShapeFacts(trace=rng.choice((-1, 0)), version=rng.choice((-1, -1, 1)),
+        _ShapeFacts(n, trace=rng.choice((-1, 0)), version=rng.choice((-1, -1, 1)),
                     pieces=rng.choice((None, ("a",), (2,), (("x", 2, "-", 0),))),  # one slot, as the template has
                     has_stack=rng.random() < 0.6, truncated=rng.choice((None, None, "cut", f"cut {seed}")))
-        for _ in range(rng.randint(1, 3))
+        for n in range(rng.randint(1, 4))
     ]  # fmt: skip
     pool = rng.choice((3, 12, 2000))  # few trace ids and values, or more than are kept
     lines: list[Line] = []

@@ -478,26 +478,29 @@ def _newest_keys(
 
     A key seen only before `cap` others were all seen later is never kept, so the walk back from the
     newest line stops there (ties at that timestamp are still read: the greater key wins them). When each
-    shape's lines share one key (`fixed`), only each shape's newest line counts."""
+    shape's lines share one key (`fixed`), only each key's newest line counts."""
     picked: list[tuple[int, str]] = []
     distinct: set[str] = set()
-    unseen = set(map(_FACTS, lines)) if fixed else None
+    wanted: set[str] | None = None  # the keys whose newest line is still to be found
+    if fixed:
+        wanted = {key for facts in set(map(_FACTS, lines)) if (key := key_of(facts, ()))}
+        if not wanted:
+            return picked
     bound: int | None = None
     for ts_ns, facts, runs, _ in reversed(lines):
         if bound is not None and ts_ns < bound:
             break
-        if unseen is not None:
-            if facts not in unseen:
-                continue
-            unseen.discard(facts)
         key = key_of(facts, runs)
-        if key:
-            picked.append((ts_ns, key))
-            if key not in distinct:
-                distinct.add(key)
-                if len(distinct) == cap:
-                    bound = ts_ns
-        if unseen is not None and not unseen:
+        if not key or (wanted is not None and key not in wanted):
+            continue
+        if wanted is not None:
+            wanted.discard(key)
+        picked.append((ts_ns, key))
+        if key not in distinct:
+            distinct.add(key)
+            if len(distinct) == cap:
+                bound = ts_ns
+        if wanted is not None and not wanted:
             break
     picked.reverse()
     return picked
