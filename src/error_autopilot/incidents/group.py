@@ -169,6 +169,7 @@ class _Newest:
 Source = ErrorEvent | tuple[LogEntry, str]
 Resolve = Callable[[LogEntry, str], ErrorEvent | None]
 MAX_QUEUED = 8192  # lines queued over all incidents before they are counted: bounds the entries held
+_FOLD_FROM = 6  # fewer queued lines of an incident are counted one by one: folding costs as much as five
 
 
 # per template slot: its constant text, the index of the one run it is, or both in order (joined per line)
@@ -294,11 +295,12 @@ class Accumulator:
 
         In timestamp order (a poll's lines are) most of that is decided by a few of them: the newest five
         are the samples, the newest line the latest one; a trace id or version older than five others seen
-        after it is not kept. Out of order, every line is counted on its own."""
+        after it is not kept. Out of order, or only a few (ten thousand bugs queue a line or two each),
+        every line is counted on its own."""
         if not lines:
             return
         stamps = list(map(_TS, lines))
-        if stamps != sorted(stamps):
+        if len(lines) < _FOLD_FROM or stamps != sorted(stamps):
             for ts_ns, facts, runs, entry in lines:
                 values = slot_values(facts.pieces, runs) if facts.pieces is not None else None
                 self.count_line(ts_ns, environment, facts.trace_id(runs), facts.version(runs), facts.truncated,
