@@ -35,6 +35,11 @@ class EventSource(Protocol):
         """Yield error entries in [start_ns, end_ns) oldest first, each exactly once."""
         ...
 
+    def pages(self, start_ns: int, end_ns: int, stats: PollStats) -> Iterator[list[LogEntry]]:
+        """The same entries a page at a time (a storm's lines are many: a page's loop is cheaper than a
+        generator step per line)."""
+        ...
+
 
 class TraceSource(Protocol):
     """One environment's traces (Tempo)."""

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import random
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
-from error_autopilot.domain.events import ErrorEvent
-from error_autopilot.incidents.group import MAX_SAMPLE_CHARS, MAX_TITLE, IncidentGrouper
+import pytest
+
+from error_autopilot.domain.events import ErrorEvent, LogEntry
+from error_autopilot.incidents.group import (
+    MAX_SAMPLE_CHARS,
+    MAX_TITLE,
+    Accumulator,
+    IncidentGrouper,
+    Line,
+    Pieces,
+    slot_values,
+)
 from error_autopilot.incidents.stacktrace import parse_stacktrace
 from tests.conftest import TEST_FIXTURES
 
@@ -161,3 +172,74 @@ def test_a_value_every_occurrence_shares_stays_in_the_headline() -> None:
                                message="boom", exception_type="KeyError", exception_message="'currency'"))  # fmt: skip
     (incident,) = grouper.incidents()
     assert incident.headline == "KeyError: 'currency'" and incident.title == "KeyError: <quoted> in billing"
+
+
+class _ShapeFacts:
+    """A shape's facts as ingest gives them: a fixed or run-read trace id and version, template pieces."""
+
+    def __init__(
+        self, n: int, trace: int, version: int, pieces: Pieces | None, has_stack: bool, truncated: str | None
+    ) -> None:
+        self.n, self.trace, self.version_run, self.pieces = n, trace, version, pieces
+        self.has_stack, self.truncated = has_stack, truncated
+        self.fixed_trace, self.fixed_version = trace < 0, version < 0
+
+    def trace_id(self, runs: Sequence[str]) -> str | None:
+        return f"{self.n:032x}" if self.trace < 0 else runs[self.trace]  # each shape its own fixed one
+
+    def version(self, runs: Sequence[str]) -> str | None:
+        if self.version_run < 0:
+            return f"v{self.n % 2}" if self.n else None
+        return runs[self.version_run] or None
+
+
+def _accumulator() -> Accumulator:
+    grouper = IncidentGrouper()
+    grouper.add(order_event(0))
+    group = grouper.group(next(iter(grouper._groups)))
+    assert group is not None
+    return group
+
+
+def _state(group: Accumulator) -> dict[str, object]:
+    def entry(source: object) -> object:
+        return source[0].line if isinstance(source, tuple) else source
+
+    return {
+        "count": group.count, "first": (group.first_ns, group.environment), "last": group.last_ns,
+        "environments": list(group.environments), "traces": group.trace_ids.ordered(),
+        "versions": group.versions.ordered(), "samples": [(ts, entry(s)) for ts, s in group.samples],
+        "stack": entry(group.stack_source), "latest": (group.latest_ns, entry(group.latest_source)),
+        "values": [len(v) for v in group.values], "timeline": group.timeline, "truncated": list(group.truncated),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_lines_counted_together_leave_what_counting_them_one_by_one_leaves(seed: int) -> None:
+    rng = random.Random(seed)
+    kinds = [
+        _ShapeFacts(n, trace=rng.choice((-1, 0)), version=rng.choice((-1, -1, 1)),
+                    pieces=rng.choice((None, ("a",), (2,), (("x", 2, "-", 0),))),  # one slot, as the template has
+                    has_stack=rng.random() < 0.6, truncated=rng.choice((None, None, "cut", f"cut {seed}")))
+        for n in range(rng.randint(1, 4))
+    ]  # fmt: skip
+    pool = rng.choice((3, 12, 2000))  # few trace ids and values, or more than are kept
+    lines: list[Line] = []
+    ts = T0 + rng.randint(-120, 120) * SECOND
+    for n in range(rng.choice((1, 4, 6, 40, 3000))):
+        ts += rng.choice((0, 0, 0, 1, SECOND, 70 * SECOND))  # ties, and minutes apart
+        runs = (f"{rng.randrange(pool):032x}", rng.choice(("", "v2", "v3")), str(rng.randrange(pool)))
+        lines.append((ts, rng.choice(kinds), runs, LogEntry(ts, f"line {n}", {})))
+    if seed % 4 == 3:
+        rng.shuffle(lines)  # out of order: counted one by one
+    one_by_one, together = _accumulator(), _accumulator()
+    cut = 0
+    while cut < len(lines):  # in chunks of any size, compared after each
+        chunk = lines[cut : cut + rng.choice((1, 2, 5, 7, 64, 5000))]
+        for ts_ns, facts, runs, entry in chunk:
+            values = slot_values(facts.pieces, runs) if facts.pieces is not None else None
+            one_by_one.count_line(ts_ns, "prod", facts.trace_id(runs), facts.version(runs), facts.truncated,
+                                  facts.has_stack, values, (entry, "prod"))  # fmt: skip
+        together.count_lines(chunk, "prod")
+        assert _state(together) == _state(one_by_one), cut
+        cut += len(chunk)

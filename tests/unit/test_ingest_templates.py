@@ -1,5 +1,6 @@
-"""A layout's template matches a line exactly when splitting the line gives that layout: the fast path
-of `Ingest.parse` reads the same runs as the split it skips."""
+"""A layout's template matches a line exactly when splitting the line gives that layout, and a shape's
+template exactly when splitting gives that shape: the fast paths of `Ingest.parse` read the same runs
+(and find the same shape) as the split they skip."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ import random
 
 import pytest
 
-from error_autopilot.incidents.ingest import _CLOCK, _CLOCK_WITHIN, _split, _template
+from error_autopilot.incidents.ingest import _Layout
+from error_autopilot.incidents.runs import CLOCK, CLOCK_WITHIN, kinds, layout_template, shape_template, split
 
 LINES = [
     "2026-11-25T03:17:42.123Z ERROR [order-service,4bf92f3577b34da6a3ce929d0e0e4736,00f067aa0ba902b7] failed",
+    '{"time":"03:17:42","id":"4bf92f35","again":"4bf92f35","n":"1234","up":"ABCD1234EF"} 12:00:00',
+    "ab12:34:56 a clock after a varying run, 1a2b3c4d5e and id 77aa88bb-00 order 123456",
+    "12:34:56,abcd1234 a clock, then a comma and an id",
     "deadbeef12 at start, then cafe and face (words), id 0x1f2e3d4c, user 123456 done",
     "abc12:34:56 clock right after hex letters, then ABCDEF0123 upper and AbCd1234 mixed",
     "12:34:56,9 a clock first, then 1234 and 98765 and -abcd1234 and add1234 and 3.1415",
@@ -33,16 +38,16 @@ def _variant(line: str, rng: random.Random) -> str:
 
 
 def _layout(line: str) -> tuple[list[str], tuple[int, ...], tuple[int, int] | None]:
-    clock = _CLOCK.search(line, 0, _CLOCK_WITHIN)
-    parts = _split(line, clock)
+    clock = CLOCK.search(line, 0, CLOCK_WITHIN)
+    parts = split(line, clock)
     return parts[0::2], tuple(len(r) for r in parts[1::2]), clock.span() if clock else None
 
 
 @pytest.mark.parametrize("line", LINES)
 def test_a_template_matches_exactly_the_lines_of_its_layout(line: str) -> None:
     rng = random.Random(line)
-    clock = _CLOCK.search(line, 0, _CLOCK_WITHIN)
-    template = _template(_split(line, clock))
+    clock = CLOCK.search(line, 0, CLOCK_WITHIN)
+    template = layout_template(split(line, clock))
     consts, lengths, span = _layout(line)
     matched = differed = 0
     for _ in range(3000):
@@ -53,8 +58,68 @@ def test_a_template_matches_exactly_the_lines_of_its_layout(line: str) -> None:
         if other_span == span:
             assert (match is not None) == same, (line, other)
         if match is not None:
-            assert list(match.groups()) == _split(other, _CLOCK.search(other, 0, _CLOCK_WITHIN))[1::2]
+            assert list(match.groups()) == split(other, CLOCK.search(other, 0, CLOCK_WITHIN))[1::2]
             matched += 1
         else:
             differed += 1
     assert matched and differed  # both sides of the equivalence were exercised
+
+
+def _varying(parts: list[str]) -> tuple[int, ...]:
+    runs = parts[1::2]
+    return _Layout(parts).of(kinds(runs), tuple(map(len, runs))).varying
+
+
+def _shape(line: str) -> tuple[object, ...]:
+    """What `Ingest.parse` finds a line's shape by: clock span, layout, kinds, the runs that must match."""
+    clock = CLOCK.search(line, 0, CLOCK_WITHIN)
+    parts = split(line, clock)
+    runs = parts[1::2]
+    varying = _varying(parts)
+    fixed = tuple(r for i, r in enumerate(runs) if i not in varying)
+    return (clock.span() if clock else None, parts[0::2], tuple(map(len, runs)), kinds(runs), fixed)
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_a_shape_template_matches_exactly_the_lines_of_its_shape(line: str) -> None:
+    rng = random.Random(line)
+    clock = CLOCK.search(line, 0, CLOCK_WITHIN)
+    parts = split(line, clock)
+    runs = parts[1::2]
+    varying = _varying(parts)
+    groups: dict[str, list[int]] = {}
+    for i in varying:
+        groups.setdefault(runs[i], []).append(i)
+    same = [g for g in groups.values() if len(g) > 1]  # equal in the shape's first line: must stay equal
+    template = shape_template(parts, clock, varying, same)
+    if template is None:  # a varying run of mixed case: such lines are split
+        assert "m" in kinds([runs[i] for i in varying]), line
+        return
+    shape = _shape(line)
+    matched = differed = 0
+    for _ in range(3000):
+        other = rng.choice((_variant(line, rng), _variant(_variant(line, rng), rng)))
+        other_runs = split(other, CLOCK.search(other, 0, CLOCK_WITHIN))[1::2]
+        of_shape = _shape(other) == shape and all(len({other_runs[i] for i in g}) == 1 for g in same)
+        match = template.fullmatch(other)
+        assert (match is not None) == of_shape, (line, other)
+        if match is not None:
+            assert list(match.groups()) == other_runs
+            matched += 1
+        else:
+            differed += 1
+    assert matched and differed
+
+
+@pytest.mark.parametrize(
+    ("line", "templated"),
+    [
+        ("id 12ab:00:00 then 12:34:56 the clock", True),  # `12ab` must match exactly: no clock can form there
+        ("id -12ab:00:00 then 12:34:56 the clock", False),  # `-12ab` varies: `-1234:00:00` has its clock first
+        ("a mixed-case id AbCd1234 varies", False),
+    ],
+)
+def test_no_shape_template_where_a_regex_could_not_say_it_simply(line: str, templated: bool) -> None:
+    clock = CLOCK.search(line, 0, CLOCK_WITHIN)
+    parts = split(line, clock)
+    assert (shape_template(parts, clock, _varying(parts), ()) is not None) == templated

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
 import pytest
 
 from error_autopilot.config.service_map import ServiceMap
-from error_autopilot.domain.events import ErrorEvent, LogEntry
+from error_autopilot.domain.events import ErrorEvent, LogEntry, identify
 from error_autopilot.incidents.events import MAX_LINE, normalise_trace_id, parse_entry
 from error_autopilot.incidents.fingerprint import fingerprint_event
 
@@ -269,3 +270,27 @@ def test_version_and_metadata_labels() -> None:
     assert parsed.version == "abc123"
     assert parsed.trace_id == TRACE
     assert parsed.labels == {"service_name": "users"}
+
+
+def _formula(entry: LogEntry) -> str:
+    """A line's id as state has always stored it: blake2b-96 over sorted labels, sorted metadata, ts, line."""
+    h = hashlib.blake2b(digest_size=12)
+    for part in (entry.labels, entry.metadata):
+        for key, value in sorted(part.items()):
+            h.update(f"{key}\x1f{value}\x1e".encode())
+        h.update(b"\x1d")
+    h.update(f"{entry.ts_ns}\x1d{entry.line}".encode())
+    return h.hexdigest()
+
+
+def test_ids_worked_out_a_page_at_a_time_are_the_ids_state_holds() -> None:
+    t0 = 1_795_000_000_000_000_000
+    streams = [{"service_name": "a", "env": "prod"}, {"env": "prod", "service_name": "b"}]
+    shared: list[dict[str, str]] = [{}, {"detected_level": "error"}, {"detected_level": "error", "trace_id": "0f"}]
+    entries = [
+        LogEntry(t0 + n // 3, f"ERROR line {n % 7} é", streams[n % 2], shared[n % 3 * (n % 5 > 0)])
+        for n in range(40)
+    ]  # fmt: skip
+    lazy = [LogEntry(e.ts_ns, e.line, e.labels, e.metadata) for e in entries]
+    identify(entries)
+    assert [e.identity for e in entries] == [e.identity for e in lazy] == [_formula(e) for e in entries]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,15 +23,13 @@ def _prefix(labels: tuple[tuple[str, str], ...], metadata: tuple[tuple[str, str]
     return h
 
 
-_PREFIXES: dict[tuple[int, int], tuple[Mapping[str, str], Mapping[str, str], Any]] = {}
-
-
 @dataclass(slots=True)
 class LogEntry:
     """One Loki entry: the unit of line identity (labels + ts + line + metadata). Never changed once made.
 
     A plain slotted class, not a model: one is made per line read, and the source has already checked
-    the page's shape. Its identity is computed once, on first use."""
+    the page's shape. Its identity is computed once: by the source as it reads a page (`identify`), or
+    on first use."""
 
     ts_ns: int
     line: str
@@ -44,18 +42,24 @@ class LogEntry:
     def identity(self) -> str:
         """Stable id of this exact entry; identical entries are the same log line."""
         if not self._identity:
-            # entries of one page share their stream's labels and metadata dicts: look those up by object
-            known = _PREFIXES.get((id(self.labels), id(self.metadata)))
-            if known is None or known[0] is not self.labels or known[1] is not self.metadata:
-                if len(_PREFIXES) >= 4096:
-                    _PREFIXES.clear()
-                prefix = _prefix(tuple(self.labels.items()), tuple(self.metadata.items()))
-                known = _PREFIXES[(id(self.labels), id(self.metadata))] = (self.labels, self.metadata, prefix)
-            h = known[2].copy()
-            h.update(b"\x1d%d\x1d" % self.ts_ns)
-            h.update(self.line.encode("utf-8", "surrogatepass"))
-            self._identity = h.hexdigest()
+            identify((self,))
         return self._identity
+
+
+def identify(entries: Iterable[LogEntry]) -> None:
+    """Work out each entry's `identity` now. A source reads a stream's lines one after another, sharing
+    its labels and metadata dicts: each run of them finds its hash prefix once, not by a lookup a line."""
+    labels: Mapping[str, str] | None = None
+    metadata: Mapping[str, str] | None = None
+    prefix: Any = None
+    for entry in entries:
+        if entry.labels is not labels or entry.metadata is not metadata:
+            labels, metadata = entry.labels, entry.metadata
+            prefix = _prefix(tuple(labels.items()), tuple(metadata.items()))
+        h = prefix.copy()
+        h.update(b"\x1d%d\x1d" % entry.ts_ns)
+        h.update(entry.line.encode("utf-8", "surrogatepass"))
+        entry._identity = h.hexdigest()
 
 
 class ErrorEvent(Frozen):

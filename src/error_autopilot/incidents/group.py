@@ -1,8 +1,10 @@
 """Streaming grouping of error events into incidents, one per fingerprint.
 
-Events are folded into a small accumulator as they arrive and never kept, so memory grows with
-the number of distinct fingerprints (plus one id per counted line, which the overlap-window dedup
-needs), not with the number of lines read.
+Events are folded into a small accumulator and never kept, so memory grows with the number of
+distinct fingerprints (plus one id per counted line, which the overlap-window dedup needs), not with
+the number of lines read. Lines counted from their shape wait in a short queue (`MAX_QUEUED` over all
+incidents) and are folded together: in timestamp order most of what a line could change, a newer one
+changes again.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
+from typing import Protocol
 
 from error_autopilot.domain.events import ErrorEvent, LogEntry
 from error_autopilot.domain.incidents import Fingerprint, Incident, MessageVariable, SampleLine, TimelineCount
@@ -164,6 +168,43 @@ class _Newest:
 # environment to parse then (the ingest path parses only the few lines an incident shows, see ingest.py).
 Source = ErrorEvent | tuple[LogEntry, str]
 Resolve = Callable[[LogEntry, str], ErrorEvent | None]
+MAX_QUEUED = 8192  # lines queued over all incidents before they are counted: bounds the entries held
+_FOLD_FROM = 6  # fewer queued lines of an incident are counted one by one: folding costs as much as five
+
+
+# per template slot: its constant text, the index of the one run it is, or both in order (joined per line)
+Pieces = tuple[str | int | tuple[str | int, ...], ...]
+
+
+class Facts(Protocol):
+    """What the lines of one shape share, and how the rest is read from a line's runs (see ingest.py)."""
+
+    has_stack: bool
+    truncated: str | None
+    fixed_trace: bool  # every line has the same trace id
+    fixed_version: bool  # every line has the same version
+    pieces: Pieces | None  # how the runs fill the template's slots; None: its message does not fit it
+
+    def trace_id(self, runs: Sequence[str]) -> str | None:
+        """The line's trace id."""
+
+    def version(self, runs: Sequence[str]) -> str | None:
+        """The line's version."""
+
+
+# a line counted by its facts: (ts_ns, facts, runs, entry)
+Line = tuple[int, Facts, Sequence[str], LogEntry]
+_TS = itemgetter(0)
+_FACTS = itemgetter(1)
+
+
+def slot_values(pieces: Pieces, runs: Sequence[str]) -> list[str]:
+    """What each template slot holds in a line with these runs."""
+    return [
+        slot if isinstance(slot, str) else runs[slot] if isinstance(slot, int)
+        else "".join([p if isinstance(p, str) else runs[p] for p in slot])
+        for slot in pieces
+    ]  # fmt: skip
 
 
 @dataclass
@@ -188,6 +229,8 @@ class Accumulator:
     timeline: dict[tuple[int, str, str], int] = field(default_factory=dict)
     timeline_capped: bool = False
     truncated: dict[str, None] = field(default_factory=dict)  # insertion-ordered set of notes
+    queued: list[Line] = field(default_factory=list)  # lines to count, all of `queued_environment`
+    queued_environment: str = ""
 
     def add(self, event: ErrorEvent) -> None:
         """Count a parsed event."""
@@ -246,6 +289,119 @@ class Accumulator:
             samples.append((ts_ns, source))
         else:
             samples.insert(bisect.bisect_right([ts for ts, _ in samples], ts_ns), (ts_ns, source))
+
+    def count_lines(self, lines: Sequence[Line], environment: str) -> None:
+        """Count lines of one environment exactly as `count_line` would one by one, in order.
+
+        In timestamp order (a poll's lines are) most of that is decided by a few of them: the newest five
+        are the samples, the newest line the latest one; a trace id or version older than five others seen
+        after it is not kept. Out of order, or only a few (ten thousand bugs queue a line or two each),
+        every line is counted on its own."""
+        if not lines:
+            return
+        stamps = list(map(_TS, lines))
+        if len(lines) < _FOLD_FROM or stamps != sorted(stamps):
+            for ts_ns, facts, runs, entry in lines:
+                values = slot_values(facts.pieces, runs) if facts.pieces is not None else None
+                self.count_line(ts_ns, environment, facts.trace_id(runs), facts.version(runs), facts.truncated,
+                                facts.has_stack, values, (entry, environment))  # fmt: skip
+            return
+        kinds = dict.fromkeys(map(_FACTS, lines))  # the lines' shapes, in order of first appearance
+        self.count += len(lines)
+        for facts in kinds:
+            if facts.truncated and len(self.truncated) < MAX_TRUNCATION_NOTES:
+                self.truncated.setdefault(facts.truncated, None)
+        if stamps[0] < self.first_ns:
+            self.first_ns, self.environment = stamps[0], environment
+        self.last_ns = max(self.last_ns, stamps[-1])
+        self.environments.setdefault(environment, None)
+        for ts_ns, key in _newest_keys(lines, _trace_of, MAX_TRACE_IDS, all(f.fixed_trace for f in kinds)):
+            self.trace_ids.add(key, ts_ns)
+        for ts_ns, key in _newest_keys(lines, _version_of, MAX_VERSIONS, all(f.fixed_version for f in kinds)):
+            self.versions.add(key, ts_ns)
+        # the lines at or after the fifth newest timestamp: an older one has five newer lines after it
+        newest = 0 if len(lines) <= MAX_SAMPLES else bisect.bisect_left(stamps, stamps[-MAX_SAMPLES])
+        for ts_ns, _, _, entry in lines[newest:]:
+            self._sample(ts_ns, (entry, environment))
+        self._count_values(lines, kinds)
+        before = self.latest_ns
+        if stamps[-1] >= before:
+            self.latest_ns, self.latest_source = stamps[-1], (lines[-1][3], environment)
+        if any(facts.has_stack for facts in kinds):
+            self._stack_of(lines, before, environment)
+        self._count_minutes(lines, stamps, kinds, environment)
+
+    def _count_values(self, lines: Sequence[Line], kinds: dict[Facts, None]) -> None:
+        """Each slot's distinct values: only how many is kept, so the lines are read a slot at a time, and
+        not at all for a slot that is full or a constant of every shape."""
+        fitting = [f for f in kinds if f.pieces is not None]
+        if not fitting:
+            return
+        pieces = [f.pieces for f in fitting if f.pieces is not None]
+        self.values = self.values or [_Distinct() for _ in pieces[0]]
+        open_slots = [n for n, seen in enumerate(self.values) if len(seen) < MAX_DISTINCT]
+        runs_of: dict[Facts, list[Sequence[str]]] = {f: [] for f in fitting}
+        if any(not isinstance(p[n], str) for p in pieces for n in open_slots):
+            for _, facts, runs, _ in lines:
+                found = runs_of.get(facts)
+                if found is not None:
+                    found.append(runs)
+        for n in open_slots:
+            hashes: set[int] = set()
+            for facts, slots in zip(fitting, pieces, strict=True):
+                slot = slots[n]
+                if isinstance(slot, str):
+                    hashes.add(hash(slot))
+                elif isinstance(slot, int):
+                    hashes.update(map(hash, map(itemgetter(slot), runs_of[facts])))
+                else:
+                    hashes.update(hash("".join([p if isinstance(p, str) else runs[p] for p in slot]))
+                                  for runs in runs_of[facts])  # fmt: skip
+            seen = self.values[n]
+            for value in hashes:
+                if len(seen) >= MAX_DISTINCT:
+                    break
+                seen.add(value)
+
+    def _stack_of(self, lines: Sequence[Line], before: int, environment: str) -> None:
+        """The stack source `count_line` would leave: the last line with a stack not older than the newest
+        line before these (`before`), else the first line with one if there was none."""
+        for ts_ns, facts, _, entry in reversed(lines):
+            if facts.has_stack:
+                if ts_ns >= before:
+                    self.stack_source = (entry, environment)
+                    return
+                break  # every earlier line is older still
+        if self.stack_source is None:
+            self.stack_source = next((e, environment) for _, f, _, e in lines if f.has_stack)
+
+    def _count_minutes(
+        self, lines: Sequence[Line], stamps: list[int], kinds: dict[Facts, None], environment: str
+    ) -> None:
+        """The timeline's cells, counted in order of first appearance (a full timeline drops new cells)."""
+        counts: dict[tuple[int, str, str], int] = {}
+        versions = {f.version(lines[0][2]) for f in kinds} if all(f.fixed_version for f in kinds) else set()
+        if len(versions) == 1:  # one version: the cells are the minutes, found by bisection
+            version = versions.pop() or ""
+            start = 0
+            for minute in range(stamps[0] // 60_000_000_000, stamps[-1] // 60_000_000_000 + 1):
+                end = bisect.bisect_left(stamps, (minute + 1) * 60_000_000_000, start)
+                if end > start:
+                    counts[(minute, environment, version)] = end - start
+                start = end
+        else:
+            for ts_ns, facts, runs, _ in lines:
+                cell = (ts_ns // 60_000_000_000, environment, facts.version(runs) or "")
+                counts[cell] = counts.get(cell, 0) + 1
+        timeline = self.timeline
+        for cell, n in counts.items():
+            known = timeline.get(cell)
+            if known is not None:
+                timeline[cell] = known + n
+            elif len(timeline) < MAX_TIMELINE:
+                timeline[cell] = n
+            else:
+                self.timeline_capped = True
 
     def _latest(self, event: ErrorEvent) -> tuple[str | None, str, tuple[tuple[int, int], ...]]:
         """The newest occurrence's type and message, and where the template's variable parts are in it."""
@@ -309,6 +465,49 @@ def _sample_line(event: ErrorEvent) -> SampleLine:
                       version=event.version or "")  # fmt: skip
 
 
+def _trace_of(facts: Facts, runs: Sequence[str]) -> str | None:
+    return facts.trace_id(runs)
+
+
+def _version_of(facts: Facts, runs: Sequence[str]) -> str | None:
+    return facts.version(runs)
+
+
+def _newest_keys(
+    lines: Sequence[Line], key_of: Callable[[Facts, Sequence[str]], str | None], cap: int, fixed: bool
+) -> list[tuple[int, str]]:
+    """The (ts, key) of lines in timestamp order that can change a `_Newest` of `cap` keys, oldest first.
+
+    A key seen only before `cap` others were all seen later is never kept, so the walk back from the
+    newest line stops there (ties at that timestamp are still read: the greater key wins them). When each
+    shape's lines share one key (`fixed`), only each key's newest line counts."""
+    picked: list[tuple[int, str]] = []
+    distinct: set[str] = set()
+    wanted: set[str] | None = None  # the keys whose newest line is still to be found
+    if fixed:
+        wanted = {key for facts in set(map(_FACTS, lines)) if (key := key_of(facts, ()))}
+        if not wanted:
+            return picked
+    bound: int | None = None
+    for ts_ns, facts, runs, _ in reversed(lines):
+        if bound is not None and ts_ns < bound:
+            break
+        key = key_of(facts, runs)
+        if not key or (wanted is not None and key not in wanted):
+            continue
+        if wanted is not None:
+            wanted.discard(key)
+        picked.append((ts_ns, key))
+        if key not in distinct:
+            distinct.add(key)
+            if len(distinct) == cap:
+                bound = ts_ns
+        if wanted is not None and not wanted:
+            break
+    picked.reverse()
+    return picked
+
+
 class IncidentGrouper:
     """Folds events into incidents by fingerprint. Memory follows the number of distinct bugs, not
     lines: each line is folded into aggregates and forgotten (deduplicating lines is the poller's job).
@@ -319,6 +518,8 @@ class IncidentGrouper:
         self._groups: dict[str, Accumulator] = {}
         self._events = 0
         self._resolve = resolve
+        self._queued: list[Accumulator] = []  # groups with lines queued
+        self._queued_lines = 0
 
     @property
     def events(self) -> int:
@@ -330,6 +531,8 @@ class IncidentGrouper:
         self._events += 1
         fingerprint = fingerprint or fingerprint_event(event)
         group = self._groups.get(fingerprint.value)
+        if group is not None and group.queued:
+            self._count_queued(group)  # its lines stay in order
         if group is None:
             exc_type = event.stack.primary.type if event.stack else event.exception_type
             group = Accumulator(
@@ -345,9 +548,32 @@ class IncidentGrouper:
         """The incident counted so far under `fingerprint`, to count more occurrences into by their facts."""
         return self._groups.get(fingerprint)
 
-    def counted(self) -> None:
-        """One more event was counted into a group directly."""
+    def queue(self, group: Accumulator, line: Line, environment: str) -> None:
+        """Count a line into `group` by its facts. Lines are counted a few thousand at a time, in order
+        (`Accumulator.count_lines`): most of what a line could change, a newer one changes again."""
+        if group.queued and group.queued_environment != environment:
+            self._count_queued(group)
+        queued = group.queued
+        if not queued:
+            group.queued_environment = environment
+            self._queued.append(group)
+        queued.append(line)
         self._events += 1
+        self._queued_lines += 1
+        if self._queued_lines >= MAX_QUEUED:
+            self.count_queued()
+
+    def _count_queued(self, group: Accumulator) -> None:
+        lines, group.queued = group.queued, []
+        self._queued_lines -= len(lines)
+        group.count_lines(lines, group.queued_environment)
+
+    def count_queued(self) -> None:
+        """Count every queued line."""
+        for group in self._queued:
+            if group.queued:
+                self._count_queued(group)
+        self._queued = []
 
     def incidents(self, *, release: bool = False) -> list[Incident]:
         """Every incident, most frequent first (then oldest first, then by fingerprint).
@@ -355,6 +581,7 @@ class IncidentGrouper:
         `release`: let each incident's counts and kept lines go as soon as it is built, leaving the grouper
         empty. With ten thousand bugs those lines are tens of megabytes, which would otherwise sit beside
         the models built from them at the plan's peak."""
+        self.count_queued()
         groups = sorted(self._groups.values(), key=lambda g: (-g.count, g.first_ns, g.fingerprint.value))
         if not release:
             return [g.incident(self._resolve) for g in groups]

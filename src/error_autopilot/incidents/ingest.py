@@ -7,6 +7,9 @@ only; hex with a digit in lower, upper or mixed case; a time) and length. Every 
 redacts and fingerprints a line looks at such a run's kind and length, never at its digits. So the
 first line of a shape is parsed in full (`parse_entry`), and the others are counted from what
 differs: their timestamp, and the trace id, version and message values read straight from their runs.
+A shape seen often gets a regex of its own (incidents/runs.py): its later lines are recognised by one
+match, not split and keyed. Lines counted from their runs are queued per incident and counted a few
+thousand at a time (`IncidentGrouper.queue`).
 
 A line is parsed in full, every time, when that would not hold: it holds a card-shaped number (Luhn
 reads the digits), one of the user's own redaction patterns matches it, a varying run feeds its
@@ -20,17 +23,18 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Final
+from typing import Final, Literal
 
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import ErrorEvent, LogEntry
 from error_autopilot.domain.incidents import Fingerprint, Incident
 from error_autopilot.incidents.events import normalise_trace_id, parse_entry
 from error_autopilot.incidents.fingerprint import fingerprint_event
-from error_autopilot.incidents.group import Accumulator, IncidentGrouper, template_slots, type_and_message
+from error_autopilot.incidents.group import Accumulator, IncidentGrouper, Pieces, template_slots, type_and_message
+from error_autopilot.incidents.runs import CLOCK, CLOCK_WITHIN, RUN, kinds, layout_template, shape_template, split
 from error_autopilot.redaction import card_shaped
 
 MAX_SHAPE_LINE = 16 * 1024  # longer lines are rare and costly to key: each is parsed on its own
@@ -40,18 +44,11 @@ _TEMPLATES_PER_LENGTH = 8  # layouts kept per line length and clock: each miss t
 # splits cost, so a layout of a few lines (10,000 distinct bugs) never pays for one
 _TEMPLATE_AFTER = 256
 _MIN_HEX = 8  # a shorter run of letters and digits could be a word (`add1`): it must match exactly
-_RUN = re.compile(r"([0-9a-fA-F]{4,})")
-# a time of day near the start of a line, its own timestamp (`2026-11-25T03:17:42.123Z ERROR …`): a run of
-# its own kind, else every second (and millisecond) of a storm would be a new shape
-_CLOCK = re.compile(r"\d\d:\d\d:\d\d(?:[.,]\d{1,9})?")
-_CLOCK_WITHIN = 48
 _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_$")
 # `Foo.add1234`, `3.1415`, `C:\\1234`: part of a name or number. A path segment (`/users/1234`) may vary: a
 # path that names code (a frame's module) is caught as a varying run inside the fingerprint
 _JOINED_BEFORE = _NAME_CHARS | frozenset(".\\")
 
-# per template slot: its constant text, the index of the one run it is, or both in order (joined per line)
-Pieces = tuple[str | int | tuple[str | int, ...], ...]
 _UNFIT: Final[Pieces] = ((-1,),)  # the message's variable parts cannot be read from the runs: parse every line
 
 
@@ -72,8 +69,31 @@ class _Shape:
     varying: tuple[int, ...] = ()
     same: tuple[tuple[int, ...], ...] = ()  # varying runs equal in the first line: must stay equal
     exact: bool = False  # every line of this shape is parsed in full
+    split: int = 0  # its lines found by splitting (or a layout's template), before it has a template of its own
     pieces: dict[str, Pieces | None] = field(default_factory=dict)  # by incident template
-    counted_into: tuple[Accumulator, str, Pieces | None] | None = None  # its incident, that one's template, pieces
+    counted_into: _Counted | None = None
+
+
+class _Counted:
+    """A shape counted into its incident: the `Facts` its lines share, and how each line's runs fill the
+    incident's template slots (`pieces`)."""
+
+    __slots__ = ("fixed_trace", "fixed_version", "group", "has_stack", "pieces", "shape", "template", "truncated")
+
+    def __init__(self, group: Accumulator, shape: _Shape, pieces: Pieces | None) -> None:
+        self.group, self.template, self.shape, self.pieces = group, group.template, shape, pieces
+        self.has_stack, self.truncated = shape.has_stack, shape.truncated
+        self.fixed_trace, self.fixed_version = shape.trace < 0, shape.version < 0
+
+    def trace_id(self, runs: Sequence[str]) -> str | None:
+        """The line's trace id: the shape's, or read from its run."""
+        shape = self.shape
+        return shape.trace_id if shape.trace < 0 else _trace_id(runs[shape.trace])
+
+    def version(self, runs: Sequence[str]) -> str | None:
+        """The line's version: the shape's, or its run."""
+        shape = self.shape
+        return shape.version_value if shape.version < 0 else runs[shape.version]
 
 
 @dataclass(slots=True)
@@ -121,30 +141,6 @@ class _Template:
     lengths: tuple[int, ...]
 
 
-def _split(line: str, clock: re.Match[str] | None) -> list[str]:
-    """The line's constant text and runs, alternating; the clock (`_CLOCK` in the line's start) is one run."""
-    if clock is None:
-        return _RUN.split(line)
-    return [*_RUN.split(line[: clock.start()]), clock.group(), *_RUN.split(line[clock.end() :])]
-
-
-def _template(parts: Sequence[str]) -> re.Pattern[str]:
-    """A regex that matches a line exactly when `_RUN` splits it into the same constant text and run lengths.
-
-    `_RUN`'s runs are maximal, so the constant text next to a run never ends in a hex digit, and none of
-    it holds four in a row: any line made of that text and hex runs of those lengths splits the same way.
-    The clock is not matched here: the caller looks it up by the span `_CLOCK` found in the line."""
-    pattern = []
-    for n, part in enumerate(parts):
-        if n % 2 == 0:
-            pattern.append(re.escape(part))
-        elif _RUN.fullmatch(part):
-            pattern.append(f"([0-9a-fA-F]{{{len(part)}}})")
-        else:  # the clock, at the span the caller found
-            pattern.append(f"(.{{{len(part)}}})")
-    return re.compile("".join(pattern), re.DOTALL)
-
-
 @dataclass(slots=True)
 class Parsed:
     """One entry understood: its incident, and what counting it needs."""
@@ -159,6 +155,20 @@ class Parsed:
     runs: Sequence[str] | None = None
 
 
+# what `Ingest.take` did with a line
+Taken = Literal["counted", "not an error", "left out", "replayed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """Which errors a poll counts: only those of `services` when any are named; and of a line older than
+    `replay_before_ns` (a --since re-read behind the cursor: such lines were counted) only a new bug's."""
+
+    services: Collection[str] = ()
+    replay_before_ns: int | None = None
+    known: Collection[str] = ()  # fingerprints of the bugs counted before
+
+
 class Ingest:
     """Entries into incidents for one plan. `grouper` holds the incidents."""
 
@@ -169,8 +179,10 @@ class Ingest:
         self._streams: dict[tuple[int, int], tuple[object, object, int]] = {}
         self._stream_ids: dict[tuple[object, ...], int] = {}  # a stream's labels and metadata, as a small key
         # (stream, line length, clock span) -> layouts seen often, each as a regex matching exactly the lines
-        # that `_RUN` splits into its constant text and run lengths
+        # that `RUN` splits into its constant text and run lengths
         self._templates: dict[tuple[int, int, tuple[int, int] | None], list[_Template]] = {}
+        # (stream, line length) -> shapes seen often, each as a regex matching exactly the lines of that shape
+        self._shape_templates: dict[tuple[int, int], list[tuple[re.Pattern[str], _Shape]]] = {}
         self.grouper = IncidentGrouper(resolve=self._parse)
         self.parsed_in_full = 0  # lines parsed in full while counting (not those an incident shows)
 
@@ -179,6 +191,7 @@ class Ingest:
         and each incident's kept lines are let go as the incidents are built, so nothing is counted after."""
         self._layouts.clear()  # their shapes point at the incidents' accumulators (so do the templates' layouts)
         self._templates.clear()
+        self._shape_templates.clear()
         self._streams.clear()
         self._stream_ids.clear()
         return self.grouper.incidents(release=True)
@@ -196,10 +209,38 @@ class Ingest:
 
     def parse(self, entry: LogEntry, environment: str) -> Parsed | None:
         """The entry's incident (None when it is not an error), parsing it in full only when its shape is new."""
+        found = self._find(entry, environment)
+        if isinstance(found, tuple):
+            shape, runs = found
+            return Parsed(shape.fingerprint or "", shape.service, entry, environment, None, None, shape, runs)
+        return found
+
+    def take(self, entry: LogEntry, environment: str, admission: Admission) -> Taken:
+        """`parse` and `count` the entry if it is an error `admission` lets in; what was done with it."""
+        found = self._find(entry, environment)
+        if found is None:
+            return "not an error"
+        if isinstance(found, tuple):
+            fingerprint, service = found[0].fingerprint or "", found[0].service
+        else:
+            fingerprint, service = found.fingerprint, found.service
+        if admission.services and service not in admission.services:
+            return "left out"
+        if admission.replay_before_ns is not None and entry.ts_ns < admission.replay_before_ns and (
+            fingerprint in admission.known
+        ):
+            return "replayed"
+        if isinstance(found, tuple):
+            self._count_shaped(found[0], found[1], entry, environment)
+        else:
+            self.count(found)
+        return "counted"
+
+    def _find(self, entry: LogEntry, environment: str) -> Parsed | tuple[_Shape, Sequence[str]] | None:
+        """What `parse` finds: a line of a known shape as its shape and runs, any other parsed in full."""
         line = entry.line
         if len(line) > MAX_SHAPE_LINE or (self._custom and any(p.search(line) for p in self._custom)):
             return self._full(entry, environment)
-        clock = _CLOCK.search(line, 0, _CLOCK_WITHIN)
         labels, metadata = entry.labels, entry.metadata
         stream = self._streams.get((id(labels), id(metadata)))
         if stream is None or stream[0] is not labels or stream[1] is not metadata:  # a page's entries share these
@@ -213,8 +254,14 @@ class Ingest:
                     self._streams.clear()
                     self._layouts.clear()
                     self._templates.clear()
+                    self._shape_templates.clear()
                 number = self._stream_ids[content] = len(self._stream_ids)
             stream = self._streams[(id(labels), id(metadata))] = (labels, metadata, number)
+        for regex, known in self._shape_templates.get((stream[2], len(line)), ()):
+            match = regex.fullmatch(line)
+            if match is not None:
+                return None if known.fingerprint is None else (known, match.groups())
+        clock = CLOCK.search(line, 0, CLOCK_WITHIN)
         where = (stream[2], len(line), clock.span() if clock is not None else None)
         runs: Sequence[str] | None = None
         for template in self._templates.get(where, ()):
@@ -224,26 +271,34 @@ class Ingest:
                 break
         if runs is None:
             runs, layout, lengths = self._split(line, clock, where)
-        kinds = "".join(["d" if r.isdigit() else "t" if ":" in r else "w" if r.isalpha() else "l" if r.islower()
-                         else "u" if r.isupper() else "m" for r in runs])  # fmt: skip
-        by_kind = layout.kinds.get(kinds) or layout.of(kinds, lengths)
+        of_kind = kinds(runs)
+        by_kind = layout.kinds.get(of_kind) or layout.of(of_kind, lengths)
         fixed = by_kind.fixed(runs) if by_kind.fixed is not None else None
         shape = by_kind.shapes.get(fixed)
         if shape is None:
             parsed = self._full(entry, environment)
             by_kind.shapes[fixed] = self._shape(parsed, runs, by_kind.varying)
             return parsed
-        if shape.fingerprint is None:
-            return None
         if shape.exact or (shape.same and any(len({runs[i] for i in group}) > 1 for group in shape.same)):
             return self._full(entry, environment)
-        return Parsed(shape.fingerprint, shape.service, entry, environment, None, None, shape, runs)
+        shape.split += 1
+        if shape.split == _TEMPLATE_AFTER:  # later lines of this shape are matched, not split
+            self._template_shape(split(line, clock), clock, (stream[2], len(line)), shape)
+        return None if shape.fingerprint is None else (shape, runs)
+
+    def _template_shape(
+        self, parts: list[str], clock: re.Match[str] | None, where: tuple[int, int], shape: _Shape
+    ) -> None:
+        regex = shape_template(parts, clock, shape.varying, shape.same)
+        known = self._shape_templates.setdefault(where, [])
+        if regex is not None and len(known) < _TEMPLATES_PER_LENGTH:
+            known.append((regex, shape))
 
     def _split(
         self, line: str, clock: re.Match[str] | None, where: tuple[int, int, tuple[int, int] | None]
     ) -> tuple[list[str], _Layout, tuple[int, ...]]:
         """A line no template matched: its runs, its layout and their lengths."""
-        parts = _split(line, clock)
+        parts = split(line, clock)
         runs = parts[1::2]
         lengths = tuple(map(len, runs))
         key = (where[0], "\x00".join(parts[0::2]), lengths)
@@ -252,12 +307,13 @@ class Ingest:
             if len(self._layouts) >= MAX_LAYOUTS:
                 self._layouts.clear()
                 self._templates.clear()
+                self._shape_templates.clear()
             layout = self._layouts[key] = _Layout(parts)
         layout.split += 1
         if layout.split == _TEMPLATE_AFTER:  # later lines of this layout are matched, not split
             known = self._templates.setdefault(where, [])
             if len(known) < _TEMPLATES_PER_LENGTH:
-                known.append(_Template(_template(parts), layout, lengths))
+                known.append(_Template(layout_template(parts), layout, lengths))
         return runs, layout, lengths
 
     def _shape(self, parsed: Parsed | None, runs: Sequence[str], varying: tuple[int, ...]) -> _Shape:
@@ -290,36 +346,23 @@ class Ingest:
         if parsed.event is not None:
             self.grouper.add(parsed.event, parsed.fingerprint_of_event)
             return
-        shape, runs = parsed.shape, parsed.runs
-        assert shape is not None and shape.fingerprint is not None and runs is not None
+        assert parsed.shape is not None and parsed.runs is not None
+        self._count_shaped(parsed.shape, parsed.runs, parsed.entry, parsed.environment)
+
+    def _count_shaped(self, shape: _Shape, runs: Sequence[str], entry: LogEntry, environment: str) -> None:
         into = shape.counted_into
-        if into is None or into[1] != into[0].template:
-            group = self.grouper.group(parsed.fingerprint)
+        if into is None or into.template != into.group.template:
+            group = self.grouper.group(shape.fingerprint or "")
             if group is not None and group.template:
                 if group.template not in shape.pieces:
                     shape.pieces[group.template] = _pieces(shape, group.template)
-                into = shape.counted_into = (group, group.template, shape.pieces[group.template])
-        if into is None or into[2] is _UNFIT:
-            full = self._full(parsed.entry, parsed.environment)
+                into = shape.counted_into = _Counted(group, shape, shape.pieces[group.template])
+        if into is None or into.pieces is _UNFIT:
+            full = self._full(entry, environment)
             if full is not None and full.event is not None:
                 self.grouper.add(full.event, full.fingerprint_of_event)
             return
-        pieces = into[2]
-        values = (
-            None if pieces is None
-            else [
-                slot if isinstance(slot, str) else runs[slot] if isinstance(slot, int)
-                else "".join([p if isinstance(p, str) else runs[p] for p in slot])
-                for slot in pieces
-            ]
-        )  # fmt: skip
-        group = into[0]
-        ts = parsed.entry.ts_ns
-        trace = shape.trace_id if shape.trace < 0 else _trace_id(runs[shape.trace])
-        version = shape.version_value if shape.version < 0 else runs[shape.version]
-        group.count_line(ts, parsed.environment, trace, version, shape.truncated, shape.has_stack, values,
-                         (parsed.entry, parsed.environment))  # fmt: skip
-        self.grouper.counted()
+        self.grouper.queue(into.group, (entry.ts_ns, into, runs, entry), environment)
 
 
 def _trace_id(run: str) -> str | None:
@@ -341,7 +384,7 @@ def _pieces(shape: _Shape, template: str) -> Pieces | None:
     covered: set[int] = set()
     for value in match.groups():
         slot: list[str | int] = []
-        for n, part in enumerate(_RUN.split(value)):
+        for n, part in enumerate(RUN.split(value)):
             index = next((i for i in varying if runs[i] == part), None) if n % 2 else None
             if index is not None:
                 slot.append(index)

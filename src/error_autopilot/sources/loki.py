@@ -13,13 +13,14 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from operator import attrgetter
 from typing import Any
 
 import httpx
 
 from error_autopilot.config.service_map import LokiConfig
 from error_autopilot.domain.errors import SourceUnavailable
-from error_autopilot.domain.events import LogEntry
+from error_autopilot.domain.events import LogEntry, identify
 from error_autopilot.ports import PollStats
 from error_autopilot.resilience import Breaker
 from error_autopilot.sources.http import RetryPolicy, send_with_retry
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 LOKI_MAX_LIMIT = 5000
 _NONE: dict[str, str] = {}  # the metadata of entries that have none (never changed: entries are read-only)
 _RE2_META = set("\\.+*?()|[]{}^$")
+_TS = attrgetter("ts_ns")
 
 
 def logql_string(value: str) -> str:
@@ -75,24 +77,22 @@ def _entries(body: Any) -> list[LogEntry]:
     shared: dict[object, dict[str, str]] = {}
     for stream in data.get("result") or []:
         labels = _strings(stream.get("stream"))
+        last: object = None  # a stream's lines mostly carry the metadata of the line before
+        metadata = _NONE
         for value in stream.get("values") or []:
             extra = value[2] if len(value) > 2 else None
-            metadata = _NONE
-            if extra:
+            if not extra:
+                metadata = _NONE
+            elif extra != last:  # equal metadata in another key order shares the dict: nothing reads its order
                 structured, parsed = extra.get("structuredMetadata"), extra.get("parsed")
                 key = (tuple(structured.items()) if structured else (), tuple(parsed.items()) if parsed else ())
-                found = shared.get(key)
-                if found is None:
-                    found = shared[key] = {**_strings(structured), **_strings(parsed)}
-                metadata = found
+                metadata = shared.get(key) or shared.setdefault(key, {**_strings(structured), **_strings(parsed)})
+            last = extra
             line = value[1]
             entries.append(LogEntry(int(value[0]), line if type(line) is str else str(line), labels, metadata))
-    entries.sort(key=_ts)
+    identify(entries)  # while each stream's lines are still together
+    entries.sort(key=_TS)
     return entries
-
-
-def _ts(entry: LogEntry) -> int:
-    return entry.ts_ns
 
 
 class LokiSource:
@@ -117,8 +117,12 @@ class LokiSource:
             headers={"X-Loki-Response-Encoding-Flags": "categorize-labels"},
         )  # fmt: skip
         response = send_with_retry(self._client, request, what="Loki", policy=self._policy, breaker=self._breaker)
+        content = response.content
+        # httpx leaves a read response in a reference cycle with its stream: only the garbage collector
+        # would free the page's megabytes. Without the stream, reference counting frees it on return.
+        response.stream = httpx.ByteStream(b"")
         try:
-            body = json.loads(response.content.decode("utf-8", errors="replace"))
+            body = json.loads(content.decode("utf-8", errors="replace"))
             return _entries(body)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
             raise SourceUnavailable(
@@ -128,7 +132,13 @@ class LokiSource:
             ) from e
 
     def poll(self, start_ns: int, end_ns: int, stats: PollStats) -> Iterator[LogEntry]:
-        """Yield every entry in [start_ns, end_ns) oldest first, each exactly once.
+        """Yield every entry in [start_ns, end_ns) oldest first, each exactly once (see `pages`)."""
+        for page in self.pages(start_ns, end_ns, stats):
+            yield from page
+
+    def pages(self, start_ns: int, end_ns: int, stats: PollStats) -> Iterator[list[LogEntry]]:
+        """Every entry in [start_ns, end_ns) oldest first, each exactly once, a page at a time; `stats`
+        counts a page's lines as it is handed over.
 
         The next page is requested as soon as this one is decoded, and read while this one's entries
         are processed: on a real Loki the wait for a page is most of a poll's time."""
@@ -136,11 +146,13 @@ class LokiSource:
             return
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loki-page")
         try:
-            yield from self._poll(start_ns, end_ns, stats, pool)
+            yield from self._pages(start_ns, end_ns, stats, pool)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _poll(self, start_ns: int, end_ns: int, stats: PollStats, pool: ThreadPoolExecutor) -> Iterator[LogEntry]:
+    def _pages(
+        self, start_ns: int, end_ns: int, stats: PollStats, pool: ThreadPoolExecutor
+    ) -> Iterator[list[LogEntry]]:
         limit = self._config.page_limit
         started = self._clock()
         boundary_ts: int | None = None
@@ -188,9 +200,9 @@ class LokiSource:
                 cursor = last_ts
                 if stats.pages < self._config.max_pages:
                     ahead = (cursor, limit, pool.submit(self._page, cursor, end_ns, limit))
-            for entry in fresh:
-                stats.lines += 1
-                stats.last_ts_ns = entry.ts_ns
-                yield entry
+            if fresh:
+                stats.lines += len(fresh)
+                stats.last_ts_ns = fresh[-1].ts_ns
+                yield fresh
             if not more:
                 return

@@ -1,0 +1,105 @@
+"""A log line as constant text and *runs* (the values that change from line to line), and regexes that
+recognise a line's layout or whole shape without splitting it.
+
+A run is a stretch of four or more hex digits, or the line's own time of day near its start (see
+ingest.py for why). Its *kind* says what its characters are: `d` digits only, `t` a time, `w` letters
+only, `l` / `u` / `m` digits and lower / upper / mixed-case letters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+RUN = re.compile(r"([0-9a-fA-F]{4,})")
+# a time of day near the start of a line, its own timestamp (`2026-11-25T03:17:42.123Z ERROR …`): a run of
+# its own kind, else every second (and millisecond) of a storm would be a new shape
+CLOCK = re.compile(r"\d\d:\d\d:\d\d(?:[.,]\d{1,9})?")
+CLOCK_WITHIN = 48
+
+
+def split(line: str, clock: re.Match[str] | None) -> list[str]:
+    """The line's constant text and runs, alternating; the clock (`CLOCK` in the line's start) is one run."""
+    if clock is None:
+        return RUN.split(line)
+    return [*RUN.split(line[: clock.start()]), clock.group(), *RUN.split(line[clock.end() :])]
+
+
+def kinds(runs: Sequence[str]) -> str:
+    """Each run's kind, one letter a run."""
+    return "".join(["d" if r.isdigit() else "t" if ":" in r else "w" if r.isalpha() else "l" if r.islower()
+                    else "u" if r.isupper() else "m" for r in runs])  # fmt: skip
+
+
+def layout_template(parts: Sequence[str]) -> re.Pattern[str]:
+    """A regex that matches a line exactly when `RUN` splits it into the same constant text and run lengths.
+
+    `RUN`'s runs are maximal, so the constant text next to a run never ends in a hex digit, and none of
+    it holds four in a row: any line made of that text and hex runs of those lengths splits the same way.
+    The clock is not matched here: the caller looks it up by the span `CLOCK` found in the line."""
+    pattern = []
+    for n, part in enumerate(parts):
+        if n % 2 == 0:
+            pattern.append(re.escape(part))
+        elif RUN.fullmatch(part):
+            pattern.append(f"([0-9a-fA-F]{{{len(part)}}})")
+        else:  # the clock, at the span the caller found
+            pattern.append(f"(.{{{len(part)}}})")
+    return re.compile("".join(pattern), re.DOTALL)
+
+
+# what a varying run of each kind may hold: one of those letters' characters and not another kind's
+_KIND = {
+    "d": "[0-9]{{{n}}}",
+    "l": "(?![0-9]{{{n}}})(?![a-f]{{{n}}})[0-9a-f]{{{n}}}",
+    "u": "(?![0-9]{{{n}}})(?![A-F]{{{n}}})[0-9A-F]{{{n}}}",
+}
+
+
+def shape_template(
+    parts: Sequence[str], clock: re.Match[str] | None, varying: Sequence[int], same: Sequence[Sequence[int]]
+) -> re.Pattern[str] | None:
+    """A regex that matches a line exactly when the line has this shape: `split` gives it the same constant
+    text, the clock at the same place, runs of the same lengths and kinds, the same value in every run
+    not in `varying`, and equal values in each group of `same`. Its groups are the line's runs.
+
+    None when no regex says so simply: a varying run of mixed case, or one that could make a clock of its
+    own (`CLOCK` takes the first) in some line of this layout."""
+    clock_run, at = -1, 0
+    for n, part in enumerate(parts):
+        if n % 2 and clock is not None and at == clock.start():
+            clock_run = n // 2
+        at += len(part)
+    free = set(varying)
+    # every varying run's characters as digits: a clock this line does not have would show there first
+    widest = "".join("0" * len(p) if n % 2 and n // 2 in free and n // 2 != clock_run else p
+                     for n, p in enumerate(parts))  # fmt: skip
+    first = CLOCK.search(widest, 0, CLOCK_WITHIN)
+    if (first.start() if first is not None else None) != (clock.start() if clock is not None else None):
+        return None
+    equal_to = {i: group[0] for group in same for i in group[1:]}
+    pattern = []
+    for n, part in enumerate(parts):
+        i = n // 2
+        if n % 2 == 0:
+            pattern.append(re.escape(part))
+        elif i in equal_to:
+            pattern.append(f"(\\{equal_to[i] + 1})")
+        elif i == clock_run:
+            pattern.append(_clock_pattern(part))
+        elif i not in free:
+            pattern.append(f"({re.escape(part)})")
+        elif (kind := kinds((part,))) in _KIND:
+            pattern.append("(" + _KIND[kind].format(n=len(part)) + ")")
+        else:
+            return None
+    return re.compile("".join(pattern), re.DOTALL)
+
+
+def _clock_pattern(clock: str) -> str:
+    """A clock of this one's length, that `CLOCK` would not read longer. After its fraction comes constant
+    text or a run that must match exactly (a digit before it joins it to the clock): never another digit.
+    Without one, a `,` or `.` may be followed by a varying run, whose first digit `CLOCK` would take."""
+    if len(clock) == 8:
+        return r"(\d\d:\d\d:\d\d)(?![.,]\d)"
+    return rf"(\d\d:\d\d:\d\d[.,]\d{{{len(clock) - 9}}})"
