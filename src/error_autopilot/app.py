@@ -307,7 +307,7 @@ def report_outputs(report: RunReport, plan: Plan | None) -> dict[str, str | int]
         "issues": sum(1 for i in report.incidents if i.issue_action in touched),
         "prs": sum(1 for i in report.incidents if i.pr_action in {"created", "updated"}),
         "urls": json.dumps(urls),
-        "matrix": json.dumps([p.incident.fingerprint for p in plan.incidents if p.status != "muted"]) if plan else "[]",
+        "matrix": json.dumps([p.incident.fingerprint for p in plan.selected if p.status != "muted"]) if plan else "[]",
     }
 
 
@@ -595,22 +595,28 @@ def repair(text: str | None) -> tuple[State, list[str]]:
 
 
 def with_trace(ctx: Context, plan: Plan, trace_id: str, environments: list[str]) -> Plan:
-    """Make sure a dispatched trace is investigated: first in its incident, or as an incident of its own."""
+    """Make sure a dispatched trace is investigated: first in its incident, or as an incident of its own.
+    That incident goes first, so the run selects it; the last one the plan selected is then left lean."""
     from error_autopilot.investigation.traces import incident_from_trace
 
     tid = trace_id.lower().rjust(32, "0")
     for planned in plan.incidents:
         if tid in planned.incident.trace_ids:
             ids = (*[t for t in planned.incident.trace_ids if t != tid], tid)
-            moved = planned.model_copy(update={"incident": planned.incident.model_copy(update={"trace_ids": ids})})
-            return plan.model_copy(update={"incidents": (moved, *(p for p in plan.incidents if p is not planned))})
+            moved = planned.model_copy(update={"incident": planned.incident.model_copy(update={"trace_ids": ids}),
+                                               "evidence": "full"})  # fmt: skip
+            return _first(plan, moved, [p for p in plan.incidents if p is not planned])
     sources = trace_sources(ctx)
     for env in environments:
         if env not in sources:
             continue
         incident = incident_from_trace(sources[env].get_trace(tid), env, ctx.smap)
         if incident is not None:
-            return plan.model_copy(update={"incidents": (PlannedIncident(incident=incident, status="new"),
-                                                         *plan.incidents)})  # fmt: skip
+            return _first(plan, PlannedIncident(incident=incident, status="new"), list(plan.incidents))
     log.warning("trace %s was not found in any environment's Tempo; nothing added to the plan", tid)
     return plan
+
+
+def _first(plan: Plan, first: PlannedIncident, others: list[PlannedIncident]) -> Plan:
+    """The plan with `first` ahead of `others`, selected again under its cap."""
+    return plan.model_copy(update={"incidents": ledger.select([first, *others], plan.max_incidents)})

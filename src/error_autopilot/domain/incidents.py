@@ -84,6 +84,9 @@ class Incident(Frozen):
 
 
 IncidentStatus = Literal["new", "recurring", "regressed", "muted", "pending"]
+# "full": selected for this run, with every piece of evidence the run read (its sample lines).
+# "lean": left pending for a later run (past max_incidents): what state keeps of it, no sample lines
+Evidence = Literal["full", "lean"]
 
 
 class PlannedIncident(Frozen):
@@ -91,6 +94,7 @@ class PlannedIncident(Frozen):
 
     incident: Incident
     status: IncidentStatus
+    evidence: Evidence = "full"
     issue_url: str | None = None  # known issue, from state
     issue_number: int | None = None
     issue_repo: str | None = None
@@ -144,3 +148,15 @@ class Plan(Frozen):
     # the last run recorded in the state this plan was computed from: publishing a plan whose base is
     # no longer the state's last run would count its lines a second time, so it is refused
     based_on_run: str | None = None
+
+    @property
+    def selected(self) -> tuple[PlannedIncident, ...]:
+        """What this run investigates and publishes, in that order: the incidents the plan carries in full
+        (the rest are left pending, lean, for later runs), at most `max_incidents` of them."""
+        full = tuple(p for p in self.incidents if p.evidence == "full")
+        return full if self.max_incidents is None else full[: self.max_incidents]
+
+    @property
+    def left_pending(self) -> int:
+        """Incidents this run leaves pending for later runs (`max_incidents`)."""
+        return len(self.incidents) - len(self.selected)

@@ -13,7 +13,7 @@ import heapq
 import logging
 import re
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -266,7 +266,9 @@ class Accumulator:
                 message = message[:start] + "…" + message[end:]
         return _headline(exc_type, message)
 
-    def incident(self, resolve: Resolve | None) -> Incident:
+    def incident(self, resolve: Resolve | None, *, samples: bool = True) -> Incident:
+        """The incident counted so far; without its sample lines unless `samples` (each shown line is parsed
+        and redacted again, the bulk of building an incident)."""
         parsed: dict[int, ErrorEvent | None] = {}  # the newest line is usually a sample and the stack too
 
         def event_of(source: Source | None) -> ErrorEvent | None:
@@ -278,7 +280,7 @@ class Accumulator:
                 parsed[id(source)] = resolve(*source)
             return parsed[id(source)]
 
-        samples = [(ts, event) for ts, source in self.samples if (event := event_of(source)) is not None]
+        shown = [event for _, source in self.samples if (event := event_of(source)) is not None] if samples else []
         stack_event = event_of(self.stack_source)
         return Incident(
             fingerprint=self.fingerprint.value, fingerprint_parts=self.fingerprint.parts,
@@ -286,7 +288,7 @@ class Accumulator:
             environments=tuple(self.environments), exception_type=self.exception_type, title=self.title,
             count=self.count, first_seen=to_datetime(self.first_ns), last_seen=to_datetime(self.last_ns),
             trace_ids=self.trace_ids.ordered(),
-            sample=tuple(sorted((_sample_line(e) for _, e in samples), key=lambda s: (s.ts_ns, s.line_id))),
+            sample=tuple(sorted((_sample_line(e) for e in shown), key=lambda s: (s.ts_ns, s.line_id))),
             stack=stack_event.stack if stack_event is not None else None,
             versions=self.versions.ordered(),
             headline=self._headline(event_of(self.latest_source)),
@@ -349,18 +351,27 @@ class IncidentGrouper:
         """One more event was counted into a group directly."""
         self._events += 1
 
-    def incidents(self, *, release: bool = False) -> list[Incident]:
+    def first_seen(self) -> dict[str, datetime]:
+        """When each incident was first seen: what the order runs take incidents in starts from."""
+        return {fp: to_datetime(g.first_ns) for fp, g in self._groups.items()}
+
+    def incidents(self, *, release: bool = False, samples: Container[str] | None = None) -> list[Incident]:
         """Every incident, most frequent first (then oldest first, then by fingerprint).
 
         `release`: let each incident's counts and kept lines go as soon as it is built, leaving the grouper
         empty. With ten thousand bugs those lines are tens of megabytes, which would otherwise sit beside
-        the models built from them at the plan's peak."""
+        the models built from them at the plan's peak. `samples`: the fingerprints built with their sample
+        lines (None: all), the incidents this run publishes; the others are left for later runs."""
         groups = sorted(self._groups.values(), key=lambda g: (-g.count, g.first_ns, g.fingerprint.value))
+
+        def build(group: Accumulator) -> Incident:
+            return group.incident(self._resolve, samples=samples is None or group.fingerprint.value in samples)
+
         if not release:
-            return [g.incident(self._resolve) for g in groups]
+            return [build(g) for g in groups]
         self._groups = {}
         groups.reverse()
         built: list[Incident] = []
         while groups:
-            built.append(groups.pop().incident(self._resolve))
+            built.append(build(groups.pop()))
         return built

@@ -9,7 +9,8 @@ a pure State → State mutation, so the store can re-apply it on a fresh copy wh
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import heapq
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -150,13 +151,56 @@ def plan_incidents(state: State, fresh: Sequence[Incident]) -> list[PlannedIncid
     return planned
 
 
-def pending_incidents(state: State) -> list[PlannedIncident]:
-    """Everything recorded as pending, oldest first."""
-    records = sorted(
-        (r for r in state.incidents.values() if r.pending and r.pending_incident is not None),
-        key=lambda r: r.pending_incident.first_seen if r.pending_incident else r.first_seen,
+def publish_order(first_seen: datetime, fingerprint: str) -> tuple[datetime, str]:
+    """The order runs take incidents in, oldest first: what waited longest is published first, and an
+    incident left pending by `max_incidents` moves up with every run until its turn comes. The one
+    ordering of `plan` (which picks the incidents a run handles) and `publish` (which handles them)."""
+    return first_seen, fingerprint
+
+
+def in_publish_order(planned: Iterable[PlannedIncident]) -> list[PlannedIncident]:
+    """`planned` sorted by `publish_order`."""
+    return sorted(planned, key=lambda p: publish_order(p.incident.first_seen, p.incident.fingerprint))
+
+
+def to_select(
+    state: State, fresh: Mapping[str, datetime], cap: int | None, services: Collection[str] = ()
+) -> set[str] | None:
+    """The fingerprints `select` will carry in full once `plan_incidents` merged `fresh` (each incident's
+    first sighting in this poll) into what state holds pending (narrowed to `services`), known before any
+    incident is built: only those need their sample lines. None: all of them (no cap)."""
+    if cap is None:
+        return None
+    first = dict(fresh)
+    for fp, record in state.incidents.items():
+        payload = record.pending_incident if record.pending else None
+        if payload is not None and (not services or payload.service in services):
+            first[fp] = min(payload.first_seen, first[fp]) if fp in first else payload.first_seen
+    return set(heapq.nsmallest(cap, first, key=lambda fp: publish_order(first[fp], fp)))
+
+
+def select(planned: Sequence[PlannedIncident], cap: int | None) -> tuple[PlannedIncident, ...]:
+    """The first `cap` incidents carried in full, the others lean: as state keeps them (`storable`),
+    marked so, to be published by a later run (`cap` None: all in full)."""
+    return tuple(
+        p if cap is None or n < cap else p.model_copy(update={"incident": storable(p.incident), "evidence": "lean"})
+        for n, p in enumerate(planned)
     )
-    return [_planned(r.pending_incident, r) for r in records if r.pending_incident is not None]
+
+
+def publish_queue(state: State, plan: Plan) -> list[PlannedIncident]:
+    """What publishing this recorded plan handles: its selected incidents still pending, in the plan's
+    order, classified by state as it is now (publish syncs issue states first). Each keeps the plan's
+    evidence (its sample lines) while state holds exactly the payload the plan recorded for it."""
+    queue: list[PlannedIncident] = []
+    for planned in plan.selected:
+        record = state.incidents.get(planned.incident.fingerprint)
+        payload = record.pending_incident if record is not None and record.pending else None
+        if record is None or payload is None:
+            continue  # published already (a re-run of this publish), or never recorded
+        incident = planned.incident if storable(planned.incident) == payload else payload
+        queue.append(_planned(incident, record))
+    return queue
 
 
 def _advance(state: State, plan: Plan) -> dict[str, Cursor]:
