@@ -293,8 +293,7 @@ class Accumulator:
             versions=self.versions.ordered(),
             headline=self._headline(event_of(self.latest_source)),
             variables=self._variable_summary(), timeline_capped=self.timeline_capped,
-            timeline=tuple(TimelineCount(minute=m, environment=e, version=v, count=c)
-                           for (m, e, v), c in sorted(self.timeline.items())),
+            timeline=tuple(TimelineCount(m, e, v, c) for (m, e, v), c in sorted(self.timeline.items())),
             truncated=tuple(self.truncated),
         )  # fmt: skip
 
