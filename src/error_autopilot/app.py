@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+
 from error_autopilot import __version__
 from error_autopilot.config.service_map import Auth, ServiceMap, load_service_map
 from error_autopilot.config.settings import Settings, resolve_secret
@@ -30,7 +32,7 @@ from error_autopilot.domain.errors import (
     StateError,
 )
 from error_autopilot.domain.findings import Finding
-from error_autopilot.domain.incidents import Plan, PlannedIncident
+from error_autopilot.domain.incidents import COMPACT_TIMELINE, Plan, PlannedIncident
 from error_autopilot.domain.report import RunReport
 from error_autopilot.investigation.sanitize import Redactor
 from error_autopilot.ports import (
@@ -235,22 +237,29 @@ def write_json(path: Path, data: str | Iterable[str]) -> None:
 
 
 def write_plan(path: Path, plan: Plan) -> None:
-    """plan.json, compact, byte for byte what `plan.model_dump_json()` is, written one incident at a time:
-    a storm's plan is tens of megabytes, and that string (with the serializer's buffer behind it) was the
-    plan command's peak memory."""
+    """plan.json, byte for byte what `plan_json(plan)` is, written one incident at a time: a storm's plan is
+    tens of megabytes, and that string (with the serializer's buffer behind it) was the plan command's
+    peak memory."""
     write_json(path, _plan_pieces(plan))
+
+
+def plan_json(model: BaseModel) -> str:
+    """A plan (or a piece of one) as plan.json holds it. Only this version reads it back (the later stages
+    of the same workflow run), so it leaves out what is at its default and writes timeline cells as arrays:
+    with ten thousand incidents, those keys were a third of the file."""
+    return model.model_dump_json(exclude_defaults=True, context={COMPACT_TIMELINE: True})
 
 
 def _plan_pieces(plan: Plan) -> Iterator[str]:
     marker = '"incidents":['
-    frame = plan.model_copy(update={"incidents": ()}).model_dump_json()
+    frame = plan_json(plan.model_copy(update={"incidents": ()}))
     if frame.count(marker + "]") != 1:  # cannot tell where the list goes: write it whole
-        yield plan.model_dump_json()
+        yield plan_json(plan)
         return
     head, tail = frame.split(marker + "]")
     yield head + marker
     for n, planned in enumerate(plan.incidents):
-        yield "," + planned.model_dump_json() if n else planned.model_dump_json()
+        yield "," + plan_json(planned) if n else plan_json(planned)
     yield "]" + tail
 
 

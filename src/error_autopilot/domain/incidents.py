@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, NamedTuple
 
-from pydantic import field_serializer
+from pydantic import SerializationInfo, field_serializer
 
 from error_autopilot.domain.base import Frozen
 from error_autopilot.domain.stack import StackTrace
 
 PLAN_SCHEMA_VERSION = 1
+# a serialization context key: timeline cells written as arrays (plan.json, see app.write_plan)
+COMPACT_TIMELINE = "compact_timeline"
 
 
 class FingerprintPart(Frozen):
@@ -89,9 +91,11 @@ class Incident(Frozen):
     truncated: tuple[str, ...] = ()  # what was cut from its log lines (a few distinct notes)
 
     @field_serializer("timeline", when_used="json")
-    def _timeline_cells_as_objects(self, timeline: tuple[TimelineCount, ...]) -> list[dict[str, object]]:
-        """Each cell as `{"minute": …, "environment": …, "version": …, "count": …}`, the layout plan.json and
-        state have always had (a named tuple alone would be written as an array)."""
+    def _timeline_cells(self, timeline: tuple[TimelineCount, ...], info: SerializationInfo) -> list[object]:
+        """Each cell as `{"minute": …, "environment": …, "version": …, "count": …}`, the layout state has
+        always had; as `[minute, environment, version, count]` under `COMPACT_TIMELINE` (both read back)."""
+        if info.context and info.context.get(COMPACT_TIMELINE):
+            return [list(cell) for cell in timeline]
         return [cell._asdict() for cell in timeline]
 
 
