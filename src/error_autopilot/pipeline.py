@@ -189,13 +189,14 @@ def plan(
         ]
         # only the incidents this run publishes are built with their sample lines: parsing and redacting
         # those again is most of what building an incident costs, and ten thousand bugs would pay it for all
-        fresh = ingest.incidents(ledger.to_select(state, ingest.grouper.first_seen(), cap, request.services))
-    planned = ledger.plan_incidents(state, fresh)
+        full = ledger.to_select(state, ingest.grouper.first_seen(), cap, request.services)
+        fresh = ingest.incidents(full)
+    planned = ledger.plan_incidents(state, fresh, full)
     if request.services:
         planned = [p for p in planned if p.incident.service in request.services]
     return Plan(
         run_id=new_run_id(clock), created_at=now, windows=tuple(windows),
-        incidents=ledger.select(ledger.in_publish_order(planned), cap),
+        incidents=tuple(ledger.in_publish_order(planned)),
         trigger=request.trigger, max_incidents=request.max_incidents, based_on_run=state.runs.last_run_id,
     )  # fmt: skip
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from error_autopilot.domain.incidents import Incident, IncidentStatus, Plan, PlannedIncident
+from error_autopilot.domain.incidents import Evidence, Incident, IncidentStatus, Plan, PlannedIncident
 from error_autopilot.domain.report import PublishedIncident
 from error_autopilot.state.model import Cursor, IncidentRecord, IssueRef, PrRef, State
 
@@ -112,13 +112,16 @@ def storable(incident: Incident) -> Incident:
     return incident.model_copy(update={"sample": ()})
 
 
-def _planned(incident: Incident, record: IncidentRecord | None, carried: Incident | None = None) -> PlannedIncident:
+def _planned(
+    incident: Incident, record: IncidentRecord | None, carried: Incident | None = None, evidence: Evidence = "full"
+) -> PlannedIncident:
     issue = record.issue if record else None
     fixed, old = fix_split(record, incident) if record else ((), ())
     pr = record.pr if record else None
     return PlannedIncident(
         incident=incident,
         status=classify(record, incident),
+        evidence=evidence,
         issue_url=issue.url if issue else None,
         issue_number=issue.number if issue else None,
         issue_repo=issue.repo if issue else None,
@@ -137,8 +140,15 @@ def _planned(incident: Incident, record: IncidentRecord | None, carried: Inciden
     )
 
 
-def plan_incidents(state: State, fresh: Sequence[Incident]) -> list[PlannedIncident]:
-    """Fresh incidents classified, with incidents still pending from earlier runs merged in first."""
+def plan_incidents(
+    state: State, fresh: Sequence[Incident], full: Container[str] | None = None
+) -> list[PlannedIncident]:
+    """Fresh incidents classified, with incidents still pending from earlier runs merged in first. Those
+    not in `full` (see `to_select`; None: all are) are lean: built without their sample lines."""
+
+    def evidence(fp: str) -> Evidence:
+        return "full" if full is None or fp in full else "lean"
+
     by_fp = {i.fingerprint: i for i in fresh}
     planned: list[PlannedIncident] = []
     for fp, record in state.incidents.items():
@@ -146,8 +156,11 @@ def plan_incidents(state: State, fresh: Sequence[Incident]) -> list[PlannedIncid
             carried = incident = record.pending_incident
             if fp in by_fp:
                 incident = merge(incident, by_fp.pop(fp))
-            planned.append(_planned(incident, record, carried))
-    planned += [_planned(i, state.incidents.get(i.fingerprint)) for i in fresh if i.fingerprint in by_fp]
+            planned.append(_planned(incident, record, carried, evidence(fp)))
+    planned += [
+        _planned(i, state.incidents.get(i.fingerprint), evidence=evidence(i.fingerprint))
+        for i in fresh if i.fingerprint in by_fp
+    ]  # fmt: skip
     return planned
 
 
@@ -166,9 +179,9 @@ def in_publish_order(planned: Iterable[PlannedIncident]) -> list[PlannedIncident
 def to_select(
     state: State, fresh: Mapping[str, datetime], cap: int | None, services: Collection[str] = ()
 ) -> set[str] | None:
-    """The fingerprints `select` will carry in full once `plan_incidents` merged `fresh` (each incident's
-    first sighting in this poll) into what state holds pending (narrowed to `services`), known before any
-    incident is built: only those need their sample lines. None: all of them (no cap)."""
+    """The fingerprints a plan carries in full: the first `cap` by `publish_order` once `plan_incidents`
+    merged `fresh` (each incident's first sighting in this poll) into what state holds pending (narrowed
+    to `services`). Known before any incident is built: only those need their sample lines. None: all."""
     if cap is None:
         return None
     first = dict(fresh)
@@ -180,8 +193,9 @@ def to_select(
 
 
 def select(planned: Sequence[PlannedIncident], cap: int | None) -> tuple[PlannedIncident, ...]:
-    """The first `cap` incidents carried in full, the others lean: as state keeps them (`storable`),
-    marked so, to be published by a later run (`cap` None: all in full)."""
+    """The first `cap` incidents as they are, the others lean: as state keeps them (`storable`), marked
+    so, to be published by a later run (`cap` None: all as they are). For a plan reordered after it was
+    made (`app.with_trace`); `plan_incidents` builds them so from the start."""
     return tuple(p if cap is None or n < cap else _lean(p) for n, p in enumerate(planned))
 
 
