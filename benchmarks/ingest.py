@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.storm import SERVICES
+from error_autopilot.app import read_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 TIME = "/usr/bin/time"
@@ -85,7 +86,8 @@ def plan(url: str, work: Path, page_limit: int = PAGE, max_pages: int | None = 1
 
 
 def counted(plan_json: Path) -> tuple[int, int, bool]:
-    """(lines read, incidents, truncated) of a plan file."""
-    data = json.loads(plan_json.read_text())
-    window = data["windows"][0]
-    return window["lines"], len(data["incidents"]), window["truncated"]
+    """(lines read, incidents, truncated) of a plan file (read as the later stages read it: what is at its
+    default is not written)."""
+    plan = read_plan(plan_json)
+    window = plan.windows[0]
+    return window.lines, len(plan.incidents), window.truncated

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+
 from error_autopilot import __version__
 from error_autopilot.config.service_map import Auth, ServiceMap, load_service_map
 from error_autopilot.config.settings import Settings, resolve_secret
@@ -30,7 +32,7 @@ from error_autopilot.domain.errors import (
     StateError,
 )
 from error_autopilot.domain.findings import Finding
-from error_autopilot.domain.incidents import Plan, PlannedIncident
+from error_autopilot.domain.incidents import COMPACT_TIMELINE, Plan, PlannedIncident
 from error_autopilot.domain.report import RunReport
 from error_autopilot.investigation.sanitize import Redactor
 from error_autopilot.ports import (
@@ -235,22 +237,29 @@ def write_json(path: Path, data: str | Iterable[str]) -> None:
 
 
 def write_plan(path: Path, plan: Plan) -> None:
-    """plan.json, compact, byte for byte what `plan.model_dump_json()` is, written one incident at a time:
-    a storm's plan is tens of megabytes, and that string (with the serializer's buffer behind it) was the
-    plan command's peak memory."""
+    """plan.json, byte for byte what `plan_json(plan)` is, written one incident at a time: a storm's plan is
+    tens of megabytes, and that string (with the serializer's buffer behind it) was the plan command's
+    peak memory."""
     write_json(path, _plan_pieces(plan))
+
+
+def plan_json(model: BaseModel) -> str:
+    """A plan (or a piece of one) as plan.json holds it. Only this version reads it back (the later stages
+    of the same workflow run), so it leaves out what is at its default and writes timeline cells as arrays:
+    with ten thousand incidents, those keys were a third of the file."""
+    return model.model_dump_json(exclude_defaults=True, context={COMPACT_TIMELINE: True})
 
 
 def _plan_pieces(plan: Plan) -> Iterator[str]:
     marker = '"incidents":['
-    frame = plan.model_copy(update={"incidents": ()}).model_dump_json()
+    frame = plan_json(plan.model_copy(update={"incidents": ()}))
     if frame.count(marker + "]") != 1:  # cannot tell where the list goes: write it whole
-        yield plan.model_dump_json()
+        yield plan_json(plan)
         return
     head, tail = frame.split(marker + "]")
     yield head + marker
     for n, planned in enumerate(plan.incidents):
-        yield "," + planned.model_dump_json() if n else planned.model_dump_json()
+        yield "," + plan_json(planned) if n else plan_json(planned)
     yield "]" + tail
 
 
@@ -307,7 +316,7 @@ def report_outputs(report: RunReport, plan: Plan | None) -> dict[str, str | int]
         "issues": sum(1 for i in report.incidents if i.issue_action in touched),
         "prs": sum(1 for i in report.incidents if i.pr_action in {"created", "updated"}),
         "urls": json.dumps(urls),
-        "matrix": json.dumps([p.incident.fingerprint for p in plan.incidents if p.status != "muted"]) if plan else "[]",
+        "matrix": json.dumps([p.incident.fingerprint for p in plan.selected if p.status != "muted"]) if plan else "[]",
     }
 
 
@@ -596,22 +605,28 @@ def repair(text: str | None) -> tuple[State, list[str]]:
 
 
 def with_trace(ctx: Context, plan: Plan, trace_id: str, environments: list[str]) -> Plan:
-    """Make sure a dispatched trace is investigated: first in its incident, or as an incident of its own."""
+    """Make sure a dispatched trace is investigated: first in its incident, or as an incident of its own.
+    That incident goes first, so the run selects it; the last one the plan selected is then left lean."""
     from error_autopilot.investigation.traces import incident_from_trace
 
     tid = trace_id.lower().rjust(32, "0")
     for planned in plan.incidents:
         if tid in planned.incident.trace_ids:
             ids = (*[t for t in planned.incident.trace_ids if t != tid], tid)
-            moved = planned.model_copy(update={"incident": planned.incident.model_copy(update={"trace_ids": ids})})
-            return plan.model_copy(update={"incidents": (moved, *(p for p in plan.incidents if p is not planned))})
+            moved = planned.model_copy(update={"incident": planned.incident.model_copy(update={"trace_ids": ids}),
+                                               "evidence": "full"})  # fmt: skip
+            return _first(plan, moved, [p for p in plan.incidents if p is not planned])
     sources = trace_sources(ctx)
     for env in environments:
         if env not in sources:
             continue
         incident = incident_from_trace(sources[env].get_trace(tid), env, ctx.smap)
         if incident is not None:
-            return plan.model_copy(update={"incidents": (PlannedIncident(incident=incident, status="new"),
-                                                         *plan.incidents)})  # fmt: skip
+            return _first(plan, PlannedIncident(incident=incident, status="new"), list(plan.incidents))
     log.warning("trace %s was not found in any environment's Tempo; nothing added to the plan", tid)
     return plan
+
+
+def _first(plan: Plan, first: PlannedIncident, others: list[PlannedIncident]) -> Plan:
+    """The plan with `first` ahead of `others`, selected again under its cap."""
+    return plan.model_copy(update={"incidents": ledger.select([first, *others], plan.max_incidents)})

@@ -172,8 +172,10 @@ def _collector_set_for_polling() -> Iterator[None]:
 
     And pass over young objects only every `YOUNG_PASS_EVERY` allocations: a decoded page and the lines
     queued for counting live for thousands of allocations, so passes every 700 only move them into older
-    generations, whose passes walk them again (some 10% of a plan's CPU at 200,000 lines). Lines are
-    freed by reference counting; the few cycles wait a little longer."""
+    generations, whose passes walk them again (some 10% of a plan's CPU at 200,000 lines), and the oldest
+    generation's growth sets off full collections that walk every incident counted so far (with ten
+    thousand bugs, millions of objects: some 40% of the plan's CPU). Lines are freed by reference
+    counting; the few cycles wait a little longer."""
     thresholds = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(max(thresholds[0], YOUNG_PASS_EVERY), *thresholds[1:])
@@ -192,15 +194,21 @@ def plan(
     now = clock.now()
     now_ns = int(now.timestamp()) * 1_000_000_000 + now.microsecond * 1_000
     ingest = Ingest(smap)
+    cap = request.max_incidents
     with _collector_set_for_polling():
         windows = [
             _poll_environment(env, sources[env], state, smap, ingest, now_ns, request) for env in request.environments
         ]
-    planned = ledger.plan_incidents(state, ingest.incidents())
+        # only the incidents this run publishes are built with their sample lines: parsing and redacting
+        # those again is most of what building an incident costs, and ten thousand bugs would pay it for all
+        full = ledger.to_select(state, ingest.grouper.first_seen(), cap, request.services)
+        fresh = ingest.incidents(full)
+    planned = ledger.plan_incidents(state, fresh, full)
     if request.services:
         planned = [p for p in planned if p.incident.service in request.services]
     return Plan(
-        run_id=new_run_id(clock), created_at=now, windows=tuple(windows), incidents=tuple(planned),
+        run_id=new_run_id(clock), created_at=now, windows=tuple(windows),
+        incidents=tuple(ledger.in_publish_order(planned)),
         trigger=request.trigger, max_incidents=request.max_incidents, based_on_run=state.runs.last_run_id,
     )  # fmt: skip
 
@@ -231,12 +239,12 @@ def investigate(
     plan: Plan, investigate_one: InvestigateFn, *, only: str | None = None, workers: int = 1,
     deadline: Deadline | None = None, margin_s: float = 0.0,
 ) -> Investigation:  # fmt: skip
-    """A finding per incident (or the one named by `only`, for a matrix job), `workers` at a time (the
-    work waits on Tempo, git and the LLM). One failing incident never stops the others: its finding
-    says what went wrong. Once less than `margin_s` is left before `deadline`, no incident is started:
-    those are returned as deferred, to stay pending for the next run."""
+    """A finding per incident the plan selected, those that `publish` handles (or the one named by `only`,
+    for a matrix job), `workers` at a time (the work waits on Tempo, git and the LLM). One failing incident
+    never stops the others: its finding says what went wrong. Once less than `margin_s` is left before
+    `deadline`, no incident is started: those are returned as deferred, to stay pending for the next run."""
     todo = [
-        p for p in plan.incidents
+        p for p in plan.selected
         # an open draft PR made from the same evidence needs no new analysis
         if p.status != "muted" and not p.analysis_current and (not only or p.incident.fingerprint == only)
     ]  # fmt: skip
@@ -266,9 +274,10 @@ def publish(
     plan: Plan, findings: Mapping[str, Finding], publish_one: PublishFn, *, store: StateStore | None,
     dry_run: bool, deferred: Collection[str] = (),
 ) -> tuple[list[PublishedIncident], list[str]]:  # fmt: skip
-    """Record the plan in state, then publish incident by incident (pending ones from earlier runs first),
-    then record what was published in one state commit. Incidents in `deferred` are not published:
-    they stay pending for the next run.
+    """Record the plan in state, then publish the incidents it selected one by one (oldest first: pending
+    ones from earlier runs come before new ones), then record what was published in one state commit.
+    Incidents in `deferred`, and those the plan left lean (past `max_incidents`), are not published: they
+    stay pending for a later run.
 
     Returns what was published and the errors met; an incident that failed stays pending. A run killed
     before the last commit is safe: its incidents are still pending, and publishing them again finds each
@@ -278,12 +287,10 @@ def publish(
         state = store.update(lambda s: ledger.record_plan(s, plan), f"plan {plan.run_id}")
         if state.runs.last_run_id != plan.run_id:  # a re-run of an old publish job: already counted
             return [], [ledger.stale_plan_message(state, plan)]
-        queue = ledger.pending_incidents(state)
+        queue = ledger.publish_queue(state, plan)
     else:
-        queue = list(plan.incidents)
+        queue = list(plan.selected)
     queue = [p for p in queue if p.incident.fingerprint not in deferred]
-    if plan.max_incidents is not None:
-        queue = queue[: plan.max_incidents]
     published: list[PublishedIncident] = []
     prs = 0
     try:
@@ -294,7 +301,8 @@ def publish(
     finally:  # whatever stopped the loop, what did get published is recorded
         done = [o for o in published if o.issue_action != "failed"]
         if store is not None and not dry_run and done:
-            payloads = {p.incident.fingerprint: p.incident for p in queue}  # what each outcome counts
+            # what each outcome counts: the payload state holds for it (its sample lines are not kept)
+            payloads = {p.incident.fingerprint: ledger.storable(p.incident) for p in queue}
             store.update(
                 functools.partial(
                     _record_all, outcomes=done, payloads=payloads, findings=findings, now=plan.created_at
@@ -351,8 +359,9 @@ def build_report(
     ]
     truncated += [f"{fp}: {t}" for fp, f in findings.items() for t in f.truncated]
     window_errors = [f"{w.environment}: {w.error}" for w in plan.windows if w.error]
-    if plan.max_incidents is not None and len(plan.incidents) > plan.max_incidents:
-        truncated.append(f"{len(plan.incidents) - plan.max_incidents} incident(s) left pending by max-incidents")
+    if plan.left_pending:
+        truncated.append(f"{plan.left_pending} incident(s) left pending for later runs by max-incidents "
+                         f"({plan.max_incidents} per run), oldest first")  # fmt: skip
     return RunReport(
         run_id=plan.run_id, trigger=plan.trigger, started_at=plan.created_at, finished_at=started_at_clock.now(),
         dry_run=dry_run, windows=plan.windows, incidents=tuple(published), durations_s=dict(timings.seconds),

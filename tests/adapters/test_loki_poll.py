@@ -87,6 +87,29 @@ def test_paging_across_same_nanosecond_duplicates(loki: tuple[LokiServer, Loopba
     assert stats.last_ts_ns == T0 + 4
 
 
+def test_a_page_read_is_freed_at_once_not_left_for_the_garbage_collector(
+    loki: tuple[LokiServer, LoopbackServer],
+) -> None:  # fmt: skip
+    """A storm's plan makes collections rare while it reads; a page's bytes must not wait for one."""
+    app, server = loki
+    for offset in range(6):
+        app.push({"env": "prod"}, T0 + offset, f"ERROR {offset}")
+    with build_client(server.url, org_id=None) as client:
+        gc.collect()
+        gc.disable()
+        try:
+            entries, stats = _poll(LokiSource(client, _config(server.url, page_limit=2)))
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            gc.collect()
+            responses = [o for o in gc.garbage if isinstance(o, httpx.Response)]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+    assert len(entries) == 6 and stats.pages > 2
+    assert responses == []
+
+
 def test_end_is_exclusive_and_start_inclusive(loki: tuple[LokiServer, LoopbackServer]) -> None:
     app, server = loki
     for offset in range(5):

@@ -12,6 +12,7 @@ import pytest
 from error_autopilot.domain.events import ErrorEvent, LogEntry
 from error_autopilot.incidents.group import (
     MAX_SAMPLE_CHARS,
+    MAX_TIMELINE,
     MAX_TITLE,
     Accumulator,
     IncidentGrouper,
@@ -243,3 +244,16 @@ def test_lines_counted_together_leave_what_counting_them_one_by_one_leaves(seed:
         together.count_lines(chunk, "prod")
         assert _state(together) == _state(one_by_one), cut
         cut += len(chunk)
+
+
+def test_the_timeline_keeps_its_first_cells_up_to_the_cap_and_says_so() -> None:
+    grouper = IncidentGrouper()
+    minute = 60 * SECOND
+    for i in range(MAX_TIMELINE + 3):  # a minute each, over two environments and versions
+        grouper.add(order_event(i, env="prod" if i % 2 else "dev", version=f"v{i % 3}", ts_ns=T0 + i * minute))
+    grouper.add(order_event(0, env="dev", version="v0", ts_ns=T0 + 10 * SECOND))  # a kept cell: still counted
+    (incident,) = grouper.incidents()
+    assert len(incident.timeline) == MAX_TIMELINE and incident.timeline_capped
+    assert [c.minute for c in incident.timeline] == sorted(c.minute for c in incident.timeline)
+    assert incident.timeline[0] == (T0 // minute, "dev", "v0", 2)
+    assert sum(c.count for c in incident.timeline) == MAX_TIMELINE + 1 and incident.count == MAX_TIMELINE + 4

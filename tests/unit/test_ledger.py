@@ -117,9 +117,10 @@ def test_a_plan_made_before_another_was_recorded_changes_nothing() -> None:
 
 def _publish_pending(state: State) -> State:
     """What a run's last save does: fold every pending payload it published into the totals."""
-    for planned in ledger.pending_incidents(state):
-        outcome = _published(planned.incident.fingerprint)
-        state = ledger.record_published(state, outcome=outcome, published=planned.incident, tokens=0, now=NOW)
+    for fp, record in state.incidents.items():
+        if record.pending and record.pending_incident is not None:
+            state = ledger.record_published(state, outcome=_published(fp), published=record.pending_incident,
+                                            tokens=0, now=NOW)  # fmt: skip
     return state
 
 

@@ -1,4 +1,4 @@
-"""plan.json is written one incident at a time; the file must be exactly the plan's own JSON."""
+"""plan.json is written one incident at a time; the file must be exactly the plan's own compact JSON."""
 
 from __future__ import annotations
 
@@ -43,7 +43,10 @@ def test_the_plan_file_is_the_plans_own_json(tmp_path: Path, count: int) -> None
     path = tmp_path / "out" / "plan.json"
     app.write_plan(path, plan)
     assert len(plan.incidents) == count
-    assert path.read_bytes() == plan.model_dump_json().encode("utf-8")
+    assert path.read_bytes() == app.plan_json(plan).encode("utf-8")
+    assert app.read_plan(path) == plan
+    assert ('"timeline":[[' in path.read_text()) == bool(count), "cells as arrays"
+    path.write_text(plan.model_dump_json())  # every field and cells as objects, as state has them: read too
     assert app.read_plan(path) == plan
     assert not path.with_suffix(".json.tmp").exists()
 

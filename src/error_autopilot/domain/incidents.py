@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
+
+from pydantic import SerializationInfo, field_serializer
 
 from error_autopilot.domain.base import Frozen
 from error_autopilot.domain.stack import StackTrace
 
 PLAN_SCHEMA_VERSION = 1
+# a serialization context key: timeline cells written as arrays (plan.json, see app.write_plan)
+COMPACT_TIMELINE = "compact_timeline"
 
 
 class FingerprintPart(Frozen):
@@ -49,13 +53,17 @@ class MessageVariable(Frozen):
     capped: bool = False
 
 
-class TimelineCount(Frozen):
-    """Occurrences in one minute, one environment and one deployed version."""
+class TimelineCount(NamedTuple):
+    """Occurrences in one minute, one environment and one deployed version.
+
+    A named tuple, not a model: an incident holds one per minute, ten thousand incidents hundreds of
+    thousands, and as models those took a third of a storm's plan's memory. Written as an object, as
+    when it was a model (see `Incident.timeline`)."""
 
     minute: int  # Unix epoch minute
     environment: str
-    version: str = ""  # "" when the events carried no version
-    count: int
+    version: str  # "" when the events carried no version
+    count: int  # type: ignore[assignment]  # hides tuple.count: the key older files have
 
 
 class Incident(Frozen):
@@ -82,8 +90,19 @@ class Incident(Frozen):
     timeline_capped: bool = False
     truncated: tuple[str, ...] = ()  # what was cut from its log lines (a few distinct notes)
 
+    @field_serializer("timeline", when_used="json")
+    def _timeline_cells(self, timeline: tuple[TimelineCount, ...], info: SerializationInfo) -> list[object]:
+        """Each cell as `{"minute": …, "environment": …, "version": …, "count": …}`, the layout state has
+        always had; as `[minute, environment, version, count]` under `COMPACT_TIMELINE` (both read back)."""
+        if info.context and info.context.get(COMPACT_TIMELINE):
+            return [list(cell) for cell in timeline]
+        return [cell._asdict() for cell in timeline]
+
 
 IncidentStatus = Literal["new", "recurring", "regressed", "muted", "pending"]
+# "full": selected for this run, with every piece of evidence the run read (its sample lines).
+# "lean": left pending for a later run (past max_incidents): what state keeps of it, no sample lines
+Evidence = Literal["full", "lean"]
 
 
 class PlannedIncident(Frozen):
@@ -91,6 +110,7 @@ class PlannedIncident(Frozen):
 
     incident: Incident
     status: IncidentStatus
+    evidence: Evidence = "full"
     issue_url: str | None = None  # known issue, from state
     issue_number: int | None = None
     issue_repo: str | None = None
@@ -144,3 +164,15 @@ class Plan(Frozen):
     # the last run recorded in the state this plan was computed from: publishing a plan whose base is
     # no longer the state's last run would count its lines a second time, so it is refused
     based_on_run: str | None = None
+
+    @property
+    def selected(self) -> tuple[PlannedIncident, ...]:
+        """What this run investigates and publishes, in that order: the incidents the plan carries in full
+        (the rest are left pending, lean, for later runs), at most `max_incidents` of them."""
+        full = tuple(p for p in self.incidents if p.evidence == "full")
+        return full if self.max_incidents is None else full[: self.max_incidents]
+
+    @property
+    def left_pending(self) -> int:
+        """Incidents this run leaves pending for later runs (`max_incidents`)."""
+        return len(self.incidents) - len(self.selected)

@@ -15,7 +15,7 @@ import heapq
 import logging
 import re
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
@@ -226,7 +226,10 @@ class Accumulator:
     values: list[_Distinct] = field(default_factory=list)  # per slot, hashes of the distinct values seen
     latest_ns: int = -1
     latest_source: Source | None = None
-    timeline: dict[tuple[int, str, str], int] = field(default_factory=dict)
+    # per (environment, version), occurrences per epoch minute: a cell costs an int key, where a key of
+    # all three was a tuple more (with ten thousand bugs, some 17 MB)
+    timeline: dict[tuple[str, str], dict[int, int]] = field(default_factory=dict)
+    cells: int = 0
     timeline_capped: bool = False
     truncated: dict[str, None] = field(default_factory=dict)  # insertion-ordered set of notes
     queued: list[Line] = field(default_factory=list)  # lines to count, all of `queued_environment`
@@ -266,12 +269,17 @@ class Accumulator:
                 seen.add(hash(value))
         if ts_ns >= self.latest_ns:
             self.latest_ns, self.latest_source = ts_ns, source
-        cell = (ts_ns // 60_000_000_000, environment, version or "")
-        cells = self.timeline.get(cell)
-        if cells is not None:
-            self.timeline[cell] = cells + 1
-        elif len(self.timeline) < MAX_TIMELINE:
-            self.timeline[cell] = 1
+        where = (environment, version or "")
+        minutes = self.timeline.get(where)
+        if minutes is None:
+            minutes = self.timeline[where] = {}
+        minute = ts_ns // 60_000_000_000
+        n = minutes.get(minute)
+        if n is not None:
+            minutes[minute] = n + 1
+        elif self.cells < MAX_TIMELINE:
+            minutes[minute] = 1
+            self.cells += 1
         else:
             self.timeline_capped = True
         if has_stack and (self.stack_source is None or ts_ns >= self.latest_ns):
@@ -394,12 +402,16 @@ class Accumulator:
                 cell = (ts_ns // 60_000_000_000, environment, facts.version(runs) or "")
                 counts[cell] = counts.get(cell, 0) + 1
         timeline = self.timeline
-        for cell, n in counts.items():
-            known = timeline.get(cell)
+        for (minute, env, version), n in counts.items():
+            minutes = timeline.get((env, version))
+            if minutes is None:
+                minutes = timeline[(env, version)] = {}
+            known = minutes.get(minute)
             if known is not None:
-                timeline[cell] = known + n
-            elif len(timeline) < MAX_TIMELINE:
-                timeline[cell] = n
+                minutes[minute] = known + n
+            elif self.cells < MAX_TIMELINE:
+                minutes[minute] = n
+                self.cells += 1
             else:
                 self.timeline_capped = True
 
@@ -422,7 +434,9 @@ class Accumulator:
                 message = message[:start] + "…" + message[end:]
         return _headline(exc_type, message)
 
-    def incident(self, resolve: Resolve | None) -> Incident:
+    def incident(self, resolve: Resolve | None, *, samples: bool = True) -> Incident:
+        """The incident counted so far; without its sample lines unless `samples` (each shown line is parsed
+        and redacted again, the bulk of building an incident)."""
         parsed: dict[int, ErrorEvent | None] = {}  # the newest line is usually a sample and the stack too
 
         def event_of(source: Source | None) -> ErrorEvent | None:
@@ -434,7 +448,7 @@ class Accumulator:
                 parsed[id(source)] = resolve(*source)
             return parsed[id(source)]
 
-        samples = [(ts, event) for ts, source in self.samples if (event := event_of(source)) is not None]
+        shown = [event for _, source in self.samples if (event := event_of(source)) is not None] if samples else []
         stack_event = event_of(self.stack_source)
         return Incident(
             fingerprint=self.fingerprint.value, fingerprint_parts=self.fingerprint.parts,
@@ -442,13 +456,13 @@ class Accumulator:
             environments=tuple(self.environments), exception_type=self.exception_type, title=self.title,
             count=self.count, first_seen=to_datetime(self.first_ns), last_seen=to_datetime(self.last_ns),
             trace_ids=self.trace_ids.ordered(),
-            sample=tuple(sorted((_sample_line(e) for _, e in samples), key=lambda s: (s.ts_ns, s.line_id))),
+            sample=tuple(sorted((_sample_line(e) for e in shown), key=lambda s: (s.ts_ns, s.line_id))),
             stack=stack_event.stack if stack_event is not None else None,
             versions=self.versions.ordered(),
             headline=self._headline(event_of(self.latest_source)),
             variables=self._variable_summary(), timeline_capped=self.timeline_capped,
-            timeline=tuple(TimelineCount(minute=m, environment=e, version=v, count=c)
-                           for (m, e, v), c in sorted(self.timeline.items())),
+            timeline=tuple(sorted(TimelineCount(m, e, v, c) for (e, v), minutes in self.timeline.items()
+                                  for m, c in minutes.items())),
             truncated=tuple(self.truncated),
         )  # fmt: skip
 
@@ -575,19 +589,29 @@ class IncidentGrouper:
                 self._count_queued(group)
         self._queued = []
 
-    def incidents(self, *, release: bool = False) -> list[Incident]:
+    def first_seen(self) -> dict[str, datetime]:
+        """When each incident was first seen: what the order runs take incidents in starts from."""
+        self.count_queued()  # a queued line may be an incident's oldest
+        return {fp: to_datetime(g.first_ns) for fp, g in self._groups.items()}
+
+    def incidents(self, *, release: bool = False, samples: Container[str] | None = None) -> list[Incident]:
         """Every incident, most frequent first (then oldest first, then by fingerprint).
 
         `release`: let each incident's counts and kept lines go as soon as it is built, leaving the grouper
         empty. With ten thousand bugs those lines are tens of megabytes, which would otherwise sit beside
-        the models built from them at the plan's peak."""
+        the models built from them at the plan's peak. `samples`: the fingerprints built with their sample
+        lines (None: all), the incidents this run publishes; the others are left for later runs."""
         self.count_queued()
         groups = sorted(self._groups.values(), key=lambda g: (-g.count, g.first_ns, g.fingerprint.value))
+
+        def build(group: Accumulator) -> Incident:
+            return group.incident(self._resolve, samples=samples is None or group.fingerprint.value in samples)
+
         if not release:
-            return [g.incident(self._resolve) for g in groups]
+            return [build(g) for g in groups]
         self._groups = {}
         groups.reverse()
         built: list[Incident] = []
         while groups:
-            built.append(groups.pop().incident(self._resolve))
+            built.append(build(groups.pop()))
         return built

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Container, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Final, Literal
@@ -186,15 +186,16 @@ class Ingest:
         self.grouper = IncidentGrouper(resolve=self._parse)
         self.parsed_in_full = 0  # lines parsed in full while counting (not those an incident shows)
 
-    def incidents(self) -> list[Incident]:
-        """Every incident (see `IncidentGrouper.incidents`), built once: the shapes remembered for counting
-        and each incident's kept lines are let go as the incidents are built, so nothing is counted after."""
+    def incidents(self, samples: Container[str] | None = None) -> list[Incident]:
+        """Every incident (see `IncidentGrouper.incidents`; `samples`: those built with their sample lines),
+        built once: the shapes remembered for counting and each incident's kept lines are let go as the
+        incidents are built, so nothing is counted after."""
         self._layouts.clear()  # their shapes point at the incidents' accumulators (so do the templates' layouts)
         self._templates.clear()
         self._shape_templates.clear()
         self._streams.clear()
         self._stream_ids.clear()
-        return self.grouper.incidents(release=True)
+        return self.grouper.incidents(release=True, samples=samples)
 
     def _parse(self, entry: LogEntry, environment: str) -> ErrorEvent | None:
         return parse_entry(entry, environment, self._smap)

@@ -9,11 +9,12 @@ a pure State → State mutation, so the store can re-apply it on a fresh copy wh
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import heapq
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from error_autopilot.domain.incidents import Incident, IncidentStatus, Plan, PlannedIncident
+from error_autopilot.domain.incidents import Evidence, Incident, IncidentStatus, Plan, PlannedIncident
 from error_autopilot.domain.report import PublishedIncident
 from error_autopilot.state.model import Cursor, IncidentRecord, IssueRef, PrRef, State
 
@@ -111,13 +112,16 @@ def storable(incident: Incident) -> Incident:
     return incident.model_copy(update={"sample": ()})
 
 
-def _planned(incident: Incident, record: IncidentRecord | None, carried: Incident | None = None) -> PlannedIncident:
+def _planned(
+    incident: Incident, record: IncidentRecord | None, carried: Incident | None = None, evidence: Evidence = "full"
+) -> PlannedIncident:
     issue = record.issue if record else None
     fixed, old = fix_split(record, incident) if record else ((), ())
     pr = record.pr if record else None
     return PlannedIncident(
         incident=incident,
         status=classify(record, incident),
+        evidence=evidence,
         issue_url=issue.url if issue else None,
         issue_number=issue.number if issue else None,
         issue_repo=issue.repo if issue else None,
@@ -136,8 +140,15 @@ def _planned(incident: Incident, record: IncidentRecord | None, carried: Inciden
     )
 
 
-def plan_incidents(state: State, fresh: Sequence[Incident]) -> list[PlannedIncident]:
-    """Fresh incidents classified, with incidents still pending from earlier runs merged in first."""
+def plan_incidents(
+    state: State, fresh: Sequence[Incident], full: Container[str] | None = None
+) -> list[PlannedIncident]:
+    """Fresh incidents classified, with incidents still pending from earlier runs merged in first. Those
+    not in `full` (see `to_select`; None: all are) are lean: built without their sample lines."""
+
+    def evidence(fp: str) -> Evidence:
+        return "full" if full is None or fp in full else "lean"
+
     by_fp = {i.fingerprint: i for i in fresh}
     planned: list[PlannedIncident] = []
     for fp, record in state.incidents.items():
@@ -145,18 +156,68 @@ def plan_incidents(state: State, fresh: Sequence[Incident]) -> list[PlannedIncid
             carried = incident = record.pending_incident
             if fp in by_fp:
                 incident = merge(incident, by_fp.pop(fp))
-            planned.append(_planned(incident, record, carried))
-    planned += [_planned(i, state.incidents.get(i.fingerprint)) for i in fresh if i.fingerprint in by_fp]
+            planned.append(_planned(incident, record, carried, evidence(fp)))
+    planned += [
+        _planned(i, state.incidents.get(i.fingerprint), evidence=evidence(i.fingerprint))
+        for i in fresh if i.fingerprint in by_fp
+    ]  # fmt: skip
     return planned
 
 
-def pending_incidents(state: State) -> list[PlannedIncident]:
-    """Everything recorded as pending, oldest first."""
-    records = sorted(
-        (r for r in state.incidents.values() if r.pending and r.pending_incident is not None),
-        key=lambda r: r.pending_incident.first_seen if r.pending_incident else r.first_seen,
-    )
-    return [_planned(r.pending_incident, r) for r in records if r.pending_incident is not None]
+def publish_order(first_seen: datetime, fingerprint: str) -> tuple[datetime, str]:
+    """The order runs take incidents in, oldest first: what waited longest is published first, and an
+    incident left pending by `max_incidents` moves up with every run until its turn comes. The one
+    ordering of `plan` (which picks the incidents a run handles) and `publish` (which handles them)."""
+    return first_seen, fingerprint
+
+
+def in_publish_order(planned: Iterable[PlannedIncident]) -> list[PlannedIncident]:
+    """`planned` sorted by `publish_order`."""
+    return sorted(planned, key=lambda p: publish_order(p.incident.first_seen, p.incident.fingerprint))
+
+
+def to_select(
+    state: State, fresh: Mapping[str, datetime], cap: int | None, services: Collection[str] = ()
+) -> set[str] | None:
+    """The fingerprints a plan carries in full: the first `cap` by `publish_order` once `plan_incidents`
+    merged `fresh` (each incident's first sighting in this poll) into what state holds pending (narrowed
+    to `services`). Known before any incident is built: only those need their sample lines. None: all."""
+    if cap is None:
+        return None
+    first = dict(fresh)
+    for fp, record in state.incidents.items():
+        payload = record.pending_incident if record.pending else None
+        if payload is not None and (not services or payload.service in services):
+            first[fp] = min(payload.first_seen, first[fp]) if fp in first else payload.first_seen
+    return set(heapq.nsmallest(cap, first, key=lambda fp: publish_order(first[fp], fp)))
+
+
+def select(planned: Sequence[PlannedIncident], cap: int | None) -> tuple[PlannedIncident, ...]:
+    """The first `cap` incidents as they are, the others lean: as state keeps them (`storable`), marked
+    so, to be published by a later run (`cap` None: all as they are). For a plan reordered after it was
+    made (`app.with_trace`); `plan_incidents` builds them so from the start."""
+    return tuple(p if cap is None or n < cap else _lean(p) for n, p in enumerate(planned))
+
+
+def _lean(planned: PlannedIncident) -> PlannedIncident:
+    # an incident built lean has no lines to drop: copying it would only cost ten thousand bugs memory
+    lean = planned.incident if not planned.incident.sample else storable(planned.incident)
+    return planned.model_copy(update={"incident": lean, "evidence": "lean"})
+
+
+def publish_queue(state: State, plan: Plan) -> list[PlannedIncident]:
+    """What publishing this recorded plan handles: its selected incidents still pending, in the plan's
+    order, classified by state as it is now (publish syncs issue states first). Each keeps the plan's
+    evidence (its sample lines) while state holds exactly the payload the plan recorded for it."""
+    queue: list[PlannedIncident] = []
+    for planned in plan.selected:
+        record = state.incidents.get(planned.incident.fingerprint)
+        payload = record.pending_incident if record is not None and record.pending else None
+        if record is None or payload is None:
+            continue  # published already (a re-run of this publish), or never recorded
+        incident = planned.incident if storable(planned.incident) == payload else payload
+        queue.append(_planned(incident, record))
+    return queue
 
 
 def _advance(state: State, plan: Plan) -> dict[str, Cursor]:
