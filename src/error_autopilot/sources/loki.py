@@ -130,10 +130,6 @@ class LokiSource:
                 f"{response.text[:200]!r}",
                 url=str(request.url.copy_with(query=None)),
             ) from e
-        finally:
-            # an httpx response and its stream refer to each other, so the page's bytes would wait for a
-            # full collection of the garbage collector; this frees them (and the response) at once
-            response.stream = httpx.ByteStream(b"")
 
     def poll(self, start_ns: int, end_ns: int, stats: PollStats) -> Iterator[LogEntry]:
         """Yield every entry in [start_ns, end_ns) oldest first, each exactly once (see `pages`)."""
