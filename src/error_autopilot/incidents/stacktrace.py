@@ -176,7 +176,9 @@ def strip_line_prefix(lines: list[str]) -> list[str]:
     if len(framey) < 2:
         return lines
     masked = _common_prefix([_DIGITS.sub("0", line) for line in framey])
-    cuts = [i for i in range(len(masked), 0, -1) if not masked[i - 1].isspace()
+    # a common start that ends inside a path (`/backend-build/`, shared by a Go panic's file lines only) is
+    # the frames' own deployment folder, not a prefix a shipper wrote
+    cuts = [i for i in range(len(masked), 0, -1) if not masked[i - 1].isspace() and masked[i - 1] != "/"
             and (i == len(masked) or masked[i].isspace() or masked[i - 1] in "|:]>")]  # fmt: skip
     if not cuts:
         return lines
