@@ -79,3 +79,42 @@ def test_a_prefix_ending_in_a_separator_of_its_own_is_still_stripped() -> None:
     """A shipper's prefix that ends in `|` or `]` is still a prefix; only a shared path folder is not."""
     shipped = "\n".join("web_1  | " + line for line in MEMOS.splitlines())
     assert strip_line_prefix(shipped.splitlines())[0].startswith(" panic: runtime error: invalid memory address")
+
+
+# node/songzh96-homebridge-crestron-16: a plugin published under another name, installed globally
+CRESTRON = """\
+[2/13/2022, 3:38:12 PM] [CresKit] TypeError: Cannot read properties of undefined (reading 'log')
+    at closeGetStatus (/usr/lib/node_modules/homebridge-creskit2/index.js:25:10)
+    at CresKitAccessory.<anonymous> (/usr/lib/node_modules/homebridge-creskit2/index.js:147:17)
+    at Object.onceWrapper (node:events:640:26)
+    at EventEmitter.emit (node:events:520:28)
+    at CresKit.<anonymous> (/usr/lib/node_modules/homebridge-creskit2/index.js:89:34)
+    at /usr/lib/node_modules/homebridge-creskit2/node_modules/async/dist/async.js:3110:16
+    at eachOfArrayLike (/usr/lib/node_modules/homebridge-creskit2/node_modules/async/dist/async.js:1069:9)
+"""
+CRESTRON_FILES = ["README.md", "config.schema.json", "index.js", "package.json"]
+
+
+def test_the_service_installed_as_a_package_is_its_own_repository() -> None:
+    trace = parse_stacktrace(CRESTRON)
+    assert trace is not None and not any(f.in_app for f in trace.primary.frames)
+    ranking = rank(trace, CRESTRON_FILES)
+    first = ranking.candidates[0]
+    assert (first.path, first.function, first.frame.line) == ("index.js", "closeGetStatus", 25)
+    assert "installed package's own path index.js" in first.reason
+    assert "only the file name matches" not in first.reason
+    assert all("async.js" not in (c.frame.file or "") for c in ranking.candidates)
+
+
+def test_a_library_whose_path_below_its_root_is_not_the_repositorys_stays_a_library() -> None:
+    """`node_modules/express/lib/router/index.js` shares only its file name with the repository's `index.js`;
+    a package nested in the repository's own `node_modules/` is a dependency, whatever its path."""
+    text = CRESTRON.replace("/usr/lib/node_modules/homebridge-creskit2/index.js",
+                            "/srv/app/node_modules/express/lib/router/index.js")  # fmt: skip
+    trace = parse_stacktrace(text)
+    assert trace is not None
+    assert rank(trace, CRESTRON_FILES).candidates == ()
+    vendored = ["index.js", "node_modules/async/dist/async.js"]
+    trace = parse_stacktrace(CRESTRON.replace("homebridge-creskit2/index.js", "express/lib/router/index.js"))
+    assert trace is not None
+    assert rank(trace, vendored).candidates == ()

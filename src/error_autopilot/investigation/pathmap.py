@@ -67,6 +67,7 @@ class Mapping:
     alternatives: tuple[str, ...] = ()  # other files that matched equally well
     note: str = ""
     by_class: bool = False  # found by the class name's file convention (`PortfolioService` → `portfolio.service.ts`)
+    installed: bool = False  # below an installed package's root, the same path as in the repository
 
     @property
     def ambiguous(self) -> bool:
@@ -216,6 +217,28 @@ def map_frame_explained(frame: Frame, index: dict[str, list[str]], language: Lan
             return by_class
         return mapping
     return _choose(found, hint, compiled=compiled)
+
+
+# The root of an installed package: npm unpacks a package's tarball, made from the folder holding its
+# package.json, as `node_modules/<name>/` (`@scope/<name>`; cnpm: `_<name>@<version>@<name>`); the Go
+# module cache holds a module's tree at `pkg/mod/<module path>@<version>/`.
+_PACKAGE_ROOT = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/]+/|/pkg/mod/[^@]+@[^/]+/")
+
+
+def as_installed_package(frame: Frame, index: dict[str, list[str]]) -> Mapping | None:
+    """The repository file a library frame names when the service itself is the installed package: the
+    path below the package's root (`/usr/lib/node_modules/<any name>/index.js` → `index.js`) is a
+    repository path exactly, so the package was built from this repository's root, whatever its
+    published name. None otherwise, and for a package nested inside it (its own dependencies)."""
+    path = _clean(frame.file)
+    roots = list(_PACKAGE_ROOT.finditer(path or ""))
+    if path is None or not roots:
+        return None
+    below = path[roots[-1].end() :]
+    if below not in index.get(posixpath.basename(below), []) or VENDORED.search(below):
+        return None
+    note = f"the installed package's own path {below} is this repository's file: the service ran as a package"
+    return Mapping(below, below.count("/") + 1, note=note, installed=True)
 
 
 def _class_file(frame: Frame, index: dict[str, list[str]]) -> Mapping | None:
