@@ -118,3 +118,58 @@ def test_a_library_whose_path_below_its_root_is_not_the_repositorys_stays_a_libr
     trace = parse_stacktrace(CRESTRON.replace("homebridge-creskit2/index.js", "express/lib/router/index.js"))
     assert trace is not None
     assert rank(trace, vendored).candidates == ()
+
+
+# dotnet/microsoft-garnet-537: a console logger in single-line mode put the exception on its log line
+GARNET = (
+    "01::53::04 fail: StoreWrapper[0] CommitTask exception received, AOF tail address = 376; AOF committed until "
+    "address = 376;  System.NullReferenceException: Object reference not set to an instance of an object.    at "
+    "Garnet.server.StoreWrapper.CommitTask(Int32 commitFrequencyMs, ILogger logger, CancellationToken token) in "
+    "/src/libs/server/StoreWrapper.cs:line 320"
+)
+
+
+def test_a_dotnet_exception_flattened_onto_its_log_line_has_its_frames() -> None:
+    trace = parse_stacktrace(GARNET, packages=("Garnet",))
+    assert trace is not None and trace.language == "dotnet"
+    assert trace.primary.type == "System.NullReferenceException"
+    assert [(f.module, f.function, f.file, f.line) for f in trace.primary.frames] == [
+        ("Garnet.server.StoreWrapper", "CommitTask", "/src/libs/server/StoreWrapper.cs", 320)
+    ]
+    first = rank(trace, ["libs/server/StoreWrapper.cs", "libs/server/Garnet.cs"], packages=("Garnet",)).candidates[0]
+    assert (first.path, first.function) == ("libs/server/StoreWrapper.cs", "CommitTask")
+
+
+def test_words_after_four_spaces_in_a_log_line_are_no_frames() -> None:
+    """Only a call (`at A.B(`) after the run of spaces is a flattened frame; `at noon` in a message is not."""
+    assert parse_stacktrace("fail: Scheduler[0] Exception planned    at noon (maintenance window)") is None
+
+
+# dotnet/natemcmaster-lettuceencrypt-19: a log stream that puts a blank line after every line
+LETTUCE = "\n \n".join([  # the blank lines hold one space, as pasted
+    "A 2019-09-25T21:02:02.537223113Z fail: Microsoft.AspNetCore.Server.Kestrel[0]",
+    "A 2019-09-25T21:02:02.537287441Z       Unhandled exception while processing 0HLQ1VD105N46.",
+    "A 2019-09-25T21:02:02.537293658Z System.ArgumentNullException: Value cannot be null. (Parameter 'key')",
+    "A 2019-09-25T21:02:02.538987949Z    at System.Collections.Concurrent.ConcurrentDictionary`2."
+    "ThrowKeyNullException()",
+    "A 2019-09-25T21:02:02.539008407Z    at System.Collections.Concurrent.ConcurrentDictionary`2.TryGetValue(TKey key, "
+    "TValue& value)",
+    "A 2019-09-25T21:02:02.539013518Z    at McMaster.AspNetCore.LetsEncrypt.Internal.CertificateSelector.Select("
+    "ConnectionContext features, String domainName)",
+])  # fmt: skip
+
+
+def test_a_blank_line_between_a_dotnet_header_and_its_first_frame_is_spacing() -> None:
+    trace = parse_stacktrace(LETTUCE, packages=("McMaster.AspNetCore.LetsEncrypt",))
+    assert trace is not None and trace.primary.type == "System.ArgumentNullException"
+    assert [f.function for f in trace.primary.frames] == ["ThrowKeyNullException", "TryGetValue", "Select"]
+    first = rank(trace, ["src/LetsEncrypt/Internal/CertificateSelector.cs"],
+                 packages=("McMaster.AspNetCore.LetsEncrypt",)).candidates[0]  # fmt: skip
+    assert (first.path, first.function) == ("src/LetsEncrypt/Internal/CertificateSelector.cs", "Select")
+
+
+def test_a_blank_line_before_text_that_is_no_frame_still_ends_the_dotnet_header() -> None:
+    text = "System.ArgumentNullException: Value cannot be null.\n\nthe next log line\n   at A.B.C() in /x/C.cs:line 3\n"
+    trace = parse_stacktrace(text)
+    assert trace is not None
+    assert all(e.type != "System.ArgumentNullException" or not e.frames for e in trace.exceptions)

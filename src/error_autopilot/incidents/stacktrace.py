@@ -89,6 +89,9 @@ def detect_language(lines: Sequence[str]) -> Language | None:
 _FOREIGN_EXT: dict[str, Language] = {".js": "node", ".mjs": "node", ".cjs": "node", ".ts": "node", ".tsx": "node",
                                      ".jsx": "node", ".java": "jvm", ".kt": "jvm", ".scala": "jvm", ".go": "go",
                                      ".cs": "dotnet"}  # fmt: skip
+# .NET's console logger in single-line mode (`SimpleConsoleFormatterOptions.SingleLine`) writes the exception's
+# `ToString()` on the log line with each newline replaced by a space: `…object.    at A.B() in /x.cs:line 3`.
+_FLATTENED_DOTNET = re.compile(r"(?<=\S) {4}(?=at [\w.`<>$+|]+\(|--- End of )")
 _ESCAPED_NEWLINE = re.compile(r"\\n(?=\s*(?:at |File |\\t|[\w/.-]+\.go:|Caused by|---))")
 
 
@@ -196,6 +199,14 @@ def strip_line_prefix(lines: list[str]) -> list[str]:
     return [line[m.end():] if (m := best.match(line)) else line for line in lines]
 
 
+def _unflattened(line: str) -> list[str]:
+    """A .NET exception that a single-line console logger flattened onto its log line, one line per frame
+    again (the three spaces .NET indents a frame with follow the space that replaced the newline)."""
+    if "Exception" not in line or not _FLATTENED_DOTNET.search(line):
+        return [line]
+    return _FLATTENED_DOTNET.sub("\n   ", line).split("\n")
+
+
 def _as_indent(label: re.Match[str]) -> str:
     return (label["indent"] or "") + "   "
 
@@ -217,6 +228,7 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     if len(lines) > MAX_LINES:
         lines, clipped = lines[:MAX_LINES], True
     lines = strip_line_prefix([line[:MAX_LINE] for line in lines])  # a huge line's head still names the exception
+    lines = [part for line in lines for part in _unflattened(line)]
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
     language = detect_language(lines)
     if language in (None, "python"):
