@@ -6,8 +6,13 @@ corpus does) and on a variant it must leave alone."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from error_autopilot.incidents.stacktrace import parse_stacktrace, strip_line_prefix
-from error_autopilot.investigation.stackmap import rank
+from error_autopilot.investigation import blame
+from error_autopilot.investigation.stackmap import Candidate, rank
+from tests.support.corpus import build_repo
 
 # go/wneessen-arrgo-46: a panic read through a pager that chops long lines and marks the cut with `>`
 ARRGO = """\
@@ -173,3 +178,52 @@ def test_a_blank_line_before_text_that_is_no_frame_still_ends_the_dotnet_header(
     trace = parse_stacktrace(text)
     assert trace is not None
     assert all(e.type != "System.ArgumentNullException" or not e.frames for e in trace.exceptions)
+
+
+# go/nginx-proxy-docker-gen-2: a panic from an older build; the function has since moved to another file
+DOCKER_GEN = """\
+panic: runtime error: slice bounds out of range
+
+goroutine 1 [running]:
+runtime.panic(0x6a9cc0, 0xa270aa)
+    /usr/lib/go/src/pkg/runtime/panic.c:266 +0xb6
+main.splitDockerImage(0xc21006e3c0, 0x20, 0x40, 0xc2100489a0, 0x0, ...)
+    GOPATH/src/github.com/jwilder/docker-gen/docker-gen.go:80 +0x251
+main.getContainers(0xc2100524a0, 0xa3512c, 0x7f358b492d20, 0x7, 0x7fff53dd87de, ...)
+    GOPATH/src/github.com/jwilder/docker-gen/docker-gen.go:203 +0x3ca
+main.generateFromContainers(0xc2100524a0)
+    GOPATH/src/github.com/jwilder/docker-gen/docker-gen.go:233 +0x35
+"""
+DOCKER_GEN_FILES = ["docker-gen.go", "docker_client.go", "template.go", "cmd/tool/docker_client.go"]
+
+
+def _ranked(tmp_path: Path, symbols: dict[str, list[dict[str, Any]]]) -> tuple[Candidate, ...]:
+    repo = tmp_path / "repo.git"
+    head = build_repo(DOCKER_GEN_FILES, repo, symbols)
+    trace = parse_stacktrace(DOCKER_GEN)
+    assert trace is not None
+    return rank(trace, DOCKER_GEN_FILES, grep=lambda pattern: blame.grep(repo, head, pattern)).candidates
+
+
+def test_a_go_function_moved_to_another_file_of_its_package_is_found_there(tmp_path: Path) -> None:
+    symbols = {
+        "docker-gen.go": [{"line": 230, "col": 0, "kind": "function", "name": "generateFromContainers", "end": 250}],
+        "docker_client.go": [{"line": 70, "col": 0, "kind": "function", "name": "splitDockerImage", "end": 95},
+                             {"line": 190, "col": 0, "kind": "function", "name": "getContainers", "end": 220}],
+        "cmd/tool/docker_client.go": [{"line": 9, "col": 0, "kind": "function", "name": "splitDockerImage"}],
+    }  # fmt: skip
+    first, *rest = _ranked(tmp_path, symbols)
+    assert (first.path, first.function) == ("docker_client.go", "splitDockerImage")
+    assert "no longer in docker-gen.go: the same package defines it in docker_client.go" in first.reason
+    assert ("docker-gen.go", "generateFromContainers") in [(c.path, c.function) for c in rest]
+
+
+def test_a_go_function_still_in_the_file_its_frame_names_stays_there(tmp_path: Path) -> None:
+    """A second definition elsewhere (another package's folder) says nothing about this frame's file."""
+    symbols = {
+        "docker-gen.go": [{"line": 75, "col": 0, "kind": "function", "name": "splitDockerImage", "end": 95}],
+        "cmd/tool/docker_client.go": [{"line": 9, "col": 0, "kind": "function", "name": "getContainers"}],
+    }
+    first, second, *_ = _ranked(tmp_path, symbols)
+    assert (first.path, first.function) == ("docker-gen.go", "splitDockerImage")
+    assert (second.path, second.function) == ("docker-gen.go", "getContainers")

@@ -363,6 +363,38 @@ def or_by_content(
     return found
 
 
+# A Go function's definition (a method's with its receiver type): `{}` the receiver pattern, `{{}}` the name.
+_GO_FUNC = r"^func[[:space:]]+{}{}[[:space:]]*[[(]"
+MAX_MOVED_SEARCHES = 4  # Go frames checked for a moved function per trace: the innermost own ones matter
+
+
+def or_moved_function(
+    frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, index: dict[str, list[str]], grep: Grep,
+    searched: dict[str, list[str]],
+) -> Mapping:  # fmt: skip
+    """`mapping`, or the file a Go function moved to since the build that printed the trace. Go names a
+    frame's function by package and name, and a package-level name is declared once across the package's
+    files (the Go spec's package block); the file is only where it was at build time. So when the file the
+    frame names no longer defines the function and exactly one other file in its folder does, it moved there."""
+    name = bare_function(frame, "go")
+    if language != "go" or not verdict.in_app or mapping.path is None or mapping.ambiguous:
+        return mapping
+    if not re.fullmatch(r"[A-Za-z_]\w*", name) or is_anonymous(name):
+        return mapping
+    receiver = frame_type(frame, "go")
+    pattern = _GO_FUNC.format(rf"[(][^)]*[[:space:]*]{receiver}[])[]" + r"[^(]*" if receiver else "", name)
+    if pattern not in searched and sum(k.startswith("^func") for k in searched) >= MAX_MOVED_SEARCHES:
+        return mapping
+    listed = {p for paths in index.values() for p in paths if "\0" not in p}
+    found = _search(pattern, f"function {name}", grep, listed, searched)
+    folder = posixpath.dirname(mapping.path)
+    moved = [f for f in found if posixpath.dirname(f) == folder]
+    if not found or mapping.path in found or len(moved) != 1:
+        return mapping
+    note = f"{name} is no longer in {mapping.path}: the same package defines it in {moved[0]} (content search)"
+    return Mapping(moved[0], mapping.segments, note=note)
+
+
 MAX_LINK_HOPS = 8
 
 

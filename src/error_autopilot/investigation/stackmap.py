@@ -25,6 +25,7 @@ from error_autopilot.investigation.pathmap import (
     index_files,
     map_frame_explained,
     or_by_content,
+    or_moved_function,
     resolve_links,
     through_link,
     under_root,
@@ -130,9 +131,8 @@ def rank(
                 _drop(notes, dropped, "runtime", verdict.reason,
                       f"{where} {frame.function}: runtime ({verdict.reason})")
                 continue
-            mapping = map_frame_explained(frame, index, stack.language)
-            if grep is not None:
-                mapping = or_by_content(frame, mapping, verdict, stack.language, index, source_roots, grep, searched)
+            mapping = _by_content(frame, map_frame_explained(frame, index, stack.language), verdict, stack.language,
+                                  index, source_roots, grep, searched)  # fmt: skip
             mapping, verdict = _followed(mapping, verdict, links, verdicts)
             if mapping.path is None:
                 _drop(notes, dropped, "own" if verdict.in_app else "library",
@@ -186,6 +186,18 @@ def _head(
     by_key[caller].reasons.insert(0, "caller of the innermost own frame, which the Go compiler inlined")
     first.reasons.append("inlined by the Go compiler (`(...)`, no pc offset): its caller comes first")
     return [by_key[caller], first]
+
+
+def _by_content(
+    frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, index: dict[str, list[str]],
+    source_roots: Sequence[str], grep: Grep | None, searched: dict[str, list[str]],
+) -> Mapping:  # fmt: skip
+    """The mapping, corrected by what the checkout's content says: the file that defines the frame's class
+    when the names did not find it, the file a Go function moved to since the trace's build."""
+    if grep is None:
+        return mapping
+    mapping = or_by_content(frame, mapping, verdict, language, index, source_roots, grep, searched)
+    return or_moved_function(frame, mapping, verdict, language, index, grep, searched)
 
 
 def _named_enough(
