@@ -6,6 +6,7 @@ corpus does) and on a variant it must leave alone."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -227,3 +228,19 @@ def test_a_go_function_still_in_the_file_its_frame_names_stays_there(tmp_path: P
     first, second, *_ = _ranked(tmp_path, symbols)
     assert (first.path, first.function) == ("docker-gen.go", "splitDockerImage")
     assert (second.path, second.function) == ("docker-gen.go", "getContainers")
+
+
+def test_the_double_spaced_log_behind_a_shippers_prefix_reads_the_same() -> None:
+    """Behind pm2's prefix the blank lines hold only `3|app  | `: they are blank lines, not text ending the
+    header, so the frames are the same as without the prefix."""
+    shipped = "\n".join("3|app  | " + line for line in LETTUCE.splitlines())
+    plain, prefixed = parse_stacktrace(LETTUCE), parse_stacktrace(shipped)
+    assert plain is not None and prefixed is not None
+    assert [f.function for f in prefixed.primary.frames] == [f.function for f in plain.primary.frames] != []
+
+
+def test_a_flattened_dotnet_exception_in_a_json_field_has_its_frames() -> None:
+    shipped = json.dumps({"level": "error", "msg": "request failed", "details": GARNET})
+    trace = parse_stacktrace(shipped, packages=("Garnet",))
+    assert trace is not None and trace.primary.type == "System.NullReferenceException"
+    assert [(f.function, f.line) for f in trace.primary.frames] == [("CommitTask", 320)]

@@ -129,7 +129,7 @@ def _from_json(text: str, depth: int = 0) -> str | None:
         except ValueError:
             continue
         best = max(_strings(document), key=lambda v: (len(_FRAMEISH.findall(v)), v.count("\n")), default="")
-        if best.count("\n") >= 2:
+        if best.count("\n") >= 2 or _flattened(best):
             return best
         if depth < 2 and "{" in best and (inner := _from_json(best, depth + 1)) is not None:
             return inner
@@ -139,7 +139,7 @@ def _from_json(text: str, depth: int = 0) -> str | None:
 def _unescape(text: str) -> str:
     """A trace squashed into one line: a JSON document holding it in some field, JSON string escapes
     (`\\n    at …`) or syslog's octal ones (`#012`)."""
-    if text.count("\n") < 3 and "{" in text and text.count("\\n") >= 2:
+    if text.count("\n") < 3 and "{" in text and (text.count("\\n") >= 2 or _flattened(text)):
         text = _from_json(text) or text
     if "#012" in text or "#011" in text:
         text = text.replace("#012", "\n").replace("#011", "\t")
@@ -189,20 +189,28 @@ def strip_line_prefix(lines: list[str]) -> list[str]:
     best, best_score = None, _score(sample)
     if best_score >= len(framey):  # every frame-like line already reads as a frame: no prefix
         return lines
-    for cut in cuts[:_PREFIX_CANDIDATES]:
-        pattern = re.compile("".join(r"\d+" if ch == "0" else re.escape(ch) for ch in masked[:cut]) + "[ \t]?")
+    patterns = [re.compile("".join(r"\d+" if ch == "0" else re.escape(ch) for ch in masked[:cut]) + "[ \t]?")
+                for cut in cuts[:_PREFIX_CANDIDATES]]  # fmt: skip
+    for pattern in patterns:
         score = _score([m_line[m.end():] if (m := pattern.match(m_line)) else m_line for m_line in sample])
         if score > best_score:
             best, best_score = pattern, score
     if best is None:
         return lines
-    return [line[m.end():] if (m := best.match(line)) else line for line in lines]
+    # a blank line of the application under a shipper's prefix holds only the shipper's part of the prefix
+    return [line[m.end():] if (m := best.match(line)) else
+            "" if any(p.fullmatch(line.rstrip()) for p in patterns) else line for line in lines]  # fmt: skip
+
+
+def _flattened(text: str) -> bool:
+    """Whether `text` holds a .NET exception a single-line console logger flattened (`_FLATTENED_DOTNET`)."""
+    return "Exception" in text and _FLATTENED_DOTNET.search(text) is not None
 
 
 def _unflattened(line: str) -> list[str]:
     """A .NET exception that a single-line console logger flattened onto its log line, one line per frame
     again (the three spaces .NET indents a frame with follow the space that replaced the newline)."""
-    if "Exception" not in line or not _FLATTENED_DOTNET.search(line):
+    if not _flattened(line):
         return [line]
     return _FLATTENED_DOTNET.sub("\n   ", line).split("\n")
 
