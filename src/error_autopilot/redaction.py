@@ -397,8 +397,9 @@ _VAULT_LEGACY = _p(
 )
 _EMAIL = _p(
     "email",
-    # `%40`: an address in a query string (`?email=maria%40example.com`)
-    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}(?:@|%40)[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}"
+    # `%40`: an address in a query string (`?email=maria%40example.com`); a local part right after an `@` is
+    # no address but the tail of a path segment (cnpm installs `node_modules/_pkg@2.0.2@pkg.io/`)
+    r"(?<![A-Za-z0-9._%+\-@])[A-Za-z0-9._%+\-]{1,64}(?:@|%40)[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}"
     r"\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])",
     "@",
     "%40",

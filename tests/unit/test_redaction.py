@@ -221,3 +221,12 @@ def test_a_token_cut_by_the_line_cap_is_redacted_whole() -> None:
     line = "ERROR " + "x" * 100 + f" {token} tail"
     event = parse_entry(_entry(line), "prod", SMAP, max_line_bytes=len(line) - 30)  # the cap falls inside the token
     assert event is not None and token[:16] not in event.line and token[4:16] not in event.model_dump_json()
+
+
+def test_a_cnpm_install_path_is_no_email_address() -> None:
+    """cnpm installs a package as `node_modules/_<name>@<version>@<name>/`: `2.0.2@socket.io` there follows an
+    `@`, so it is a path segment's tail, while an address in the same line is still redacted."""
+    path = "/root/projects/agent-server/node_modules/_socket.io@2.0.2@socket.io/lib/namespace.js:103:11"
+    line = f"at Namespace.use ({path}) reported by maria@example.com"
+    redacted = Redactor().redact(line)
+    assert path in redacted and "maria@example.com" not in redacted

@@ -89,6 +89,9 @@ def detect_language(lines: Sequence[str]) -> Language | None:
 _FOREIGN_EXT: dict[str, Language] = {".js": "node", ".mjs": "node", ".cjs": "node", ".ts": "node", ".tsx": "node",
                                      ".jsx": "node", ".java": "jvm", ".kt": "jvm", ".scala": "jvm", ".go": "go",
                                      ".cs": "dotnet"}  # fmt: skip
+# .NET's console logger in single-line mode (`SimpleConsoleFormatterOptions.SingleLine`) writes the exception's
+# `ToString()` on the log line with each newline replaced by a space: `…object.    at A.B() in /x.cs:line 3`.
+_FLATTENED_DOTNET = re.compile(r"(?<=\S) {4}(?=at [\w.`<>$+|]+\(|--- End of )")
 _ESCAPED_NEWLINE = re.compile(r"\\n(?=\s*(?:at |File |\\t|[\w/.-]+\.go:|Caused by|---))")
 
 
@@ -126,7 +129,7 @@ def _from_json(text: str, depth: int = 0) -> str | None:
         except ValueError:
             continue
         best = max(_strings(document), key=lambda v: (len(_FRAMEISH.findall(v)), v.count("\n")), default="")
-        if best.count("\n") >= 2:
+        if best.count("\n") >= 2 or _flattened(best):
             return best
         if depth < 2 and "{" in best and (inner := _from_json(best, depth + 1)) is not None:
             return inner
@@ -136,7 +139,7 @@ def _from_json(text: str, depth: int = 0) -> str | None:
 def _unescape(text: str) -> str:
     """A trace squashed into one line: a JSON document holding it in some field, JSON string escapes
     (`\\n    at …`) or syslog's octal ones (`#012`)."""
-    if text.count("\n") < 3 and "{" in text and text.count("\\n") >= 2:
+    if text.count("\n") < 3 and "{" in text and (text.count("\\n") >= 2 or _flattened(text)):
         text = _from_json(text) or text
     if "#012" in text or "#011" in text:
         text = text.replace("#012", "\n").replace("#011", "\t")
@@ -176,7 +179,9 @@ def strip_line_prefix(lines: list[str]) -> list[str]:
     if len(framey) < 2:
         return lines
     masked = _common_prefix([_DIGITS.sub("0", line) for line in framey])
-    cuts = [i for i in range(len(masked), 0, -1) if not masked[i - 1].isspace()
+    # a common start that ends inside a path (`/backend-build/`, shared by a Go panic's file lines only) is
+    # the frames' own deployment folder, not a prefix a shipper wrote
+    cuts = [i for i in range(len(masked), 0, -1) if not masked[i - 1].isspace() and masked[i - 1] != "/"
             and (i == len(masked) or masked[i].isspace() or masked[i - 1] in "|:]>")]  # fmt: skip
     if not cuts:
         return lines
@@ -184,14 +189,30 @@ def strip_line_prefix(lines: list[str]) -> list[str]:
     best, best_score = None, _score(sample)
     if best_score >= len(framey):  # every frame-like line already reads as a frame: no prefix
         return lines
-    for cut in cuts[:_PREFIX_CANDIDATES]:
-        pattern = re.compile("".join(r"\d+" if ch == "0" else re.escape(ch) for ch in masked[:cut]) + "[ \t]?")
+    patterns = [re.compile("".join(r"\d+" if ch == "0" else re.escape(ch) for ch in masked[:cut]) + "[ \t]?")
+                for cut in cuts[:_PREFIX_CANDIDATES]]  # fmt: skip
+    for pattern in patterns:
         score = _score([m_line[m.end():] if (m := pattern.match(m_line)) else m_line for m_line in sample])
         if score > best_score:
             best, best_score = pattern, score
     if best is None:
         return lines
-    return [line[m.end():] if (m := best.match(line)) else line for line in lines]
+    # a blank line of the application under a shipper's prefix holds only the shipper's part of the prefix
+    return [line[m.end():] if (m := best.match(line)) else
+            "" if any(p.fullmatch(line.rstrip()) for p in patterns) else line for line in lines]  # fmt: skip
+
+
+def _flattened(text: str) -> bool:
+    """Whether `text` holds a .NET exception a single-line console logger flattened (`_FLATTENED_DOTNET`)."""
+    return "Exception" in text and _FLATTENED_DOTNET.search(text) is not None
+
+
+def _unflattened(line: str) -> list[str]:
+    """A .NET exception that a single-line console logger flattened onto its log line, one line per frame
+    again (the three spaces .NET indents a frame with follow the space that replaced the newline)."""
+    if not _flattened(line):
+        return [line]
+    return _FLATTENED_DOTNET.sub("\n   ", line).split("\n")
 
 
 def _as_indent(label: re.Match[str]) -> str:
@@ -215,6 +236,7 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     if len(lines) > MAX_LINES:
         lines, clipped = lines[:MAX_LINES], True
     lines = strip_line_prefix([line[:MAX_LINE] for line in lines])  # a huge line's head still names the exception
+    lines = [part for line in lines for part in _unflattened(line)]
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
     language = detect_language(lines)
     if language in (None, "python"):

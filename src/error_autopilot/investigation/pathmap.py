@@ -67,6 +67,7 @@ class Mapping:
     alternatives: tuple[str, ...] = ()  # other files that matched equally well
     note: str = ""
     by_class: bool = False  # found by the class name's file convention (`PortfolioService` → `portfolio.service.ts`)
+    installed: bool = False  # below an installed package's root, the same path as in the repository
 
     @property
     def ambiguous(self) -> bool:
@@ -218,6 +219,28 @@ def map_frame_explained(frame: Frame, index: dict[str, list[str]], language: Lan
     return _choose(found, hint, compiled=compiled)
 
 
+# The root of an installed package: npm unpacks a package's tarball, made from the folder holding its
+# package.json, as `node_modules/<name>/` (`@scope/<name>`; cnpm: `_<name>@<version>@<name>`); the Go
+# module cache holds a module's tree at `pkg/mod/<module path>@<version>/`.
+_PACKAGE_ROOT = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/]+/|/pkg/mod/[^@]+@[^/]+/")
+
+
+def as_installed_package(frame: Frame, index: dict[str, list[str]]) -> Mapping | None:
+    """The repository file a library frame names when the service itself is the installed package: the
+    path below the package's root (`/usr/lib/node_modules/<any name>/index.js` → `index.js`) is a
+    repository path exactly, so the package was built from this repository's root, whatever its
+    published name. None otherwise, and for a package nested inside it (its own dependencies)."""
+    path = _clean(frame.file)
+    roots = list(_PACKAGE_ROOT.finditer(path or ""))
+    if path is None or not roots:
+        return None
+    below = path[roots[-1].end() :]
+    if below not in index.get(posixpath.basename(below), []) or VENDORED.search(below):
+        return None
+    note = f"the installed package's own path {below} is this repository's file: the service ran as a package"
+    return Mapping(below, below.count("/") + 1, note=note, installed=True)
+
+
 def _class_file(frame: Frame, index: dict[str, list[str]]) -> Mapping | None:
     """A bundled frame (`main.js:1`, `PortfolioService.getDetails`) found by the class's file name
     convention: `PortfolioService` → `portfolio.service.ts`, `portfolio-service.ts`, `PortfolioService.ts`."""
@@ -338,6 +361,38 @@ def or_by_content(
             return Mapping(found.path, mapping.segments, note=found.note, by_class=True)
         return mapping
     return found
+
+
+# A Go function's definition (a method's with its receiver type): `{}` the receiver pattern, `{{}}` the name.
+_GO_FUNC = r"^func[[:space:]]+{}{}[[:space:]]*[[(]"
+MAX_MOVED_SEARCHES = 4  # Go frames checked for a moved function per trace: the innermost own ones matter
+
+
+def or_moved_function(
+    frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, index: dict[str, list[str]], grep: Grep,
+    searched: dict[str, list[str]],
+) -> Mapping:  # fmt: skip
+    """`mapping`, or the file a Go function moved to since the build that printed the trace. Go names a
+    frame's function by package and name, and a package-level name is declared once across the package's
+    files (the Go spec's package block); the file is only where it was at build time. So when the file the
+    frame names no longer defines the function and exactly one other file in its folder does, it moved there."""
+    name = bare_function(frame, "go")
+    if language != "go" or not verdict.in_app or mapping.path is None or mapping.ambiguous:
+        return mapping
+    if not re.fullmatch(r"[A-Za-z_]\w*", name) or is_anonymous(name):
+        return mapping
+    receiver = frame_type(frame, "go")
+    pattern = _GO_FUNC.format(rf"[(][^)]*[[:space:]*]{receiver}[])[]" + r"[^(]*" if receiver else "", name)
+    if pattern not in searched and sum(k.startswith("^func") for k in searched) >= MAX_MOVED_SEARCHES:
+        return mapping
+    listed = {p for paths in index.values() for p in paths if "\0" not in p}
+    found = _search(pattern, f"function {name}", grep, listed, searched)
+    folder = posixpath.dirname(mapping.path)
+    moved = [f for f in found if posixpath.dirname(f) == folder]
+    if not found or mapping.path in found or len(moved) != 1:
+        return mapping
+    note = f"{name} is no longer in {mapping.path}: the same package defines it in {moved[0]} (content search)"
+    return Mapping(moved[0], mapping.segments, note=note)
 
 
 MAX_LINK_HOPS = 8

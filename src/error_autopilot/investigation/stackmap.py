@@ -20,10 +20,12 @@ from error_autopilot.investigation.pathmap import (
     VENDORED,
     Grep,
     Mapping,
+    as_installed_package,
     compiled_elsewhere,
     index_files,
     map_frame_explained,
     or_by_content,
+    or_moved_function,
     resolve_links,
     through_link,
     under_root,
@@ -129,9 +131,8 @@ def rank(
                 _drop(notes, dropped, "runtime", verdict.reason,
                       f"{where} {frame.function}: runtime ({verdict.reason})")
                 continue
-            mapping = map_frame_explained(frame, index, stack.language)
-            if grep is not None:
-                mapping = or_by_content(frame, mapping, verdict, stack.language, index, source_roots, grep, searched)
+            mapping = _by_content(frame, map_frame_explained(frame, index, stack.language), verdict, stack.language,
+                                  index, source_roots, grep, searched)  # fmt: skip
             mapping, verdict = _followed(mapping, verdict, links, verdicts)
             if mapping.path is None:
                 _drop(notes, dropped, "own" if verdict.in_app else "library",
@@ -139,18 +140,18 @@ def rank(
                       f"{where} {frame.function}: {'own code' if verdict.in_app else verdict.reason}, "
                       f"not mapped ({mapping.note})")  # fmt: skip
                 continue
-            by_convention = mapping.by_class and under_root(mapping.path, source_roots)
-            if not verdict.in_app and mapping.segments < 2 and not by_convention:
+            if (kept := _named_enough(frame, mapping, verdict, index, source_roots)) is None or kept.path is None:
                 _drop(notes, dropped, "library", verdict.reason,
                       f"{where} {frame.function}: {verdict.reason}; only its file name matches {mapping.path}")
                 continue
-            if not verdict.in_app and VENDORED.search(mapping.path):
+            mapping, path = kept, kept.path
+            if not verdict.in_app and VENDORED.search(path):
                 _drop(notes, dropped, "library", "vendored",
                       f"{where} {frame.function}: {verdict.reason}; vendored copy at {mapping.path}")
                 continue
             function = bare_function(frame, stack.language)
             # unnamed frames of one file are different functions until the source names them
-            key = (mapping.path, f"{function}:{frame.line}" if is_anonymous(function) else function)
+            key = (path, f"{function}:{frame.line}" if is_anonymous(function) else function)
             seen = seen_here if verdict.in_app else seen_other
             if key in seen:  # recursion or an async state machine printed twice: one candidate
                 continue
@@ -185,6 +186,29 @@ def _head(
     by_key[caller].reasons.insert(0, "caller of the innermost own frame, which the Go compiler inlined")
     first.reasons.append("inlined by the Go compiler (`(...)`, no pc offset): its caller comes first")
     return [by_key[caller], first]
+
+
+def _by_content(
+    frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, index: dict[str, list[str]],
+    source_roots: Sequence[str], grep: Grep | None, searched: dict[str, list[str]],
+) -> Mapping:  # fmt: skip
+    """The mapping, corrected by what the checkout's content says: the file that defines the frame's class
+    when the names did not find it, the file a Go function moved to since the trace's build."""
+    if grep is None:
+        return mapping
+    mapping = or_by_content(frame, mapping, verdict, language, index, source_roots, grep, searched)
+    return or_moved_function(frame, mapping, verdict, language, index, grep, searched)
+
+
+def _named_enough(
+    frame: Frame, mapping: Mapping, verdict: Verdict, index: dict[str, list[str]], source_roots: Sequence[str]
+) -> Mapping | None:
+    """The mapping of a frame worth a candidate; None for a library frame that only its file name ties to
+    the repository, unless the service itself ran as that installed package (`as_installed_package`)."""
+    by_convention = mapping.by_class and mapping.path is not None and under_root(mapping.path, source_roots)
+    if verdict.in_app or mapping.segments >= 2 or by_convention:
+        return mapping
+    return as_installed_package(frame, index)
 
 
 def _followed(mapping: Mapping, verdict: Verdict, links: dict[str, str], verdicts: InApp) -> tuple[Mapping, Verdict]:
@@ -291,7 +315,7 @@ def _score(
     elif mapping.segments >= 2:
         score += 5
         reasons.append(f"{mapping.segments} path segments match")
-    else:
+    elif not mapping.installed:  # its note says the whole path below the package's root matched
         reasons.append("only the file name matches")
     if mapping.note and not mapping.by_class:  # how the file was reached: a link followed, a committed build
         reasons.append(mapping.note)

@@ -131,6 +131,12 @@ def _unwrapped(lines: list[str]) -> list[str]:
     return out
 
 
+def _frame_follows(lines: list[str], at: int) -> bool:
+    """A blank line between the header and the first frame is spacing when a frame comes next: a log viewer
+    that separates every line with a blank one (Azure App Service's log stream) spaces the header off too."""
+    return at + 1 < len(lines) and is_frame(lines[at + 1])
+
+
 def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
     """Outer exception first, then its inner exceptions, innermost last."""
     lines = _unwrapped(lines)
@@ -143,7 +149,8 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
         excs.append(ExceptionBuilder(type="<unknown>", in_app=in_app))
         start = first
     open_at = len(excs) - 1
-    for line in lines[start:]:
+    body = lines[start:]
+    for at, line in enumerate(body):
         m = FRAME.match(line)
         stripped = line.strip()
         if m:
@@ -151,7 +158,7 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
             excs[open_at].add_frame(function, module, m["file"], to_int(m["line"]), line)
         elif (separator := _separator(stripped)) is not None:
             open_at = max(0, open_at - 1) if separator == "inner" else open_at
-        elif not stripped and any(e.frames for e in excs):
+        elif not stripped and (any(e.frames for e in excs) or _frame_follows(body, at)):
             continue
         elif (not excs or stripped.startswith("--->")) and (found := _headers(line, in_app, embedded=not excs)):
             room = MAX_EXCEPTIONS - len(excs)

@@ -24,7 +24,9 @@ from error_autopilot.incidents.stackparse.loose import UNNAMED
 
 PANIC = re.compile(r"^\s*(?P<kind>panic|fatal error): (?P<msg>.*?)(?: \[recovered(?:, repanicked)?\])?\s*$")
 GOROUTINE = re.compile(r"^goroutine \d+(?: \w+=\S+)* \[(?P<state>[^\]]*)\]:\s*$")  # Go 1.21+: `gp=0x… m=3`
-_CALL = re.compile(r"^\s*(?P<qual>[^\s()][^\s]*?)(?:\((?P<args>[^()]*)\))?\s*$")
+# A pager that chops long lines (`less -S`, which journalctl and systemctl use) ends a cut one with `>`
+# (less's `--rscroll` mark): a call line cut inside its arguments still names its function.
+_CALL = re.compile(r"^\s*(?P<qual>[^\s()][^\s]*?)(?:\((?P<args>[^()]*)(?:\)|>))?\s*$")
 _FILE = re.compile(  # indented by the runtime; pastes often lose the tab
     r"^\s*(?P<file>\S[^:]*\.(?:go|s)):(?P<line>\d+)(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$"
 )
