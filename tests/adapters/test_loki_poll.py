@@ -261,21 +261,3 @@ def test_more_than_5000_entries_in_one_nanosecond_are_cut_and_reported_not_stall
     assert len(lines) == len(set(lines)) == 5_001 and lines[-1] == "ERROR after the burst"
     assert stats.truncated and "more than 5000 entries share the timestamp" in stats.truncated_reason
     assert stats.last_ts_ns == T0 + 1 and stats.pages < 10
-
-
-def test_a_read_page_is_freed_without_the_garbage_collector(loki: tuple[LokiServer, LoopbackServer]) -> None:
-    """A plan polls with the collector's young passes far apart: a page left in a reference cycle would
-    hold its megabytes until one."""
-    app, server = loki
-    for n in range(12):
-        app.push({"env": "prod"}, T0 + n, f"ERROR line {n}")
-    with build_client(server.url, org_id=None) as client:
-        gc.collect()
-        gc.disable()
-        try:
-            entries, stats = _poll(LokiSource(client, _config(server.url, page_limit=4)))
-            responses = [o for o in gc.get_objects() if isinstance(o, httpx.Response)]
-        finally:
-            gc.enable()
-    assert len(entries) == 12 and stats.pages == 4
-    assert responses == []

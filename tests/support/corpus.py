@@ -21,7 +21,6 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from error_autopilot.pipeline import PlanRequest, investigate, plan
 from error_autopilot.sources.http import build_client
 from error_autopilot.sources.loki import LokiSource
 from error_autopilot.state.store import GitStateStore, ReadOnlyStateStore
+from tests.support.stores import WallClock
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "realworld"
 ECOSYSTEMS = ("python", "jvm", "go", "node", "dotnet")
@@ -283,11 +283,6 @@ def _service_map(loki_url: str, repos: dict[str, Path], cases: Sequence[Case]) -
     return parse_service_map(data)
 
 
-class _Clock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 @contextmanager
 def _loki(cases: Sequence[Case]) -> Iterator[LoopbackServer]:
     with LoopbackServer(LokiServer()) as loki:
@@ -339,7 +334,7 @@ def _run_batch(cases: Sequence[Case], work: Path) -> list[Outcome]:
             source = LokiSource(client, smap.environments[ENV].loki)
             store = ReadOnlyStateStore(GitStateStore(str(ops), branch="state", work_dir=work / "state"))
             request = PlanRequest(environments=[ENV])
-            the_plan = plan(request, smap=smap, sources={ENV: source}, store=store, clock=_Clock())
+            the_plan = plan(request, smap=smap, sources={ENV: source}, store=store, clock=WallClock())
         investigator = Investigator(smap, {}, GitWorkspace(work / "cache"))
         findings = investigate(the_plan, investigator.investigate).findings
     by_service = {f.symptom_service: f for f in findings}

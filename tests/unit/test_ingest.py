@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import random
 import string
-import subprocess
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,8 +23,9 @@ from error_autopilot.incidents.ingest import Admission, Ingest
 from error_autopilot.pipeline import PlanRequest, plan
 from error_autopilot.sources.http import build_client
 from error_autopilot.sources.loki import LokiSource
-from error_autopilot.state.store import GitStateStore, ReadOnlyStateStore
+from error_autopilot.state.store import ReadOnlyStateStore
 from tests.support.grouping_corpus import RECORDED, SMAP, _storm, corpora, summarise
+from tests.support.stores import WallClock, empty_state_store
 
 CORPORA = corpora()
 BASE = 1_795_000_000_000_000_000
@@ -129,17 +126,9 @@ def _hostile(rng: random.Random, n: int) -> tuple[str, list[str]]:
                        "trace_id": trace}), [secret]  # fmt: skip
 
 
-class _Clock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 @pytest.fixture
-def state_store(tmp_path: Path) -> Iterator[ReadOnlyStateStore]:
-    ops = tmp_path / "ops.git"
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
-    subprocess.run(["git", "init", "-q", "--bare", str(ops)], check=True, env=env)
-    yield ReadOnlyStateStore(GitStateStore(str(ops), branch="state", work_dir=tmp_path / "state"))
+def state_store(tmp_path: Path) -> ReadOnlyStateStore:
+    return empty_state_store(tmp_path)
 
 
 def test_no_secret_in_a_varying_part_reaches_the_plan(state_store: ReadOnlyStateStore) -> None:
@@ -160,7 +149,7 @@ def test_no_secret_in_a_varying_part_reaches_the_plan(state_store: ReadOnlyState
     with LoopbackServer(loki) as server, build_client(server.url, org_id=None) as client:
         source = LokiSource(client, smap.environments["prod"].loki.model_copy(update={"url": server.url}))
         the_plan = plan(PlanRequest(environments=["prod"]), smap=smap, sources={"prod": source}, store=state_store,
-                        clock=_Clock())  # fmt: skip
+                        clock=WallClock())  # fmt: skip
     written = Plan.model_validate_json(the_plan.model_dump_json()).model_dump_json()
     assert the_plan.windows[0].lines == total and sum(p.incident.count for p in the_plan.incidents) == total
     leaked = [s for s in secrets if s in written or any(s[i : i + 12] in written for i in range(0, len(s) - 12, 6))]

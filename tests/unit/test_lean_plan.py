@@ -3,9 +3,6 @@ of them) carry their sample lines; the rest are lean, so plan.json grows by a bo
 
 from __future__ import annotations
 
-import os
-import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,23 +16,16 @@ from error_autopilot.domain.incidents import Plan
 from error_autopilot.pipeline import PlanRequest, plan
 from error_autopilot.sources.http import build_client
 from error_autopilot.sources.loki import LokiSource
-from error_autopilot.state.store import GitStateStore, ReadOnlyStateStore
+from error_autopilot.state.store import ReadOnlyStateStore
+from tests.support.stores import WallClock, empty_state_store
 
 BUGS, CAP, LINES_PER_BUG = 2000, 50, 3
 LEAN_BYTES = 2000  # what a lean incident of these lines may take in plan.json (some 1,850 bytes when written)
 
 
-class _Clock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 @pytest.fixture
-def state_store(tmp_path: Path) -> Iterator[ReadOnlyStateStore]:
-    ops = tmp_path / "ops.git"
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
-    subprocess.run(["git", "init", "-q", "--bare", str(ops)], check=True, env=env)
-    yield ReadOnlyStateStore(GitStateStore(str(ops), branch="state", work_dir=tmp_path / "state"))
+def state_store(tmp_path: Path) -> ReadOnlyStateStore:
+    return empty_state_store(tmp_path)
 
 
 def _line(bug: int, n: int) -> str:
@@ -60,7 +50,7 @@ def _storm_plan(store: ReadOnlyStateStore) -> Plan:
     with LoopbackServer(loki) as server, build_client(server.url, org_id=None) as client:
         source = LokiSource(client, smap.environments["prod"].loki.model_copy(update={"url": server.url}))
         return plan(PlanRequest(environments=["prod"], max_incidents=CAP), smap=smap, sources={"prod": source},
-                    store=store, clock=_Clock())  # fmt: skip
+                    store=store, clock=WallClock())  # fmt: skip
 
 
 def test_only_the_selected_incidents_carry_lines_and_a_lean_one_costs_little(
