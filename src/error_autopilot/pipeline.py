@@ -10,7 +10,6 @@ twice. An incident the run deadline left uninvestigated simply stays pending the
 
 from __future__ import annotations
 
-import bisect
 import functools
 import gc
 import logging
@@ -30,6 +29,7 @@ from error_autopilot.domain.events import LogEntry
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident, PollWindow
 from error_autopilot.domain.report import PublishedIncident, RunReport
+from error_autopilot.incidents.group import MINUTE_NS, per_minute
 from error_autopilot.incidents.ingest import Admission, Ingest
 from error_autopilot.ports import Clock, EventSource, PollStats, StateStore
 from error_autopilot.resilience import Deadline
@@ -82,10 +82,10 @@ def _probe_late(env: str, source: EventSource, state: State, start_ns: int) -> i
     complete_before = start_ns
     try:
         for n, entry in enumerate(source.poll(start_ns - LATE_PROBE_NS, start_ns, PollStats()), start=1):
-            minute = entry.ts_ns // 60_000_000_000
+            minute = entry.ts_ns // MINUTE_NS
             counts[minute] = counts.get(minute, 0) + 1
             if n >= LATE_PROBE_LINES:  # bounded: compare only the minutes read in full
-                complete_before = minute * 60_000_000_000
+                complete_before = minute * MINUTE_NS
                 break
     except SourceError as e:
         log.warning("%s: could not check for late lines: %s", env, e)
@@ -153,15 +153,8 @@ YOUNG_PASS_EVERY = 100_000  # allocations between the garbage collector's young 
 
 def _count_minutes(entries: Sequence[LogEntry], minutes: dict[int, int]) -> None:
     """Add the entries (in timestamp order) to the lines read per minute, a minute at a time."""
-    if not entries:
-        return
-    stamps = list(map(_TS, entries))
-    start = 0
-    for minute in range(stamps[0] // 60_000_000_000, stamps[-1] // 60_000_000_000 + 1):
-        end = bisect.bisect_left(stamps, (minute + 1) * 60_000_000_000, start)
-        if end > start:
-            minutes[minute] = minutes.get(minute, 0) + end - start
-        start = end
+    for minute, n in per_minute(list(map(_TS, entries))):
+        minutes[minute] = minutes.get(minute, 0) + n
 
 
 @contextmanager

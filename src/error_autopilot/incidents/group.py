@@ -15,7 +15,7 @@ import heapq
 import logging
 import re
 from array import array
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
@@ -37,12 +37,24 @@ MAX_TITLE = 120
 MAX_DISTINCT = 1000  # distinct values remembered per variable part: "1000+ values" says enough
 MAX_TIMELINE = 4000  # (minute, environment, version) cells per incident; later new cells are not kept
 MAX_SLOTS = 8
+MINUTE_NS = 60_000_000_000
 _PLACEHOLDER = re.compile("(" + "|".join(sorted({re.escape(p.placeholder) for p in PATTERNS})) + ")")
 _NAME = re.compile(r"([A-Za-z_][\w-]*)\W{0,3}$")
 _NOT_A_NAME = frozenset(("a", "an", "the", "after", "before", "for", "in", "at", "of", "to", "from", "with", "by", "on",
                          "is", "was", "be", "than"))  # fmt: skip
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_NS = (datetime(9999, 12, 31, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def per_minute(stamps: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """(epoch minute, how many) of ascending nanosecond `stamps`, a minute at a time by bisection: a
+    storm's page spans a few minutes, so this is a handful of steps where counting was one per line."""
+    start = 0
+    for minute in range(stamps[0] // MINUTE_NS, stamps[-1] // MINUTE_NS + 1) if stamps else ():
+        end = bisect.bisect_left(stamps, (minute + 1) * MINUTE_NS, start)
+        if end > start:
+            yield minute, end - start
+        start = end
 
 
 def to_datetime(ts_ns: int) -> datetime:
@@ -273,7 +285,7 @@ class Accumulator:
         minutes = self.timeline.get(where)
         if minutes is None:
             minutes = self.timeline[where] = {}
-        minute = ts_ns // 60_000_000_000
+        minute = ts_ns // MINUTE_NS
         n = minutes.get(minute)
         if n is not None:
             minutes[minute] = n + 1
@@ -391,15 +403,11 @@ class Accumulator:
         versions = {f.version(lines[0][2]) for f in kinds} if all(f.fixed_version for f in kinds) else set()
         if len(versions) == 1:  # one version: the cells are the minutes, found by bisection
             version = versions.pop() or ""
-            start = 0
-            for minute in range(stamps[0] // 60_000_000_000, stamps[-1] // 60_000_000_000 + 1):
-                end = bisect.bisect_left(stamps, (minute + 1) * 60_000_000_000, start)
-                if end > start:
-                    counts[(minute, environment, version)] = end - start
-                start = end
+            for minute, n in per_minute(stamps):
+                counts[(minute, environment, version)] = n
         else:
             for ts_ns, facts, runs, _ in lines:
-                cell = (ts_ns // 60_000_000_000, environment, facts.version(runs) or "")
+                cell = (ts_ns // MINUTE_NS, environment, facts.version(runs) or "")
                 counts[cell] = counts.get(cell, 0) + 1
         timeline = self.timeline
         for (minute, env, version), n in counts.items():
