@@ -32,7 +32,8 @@ from error_autopilot.domain.errors import (
     StateError,
 )
 from error_autopilot.domain.findings import Finding
-from error_autopilot.domain.incidents import COMPACT_TIMELINE, Plan, PlannedIncident
+from error_autopilot.domain.incidents import Plan, PlannedIncident
+from error_autopilot.domain.layout import COMPACT
 from error_autopilot.domain.report import RunReport
 from error_autopilot.investigation.sanitize import Redactor
 from error_autopilot.ports import (
@@ -245,9 +246,9 @@ def write_plan(path: Path, plan: Plan) -> None:
 
 def plan_json(model: BaseModel) -> str:
     """A plan (or a piece of one) as plan.json holds it. Only this version reads it back (the later stages
-    of the same workflow run), so it leaves out what is at its default and writes timeline cells as arrays:
-    with ten thousand incidents, those keys were a third of the file."""
-    return model.model_dump_json(exclude_defaults=True, context={COMPACT_TIMELINE: True})
+    of the same workflow run, or one upgraded in between: it reads the older layout too), so it leaves out
+    what is at its default and writes the compact layout (`domain.layout`)."""
+    return model.model_dump_json(exclude_defaults=True, context={COMPACT: True})
 
 
 def _plan_pieces(plan: Plan) -> Iterator[str]:

@@ -28,6 +28,7 @@ from error_autopilot.domain.errors import AnalystError, AutopilotError, SourceEr
 from error_autopilot.domain.events import LogEntry
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident, PollWindow
+from error_autopilot.domain.layout import line_key
 from error_autopilot.domain.report import PublishedIncident, RunReport
 from error_autopilot.incidents.group import MINUTE_NS, per_minute
 from error_autopilot.incidents.ingest import Admission, Ingest
@@ -118,7 +119,7 @@ def _poll_environment(
     admission = Admission(request.services, window.replay_before_ns, state.incidents)
     try:
         for page in source.pages(window.start_ns, now_ns, stats):
-            ids = [entry.identity for entry in page]
+            ids = [line_key(entry.identity) for entry in page]
             tail_ts.extend(map(_TS, page))
             tail_ids.extend(ids)
             oldest = page[-1].ts_ns - overlap_ns  # a page is in timestamp order: its last line is the newest

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import SerializationInfo, field_serializer
+from pydantic import (
+    BeforeValidator,
+    PlainSerializer,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
+from error_autopilot.domain import layout
 from error_autopilot.domain.base import Frozen
 from error_autopilot.domain.stack import StackTrace
 
 PLAN_SCHEMA_VERSION = 1
-# a serialization context key: timeline cells written as arrays (plan.json, see app.write_plan)
-COMPACT_TIMELINE = "compact_timeline"
+
+# keys of lines already counted, in JSON packed into one string (see `layout.line_key`)
+LineKeys = Annotated[
+    tuple[str, ...],
+    BeforeValidator(layout.read_line_keys),
+    PlainSerializer(layout.write_line_keys, when_used="json"),
+]
 
 
 class FingerprintPart(Frozen):
@@ -90,13 +104,33 @@ class Incident(Frozen):
     timeline_capped: bool = False
     truncated: tuple[str, ...] = ()  # what was cut from its log lines (a few distinct notes)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _compact_parts(cls, data: Any) -> Any:
+        return layout.read_parts(data) if isinstance(data, dict) else data
+
+    @field_validator("timeline", mode="before")
+    @classmethod
+    def _timeline_series(cls, value: object) -> object:
+        return layout.read_timeline(value)
+
     @field_serializer("timeline", when_used="json")
     def _timeline_cells(self, timeline: tuple[TimelineCount, ...], info: SerializationInfo) -> list[object]:
-        """Each cell as `{"minute": …, "environment": …, "version": …, "count": …}`, the layout state has
-        always had; as `[minute, environment, version, count]` under `COMPACT_TIMELINE` (both read back)."""
-        if info.context and info.context.get(COMPACT_TIMELINE):
-            return [list(cell) for cell in timeline]
+        """Each cell as `{"minute": …, "environment": …, "version": …, "count": …}`, the layout state had up
+        to schema 3; as series under `layout.COMPACT` (all read back)."""
+        if layout.compact(info.context) and (series := layout.write_timeline(timeline)) is not None:
+            return list(series)
         return [cell._asdict() for cell in timeline]
+
+    @field_serializer("fingerprint_parts", mode="wrap", when_used="json")
+    def _parts_rows(
+        self, parts: tuple[FingerprintPart, ...], handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        """Under `layout.COMPACT`, arrays referring to the stack, service and exception type they repeat."""
+        if not layout.compact(info.context):
+            return handler(parts)
+        frames = [layout.symbol(f.module, f.function) for e in self.stack.exceptions for f in e.frames] if self.stack else []
+        return layout.write_parts([p.__dict__ for p in parts], self.__dict__, frames)
 
 
 IncidentStatus = Literal["new", "recurring", "regressed", "muted", "pending"]
@@ -147,7 +181,7 @@ class PollWindow(Frozen):
     truncated_reason: str = ""
     last_ts_ns: int | None = None  # newest line read: the next cursor
     error: str | None = None  # the source failed; the cursor does not move
-    tail_line_ids: tuple[str, ...] = ()  # lines read inside the overlap behind last_ts_ns: not to count twice
+    tail_line_ids: LineKeys = ()  # keys of the lines read inside the overlap behind last_ts_ns: not to count twice
     minute_counts: dict[int, int] = {}  # new lines read per epoch minute, for late-line detection
 
 

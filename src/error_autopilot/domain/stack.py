@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
+from pydantic import SerializationInfo, SerializerFunctionWrapHandler, model_serializer, model_validator
+
+from error_autopilot.domain import layout
 from error_autopilot.domain.base import Frozen
 
 Language = Literal["jvm", "python", "go", "node", "dotnet", "unknown"]
@@ -18,6 +21,18 @@ class Frame(Frozen):
     line: int | None = None
     in_app: bool = False  # belongs to the service's own code (packages / source roots)
     raw: str = ""  # the original line, for evidence
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_array(cls, data: object) -> object:
+        return layout.read_frame(data)
+
+    @model_serializer(mode="wrap")
+    def _as_array(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        """An array under `layout.COMPACT` (a real stack has dozens of frames: their keys were half its bytes)."""
+        if layout.compact(info.context):
+            return layout.write_frame(self.__dict__)
+        return handler(self)
 
 
 class ExceptionInfo(Frozen):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from error_autopilot.domain.incidents import Incident
+from error_autopilot.domain.incidents import Incident, LineKeys
 
 STATE_SCHEMA_VERSION = 3
 
@@ -20,8 +20,8 @@ class Cursor(_Model):
     """Where the next poll of one environment starts."""
 
     ts_ns: int  # newest line timestamp fully processed
-    # identities of lines at exactly ts_ns (and inside the overlap window) already counted
-    seen_line_ids: tuple[str, ...] = ()
+    # keys of the lines inside the overlap window behind ts_ns already counted (`layout.line_key`)
+    seen_line_ids: LineKeys = ()
     # lines read per minute (epoch minute → count) for the last hours, to notice lines that reach Loki
     # later than the overlap window: Loki then holds more lines for a minute than we ever read
     minute_counts: dict[int, int] = {}
