@@ -48,7 +48,15 @@ from error_autopilot.ports import (
 from error_autopilot.publishing import Publisher, github_repo_name
 from error_autopilot.resilience import Breakers, Deadline
 from error_autopilot.state import ledger
-from error_autopilot.state.model import STATE_SCHEMA_VERSION, Cursor, IncidentRecord, IssueRef, RunBookkeeping, State
+from error_autopilot.state.model import (
+    STATE_SCHEMA_VERSION,
+    Cursor,
+    IncidentRecord,
+    IssueRef,
+    RunBookkeeping,
+    State,
+    state_json,
+)
 
 if TYPE_CHECKING:
     import anthropic
@@ -553,14 +561,14 @@ def scrub_history(store: GitStateStore, tip: str | None, confirmed: bool) -> str
             "repeat with --yes to confirm",
             hint="run it between two scheduled runs; clones made before keep the old commits",
         )
-    body = json.dumps(store.load().model_dump(mode="json"), indent=1, sort_keys=True) + "\n"
+    body = state_json(store.load())
     store.replace_history(body, "error-autopilot: state scrubbed of log text (history rewritten)", tip)
     return (f"scrubbed {store.branch}: its history is now one commit, without log lines; secrets that older "
             "versions stored may still be in forks, clones and GitHub's caches, so rotate them")  # fmt: skip
 
 
 def _write_or_refuse(store: GitStateStore, state: State, message: str, tip: str | None) -> None:
-    if not store.write_raw(state.model_dump_json(indent=1) + "\n", f"error-autopilot: {message}", tip):
+    if not store.write_raw(state_json(state), f"error-autopilot: {message}", tip):
         raise StateConflict(
             f"nothing written: {store.branch} changed since it was read (a run saved in between)",
             hint="run the command again",

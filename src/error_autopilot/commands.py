@@ -19,6 +19,7 @@ from error_autopilot.domain.incidents import Plan
 from error_autopilot.domain.report import LifecycleEvent, RunReport
 from error_autopilot.ports import IssueTracker
 from error_autopilot.sinks.job_summary import render_summary, render_table
+from error_autopilot.state import ledger
 from error_autopilot.state.model import State
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ def _plan(ctx: app.Context, opts: RunOptions, timings: pipeline.Timings) -> Plan
         )  # fmt: skip
         if opts.trace_id:
             plan = app.with_trace(ctx, plan, opts.trace_id, environments)
+        plan = ledger.cap_pending(plan, ctx.smap.policy.max_pending)
     # compact: a storm's plan holds thousands of incidents and the overlap's line ids (indenting added half)
     app.write_plan(ctx.settings.work_dir / "plan.json", plan)
     return plan

@@ -356,6 +356,10 @@ def build_report(
     if plan.left_pending:
         truncated.append(f"{plan.left_pending} incident(s) left pending for later runs by max-incidents "
                          f"({plan.max_incidents} per run), oldest first")  # fmt: skip
+    if plan.dropped:
+        truncated.append(f"{plan.dropped} incident(s) ({plan.dropped_occurrences:,} occurrence(s)) dropped, not "
+                         f"published: at most {plan.max_pending} wait in state (policy.max_pending); the newest "
+                         "were left out and are planned again when they recur")  # fmt: skip
     return RunReport(
         run_id=plan.run_id, trigger=plan.trigger, started_at=plan.created_at, finished_at=started_at_clock.now(),
         dry_run=dry_run, windows=plan.windows, incidents=tuple(published), durations_s=dict(timings.seconds),

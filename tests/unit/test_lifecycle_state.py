@@ -46,7 +46,7 @@ def test_a_schema_2_state_loads_with_the_lifecycle_defaults() -> None:
                                                        "state": "closed"}}},
     }  # fmt: skip
     state = migrate(old, where="state.json")
-    assert state.schema_version == STATE_SCHEMA_VERSION == 3
+    assert state.schema_version == STATE_SCHEMA_VERSION == 4
     record = state.incidents[FP]
     assert record.fix is None and record.verified is None and record.issue and record.issue.state_reason is None
     assert state.labels == {} and state.deployments == {} and state.synced == {}

@@ -243,6 +243,9 @@ class Policy(_Model):
     """LLM budgets."""
     max_incidents_per_run: Annotated[int, Field(ge=1)] = 50
     """Incidents investigated and published per run; the rest stay pending for the next run."""
+    max_pending: Annotated[int, Field(ge=1)] = 2000
+    """Incidents kept pending in state at most (some 40 runs of 50): beyond, the newest are dropped, counted in
+    the run report, and planned again when they recur."""
 
 
 class Redaction(_Model):

@@ -129,7 +129,8 @@ class Incident(Frozen):
         """Under `layout.COMPACT`, arrays referring to the stack, service and exception type they repeat."""
         if not layout.compact(info.context):
             return handler(parts)
-        frames = [layout.symbol(f.module, f.function) for e in self.stack.exceptions for f in e.frames] if self.stack else []
+        exceptions = self.stack.exceptions if self.stack else ()
+        frames = [layout.symbol(f.module, f.function) for e in exceptions for f in e.frames]
         return layout.write_parts([p.__dict__ for p in parts], self.__dict__, frames)
 
 
@@ -198,6 +199,12 @@ class Plan(Frozen):
     # the last run recorded in the state this plan was computed from: publishing a plan whose base is
     # no longer the state's last run would count its lines a second time, so it is refused
     based_on_run: str | None = None
+    # at most this many incidents wait in state (`policy.max_pending`): the plan leaves out those beyond
+    # it, last in publish order, and says how many (never silently: the run report names the figures)
+    max_pending: int | None = None
+    dropped: int = 0  # incidents left out by max_pending
+    dropped_occurrences: int = 0  # their occurrences, counted nowhere else
+    dropped_pending: tuple[str, ...] = ()  # those of them state holds pending: recording the plan drops them
 
     @property
     def selected(self) -> tuple[PlannedIncident, ...]:

@@ -52,9 +52,8 @@ def read_line_keys(value: object) -> object:
             raise ValueError(f"packed line keys are not a whole number of {_KEY_BYTES}-byte keys")
         digits = blob.hex()
         return tuple(digits[i : i + LINE_KEY_HEX] for i in range(0, len(digits), LINE_KEY_HEX))
-    if isinstance(value, list | tuple):
-        if all(isinstance(v, str) for v in value):
-            return tuple(sorted(map(line_key, value)))
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(sorted(map(line_key, value)))
     return value
 
 

@@ -205,6 +205,43 @@ def _lean(planned: PlannedIncident) -> PlannedIncident:
     return planned.model_copy(update={"incident": lean, "evidence": "lean"})
 
 
+def cap_pending(plan: Plan, max_pending: int | None) -> Plan:
+    """The plan with at most `max_pending` incidents to wait in state after it is recorded: those beyond,
+    last in publish order (the newest), left out and counted (`Plan.dropped`). The ones state already held
+    pending are named, so recording the plan drops them there too. A bug left out is planned again, as new
+    occurrences, when it recurs; its issue, if it has one, keeps what it had."""
+    kept = len(plan.selected) + (max_pending or 0)
+    if max_pending is None or len(plan.incidents) <= kept:
+        return plan.model_copy(update={"max_pending": max_pending})
+    selected = {id(p) for p in plan.selected}
+    keep = [p for p in plan.incidents if id(p) in selected]
+    rest = [p for p in plan.incidents if id(p) not in selected]
+    keep += rest[:max_pending]
+    dropped = rest[max_pending:]
+    order = {id(p): n for n, p in enumerate(plan.incidents)}
+    return plan.model_copy(
+        update={
+            "incidents": tuple(sorted(keep, key=lambda p: order[id(p)])),
+            "max_pending": max_pending,
+            "dropped": plan.dropped + len(dropped),
+            "dropped_occurrences": plan.dropped_occurrences + sum(p.incident.count for p in dropped),
+            "dropped_pending": (*plan.dropped_pending, *(p.incident.fingerprint for p in dropped if p.carried)),
+        }
+    )
+
+
+def _dropped(incidents: dict[str, IncidentRecord], fingerprints: Iterable[str]) -> None:
+    """Forget the pending payloads of `fingerprints`; a record that held nothing else goes with it."""
+    for fp in fingerprints:
+        record = incidents.get(fp)
+        if record is None or not record.pending:
+            continue
+        if record.issue is None and record.total_count == 0 and record.pr is None:
+            del incidents[fp]
+        else:
+            incidents[fp] = record.model_copy(update={"pending": False, "pending_incident": None})
+
+
 def publish_queue(state: State, plan: Plan) -> list[PlannedIncident]:
     """What publishing this recorded plan handles: its selected incidents still pending, in the plan's
     order, classified by state as it is now (publish syncs issue states first). Each keeps the plan's
@@ -301,6 +338,7 @@ def record_plan(state: State, plan: Plan) -> State:
         incidents[incident.fingerprint] = record.model_copy(
             update={"pending": True, "pending_incident": storable(incident), "title": incident.title}
         )
+    _dropped(incidents, plan.dropped_pending)
     runs = state.runs.model_copy(update={"last_run_id": plan.run_id, "last_run_at": plan.created_at})
     return state.model_copy(update={"incidents": incidents, "cursors": _advance(state, plan), "runs": runs})
 

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from error_autopilot.domain.errors import StateCorrupt
+from error_autopilot.domain.layout import line_key
 from error_autopilot.redaction import Redactor
 from error_autopilot.state.model import STATE_SCHEMA_VERSION, State
 
@@ -48,11 +49,30 @@ def m003_lifecycle(raw: Raw) -> Raw:
     return {**raw, "schema_version": 3}
 
 
+def m004_compact(raw: Raw) -> Raw:
+    """Version 4 is written in the compact layout (`domain.layout`: line keys packed, timelines as series,
+    frames and fingerprint parts as arrays, defaults left out) and keeps at most `policy.max_pending`
+    pending incidents. Values are unchanged, with one exception: the overlap's line ids are cut to their
+    first 64 bits, the key this version compares (`layout.line_key`). The layout itself is read either way."""
+    raw = {**raw, "schema_version": 4}
+    if isinstance(cursors := raw.get("cursors"), dict):
+        raw["cursors"] = {env: _keys_cut(cursor) for env, cursor in cursors.items()}
+    return raw
+
+
+def _keys_cut(cursor: Any) -> Any:
+    ids = cursor.get("seen_line_ids") if isinstance(cursor, dict) else None
+    if not isinstance(ids, list):
+        return cursor
+    return {**cursor, "seen_line_ids": sorted({line_key(i) if isinstance(i, str) else i for i in ids})}
+
+
 # Index i migrates a file of version i to version i + 1 (index 0: unversioned → 1).
 MIGRATIONS: list[tuple[str, Callable[[Raw], Raw]]] = [
     ("m001_initial", m001_initial),
     ("m002_no_log_text", m002_no_log_text),
     ("m003_lifecycle", m003_lifecycle),
+    ("m004_compact", m004_compact),
 ]
 assert len(MIGRATIONS) == STATE_SCHEMA_VERSION, "every schema version needs its migration"
 

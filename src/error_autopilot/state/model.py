@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from error_autopilot.domain.incidents import Incident, LineKeys
+from error_autopilot.domain.layout import COMPACT
 
-STATE_SCHEMA_VERSION = 3
+STATE_SCHEMA_VERSION = 4
 
 
 class _Model(BaseModel):
@@ -125,3 +127,20 @@ class State(_Model):
     synced: dict[str, datetime] = {}  # repository → when its issue changes were last listed
     deployments: dict[str, Deployment] = {}  # "environment/service/version" → where a version runs
     last_digest_at: datetime | None = None  # when the job summary last carried the digest
+
+
+def state_json(state: State) -> str:
+    """state.json as schema 4 writes it: the compact layout (`domain.layout`), what is at its default left
+    out (a default is part of the schema: changing one needs a migration), keys sorted, one incident record
+    a line so the branch's diffs show which incidents a run changed. Schema 3 indented every value: 8,751
+    pending incidents took 62.7 MB."""
+    data = state.model_dump(mode="json", exclude_defaults=True, context={COMPACT: True})
+    data["schema_version"] = state.schema_version  # always written: a file without it is version 1
+    incidents = data.pop("incidents", {})
+
+    def line(value: object) -> str:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    records = ",\n".join(f" {line(fp)}:{line(incidents[fp])}" for fp in sorted(incidents))
+    head = [f"{line(key)}:{line(data[key])}" for key in sorted(data)]
+    return "{\n" + ",\n".join([*head, '"incidents":{\n' + records + "\n}"]) + "\n}\n"

@@ -32,7 +32,7 @@ import git
 
 from error_autopilot.domain.errors import StateConflict, StateCorrupt, StateError
 from error_autopilot.state.migrations import migrate
-from error_autopilot.state.model import State
+from error_autopilot.state.model import State, state_json
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +269,7 @@ class GitStateStore:
             new = mutate(state)
             if new == state and tip is not None:
                 return state
-            body = json.dumps(new.model_dump(mode="json"), indent=1, sort_keys=True) + "\n"
+            body = state_json(new)
             if self.write_raw(body, f"error-autopilot: {message}", tip):
                 return new
             log.info("state push rejected (attempt %d): another run saved first; retrying", attempt)
