@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from benchmarks import blame, corpus, investigation, redaction, startup, throughput, tokens
+from benchmarks import blame, corpus, investigation, memory, redaction, startup, throughput, tokens
 
 
 def main() -> int:
@@ -20,6 +20,7 @@ def main() -> int:
     args = parser.parse_args()
     figures = {
         **throughput.figures(args.lines),
+        "state": memory.state_size(args.lines),
         "tokens": tokens.run(),
         "investigation": investigation.run(),
         "redaction": redaction.run(),
@@ -35,6 +36,7 @@ def main() -> int:
     g = r["generated"]
     sizes, mem = t["sizes"], m["peak_mib"]
     d = m["distinct"]
+    st = figures["state"]
     sys.stdout.write(
         "plan CPU vs floor (httpx + json.loads paging the same query), fresh processes:\n"
         + "".join(f"  {n:>9,} lines: plan {f['plan_cpu_s']:.2f}s vs floor {f['floor_cpu_s']:.2f}s → "
@@ -46,7 +48,11 @@ def main() -> int:
         f"distinct:   {d['lines']:,} lines of 10 vs 10,000 bugs: CPU {d['10']['plan_cpu_s']:.1f}s vs "
         f"{d['10000']['plan_cpu_s']:.1f}s ({d['ratio_cpu']:.2f}×), peak {d['10']['plan_peak_mib']:.0f} vs "
         f"{d['10000']['plan_peak_mib']:.0f} MiB ({d['ratio_peak']:.2f}×), plan.json {d['10']['plan_json_mb']} vs "
-        f"{d['10000']['plan_json_mb']} MB\n"
+        f"{d['10000']['plan_json_mb']} MB ({d['10000']['dropped_by_max_pending']} incident(s) dropped by max_pending)\n"
+        f"state:      {st['uncapped']['pending']:,} pending incidents: state.json {st['uncapped']['state_json_mb']} MB "
+        f"(schema 3 layout {st['uncapped']['schema_3_layout_mb']} MB), plan.json {st['uncapped']['plan_json_mb']} MB; "
+        f"at the default max_pending ({st['max_pending_default']:,}) {st['default_cap']['state_json_mb']} MB / "
+        f"{st['default_cap']['plan_json_mb']} MB\n"
         f"tokens:     {k['agent_tokens']:,} per incident with tools vs {k['baseline_tokens']:,} pasting all evidence "
         f"→ {k['ratio_vs_paste_all']:.2f}×\n"
         f"investigate: {i['incidents']} incidents, Tempo {i['tempo_latency_s'] * 1000:.0f} ms/trace: "

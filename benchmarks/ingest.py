@@ -68,9 +68,11 @@ def floor(url: str, cwd: Path) -> Measured:
     return measure([sys.executable, "-m", "benchmarks.floor", url], cwd)
 
 
-def plan(url: str, work: Path, page_limit: int = PAGE, max_pages: int | None = 1000) -> tuple[Measured, Path]:
+def plan(
+    url: str, work: Path, page_limit: int = PAGE, max_pages: int | None = 1000, policy: dict[str, object] | None = None
+) -> tuple[Measured, Path]:
     """The real `error-autopilot plan` over the storm, in a plain folder (local-mode state); returns its
-    measurement and the plan.json it wrote."""
+    measurement and the plan.json it wrote. `policy`: the service map's, when not the default."""
     work.mkdir(parents=True, exist_ok=True)
     loki: dict[str, object] = {"url": url, "selector": QUERY, "page_limit": page_limit, "deadline_s": 3600}
     if max_pages is not None:
@@ -79,6 +81,7 @@ def plan(url: str, work: Path, page_limit: int = PAGE, max_pages: int | None = 1
         "environments": {"prod": {"loki": loki}},
         "services": {s: {"repo": f"acme/{s}", "packages": ["com.acme", "billing", "github.com/acme", "Acme"]}
                      for s in SERVICES},
+        **({"policy": policy} if policy else {}),
     }  # fmt: skip
     (work / "service-map.json").write_text(json.dumps(config))
     cmd = [sys.executable, "-m", "error_autopilot", "plan", "--config", "service-map.json", "--work-dir", "out"]

@@ -6,12 +6,17 @@ Every figure is one fresh process's own peak, as `/usr/bin/time` reports it (see
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from benchmarks import ingest
+from error_autopilot.app import plan_json, read_plan
+from error_autopilot.config.service_map import Policy
+from error_autopilot.state import ledger
+from error_autopilot.state.model import State, state_json
 
 
 def method_floor() -> float:
@@ -47,8 +52,33 @@ def distinct(lines: int, few: int = 10, many: int = 10_000) -> dict[str, Any]:
                 "plan_cpu_s": measured.cpu_s,
                 "plan_peak_mib": round(measured.peak_mib, 1),
                 "plan_json_mb": round(plan_json.stat().st_size / 1e6, 2),
+                "dropped_by_max_pending": read_plan(plan_json).dropped,
             }
     a, b = figures[str(few)], figures[str(many)]
     figures["ratio_cpu"] = round(b["plan_cpu_s"] / a["plan_cpu_s"], 2)
     figures["ratio_peak"] = round(b["plan_peak_mib"] / a["plan_peak_mib"], 2)
+    return figures
+
+
+def state_size(lines: int, bugs: int = 10_000) -> dict[str, Any]:
+    """state.json once a storm of `bugs` distinct bugs is recorded (every incident past max_incidents waits
+    in it, pending), from one plan made with no pending cap: in schema 4 as written now, in schema 3's
+    layout (indented objects; its overlap ids were 24 hex digits, here already 16, so it is understated),
+    and with the default `policy.max_pending` applied to the same plan, as a run does."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with ingest.storm(lines, bugs) as url:
+            _, path = ingest.plan(url, Path(tmp) / "state", policy={"max_pending": 10**9})
+        plan = read_plan(path)
+    default = Policy().max_pending
+    capped = ledger.cap_pending(plan, default)
+    figures: dict[str, Any] = {"lines": lines, "bugs": bugs, "max_pending_default": default}
+    for name, one in (("uncapped", plan), ("default_cap", capped)):
+        state = ledger.record_plan(State(), one)
+        figures[name] = {
+            "pending": sum(r.pending for r in state.incidents.values()),
+            "plan_json_mb": round(len(plan_json(one)) / 1e6, 2),
+            "state_json_mb": round(len(state_json(state)) / 1e6, 2),
+            "schema_3_layout_mb": round(len(json.dumps(state.model_dump(mode="json"), indent=1)) / 1e6, 2),
+        }
+    figures["dropped"] = capped.dropped
     return figures

@@ -68,11 +68,10 @@ def _stack() -> StackTrace:
 
 
 def _incident(fp: str = "a" * 16, count: int = 3, **extra: object) -> Incident:
-    return Incident.model_validate(
-        {"fingerprint": fp, "service": "users", "environment": "prod", "environments": ("prod",), "title": "boom",
-         "count": count, "first_seen": NOW, "last_seen": NOW, "exception_type": "java.lang.NullPointerException",
-         **extra}  # fmt: skip
-    )
+    fields = {"fingerprint": fp, "service": "users", "environment": "prod", "environments": ("prod",),
+              "title": "boom", "count": count, "first_seen": NOW, "last_seen": NOW,
+              "exception_type": "java.lang.NullPointerException"}  # fmt: skip
+    return Incident.model_validate({**fields, **extra})
 
 
 def test_parts_timeline_and_frames_in_the_compact_layout_refer_to_what_they_repeat() -> None:
@@ -83,8 +82,8 @@ def test_parts_timeline_and_frames_in_the_compact_layout_refer_to_what_they_repe
         FingerprintPart(name="frame", value="+2 more in-app frames", contributes=False, hint="in-app frame"),
         FingerprintPart(name="frame", value="org.fw.Servlet.service", contributes=False, hint="library frame"),
     )
-    timeline = (TimelineCount(100, "prod", "", 4), TimelineCount(101, "dev", "v2", 1), TimelineCount(101, "prod", "", 2),
-                TimelineCount(105, "prod", "", 7))  # fmt: skip
+    timeline = (TimelineCount(100, "prod", "", 4), TimelineCount(101, "dev", "v2", 1),
+                TimelineCount(101, "prod", "", 2), TimelineCount(105, "prod", "", 7))  # fmt: skip
     incident = _incident(fingerprint_parts=parts, timeline=timeline, stack=_stack())
     data = json.loads(incident.model_dump_json(context={COMPACT: True}))
     assert data["fingerprint_parts"] == [
