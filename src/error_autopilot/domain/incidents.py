@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -104,6 +105,11 @@ class Incident(Frozen):
     timeline_capped: bool = False
     truncated: tuple[str, ...] = ()  # what was cut from its log lines (a few distinct notes)
 
+    def digest(self) -> str:
+        """Names this exact payload, every field included: 128 bits of SHA-256 over its compact JSON."""
+        text = self.model_dump_json(context={layout.COMPACT: True})
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
     @model_validator(mode="before")
     @classmethod
     def _compact_parts(cls, data: Any) -> Any:
@@ -160,10 +166,19 @@ class PlannedIncident(Frozen):
     first_version: str | None = None  # the version it first appeared in, when known
     introduced_after: str | None = None  # the version deployed before that one
     suspects: tuple[str, ...] = ()  # "sha subject" of commits between the two touching its stack's files
-    # the pending payload state held for it when the plan was made, merged into `incident`: an earlier
-    # recorded plan counted those occurrences. If state no longer holds exactly this payload when the
-    # plan is recorded (that run published it meanwhile), recording the plan would count them twice
-    carried: Incident | None = None
+    # the digest (`Incident.digest`) of the pending payload state held for it when the plan was made, merged
+    # into `incident`: an earlier recorded plan counted those occurrences. If state no longer holds exactly
+    # this payload when the plan is recorded (that run published it meanwhile), recording the plan would
+    # count them twice. A digest, not the payload: with thousands pending, that copy was half the plan
+    carried: str | None = None
+
+    @field_validator("carried", mode="before")
+    @classmethod
+    def _carried_digest(cls, value: object) -> object:
+        """The payload's digest from the payload itself (what plans before schema 4 held, or a caller's)."""
+        if isinstance(value, dict):
+            value = Incident.model_validate(value)
+        return value.digest() if isinstance(value, Incident) else value
 
 
 class PollWindow(Frozen):

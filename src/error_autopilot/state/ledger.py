@@ -113,7 +113,7 @@ def storable(incident: Incident) -> Incident:
 
 
 def _planned(
-    incident: Incident, record: IncidentRecord | None, carried: Incident | None = None, evidence: Evidence = "full"
+    incident: Incident, record: IncidentRecord | None, carried: str | None = None, evidence: Evidence = "full"
 ) -> PlannedIncident:
     issue = record.issue if record else None
     fixed, old = fix_split(record, incident) if record else ((), ())
@@ -153,7 +153,8 @@ def plan_incidents(
     planned: list[PlannedIncident] = []
     for fp, record in state.incidents.items():
         if record.pending and record.pending_incident is not None:
-            carried = incident = record.pending_incident
+            incident = record.pending_incident
+            carried = incident.digest()
             if fp in by_fp:
                 incident = merge(incident, by_fp.pop(fp))
             planned.append(_planned(incident, record, carried, evidence(fp)))
@@ -286,8 +287,12 @@ def _published_since(state: State, plan: Plan) -> list[str]:
     return [
         p.incident.fingerprint
         for p in plan.incidents
-        if p.carried is not None and _pending_payload(state, p.incident.fingerprint) != p.carried
+        if p.carried is not None and _digest(_pending_payload(state, p.incident.fingerprint)) != p.carried
     ]
+
+
+def _digest(payload: Incident | None) -> str | None:
+    return payload.digest() if payload is not None else None
 
 
 def is_stale(state: State, plan: Plan) -> bool:
