@@ -130,12 +130,12 @@ class State(_Model):
 
 
 def state_json(state: State) -> str:
-    """state.json as schema 4 writes it: the compact layout (`domain.layout`), what is at its default left
-    out (a default is part of the schema: changing one needs a migration), keys sorted, one incident record
-    a line so the branch's diffs show which incidents a run changed. Schema 3 indented every value: 8,751
-    pending incidents took 62.7 MB."""
-    data = state.model_dump(mode="json", exclude_defaults=True, context={COMPACT: True})
-    data["schema_version"] = state.schema_version  # always written: a file without it is version 1
+    """state.json as schema 4 writes it: the compact layout (`domain.layout`), keys sorted, one incident
+    record a line so the branch's diffs show which incidents a run changed. Schema 3 indented every value:
+    8,751 pending incidents took 62.7 MB. Fields at their default are still written (some 15 % of the
+    file): the file is read by people and scripts too, and a default changed later cannot change its
+    meaning."""
+    data = state.model_dump(mode="json", context={COMPACT: True})
     incidents = data.pop("incidents", {})
 
     def line(value: object) -> str:
