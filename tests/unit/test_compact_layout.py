@@ -144,3 +144,31 @@ def test_at_most_max_pending_wait_in_state_and_the_rest_are_counted_in_the_repor
                           dry_run=False)  # fmt: skip
     assert any("2 incident(s) (18 occurrence(s)) dropped" in t and "at most 1 wait in state" in t
                for t in report.truncated)  # fmt: skip
+
+
+def test_a_waiting_incident_keeps_a_bounded_stack_and_timeline_and_merging_sums_the_timelines() -> None:
+    own = [Frame(function=f"own{n}", module="com.acme.A", in_app=True) for n in range(60)]
+    library = [Frame(function=f"lib{n}", module="org.fw.B") for n in range(100)]
+    exceptions = tuple(ExceptionInfo(type=f"E{n}", frames=(*library[:40], *own)) for n in range(8))
+    cells = tuple(TimelineCount(m, "prod", "", 1) for m in range(3000))
+    big = _incident(stack=StackTrace(language="jvm", exceptions=exceptions), timeline=cells, count=3000)
+    stored = ledger.storable(big)
+    stack = stored.stack
+    assert stack is not None and stack.truncated
+    assert [e.type for e in stack.exceptions] == ["E0", "E1", "E2", "E3", "E7"], "the root cause is kept"
+    first = stack.exceptions[0]
+    assert [f.function for f in first.frames] == [f.function for f in library[:30]] + [f"own{n}" for n in range(40)]
+    assert first.omitted_frames == 100 - 70
+    assert all(len(e.frames) == 30 for e in stack.exceptions[1:]), "the own-frame budget is the whole stack's"
+    assert len(stored.timeline) <= ledger.MAX_STORED_CELLS and sum(c.count for c in stored.timeline) == 3000
+    assert {c.minute % 5 for c in stored.timeline} == {0}, "3,000 minutes merged into 5-minute cells"
+    assert ledger.storable(stored) is stored, "what is stored is stored as it is"
+    small = _incident(stack=_stack(), timeline=cells[:10])
+    assert ledger.storable(small) is small
+
+    older = _incident(count=3, timeline=(TimelineCount(10, "prod", "", 2), TimelineCount(11, "prod", "", 1)))
+    newer = _incident(count=4, timeline=(TimelineCount(11, "prod", "", 3), TimelineCount(12, "dev", "", 1)))
+    merged = ledger.merge(older, newer)
+    assert merged.count == 7 and sum(c.count for c in merged.timeline) == 7
+    assert merged.timeline == (TimelineCount(10, "prod", "", 2), TimelineCount(11, "prod", "", 4),
+                               TimelineCount(12, "dev", "", 1))  # fmt: skip
