@@ -66,3 +66,29 @@ def test_the_incidents_investigated_are_the_ones_published_and_the_rest_wait_lea
     for fp in oldest_first[2:]:  # published from state with the payload a full build would have stored
         assert next(p for p in _plan(later).incidents if p.incident.fingerprint == fp).incident == storable(full[fp])
     assert len(list((later / "drafts" / "issues").glob("*.md"))) == 2
+
+
+def test_beyond_max_pending_the_newest_are_dropped_counted_in_the_report_and_never_published(
+    world: World, tmp_path: Path
+) -> None:  # fmt: skip
+    config = json.loads(world.config.read_text())
+    config["policy"] = {**config.get("policy", {}), "max_pending": 1}
+    world.config.write_text(json.dumps(config))
+
+    first = tmp_path / "first"
+    report = _run(world, first, "--max-incidents", "1")
+    plan = _plan(first)
+    assert len(report["incidents"]) == 1 and len(plan.incidents) == 2, "one published, one waits"
+    assert plan.dropped == 2 and plan.dropped_occurrences > 0
+    dropped = [t for t in report["truncated"] if "dropped, not published" in t]
+    assert dropped == [f"2 incident(s) ({plan.dropped_occurrences:,} occurrence(s)) dropped, not published: at most "
+                       "1 wait in state (policy.max_pending); the newest were left out and are planned again when "
+                       "they recur"]  # fmt: skip
+    assert "2 incident(s)" in (first / "work" / "summary.md").read_text(), "the job summary says it too"
+
+    later = tmp_path / "later"  # nothing new logged: the one that waited is published, the dropped ones are gone
+    report = _run(world, later, "--max-incidents", "1")
+    assert [i["fingerprint"] for i in report["incidents"]] == [plan.incidents[1].incident.fingerprint]
+    assert not _plan(later).dropped and not any("dropped" in t for t in report["truncated"])
+    filed = [*(first / "drafts" / "issues").glob("*.md"), *(later / "drafts" / "issues").glob("*.md")]
+    assert len(filed) == 2
