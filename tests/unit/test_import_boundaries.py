@@ -20,7 +20,7 @@ SDK_HOMES: dict[str, tuple[str, ...]] = {
 }
 PURE = ("domain/", "incidents/", "decisions/", "sinks/render.py", "state/model.py", "investigation/sanitize.py",
         "investigation/stackmap.py", "investigation/pathmap.py", "investigation/framenames.py", "pipeline.py",
-        "redaction.py")  # fmt: skip
+        "redaction/")  # fmt: skip
 
 
 def _modules() -> list[Path]:
