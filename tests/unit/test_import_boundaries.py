@@ -13,7 +13,7 @@ PKG = Path(__file__).resolve().parents[2] / "src" / "error_autopilot"
 SDK_HOMES: dict[str, tuple[str, ...]] = {
     "httpx": ("sources/", "sinks/telegram.py", "bridge/", "app.py", "demo/"),
     "github": ("sinks/github_issues.py", "sinks/github_prs.py", "app.py"),
-    "git": ("investigation/checkout.py", "investigation/clonecache.py", "investigation/blame.py", "state/store.py",
+    "git": ("investigation/checkout.py", "investigation/clonecache/", "investigation/blame.py", "state/store.py",
             "sinks/github_prs.py"),
     "anthropic": ("investigation/agent.py", "app.py"),
     "actions_toolkit": ("actions_io.py",),
