@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from error_autopilot.domain.stack import Frame, Language
+from error_autopilot.domain.stack import Frame, Language, StackTrace
 from error_autopilot.incidents.stackparse.loose import UNNAMED
 
 _GO_ANON = re.compile(r"^(?:func(?:\d+|·\d+)|\d+|gowrap\d+|deferwrap\d+)$")  # `func·007`: Go ≤ 1.4
@@ -84,6 +84,51 @@ def enclosing_function(lines: Sequence[str], line: int | None, language: Languag
         closes = _CLOSER.match(body) is not None and not _REOPENS.search(body)
         if closes or (language == "python" and not _CLOSER.match(body)):
             floor = min(floor, indent)
+    return None
+
+
+# V8 prints `new X` for a frame whose function was called as a constructor (CallSite `isConstructor()`)
+_V8_NEW = re.compile(r"^\s*at (?:async )?new (?P<name>[A-Za-z_$][\w$]*) ")
+
+
+def constructed_class(frame: Frame) -> str | None:
+    """`X` when V8 printed the frame as `new X`: the frame runs X's constructor."""
+    m = _V8_NEW.match(frame.raw)
+    return m["name"] if m else None
+
+
+def class_constructor(lines: Sequence[str], line: int | None, constructed: str) -> bool:
+    """The code `new X` ran at `line` is a `class X`'s `constructor` method, not a function `X` (ES5): the
+    source defines `class X`, or the function around the line is `constructor` (a nameless class
+    expression). A developer calls it `constructor`, as the class body spells it."""
+    declared = re.compile(rf"\bclass\s+{re.escape(constructed)}\b")
+    if any(declared.search(text) for text in lines):
+        return True
+    return enclosing_function(lines, line, "node") == "constructor"
+
+
+def same_line_caller(stack: StackTrace, frame: Frame) -> str | None:
+    """The named function of the frame that called an anonymous `frame` from the same file and line:
+    a function executing on the very line its caller is calling from is a literal on that line
+    (`xs.some(x => x.tags.some(…))`), so it lives inside the caller. Frames without a position between
+    them (`Array.some (<anonymous>)`, the builtin that invoked the callback) and other anonymous frames
+    on that line are passed over; None when the next positioned frame is elsewhere."""
+    for exc in stack.exceptions:
+        frames = exc.frames
+        at = next((i for i, f in enumerate(frames) if f is frame), None)
+        if at is None:
+            at = next((i for i, f in enumerate(frames) if f == frame), None)
+        if at is None:
+            continue
+        for caller in frames[at + 1 :]:
+            if caller.line is None:
+                continue
+            if caller.file != frame.file or caller.line != frame.line:
+                return None
+            name = bare_function(caller, stack.language)
+            if not is_anonymous(name):
+                return name
+        return None
     return None
 
 
