@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from error_autopilot.domain.stack import StackTrace
 from error_autopilot.incidents.stacktrace import parse_stacktrace
-from error_autopilot.investigation.framenames import class_constructor, constructed_class, same_line_caller
+from error_autopilot.investigation.framenames import (
+    class_constructor,
+    constructed_class,
+    enclosing_function,
+    same_line_caller,
+)
 from error_autopilot.investigation.stackmap import rank
 
 
@@ -154,3 +159,25 @@ def test_a_caret_that_is_no_colour_code_stays() -> None:
         "(reading 'includes')^[[39m", "(reading '^[[x')"
     )
     assert _parsed(text).primary.message == "Cannot read properties of undefined (reading '^[[x')"
+
+
+# Koenkk/zigbee2mqtt's lib/extension/publish.ts at the fix's parent, in outline: a helper above the class,
+# then the method the engine's pattern does not read (a decorator on its line)
+PUBLISH_TS = [
+    "const topicGetSetRegex = ...;", "function loadTopicGetSetRegex(): void {", "    topicGetSetRegex = ...;", "}",
+    "", "export default class Publish extends Extension {",
+    "    @bind async onMQTTMessage(data: eventdata.MQTTMessage): Promise<void> {",
+    "        const converter = converters.find((c) => (!c.key || c.key.includes(key)));", "    }", "}",
+]  # fmt: skip
+
+
+def test_the_walk_up_from_a_line_stops_at_the_class_that_holds_it() -> None:
+    assert enclosing_function(PUBLISH_TS, 8, "node") is None
+    python = ["def helper():", "    return 1", "", "class Store:", "    items = [x for x in range(3)]"]
+    assert enclosing_function(python, 5, "python") is None
+
+
+def test_a_method_the_walk_reads_inside_a_class_still_names_the_line() -> None:
+    readable = [line.replace("@bind ", "") for line in PUBLISH_TS]
+    assert enclosing_function(readable, 8, "node") == "onMQTTMessage"
+    assert enclosing_function(PUBLISH_TS, 3, "node") == "loadTopicGetSetRegex"

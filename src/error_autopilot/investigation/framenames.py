@@ -53,6 +53,10 @@ _TS_MEMBER = re.compile(
     r"^(?P<indent>\s*)(?:(?:public|private|protected|static|async|override)\s+)+"
     r"(?P<member>[A-Za-z_$][\w$]*)\s*(?:<[^()]*>)?\((?!.*\)\s*;\s*$)"
 )
+# A class (or interface, struct, object…) declaration: the body it opens holds only its members.
+_CLASS_OPENER = re.compile(
+    r"^(?:[\w@.()\[\]]+\s+)*?(?:class|interface|struct|record|object|enum|trait)\s+[A-Za-z_$][\w$]*\b(?!\s*=)"
+)
 _CLOSER = re.compile(r"^[}\])]")
 _REOPENS = re.compile(r"[{(\[,:]\s*$|=>\s*$")  # `} else {`, `}) {`, `):` continue the same block or signature
 _COMMENT = re.compile(r"^(?:#|//|/?\*)")
@@ -65,7 +69,9 @@ def enclosing_function(lines: Sequence[str], line: int | None, language: Languag
 
     Walking up from the line, a definition encloses it only if no block closed in between: a closing
     bracket at or left of the definition's indentation (a dedented statement in Python) ends its body,
-    so a sibling helper defined earlier in the same function is not taken for the function."""
+    so a sibling helper defined earlier in the same function is not taken for the function; reaching the
+    declaration of a class that holds the line ends the walk (a method the pattern does not read, such
+    as `@bind async onMessage(…)`, leaves no name rather than the function above the class)."""
     pattern = _DEFINITIONS.get(language)
     if pattern is None or not line or line > len(lines):
         return None
@@ -81,6 +87,8 @@ def enclosing_function(lines: Sequence[str], line: int | None, language: Languag
             groups = m.groupdict()
             if name := groups.get("name") or groups.get("method") or groups.get("bound") or groups.get("member"):
                 return str(name).rsplit(".", 1)[-1]
+        if indent < floor and _CLASS_OPENER.match(body):
+            return None  # inside a class whose method was not recognised: nothing declared above it encloses
         closes = _CLOSER.match(body) is not None and not _REOPENS.search(body)
         if closes or (language == "python" and not _CLOSER.match(body)):
             floor = min(floor, indent)
