@@ -62,10 +62,11 @@ def test_v8_new_x_runs_the_constructor_of_class_x() -> None:
     assert class_constructor(PUSHOVER_JS, messenger.line, "PushOverMessenger")
     # the multi-line signature hides the method; the class declaration still says whose constructor ran
     assert class_constructor(FIBARO_TS, 8, "FibaroAccessory")
+    assert class_constructor(FIBARO_TS, None, "FibaroAccessory")  # compiled: no line of the source to read
     # a nameless class expression: the method around the line says it
-    assert class_constructor(
-        ["module.exports = class {", "  constructor(a) {", "    this.b = a.b;", "  }", "}"], 3, "Client"
-    )
+    nameless = ["module.exports = class {", "  constructor(a) {", "    this.b = a.b;", "  }", "}"]
+    assert class_constructor(nameless, 3, "Client")
+    assert not class_constructor(nameless, None, "Client")  # without a line of the source, nothing says so
 
 
 def test_new_x_of_an_es5_function_and_a_plain_call_keep_their_names() -> None:

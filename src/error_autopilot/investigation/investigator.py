@@ -194,7 +194,8 @@ def _named(checkout: CheckedOut, candidate: Candidate, stack: StackTrace) -> Can
     constructed = None if anonymous or stack.language != "node" else constructed_class(candidate.frame)
     if not anonymous and constructed is None:
         return candidate
-    if compiled_elsewhere(candidate.frame, candidate.path):  # line N of the bundle is not line N of the source
+    compiled = compiled_elsewhere(candidate.frame, candidate.path)  # line N of the bundle is not the source's
+    if anonymous and compiled:
         return candidate
     if anonymous and (caller := same_line_caller(stack, candidate.frame)):
         return _renamed(candidate, caller, f"anonymous function on the line where {caller} calls it")
@@ -203,7 +204,8 @@ def _named(checkout: CheckedOut, candidate: Candidate, stack: StackTrace) -> Can
         return candidate
     lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
     if constructed is not None:
-        if not class_constructor(lines, candidate.frame.line, constructed):
+        # compiled: the class declaration still says whose constructor ran, the line says nothing
+        if not class_constructor(lines, None if compiled else candidate.frame.line, constructed):
             return candidate
         return _renamed(candidate, "constructor", f"`new {constructed}` runs the constructor of class {constructed}")
     name = enclosing_function(lines, candidate.frame.line, stack.language)
