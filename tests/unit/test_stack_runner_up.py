@@ -153,8 +153,9 @@ def test_below_a_go_recover_handler_the_frame_that_panicked_comes_second() -> No
     first, second, *_ = _ranked(LMD, LMD_FILES, ["github.com/sni/lmd"])
     assert _where(first) == ("lmd/peer.go", "logPanicExitPeer")  # the first place stays the innermost own frame
     assert "a deferred handler that recovered a panic" in first.reason
-    assert _where(second) == ("lmd/peer.go", "AddItem")
+    assert _where(second) == ("lmd/peer.go", "UpdateDeltaCommentsOrDowntimes")  # `AddItem(...)` was inlined
     assert second.reasons[0].startswith("where the panic happened")
+    assert "the Go compiler inlined that frame" in second.reasons[0]
 
 
 def test_a_library_recover_handler_above_the_panic_leaves_the_own_frames_alone() -> None:

@@ -187,7 +187,7 @@ def _head(
         by_key[caller].reasons.insert(0, "caller of the innermost own frame, which the Go compiler inlined")
         first.reasons.append("inlined by the Go compiler (`(...)`, no pc offset): its caller comes first")
         return [by_key[caller], first]
-    runner = _runner_up(stack, first, own_keys)
+    runner = _runner_up(stack, by_key, first, own_keys)
     if runner is None or by_key[runner[0]] is first:
         return [first]
     key, why_first, why_runner = runner
@@ -211,14 +211,15 @@ _HELPER_FILE = re.compile(
 
 
 def _runner_up(
-    stack: StackTrace, first: Candidate, own_keys: dict[int, tuple[str, str]]
+    stack: StackTrace, by_key: dict[tuple[str, str], Candidate], first: Candidate, own_keys: dict[int, tuple[str, str]]
 ) -> tuple[tuple[str, str], str, str] | None:
     """The own frame that comes second when the trace suggests the innermost own frame was handed what it
     failed on, with a reason for each of the two; None when nothing does.
 
     Each signal is too weak (or too rare on the corpus) to take the first place from the innermost own
     frame (the ablation in `tests/fixtures/realworld/README.md`), but it says which frame to read next:
-    below a Go recover handler, the frame where the panic happened; otherwise the own frame that called
+    below a Go recover handler, the frame where the panic happened (its caller when the compiler inlined
+    it, as for the first place); otherwise the own frame that called
     a method which rejected its argument or is a generic helper by its file's name."""
     for exc in stack.exceptions:
         frames = list(exc.frames)
@@ -226,8 +227,10 @@ def _runner_up(
         if at is None:
             continue
         if stack.language == "go" and (panicked := _below_recover_handler(frames, at, own_keys)) is not None:
-            return (panicked, "a deferred handler that recovered a panic (it runs above the runtime's `panic` frame)",
-                    "where the panic happened: the first own frame below the runtime's `panic` frame")  # fmt: skip
+            there = "where the panic happened: the first own frame below the runtime's `panic` frame"
+            if (caller := _inlined_leaf_caller(stack, by_key[panicked], own_keys)) is not None:
+                panicked, there = caller, f"{there}, or its caller: the Go compiler inlined that frame"
+            return panicked, "a deferred handler that recovered a panic (it runs above the runtime's `panic`)", there
         # the caller in another file: one in the same file is read with it
         caller = next((own_keys[id(f)] for f in frames[at + 1 :] if id(f) in own_keys), None)
         if caller is None or caller[0] == first.path:
