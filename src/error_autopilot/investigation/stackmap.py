@@ -109,7 +109,8 @@ def rank(
     library documents, shown by the trace itself, that nets at least two wins on the tuning corpus from
     at least two repositories and rarely fires where it does not help (the ablation in
     `tests/fixtures/realworld/README.md`). One does: a Go frame the compiler inlined yields to its own
-    caller (`_inlined_leaf_caller`)."""
+    caller (`_inlined_leaf_caller`). Weaker signals that the innermost own frame was handed what it failed
+    on choose the second (`_runner_up`), with a reason on both."""
     index, links = index_files(files), resolve_links(symlinks or {}, files)
     searched: dict[str, list[str]] = {}
     verdicts = InApp(language=stack.language, packages=tuple(packages), source_roots=tuple(source_roots))
