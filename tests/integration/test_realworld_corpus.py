@@ -14,6 +14,10 @@ from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation.stackmap import rank
 from tests.support.corpus import CORPUS, Case, Outcome, by_ecosystem, load_cases, run_corpus, scratch, summary, table
 
+# One fixture runs every case through plan + investigate (~40 s idle for 150 cases); on a runner shared
+# with other jobs it has taken over the suite's default 120 s, which measures the machine, not the engine.
+pytestmark = pytest.mark.timeout(600)
+
 CASES = load_cases()
 TARGETS = {"file_top1": 0.90, "function_top1": 0.75, "file_top3": 0.95}  # issue 11's "done when"
 # What the engine reaches today (see the README and `python -m benchmarks.corpus`: 88 % / 78 % / 96 % on 152
