@@ -42,6 +42,8 @@ Lidarr/Lidarr | dotnet | GetDictionary |         private async Task<Dictionary<s
 BartoszCichecki/LenovoLegionToolkit | dotnet | GetFanSpeedsAsync |     public async Task<(int cpuFanSpeed, int gpuFanSpeed)> GetFanSpeedsAsync()
 AlanMorel/MapleServer2 | dotnet | ParseConsume |     private static (int spirit, int stamina) ParseConsume(XmlNode level)
 BartoszCichecki/LenovoLegionToolkit | dotnet | ResolveInternalAsync |     private async Task<IFeature<T>?> ResolveInternalAsync()
+HangfireIO/Hangfire | dotnet | EnqueuedState |         public EnqueuedState(string reason)
+halo-dev/halo | jvm | PostController |     public PostController(PostService postService,
 getsentry/sentry-go | go | Store | func (s *SyncMap[K, V]) Store(key K, value V) {
 grafana/loki | go | Fetch | func (f FetchFunc[A, B]) Fetch(ctx context.Context, inputs []A) ([]B, error) {
 matrix-org/synapse | python | get_table_constraints |     async def get_table_constraints(self) -> Dict[str, Set[str]]:

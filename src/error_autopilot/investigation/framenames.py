@@ -74,12 +74,19 @@ _DEFINITIONS: dict[str, re.Pattern[str]] = {
     ),
 }
 
+# A JVM or C# constructor: modifiers, then the class's name and `(`, no return type. The modifier is what
+# tells it from a call.
+_CONSTRUCTOR = re.compile(
+    r"^(?P<indent>\s*+)(?:@[\w.]+(?:\([^()]*\))?\s+)*+(?:(?:public|private|protected|internal|static)\s+)++"
+    r"(?P<member>[A-Za-z_$][\w$]*)\s*\("
+)
 # A class member whose parameters run over several lines (`public async getDetails({`): the modifier says
 # it is a definition, not a call.
 _TS_MEMBER = re.compile(
     r"^(?P<indent>\s*)(?:(?:public|private|protected|static|async|override)\s+)+"
     r"(?P<member>[A-Za-z_$][\w$]*)\s*(?:<[^()]*>)?\((?!.*\)\s*;\s*$)"
 )
+_MEMBERS = {"node": _TS_MEMBER, "jvm": _CONSTRUCTOR, "dotnet": _CONSTRUCTOR}  # tried when no definition matched
 # A class (or interface, struct, object…) declaration: the body it opens holds only its members.
 _CLASS_OPENER = re.compile(
     r"^(?:[\w@.()\[\]]+\s+)*?(?:class|interface|struct|record|object|enum|trait)\s+[A-Za-z_$][\w$]*\b(?!\s*=)"
@@ -109,7 +116,7 @@ def enclosing_function(lines: Sequence[str], line: int | None, language: Languag
         if not body or _COMMENT.match(body):
             continue
         indent = len(text) - len(text.lstrip())
-        m = pattern.match(text) or (_TS_MEMBER.match(text) if language == "node" else None)
+        m = pattern.match(text) or (member.match(text) if (member := _MEMBERS.get(language)) else None)
         if m is not None and len(m["indent"]) < max(floor, 1):
             groups = m.groupdict()
             if name := groups.get("name") or groups.get("method") or groups.get("bound") or groups.get("member"):
