@@ -20,39 +20,73 @@ _ANONYMOUS = frozenset({"anonymous", "<anonymous>", UNNAMED, "<lambda>", "<listc
                         "<setcomp>", "lambda", "listcomp", "genexpr", "dictcomp", "setcomp", "module",
                         "<module>"})  # fmt: skip
 # Where a named function starts, per language: what an anonymous frame's enclosing function looks like.
+# Each repetition below either matches or fails at once (possessive `*+`, alternatives that start
+# differently), so a minified megabyte-long line costs one pass, not a backtracking search.
+
+
+def _nested(inner: str, depth: int) -> str:
+    """Angle brackets holding `inner` characters and brackets of their own, `depth` levels deep."""
+    pattern = rf"<(?:{inner})*+>"
+    for _ in range(depth - 1):
+        pattern = rf"<(?:{inner}|{pattern})*+>"
+    return pattern
+
+
+# A generic type's arguments as written, spaces included: `<UUID, Team>`, `<String, List<Map<K, V>>>`,
+# `<? super T>`, `<String, @NonNull Integer>`, a C# tuple `<(int Id, string Name)>`; never an argument
+# list's parenthesis, so `foo(a < b, c > d)` is no type.
+_GENERIC = _nested(r"[^<>()]|\([^()<>]*\)", 4)
+_TYPE = rf"[\w$.]+(?:{_GENERIC})?(?:\?|\[[\s,]*\])*+"  # `Map<UUID, Team>`, `String[]`, `int[,]`, `string?`
 _JVM_MODIFIERS = (
     r"(?:(?:public|private|protected|internal|static|final|abstract|synchronized|native|override|virtual|sealed|"
-    r"async|open|suspend|inline|partial|unsafe|extern|default|operator|infix|tailrec|@\w+(?:\([^)]*\))?)\s+)*"
+    r"async|open|suspend|inline|partial|unsafe|extern|default|operator|infix|tailrec|@[\w.]+(?:\([^()]*\))?)\s+)*+"
 )
 _NOT_A_TYPE = r"(?!(?:return|new|throw|else|await|yield|case|var|val|if|for|while|switch|catch|using|lock|foreach)\b)"
+_NOT_CONTROL = r"(?!(?:if|for|while|switch|catch|return|function)\b)"
+# TypeScript: type parameters `<T, U extends X<T>>`, a parameter list one parenthesis deep (a default
+# `b = f()`, a callback `cb: (e: Error) => void`), a return type up to the body's `{` (an object type
+# `Promise<{ ok: boolean }>` included) or up to an arrow's `=>`.
+_TS_TYPE_PARAMS = _nested(r"[^<>()]", 3)
+_TS_PARAMS = r"\((?:[^()]|\([^()]*\))*+\)"
+_TS_ARROW = rf"(?:(?:{_TS_TYPE_PARAMS}\s*)?{_TS_PARAMS}\s*(?::(?:[^={{}};]|\{{[^{{}}]*\}})*+)?=>|[A-Za-z_$][\w$]*\s*=>)"
 _DEFINITIONS: dict[str, re.Pattern[str]] = {
-    "python": re.compile(r"^(?P<indent>\s*)(?:async\s+)?def\s+(?P<name>[A-Za-z_]\w*)\s*\("),
+    "python": re.compile(r"^(?P<indent>\s*+)(?:async\s+)?def\s+(?P<name>[A-Za-z_]\w*)\s*\("),
     "node": re.compile(
-        r"^(?P<indent>\s*)(?:export\s+)?(?:default\s+)?"
-        r"(?:(?:public|private|protected|static|async|override|get|set)\s+)*"
-        r"(?:function\s*\*?\s*(?P<name>[A-Za-z_$][\w$]*)\s*\("
-        r"|(?P<method>(?!if\b|for\b|while\b|switch\b|catch\b|return\b)[A-Za-z_$][\w$]*)\s*\([^()]*\)\s*"
-        r"(?::\s*[^={]+)?\{\s*$"
-        r"|(?:const|let|var)?\s*(?P<bound>[A-Za-z_$][\w$.]*)\s*[:=]\s*(?:async\s+)?(?:function\b|\([^()]*\)\s*=>))"
+        r"^(?P<indent>\s*+)(?:export\s+)?(?:default\s+)?"
+        r"(?:(?:public|private|protected|static|async|override|readonly|get|set)\s+)*+"
+        r"(?:function\s*\*?\s*(?P<name>[A-Za-z_$][\w$]*)\s*[<(]"
+        rf"|(?P<method>{_NOT_CONTROL}[A-Za-z_$][\w$]*)\s*(?:{_TS_TYPE_PARAMS})?\s*{_TS_PARAMS}\s*"
+        r"(?::(?:[^={};]|=>|\{[^{}]*\})*+)?\{\s*$"
+        r"|(?:(?:const|let|var)\s+)?(?P<bound>[A-Za-z_$][\w$.]*)\s*"
+        rf"(?::\s*(?!async\b|function\b)[^=;(]*+)?[:=]\s*(?:async\s+)?(?:function\b|{_TS_ARROW}))"
     ),
     "go": re.compile(r"^(?P<indent>)func\s+(?:\([^)]*\)\s*)?(?P<name>[A-Za-z_]\w*)\s*[\[(]"),
-    # a method: modifiers, a return type, the name, `(`; Kotlin's `fun name(`. Control keywords are no type.
+    # a method: modifiers, type parameters, a return type, the name, `(`; Kotlin's `fun <T> Recv<T>.name(`.
+    # Control keywords are no type.
     "jvm": re.compile(
-        rf"^(?P<indent>\s*){_JVM_MODIFIERS}(?:fun\s+(?:<[^>]*>\s*)?(?:[\w.]+\.)?(?P<name>\w+)"
-        rf"|(?:<[^>]*>\s+)?{_NOT_A_TYPE}[\w$.<>\[\]?,]+\s+(?P<method>(?!if\b|for\b|while\b)[A-Za-z_$][\w$]*))\s*\("
+        rf"^(?P<indent>\s*+){_JVM_MODIFIERS}(?:fun\s+(?:{_GENERIC}\s*)?(?:{_TYPE}\.)?(?P<name>\w+)"
+        rf"|(?:{_GENERIC}\s+)?{_NOT_A_TYPE}{_TYPE}\s+(?P<method>(?!if\b|for\b|while\b)[A-Za-z_$][\w$]*))\s*\("
     ),
     "dotnet": re.compile(
-        rf"^(?P<indent>\s*){_JVM_MODIFIERS}(?:<[^>]*>\s+)?{_NOT_A_TYPE}[\w.<>\[\]?,]+\s+"
-        r"(?P<method>(?!if\b|for\b|while\b)[A-Za-z_]\w*)\s*(?:<[^()]*>)?\s*\("
+        rf"^(?P<indent>\s*+){_JVM_MODIFIERS}(?:{_GENERIC}\s+)?{_NOT_A_TYPE}"
+        rf"(?:{_TYPE}|\([^(),]*(?:,[^(),]*)++\)\??)\s+"
+        rf"(?P<method>(?!if\b|for\b|while\b)[A-Za-z_]\w*)\s*(?:{_GENERIC})?\s*\("
     ),
 }
 
+# A JVM or C# constructor: modifiers, then the class's name and `(`, no return type. The modifier is what
+# tells it from a call.
+_CONSTRUCTOR = re.compile(
+    r"^(?P<indent>\s*+)(?:@[\w.]+(?:\([^()]*\))?\s+)*+(?:(?:public|private|protected|internal|static)\s+)++"
+    r"(?P<member>[A-Za-z_$][\w$]*)\s*\("
+)
 # A class member whose parameters run over several lines (`public async getDetails({`): the modifier says
 # it is a definition, not a call.
 _TS_MEMBER = re.compile(
     r"^(?P<indent>\s*)(?:(?:public|private|protected|static|async|override)\s+)+"
     r"(?P<member>[A-Za-z_$][\w$]*)\s*(?:<[^()]*>)?\((?!.*\)\s*;\s*$)"
 )
+_MEMBERS = {"node": _TS_MEMBER, "jvm": _CONSTRUCTOR, "dotnet": _CONSTRUCTOR}  # tried when no definition matched
 # A class (or interface, struct, object…) declaration: the body it opens holds only its members.
 _CLASS_OPENER = re.compile(
     r"^(?:[\w@.()\[\]]+\s+)*?(?:class|interface|struct|record|object|enum|trait)\s+[A-Za-z_$][\w$]*\b(?!\s*=)"
@@ -82,7 +116,7 @@ def enclosing_function(lines: Sequence[str], line: int | None, language: Languag
         if not body or _COMMENT.match(body):
             continue
         indent = len(text) - len(text.lstrip())
-        m = pattern.match(text) or (_TS_MEMBER.match(text) if language == "node" else None)
+        m = pattern.match(text) or (member.match(text) if (member := _MEMBERS.get(language)) else None)
         if m is not None and len(m["indent"]) < max(floor, 1):
             groups = m.groupdict()
             if name := groups.get("name") or groups.get("method") or groups.get("bound") or groups.get("member"):
