@@ -21,7 +21,7 @@ from error_autopilot.demo.httpserver import LoopbackServer, Request, Response
 from error_autopilot.domain.errors import WorkspaceError
 from error_autopilot.investigation.blame import suspects
 from error_autopilot.investigation.checkout import GitWorkspace
-from error_autopilot.investigation.clonecache import cache_folder_name
+from error_autopilot.investigation.clonecache.clones import cache_folder_name
 from error_autopilot.resilience import Deadline
 from tests.adapters.test_repo_checkout_blame import Repo, commit, git
 from tests.conftest import REPO_ROOT

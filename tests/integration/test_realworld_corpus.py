@@ -14,12 +14,16 @@ from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation.stackmap import rank
 from tests.support.corpus import CORPUS, Case, Outcome, by_ecosystem, load_cases, run_corpus, scratch, summary, table
 
+# One fixture runs every case through plan + investigate (~40 s idle for 150 cases); on a runner shared
+# with other jobs it has taken over the suite's default 120 s, which measures the machine, not the engine.
+pytestmark = pytest.mark.timeout(600)
+
 CASES = load_cases()
 TARGETS = {"file_top1": 0.90, "function_top1": 0.75, "file_top3": 0.95}  # issue 11's "done when"
-# What the engine reaches today (see the README and `python -m benchmarks.corpus`: 86 % / 76 % / 95 % on 127
+# What the engine reaches today (see the README and `python -m benchmarks.corpus`: 88 % / 78 % / 96 % on 152
 # cases), a little below the measured figures so that a new hard case does not flip the suite, a real
 # regression does.
-FLOORS = {"file_top1": 0.83, "function_top1": 0.73, "file_top3": 0.92}
+FLOORS = {"file_top1": 0.85, "function_top1": 0.75, "file_top3": 0.93}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +56,7 @@ def test_primary_location_holds_its_floor(outcomes: list[Outcome]) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 11's file top-1 target is not met on the tuning corpus (86 %; function 76 % and top three 95 % are): "
+    reason="issue 11's file top-1 target is not met on the tuning corpus (88 %; function 78 % and top three 96 % are): "
     "the misses left are fixes off the stack or up it with no documented signal, and rules that moved the "
     "primary for them trailed the innermost own frame on traces from other repositories "
     "(tests/fixtures/realworld/README.md, 'Classes that still fail')",

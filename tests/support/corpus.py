@@ -276,7 +276,12 @@ def _service_map(loki_url: str, repos: dict[str, Path], cases: Sequence[Case]) -
         for case in cases
     }
     data = {
-        "environments": {ENV: {"loki": {"url": loki_url, "selector": f'{{env="{ENV}"}}'}}},
+        # Every case is pushed with `level="error"`: the selector picks errors by that label, as for a service
+        # whose logger labels its level, rather than the default line filter's words, which a paste that
+        # lost its header (frames only) may not contain.
+        "environments": {
+            ENV: {"loki": {"url": loki_url, "selector": f'{{env="{ENV}", level="error"}}', "line_filter": ""}}
+        },
         "services": services,
         "policy": {"max_incidents_per_run": max(1, len(cases))},
     }

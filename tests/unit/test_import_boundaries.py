@@ -13,14 +13,14 @@ PKG = Path(__file__).resolve().parents[2] / "src" / "error_autopilot"
 SDK_HOMES: dict[str, tuple[str, ...]] = {
     "httpx": ("sources/", "sinks/telegram.py", "bridge/", "app.py", "demo/"),
     "github": ("sinks/github_issues.py", "sinks/github_prs.py", "app.py"),
-    "git": ("investigation/checkout.py", "investigation/clonecache.py", "investigation/blame.py", "state/store.py",
+    "git": ("investigation/checkout.py", "investigation/clonecache/", "investigation/blame.py", "state/store.py",
             "sinks/github_prs.py"),
     "anthropic": ("investigation/agent.py", "app.py"),
     "actions_toolkit": ("actions_io.py",),
 }
 PURE = ("domain/", "incidents/", "decisions/", "sinks/render.py", "state/model.py", "investigation/sanitize.py",
         "investigation/stackmap.py", "investigation/pathmap.py", "investigation/framenames.py", "pipeline.py",
-        "redaction.py")  # fmt: skip
+        "redaction/")  # fmt: skip
 
 
 def _modules() -> list[Path]:

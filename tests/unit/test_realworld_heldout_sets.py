@@ -18,6 +18,17 @@ HELD_OUT = sorted(CORPUS.parent.glob("realworld-holdout*/"))
 CASE_FILES = ("case.json", "trace.txt", "files.txt", "symbols.json")
 SHA = re.compile(r"[0-9a-f]{40}")
 MIN_PER_ECOSYSTEM = 4
+BARE_NAME = re.compile(r"[A-Za-z_$][\w$]*")
+LANGUAGES = {"python": {"python"}, "jvm": {"java", "kotlin", "scala"}, "go": {"go"},
+             "node": {"javascript", "typescript"}, "dotnet": {"csharp", "fsharp"}}  # fmt: skip
+# The shape vocabulary of the corpus format: a tag outside it cannot be counted in a set's index.
+SHAPES = frozenset({
+    "log-line-before-header", "line-prefixes", "site-packages", "dist-packages", "node_modules", "go-module-cache",
+    "gopath", "vendor", "absolute-foreign-paths", "windows-paths", "multi-module", "kotlin-facade", "inner-class",
+    "lambda", "coroutine", "async", "localised", "inner-exception", "caused-by-chain", "exception-group",
+    "frames-only", "no-header", "top-cut", "n-more", "recovered-repanic", "goroutine-dump", "compiled-js",
+    "source-mapped", "no-file-or-line", "fix-up-the-stack", "plain",
+})  # fmt: skip
 
 
 def _repos(root: Path) -> set[str]:
@@ -69,3 +80,37 @@ def test_held_out_repositories_were_never_tuned_on(root: Path) -> None:
     for other in HELD_OUT:
         if other != root:
             assert not _repos(root) & _repos(other), f"{root.name} and {other.name} share repositories"
+
+
+@pytest.mark.parametrize("root", HELD_OUT, ids=lambda p: p.name)
+def test_held_out_case_names_its_own_issue_and_fix(root: Path) -> None:
+    # A case whose id, issue or fix points at another repository would slip past the one-per-repository
+    # and never-tuned-on checks, which compare `repo` only.
+    for case in load_cases(root):
+        repo = str(case.data["repo"])
+        prefix = f"https://github.com/{repo.lower()}/"
+        assert str(case.data["issue_url"]).lower().startswith(prefix), case.id
+        assert str(case.data["fix_url"]).lower().startswith(prefix), case.id
+        number = str(case.data["issue_url"]).rstrip("/").rsplit("/", 1)[-1]
+        assert case.id == f"{repo.replace('/', '-')}-{number}".lower(), case.id
+
+
+@pytest.mark.parametrize("root", HELD_OUT, ids=lambda p: p.name)
+def test_held_out_case_uses_the_format_vocabulary(root: Path) -> None:
+    for case in load_cases(root):
+        assert case.data["language"] in LANGUAGES[case.ecosystem], case.id
+        shapes = case.data["shapes"]
+        assert shapes and set(shapes) <= SHAPES, f"{case.id}: {sorted(set(shapes) - SHAPES)}"
+        service = case.data["service"]
+        assert isinstance(service["packages"], list) and isinstance(service["source_roots"], list), case.id
+        assert all(BARE_NAME.fullmatch(name) for name in case.data["truth"]["functions"]), case.id
+        assert all(not path.startswith("/") and "\\" not in path for path in case.truth_files), case.id
+
+
+@pytest.mark.parametrize("root", HELD_OUT, ids=lambda p: p.name)
+def test_held_out_trace_is_the_paste_without_markdown(root: Path) -> None:
+    # Fences and CRLF are artefacts of copying from the issue page, not of what production writes.
+    for case in load_cases(root):
+        raw = (case.folder / "trace.txt").read_bytes()
+        assert b"```" not in raw and b"\r" not in raw, case.id
+        assert raw.endswith(b"\n"), case.id

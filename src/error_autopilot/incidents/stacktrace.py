@@ -41,6 +41,9 @@ _DOTNET_INNER = re.compile(r"^--->\s*[A-Za-z_]")  # ` ---> System.IO.IOException
 _FRAMEISH = re.compile(rf"\s{dotnet.AT} \S+\(|\sat \S|\bFile \"|\.go:\d|\.py\", line \d|\.(?:cs|fs|vb):\w+ \d")
 _FRAME_START = re.compile(rf"^\s+(?:{dotnet.AT} |File |[\w.~/\\-]*\.go:\d|/)")
 _DIGITS = re.compile(r"\d+")
+# An SGR colour code (ECMA-48 `ESC [ … m`) whose ESC was copied as its caret notation `^[`, as `cat -v`,
+# `less` and terminal screens show it: a logger's colours around every line of the trace.
+_CARET_COLOUR = re.compile(r"\^\[\[[0-9;]*m")
 # `StackTrace:    at Ns.T.M()`: a logger's label (exception dumps of `Message:`/`Source:`/`StackTrace:`
 # fields) in front of the first frame, maybe behind the logger's own prefix on that line only
 # (`06.03.2016 15:43:43 [!] StackTrace:    at …`); the frame is read as if label and prefix were indentation.
@@ -138,9 +141,12 @@ def _from_json(text: str, depth: int = 0) -> str | None:
 
 def _unescape(text: str) -> str:
     """A trace squashed into one line: a JSON document holding it in some field, JSON string escapes
-    (`\\n    at …`) or syslog's octal ones (`#012`)."""
+    (`\\n    at …`) or syslog's octal ones (`#012`); colour codes whose escape character was pasted in
+    caret notation (`^[[31m`) go."""
     if text.count("\n") < 3 and "{" in text and (text.count("\\n") >= 2 or _flattened(text)):
         text = _from_json(text) or text
+    if "^[[" in text:
+        text = _CARET_COLOUR.sub("", text)
     if "#012" in text or "#011" in text:
         text = text.replace("#012", "\n").replace("#011", "\t")
     if text.count("\n") < 2 and len(_ESCAPED_NEWLINE.findall(text)) >= 2:

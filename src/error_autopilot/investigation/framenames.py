@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from error_autopilot.domain.stack import Frame, Language
+from error_autopilot.domain.stack import Frame, Language, StackTrace
 from error_autopilot.incidents.stackparse.loose import UNNAMED
 
 _GO_ANON = re.compile(r"^(?:func(?:\d+|·\d+)|\d+|gowrap\d+|deferwrap\d+)$")  # `func·007`: Go ≤ 1.4
@@ -53,6 +53,10 @@ _TS_MEMBER = re.compile(
     r"^(?P<indent>\s*)(?:(?:public|private|protected|static|async|override)\s+)+"
     r"(?P<member>[A-Za-z_$][\w$]*)\s*(?:<[^()]*>)?\((?!.*\)\s*;\s*$)"
 )
+# A class (or interface, struct, object…) declaration: the body it opens holds only its members.
+_CLASS_OPENER = re.compile(
+    r"^(?:[\w@.()\[\]]+\s+)*?(?:class|interface|struct|record|object|enum|trait)\s+[A-Za-z_$][\w$]*\b(?!\s*=)"
+)
 _CLOSER = re.compile(r"^[}\])]")
 _REOPENS = re.compile(r"[{(\[,:]\s*$|=>\s*$")  # `} else {`, `}) {`, `):` continue the same block or signature
 _COMMENT = re.compile(r"^(?:#|//|/?\*)")
@@ -65,7 +69,9 @@ def enclosing_function(lines: Sequence[str], line: int | None, language: Languag
 
     Walking up from the line, a definition encloses it only if no block closed in between: a closing
     bracket at or left of the definition's indentation (a dedented statement in Python) ends its body,
-    so a sibling helper defined earlier in the same function is not taken for the function."""
+    so a sibling helper defined earlier in the same function is not taken for the function; reaching the
+    declaration of a class that holds the line ends the walk (a method the pattern does not read, such
+    as `@bind async onMessage(…)`, leaves no name rather than the function above the class)."""
     pattern = _DEFINITIONS.get(language)
     if pattern is None or not line or line > len(lines):
         return None
@@ -81,9 +87,56 @@ def enclosing_function(lines: Sequence[str], line: int | None, language: Languag
             groups = m.groupdict()
             if name := groups.get("name") or groups.get("method") or groups.get("bound") or groups.get("member"):
                 return str(name).rsplit(".", 1)[-1]
+        if indent < floor and _CLASS_OPENER.match(body):
+            return None  # inside a class whose method was not recognised: nothing declared above it encloses
         closes = _CLOSER.match(body) is not None and not _REOPENS.search(body)
         if closes or (language == "python" and not _CLOSER.match(body)):
             floor = min(floor, indent)
+    return None
+
+
+# V8 prints `new X` for a frame whose function was called as a constructor (CallSite `isConstructor()`)
+_V8_NEW = re.compile(r"^\s*at (?:async )?new (?P<name>[A-Za-z_$][\w$]*) ")
+
+
+def constructed_class(frame: Frame) -> str | None:
+    """`X` when V8 printed the frame as `new X`: the frame runs X's constructor."""
+    m = _V8_NEW.match(frame.raw)
+    return m["name"] if m else None
+
+
+def class_constructor(lines: Sequence[str], line: int | None, constructed: str) -> bool:
+    """The code `new X` ran at `line` is a `class X`'s `constructor` method, not a function `X` (ES5): the
+    source defines `class X`, or the function around the line is `constructor` (a nameless class
+    expression). A developer calls it `constructor`, as the class body spells it."""
+    declared = re.compile(rf"\bclass\s+{re.escape(constructed)}\b")
+    if any(declared.search(text) for text in lines):
+        return True
+    return enclosing_function(lines, line, "node") == "constructor"
+
+
+def same_line_caller(stack: StackTrace, frame: Frame) -> str | None:
+    """The named function of the frame that called an anonymous `frame` from the same file and line:
+    a function executing on the very line its caller is calling from is a literal on that line
+    (`xs.some(x => x.tags.some(…))`), so it lives inside the caller. Frames without a position between
+    them (`Array.some (<anonymous>)`, the builtin that invoked the callback) and other anonymous frames
+    on that line are passed over; None when the next positioned frame is elsewhere."""
+    for exc in stack.exceptions:
+        frames = exc.frames
+        at = next((i for i, f in enumerate(frames) if f is frame), None)
+        if at is None:
+            at = next((i for i, f in enumerate(frames) if f == frame), None)
+        if at is None:
+            continue
+        for caller in frames[at + 1 :]:
+            if caller.line is None:
+                continue
+            if caller.file != frame.file or caller.line != frame.line:
+                return None
+            name = bare_function(caller, stack.language)
+            if not is_anonymous(name):
+                return name
+        return None
     return None
 
 

@@ -18,7 +18,13 @@ from error_autopilot.domain.stack import StackTrace
 from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation import blame, traces
 from error_autopilot.investigation.classify import classify
-from error_autopilot.investigation.framenames import enclosing_function, is_anonymous
+from error_autopilot.investigation.framenames import (
+    class_constructor,
+    constructed_class,
+    enclosing_function,
+    is_anonymous,
+    same_line_caller,
+)
 from error_autopilot.investigation.patchcheck import check_patch
 from error_autopilot.investigation.pathmap import compiled_elsewhere
 from error_autopilot.investigation.stackmap import MAX_CANDIDATES, Candidate, rank
@@ -134,7 +140,9 @@ class Investigator:
         if not ranking.candidates:
             unknowns.append(ranking.no_location_reason())
             return finding.model_copy(update=update), checkout
-        chain = tuple(self._location(checkout, _named(checkout, c, stack)) for c in ranking.candidates[:MAX_CANDIDATES])
+        named = [_named(checkout, c, stack) for c in ranking.candidates[:MAX_CANDIDATES]]
+        seen = [(c.path, c.function, c.frame.line) for c in named]  # a callback named after its caller is its caller
+        chain = tuple(self._location(checkout, c) for i, c in enumerate(named) if seen[i] not in seen[:i])
         primary = chain[0]
         self._workspace.prefetch_history(checkout, [location.path for location in chain])
         update |= {
@@ -179,18 +187,32 @@ MAX_SOURCE_BYTES = 2_000_000
 
 
 def _named(checkout: CheckedOut, candidate: Candidate, stack: StackTrace) -> Candidate:
-    """An anonymous frame (arrow function, callback, comprehension) named after the function around
-    its line in the checked-out source, when the source shows one."""
-    if not is_anonymous(candidate.function):
+    """A frame named as a developer would name it: an anonymous one (arrow function, callback,
+    comprehension) after its caller on the same line or the function around its line in the checked-out
+    source, and V8's `new X` as the `constructor` of `class X`, when the source shows one."""
+    anonymous = is_anonymous(candidate.function)
+    constructed = None if anonymous or stack.language != "node" else constructed_class(candidate.frame)
+    if not anonymous and constructed is None:
         return candidate
-    if compiled_elsewhere(candidate.frame, candidate.path):  # line N of the bundle is not line N of the source
+    compiled = compiled_elsewhere(candidate.frame, candidate.path)  # line N of the bundle is not the source's
+    if anonymous and compiled:
         return candidate
+    if anonymous and (caller := same_line_caller(stack, candidate.frame)):
+        return _renamed(candidate, caller, f"anonymous function on the line where {caller} calls it")
     file = (checkout.path / candidate.path).resolve()
     if not file.is_relative_to(checkout.path.resolve()) or not file.is_file() or file.stat().st_size > MAX_SOURCE_BYTES:
         return candidate
     lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+    if constructed is not None:
+        # compiled: the class declaration still says whose constructor ran, the line says nothing
+        if not class_constructor(lines, None if compiled else candidate.frame.line, constructed):
+            return candidate
+        return _renamed(candidate, "constructor", f"`new {constructed}` runs the constructor of class {constructed}")
     name = enclosing_function(lines, candidate.frame.line, stack.language)
     if name is None:
         return candidate
-    return Candidate(candidate.frame, candidate.path, name, candidate.score,
-                     [*candidate.reasons, f"anonymous function inside {name}"])  # fmt: skip
+    return _renamed(candidate, name, f"anonymous function inside {name}")
+
+
+def _renamed(candidate: Candidate, name: str, why: str) -> Candidate:
+    return Candidate(candidate.frame, candidate.path, name, candidate.score, [*candidate.reasons, why])

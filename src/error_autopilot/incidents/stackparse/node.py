@@ -30,10 +30,14 @@ _HEADER = re.compile(
 _CAUSE = re.compile(r"^\s*\[cause\]: (?P<rest>.*)$")
 _MATCHING = re.compile(r"^\s*\.\.\. (?P<n>\d{1,9}) lines? matching cause stack trace \.\.\.\s*$")
 _SCHEME = re.compile(r"^(?:file://|webpack://[^/]*/|webpack-internal:///)")
-_DEPLOY_ROOT = re.compile(r"^/?(?:usr/src/app|usr/app|app|srv|code|workspace|home/[^/]+|opt/[^/]+)/")
+# `/snapshot/<project>/`: the virtual root where pkg serves a packaged project's files
+_DEPLOY_ROOT = re.compile(r"^/?(?:usr/src/app|usr/app|app|srv|code|workspace|home/[^/]+|opt/[^/]+|snapshot/[^/]+)/")
 _BUILD_DIR = re.compile(r"^(?:dist|build|out|\.next/server)/")
 _EXT = re.compile(r"(?:\.[0-9a-f]{8,})?\.(?:js|mjs|cjs|ts|tsx|jsx|mts|cts)$")
 _HEADER_LOOKBACK = 50
+# V8 leaves out `:line:column` when the function has no source position (CallSite `getLineNumber()` is
+# null: code a packager such as pkg shipped as bytecode without its source): the file alone is printed.
+_FILE_ONLY = re.compile(r"^(?:[A-Za-z]:)?[^:]*[/\\][^/\\:]+\.(?:js|mjs|cjs|ts|tsx|jsx|mts|cts)$")
 
 
 def is_frame(line: str) -> bool:
@@ -74,7 +78,8 @@ def _add_frame(exc: ExceptionBuilder, m: re.Match[str], line: str) -> None:
     loc = m["loc"] if m["loc"] is not None else m["bare"]
     fn = (m["fn"] or "<anonymous>").strip()
     where = _LOC.match(loc) if loc else None
-    file = where["file"] if where else (loc if loc in ("native", "<anonymous>") else None)
+    named = loc if loc in ("native", "<anonymous>") or _FILE_ONLY.match(loc or "") else None
+    file = where["file"] if where else named
     exc.add_frame(fn, module_of(file), file, to_int(where["line"]) if where else None, line)
 
 
