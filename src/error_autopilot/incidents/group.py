@@ -57,9 +57,14 @@ def per_minute(stamps: Sequence[int]) -> Iterator[tuple[int, int]]:
         start = end
 
 
+def to_micros(ts_ns: int) -> int:
+    """Unix microseconds from nanoseconds, clamped to what datetime holds: the precision of `to_datetime`."""
+    return min(max(ts_ns, 0), _MAX_NS) // 1000
+
+
 def to_datetime(ts_ns: int) -> datetime:
     """An aware UTC datetime (microsecond precision) from Unix nanoseconds, clamped to what datetime holds."""
-    return _EPOCH + timedelta(microseconds=min(max(ts_ns, 0), _MAX_NS) // 1000)
+    return _EPOCH + timedelta(microseconds=to_micros(ts_ns))
 
 
 def _short_type(exception_type: str) -> str:
@@ -246,6 +251,7 @@ class Accumulator:
     truncated: dict[str, None] = field(default_factory=dict)  # insertion-ordered set of notes
     queued: list[Line] = field(default_factory=list)  # lines to count, all of `queued_environment`
     queued_environment: str = ""
+    lean: bool = False  # built without sample lines (the plan leaves it for a later run): none are kept
 
     def add(self, event: ErrorEvent) -> None:
         """Count a parsed event."""
@@ -274,7 +280,8 @@ class Accumulator:
             self.trace_ids.add(trace_id, ts_ns)
         if version:
             self.versions.add(version, ts_ns)
-        self._sample(ts_ns, source)
+        if not self.lean:
+            self._sample(ts_ns, source)
         if values is not None:
             self.values = self.values or [_Distinct() for _ in values]
             for seen, value in zip(self.values, values, strict=True):
@@ -341,7 +348,7 @@ class Accumulator:
             self.versions.add(key, ts_ns)
         # the lines at or after the fifth newest timestamp: an older one has five newer lines after it
         newest = 0 if len(lines) <= MAX_SAMPLES else bisect.bisect_left(stamps, stamps[-MAX_SAMPLES])
-        for ts_ns, _, _, entry in lines[newest:]:
+        for ts_ns, _, _, entry in () if self.lean else lines[newest:]:
             self._sample(ts_ns, (entry, environment))
         self._count_values(lines, kinds)
         before = self.latest_ns
@@ -602,6 +609,22 @@ class IncidentGrouper:
         self.count_queued()  # a queued line may be an incident's oldest
         return {fp: to_datetime(g.first_ns) for fp, g in self._groups.items()}
 
+    def first_micros(self, leaving_out: Container[str] = ()) -> list[int]:
+        """`first_seen` of each incident not in `leaving_out`, as Unix microseconds (the same precision)."""
+        self.count_queued()
+        return [to_micros(g.first_ns) for fp, g in self._groups.items() if fp not in leaving_out]
+
+    def leave_lean(self, after_us: int, keep: Container[str] = ()) -> int:
+        """Keep no sample lines, from now on, of the incidents first seen after `after_us` (Unix microseconds)
+        that are not in `keep`: the caller knows they will be built without them. How many were let go."""
+        self.count_queued()  # a queued line may be an incident's oldest
+        shed = 0
+        for fp, group in self._groups.items():
+            if not group.lean and to_micros(group.first_ns) > after_us and fp not in keep:
+                group.lean, group.samples = True, []
+                shed += 1
+        return shed
+
     def incidents(self, *, release: bool = False, samples: Container[str] | None = None) -> list[Incident]:
         """Every incident, most frequent first (then oldest first, then by fingerprint).
 
@@ -613,7 +636,10 @@ class IncidentGrouper:
         groups = sorted(self._groups.values(), key=lambda g: (-g.count, g.first_ns, g.fingerprint.value))
 
         def build(group: Accumulator) -> Incident:
-            return group.incident(self._resolve, samples=samples is None or group.fingerprint.value in samples)
+            full = samples is None or group.fingerprint.value in samples
+            if full and group.lean:
+                raise ValueError(f"incident {group.fingerprint.value} was left lean while counting, wanted in full")
+            return group.incident(self._resolve, samples=full)
 
         if not release:
             return [build(g) for g in groups]

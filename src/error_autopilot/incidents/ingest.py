@@ -64,13 +64,15 @@ class _Shape:
     trace_id: str | None = None
     version: int = -1
     version_value: str | None = None
-    message: str = ""  # the first line's message, as the grouper reads it
-    runs: tuple[str, ...] = ()  # the first line's runs
+    # the first line's message, as the grouper reads it, and its runs: what its incident's template slots
+    # hold is worked out from them once (`_Counted`), then they are let go (with ten thousand bugs, some
+    # 20,000 shapes held them to the end)
+    message: str = ""
+    runs: tuple[str, ...] | None = ()
     varying: tuple[int, ...] = ()
     same: tuple[tuple[int, ...], ...] = ()  # varying runs equal in the first line: must stay equal
     exact: bool = False  # every line of this shape is parsed in full
     split: int = 0  # its lines found by splitting (or a layout's template), before it has a template of its own
-    pieces: dict[str, Pieces | None] = field(default_factory=dict)  # by incident template
     counted_into: _Counted | None = None
 
 
@@ -352,12 +354,11 @@ class Ingest:
 
     def _count_shaped(self, shape: _Shape, runs: Sequence[str], entry: LogEntry, environment: str) -> None:
         into = shape.counted_into
-        if into is None or into.template != into.group.template:
+        if into is None or into.template != into.group.template:  # an incident's template is its first line's
             group = self.grouper.group(shape.fingerprint or "")
             if group is not None and group.template:
-                if group.template not in shape.pieces:
-                    shape.pieces[group.template] = _pieces(shape, group.template)
-                into = shape.counted_into = _Counted(group, shape, shape.pieces[group.template])
+                into = shape.counted_into = _Counted(group, shape, _pieces(shape, group.template))
+                shape.runs, shape.message = None, ""
         if into is None or into.pieces is _UNFIT:
             full = self._full(entry, environment)
             if full is not None and full.event is not None:
@@ -374,8 +375,11 @@ def _trace_id(run: str) -> str | None:
 
 def _pieces(shape: _Shape, template: str) -> Pieces | None:
     """Each of the template's variable parts in this shape's message, as constant text and varying runs;
-    None when the message does not fit the template, `_UNFIT` when the runs cannot say what they hold."""
+    None when the message does not fit the template, `_UNFIT` when the runs cannot say what they hold (or
+    are no longer known: never, as an incident keeps its template)."""
     runs, varying = shape.runs, shape.varying
+    if runs is None:
+        return _UNFIT
     in_message = {i for i in varying if runs[i] in shape.message}
     regex, _ = template_slots(template)
     match = regex.fullmatch(shape.message) if regex is not None else None

@@ -256,11 +256,20 @@ def to_select(
     if cap is None:
         return None
     first = dict(fresh)
+    for fp, seen in pending_first_seen(state, services).items():
+        first[fp] = min(seen, first[fp]) if fp in first else seen
+    return set(heapq.nsmallest(cap, first, key=lambda fp: publish_order(first[fp], fp)))
+
+
+def pending_first_seen(state: State, services: Collection[str] = ()) -> dict[str, datetime]:
+    """When each incident state holds pending (narrowed to `services`) was first seen: what `to_select`
+    orders them by, beside this poll's own incidents."""
+    first: dict[str, datetime] = {}
     for fp, record in state.incidents.items():
         payload = record.pending_incident if record.pending else None
         if payload is not None and (not services or payload.service in services):
-            first[fp] = min(payload.first_seen, first[fp]) if fp in first else payload.first_seen
-    return set(heapq.nsmallest(cap, first, key=lambda fp: publish_order(first[fp], fp)))
+            first[fp] = payload.first_seen
+    return first
 
 
 def select(planned: Sequence[PlannedIncident], cap: int | None) -> tuple[PlannedIncident, ...]:
