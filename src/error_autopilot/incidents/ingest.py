@@ -11,12 +11,14 @@ A shape seen often gets a regex of its own (incidents/runs.py): its later lines 
 match, not split and keyed. Lines counted from their runs are queued per incident and counted a few
 thousand at a time (`IncidentGrouper.queue`).
 
-A line is parsed in full, every time, when that would not hold: it holds a card-shaped number (Luhn
-reads the digits), one of the user's own redaction patterns matches it, a varying run feeds its
-fingerprint or sits outside the message's variable parts, two runs that must stay equal differ, or it
-is longer than `MAX_SHAPE_LINE`. Nothing of a line's text is kept from the fast path: the few lines an
-incident shows (its samples, newest message and stack) are parsed in full, redaction included, when
-the incident is built.
+A line is parsed in full, every time, when that would not hold: the first line of its shape holds a
+number card redaction could replace (Luhn reads the digits), one of the user's own redaction patterns
+matches it, a varying run feeds its fingerprint or sits outside the message's variable parts, two runs
+that must stay equal differ, or it is longer than `MAX_SHAPE_LINE`. A later line is parsed in full on
+its own when its varying runs (with the digits, spaces and dashes next to them) could make such a
+number: that test sits in the shape's regex, so the lines that pass it cost nothing more. Nothing of a
+line's text is kept from the fast path: the few lines an incident shows (its samples, newest message
+and stack) are parsed in full, redaction included, when the incident is built.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from error_autopilot.incidents.events import normalise_trace_id, parse_entry
 from error_autopilot.incidents.fingerprint import fingerprint_event
 from error_autopilot.incidents.group import Accumulator, IncidentGrouper, Pieces, template_slots, type_and_message
 from error_autopilot.incidents.runs import CLOCK, CLOCK_WITHIN, RUN, kinds, layout_template, shape_template, split
-from error_autopilot.redaction import card_shaped
+from error_autopilot.redaction import CARD_START, luhn_card
 
 MAX_SHAPE_LINE = 16 * 1024  # longer lines are rare and costly to key: each is parsed on its own
 MAX_LAYOUTS = 50_000  # remembered shapes; past this the cache starts again (memory stays bounded)
@@ -48,6 +50,13 @@ _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_$")
 # `Foo.add1234`, `3.1415`, `C:\\1234`: part of a name or number. A path segment (`/users/1234`) may vary: a
 # path that names code (a frame's module) is caught as a varying run inside the fingerprint
 _JOINED_BEFORE = _NAME_CHARS | frozenset(".\\")
+
+_CARD_AT = re.compile(CARD_START)
+# where a card number could stand once any varying run's hex digits were digits: digits joined by single
+# spaces or dashes (a number of fewer than 13 digits is no card)
+_DIGITS_JOINED = re.compile(r"\d(?:[ -]?\d)*")
+_HEX_DIGIT = re.compile(r"[0-9a-fA-F]")
+_CARD_DIGITS = 13
 
 _UNFIT: Final[Pieces] = ((-1,),)  # the message's variable parts cannot be read from the runs: parse every line
 
@@ -72,6 +81,9 @@ class _Shape:
     varying: tuple[int, ...] = ()
     same: tuple[tuple[int, ...], ...] = ()  # varying runs equal in the first line: must stay equal
     exact: bool = False  # every line of this shape is parsed in full
+    # spans of the shape's lines (the same in all) where a varying run could make a card number: a line with
+    # one there is parsed in full
+    cards: tuple[tuple[int, int], ...] = ()
     split: int = 0  # its lines found by splitting (or a layout's template), before it has a template of its own
     counted_into: _Counted | None = None
 
@@ -280,9 +292,13 @@ class Ingest:
         shape = by_kind.shapes.get(fixed)
         if shape is None:
             parsed = self._full(entry, environment)
-            by_kind.shapes[fixed] = self._shape(parsed, runs, by_kind.varying)
+            by_kind.shapes[fixed] = self._shape(parsed, split(line, clock), by_kind.varying)
             return parsed
-        if shape.exact or (shape.same and any(len({runs[i] for i in group}) > 1 for group in shape.same)):
+        if (
+            shape.exact
+            or (shape.same and any(len({runs[i] for i in group}) > 1 for group in shape.same))
+            or (shape.cards and _card_in(line, shape.cards))
+        ):
             return self._full(entry, environment)
         shape.split += 1
         if shape.split == _TEMPLATE_AFTER:  # later lines of this shape are matched, not split
@@ -292,7 +308,8 @@ class Ingest:
     def _template_shape(
         self, parts: list[str], clock: re.Match[str] | None, where: tuple[int, int], shape: _Shape
     ) -> None:
-        regex = shape_template(parts, clock, shape.varying, shape.same)
+        guard = "".join(f"(?!.{{{s}}}.{{0,{e - s - _CARD_DIGITS}}}?{CARD_START})" for s, e in shape.cards)
+        regex = shape_template(parts, clock, shape.varying, shape.same, guard)
         known = self._shape_templates.setdefault(where, [])
         if regex is not None and len(known) < _TEMPLATES_PER_LENGTH:
             known.append((regex, shape))
@@ -319,7 +336,8 @@ class Ingest:
                 known.append(_Template(layout_template(parts), layout, lengths))
         return runs, layout, lengths
 
-    def _shape(self, parsed: Parsed | None, runs: Sequence[str], varying: tuple[int, ...]) -> _Shape:
+    def _shape(self, parsed: Parsed | None, parts: list[str], varying: tuple[int, ...]) -> _Shape:
+        runs = parts[1::2]
         if parsed is None or parsed.event is None or parsed.fingerprint_of_event is None:
             return _Shape(None)
         event, fingerprint = parsed.event, parsed.fingerprint_of_event
@@ -334,10 +352,12 @@ class Ingest:
         shape.same = tuple(tuple(group) for group in equal.values() if len(group) > 1)
         contributing = [p.value for p in fingerprint.parts if p.contributes]
         shape.exact = (
-            card_shaped(parsed.entry.line)
+            luhn_card(parsed.entry.line)
             or any(not text.strip("0") for text in texts)  # an all-zero id reads as none
             or any(text in value for text in texts for value in (*contributing, event.service))
         )
+        if not shape.exact:
+            shape.cards = _card_spans(parts, varying)
         if event.trace_id is not None:
             shape.trace = next((i for i in varying if normalise_trace_id(runs[i]) == event.trace_id), -1)
         if event.version is not None:
@@ -365,6 +385,34 @@ class Ingest:
                 self.grouper.add(full.event, full.fingerprint_of_event)
             return
         self.grouper.queue(into.group, (entry.ts_ns, into, runs, entry), environment)
+
+
+def _card_spans(parts: Sequence[str], varying: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    """Where in a line of this shape a card number could stand that is not in its first line: stretches
+    of digits joined by single spaces or dashes, 13 digits long or more once every varying run is taken
+    as digits, that hold a varying run or stand within two characters of one (`_CARD` looks that far
+    around a number)."""
+    free = set(varying)
+    texts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    at = 0
+    for n, part in enumerate(parts):
+        if n % 2 and n // 2 in free:
+            spans.append((at, at + len(part)))
+        texts.append(_HEX_DIGIT.sub("0", part) if n % 2 and n // 2 in free else part)
+        at += len(part)
+    found: list[tuple[int, int]] = []
+    for match in _DIGITS_JOINED.finditer("".join(texts)):
+        start, end = match.span()
+        digits = end - start - match.group().count(" ") - match.group().count("-")
+        if digits >= _CARD_DIGITS and any(a < end + 2 and b > start - 2 for a, b in spans):
+            found.append((start, end))
+    return tuple(found)
+
+
+def _card_in(line: str, spans: Sequence[tuple[int, int]]) -> bool:
+    """Whether card redaction could replace a number in this line of a shape with these `_card_spans`."""
+    return any(_CARD_AT.search(line, start, end) for start, end in spans) and luhn_card(line)
 
 
 def _trace_id(run: str) -> str | None:

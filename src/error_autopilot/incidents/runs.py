@@ -57,11 +57,16 @@ _KIND = {
 
 
 def shape_template(
-    parts: Sequence[str], clock: re.Match[str] | None, varying: Sequence[int], same: Sequence[Sequence[int]]
+    parts: Sequence[str],
+    clock: re.Match[str] | None,
+    varying: Sequence[int],
+    same: Sequence[Sequence[int]],
+    guard: str = "",
 ) -> re.Pattern[str] | None:
     """A regex that matches a line exactly when the line has this shape: `split` gives it the same constant
     text, the clock at the same place, runs of the same lengths and kinds, the same value in every run
-    not in `varying`, and equal values in each group of `same`. Its groups are the line's runs.
+    not in `varying`, and equal values in each group of `same`, and `guard` (a pattern at the line's start,
+    e.g. lookaheads ruling lines out) matches. Its groups are the line's runs.
 
     None when no regex says so simply: a varying run of mixed case, or one that could make a clock of its
     own (`CLOCK` takes the first) in some line of this layout."""
@@ -78,7 +83,7 @@ def shape_template(
     if (first.start() if first is not None else None) != (clock.start() if clock is not None else None):
         return None
     equal_to = {i: group[0] for group in same for i in group[1:]}
-    pattern = []
+    pattern = [guard]
     for n, part in enumerate(parts):
         i = n // 2
         if n % 2 == 0:

@@ -12,6 +12,8 @@ _CARD = re.compile(
     r"[2-6](?<!%[2-6])(?:(?<![\d.\-][2-6])|(?<=%[0-9A-Fa-f]{2}[2-6]))(?<!\d:[2-6])"
     r"\d{3}(?:[ -]?\d){9,15}(?![\d.\-]|:[\w/])"
 )
+# where `_CARD` may start and what it needs after: any number it matches begins with one of these
+CARD_START = r"(?:(?<![\d.\-])|(?<=%[0-9A-Fa-f]{2}))[2-6](?:[ -]?\d){12}"
 _DIGIT = re.compile(r"\d")  # the card pattern needs one: most text is ruled out by a scan in C
 # a number that is the value of an id field (`dd.trace_id`, `spanId`, `order_id`) is an id, Luhn or not
 _ID_FIELD = re.compile(r"(?:id|ID|Id)\\{0,8}[\"']?[ \t]{0,8}[:=][ \t]{0,8}\\{0,8}[\"']?$")
@@ -35,6 +37,12 @@ def card_shaped(text: str) -> bool:
     """Whether `text` holds a number card redaction would check: the one rule whose outcome depends on
     the digits' values (Luhn), not only on the text's shape."""
     return _DIGIT.search(text) is not None and _CARD.search(text) is not None
+
+
+def luhn_card(text: str) -> bool:
+    """Whether card redaction could replace a number in `text`: one it matches passes the Luhn check
+    (whether an id field holds it is not asked, so this may say yes where nothing is redacted)."""
+    return _DIGIT.search(text) is not None and any(luhn_ok(m.group(0)) for m in _CARD.finditer(text))
 
 
 def redact_cards(text: str) -> str:
