@@ -57,6 +57,7 @@ _CARD_AT = re.compile(CARD_START)
 _DIGITS_JOINED = re.compile(r"\d(?:[ -]?\d)*")
 _HEX_DIGIT = re.compile(r"[0-9a-fA-F]")
 _CARD_DIGITS = 13
+_MAX_CARD_DIGITS = 19
 
 _UNFIT: Final[Pieces] = ((-1,),)  # the message's variable parts cannot be read from the runs: parse every line
 
@@ -83,7 +84,7 @@ class _Shape:
     exact: bool = False  # every line of this shape is parsed in full
     # spans of the shape's lines (the same in all) where a varying run could make a card number: a line with
     # one there is parsed in full
-    cards: tuple[tuple[int, int], ...] = ()
+    cards: tuple[tuple[int, int, bool], ...] = ()
     split: int = 0  # its lines found by splitting (or a layout's template), before it has a template of its own
     counted_into: _Counted | None = None
 
@@ -308,7 +309,7 @@ class Ingest:
     def _template_shape(
         self, parts: list[str], clock: re.Match[str] | None, where: tuple[int, int], shape: _Shape
     ) -> None:
-        guard = "".join(f"(?!.{{{s}}}.{{0,{e - s - _CARD_DIGITS}}}?{CARD_START})" for s, e in shape.cards)
+        guard = _card_guard(shape.cards, "".join(parts).isascii())
         regex = shape_template(parts, clock, shape.varying, shape.same, guard)
         known = self._shape_templates.setdefault(where, [])
         if regex is not None and len(known) < _TEMPLATES_PER_LENGTH:
@@ -387,32 +388,53 @@ class Ingest:
         self.grouper.queue(into.group, (entry.ts_ns, into, runs, entry), environment)
 
 
-def _card_spans(parts: Sequence[str], varying: Sequence[int]) -> tuple[tuple[int, int], ...]:
+def _card_spans(parts: Sequence[str], varying: Sequence[int]) -> tuple[tuple[int, int, bool], ...]:
     """Where in a line of this shape a card number could stand that is not in its first line: stretches
     of digits joined by single spaces or dashes, 13 digits long or more once every varying run is taken
     as digits, that hold a varying run or stand within two characters of one (`_CARD` looks that far
-    around a number)."""
+    around a number). With each, whether a number there could only start at its first character: a run
+    of digits alone (a millisecond timestamp, `1764…`, is never a card)."""
     free = set(varying)
     texts: list[str] = []
     spans: list[tuple[int, int]] = []
+    digit_runs: set[tuple[int, int]] = set()
     at = 0
     for n, part in enumerate(parts):
         if n % 2 and n // 2 in free:
             spans.append((at, at + len(part)))
+            if part.isdigit() and not texts[-1].endswith("%"):  # `%2041…`: a number may start past the escape
+                digit_runs.add((at, at + len(part)))
         texts.append(_HEX_DIGIT.sub("0", part) if n % 2 and n // 2 in free else part)
         at += len(part)
-    found: list[tuple[int, int]] = []
+    found: list[tuple[int, int, bool]] = []
     for match in _DIGITS_JOINED.finditer("".join(texts)):
         start, end = match.span()
         digits = end - start - match.group().count(" ") - match.group().count("-")
-        if digits >= _CARD_DIGITS and any(a < end + 2 and b > start - 2 for a, b in spans):
-            found.append((start, end))
+        if digits < _CARD_DIGITS or not any(a < end + 2 and b > start - 2 for a, b in spans):
+            continue
+        if (start, end) not in digit_runs:
+            found.append((start, end, False))
+        elif digits <= _MAX_CARD_DIGITS:  # its digits follow one another: a number ends where the run does
+            found.append((start, end, True))
     return tuple(found)
 
 
-def _card_in(line: str, spans: Sequence[tuple[int, int]]) -> bool:
+def _card_guard(spans: Sequence[tuple[int, int, bool]], ascii_only: bool) -> str:
+    """A lookahead ruling out the lines with 13 digits, spaces or dashes in a row in one of `spans` (every
+    card number is such a row), or a first digit of 2 to 6 where a number could only start at the span's
+    start. A row holds one of its span's 7-character blocks: only those few places are tried, and only a
+    block made of them is looked around. `ascii_only`: no other digits stand in the spans."""
+    digit = "[0-9 -]" if ascii_only else "[\\d -]"
+    blocks = "|".join(f".{{{at}}}" for start, end, first in spans if not first for at in range(start, end - 6, 7))
+    starts = "|".join(f".{{{start}}}[2-6]" for start, _, first in spans if first)
+    around = "|".join(f"(?<={digit}{{{7 + j}}})(?={digit}{{{6 - j}}})" for j in range(7))
+    rows = f"(?:{blocks}){digit}{{7}}(?:{around})" if blocks else ""
+    return f"(?!{'|'.join(filter(None, (rows, starts)))})" if spans else ""
+
+
+def _card_in(line: str, spans: Sequence[tuple[int, int, bool]]) -> bool:
     """Whether card redaction could replace a number in this line of a shape with these `_card_spans`."""
-    return any(_CARD_AT.search(line, start, end) for start, end in spans) and luhn_card(line)
+    return any(_CARD_AT.search(line, start, end) for start, end, _ in spans) and luhn_card(line)
 
 
 def _trace_id(run: str) -> str | None:
