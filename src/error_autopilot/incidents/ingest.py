@@ -420,14 +420,17 @@ def _card_spans(parts: Sequence[str], varying: Sequence[int]) -> tuple[tuple[int
 
 
 def _card_guard(spans: Sequence[tuple[int, int, bool]], ascii_only: bool) -> str:
-    """A lookahead ruling out the lines with 13 digits, spaces or dashes in a row in one of `spans` (every
-    card number is such a row), or a first digit of 2 to 6 where a number could only start at the span's
-    start. A row holds one of its span's 7-character blocks: only those few places are tried, and only a
-    block made of them is looked around. `ascii_only`: no other digits stand in the spans."""
+    """A lookahead ruling out the lines with 13 digits, spaces or dashes in a row in one of `spans` that
+    starts as a card number may (every card number is such a row), or a first digit of 2 to 6 where a
+    number could only start at the span's start. A row holds one of its span's 7-character blocks: only
+    those few places are tried, and only a block made of them is looked around. `ascii_only`: no other
+    digits stand in the spans."""
     digit = "[0-9 -]" if ascii_only else "[\\d -]"
     blocks = "|".join(f".{{{at}}}" for start, end, first in spans if not first for at in range(start, end - 6, 7))
     starts = "|".join(f".{{{start}}}[2-6]" for start, _, first in spans if first)
-    around = "|".join(f"(?<={digit}{{{7 + j}}})(?={digit}{{{6 - j}}})" for j in range(7))
+    # the row's first digit where a card number may start: 2 to 6, after no digit, dot or dash (or a %-escape)
+    first = f"(?:(?<!{digit[:-3]}.\\-])|(?<=%..))[2-6]"
+    around = "|".join(f"(?<={first}{digit}{{{6 + j}}})(?={digit}{{{6 - j}}})" for j in range(7))
     rows = f"(?:{blocks}){digit}{{7}}(?:{around})" if blocks else ""
     return f"(?!{'|'.join(filter(None, (rows, starts)))})" if spans else ""
 
