@@ -55,7 +55,7 @@ _CARD_AT = re.compile(CARD_START)
 # where a card number could stand once any varying run's hex digits were digits: digits joined by single
 # spaces or dashes (a number of fewer than 13 digits is no card)
 _DIGITS_JOINED = re.compile(r"\d(?:[ -]?\d)*")
-_HEX_DIGIT = re.compile(r"[0-9a-fA-F]")
+_AS_DIGITS = str.maketrans("123456789abcdefABCDEF", "0" * 21)
 _CARD_DIGITS = 13
 _MAX_CARD_DIGITS = 19
 
@@ -404,7 +404,7 @@ def _card_spans(parts: Sequence[str], varying: Sequence[int]) -> tuple[tuple[int
             spans.append((at, at + len(part)))
             if part.isdigit() and not texts[-1].endswith("%"):  # `%2041…`: a number may start past the escape
                 digit_runs.add((at, at + len(part)))
-        texts.append(_HEX_DIGIT.sub("0", part) if n % 2 and n // 2 in free else part)
+        texts.append(part.translate(_AS_DIGITS) if n % 2 and n // 2 in free else part)
         at += len(part)
     found: list[tuple[int, int, bool]] = []
     for match in _DIGITS_JOINED.finditer("".join(texts)):

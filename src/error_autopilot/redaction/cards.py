@@ -12,8 +12,8 @@ _CARD = re.compile(
     r"[2-6](?<!%[2-6])(?:(?<![\d.\-][2-6])|(?<=%[0-9A-Fa-f]{2}[2-6]))(?<!\d:[2-6])"
     r"\d{3}(?:[ -]?\d){9,15}(?![\d.\-]|:[\w/])"
 )
-# every number `_CARD` matches begins with a match of this (which looks at nothing around it: cheap to try)
-CARD_START = r"[2-6](?:[ -]?\d){12}"
+# every number `_CARD` matches begins with a match of this: where one may start, and 12 more digits
+CARD_START = r"(?:(?<![\d.\-])|(?<=%..))[2-6](?:[ -]?\d){12}"
 _DIGIT = re.compile(r"\d")  # the card pattern needs one: most text is ruled out by a scan in C
 # a number that is the value of an id field (`dd.trace_id`, `spanId`, `order_id`) is an id, Luhn or not
 _ID_FIELD = re.compile(r"(?:id|ID|Id)\\{0,8}[\"']?[ \t]{0,8}[:=][ \t]{0,8}\\{0,8}[\"']?$")
