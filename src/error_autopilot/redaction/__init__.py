@@ -15,7 +15,7 @@ numbers), `secret_names` (does a key name a secret, does its value look like one
 (values named by a secret word), `redactor` (all of them, in order).
 """
 
-from error_autopilot.redaction.cards import CARD_START, card_shaped, luhn_card
+from error_autopilot.redaction.cards import CARD_START, luhn_card
 from error_autopilot.redaction.redactor import Redactor, redactor_for
 
-__all__ = ["CARD_START", "Redactor", "card_shaped", "luhn_card", "redactor_for"]
+__all__ = ["CARD_START", "Redactor", "luhn_card", "redactor_for"]

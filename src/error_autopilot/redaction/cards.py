@@ -33,12 +33,6 @@ def luhn_ok(text: str) -> bool:
     return total % 10 == 0
 
 
-def card_shaped(text: str) -> bool:
-    """Whether `text` holds a number card redaction would check: the one rule whose outcome depends on
-    the digits' values (Luhn), not only on the text's shape."""
-    return _DIGIT.search(text) is not None and _CARD.search(text) is not None
-
-
 def luhn_card(text: str) -> bool:
     """Whether card redaction could replace a number in `text`: one it matches passes the Luhn check
     (whether an id field holds it is not asked, so this may say yes where nothing is redacted)."""
