@@ -98,18 +98,11 @@ def summarise(incidents: list[Incident], skipped: int) -> dict[str, Any]:
 
 
 def _record() -> int:
-    from error_autopilot.incidents.events import parse_entry  # noqa: PLC0415 - the recorder's own path
-    from error_autopilot.incidents.group import IncidentGrouper  # noqa: PLC0415
+    from tests.support.ingest_paths import per_line  # noqa: PLC0415 - it imports this module
 
     out: dict[str, Any] = {}
     for name, entries in corpora().items():
-        grouper, skipped = IncidentGrouper(), 0
-        for entry in entries:
-            event = parse_entry(entry, "prod", SMAP)
-            if event is None:
-                skipped += 1
-            else:
-                grouper.add(event)
+        grouper, skipped = per_line(entries, SMAP)
         out[name] = summarise(grouper.incidents(), skipped)
     RECORDED.parent.mkdir(parents=True, exist_ok=True)
     RECORDED.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")

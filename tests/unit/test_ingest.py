@@ -7,60 +7,34 @@ import base64
 import json
 import random
 import string
-import time
 from pathlib import Path
 
 import pytest
 
-from error_autopilot.config.service_map import ServiceMap
-from error_autopilot.demo.httpserver import LoopbackServer
-from error_autopilot.demo.loki_server import LokiServer
 from error_autopilot.domain.events import LogEntry
-from error_autopilot.domain.incidents import Plan
-from error_autopilot.incidents.events import parse_entry
-from error_autopilot.incidents.group import IncidentGrouper
 from error_autopilot.incidents.ingest import Admission, Ingest
-from error_autopilot.pipeline import PlanRequest, plan
-from error_autopilot.sources.http import build_client
-from error_autopilot.sources.loki import LokiSource
 from error_autopilot.state.store import ReadOnlyStateStore
 from tests.support.grouping_corpus import RECORDED, SMAP, _storm, corpora, summarise
-from tests.support.stores import WallClock, empty_state_store
+from tests.support.ingest_paths import ingested, luhn_digit, per_line, plan_over_loki
+from tests.support.stores import empty_state_store
 
 CORPORA = corpora()
 BASE = 1_795_000_000_000_000_000
 RECORDED_FIGURES = json.loads(RECORDED.read_text(encoding="utf-8"))
 
 
-def _ingested(entries: list[LogEntry], ingest: Ingest) -> dict[str, object]:
-    skipped = 0
-    for entry in entries:
-        parsed = ingest.parse(entry, "prod")
-        if parsed is None:
-            skipped += 1
-        else:
-            ingest.count(parsed)
-    return summarise(ingest.grouper.incidents(), skipped)
-
-
 @pytest.mark.parametrize("name", sorted(CORPORA))
 def test_grouping_is_what_parsing_every_line_gave(name: str) -> None:
     expected = RECORDED_FIGURES[name]
-    assert _ingested(CORPORA[name], Ingest(SMAP)) == expected
-    per_line, skipped = IncidentGrouper(), 0  # the recording still describes the per-line path
-    for entry in CORPORA[name]:
-        event = parse_entry(entry, "prod", SMAP)
-        if event is None:
-            skipped += 1
-        else:
-            per_line.add(event)
-    assert summarise(per_line.incidents(), skipped) == expected
+    assert ingested(CORPORA[name], Ingest(SMAP)) == expected
+    grouped, skipped = per_line(CORPORA[name], SMAP)  # the recording still describes the per-line path
+    assert summarise(grouped.incidents(), skipped) == expected
 
 
 def test_a_storm_is_parsed_once_per_shape_and_counted_exactly() -> None:
     entries = list(_storm(4000, 8, repeat_every=5))
     ingest = Ingest(SMAP)
-    figures = _ingested(entries, ingest)
+    figures = ingested(entries, ingest)
     incidents = figures["incidents"]
     assert isinstance(incidents, list) and len(incidents) == 8
     assert sum(i["count"] for i in incidents) == len(entries)
@@ -70,35 +44,22 @@ def test_a_storm_is_parsed_once_per_shape_and_counted_exactly() -> None:
 
 def test_a_name_or_number_that_only_looks_like_an_id_still_splits_incidents() -> None:
     lines = [
-        "Traceback (most recent call last):\n  File \"/app/jobs/run.py\", line 3, in add1234\n    x()\n"
-        "ValueError: bad",
-        "Traceback (most recent call last):\n  File \"/app/jobs/run.py\", line 3, in add5678\n    x()\n"
-        "ValueError: bad",
-        "Traceback (most recent call last):\n  File \"/app/2024/run.py\", line 3, in go\n    x()\nValueError: bad",
-        "Traceback (most recent call last):\n  File \"/app/2025/run.py\", line 3, in go\n    x()\nValueError: bad",
+        'Traceback (most recent call last):\n  File "/app/jobs/run.py", line 3, in add1234\n    x()\nValueError: bad',
+        'Traceback (most recent call last):\n  File "/app/jobs/run.py", line 3, in add5678\n    x()\nValueError: bad',
+        'Traceback (most recent call last):\n  File "/app/2024/run.py", line 3, in go\n    x()\nValueError: bad',
+        'Traceback (most recent call last):\n  File "/app/2025/run.py", line 3, in go\n    x()\nValueError: bad',
         '{"level": "error", "message": "payment failed", "service": "svc-4711"}',
         '{"level": "error", "message": "payment failed", "service": "svc-4712"}',
     ]
     entries = [LogEntry(ts_ns=1_000 + n, line=line, labels={}) for n, line in enumerate(lines * 3)]
-    per_line = IncidentGrouper()
-    for entry in entries:
-        event = parse_entry(entry, "prod", SMAP)
-        assert event is not None
-        per_line.add(event)
-    assert _ingested(entries, Ingest(SMAP)) == summarise(per_line.incidents(), 0)
-    assert len(per_line.incidents()) == 6
+    grouped, skipped = per_line(entries, SMAP)
+    assert skipped == 0
+    assert ingested(entries, Ingest(SMAP)) == summarise(grouped.incidents(), 0)
+    assert len(grouped.incidents()) == 6
 
 
 def _hex(rng: random.Random, n: int) -> str:
     return "".join(rng.choice("0123456789abcdef") for _ in range(n))
-
-
-def _luhn_digit(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return str((10 - total % 10) % 10)
 
 
 def _hostile(rng: random.Random, n: int) -> tuple[str, list[str]]:
@@ -118,7 +79,7 @@ def _hostile(rng: random.Random, n: int) -> tuple[str, list[str]]:
         return line, [key, secret]
     if kind == 3:  # the first of this shape is not a card number (Luhn), the others are
         body = "4" + "".join(rng.choice(string.digits) for _ in range(14))
-        check = _luhn_digit(body) if n > 3 else str((int(_luhn_digit(body)) + 1) % 10)
+        check = luhn_digit(body) if n > 3 else str((int(luhn_digit(body)) + 1) % 10)
         return f'level=error msg="charge {4000 + n} declined" card={body}{check}', [body + check]
     secret = _hex(rng, 32)
     trace = _hex(rng, 32)
@@ -133,24 +94,15 @@ def state_store(tmp_path: Path) -> ReadOnlyStateStore:
 
 def test_no_secret_in_a_varying_part_reaches_the_plan(state_store: ReadOnlyStateStore) -> None:
     rng = random.Random(16)
-    loki = LokiServer()
-    now = time.time_ns()
     secrets: list[str] = []
+    lines: list[str] = []
     total = 1500  # 300 lines a template: past the 256 after which a shape is matched by its own regex
     for n in range(total):
         line, found = _hostile(rng, n)
         secrets += found
-        loki.push({"service_name": "orders", "deployment_environment": "prod"}, now - (total - n) * 10**9, line)
-    smap = ServiceMap.model_validate({
-        "environments": {"prod": {"loki": {"url": "http://x", "selector": '{deployment_environment="prod"}',
-                                           "line_filter": ""}}},
-        "services": {"orders": {"repo": "acme/orders"}},
-    })  # fmt: skip
-    with LoopbackServer(loki) as server, build_client(server.url, org_id=None) as client:
-        source = LokiSource(client, smap.environments["prod"].loki.model_copy(update={"url": server.url}))
-        the_plan = plan(PlanRequest(environments=["prod"]), smap=smap, sources={"prod": source}, store=state_store,
-                        clock=WallClock())  # fmt: skip
-    written = Plan.model_validate_json(the_plan.model_dump_json()).model_dump_json()
+        lines.append(line)
+    the_plan = plan_over_loki(lines, state_store)
+    written = the_plan.model_dump_json()
     assert the_plan.windows[0].lines == total and sum(p.incident.count for p in the_plan.incidents) == total
     leaked = [s for s in secrets if s in written or any(s[i : i + 12] in written for i in range(0, len(s) - 12, 6))]
     assert not leaked, f"{len(leaked)} secrets in the plan, e.g. {leaked[0]}"
@@ -177,13 +129,10 @@ def test_text_lines_stamped_to_the_millisecond_share_a_shape() -> None:
                 "\tat com.acme.order.OrderService.placeOrder(OrderService.java:20)")  # fmt: skip
         entries.append(LogEntry(ts_ns=BASE + ms * 1_000_000, line=line, labels={"service_name": "order-service"}))
     ingest = Ingest(SMAP)
-    figures = _ingested(entries, ingest)
-    per_line = IncidentGrouper()
-    for entry in entries:
-        event = parse_entry(entry, "prod", SMAP)
-        assert event is not None
-        per_line.add(event)
-    assert figures == summarise(per_line.incidents(), 0)
+    figures = ingested(entries, ingest)
+    grouped, skipped = per_line(entries, SMAP)
+    assert skipped == 0
+    assert figures == summarise(grouped.incidents(), 0)
     assert ingest.parsed_in_full < 30, ingest.parsed_in_full
 
 
@@ -195,15 +144,12 @@ def test_a_users_own_redaction_pattern_is_applied_to_every_line() -> None:
                  line=f'level=error msg="payment refused for ACCT-{100000 + n * 737}" attempt={4000 + n}')
         for n in range(200)
     ]  # fmt: skip
-    per_line = IncidentGrouper()
-    for entry in entries:
-        event = parse_entry(entry, "prod", smap)
-        assert event is not None
-        per_line.add(event)
+    grouped, skipped = per_line(entries, smap)
+    assert skipped == 0
     ingest = Ingest(smap)
-    assert _ingested(entries, ingest) == summarise(per_line.incidents(), 0)
+    assert ingested(entries, ingest) == summarise(grouped.incidents(), 0)
     shown = json.dumps([i.model_dump(mode="json") for i in ingest.grouper.incidents()])
-    assert len(per_line.incidents()) == 2  # the redacted message and the other one
+    assert len(grouped.incidents()) == 2  # the redacted message and the other one
     assert not [n for n in range(200) if f"ACCT-{100000 + n * 737}" in shown and 100000 + n * 737 < 150000]
 
 

@@ -5,42 +5,25 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from pathlib import Path
 
 import pytest
 
-from error_autopilot.config.service_map import ServiceMap
-from error_autopilot.demo.httpserver import LoopbackServer
-from error_autopilot.demo.loki_server import LokiServer
 from error_autopilot.domain.events import LogEntry
-from error_autopilot.domain.incidents import Plan
-from error_autopilot.incidents.events import parse_entry
-from error_autopilot.incidents.group import IncidentGrouper
 from error_autopilot.incidents.ingest import Ingest
-from error_autopilot.pipeline import PlanRequest, plan
-from error_autopilot.sources.http import build_client
-from error_autopilot.sources.loki import LokiSource
 from error_autopilot.state.store import ReadOnlyStateStore
 from tests.support.grouping_corpus import SMAP, summarise
-from tests.support.stores import WallClock, empty_state_store
+from tests.support.ingest_paths import LABELS, ORDERS, ingested, luhn_digit, per_line, plan_over_loki
+from tests.support.stores import empty_state_store
 
 BASE = 1_795_000_000_000_000_000
 PER_TEMPLATE = 300  # past the 256 lines after which a shape is matched by its own regex
 
 
-def _luhn_digit(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return str((10 - total % 10) % 10)
-
-
 def _card(rng: random.Random, luhn: bool = True) -> str:
     """A 16-digit Visa-like number; with `luhn` False, one whose check digit is wrong."""
     body = "4" + "".join(rng.choice("0123456789") for _ in range(14))
-    check = int(_luhn_digit(body))
+    check = int(luhn_digit(body))
     return body + str(check if luhn else (check + 1) % 10)
 
 
@@ -91,32 +74,17 @@ def test_a_card_number_in_a_later_lines_runs_never_reaches_the_plan(state_store:
         line, number = _lookalike(n, rng)
         lines.append(line)
         lookalikes.append(number)
-    loki = LokiServer()
-    now = time.time_ns()
-    labels = {"service_name": "orders", "deployment_environment": "prod"}
-    for i, line in enumerate(lines):
-        loki.push(labels, now - (len(lines) - i) * 10**9, line)
-    smap = ServiceMap.model_validate({
-        "environments": {"prod": {"loki": {"url": "http://x", "selector": '{deployment_environment="prod"}',
-                                           "line_filter": ""}}},
-        "services": {"orders": {"repo": "acme/orders"}},
-    })  # fmt: skip
-    with LoopbackServer(loki) as server, build_client(server.url, org_id=None) as client:
-        source = LokiSource(client, smap.environments["prod"].loki.model_copy(update={"url": server.url}))
-        the_plan = plan(PlanRequest(environments=["prod"]), smap=smap, sources={"prod": source}, store=state_store,
-                        clock=WallClock())  # fmt: skip
-    written = Plan.model_validate_json(the_plan.model_dump_json()).model_dump_json()
+    the_plan = plan_over_loki(lines, state_store)
+    written = the_plan.model_dump_json()
     digits = "".join(c for c in written if c.isdigit() or c in " -")
     leaked = [c for c in cards if any(form in text for form in (c, _grouped(c, " "), _grouped(c, "-"))
                                       for text in (written, digits))]  # fmt: skip
     assert not leaked, f"{len(leaked)} of {len(cards)} card numbers in the plan, e.g. {leaked[0]}"
     assert any(number in written for number in lookalikes)  # not a card: the newest charge line shows it
-    per_line = IncidentGrouper()
-    for i, line in enumerate(lines):
-        event = parse_entry(LogEntry(ts_ns=BASE + i, line=line, labels=labels), "prod", smap)
-        assert event is not None
-        per_line.add(event)
-    expected = {i.fingerprint: i.count for i in per_line.incidents()}
+    grouped, skipped = per_line([LogEntry(ts_ns=BASE + i, line=line, labels=LABELS) for i, line in enumerate(lines)],
+                                ORDERS)  # fmt: skip
+    assert skipped == 0
+    expected = {i.fingerprint: i.count for i in grouped.incidents()}
     assert the_plan.windows[0].lines == len(lines)
     assert {p.incident.fingerprint: p.incident.count for p in the_plan.incidents} == expected
     assert sum(expected.values()) == len(lines) == 4 * PER_TEMPLATE
@@ -154,19 +122,10 @@ def test_lines_with_card_like_runs_are_counted_as_parsing_each_in_full_gives() -
     rng = random.Random(1515)
     entries = [LogEntry(ts_ns=BASE + n, line=_random_line(rng, n), labels={"service_name": "orders"})
                for n in range(3000)]  # fmt: skip
-    per_line, skipped = IncidentGrouper(), 0
-    for entry in entries:
-        event = parse_entry(entry, "prod", SMAP)
-        if event is None:
-            skipped += 1
-        else:
-            per_line.add(event)
-    ingest = Ingest(SMAP)
-    for entry in entries:
-        parsed = ingest.parse(entry, "prod")
-        assert parsed is not None
-        ingest.count(parsed)
-    assert summarise(ingest.grouper.incidents(), 0) == summarise(per_line.incidents(), skipped)
+    grouped, skipped = per_line(entries, SMAP)
+    assert (
+        ingested(entries, Ingest(SMAP)) == summarise(grouped.incidents(), skipped) == summarise(grouped.incidents(), 0)
+    )
 
 
 def test_a_number_that_fails_the_luhn_check_is_counted_from_its_runs() -> None:
@@ -174,14 +133,8 @@ def test_a_number_that_fails_the_luhn_check_is_counted_from_its_runs() -> None:
     entries = [LogEntry(ts_ns=BASE + n, line=_lookalike(n, rng)[0], labels={"service_name": "orders"})
                for n in range(400)]  # fmt: skip
     ingest = Ingest(SMAP)
-    for entry in entries:
-        parsed = ingest.parse(entry, "prod")
-        assert parsed is not None
-        ingest.count(parsed)
-    per_line = IncidentGrouper()
-    for entry in entries:
-        event = parse_entry(entry, "prod", SMAP)
-        assert event is not None
-        per_line.add(event)
-    assert summarise(ingest.grouper.incidents(), 0) == summarise(per_line.incidents(), 0)
+    figures = ingested(entries, ingest)
+    grouped, skipped = per_line(entries, SMAP)
+    assert skipped == 0
+    assert figures == summarise(grouped.incidents(), 0)
     assert ingest.parsed_in_full == 1  # the shape's first line: every other is counted from its runs
