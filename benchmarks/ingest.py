@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.storm import SERVICES
-from error_autopilot.app import read_plan
+from error_autopilot.workfiles import read_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 TIME = "/usr/bin/time"

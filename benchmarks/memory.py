@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import ingest
-from error_autopilot.app import plan_json, read_plan
 from error_autopilot.config.service_map import Policy
 from error_autopilot.state import ledger
 from error_autopilot.state.model import State, state_json
+from error_autopilot.workfiles import plan_json, read_plan
 
 
 def method_floor() -> float:

@@ -2,39 +2,29 @@
 
 Each adapter (and the SDK under it: PyGithub, GitPython, httpx, Claude) is imported inside the function
 that builds it, so a command loads only what it uses: `check` no SDK, `plan` httpx and GitPython (for
-the state branch), the Claude SDK only with a key. tests/unit/test_startup.py holds every command to it."""
+the state branch), the Claude SDK only with a key. tests/unit/test_startup.py holds every command to it.
+
+Its neighbours: `commands` runs the stages with what this builds, `workfiles` reads and writes the files
+the phases hand each other, `preflight` checks a run before it starts, `state.admin` is `state show|…`."""
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import sys
-import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
-
 from error_autopilot import __version__
 from error_autopilot.config.service_map import Auth, ServiceMap, load_service_map
 from error_autopilot.config.settings import Settings, resolve_secret
-from error_autopilot.domain.errors import (
-    ConfigError,
-    FilesystemError,
-    SinkError,
-    StateConflict,
-    StateCorrupt,
-    StateError,
-)
+from error_autopilot.domain.errors import ConfigError, SinkError
 from error_autopilot.domain.findings import Finding
-from error_autopilot.domain.incidents import Plan, PlannedIncident
-from error_autopilot.domain.layout import COMPACT
-from error_autopilot.domain.report import RunReport
+from error_autopilot.domain.incidents import PlannedIncident
 from error_autopilot.investigation.sanitize import Redactor
 from error_autopilot.ports import (
     Budget,
@@ -48,15 +38,7 @@ from error_autopilot.ports import (
 from error_autopilot.publishing import Publisher, github_repo_name
 from error_autopilot.resilience import Breakers, Deadline
 from error_autopilot.state import ledger
-from error_autopilot.state.model import (
-    STATE_SCHEMA_VERSION,
-    Cursor,
-    IncidentRecord,
-    IssueRef,
-    RunBookkeeping,
-    State,
-    state_json,
-)
+from error_autopilot.state.model import IssueRef
 
 if TYPE_CHECKING:
     import anthropic
@@ -66,7 +48,6 @@ if TYPE_CHECKING:
     from error_autopilot.investigation.agent import ClaudeAnalyst
     from error_autopilot.investigation.checkout import GitWorkspace
     from error_autopilot.lifecycle import Lifecycle
-    from error_autopilot.state.store import GitStateStore
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +88,9 @@ def outages(ctx: Context) -> list[str]:
     return [b.describe() for b in ctx.breakers.open() if not b.name.startswith("Loki")]
 
 
-def _credentials(auth: Auth, where: str) -> tuple[str | None, tuple[str, str] | None]:
-    """Resolve an Auth block's variable names to (bearer, basic) values."""
+def credentials(auth: Auth, where: str) -> tuple[str | None, tuple[str, str] | None]:
+    """Resolve an Auth block's variable names to (bearer, basic) values; an unset one is a ConfigError
+    naming `where`."""
     if auth.bearer_env:
         token = resolve_secret(auth.bearer_env)
         if not token:
@@ -123,19 +105,6 @@ def _credentials(auth: Auth, where: str) -> tuple[str | None, tuple[str, str] | 
     return None, None
 
 
-def unset_variables(smap: ServiceMap) -> list[str]:
-    """Every environment variable the map names for credentials that is unset, as `field: NAME is not set`."""
-    problems: list[str] = []
-    for env, cfg in smap.environments.items():
-        blocks = [("loki", cfg.loki.auth)] + ([("tempo", cfg.tempo.auth)] if cfg.tempo else [])
-        for part, auth in blocks:
-            for key in ("bearer_env", "username_env", "password_env"):
-                name = getattr(auth, key)
-                if name and not resolve_secret(name):
-                    problems.append(f"environments.{env}.{part}.auth.{key}: {name} is not set")
-    return problems
-
-
 def event_sources(ctx: Context, environments: list[str]) -> dict[str, EventSource]:
     """A Loki source per environment."""
     from error_autopilot.sources.http import RetryPolicy, build_client
@@ -144,7 +113,7 @@ def event_sources(ctx: Context, environments: list[str]) -> dict[str, EventSourc
     sources: dict[str, EventSource] = {}
     for env in environments:
         cfg = ctx.smap.environments[env].loki
-        bearer, basic = _credentials(cfg.auth, f"environments.{env}.loki.auth")
+        bearer, basic = credentials(cfg.auth, f"environments.{env}.loki.auth")
         client = build_client(cfg.url, org_id=cfg.org_id, bearer=bearer, basic=basic, timeout_s=cfg.timeout_s)
         policy = RetryPolicy(deadline_s=cfg.deadline_s, run_deadline=ctx.deadline)
         sources[env] = LokiSource(client, cfg, policy, breaker=ctx.breakers.get(f"Loki ({env})"))
@@ -160,7 +129,7 @@ def trace_sources(ctx: Context) -> dict[str, TraceSource]:
     for env, cfg in ctx.smap.environments.items():
         if cfg.tempo is None:
             continue
-        bearer, basic = _credentials(cfg.tempo.auth, f"environments.{env}.tempo.auth")
+        bearer, basic = credentials(cfg.tempo.auth, f"environments.{env}.tempo.auth")
         client = build_client(
             cfg.tempo.url, org_id=cfg.tempo.org_id, bearer=bearer, basic=basic, timeout_s=cfg.tempo.timeout_s
         )
@@ -169,17 +138,6 @@ def trace_sources(ctx: Context) -> dict[str, TraceSource]:
             breaker=ctx.breakers.get(f"Tempo ({env})"),
         )  # fmt: skip
     return sources
-
-
-def selected_environments(ctx: Context, requested: list[str] | None) -> list[str]:
-    """The environments to poll; an unknown name is a ConfigError listing the known ones."""
-    if not requested:
-        return list(ctx.smap.environments)
-    unknown = [e for e in requested if e not in ctx.smap.environments]
-    if unknown:
-        known = ", ".join(ctx.smap.environments)
-        raise ConfigError(f"unknown environment {', '.join(unknown)}; the service map has: {known}")
-    return requested
 
 
 def github_client(ctx: Context) -> github.Github:
@@ -215,145 +173,12 @@ def telegram_client(ctx: Context) -> httpx.Client | None:
     return httpx.Client(base_url=f"{ctx.settings.telegram_api_url}/bot{token.get_secret_value()}", timeout=30)
 
 
-_WRITABLE_HINT = "choose a writable folder with {flag}, or fix its permissions"
-
-
-def ensure_writable(folder: Path, flag: str) -> None:
-    """Fail before any work (and any state write) when a folder the run must write to is not writable."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
-            pass
-    except OSError as e:
-        raise FilesystemError(
-            f"cannot write to {folder} ({flag}): {e.strerror or e}", hint=_WRITABLE_HINT.format(flag=flag)
-        ) from e
-
-
-def write_json(path: Path, data: str | Iterable[str]) -> None:
-    """Write atomically so a killed run never leaves half a file for the next phase; `data` may come in
-    pieces, so a large file need not exist as one string."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("w", encoding="utf-8") as out:
-            out.writelines([data] if isinstance(data, str) else data)
-        tmp.replace(path)
-    except OSError as e:
-        raise FilesystemError(
-            f"cannot write {path}: {e.strerror or e}", hint=_WRITABLE_HINT.format(flag="--work-dir / --output")
-        ) from e
-
-
-def write_plan(path: Path, plan: Plan) -> None:
-    """plan.json, byte for byte what `plan_json(plan)` is, written one incident at a time: a storm's plan is
-    tens of megabytes, and that string (with the serializer's buffer behind it) was the plan command's
-    peak memory."""
-    write_json(path, _plan_pieces(plan))
-
-
-def plan_json(model: BaseModel) -> str:
-    """A plan (or a piece of one) as plan.json holds it. Only this version reads it back (the later stages
-    of the same workflow run, or one upgraded in between: it reads the older layout too), so it leaves out
-    what is at its default and writes the compact layout (`domain.layout`)."""
-    return model.model_dump_json(exclude_defaults=True, context={COMPACT: True})
-
-
-def _plan_pieces(plan: Plan) -> Iterator[str]:
-    marker = '"incidents":['
-    frame = plan_json(plan.model_copy(update={"incidents": ()}))
-    if frame.count(marker + "]") != 1:  # cannot tell where the list goes: write it whole
-        yield plan_json(plan)
-        return
-    head, tail = frame.split(marker + "]")
-    yield head + marker
-    for n, planned in enumerate(plan.incidents):
-        yield "," + plan_json(planned) if n else plan_json(planned)
-    yield "]" + tail
-
-
-def read_plan(path: Path) -> Plan:
-    """Load plan.json with a clear error when it is missing or from another version."""
-    try:
-        return Plan.model_validate_json(path.read_bytes())  # bytes: no decoded copy of a large plan
-    except OSError as e:
-        raise ConfigError(f"cannot read the plan {path}: {e.strerror or e}") from e
-    except ValueError as e:
-        raise ConfigError(f"{path} is not a plan this version understands: {e}") from e
-
-
-def read_findings(folder: Path) -> dict[str, Finding]:
-    """Every finding-<fp>.json of a folder (the hardened flow merges the matrix artifacts here)."""
-    findings: dict[str, Finding] = {}
-    if not folder.is_dir():
-        return findings
-    for file in sorted(folder.glob("finding-*.json")):
-        try:
-            finding = Finding.model_validate_json(file.read_text(encoding="utf-8"))
-        except ValueError as e:
-            raise ConfigError(f"{file} is not a finding this version understands: {e}") from e
-        findings[finding.fingerprint] = finding
-    return findings
-
-
-DEFERRED_FILE = "deferred.json"
-
-
-def write_deferred(folder: Path, fingerprints: list[str]) -> None:
-    """The incidents the run deadline left uninvestigated: publish leaves them pending, not bare."""
-    write_json(folder / DEFERRED_FILE, json.dumps(sorted(fingerprints)))
-
-
-def read_deferred(folder: Path) -> list[str]:
-    """The deferred fingerprints written by investigate (none when it did not run or wrote none)."""
-    try:
-        data = json.loads((folder / DEFERRED_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"cannot read {folder / DEFERRED_FILE}: {e}") from e
-    return [str(x) for x in data] if isinstance(data, list) else []
-
-
-def report_outputs(report: RunReport, plan: Plan | None) -> dict[str, str | int]:
-    """The action's outputs."""
-    urls = sorted({u for i in report.incidents for u in (i.issue_url, i.pr_url) if u})
-    touched = {"created", "updated", "reopened"}
-    return {
-        "incidents": len(report.incidents),
-        "new-incidents": report.count("new") + report.count("regressed"),
-        "issues": sum(1 for i in report.incidents if i.issue_action in touched),
-        "prs": sum(1 for i in report.incidents if i.pr_action in {"created", "updated"}),
-        "urls": json.dumps(urls),
-        "matrix": json.dumps([p.incident.fingerprint for p in plan.selected if p.status != "muted"]) if plan else "[]",
-    }
-
-
 def state_store(ctx: Context, repo: str | None, branch: str, *, read_only: bool) -> StateStore:
     """The state branch of `repo` (default: the checkout the action runs in, else local mode)."""
     from error_autopilot.state.store import GitStateStore, ReadOnlyStateStore
 
     store = GitStateStore(repo, branch=branch, work_dir=ctx.settings.work_dir)
     return ReadOnlyStateStore(store) if read_only else store
-
-
-def describe_state(ctx: Context, repo: str | None, branch: str, *, writes: bool, ephemeral: bool) -> str:
-    """The one line that says where this run keeps its state (and whether it writes it).
-
-    `ephemeral`: the machine is thrown away after the run (an Actions job), so local mode would
-    forget every cursor and incident; that is refused rather than said."""
-    from error_autopilot.state.store import STATE_FILE, GitStateStore
-
-    location = GitStateStore(repo, branch=branch, work_dir=ctx.settings.work_dir).location
-    if location.local_mode and ephemeral:
-        raise StateError(
-            "no state repository: this folder is not a checkout, and local state would be lost with the job",
-            hint="run actions/checkout before error-autopilot, or pass --state-repo",
-        )
-    line = f"state: {STATE_FILE} on {location.description}"
-    if location.local_mode:
-        line += " (local mode: no --state-repo given and this folder is not a git checkout)"
-    return line + ("" if writes else "; this run only reads it")
 
 
 def planning_store(
@@ -495,147 +320,3 @@ def notifier(ctx: Context) -> Notifier | None:
         client, chats=chats, silent_hours=ctx.smap.telegram.silent_hours, redactor=ctx.redactor,
         run_url=ctx.settings.run_url, breaker=ctx.breakers.get("Telegram"),
     )  # fmt: skip
-
-
-def connectivity(ctx: Context) -> list[tuple[str, bool]]:
-    """One line per Loki/Tempo endpoint: reachable with these credentials, or why not."""
-    import httpx
-
-    from error_autopilot.sources.http import build_client
-
-    results: list[tuple[str, bool]] = []
-    checks: list[tuple[str, str, httpx.Client]] = []
-    for env, cfg in ctx.smap.environments.items():
-        bearer, basic = _credentials(cfg.loki.auth, f"environments.{env}.loki.auth")
-        loki = build_client(cfg.loki.url, org_id=cfg.loki.org_id, bearer=bearer, basic=basic, timeout_s=10)
-        checks.append((f"{env} Loki {cfg.loki.url}", "/loki/api/v1/labels", loki))
-        if cfg.tempo:
-            bearer, basic = _credentials(cfg.tempo.auth, f"environments.{env}.tempo.auth")
-            tempo = build_client(cfg.tempo.url, org_id=cfg.tempo.org_id, bearer=bearer, basic=basic, timeout_s=10)
-            checks.append((f"{env} Tempo {cfg.tempo.url}", "/api/echo", tempo))
-    for label, path, client in checks:
-        try:
-            response = client.get(path)
-            ok = response.status_code < 300
-            results.append((f"{label}: HTTP {response.status_code}" + ("" if ok else f" {response.text[:120]}"), ok))
-        except httpx.HTTPError as e:
-            results.append((f"{label}: {type(e).__name__}: {e}", False))
-    return results
-
-
-def state_admin(
-    settings: Settings, action: str, repo: str | None, branch: str, work_dir: Path, confirmed: bool
-) -> str:  # fmt: skip
-    """`state show|repair|reset`: returns what to print. Never resets without --yes; a save that lost
-    a race with a run is a StateConflict, never reported as done."""
-    from error_autopilot.state.store import GitStateStore
-
-    store = GitStateStore(repo, branch=branch, work_dir=work_dir)
-    tip, text = store.read_raw()
-    if action == "show":
-        return text if text is not None else f"(no {branch} branch yet: the first run creates it)"
-    if action == "scrub":
-        return scrub_history(store, tip, confirmed)
-    if action == "reset":
-        if not confirmed:
-            raise ConfigError("state reset forgets every cursor and incident; repeat with --yes to confirm",
-                              hint="known issues are found again by their fingerprint markers")  # fmt: skip
-        _write_or_refuse(store, State(), "state reset by hand", tip)
-        return f"reset {branch}"
-    if text is None:
-        return f"nothing to repair: {branch} does not exist yet (the first run creates it)"
-    repaired, dropped = repair(text)
-    _write_or_refuse(store, repaired, "state repaired by hand", tip)
-    kept = f"kept {len(repaired.incidents)} incident(s)"
-    return f"repaired {branch}: {kept}, dropped {len(dropped)}: {', '.join(dropped) or 'nothing'}"
-
-
-def scrub_history(store: GitStateStore, tip: str | None, confirmed: bool) -> str:
-    """`state scrub`: the branch rewritten as one commit holding the current state without log text
-    (older versions kept raw sample lines and unredacted titles in every commit)."""
-    if tip is None:
-        return f"(no {store.branch} branch: nothing to scrub)"
-    if not confirmed:
-        raise ConfigError(
-            f"state scrub replaces the whole history of {store.branch} with one commit (a force-push); "
-            "repeat with --yes to confirm",
-            hint="run it between two scheduled runs; clones made before keep the old commits",
-        )
-    body = state_json(store.load())
-    store.replace_history(body, "error-autopilot: state scrubbed of log text (history rewritten)", tip)
-    return (f"scrubbed {store.branch}: its history is now one commit, without log lines; secrets that older "
-            "versions stored may still be in forks, clones and GitHub's caches, so rotate them")  # fmt: skip
-
-
-def _write_or_refuse(store: GitStateStore, state: State, message: str, tip: str | None) -> None:
-    if not store.write_raw(state_json(state), f"error-autopilot: {message}", tip):
-        raise StateConflict(
-            f"nothing written: {store.branch} changed since it was read (a run saved in between)",
-            hint="run the command again",
-        )
-
-
-def repair(text: str | None) -> tuple[State, list[str]]:
-    """Keep every record of a damaged state.json that still validates; name the ones dropped.
-
-    A file of a newer schema version is refused (StateCorrupt): rewriting it in this version's
-    layout would silently drop what the newer version recorded."""
-    try:
-        raw = json.loads(text or "{}")
-    except json.JSONDecodeError:
-        return State(), ["the whole file (not JSON)"]
-    if not isinstance(raw, dict):
-        return State(), ["the whole file (not a JSON object)"]
-    version = raw.get("schema_version", 0)
-    if isinstance(version, int) and version > STATE_SCHEMA_VERSION:
-        raise StateCorrupt(
-            f"state.json has schema version {version}, newer than this error-autopilot understands "
-            f"({STATE_SCHEMA_VERSION}): not repaired",
-            hint="repair it with the newer version that wrote it; an older one must not rewrite it",
-        )
-    dropped: list[str] = []
-    incidents, cursors = {}, {}
-    for fp, record in (raw.get("incidents") or {}).items():
-        try:
-            incidents[fp] = IncidentRecord.model_validate(record)
-        except ValueError:
-            dropped.append(f"incident {fp}")
-    for env, cursor in (raw.get("cursors") or {}).items():
-        try:
-            cursors[env] = Cursor.model_validate(cursor)
-        except ValueError:
-            dropped.append(f"cursor {env}")
-    try:
-        runs = RunBookkeeping.model_validate(raw.get("runs") or {})
-    except ValueError:
-        runs = RunBookkeeping()
-        dropped.append("run bookkeeping (daily token spend)")
-    return State(incidents=incidents, cursors=cursors, runs=runs), dropped
-
-
-def with_trace(ctx: Context, plan: Plan, trace_id: str, environments: list[str]) -> Plan:
-    """Make sure a dispatched trace is investigated: first in its incident, or as an incident of its own.
-    That incident goes first, so the run selects it; the last one the plan selected is then left lean."""
-    from error_autopilot.investigation.traces import incident_from_trace
-
-    tid = trace_id.lower().rjust(32, "0")
-    for planned in plan.incidents:
-        if tid in planned.incident.trace_ids:
-            ids = (*[t for t in planned.incident.trace_ids if t != tid], tid)
-            moved = planned.model_copy(update={"incident": planned.incident.model_copy(update={"trace_ids": ids}),
-                                               "evidence": "full"})  # fmt: skip
-            return _first(plan, moved, [p for p in plan.incidents if p is not planned])
-    sources = trace_sources(ctx)
-    for env in environments:
-        if env not in sources:
-            continue
-        incident = incident_from_trace(sources[env].get_trace(tid), env, ctx.smap)
-        if incident is not None:
-            return _first(plan, PlannedIncident(incident=incident, status="new"), list(plan.incidents))
-    log.warning("trace %s was not found in any environment's Tempo; nothing added to the plan", tid)
-    return plan
-
-
-def _first(plan: Plan, first: PlannedIncident, others: list[PlannedIncident]) -> Plan:
-    """The plan with `first` ahead of `others`, selected again under its cap."""
-    return plan.model_copy(update={"incidents": ledger.select([first, *others], plan.max_incidents)})

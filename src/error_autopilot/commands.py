@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import logging
 import sys
 from dataclasses import dataclass, replace
@@ -11,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from error_autopilot import actions_io, app, pipeline
+from error_autopilot import actions_io, app, dispatched_trace, pipeline, preflight, workfiles
 from error_autopilot.config.settings import Settings, environment, parse_duration
 from error_autopilot.domain.errors import ConfigError
 from error_autopilot.domain.findings import Finding
@@ -69,7 +70,7 @@ def _options(args: argparse.Namespace, settings: Settings) -> RunOptions:
 
 
 def _plan(ctx: app.Context, opts: RunOptions, timings: pipeline.Timings) -> Plan:
-    environments = app.selected_environments(ctx, list(opts.environments))
+    environments = preflight.selected_environments(ctx, list(opts.environments))
     services: tuple[str, ...] = ()
     if opts.service:
         canonical = ctx.smap.resolve_service(opts.service)
@@ -88,10 +89,11 @@ def _plan(ctx: app.Context, opts: RunOptions, timings: pipeline.Timings) -> Plan
             clock=ctx.clock,
         )  # fmt: skip
         if opts.trace_id:
-            plan = app.with_trace(ctx, plan, opts.trace_id, environments)
+            tempo = functools.partial(app.trace_sources, ctx)  # built only if no planned incident holds it
+            plan = dispatched_trace.with_trace(plan, opts.trace_id, environments, smap=ctx.smap, trace_sources=tempo)
         plan = ledger.cap_pending(plan, ctx.smap.policy.max_pending)
     # compact: a storm's plan holds thousands of incidents and the overlap's line ids (indenting added half)
-    app.write_plan(ctx.settings.work_dir / "plan.json", plan)
+    workfiles.write_plan(ctx.settings.work_dir / "plan.json", plan)
     return plan
 
 
@@ -120,8 +122,8 @@ def _investigate(ctx: app.Context, plan: Plan, opts: RunOptions, timings: pipeli
         )  # fmt: skip
     folder = ctx.settings.work_dir / "findings"
     for finding in done.findings:
-        app.write_json(folder / f"finding-{finding.fingerprint}.json", finding.model_dump_json(indent=2))
-    app.write_deferred(folder, done.deferred)
+        workfiles.write_json(folder / f"finding-{finding.fingerprint}.json", finding.model_dump_json(indent=2))
+    workfiles.write_deferred(folder, done.deferred)
     return {f.fingerprint: f for f in done.findings}
 
 
@@ -135,7 +137,7 @@ def _publish(
     ctx: app.Context, plan: Plan, findings: dict[str, Finding], opts: RunOptions, timings: pipeline.Timings
 ) -> RunReport:
     store = None if opts.dry_run else app.state_store(ctx, opts.state_repo, opts.state_branch, read_only=False)
-    deferred = app.read_deferred(ctx.settings.work_dir / "findings")
+    deferred = workfiles.read_deferred(ctx.settings.work_dir / "findings")
     with timings.stage("publish"):
         publisher = app.publisher(ctx, sink=opts.sink, out=opts.out)
         lifecycle = app.lifecycle(ctx, publisher.tracker) if store is not None else None
@@ -162,9 +164,9 @@ def _publish(
             report = report.model_copy(update={"notifications": tuple(notifier.notify(report))})
     report = report.model_copy(update={"durations_s": dict(timings.seconds)})
     work = ctx.settings.work_dir
-    app.write_json(work / "report.json", report.model_dump_json(indent=2))
+    workfiles.write_json(work / "report.json", report.model_dump_json(indent=2))
     summary = render_summary(report, run_url=ctx.settings.run_url)
-    app.write_json(work / "summary.md", summary)
+    workfiles.write_json(work / "summary.md", summary)
     if not actions_io.write_summary(summary, ctx.settings.step_summary) and ctx.settings.step_summary:
         _echo(summary)
     return report
@@ -173,13 +175,13 @@ def _publish(
 def _preflight(ctx: app.Context, opts: RunOptions, *, publishes: bool, uses_state: bool = True) -> None:
     """Refuse at once, before polling or any state write, what would fail later: an unwritable
     folder, a state repository that is not there. Says in one line where state lives."""
-    app.ensure_writable(ctx.settings.work_dir, "--work-dir")
+    workfiles.ensure_writable(ctx.settings.work_dir, "--work-dir")
     if publishes and opts.sink == "local" and opts.out is not None:
-        app.ensure_writable(opts.out, "--out")
+        workfiles.ensure_writable(opts.out, "--out")
     if uses_state:
         writes = publishes and not opts.dry_run
-        line = app.describe_state(ctx, opts.state_repo, opts.state_branch, writes=writes,
-                                  ephemeral=actions_io.in_actions())  # fmt: skip
+        line = preflight.describe_state(ctx, opts.state_repo, opts.state_branch, writes=writes,
+                                        ephemeral=actions_io.in_actions())  # fmt: skip
         log.info("%s", line)
 
 
@@ -213,7 +215,7 @@ def plan(args: argparse.Namespace, settings: Settings) -> int:
     _preflight(ctx, opts, publishes=False)
     the_plan = _plan(ctx, opts, pipeline.Timings())
     if args.output:
-        app.write_plan(args.output, the_plan)
+        workfiles.write_plan(args.output, the_plan)
     _echo(render_table(pipeline.plan_preview(the_plan)))
     return 3 if the_plan.windows and all(w.error for w in the_plan.windows) else 0
 
@@ -221,11 +223,11 @@ def plan(args: argparse.Namespace, settings: Settings) -> int:
 def investigate(args: argparse.Namespace, settings: Settings) -> int:
     """`error-autopilot investigate`."""
     ctx = app.load_context(replace_settings(settings, args))
-    the_plan = app.read_plan(args.plan or ctx.settings.work_dir / "plan.json")
+    the_plan = workfiles.read_plan(args.plan or ctx.settings.work_dir / "plan.json")
     findings = _investigate(ctx, the_plan, _options(args, ctx.settings), pipeline.Timings())
     if args.output:
         for finding in findings.values():
-            app.write_json(args.output / f"finding-{finding.fingerprint}.json", finding.model_dump_json(indent=2))
+            workfiles.write_json(args.output / f"finding-{finding.fingerprint}.json", finding.model_dump_json(indent=2))
     for finding in findings.values():
         loc = finding.primary_location
         where = f"{loc.path}:{loc.line}" if loc else "location unknown"
@@ -236,8 +238,8 @@ def investigate(args: argparse.Namespace, settings: Settings) -> int:
 def publish(args: argparse.Namespace, settings: Settings) -> int:
     """`error-autopilot publish`."""
     ctx = app.load_context(replace_settings(settings, args))
-    the_plan = app.read_plan(args.plan or ctx.settings.work_dir / "plan.json")
-    findings = app.read_findings(args.findings or ctx.settings.work_dir / "findings")
+    the_plan = workfiles.read_plan(args.plan or ctx.settings.work_dir / "plan.json")
+    findings = workfiles.read_findings(args.findings or ctx.settings.work_dir / "findings")
     opts = _options(args, ctx.settings)
     _preflight(ctx, opts, publishes=True)
     report = _publish(ctx, the_plan, findings, opts, pipeline.Timings())
@@ -258,7 +260,7 @@ def replace_settings(settings: Settings, args: argparse.Namespace) -> Settings:
 def check(args: argparse.Namespace, settings: Settings) -> int:
     """`error-autopilot check [--connect]`."""
     ctx = app.load_context(replace_settings(settings, args))
-    unset = app.unset_variables(ctx.smap)
+    unset = preflight.unset_variables(ctx.smap)
     if unset:
         raise ConfigError(
             f"{ctx.settings.config}: {len(unset)} environment variable(s) it names are not set:\n" + "\n".join(unset),
@@ -268,7 +270,7 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
     if not args.connect:
         return 0
     failures = 0
-    for line, ok in app.connectivity(ctx):
+    for line, ok in preflight.connectivity(ctx):
         _echo(("ok    " if ok else "FAIL  ") + line)
         failures += not ok
     return 3 if failures else 0
@@ -283,7 +285,9 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def state(args: argparse.Namespace, settings: Settings) -> int:
     """`error-autopilot state show|repair|reset|scrub`."""
-    _echo(app.state_admin(settings, args.action, args.state_repo, args.state_branch, args.work_dir, args.yes))
+    from error_autopilot.state.admin import state_admin  # noqa: PLC0415 - GitPython: only this command and runs
+
+    _echo(state_admin(args.action, args.state_repo, args.state_branch, args.work_dir, args.yes))
     return 0
 
 
@@ -292,6 +296,20 @@ def bridge(args: argparse.Namespace, settings: Settings) -> int:
     from error_autopilot.bridge.service import run_bridge  # noqa: PLC0415 - a separate long-running program
 
     return run_bridge(args.config, once=args.once, environ=environment())
+
+
+def report_outputs(report: RunReport, plan: Plan | None) -> dict[str, str | int]:
+    """The action's outputs (action.yml declares them)."""
+    urls = sorted({u for i in report.incidents for u in (i.issue_url, i.pr_url) if u})
+    touched = {"created", "updated", "reopened"}
+    return {
+        "incidents": len(report.incidents),
+        "new-incidents": report.count("new") + report.count("regressed"),
+        "issues": sum(1 for i in report.incidents if i.issue_action in touched),
+        "prs": sum(1 for i in report.incidents if i.pr_action in {"created", "updated"}),
+        "urls": json.dumps(urls),
+        "matrix": json.dumps([p.incident.fingerprint for p in plan.selected if p.status != "muted"]) if plan else "[]",
+    }
 
 
 def action(args: argparse.Namespace, settings: Settings) -> int:
@@ -323,15 +341,15 @@ def action(args: argparse.Namespace, settings: Settings) -> int:
     if settings.phase in {"run", "plan"}:
         the_plan = _plan(ctx, opts, timings)
     else:
-        the_plan = app.read_plan(settings.work_dir / "plan.json")
+        the_plan = workfiles.read_plan(settings.work_dir / "plan.json")
     if settings.phase in {"run", "investigate"}:
         findings = _investigate(ctx, the_plan, opts, timings)
     else:
-        findings = app.read_findings(settings.work_dir / "findings")
+        findings = workfiles.read_findings(settings.work_dir / "findings")
     if settings.phase in {"run", "publish"}:
         report = _publish(ctx, the_plan, findings, opts, timings)
     shown = report or pipeline.plan_preview(the_plan)
-    outputs = app.report_outputs(shown, the_plan)
+    outputs = report_outputs(shown, the_plan)
     outputs["report-path"] = str(settings.work_dir / "report.json") if report else ""
     actions_io.set_outputs(outputs)
     _echo(render_table(shown))

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from error_autopilot.app import repair, state_admin
-from error_autopilot.config.settings import Settings
 from error_autopilot.domain.errors import StateConflict, StateCorrupt, StateError
+from error_autopilot.state.admin import repair, state_admin
 from error_autopilot.state.model import State
 from error_autopilot.state.store import GitStateStore, ReadOnlyStateStore
 from tests.support.world import git
@@ -232,7 +231,7 @@ def test_repair_refuses_a_newer_file_and_leaves_it_alone(tmp_path: Path) -> None
     newer = json.dumps({"schema_version": 99, "incidents": {}, "future": True})
     _push_raw(tmp_path, remote, newer)
     with pytest.raises(StateCorrupt, match="schema version 99, newer than"):
-        state_admin(Settings(), "repair", str(remote), "error-autopilot-state", tmp_path / "w", False)
+        state_admin("repair", str(remote), "error-autopilot-state", tmp_path / "w", False)
     assert GitStateStore(str(remote), work_dir=tmp_path / "w").read_raw()[1] == newer
 
 
@@ -249,4 +248,4 @@ def test_repair_that_loses_a_race_says_nothing_was_written(tmp_path: Path) -> No
     hook.write_text("#!/bin/sh\necho 'error: cannot lock ref' >&2\nexit 1\n")  # another run saved in between
     hook.chmod(0o755)
     with pytest.raises(StateConflict, match="nothing written"):
-        state_admin(Settings(), "repair", str(remote), "error-autopilot-state", tmp_path / "w", False)
+        state_admin("repair", str(remote), "error-autopilot-state", tmp_path / "w", False)

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from error_autopilot.app import state_admin
-from error_autopilot.config.settings import Settings
 from error_autopilot.domain.errors import ConfigError, StateError
+from error_autopilot.state.admin import state_admin
 from error_autopilot.state.model import STATE_SCHEMA_VERSION
 from error_autopilot.state.store import GitStateStore
 from tests.support.world import git
@@ -59,7 +58,7 @@ def _everything(remote: Path) -> str:
 def test_scrub_rewrites_the_history_as_one_commit_without_log_text(tmp_path: Path) -> None:
     remote = _old_branch(tmp_path)
     assert TOKEN in _everything(remote) and PASSWORD in _everything(remote)
-    admin = (Settings(), "scrub", str(remote), BRANCH, tmp_path / "work")
+    admin = ("scrub", str(remote), BRANCH, tmp_path / "work")
     with pytest.raises(ConfigError, match="--yes"):
         state_admin(*admin, False)
     assert len(git(remote, "--git-dir", str(remote), "rev-list", BRANCH).split()) == 3, "nothing without --yes"

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from error_autopilot.app import plan_json, read_plan, write_plan
 from error_autopilot.domain.incidents import FingerprintPart, Incident, Plan, PlannedIncident, TimelineCount
 from error_autopilot.domain.layout import COMPACT
 from error_autopilot.domain.stack import ExceptionInfo, Frame, StackTrace
@@ -18,6 +17,7 @@ from error_autopilot.pipeline import Timings, build_report
 from error_autopilot.state import ledger
 from error_autopilot.state.migrations import migrate
 from error_autopilot.state.model import STATE_SCHEMA_VERSION, IncidentRecord, IssueRef, State, state_json
+from error_autopilot.workfiles import plan_json, read_plan, write_plan
 from tests.support.stores import WallClock
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "state"

@@ -11,7 +11,7 @@ PKG = Path(__file__).resolve().parents[2] / "src" / "error_autopilot"
 
 # SDK → the only modules (path prefixes, relative to the package) allowed to import it.
 SDK_HOMES: dict[str, tuple[str, ...]] = {
-    "httpx": ("sources/", "sinks/telegram.py", "bridge/", "app.py", "demo/"),
+    "httpx": ("sources/", "sinks/telegram.py", "bridge/", "app.py", "preflight.py", "demo/"),
     "github": ("sinks/github_issues.py", "sinks/github_prs.py", "app.py"),
     "git": ("investigation/checkout.py", "investigation/clonecache/", "investigation/blame.py", "state/store.py",
             "sinks/github_prs.py"),

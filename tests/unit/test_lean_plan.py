@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from error_autopilot import app
+from error_autopilot import workfiles
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.demo.httpserver import LoopbackServer
 from error_autopilot.demo.loki_server import LokiServer
@@ -69,8 +69,8 @@ def test_only_the_selected_incidents_carry_lines_and_a_lean_one_costs_little(
     assert all(p.incident.stack and p.incident.timeline and p.incident.headline for p in lean), "kept for later"
 
     path = tmp_path / "plan.json"
-    app.write_plan(path, the_plan)
-    per_lean = sum(len(app.plan_json(p)) for p in lean) / len(lean)
-    per_full = sum(len(app.plan_json(p)) for p in selected) / len(selected)
+    workfiles.write_plan(path, the_plan)
+    per_lean = sum(len(workfiles.plan_json(p)) for p in lean) / len(lean)
+    per_full = sum(len(workfiles.plan_json(p)) for p in selected) / len(selected)
     assert per_lean < LEAN_BYTES < per_full, (per_lean, per_full)
-    assert path.stat().st_size < len(app.plan_json(the_plan.windows[0])) + CAP * per_full + BUGS * LEAN_BYTES
+    assert path.stat().st_size < len(workfiles.plan_json(the_plan.windows[0])) + CAP * per_full + BUGS * LEAN_BYTES

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from error_autopilot import app
+from error_autopilot import workfiles
 from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident, PollWindow
 from error_autopilot.incidents.group import IncidentGrouper
 from tests.unit.test_group import order_event, plain_event
@@ -41,13 +41,13 @@ def _plan(incidents: list[Incident]) -> Plan:
 def test_the_plan_file_is_the_plans_own_json(tmp_path: Path, count: int) -> None:
     plan = _plan(_incidents()[:count])
     path = tmp_path / "out" / "plan.json"
-    app.write_plan(path, plan)
+    workfiles.write_plan(path, plan)
     assert len(plan.incidents) == count
-    assert path.read_bytes() == app.plan_json(plan).encode("utf-8")
-    assert app.read_plan(path) == plan
+    assert path.read_bytes() == workfiles.plan_json(plan).encode("utf-8")
+    assert workfiles.read_plan(path) == plan
     assert ('"timeline":[[' in path.read_text()) == bool(count), "cells as arrays"
     path.write_text(plan.model_dump_json())  # every field and cells as objects, as state has them: read too
-    assert app.read_plan(path) == plan
+    assert workfiles.read_plan(path) == plan
     assert not path.with_suffix(".json.tmp").exists()
 
 
