@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -216,43 +215,23 @@ def _analyst(ctx: Context) -> ClaudeAnalyst | None:
 
 
 def investigator(ctx: Context, spent_today: int = 0) -> Callable[[PlannedIncident], Finding]:
-    """Deterministic investigation, plus Claude while the run and day budgets last.
-
-    Safe to call from several threads: each incident reserves its token allowance under a lock before
-    it starts and settles it with what it really used, so concurrent incidents never overspend."""
+    """Deterministic investigation, plus Claude while the run and day budgets last. Safe to call from
+    several threads (`SharedTokenBudget`)."""
     from error_autopilot.investigation.investigator import Investigator
+    from error_autopilot.investigation.token_budget import SharedTokenBudget
 
-    budget = ctx.smap.policy.budget
     repos = workspace(ctx)
     traces = trace_sources(ctx)
     plain = Investigator(ctx.smap, traces, repos)
     analyst = _analyst(ctx)
     if analyst is None:
         return plain.investigate
-    lock = threading.Lock()
-    spent, reserved = [0], [0]
 
-    def investigate_one(planned: PlannedIncident) -> Finding:
-        with lock:
-            left = min(budget.tokens_per_run, budget.tokens_per_day - spent_today) - spent[0] - reserved[0]
-            share = min(budget.tokens_per_incident, left) if left >= budget.tokens_per_incident // 4 else 0
-            reserved[0] += share
-        if not share:
-            finding = plain.investigate(planned)
-            note = "LLM analysis skipped: the run or daily token budget is used up"
-            return finding.model_copy(update={"truncated": (*finding.truncated, note)})
-        allowance = Budget(tokens=share, turns=budget.turns_per_incident, seconds=budget.seconds_per_incident)
-        used = 0
-        try:
-            finding = Investigator(ctx.smap, traces, repos, analyst, allowance).investigate(planned)
-            used = finding.tokens_used
-        finally:
-            with lock:
-                reserved[0] -= share
-                spent[0] += used
-        return finding
+    def analysed(planned: PlannedIncident, allowance: Budget) -> Finding:
+        return Investigator(ctx.smap, traces, repos, analyst, allowance).investigate(planned)
 
-    return investigate_one
+    shared = SharedTokenBudget(ctx.smap.policy.budget, spent_today)
+    return functools.partial(shared.investigate, plain=plain.investigate, analysed=analysed)
 
 
 def publisher(ctx: Context, *, sink: str, out: Path | None) -> Publisher:
