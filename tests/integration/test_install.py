@@ -6,7 +6,6 @@ The cold install downloads the locked wheels from PyPI (through pip's cache), as
 
 from __future__ import annotations
 
-import fcntl
 import json
 import re
 import shutil
@@ -21,6 +20,7 @@ import pytest
 from packaging.markers import Marker
 
 from tests.support.action_runner import ROOT, StepRun, run_action
+from tests.support.session import shared_once
 from tests.support.world import World, git
 
 pytestmark = pytest.mark.slow
@@ -62,11 +62,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Insta
 
     Done once per test session: xdist workers share their base temp's parent, and the first to take the
     lock installs while the others wait and read what it recorded."""
-    base = tmp_path_factory.getbasetemp()
-    shared = base if worker_id == "master" else base.parent
-    root, record = shared / "runner", shared / "runner" / "cold-run.json"
-    with (shared / "runner.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with shared_once(tmp_path_factory, worker_id, "runner") as shared:
+        root, record = shared / "runner", shared / "runner" / "cold-run.json"
         if not record.exists():
             tool_cache, workspace = root / "tool-cache", root / "work" / "ops"
             workspace.mkdir(parents=True)
@@ -96,7 +93,6 @@ def test_a_cold_run_installs_exactly_the_locked_set_into_the_tool_cache(installe
     ).stdout  # fmt: skip
     present = {_norm(n): v for n, v in _PIN.findall(listing) if _norm(n) not in {"pip", "setuptools"}}
     assert present == locked_for_this_interpreter()
-
 
 
 def _workspace(world: World, tmp: Path) -> Path:

@@ -6,6 +6,7 @@ a Loki line and a service."""
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Callable
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation.stackmap import rank
 from tests.support.corpus import CORPUS, Case, Outcome, by_ecosystem, load_cases, run_corpus, scratch, summary, table
+from tests.support.session import shared_once
 
 # One fixture runs every case through plan + investigate (~40 s idle for 150 cases); on a runner shared
 # with other jobs it has taken over the suite's default 120 s, which measures the machine, not the engine.
@@ -27,9 +29,15 @@ FLOORS = {"file_top1": 0.85, "function_top1": 0.75, "file_top3": 0.93}
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> list[Outcome]:
-    with scratch(tmp_path_factory.mktemp("corpus")) as work:
-        return run_corpus(CASES, work)
+def outcomes(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> list[Outcome]:
+    # Once per session: each xdist worker that took one of these tests ran the whole corpus again.
+    with shared_once(tmp_path_factory, worker_id, "realworld-corpus") as shared:
+        record = shared / "realworld-outcomes.pickle"
+        if not record.exists():
+            with scratch(shared) as work:
+                record.write_bytes(pickle.dumps(run_corpus(CASES, work)))
+        outcomes: list[Outcome] = pickle.loads(record.read_bytes())
+        return outcomes
 
 
 def test_the_corpus_is_there() -> None:
