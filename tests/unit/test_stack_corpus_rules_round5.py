@@ -33,6 +33,13 @@ def test_node_crash_header_without_frames_names_the_throwing_line() -> None:
     assert (frame.file, frame.line) == ("/root/test-webhook/node_modules/gitlabhook/gitlabhook.js", 113)
 
 
+def test_node_crash_header_under_a_process_managers_prefix() -> None:
+    trace = parse_stacktrace("\n".join("3|app  | " + line for line in GITLAB_HOOK.splitlines()))
+    assert trace is not None and [f.line for f in trace.primary.frames] == [113]
+    shifted = GITLAB_HOOK.replace("                    ^", "3|app  |             ^")  # the prefix on one line only
+    assert parse_stacktrace(shifted) is None
+
+
 def test_node_crash_header_keeps_the_at_frames_when_they_are_there() -> None:
     frames = "    at executeShellCmds (/srv/hook/gitlabhook.js:113:21)\n    at reply (/srv/hook/gitlabhook.js:90:5)\n"
     trace = parse_stacktrace(GITLAB_HOOK + frames)
