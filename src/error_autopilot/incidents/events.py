@@ -183,6 +183,17 @@ def _ids(data: Mapping[str, Any], labels: Mapping[str, str], line: str) -> tuple
     return trace, span
 
 
+def _go_crash_below_first_line(stack: StackTrace | None, line: str) -> bool:
+    """A Go runtime crash (`panic:` or `fatal error:` over a goroutine's stack) in the lines after a logfmt
+    record: the record's level is its own, not the crash's. The runtime prints an unrecovered panic to
+    stderr and exits with status 2 (`runtime/panic.go`, `fatalpanic`), so it is an error whatever a logger
+    said on the line above it, which is all a logfmt level covers."""
+    if stack is None or stack.language != "go" or stack.primary.type not in ("panic", "fatal error"):
+        return False
+    first, _, rest = line.partition("\n")
+    return bool(rest) and "panic: " not in first and "fatal error: " not in first
+
+
 def parse_entry(
     entry: LogEntry, environment: str, smap: ServiceMap, *, max_line_bytes: int = MAX_LINE
 ) -> ErrorEvent | None:
@@ -225,6 +236,8 @@ def parse_entry(
     stack = parse(stack_text or "")
     if stack is None and data and "\\n" in line:  # a trace in a field of another name (`"details": "…\n    at …"`)
         stack = parse(line)
+    if fmt == "logfmt" and level in NON_ERROR_LEVELS and _go_crash_below_first_line(stack, line):
+        level = "error"
     if level in NON_ERROR_LEVELS or (level is None and stack is None and not _ERRORISH.search(message)):
         return None
     trace_id, span_id = _ids(data, labels, line)

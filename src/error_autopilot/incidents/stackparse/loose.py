@@ -12,6 +12,11 @@
 - Positions only: an entry whose sole evidence is `path/file.ext:123` tokens ending their lines (a
   crash reporter's list, a paste that lost the function names) still names files and lines; the
   runtime is the one whose file extension most tokens carry.
+- Node's fatal-exception header alone: `file.js:LINE`, the source line, a caret underline, then the
+  error (nodejs/node `src/node_errors.cc`, `GetErrorSource`, printed above the stack of an uncaught
+  exception), when the `at` frames below it were lost (a process manager's error log keeps only the
+  head of the crash): the one position is the throwing line. A shipper's prefix may stand before the
+  position and the underline alike.
 
 Frames read this way have no function name (`<unknown>`): the source around the line names it later.
 """
@@ -51,6 +56,10 @@ _TITLE = re.compile(  # searched, not matched: a process manager's or shipper's 
     r"(?::\d+)?(?: within \S+)?\s*$"
 )
 _MARKDOWN_EMPHASIS = re.compile(r"\*\*|__")
+_CARET = re.compile(r"^\s*\^+\s*$")
+_DIGITS = re.compile(r"\d")
+_SCRIPT = frozenset(ext for ext, language in _EXTENSIONS.items() if language == "node")
+_HEADER_AFTER_CARET = 3  # lines after the underline where the error's `Type: message` may follow
 
 
 def parse(
@@ -61,6 +70,7 @@ def parse(
         _compact(lines, packages, source_roots)
         or _titles(lines, packages, source_roots)
         or _positions(lines, packages, source_roots)
+        or _node_crash_header(lines, packages, source_roots)
     )
 
 
@@ -144,3 +154,28 @@ def _positions(
         module = file.rsplit(".", 1)[0] if bare_class else None
         exc.add_frame(UNNAMED, module, m["file"], to_int(m["line"]), m.group(0))
     return language, [exc]
+
+
+def _node_crash_header(
+    lines: Sequence[str], packages: Sequence[str], source_roots: Sequence[str]
+) -> tuple[Language, list[ExceptionBuilder]] | None:
+    for i in range(len(lines) - 2):
+        if not lines[i + 2].rstrip().endswith("^"):  # cheap test first: the underline two lines below the position
+            continue
+        where = next((m for m in _POSITION.finditer(lines[i]) if not lines[i][m.end() :].strip()), None)
+        if where is None or where["ext"] not in _SCRIPT:
+            continue
+        # what stands before the position is a shipper's prefix (`3|app  | `, a syslog stamp), on every line
+        prefix = _DIGITS.sub("0", lines[i][: where.start()])
+        underline = lines[i + 2]
+        if not _DIGITS.sub("0", underline).startswith(prefix) or not _CARET.match(underline[len(prefix) :]):
+            continue
+        after = lines[i + 3 : i + 3 + _HEADER_AFTER_CARET]
+        header = next((h for line in after if (h := _EXCEPTION_NAME.search(line)) and h["type"] != "panic"), None)
+        if header is None:  # a caret under a line is also how compilers point at a syntax error in a build log
+            continue
+        in_app = InApp(language="node", packages=tuple(packages), source_roots=tuple(source_roots))
+        exc = ExceptionBuilder(type=header["type"], message=header["msg"], in_app=in_app)
+        exc.add_frame(UNNAMED, None, where["file"], to_int(where["line"]), lines[i])
+        return "node", [exc]
+    return None
