@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from error_autopilot import actions_io, app, pipeline
+from error_autopilot import actions_io, app, pipeline, selection
 from error_autopilot.config.settings import Settings, environment, parse_duration
 from error_autopilot.domain.errors import ConfigError
 from error_autopilot.domain.findings import Finding
@@ -19,7 +19,6 @@ from error_autopilot.domain.incidents import Plan
 from error_autopilot.domain.report import LifecycleEvent, RunReport
 from error_autopilot.ports import IssueTracker
 from error_autopilot.sinks.job_summary import render_summary, render_table
-from error_autopilot.state import ledger
 from error_autopilot.state.model import State
 
 log = logging.getLogger(__name__)
@@ -79,6 +78,7 @@ def _plan(ctx: app.Context, opts: RunOptions, timings: pipeline.Timings) -> Plan
     request = pipeline.PlanRequest(
         environments=environments, since_s=parse_duration(opts.since) if opts.since else None, services=services,
         max_incidents=opts.max_incidents or ctx.smap.policy.max_incidents_per_run, trigger=opts.trigger,
+        max_pending=ctx.smap.policy.max_pending,
     )  # fmt: skip
     with timings.stage("plan"):
         markers = functools.partial(_marker_source, ctx, opts)  # built only if the state branch is gone
@@ -89,7 +89,7 @@ def _plan(ctx: app.Context, opts: RunOptions, timings: pipeline.Timings) -> Plan
         )  # fmt: skip
         if opts.trace_id:
             plan = app.with_trace(ctx, plan, opts.trace_id, environments)
-        plan = ledger.cap_pending(plan, ctx.smap.policy.max_pending)
+            plan = selection.cap_pending(plan, ctx.smap.policy.max_pending)  # its incident may be one more
     # compact: a storm's plan holds thousands of incidents and the overlap's line ids (indenting added half)
     app.write_plan(ctx.settings.work_dir / "plan.json", plan)
     return plan
