@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import ingest
+from error_autopilot import selection
 from error_autopilot.config.service_map import Policy
 from error_autopilot.state import ledger
 from error_autopilot.state.model import State, state_json
@@ -70,7 +71,7 @@ def state_size(lines: int, bugs: int = 10_000) -> dict[str, Any]:
             _, path = ingest.plan(url, Path(tmp) / "state", policy={"max_pending": 10**9})
         plan = read_plan(path)
     default = Policy().max_pending
-    capped = ledger.cap_pending(plan, default)
+    capped = selection.cap_pending(plan, default)
     figures: dict[str, Any] = {"lines": lines, "bugs": bugs, "max_pending_default": default}
     for name, one in (("uncapped", plan), ("default_cap", capped)):
         state = ledger.record_plan(State(), one)

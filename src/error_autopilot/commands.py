@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from error_autopilot import actions_io, app, dispatched_trace, pipeline, preflight, workfiles
+from error_autopilot import actions_io, app, dispatched_trace, pipeline, preflight, selection, workfiles
 from error_autopilot.config.settings import Settings, environment, parse_duration
 from error_autopilot.domain.errors import ConfigError
 from error_autopilot.domain.findings import Finding
@@ -20,7 +20,6 @@ from error_autopilot.domain.incidents import Plan
 from error_autopilot.domain.report import LifecycleEvent, RunReport
 from error_autopilot.ports import IssueTracker
 from error_autopilot.sinks.job_summary import render_summary, render_table
-from error_autopilot.state import ledger
 from error_autopilot.state.model import State
 
 log = logging.getLogger(__name__)
@@ -80,6 +79,7 @@ def _plan(ctx: app.Context, opts: RunOptions, timings: pipeline.Timings) -> Plan
     request = pipeline.PlanRequest(
         environments=environments, since_s=parse_duration(opts.since) if opts.since else None, services=services,
         max_incidents=opts.max_incidents or ctx.smap.policy.max_incidents_per_run, trigger=opts.trigger,
+        max_pending=ctx.smap.policy.max_pending,
     )  # fmt: skip
     with timings.stage("plan"):
         markers = functools.partial(_marker_source, ctx, opts)  # built only if the state branch is gone
@@ -91,7 +91,7 @@ def _plan(ctx: app.Context, opts: RunOptions, timings: pipeline.Timings) -> Plan
         if opts.trace_id:
             tempo = functools.partial(app.trace_sources, ctx)  # built only if no planned incident holds it
             plan = dispatched_trace.with_trace(plan, opts.trace_id, environments, smap=ctx.smap, trace_sources=tempo)
-        plan = ledger.cap_pending(plan, ctx.smap.policy.max_pending)
+            plan = selection.cap_pending(plan, ctx.smap.policy.max_pending)  # its incident may be one more
     # compact: a storm's plan holds thousands of incidents and the overlap's line ids (indenting added half)
     workfiles.write_plan(ctx.settings.work_dir / "plan.json", plan)
     return plan

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import heapq
-import itertools
 import logging
 import time
 import uuid
@@ -25,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 
+from error_autopilot import selection
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.errors import AnalystError, AutopilotError, SourceError
 from error_autopilot.domain.events import LogEntry
@@ -32,7 +31,7 @@ from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident, PollWindow
 from error_autopilot.domain.layout import line_key
 from error_autopilot.domain.report import PublishedIncident, RunReport
-from error_autopilot.incidents.group import MINUTE_NS, per_minute, to_micros
+from error_autopilot.incidents.group import MINUTE_NS, per_minute
 from error_autopilot.incidents.ingest import Admission, Ingest
 from error_autopilot.ports import Clock, EventSource, PollStats, StateStore
 from error_autopilot.resilience import Deadline
@@ -70,6 +69,7 @@ class PlanRequest:
     services: Sequence[str] = ()
     max_incidents: int | None = None
     trigger: str = "manual"
+    max_pending: int | None = None  # incidents past it are dropped (`selection.choose`), None: none are
 
 
 def new_run_id(clock: Clock) -> str:
@@ -107,42 +107,6 @@ def _window(env: str, state: State, smap: ServiceMap, now_ns: int, request: Plan
         state, env, now_ns=now_ns, overlap_s=config.overlap_s,
         initial_lookback_s=config.initial_lookback_s, since_s=request.since_s,
     )  # fmt: skip
-
-
-class _LeanFinder:
-    """Finds, while polling, the incidents the plan will build lean (past `max_incidents` in publish order),
-    so the grouper lets their sample lines go as soon as that is certain rather than at the end: with ten
-    thousand bugs, their five lines each were some 30 MB of the plan's peak.
-
-    The order is by first sighting (`ledger.publish_order`), which only moves earlier as lines are read, and
-    never to before the oldest line still to come: pages come oldest first, and environments not polled yet
-    start at their windows. So an incident first seen after the `cap`-th earliest sighting so far, and after
-    the oldest line still to come, stays out. Incidents state holds pending keep their lines (their own
-    sighting there may be earlier)."""
-
-    EVERY = 8  # pages between looks: each one counts the queued lines and walks every incident
-
-    def __init__(self, ingest: Ingest, state: State, cap: int | None, services: Sequence[str]) -> None:
-        self._grouper = ingest.grouper
-        self._cap = cap
-        pending = ledger.pending_first_seen(state, services)
-        self._pending = frozenset(pending)
-        self._pending_us = [(seen - _EPOCH) // _MICROSECOND for seen in pending.values()]
-        self._pages = 0
-
-    def page_read(self, newest_ns: int, *, later_ns: int) -> None:
-        """A page whose newest line is at `newest_ns` was counted: the next pages start there, and the
-        environments still to poll at `later_ns` (oldest first, see above)."""
-        still_to_come_ns = min(newest_ns, later_ns)
-        self._pages += 1
-        if self._cap is None or self._pages % self.EVERY:
-            return
-        firsts = self._grouper.first_micros(leaving_out=self._pending)
-        if len(firsts) + len(self._pending_us) <= self._cap:
-            return
-        last_in = heapq.nsmallest(self._cap, itertools.chain(self._pending_us, firsts))[-1]
-        if to_micros(still_to_come_ns) > last_in:
-            self._grouper.leave_lean(last_in, keep=self._pending)
 
 
 def _poll_environment(
@@ -236,7 +200,7 @@ def plan(
     ingest = Ingest(smap)
     cap = request.max_incidents
     starts = [_window(env, state, smap, now_ns, request) for env in request.environments]
-    finder = _LeanFinder(ingest, state, cap, request.services)
+    finder = selection.LeanFinder(ingest, state, cap, request.services)
     windows = []
     with _collector_set_for_polling():
         for n, (env, window) in enumerate(zip(request.environments, starts, strict=True)):
@@ -244,17 +208,27 @@ def plan(
             read = functools.partial(finder.page_read, later_ns=later)
             windows.append(_poll_environment(env, sources[env], state, window, smap, ingest, request, now_ns, read))
         # only the incidents this run publishes are built with their sample lines: parsing and redacting
-        # those again is most of what building an incident costs, and ten thousand bugs would pay it for all
-        full = ledger.to_select(state, ingest.grouper.first_seen(), cap, request.services)
-        fresh = ingest.incidents(full)
-    planned = ledger.plan_incidents(state, fresh, full)
+        # those again is most of what building an incident costs, and ten thousand bugs would pay it for all;
+        # those past max_pending are not built at all
+        chosen = selection.choose(state, ingest.grouper.first_seen(), cap, request.max_pending, request.services)
+        occurrences = ingest.grouper.drop(chosen.dropped)
+        occurrences += sum(_pending_count(state, fp) for fp in chosen.dropped_pending)
+        fresh = ingest.incidents(chosen.full)
+    planned = ledger.plan_incidents(state, fresh, chosen.full, frozenset(chosen.dropped_pending))
     if request.services:
         planned = [p for p in planned if p.incident.service in request.services]
     return Plan(
         run_id=new_run_id(clock), created_at=now, windows=tuple(windows),
-        incidents=tuple(ledger.in_publish_order(planned)),
+        incidents=tuple(selection.in_publish_order(planned)),
         trigger=request.trigger, max_incidents=request.max_incidents, based_on_run=state.runs.last_run_id,
+        max_pending=request.max_pending, dropped=len(chosen.dropped), dropped_occurrences=occurrences,
+        dropped_pending=chosen.dropped_pending,
     )  # fmt: skip
+
+
+def _pending_count(state: State, fingerprint: str) -> int:
+    payload = state.incidents[fingerprint].pending_incident
+    return payload.count if payload is not None else 0
 
 
 InvestigateFn = Callable[[PlannedIncident], Finding]

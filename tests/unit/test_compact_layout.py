@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from error_autopilot import selection
 from error_autopilot.domain.incidents import FingerprintPart, Incident, Plan, PlannedIncident, TimelineCount
 from error_autopilot.domain.layout import COMPACT
 from error_autopilot.domain.stack import ExceptionInfo, Frame, StackTrace
@@ -124,9 +125,9 @@ def test_at_most_max_pending_wait_in_state_and_the_rest_are_counted_in_the_repor
                                  issue=IssueRef(repo="o/r", number=3, url="u")),
     })  # fmt: skip
     plan = _plan(selected, old, known, fresh, carried=frozenset({"a" * 16, "b" * 16}))
-    assert ledger.cap_pending(plan, 10).incidents == plan.incidents
+    assert selection.cap_pending(plan, 10).incidents == plan.incidents
 
-    capped = ledger.cap_pending(plan, 0 + 1)  # the selected one, and one more waits: the oldest in publish order
+    capped = selection.cap_pending(plan, 0 + 1)  # the selected one, and one more waits: the oldest in publish order
     assert [p.incident.fingerprint for p in capped.incidents] == ["0" * 16, "a" * 16]
     assert (capped.dropped, capped.dropped_occurrences, capped.dropped_pending) == (2, 18, ("b" * 16,))
     assert len(plan_json(capped)) < len(plan_json(plan))
@@ -136,7 +137,7 @@ def test_at_most_max_pending_wait_in_state_and_the_rest_are_counted_in_the_repor
     kept = after.incidents["b" * 16]  # it has an issue: the record stays, its pending occurrences do not
     assert not kept.pending and kept.pending_incident is None and kept.issue is not None and kept.total_count == 40
     assert "c" * 16 not in after.incidents
-    never_published = ledger.record_plan(state, ledger.cap_pending(_plan(selected, known, old, carried=frozenset({
+    never_published = ledger.record_plan(state, selection.cap_pending(_plan(selected, known, old, carried=frozenset({
         "a" * 16, "b" * 16})), 0 + 1))  # fmt: skip
     assert "a" * 16 not in never_published.incidents, "a record that only held the dropped payload goes"
 

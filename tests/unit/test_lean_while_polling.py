@@ -1,10 +1,13 @@
-"""The sample lines of incidents a plan leaves lean are let go while polling (pipeline._LeanFinder), as soon
+"""The sample lines of incidents a plan leaves lean are let go while polling (selection.LeanFinder), as soon
 as no line still to come can move them into the `max_incidents` a run publishes. The plan is exactly the
 one built with every incident's lines kept to the end and selected after: whatever the order bugs show up
-in, across environments polled one after another, with incidents state holds pending."""
+in, across environments polled one after another, with incidents state holds pending. Likewise the
+incidents past `max_pending` are dropped before any is built (selection.choose), and the plan is the one
+that built them all and dropped them after (selection.cap_pending)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import subprocess
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from error_autopilot import selection
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.demo.httpserver import LoopbackServer
 from error_autopilot.demo.loki_server import LokiServer
@@ -20,7 +24,8 @@ from error_autopilot.domain.events import LogEntry
 from error_autopilot.domain.incidents import Plan
 from error_autopilot.incidents.group import IncidentGrouper
 from error_autopilot.incidents.ingest import Admission, Ingest
-from error_autopilot.pipeline import PlanRequest, _LeanFinder, plan
+from error_autopilot.pipeline import PlanRequest, plan
+from error_autopilot.selection import LeanFinder
 from error_autopilot.sources.http import build_client
 from error_autopilot.sources.loki import LokiSource
 from error_autopilot.state import ledger
@@ -79,7 +84,8 @@ def _seeded(tmp: Path, seed: int, rng: random.Random) -> SeededStateStore:
     return SeededStateStore(GitStateStore(str(ops), branch="state", work_dir=tmp / "state"), seed_state)
 
 
-def _plans(tmp: Path, seed: int) -> tuple[Plan, Plan]:
+def _plans(tmp: Path, seed: int, *requests: PlanRequest) -> list[Plan]:
+    """A plan per request (its environments replaced by a seeded order), all of the same seeded storm."""
     rng = random.Random(seed)
     loki = LokiServer()
     for env in ENVIRONMENTS:
@@ -95,19 +101,32 @@ def _plans(tmp: Path, seed: int) -> tuple[Plan, Plan]:
     with LoopbackServer(loki) as server, build_client(server.url, org_id=None) as client:
         smap = _smap(server.url)
         sources = {env: LokiSource(client, smap.environments[env].loki) for env in ENVIRONMENTS}
-        capped = plan(PlanRequest(environments=order, max_incidents=CAP), smap=smap, sources=sources, store=store,
-                      clock=_Clock())  # fmt: skip
-        whole = plan(PlanRequest(environments=order), smap=smap, sources=sources, store=store, clock=_Clock())
-    return capped, whole
+        return [plan(dataclasses.replace(request, environments=order), smap=smap, sources=sources, store=store,
+                     clock=_Clock()) for request in requests]  # fmt: skip
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_a_plan_that_lets_lines_go_while_polling_is_the_plan_that_kept_them(tmp_path: Path, seed: int) -> None:
-    capped, whole = _plans(tmp_path, seed)
-    assert sum(w.pages for w in capped.windows) > 2 * _LeanFinder.EVERY  # the finder looked several times
+    capped, whole = _plans(tmp_path, seed, PlanRequest((), max_incidents=CAP), PlanRequest(()))
+    assert sum(w.pages for w in capped.windows) > 2 * LeanFinder.EVERY  # the finder looked several times
     expected = ledger.select(whole.incidents, CAP)
     assert [p.model_dump() for p in capped.incidents] == [p.model_dump() for p in expected]
     assert len(capped.selected) == CAP < len(capped.incidents) // 4
+
+
+@pytest.mark.parametrize(("seed", "max_pending"), [(0, 1), (1, 40), (2, 150), (3, 10**6)])
+def test_a_plan_that_drops_before_building_is_the_plan_that_built_all_and_capped_after(
+    tmp_path: Path, seed: int, max_pending: int
+) -> None:
+    early, whole = _plans(tmp_path, seed, PlanRequest((), max_incidents=CAP, max_pending=max_pending),
+                          PlanRequest((), max_incidents=CAP))  # fmt: skip
+    late = selection.cap_pending(whole, max_pending)
+    assert early.model_dump(exclude={"run_id"}) == late.model_dump(exclude={"run_id"})
+    assert ledger.record_plan(State(), early).incidents == ledger.record_plan(State(), late).incidents
+    if max_pending < 10**6:  # the storm has more bugs than the cap, some of them pending in state
+        assert early.dropped > 0 and early.dropped_occurrences > early.dropped and early.dropped_pending
+    else:
+        assert early.dropped == 0 and early.left_pending > 0
 
 
 def _entry(bug: int, ts_ns: int) -> LogEntry:
@@ -117,14 +136,14 @@ def _entry(bug: int, ts_ns: int) -> LogEntry:
 def test_an_incident_keeps_its_lines_while_an_older_line_may_still_come(tmp_path: Path) -> None:
     ingest = Ingest(_smap("http://x"))
     state = State()
-    finder = _LeanFinder(ingest, state, cap=2, services=())
+    finder = LeanFinder(ingest, state, cap=2, services=())
     for bug in range(5):  # bug k first seen at minute k
         ingest.take(_entry(bug, NOW_NS + bug * MINUTE), "prod", Admission())
     grouper: IncidentGrouper = ingest.grouper
-    for _ in range(_LeanFinder.EVERY):  # lines as old as minute 1 may still come: bugs 2-4 could be first yet
+    for _ in range(LeanFinder.EVERY):  # lines as old as minute 1 may still come: bugs 2-4 could be first yet
         finder.page_read(NOW_NS + MINUTE, later_ns=NOW_NS + 9 * MINUTE)
     assert not any(g.lean for g in grouper._groups.values())
-    for _ in range(_LeanFinder.EVERY):  # past minute 1: the second-earliest sighting stays before bugs 2-4
+    for _ in range(LeanFinder.EVERY):  # past minute 1: the second-earliest sighting stays before bugs 2-4
         finder.page_read(NOW_NS + MINUTE + 1000, later_ns=NOW_NS + 9 * MINUTE)
     assert [g.lean for g in sorted(grouper._groups.values(), key=lambda g: g.first_ns)] == [False] * 2 + [True] * 3
     assert all(not g.samples for g in grouper._groups.values() if g.lean)

@@ -625,6 +625,13 @@ class IncidentGrouper:
                 shed += 1
         return shed
 
+    def drop(self, fingerprints: Sequence[str]) -> int:
+        """Forget the incidents of `fingerprints` unbuilt (a plan drops them: `policy.max_pending`). Their
+        occurrences, for the plan to report."""
+        self.count_queued()
+        dropped = [self._groups.pop(fp, None) for fp in fingerprints]
+        return sum(group.count for group in dropped if group is not None)
+
     def incidents(self, *, release: bool = False, samples: Container[str] | None = None) -> list[Incident]:
         """Every incident, most frequent first (then oldest first, then by fingerprint).
 

@@ -9,8 +9,7 @@ a pure State → State mutation, so the store can re-apply it on a fresh copy wh
 from __future__ import annotations
 
 import hashlib
-import heapq
-from collections.abc import Collection, Container, Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -210,11 +209,11 @@ def _planned(
 
 
 def plan_incidents(
-    state: State, fresh: Sequence[Incident], full: Container[str] | None = None
+    state: State, fresh: Sequence[Incident], full: Container[str] | None = None, dropped: Container[str] = ()
 ) -> list[PlannedIncident]:
-    """Fresh incidents classified, with incidents still pending from earlier runs merged in first. Those
-    not in `full` (see `to_select`; None: all are) are lean: built without their sample lines, and as
-    state keeps them (`storable`)."""
+    """Fresh incidents classified, with incidents still pending from earlier runs merged in first, but for
+    those `dropped` (`selection.choose`). Those not in `full` (None: all are) are lean: built without their
+    sample lines, and as state keeps them (`storable`)."""
 
     def evidence(fp: str) -> Evidence:
         return "full" if full is None or fp in full else "lean"
@@ -222,7 +221,7 @@ def plan_incidents(
     by_fp = {i.fingerprint: i for i in fresh}
     planned: list[PlannedIncident] = []
     for fp, record in state.incidents.items():
-        if record.pending and record.pending_incident is not None:
+        if record.pending and record.pending_incident is not None and fp not in dropped:
             incident = record.pending_incident
             carried = incident.digest()
             if fp in by_fp:
@@ -235,47 +234,10 @@ def plan_incidents(
     return planned
 
 
-def publish_order(first_seen: datetime, fingerprint: str) -> tuple[datetime, str]:
-    """The order runs take incidents in, oldest first: what waited longest is published first, and an
-    incident left pending by `max_incidents` moves up with every run until its turn comes. The one
-    ordering of `plan` (which picks the incidents a run handles) and `publish` (which handles them)."""
-    return first_seen, fingerprint
-
-
-def in_publish_order(planned: Iterable[PlannedIncident]) -> list[PlannedIncident]:
-    """`planned` sorted by `publish_order`."""
-    return sorted(planned, key=lambda p: publish_order(p.incident.first_seen, p.incident.fingerprint))
-
-
-def to_select(
-    state: State, fresh: Mapping[str, datetime], cap: int | None, services: Collection[str] = ()
-) -> set[str] | None:
-    """The fingerprints a plan carries in full: the first `cap` by `publish_order` once `plan_incidents`
-    merged `fresh` (each incident's first sighting in this poll) into what state holds pending (narrowed
-    to `services`). Known before any incident is built: only those need their sample lines. None: all."""
-    if cap is None:
-        return None
-    first = dict(fresh)
-    for fp, seen in pending_first_seen(state, services).items():
-        first[fp] = min(seen, first[fp]) if fp in first else seen
-    return set(heapq.nsmallest(cap, first, key=lambda fp: publish_order(first[fp], fp)))
-
-
-def pending_first_seen(state: State, services: Collection[str] = ()) -> dict[str, datetime]:
-    """When each incident state holds pending (narrowed to `services`) was first seen: what `to_select`
-    orders them by, beside this poll's own incidents."""
-    first: dict[str, datetime] = {}
-    for fp, record in state.incidents.items():
-        payload = record.pending_incident if record.pending else None
-        if payload is not None and (not services or payload.service in services):
-            first[fp] = payload.first_seen
-    return first
-
-
 def select(planned: Sequence[PlannedIncident], cap: int | None) -> tuple[PlannedIncident, ...]:
     """The first `cap` incidents as they are, the others lean: as state keeps them (`storable`), marked
     so, to be published by a later run (`cap` None: all as they are). For a plan reordered after it was
-    made (`app.with_trace`); `plan_incidents` builds them so from the start."""
+    made (`dispatched_trace.with_trace`); `plan_incidents` builds them so from the start."""
     return tuple(p if cap is None or n < cap else _lean(p) for n, p in enumerate(planned))
 
 
@@ -283,31 +245,6 @@ def _lean(planned: PlannedIncident) -> PlannedIncident:
     # an incident built lean has no lines to drop: copying it would only cost ten thousand bugs memory
     lean = planned.incident if not planned.incident.sample else storable(planned.incident)
     return planned.model_copy(update={"incident": lean, "evidence": "lean"})
-
-
-def cap_pending(plan: Plan, max_pending: int | None) -> Plan:
-    """The plan with at most `max_pending` incidents to wait in state after it is recorded: those beyond,
-    last in publish order (the newest), left out and counted (`Plan.dropped`). The ones state already held
-    pending are named, so recording the plan drops them there too. A bug left out is planned again, as new
-    occurrences, when it recurs; its issue, if it has one, keeps what it had."""
-    kept = len(plan.selected) + (max_pending or 0)
-    if max_pending is None or len(plan.incidents) <= kept:
-        return plan.model_copy(update={"max_pending": max_pending})
-    selected = {id(p) for p in plan.selected}
-    keep = [p for p in plan.incidents if id(p) in selected]
-    rest = [p for p in plan.incidents if id(p) not in selected]
-    keep += rest[:max_pending]
-    dropped = rest[max_pending:]
-    order = {id(p): n for n, p in enumerate(plan.incidents)}
-    return plan.model_copy(
-        update={
-            "incidents": tuple(sorted(keep, key=lambda p: order[id(p)])),
-            "max_pending": max_pending,
-            "dropped": plan.dropped + len(dropped),
-            "dropped_occurrences": plan.dropped_occurrences + sum(p.incident.count for p in dropped),
-            "dropped_pending": (*plan.dropped_pending, *(p.incident.fingerprint for p in dropped if p.carried)),
-        }
-    )
 
 
 def _dropped(incidents: dict[str, IncidentRecord], fingerprints: Iterable[str]) -> None:
