@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -61,3 +62,17 @@ def test_findings_name_patterns_never_values() -> None:
 
 def test_custom_pattern_applies() -> None:
     assert Redactor([r"ACME-\d{6}"]).redact("ticket ACME-123456 leaked") == "ticket [REDACTED:custom-1] leaked"
+
+
+def test_redact_is_every_rule_applied_in_order() -> None:
+    """`redact` skips a pattern by its hints on a text it lowers once: the same as each rule on its own,
+    in order, on every corpus line, also upper-cased and with two secrets of different kinds in one text."""
+    redactor = Redactor(["acct-[0-9]{6}"])
+    lines = [s["line"] for s in (*POSITIVES, *NEGATIVES)]
+    texts = [*lines, *(line.upper() for line in lines), *(a + " | " + b for a, b in itertools.pairwise(lines)),
+             "acct-123456 password=Hunter2Hunter2 card 4111 1111 1111 1111"]  # fmt: skip
+    for text in texts:
+        expected = text
+        for _, rule in redactor.rules:
+            expected = rule(expected)
+        assert redactor.redact(text) == expected, text

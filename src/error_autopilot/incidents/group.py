@@ -283,7 +283,8 @@ class Accumulator:
         if not self.lean:
             self._sample(ts_ns, source)
         if values is not None:
-            self.values = self.values or [_Distinct() for _ in values]
+            if not self.values:
+                self.values = [_Distinct() for _ in values]
             for seen, value in zip(self.values, values, strict=True):
                 seen.add(hash(value))
         if ts_ns >= self.latest_ns:
@@ -326,12 +327,14 @@ class Accumulator:
         every line is counted on its own."""
         if not lines:
             return
-        stamps = list(map(_TS, lines))
-        if len(lines) < _FOLD_FROM or stamps != sorted(stamps):
+        stamps = list(map(_TS, lines)) if len(lines) >= _FOLD_FROM else []
+        if not stamps or stamps != sorted(stamps):
+            count_line = self.count_line
             for ts_ns, facts, runs, entry in lines:
-                values = slot_values(facts.pieces, runs) if facts.pieces is not None else None
-                self.count_line(ts_ns, environment, facts.trace_id(runs), facts.version(runs), facts.truncated,
-                                facts.has_stack, values, (entry, environment))  # fmt: skip
+                pieces = facts.pieces
+                count_line(ts_ns, environment, facts.trace_id(runs), facts.version(runs), facts.truncated,
+                           facts.has_stack, None if pieces is None else slot_values(pieces, runs),
+                           (entry, environment))  # fmt: skip
             return
         kinds = dict.fromkeys(map(_FACTS, lines))  # the lines' shapes, in order of first appearance
         self.count += len(lines)

@@ -38,6 +38,10 @@ class SecretPattern:
             haystack = text.lower() if self.fold else text
             if not any(map(haystack.__contains__, self.hints)):  # map: the loop runs in C
                 return text
+        return self.substitute(text)
+
+    def substitute(self, text: str) -> str:
+        """`apply` without the hint test: for a caller that has made it."""
         return self.regex.sub(self._replace, text)
 
     def _replace(self, match: re.Match[str]) -> str:

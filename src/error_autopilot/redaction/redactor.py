@@ -37,26 +37,58 @@ class Redactor:
     def __init__(self, extra_patterns: Iterable[str] = ()) -> None:
         custom = tuple(secret_pattern(f"custom-{i + 1}", p) for i, p in enumerate(extra_patterns))
         self._labels: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+        patterns = (*BUILTIN_PATTERNS, *custom)
+        tail = (HEX_KEYS, VAULT_LEGACY, AWS_PAIR, GO_DSN, URL_CODE, CLI_FLAG)
         self._rules: tuple[tuple[str, Rule], ...] = (
-            *((p.name, p.apply) for p in (*BUILTIN_PATTERNS, *custom)),
+            *((p.name, p.apply) for p in patterns),
             ("vendor-token", redact_vendor_tokens),
-            *((p.name, p.apply) for p in (HEX_KEYS, VAULT_LEGACY, AWS_PAIR, GO_DSN, URL_CODE, CLI_FLAG)),
+            *((p.name, p.apply) for p in tail),
             ("cli-flag", redact_cli_options),
             ("assignment", redact_assignments),
             ("assignment", redact_name_value_pairs),
             (EMAIL.name, EMAIL.apply),
             ("card-number", redact_cards),
         )
+        # the same rules for `redact`, a pattern's hints beside it: the text is lowered once for all the
+        # patterns that look for theirs case-insensitively, not once each (some 30 a text, on every line
+        # parsed in full)
+        self._steps: tuple[tuple[tuple[str, ...], bool, Rule], ...] = (
+            *((p.hints, p.fold, p.substitute) for p in patterns),
+            ((), False, redact_vendor_tokens),
+            *((p.hints, p.fold, p.substitute) for p in tail),
+            ((), False, redact_cli_options),
+            ((), False, redact_assignments),
+            ((), False, redact_name_value_pairs),
+            (EMAIL.hints, EMAIL.fold, EMAIL.substitute),
+            ((), False, redact_cards),
+        )
 
     def redact(self, text: str) -> str:
         """Text with every recognised secret replaced."""
-        for _name, rule in self._rules:
-            text = rule(text)
+        lower: str | None = None
+        for hints, fold, rule in self._steps:
+            if hints:
+                if fold:
+                    if lower is None:
+                        lower = text.lower()
+                    haystack = lower
+                else:
+                    haystack = text
+                if not any(map(haystack.__contains__, hints)):  # map: the loop runs in C
+                    continue
+            changed = rule(text)
+            if changed is not text:  # a rule that replaced something: its text is lowered again if asked
+                text, lower = changed, None
         return text
+
+    @property
+    def rules(self) -> tuple[tuple[str, Rule], ...]:
+        """Every rule, name and function, in the order `redact` applies them."""
+        return self._rules
 
     def findings(self, text: str) -> list[str]:
         """Names of the rules that match (for tests and reports, never the values)."""
-        return [name for name, rule in self._rules if rule(text) != text]
+        return [name for name, rule in self.rules if rule(text) != text]
 
     def redact_labels(self, labels: dict[str, str]) -> dict[str, str]:
         """Label values redacted; a stream's labels repeat on every line, so the answers are remembered."""
