@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from error_autopilot.redaction.assignments import (
     named_secret,
@@ -24,11 +24,32 @@ from error_autopilot.redaction.catalogue import (
     URL_CODE,
     VAULT_LEGACY,
 )
-from error_autopilot.redaction.pattern import TAG, Rule, secret_pattern
+from error_autopilot.redaction.pattern import TAG, Rule, SecretPattern, secret_pattern
 from error_autopilot.redaction.secret_names import is_secret_value, key_class
 from error_autopilot.redaction.vendors import redact_vendor_tokens
 
 _LABEL_CACHE = 4096
+
+
+class _Step(NamedTuple):
+    """One rule of `Redactor.redact`: `rule` runs when `hints` is empty or one of them is in the text
+    (case-insensitively when `fold`); `apply` is the same step on its own, hint test included."""
+
+    name: str
+    rule: Rule
+    apply: Rule
+    hints: tuple[str, ...] = ()
+    fold: bool = False
+
+    @classmethod
+    def of(cls, pattern: SecretPattern) -> _Step:
+        """A pattern's step: `redact` makes its hint test, so the rule is its bare substitution."""
+        return cls(pattern.name, pattern.substitute, pattern.apply, pattern.hints, pattern.fold)
+
+    @classmethod
+    def always(cls, name: str, rule: Rule) -> _Step:
+        """A step tried on every text."""
+        return cls(name, rule, rule)
 
 
 class Redactor:
@@ -37,36 +58,23 @@ class Redactor:
     def __init__(self, extra_patterns: Iterable[str] = ()) -> None:
         custom = tuple(secret_pattern(f"custom-{i + 1}", p) for i, p in enumerate(extra_patterns))
         self._labels: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
-        patterns = (*BUILTIN_PATTERNS, *custom)
-        tail = (HEX_KEYS, VAULT_LEGACY, AWS_PAIR, GO_DSN, URL_CODE, CLI_FLAG)
-        self._rules: tuple[tuple[str, Rule], ...] = (
-            *((p.name, p.apply) for p in patterns),
-            ("vendor-token", redact_vendor_tokens),
-            *((p.name, p.apply) for p in tail),
-            ("cli-flag", redact_cli_options),
-            ("assignment", redact_assignments),
-            ("assignment", redact_name_value_pairs),
-            (EMAIL.name, EMAIL.apply),
-            ("card-number", redact_cards),
-        )
-        # the same rules for `redact`, a pattern's hints beside it: the text is lowered once for all the
-        # patterns that look for theirs case-insensitively, not once each (some 30 a text, on every line
-        # parsed in full)
-        self._steps: tuple[tuple[tuple[str, ...], bool, Rule], ...] = (
-            *((p.hints, p.fold, p.substitute) for p in patterns),
-            ((), False, redact_vendor_tokens),
-            *((p.hints, p.fold, p.substitute) for p in tail),
-            ((), False, redact_cli_options),
-            ((), False, redact_assignments),
-            ((), False, redact_name_value_pairs),
-            (EMAIL.hints, EMAIL.fold, EMAIL.substitute),
-            ((), False, redact_cards),
+        # a pattern's hints stand beside it so that `redact` lowers a text once for all the patterns that look
+        # for theirs case-insensitively, not once each (some 30 a text, on every line parsed in full)
+        self._steps: tuple[_Step, ...] = (
+            *map(_Step.of, (*BUILTIN_PATTERNS, *custom)),
+            _Step.always("vendor-token", redact_vendor_tokens),
+            *map(_Step.of, (HEX_KEYS, VAULT_LEGACY, AWS_PAIR, GO_DSN, URL_CODE, CLI_FLAG)),
+            _Step.always("cli-flag", redact_cli_options),
+            _Step.always("assignment", redact_assignments),
+            _Step.always("assignment", redact_name_value_pairs),
+            _Step.of(EMAIL),
+            _Step.always("card-number", redact_cards),
         )
 
     def redact(self, text: str) -> str:
         """Text with every recognised secret replaced."""
         lower: str | None = None
-        for hints, fold, rule in self._steps:
+        for _, rule, _, hints, fold in self._steps:
             if hints:
                 if fold:
                     if lower is None:
@@ -83,8 +91,8 @@ class Redactor:
 
     @property
     def rules(self) -> tuple[tuple[str, Rule], ...]:
-        """Every rule, name and function, in the order `redact` applies them."""
-        return self._rules
+        """Every rule, name and function (hint test included), in the order `redact` applies them."""
+        return tuple((step.name, step.apply) for step in self._steps)
 
     def findings(self, text: str) -> list[str]:
         """Names of the rules that match (for tests and reports, never the values)."""
