@@ -69,13 +69,10 @@ def choose(
     first = dict(fresh)
     for fp, seen in pending.items():
         first[fp] = min(seen, first[fp]) if fp in first else seen
-    kept = len(first) if max_pending is None else cap + max_pending
-    ordered = heapq.nsmallest(cap, first, key=lambda fp: publish_order(first[fp], fp))
-    dropped: list[str] = []
-    if len(first) > kept:
-        dropped = sorted(first, key=lambda fp: publish_order(first[fp], fp))[kept:]
+    ordered = sorted(first, key=lambda fp: publish_order(first[fp], fp))
+    dropped = () if max_pending is None else tuple(ordered[cap + max_pending :])
     return Selection(
-        full=frozenset(ordered), dropped=tuple(dropped), dropped_pending=tuple(fp for fp in dropped if fp in pending)
+        full=frozenset(ordered[:cap]), dropped=dropped, dropped_pending=tuple(fp for fp in dropped if fp in pending)
     )
 
 
