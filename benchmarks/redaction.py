@@ -22,7 +22,7 @@ from error_autopilot.incidents.events import parse_entry
 from error_autopilot.incidents.group import IncidentGrouper
 from error_autopilot.redaction import Redactor
 from error_autopilot.sinks.render import render_issue
-from error_autopilot.state.ledger import storable
+from error_autopilot.state.bounded import storable
 
 CORPORA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "secrets"
 SMAP = ServiceMap.model_validate(

@@ -35,7 +35,7 @@ from error_autopilot.incidents.group import MINUTE_NS, per_minute
 from error_autopilot.incidents.ingest import Admission, Ingest
 from error_autopilot.ports import Clock, EventSource, PollStats, StateStore
 from error_autopilot.resilience import Deadline
-from error_autopilot.state import ledger
+from error_autopilot.state import bounded, ledger
 from error_autopilot.state.model import State
 
 log = logging.getLogger(__name__)
@@ -320,7 +320,7 @@ def publish(
         done = [o for o in published if o.issue_action != "failed"]
         if store is not None and not dry_run and done:
             # what each outcome counts: the payload state holds for it (its sample lines are not kept)
-            payloads = {p.incident.fingerprint: ledger.storable(p.incident) for p in queue}
+            payloads = {p.incident.fingerprint: bounded.storable(p.incident) for p in queue}
             store.update(
                 functools.partial(
                     _record_all, outcomes=done, payloads=payloads, findings=findings, now=plan.created_at

@@ -10,7 +10,7 @@ from typing import Any
 
 from error_autopilot.cli import main
 from error_autopilot.domain.incidents import Plan
-from error_autopilot.state.ledger import storable
+from error_autopilot.state.bounded import storable
 from tests.support.world import World
 
 

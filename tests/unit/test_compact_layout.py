@@ -15,7 +15,7 @@ from error_autopilot.domain.incidents import FingerprintPart, Incident, Plan, Pl
 from error_autopilot.domain.layout import COMPACT
 from error_autopilot.domain.stack import ExceptionInfo, Frame, StackTrace
 from error_autopilot.pipeline import Timings, build_report
-from error_autopilot.state import ledger
+from error_autopilot.state import bounded, ledger
 from error_autopilot.state.migrations import migrate
 from error_autopilot.state.model import STATE_SCHEMA_VERSION, IncidentRecord, IssueRef, State, state_json
 from error_autopilot.workfiles import plan_json, read_plan, write_plan
@@ -153,7 +153,7 @@ def test_a_waiting_incident_keeps_a_bounded_stack_and_timeline_and_merging_sums_
     exceptions = tuple(ExceptionInfo(type=f"E{n}", frames=(*library[:40], *own)) for n in range(8))
     cells = tuple(TimelineCount(m, "prod", "", 1) for m in range(3000))
     big = _incident(stack=StackTrace(language="jvm", exceptions=exceptions), timeline=cells, count=3000)
-    stored = ledger.storable(big)
+    stored = bounded.storable(big)
     stack = stored.stack
     assert stack is not None and stack.truncated
     assert [e.type for e in stack.exceptions] == ["E0", "E1", "E2", "E3", "E7"], "the root cause is kept"
@@ -161,15 +161,15 @@ def test_a_waiting_incident_keeps_a_bounded_stack_and_timeline_and_merging_sums_
     assert [f.function for f in first.frames] == [f.function for f in library[:30]] + [f"own{n}" for n in range(40)]
     assert first.omitted_frames == 100 - 70
     assert all(len(e.frames) == 30 for e in stack.exceptions[1:]), "the own-frame budget is the whole stack's"
-    assert len(stored.timeline) <= ledger.MAX_STORED_CELLS and sum(c.count for c in stored.timeline) == 3000
+    assert len(stored.timeline) <= bounded.MAX_STORED_CELLS and sum(c.count for c in stored.timeline) == 3000
     assert {c.minute % 5 for c in stored.timeline} == {0}, "3,000 minutes merged into 5-minute cells"
-    assert ledger.storable(stored) is stored, "what is stored is stored as it is"
+    assert bounded.storable(stored) is stored, "what is stored is stored as it is"
     small = _incident(stack=_stack(), timeline=cells[:10])
-    assert ledger.storable(small) is small
+    assert bounded.storable(small) is small
 
     older = _incident(count=3, timeline=(TimelineCount(10, "prod", "", 2), TimelineCount(11, "prod", "", 1)))
     newer = _incident(count=4, timeline=(TimelineCount(11, "prod", "", 3), TimelineCount(12, "dev", "", 1)))
-    merged = ledger.merge(older, newer)
+    merged = bounded.merge(older, newer)
     assert merged.count == 7 and sum(c.count for c in merged.timeline) == 7
     assert merged.timeline == (TimelineCount(10, "prod", "", 2), TimelineCount(11, "prod", "", 4),
                                TimelineCount(12, "dev", "", 1))  # fmt: skip

@@ -28,7 +28,7 @@ from error_autopilot.pipeline import PlanRequest, plan
 from error_autopilot.selection import LeanFinder
 from error_autopilot.sources.http import build_client
 from error_autopilot.sources.loki import LokiSource
-from error_autopilot.state import ledger
+from error_autopilot.state import bounded, ledger
 from error_autopilot.state.model import Cursor, IncidentRecord, State
 from error_autopilot.state.store import GitStateStore, SeededStateStore
 
@@ -67,7 +67,7 @@ def _seeded(tmp: Path, seed: int, rng: random.Random) -> SeededStateStore:
     records = {}
     for incident in donor.incidents():
         first = datetime.fromtimestamp((NOW_NS - rng.choice((90, 20, 5)) * MINUTE) / 1e9, UTC)
-        payload = ledger.storable(incident.model_copy(update={"first_seen": first, "last_seen": first}))
+        payload = bounded.storable(incident.model_copy(update={"first_seen": first, "last_seen": first}))
         records[incident.fingerprint] = IncidentRecord(
             fingerprint=incident.fingerprint, service=incident.service, title=incident.title, first_seen=first,
             last_seen=first, pending=True, pending_incident=payload,
