@@ -200,7 +200,7 @@ def plan(
     ingest = Ingest(smap)
     cap = request.max_incidents
     starts = [_window(env, state, smap, now_ns, request) for env in request.environments]
-    finder = selection.LeanFinder(ingest, state, cap, request.services)
+    finder = selection.LeanFinder(ingest, state, cap, request.services, request.max_pending)
     windows = []
     with _collector_set_for_polling():
         for n, (env, window) in enumerate(zip(request.environments, starts, strict=True)):

@@ -105,7 +105,8 @@ def cap_pending(plan: Plan, max_pending: int | None) -> Plan:
 class LeanFinder:
     """Finds, while polling, the incidents the plan will build lean (past `max_incidents` in publish order),
     so the grouper lets their sample lines go as soon as that is certain rather than at the end: with ten
-    thousand bugs, their five lines each were some 30 MB of the plan's peak.
+    thousand bugs, their five lines each were some 30 MB of the plan's peak. Likewise those it will drop
+    (past `max_incidents` + `max_pending`): from then on they are only counted (`IncidentGrouper.leave_out`).
 
     The order is by first sighting (`publish_order`), which only moves earlier as lines are read, and never
     to before the oldest line still to come: pages come oldest first, and environments not polled yet start
@@ -115,9 +116,12 @@ class LeanFinder:
 
     EVERY = 8  # pages between looks: each one counts the queued lines and walks every incident
 
-    def __init__(self, ingest: Ingest, state: State, cap: int | None, services: Sequence[str]) -> None:
+    def __init__(
+        self, ingest: Ingest, state: State, cap: int | None, services: Sequence[str], max_pending: int | None = None
+    ) -> None:
         self._grouper = ingest.grouper
         self._cap = cap
+        self._kept = None if cap is None or max_pending is None else cap + max_pending
         pending = pending_first_seen(state, services)
         self._pending = frozenset(pending)
         self._pending_us = [(seen - _EPOCH) // _MICROSECOND for seen in pending.values()]
@@ -133,6 +137,9 @@ class LeanFinder:
         firsts = self._grouper.first_micros(leaving_out=self._pending)
         if len(firsts) + len(self._pending_us) <= self._cap:
             return
-        last_in = heapq.nsmallest(self._cap, itertools.chain(self._pending_us, firsts))[-1]
-        if to_micros(still_to_come_ns) > last_in:
-            self._grouper.leave_lean(last_in, keep=self._pending)
+        still_to_come_us = to_micros(still_to_come_ns)
+        for bound, leave in ((self._cap, self._grouper.leave_lean), (self._kept, self._grouper.leave_out)):
+            if bound is not None and len(firsts) + len(self._pending_us) > bound:
+                last_in = heapq.nsmallest(bound, itertools.chain(self._pending_us, firsts))[-1]
+                if still_to_come_us > last_in:
+                    leave(last_in, keep=self._pending)

@@ -252,9 +252,25 @@ class Accumulator:
     queued: list[Line] = field(default_factory=list)  # lines to count, all of `queued_environment`
     queued_environment: str = ""
     lean: bool = False  # built without sample lines (the plan leaves it for a later run): none are kept
+    dropped: bool = False  # never built (the plan drops it, `policy.max_pending`): only counted (see `drop`)
+
+    def drop(self) -> None:
+        """Keep only what a dropped incident is reported by, its count and first sighting, and count only
+        those from now on: with ten thousand bugs most are dropped, and their counts were most of a run's
+        memory and much of its time."""
+        self.dropped = self.lean = True
+        self.fingerprint = Fingerprint(value=self.fingerprint.value, algorithm=self.fingerprint.algorithm, parts=())
+        self.environments, self.truncated, self.timeline = {}, {}, {}
+        self.trace_ids, self.versions = _Newest(0), _Newest(0)
+        self.samples, self.values, self.queued = [], [], []
+        self.stack_source = self.latest_source = None
 
     def add(self, event: ErrorEvent) -> None:
         """Count a parsed event."""
+        if self.dropped:
+            self.count += 1
+            self.first_ns = min(self.first_ns, event.ts_ns)
+            return
         message = type_and_message(event)[1]
         if not self.template:
             self.template = parameterize(message)
@@ -583,6 +599,11 @@ class IncidentGrouper:
     def queue(self, group: Accumulator, line: Line, environment: str) -> None:
         """Count a line into `group` by its facts. Lines are counted a few thousand at a time, in order
         (`Accumulator.count_lines`): most of what a line could change, a newer one changes again."""
+        self._events += 1
+        if group.dropped:
+            group.count += 1
+            group.first_ns = min(group.first_ns, line[0])
+            return
         if group.queued and group.queued_environment != environment:
             self._count_queued(group)
         queued = group.queued
@@ -590,7 +611,6 @@ class IncidentGrouper:
             group.queued_environment = environment
             self._queued.append(group)
         queued.append(line)
-        self._events += 1
         self._queued_lines += 1
         if self._queued_lines >= MAX_QUEUED:
             self.count_queued()
@@ -628,6 +648,17 @@ class IncidentGrouper:
                 shed += 1
         return shed
 
+    def leave_out(self, after_us: int, keep: Container[str] = ()) -> int:
+        """Count only, from now on, the incidents first seen after `after_us` (Unix microseconds) that are not
+        in `keep`: the caller knows the plan drops them (`Accumulator.drop`). How many were let go."""
+        self.count_queued()  # a queued line may be an incident's oldest
+        shed = 0
+        for fp, group in self._groups.items():
+            if not group.dropped and to_micros(group.first_ns) > after_us and fp not in keep:
+                group.drop()
+                shed += 1
+        return shed
+
     def drop(self, fingerprints: Sequence[str]) -> int:
         """Forget the incidents of `fingerprints` unbuilt (a plan drops them: `policy.max_pending`). Their
         occurrences, for the plan to report."""
@@ -647,6 +678,8 @@ class IncidentGrouper:
 
         def build(group: Accumulator) -> Incident:
             full = samples is None or group.fingerprint.value in samples
+            if group.dropped:
+                raise ValueError(f"incident {group.fingerprint.value} was left out while counting, wanted built")
             if full and group.lean:
                 raise ValueError(f"incident {group.fingerprint.value} was left lean while counting, wanted in full")
             return group.incident(self._resolve, samples=full)
