@@ -115,6 +115,9 @@ class LeanFinder:
     there may be earlier)."""
 
     EVERY = 8  # pages between looks: each one counts the queued lines and walks every incident
+    # ...unless this many incidents are new since the last look: a storm of distinct bugs shows most of them on
+    # its first pages, and each is counted in full until a look lets it go (the plan's peak was there)
+    NEW = 256
 
     def __init__(
         self, ingest: Ingest, state: State, cap: int | None, services: Sequence[str], max_pending: int | None = None
@@ -126,14 +129,16 @@ class LeanFinder:
         self._pending = frozenset(pending)
         self._pending_us = [(seen - _EPOCH) // _MICROSECOND for seen in pending.values()]
         self._pages = 0
+        self._looked_at = 0  # incidents at the last look
 
     def page_read(self, newest_ns: int, *, later_ns: int) -> None:
         """A page whose newest line is at `newest_ns` was counted: the next pages start there, and the
         environments still to poll at `later_ns` (oldest first, see above)."""
         still_to_come_ns = min(newest_ns, later_ns)
         self._pages += 1
-        if self._cap is None or self._pages % self.EVERY:
+        if self._cap is None or (self._pages % self.EVERY and len(self._grouper) < self._looked_at + self.NEW):
             return
+        self._looked_at = len(self._grouper)
         firsts = self._grouper.first_micros(leaving_out=self._pending)
         if len(firsts) + len(self._pending_us) <= self._cap:
             return

@@ -22,7 +22,14 @@ from operator import itemgetter
 from typing import Protocol
 
 from error_autopilot.domain.events import ErrorEvent, LogEntry
-from error_autopilot.domain.incidents import Fingerprint, Incident, MessageVariable, SampleLine, TimelineCount
+from error_autopilot.domain.incidents import (
+    Fingerprint,
+    FingerprintPart,
+    Incident,
+    MessageVariable,
+    SampleLine,
+    TimelineCount,
+)
 from error_autopilot.incidents.fingerprint import fingerprint_event
 from error_autopilot.incidents.parameterize import MAX_INPUT, PATTERNS, parameterize
 
@@ -181,6 +188,8 @@ class _Newest:
         return tuple(sorted(self.items, key=lambda k: (self.items[k], k)))
 
 
+_NONE_KEPT = _Newest(0)  # what a dropped incident keeps (it is never added to)
+
 # Where an occurrence's text comes from when the incident is built: its parsed event, or its entry and
 # environment to parse then (the ingest path parses only the few lines an incident shows, see ingest.py).
 Source = ErrorEvent | tuple[LogEntry, str]
@@ -226,7 +235,11 @@ def slot_values(pieces: Pieces, runs: Sequence[str]) -> list[str]:
 
 @dataclass
 class Accumulator:
-    fingerprint: Fingerprint
+    fingerprint: str
+    algorithm: int
+    # the fingerprint's parts as (name, value, contributes, hint) until the incident is built: as models, ten
+    # thousand bugs' parts were some 15 MB of a plan's peak
+    parts: tuple[tuple[str, str, bool, str], ...]
     service: str
     exception_type: str | None
     title: str
@@ -259,9 +272,9 @@ class Accumulator:
         those from now on: with ten thousand bugs most are dropped, and their counts were most of a run's
         memory and much of its time."""
         self.dropped = self.lean = True
-        self.fingerprint = Fingerprint(value=self.fingerprint.value, algorithm=self.fingerprint.algorithm, parts=())
+        self.parts, self.title = (), ""  # its template stays: the shapes counted into it compare theirs
         self.environments, self.truncated, self.timeline = {}, {}, {}
-        self.trace_ids, self.versions = _Newest(0), _Newest(0)
+        self.trace_ids = self.versions = _NONE_KEPT
         self.samples, self.values, self.queued = [], [], []
         self.stack_source = self.latest_source = None
 
@@ -485,8 +498,9 @@ class Accumulator:
         shown = [event for _, source in self.samples if (event := event_of(source)) is not None] if samples else []
         stack_event = event_of(self.stack_source)
         return Incident(
-            fingerprint=self.fingerprint.value, fingerprint_parts=self.fingerprint.parts,
-            algorithm=self.fingerprint.algorithm, service=self.service, environment=self.environment,
+            fingerprint=self.fingerprint, algorithm=self.algorithm, service=self.service, environment=self.environment,
+            fingerprint_parts=tuple(FingerprintPart(name=name, value=value, contributes=contributes, hint=hint)
+                                    for name, value, contributes, hint in self.parts),
             environments=tuple(self.environments), exception_type=self.exception_type, title=self.title,
             count=self.count, first_seen=to_datetime(self.first_ns), last_seen=to_datetime(self.last_ns),
             trace_ids=self.trace_ids.ordered(),
@@ -569,6 +583,10 @@ class IncidentGrouper:
         self._queued: list[Accumulator] = []  # groups with lines queued
         self._queued_lines = 0
 
+    def __len__(self) -> int:
+        """Incidents counted so far."""
+        return len(self._groups)
+
     @property
     def events(self) -> int:
         """Events counted into an incident."""
@@ -584,7 +602,9 @@ class IncidentGrouper:
         if group is None:
             exc_type = event.stack.primary.type if event.stack else event.exception_type
             group = Accumulator(
-                fingerprint=fingerprint, service=event.service, exception_type=exc_type, title=incident_title(event),
+                fingerprint=fingerprint.value, algorithm=fingerprint.algorithm,
+                parts=tuple((p.name, p.value, p.contributes, p.hint) for p in fingerprint.parts),
+                service=event.service, exception_type=exc_type, title=incident_title(event),
                 first_ns=event.ts_ns, last_ns=event.ts_ns, environment=event.environment,
                 template="",
             )  # fmt: skip
@@ -674,14 +694,14 @@ class IncidentGrouper:
         the models built from them at the plan's peak. `samples`: the fingerprints built with their sample
         lines (None: all), the incidents this run publishes; the others are left for later runs."""
         self.count_queued()
-        groups = sorted(self._groups.values(), key=lambda g: (-g.count, g.first_ns, g.fingerprint.value))
+        groups = sorted(self._groups.values(), key=lambda g: (-g.count, g.first_ns, g.fingerprint))
 
         def build(group: Accumulator) -> Incident:
-            full = samples is None or group.fingerprint.value in samples
+            full = samples is None or group.fingerprint in samples
             if group.dropped:
-                raise ValueError(f"incident {group.fingerprint.value} was left out while counting, wanted built")
+                raise ValueError(f"incident {group.fingerprint} was left out while counting, wanted built")
             if full and group.lean:
-                raise ValueError(f"incident {group.fingerprint.value} was left lean while counting, wanted in full")
+                raise ValueError(f"incident {group.fingerprint} was left lean while counting, wanted in full")
             return group.incident(self._resolve, samples=full)
 
         if not release:

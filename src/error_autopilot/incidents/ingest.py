@@ -125,7 +125,7 @@ class _Family:
 
     first: _Shape
     lengths: tuple[int, ...]
-    free: frozenset[int]
+    free: tuple[int, ...]
 
     def derive(self, line: str, parts: list[str], lengths: tuple[int, ...], varying: Sequence[int]) -> _Shape | None:
         """The shape of `line` (split into `parts`, its runs of these `lengths`), when it differs from the first

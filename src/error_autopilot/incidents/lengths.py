@@ -45,7 +45,7 @@ _HEX = frozenset(string.hexdigits)
 _QUOTED_ROOM = 190
 
 
-def free_runs(line: str, parts: Sequence[str], candidates: Sequence[int], message_counts: bool) -> frozenset[int]:
+def free_runs(line: str, parts: Sequence[str], candidates: Sequence[int], message_counts: bool) -> tuple[int, ...]:
     """The runs among `candidates` (varying runs of digits, by index) that may take any length from
     `MIN_DIGITS` to `MAX_DIGITS` in lines of this shape; `parts` is the line split into constant text and
     runs, `message_counts` whether its parameterised message is part of its fingerprint."""
@@ -53,7 +53,7 @@ def free_runs(line: str, parts: Sequence[str], candidates: Sequence[int], messag
     candidates = [i for i in candidates if MIN_DIGITS <= len(runs[i]) <= MAX_DIGITS and runs[i].isdigit()]
     growth = {i: MAX_DIGITS - len(runs[i]) for i in candidates}
     if not candidates or len(line) + sum(growth.values()) > LINE_ROOM or not _names_no_secret(line):
-        return frozenset()
+        return ()
     starts: list[int] = []
     at = 0
     for n, part in enumerate(parts):
@@ -78,7 +78,7 @@ def free_runs(line: str, parts: Sequence[str], candidates: Sequence[int], messag
         if message_counts and not _quotes_near(line, start, end, sum(growth.values())):
             continue
         free.append(i)
-    return frozenset(free)
+    return tuple(free)
 
 
 def _names_no_secret(line: str) -> bool:
