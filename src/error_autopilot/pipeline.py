@@ -31,7 +31,7 @@ from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident, PollWindow
 from error_autopilot.domain.layout import line_key
 from error_autopilot.domain.report import PublishedIncident, RunReport
-from error_autopilot.incidents.group import MINUTE_NS, per_minute
+from error_autopilot.incidents.counting import MINUTE_NS, per_minute
 from error_autopilot.incidents.ingest import Admission, Ingest
 from error_autopilot.ports import Clock, EventSource, PollStats, StateStore
 from error_autopilot.resilience import Deadline

@@ -10,16 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from error_autopilot.domain.events import ErrorEvent, LogEntry
-from error_autopilot.incidents.group import (
-    MAX_SAMPLE_CHARS,
-    MAX_TIMELINE,
-    MAX_TITLE,
-    Accumulator,
-    IncidentGrouper,
-    Line,
-    Pieces,
-    slot_values,
-)
+from error_autopilot.incidents.counting import MAX_TIMELINE, Accumulator, Line, Pieces, slot_values
+from error_autopilot.incidents.group import MAX_SAMPLE_CHARS, MAX_TITLE, IncidentGrouper
 from error_autopilot.incidents.stacktrace import parse_stacktrace
 from tests.conftest import TEST_FIXTURES
 

@@ -35,10 +35,12 @@ from typing import Final, Literal
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import ErrorEvent, LogEntry
 from error_autopilot.domain.incidents import Fingerprint, Incident
+from error_autopilot.incidents.counting import Accumulator, Pieces
 from error_autopilot.incidents.events import normalise_trace_id, parse_entry
 from error_autopilot.incidents.fingerprint import fingerprint_event
-from error_autopilot.incidents.group import Accumulator, IncidentGrouper, Pieces, template_slots, type_and_message
+from error_autopilot.incidents.group import IncidentGrouper
 from error_autopilot.incidents.lengths import MAX_DIGITS, MIN_DIGITS, free_runs
+from error_autopilot.incidents.messages import template_slots, type_and_message
 from error_autopilot.incidents.runs import CLOCK, CLOCK_WITHIN, RUN, kinds, layout_template, shape_template, split
 from error_autopilot.redaction import CARD_START, luhn_card
 
@@ -448,6 +450,9 @@ class Ingest:
 
     def _count_shaped(self, shape: _Shape, runs: Sequence[str], entry: LogEntry, environment: str) -> None:
         into = shape.counted_into
+        if into is not None and into.group.dropped:  # most lines of ten thousand bugs: only counted
+            self.grouper.count_dropped(into.group, entry.ts_ns)
+            return
         if into is None or into.template != into.group.template:  # an incident's template is its first line's
             group = self.grouper.group(shape.fingerprint or "")
             if group is not None and group.template:
