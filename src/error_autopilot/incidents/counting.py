@@ -39,7 +39,7 @@ def per_minute(stamps: Sequence[int]) -> Iterator[tuple[int, int]]:
 # Where an occurrence's text comes from when the incident is built: its parsed event, or its entry and
 # environment to parse then (the ingest path parses only the few lines an incident shows, see ingest.py).
 Source = ErrorEvent | tuple[LogEntry, str]
-_FOLD_FROM = 6  # fewer queued lines of an incident are counted one by one: folding costs as much as five
+FOLD_FROM = 6  # fewer queued lines of an incident are counted one by one: folding costs as much as five
 
 
 # per template slot: its constant text, the index of the one run it is, or both in order (joined per line)
@@ -109,6 +109,9 @@ class Accumulator:
     queued: list[Line] = field(default_factory=list)  # lines to count, all of `queued_environment`
     queued_environment: str = ""
     lean: bool = False  # built without sample lines (the plan leaves it for a later run): none are kept
+    # counted line by line as it comes, not queued: its lines came too far apart to fold (`IncidentGrouper.queue`)
+    direct: bool = False
+    direct_lines: int = 0  # lines counted so since the grouper last counted its queues
     dropped: bool = False  # never built (the plan drops it, `policy.max_pending`): only counted (see `drop`)
 
     def drop(self) -> None:
@@ -191,6 +194,14 @@ class Accumulator:
         else:
             samples.insert(bisect.bisect_right([ts for ts, _ in samples], ts_ns), (ts_ns, source))
 
+    def count_one(self, line: Line, environment: str) -> None:
+        """`count_line` of a line counted by its facts."""
+        ts_ns, facts, runs, entry = line
+        pieces = facts.pieces
+        self.count_line(ts_ns, environment, facts.trace_id(runs), facts.version(runs), facts.truncated,
+                        facts.has_stack, None if pieces is None else slot_values(pieces, runs),
+                        (entry, environment))  # fmt: skip
+
     def count_lines(self, lines: Sequence[Line], environment: str) -> None:
         """Count lines of one environment exactly as `count_line` would one by one, in order.
 
@@ -200,14 +211,10 @@ class Accumulator:
         every line is counted on its own."""
         if not lines:
             return
-        stamps = list(map(_TS, lines)) if len(lines) >= _FOLD_FROM else []
+        stamps = list(map(_TS, lines)) if len(lines) >= FOLD_FROM else []
         if not stamps or stamps != sorted(stamps):
-            count_line = self.count_line
-            for ts_ns, facts, runs, entry in lines:
-                pieces = facts.pieces
-                count_line(ts_ns, environment, facts.trace_id(runs), facts.version(runs), facts.truncated,
-                           facts.has_stack, None if pieces is None else slot_values(pieces, runs),
-                           (entry, environment))  # fmt: skip
+            for line in lines:
+                self.count_one(line, environment)
             return
         kinds = dict.fromkeys(map(_FACTS, lines))  # the lines' shapes, in order of first appearance
         self.count += len(lines)

@@ -24,7 +24,7 @@ from error_autopilot.domain.incidents import (
     TimelineCount,
 )
 from error_autopilot.incidents.bounded import MAX_DISTINCT
-from error_autopilot.incidents.counting import Accumulator, Line, Source
+from error_autopilot.incidents.counting import FOLD_FROM, Accumulator, Line, Source
 from error_autopilot.incidents.fingerprint import fingerprint_event
 from error_autopilot.incidents.messages import PLACEHOLDER, short_type, template_slots, type_and_message
 from error_autopilot.incidents.parameterize import parameterize
@@ -151,6 +151,8 @@ class IncidentGrouper:
         self._resolve = resolve
         self._queued: list[Accumulator] = []  # groups with lines queued
         self._queued_lines = 0
+        self._direct: list[Accumulator] = []  # groups that counted a line directly since the queues were counted
+        self._window = 0  # lines counted or queued since then
 
     def __len__(self) -> int:
         """Incidents counted so far."""
@@ -187,20 +189,29 @@ class IncidentGrouper:
 
     def queue(self, group: Accumulator, line: Line, environment: str) -> None:
         """Count a line into `group` by its facts. Lines are counted a few thousand at a time, in order
-        (`Accumulator.count_lines`): most of what a line could change, a newer one changes again."""
+        (`Accumulator.count_lines`): most of what a line could change, a newer one changes again. An incident
+        whose lines come too far apart to fold (ten thousand bugs queue one or two each) has each counted as
+        it comes, until that many come between two countings of the queues again."""
         if group.dropped:
             self.count_dropped(group, line[0])
             return
         self._events += 1
-        if group.queued and group.queued_environment != environment:
-            self._count_queued(group)
-        queued = group.queued
-        if not queued:
-            group.queued_environment = environment
-            self._queued.append(group)
-        queued.append(line)
-        self._queued_lines += 1
-        if self._queued_lines >= MAX_QUEUED:
+        self._window += 1
+        if group.direct:
+            if not group.direct_lines:
+                self._direct.append(group)
+            group.direct_lines += 1
+            group.count_one(line, environment)
+        else:
+            if group.queued and group.queued_environment != environment:
+                self._count_queued(group)
+            queued = group.queued
+            if not queued:
+                group.queued_environment = environment
+                self._queued.append(group)
+            queued.append(line)
+            self._queued_lines += 1
+        if self._window >= MAX_QUEUED:
             self.count_queued()
 
     def count_dropped(self, group: Accumulator, ts_ns: int) -> None:
@@ -215,11 +226,17 @@ class IncidentGrouper:
         group.count_lines(lines, group.queued_environment)
 
     def count_queued(self) -> None:
-        """Count every queued line."""
+        """Count every queued line; and from now on count directly the lines of incidents that queued too few
+        to fold since the last time, and queue again those of incidents counted directly that had enough."""
+        full = self._window >= MAX_QUEUED  # a whole window's lines: what came per incident says how to count
         for group in self._queued:
             if group.queued:
+                group.direct = full and len(group.queued) < FOLD_FROM
                 self._count_queued(group)
-        self._queued = []
+        for group in self._direct:
+            group.direct = not full or group.direct_lines < FOLD_FROM
+            group.direct_lines = 0
+        self._queued, self._direct, self._window = [], [], 0
 
     def first_seen(self) -> dict[str, datetime]:
         """When each incident was first seen: what the order runs take incidents in starts from."""
