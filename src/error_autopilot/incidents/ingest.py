@@ -8,8 +8,10 @@ redacts and fingerprints a line looks at such a run's kind and length, never at 
 first line of a shape is parsed in full (`parse_entry`), and the others are counted from what
 differs: their timestamp, and the trace id, version and message values read straight from their runs.
 A shape seen often gets a regex of its own (incidents/runs.py): its later lines are recognised by one
-match, not split and keyed. Lines counted from their runs are queued per incident and counted a few
-thousand at a time (`IncidentGrouper.queue`).
+match, not split and keyed. A line whose runs differ from a shape's first line only in the length of some
+runs of digits, where no rule could tell those lengths apart (`id=99`, `id=100`; incidents/lengths.py), is
+of a shape derived from it (`_Family`): one template, one full parse. Lines counted from their runs are
+queued per incident and counted a few thousand at a time (`IncidentGrouper.queue`).
 
 A line is parsed in full, every time, when that would not hold: the first line of its shape holds a
 number card redaction could replace (Luhn reads the digits), one of the user's own redaction patterns
