@@ -4,7 +4,8 @@ lines), those that wait pending in state (lean), and those dropped beyond `polic
 One order decides all three (`publish_order`: oldest first sighting first), and it is known from cheap
 facts, the first sighting and the count of each incident, before any incident is built: so a run builds
 only what it keeps, and a dropped incident is counted (`Plan.dropped`) but never built. `LeanFinder`
-makes the same decision while polling, for the sample lines of incidents that will not be published.
+makes the same decision while polling: the sample lines of incidents that will not be published are let
+go, and the incidents that will be dropped are only counted from then on.
 """
 
 from __future__ import annotations
