@@ -31,7 +31,7 @@ from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident, PollWindow
 from error_autopilot.domain.layout import line_key
 from error_autopilot.domain.report import PublishedIncident, RunReport
-from error_autopilot.incidents.group import MINUTE_NS, per_minute
+from error_autopilot.incidents.counting import MINUTE_NS, per_minute
 from error_autopilot.incidents.ingest import Admission, Ingest
 from error_autopilot.ports import Clock, EventSource, PollStats, StateStore
 from error_autopilot.resilience import Deadline
@@ -200,7 +200,7 @@ def plan(
     ingest = Ingest(smap)
     cap = request.max_incidents
     starts = [_window(env, state, smap, now_ns, request) for env in request.environments]
-    finder = selection.LeanFinder(ingest, state, cap, request.services)
+    finder = selection.LeanFinder(ingest, state, cap, request.services, request.max_pending)
     windows = []
     with _collector_set_for_polling():
         for n, (env, window) in enumerate(zip(request.environments, starts, strict=True)):

@@ -4,7 +4,8 @@ lines), those that wait pending in state (lean), and those dropped beyond `polic
 One order decides all three (`publish_order`: oldest first sighting first), and it is known from cheap
 facts, the first sighting and the count of each incident, before any incident is built: so a run builds
 only what it keeps, and a dropped incident is counted (`Plan.dropped`) but never built. `LeanFinder`
-makes the same decision while polling, for the sample lines of incidents that will not be published.
+makes the same decision while polling: the sample lines of incidents that will not be published are let
+go, and the incidents that will be dropped are only counted from then on.
 """
 
 from __future__ import annotations
@@ -105,7 +106,8 @@ def cap_pending(plan: Plan, max_pending: int | None) -> Plan:
 class LeanFinder:
     """Finds, while polling, the incidents the plan will build lean (past `max_incidents` in publish order),
     so the grouper lets their sample lines go as soon as that is certain rather than at the end: with ten
-    thousand bugs, their five lines each were some 30 MB of the plan's peak.
+    thousand bugs, their five lines each were some 30 MB of the plan's peak. Likewise those it will drop
+    (past `max_incidents` + `max_pending`): from then on they are only counted (`IncidentGrouper.leave_out`).
 
     The order is by first sighting (`publish_order`), which only moves earlier as lines are read, and never
     to before the oldest line still to come: pages come oldest first, and environments not polled yet start
@@ -114,25 +116,36 @@ class LeanFinder:
     there may be earlier)."""
 
     EVERY = 8  # pages between looks: each one counts the queued lines and walks every incident
+    # ...unless this many incidents are new since the last look: a storm of distinct bugs shows most of them on
+    # its first pages, and each is counted in full until a look lets it go (the plan's peak was there)
+    NEW = 256
 
-    def __init__(self, ingest: Ingest, state: State, cap: int | None, services: Sequence[str]) -> None:
+    def __init__(
+        self, ingest: Ingest, state: State, cap: int | None, services: Sequence[str], max_pending: int | None = None
+    ) -> None:
         self._grouper = ingest.grouper
         self._cap = cap
+        self._kept = None if cap is None or max_pending is None else cap + max_pending
         pending = pending_first_seen(state, services)
         self._pending = frozenset(pending)
         self._pending_us = [(seen - _EPOCH) // _MICROSECOND for seen in pending.values()]
         self._pages = 0
+        self._looked_at = 0  # incidents at the last look
 
     def page_read(self, newest_ns: int, *, later_ns: int) -> None:
         """A page whose newest line is at `newest_ns` was counted: the next pages start there, and the
         environments still to poll at `later_ns` (oldest first, see above)."""
         still_to_come_ns = min(newest_ns, later_ns)
         self._pages += 1
-        if self._cap is None or self._pages % self.EVERY:
+        if self._cap is None or (self._pages % self.EVERY and len(self._grouper) < self._looked_at + self.NEW):
             return
+        self._looked_at = len(self._grouper)
         firsts = self._grouper.first_micros(leaving_out=self._pending)
         if len(firsts) + len(self._pending_us) <= self._cap:
             return
-        last_in = heapq.nsmallest(self._cap, itertools.chain(self._pending_us, firsts))[-1]
-        if to_micros(still_to_come_ns) > last_in:
-            self._grouper.leave_lean(last_in, keep=self._pending)
+        still_to_come_us = to_micros(still_to_come_ns)
+        for bound, leave in ((self._cap, self._grouper.leave_lean), (self._kept, self._grouper.leave_out)):
+            if bound is not None and len(firsts) + len(self._pending_us) > bound:
+                last_in = heapq.nsmallest(bound, itertools.chain(self._pending_us, firsts))[-1]
+                if still_to_come_us > last_in:
+                    leave(last_in, keep=self._pending)

@@ -10,16 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from error_autopilot.domain.events import ErrorEvent, LogEntry
-from error_autopilot.incidents.group import (
-    MAX_SAMPLE_CHARS,
-    MAX_TIMELINE,
-    MAX_TITLE,
-    Accumulator,
-    IncidentGrouper,
-    Line,
-    Pieces,
-    slot_values,
-)
+from error_autopilot.incidents.counting import MAX_TIMELINE, Accumulator, Line, Pieces, slot_values
+from error_autopilot.incidents.group import MAX_QUEUED, MAX_SAMPLE_CHARS, MAX_TITLE, IncidentGrouper
 from error_autopilot.incidents.stacktrace import parse_stacktrace
 from tests.conftest import TEST_FIXTURES
 
@@ -257,3 +249,36 @@ def test_the_timeline_keeps_its_first_cells_up_to_the_cap_and_says_so() -> None:
     assert [c.minute for c in incident.timeline] == sorted(c.minute for c in incident.timeline)
     assert incident.timeline[0] == (T0 // minute, "dev", "v0", 2)
     assert sum(c.count for c in incident.timeline) == MAX_TIMELINE + 1 and incident.count == MAX_TIMELINE + 4
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lines_queued_over_many_incidents_leave_what_counting_each_as_it_comes_leaves(seed: int) -> None:
+    """A few hot incidents among hundreds that get a line now and then: the cold ones are counted as their lines
+    come, the hot ones queued and folded, and a cold one that turns hot is queued again."""
+    rng = random.Random(seed)
+    queued, one_by_one = IncidentGrouper(), IncidentGrouper()
+    for grouper in (queued, one_by_one):
+        for n in range(300):  # an incident per service: the service is part of the fingerprint
+            grouper.add(order_event(0).model_copy(update={"service": f"svc-{n}", "line_id": f"first-{n}"}))
+    groups = {fp: (queued.group(fp), one_by_one.group(fp)) for fp in queued._groups}
+    fingerprints = sorted(groups)
+    hot = fingerprints[:3]
+    facts = [_ShapeFacts(n, trace=rng.choice((-1, 0)), version=rng.choice((-1, 1)), pieces=rng.choice((None, (2,))),
+                         has_stack=rng.random() < 0.6, truncated=None) for n in range(3)]  # fmt: skip
+    ts = T0
+    for n in range(4 * MAX_QUEUED):
+        ts += rng.choice((0, 1, SECOND))
+        turned = n > 2 * MAX_QUEUED and rng.random() < 0.3  # late on, one cold incident turns hot
+        fp = fingerprints[7] if turned else rng.choice(hot) if rng.random() < 0.5 else rng.choice(fingerprints)
+        runs = (f"{rng.randrange(50):032x}", rng.choice(("", "v2", "v3")), str(rng.randrange(20)))
+        line: Line = (ts, rng.choice(facts), runs, LogEntry(ts, f"line {n}", {}))
+        mine, theirs = groups[fp]
+        assert mine is not None and theirs is not None
+        queued.queue(mine, line, "prod")
+        theirs.count_one(line, "prod")
+    queued.count_queued()
+    assert any(mine.direct for mine, _ in groups.values()) and not any(groups[fp][0].direct for fp in hot)
+    for mine, theirs in groups.values():
+        assert mine is not None and theirs is not None
+        assert _state(mine) == _state(theirs)
+    assert queued.events == one_by_one.events + 4 * MAX_QUEUED

@@ -151,3 +151,27 @@ def test_an_incident_keeps_its_lines_while_an_older_line_may_still_come(tmp_path
     [late] = [g for g in grouper._groups.values() if g.first_ns == NOW_NS + 4 * MINUTE]
     grouper.count_queued()
     assert late.count == 2 and not late.samples, "a lean incident keeps counting, with no lines"
+
+
+def test_an_incident_past_max_pending_is_only_counted_once_that_is_certain() -> None:
+    ingest = Ingest(_smap("http://x"))
+    finder = LeanFinder(ingest, State(), cap=1, services=(), max_pending=1)
+    for bug in range(4):  # bug k first seen at minute k
+        ingest.take(_entry(bug, NOW_NS + bug * MINUTE), "prod", Admission())
+    grouper: IncidentGrouper = ingest.grouper
+    for _ in range(LeanFinder.EVERY):  # lines as old as minute 1 may still come: bug 2 could be second yet
+        finder.page_read(NOW_NS + MINUTE, later_ns=NOW_NS + 9 * MINUTE)
+    assert not any(g.dropped for g in grouper._groups.values())
+    for _ in range(LeanFinder.EVERY):  # past minute 1: bugs 0 and 1 stay first, 2 and 3 are dropped
+        finder.page_read(NOW_NS + MINUTE + 1000, later_ns=NOW_NS + 9 * MINUTE)
+    by_first = sorted(grouper._groups.values(), key=lambda g: g.first_ns)
+    assert [g.dropped for g in by_first] == [False, False, True, True]
+    assert all(not (g.samples or g.timeline or g.parts or g.trace_ids.ordered()) for g in by_first[2:])
+    for n in range(3):  # counted from its runs, and parsed in full: each line still counts
+        ingest.take(_entry(3, NOW_NS + (9 + n) * MINUTE), "prod", Admission())
+    assert by_first[3].count == 4 and by_first[3].first_ns == NOW_NS + 3 * MINUTE
+    published = frozenset([by_first[0].fingerprint])
+    with pytest.raises(ValueError, match="left out while counting"):  # a plan that would build one: a bug
+        grouper.incidents(samples=published)
+    assert grouper.drop([g.fingerprint for g in by_first[2:]]) == 5
+    assert [i.count for i in grouper.incidents(samples=published)] == [1, 1]

@@ -8,8 +8,10 @@ redacts and fingerprints a line looks at such a run's kind and length, never at 
 first line of a shape is parsed in full (`parse_entry`), and the others are counted from what
 differs: their timestamp, and the trace id, version and message values read straight from their runs.
 A shape seen often gets a regex of its own (incidents/runs.py): its later lines are recognised by one
-match, not split and keyed. Lines counted from their runs are queued per incident and counted a few
-thousand at a time (`IncidentGrouper.queue`).
+match, not split and keyed. A line whose runs differ from a shape's first line only in the length of some
+runs of digits, where no rule could tell those lengths apart (`id=99`, `id=100`; incidents/lengths.py), is
+of a shape derived from it (`_Family`): one template, one full parse. Lines counted from their runs are
+queued per incident and counted a few thousand at a time (`IncidentGrouper.queue`).
 
 A line is parsed in full, every time, when that would not hold: the first line of its shape holds a
 number card redaction could replace (Luhn reads the digits), one of the user's own redaction patterns
@@ -23,6 +25,8 @@ and stack) are parsed in full, redaction included, when the incident is built.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 import string
 from collections.abc import Callable, Collection, Container, Sequence
@@ -33,9 +37,12 @@ from typing import Final, Literal
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import ErrorEvent, LogEntry
 from error_autopilot.domain.incidents import Fingerprint, Incident
+from error_autopilot.incidents.counting import Accumulator, Pieces
 from error_autopilot.incidents.events import normalise_trace_id, parse_entry
 from error_autopilot.incidents.fingerprint import fingerprint_event
-from error_autopilot.incidents.group import Accumulator, IncidentGrouper, Pieces, template_slots, type_and_message
+from error_autopilot.incidents.group import IncidentGrouper
+from error_autopilot.incidents.lengths import MAX_DIGITS, MIN_DIGITS, free_runs
+from error_autopilot.incidents.messages import template_slots, type_and_message
 from error_autopilot.incidents.runs import CLOCK, CLOCK_WITHIN, RUN, kinds, layout_template, shape_template, split
 from error_autopilot.redaction import CARD_START, luhn_card
 
@@ -90,6 +97,7 @@ class _Shape:
     cards: tuple[tuple[int, int, bool], ...] = ()
     split: int = 0  # its lines found by splitting (or a layout's template), before it has a template of its own
     counted_into: _Counted | None = None
+    origin: _Shape | None = None  # the shape this one was derived from (`_Family`): its first line's message
 
 
 class _Counted:
@@ -112,6 +120,31 @@ class _Counted:
         """The line's version: the shape's, or its run."""
         shape = self.shape
         return shape.version_value if shape.version < 0 else runs[shape.version]
+
+
+@dataclass(slots=True, frozen=True)
+class _Family:
+    """A shape parsed in full, and the lengths its free digit runs (`lengths.free_runs`) may take: a line that
+    differs from its first only there is of a shape derived from it, without a parse of its own."""
+
+    first: _Shape
+    lengths: tuple[int, ...]
+    free: tuple[int, ...]
+
+    def derive(self, line: str, parts: list[str], lengths: tuple[int, ...], varying: Sequence[int]) -> _Shape | None:
+        """The shape of `line` (split into `parts`, its runs of these `lengths`), when it differs from the first
+        line only in the lengths of free runs and holds nothing a full parse must see: a card number, or an
+        all-zero id (which reads as none)."""
+        for i, (known, length) in enumerate(zip(self.lengths, lengths, strict=True)):
+            if known != length and (i not in self.free or not MIN_DIGITS <= length <= MAX_DIGITS):
+                return None
+        first = self.first
+        if first.fingerprint is None:
+            return first  # not an error: nothing of it is counted
+        if any(not parts[2 * i + 1].strip("0") for i in varying) or luhn_card(line):
+            return None
+        return dataclasses.replace(first, cards=_card_spans(parts, varying), split=0, counted_into=None, runs=None,
+                                   message="", origin=first)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -201,6 +234,9 @@ class Ingest:
         self._templates: dict[tuple[int, int, tuple[int, int] | None], list[_Template]] = {}
         # (stream, line length) -> shapes seen often, each as a regex matching exactly the lines of that shape
         self._shape_templates: dict[tuple[int, int], list[tuple[re.Pattern[str], _Shape]]] = {}
+        # (stream, constant text, run kinds, fixed runs) -> the first shape of lines that differ only in the
+        # lengths of some digit runs, and which those are
+        self._families: dict[tuple[object, ...], _Family] = {}
         self.grouper = IncidentGrouper(resolve=self._parse)
         self.parsed_in_full = 0  # lines parsed in full while counting (not those an incident shows)
 
@@ -213,6 +249,7 @@ class Ingest:
         self._shape_templates.clear()
         self._streams.clear()
         self._stream_ids.clear()
+        self._families.clear()
         return self.grouper.incidents(release=True, samples=samples)
 
     def _parse(self, entry: LogEntry, environment: str) -> ErrorEvent | None:
@@ -274,6 +311,7 @@ class Ingest:
                     self._layouts.clear()
                     self._templates.clear()
                     self._shape_templates.clear()
+                    self._families.clear()
                 number = self._stream_ids[content] = len(self._stream_ids)
             stream = self._streams[(id(labels), id(metadata))] = (labels, metadata, number)
         for regex, known in self._shape_templates.get((stream[2], len(line)), ()):
@@ -295,9 +333,10 @@ class Ingest:
         fixed = by_kind.fixed(runs) if by_kind.fixed is not None else None
         shape = by_kind.shapes.get(fixed)
         if shape is None:
-            parsed = self._full(entry, environment)
-            by_kind.shapes[fixed] = self._shape(parsed, split(line, clock), by_kind.varying)
-            return parsed
+            found = self._new_shape(entry, environment, clock, where[0], by_kind, fixed, of_kind, lengths)
+            if not isinstance(found, _Shape):
+                return found
+            shape = found
         if (
             shape.exact
             or (shape.equal is not None and shape.equal[0](runs) != shape.equal[1](runs))
@@ -340,6 +379,38 @@ class Ingest:
                 known.append(_Template(layout_template(parts), layout, lengths))
         return runs, layout, lengths
 
+    def _new_shape(
+        self, entry: LogEntry, environment: str, clock: re.Match[str] | None, stream: int, by_kind: _Kinds,
+        fixed: object, kinds: str, lengths: tuple[int, ...],
+    ) -> Parsed | _Shape | None:  # fmt: skip
+        """The first line of its layout with these fixed runs: of a shape derived from one of its family (the
+        same but for the lengths of free digit runs), else parsed in full (returned) for a shape of its own."""
+        line = entry.line
+        parts = split(line, clock)
+        consts = "\x00".join(parts[0::2]).encode("utf-8", "surrogatepass")
+        key = (stream, hashlib.blake2b(consts, digest_size=16).digest(), kinds, fixed)
+        family = self._families.get(key)
+        if family is not None:
+            derived = family.derive(line, parts, lengths, by_kind.varying)
+            if derived is not None:
+                by_kind.shapes[fixed] = derived
+                return derived
+        parsed = self._full(entry, environment)
+        shape = by_kind.shapes[fixed] = self._shape(parsed, parts, by_kind.varying)
+        if family is None and not shape.exact:
+            counts = (
+                parsed is not None
+                and parsed.fingerprint_of_event is not None
+                and any(p.name == "message" and p.contributes for p in parsed.fingerprint_of_event.parts)
+            )
+            digits = [i for i in by_kind.varying if kinds[i] == "d" and i not in (shape.trace, shape.version)]
+            free = free_runs(line, parts, digits, counts)
+            if free:
+                if len(self._families) >= MAX_LAYOUTS:
+                    self._families.clear()
+                self._families[key] = _Family(shape, lengths, free)
+        return parsed
+
     def _shape(self, parsed: Parsed | None, parts: list[str], varying: tuple[int, ...]) -> _Shape:
         runs = parts[1::2]
         if parsed is None or parsed.event is None or parsed.fingerprint_of_event is None:
@@ -381,12 +452,15 @@ class Ingest:
 
     def _count_shaped(self, shape: _Shape, runs: Sequence[str], entry: LogEntry, environment: str) -> None:
         into = shape.counted_into
+        if into is not None and into.group.dropped:  # most lines of ten thousand bugs: only counted
+            self.grouper.count_dropped(into.group, entry.ts_ns)
+            return
         if into is None or into.template != into.group.template:  # an incident's template is its first line's
             group = self.grouper.group(shape.fingerprint or "")
             if group is not None and group.template:
-                into = shape.counted_into = _Counted(group, shape, _pieces(shape, group.template))
+                into = shape.counted_into = _Counted(group, shape, _pieces_of(shape, group.template))
                 shape.runs, shape.message = None, ""
-        if into is None or into.pieces is _UNFIT:
+        if into is None or (into.pieces is _UNFIT and not into.group.dropped):  # a dropped one is only counted
             full = self._full(entry, environment)
             if full is not None and full.event is not None:
                 self.grouper.add(full.event, full.fingerprint_of_event)
@@ -453,6 +527,15 @@ def _trace_id(run: str) -> str | None:
     """`normalise_trace_id` for a run of the same kind and length as one it accepted."""
     text = run.lower()
     return text.rjust(32, "0") if text.strip("0") else None
+
+
+def _pieces_of(shape: _Shape, template: str) -> Pieces | None:
+    """`_pieces` of the shape, or of the one it was derived from: its lines have their runs at the same places."""
+    origin = shape.origin
+    if origin is None:
+        return _pieces(shape, template)
+    known = origin.counted_into
+    return known.pieces if known is not None and known.template == template else _pieces(origin, template)
 
 
 def _pieces(shape: _Shape, template: str) -> Pieces | None:

@@ -1,0 +1,48 @@
+"""A message as incidents read it: the thrown type and the first line of its message, and the slots of
+its parameterised template (what each placeholder held in one occurrence, and what to call it)."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from error_autopilot.domain.events import ErrorEvent
+from error_autopilot.incidents.parameterize import MAX_INPUT, PATTERNS
+
+MAX_SLOTS = 8
+PLACEHOLDER = re.compile("(" + "|".join(sorted({re.escape(p.placeholder) for p in PATTERNS})) + ")")
+_NAME = re.compile(r"([A-Za-z_][\w-]*)\W{0,3}$")
+_NOT_A_NAME = frozenset(("a", "an", "the", "after", "before", "for", "in", "at", "of", "to", "from", "with", "by", "on",
+                         "is", "was", "be", "than"))  # fmt: skip
+
+
+def short_type(exception_type: str) -> str:
+    """`IllegalStateException` of `java.lang.IllegalStateException`; a type with spaces stays whole."""
+    return exception_type.rsplit(".", 1)[-1] if " " not in exception_type else exception_type
+
+
+def type_and_message(event: ErrorEvent) -> tuple[str | None, str]:
+    """The thrown type (short) and the first line of its message, whitespace collapsed."""
+    exc_type = event.stack.primary.type if event.stack else event.exception_type
+    message = event.exception_message or (event.stack.primary.message if event.stack else "") or event.message
+    first = message.strip().split("\n", 1)[0] if message.strip() else ""
+    return (short_type(exc_type) if exc_type else None), " ".join(first[:MAX_INPUT].split())
+
+
+def _names_a_value(word: str) -> bool:
+    """`code` in `coupon code: X` names X; `after`, `for` or `GET` (in `GET /users/1`) do not."""
+    return word.lower() not in _NOT_A_NAME and not word.isupper()
+
+
+@functools.lru_cache(maxsize=1024)  # one template per incident, matched against every event of it
+def template_slots(template: str) -> tuple[re.Pattern[str] | None, tuple[tuple[str, str], ...]]:
+    """A regex capturing each placeholder's value in a message of this template, and (name, kind) per slot.
+    None when the template has no placeholder, too many, or two touching (ambiguous to split)."""
+    pieces = PLACEHOLDER.split(template)
+    literals, kinds = pieces[0::2], [p[1:-1] for p in pieces[1::2]]
+    if not kinds or len(kinds) > MAX_SLOTS or any(not lit for lit in literals[1:-1]):
+        return None, ()
+    names = tuple((m.group(1) if (m := _NAME.search(lit)) and _names_a_value(m.group(1)) else f"{kind} value", kind)
+                  for lit, kind in zip(literals, kinds, strict=False))  # fmt: skip
+    regex = "".join(re.escape(lit) + ("(.+?)" if n < len(kinds) else "") for n, lit in enumerate(literals))
+    return re.compile(regex, re.DOTALL), names
