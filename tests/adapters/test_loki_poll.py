@@ -282,7 +282,9 @@ def _random_page(rng: random.Random) -> dict[str, object]:
             if rng.random() < 0.02:
                 line += "x" * 70_000  # a huge line
             value: list[object] = [str(T0 + rng.randint(0, 50)), line]
-            if rng.random() < 0.7:
+            if rng.random() < 0.1:
+                value.append(rng.choice([None, {}]))
+            elif rng.random() < 0.7:
                 extra = {part: {"detected_level": rng.choice(["error", "warn"]), "k": rng.choice(_HOSTILE)}
                          for part in ("structuredMetadata", "parsed") if rng.random() < 0.6}  # fmt: skip
                 value.append(extra)
@@ -295,19 +297,26 @@ def _random_page(rng: random.Random) -> dict[str, object]:
 def _read_plainly(body: bytes) -> list[tuple[int, str, dict[str, str], dict[str, str]]]:
     """The page's entries as a plain json reading sees them, oldest first (ties in the page's order)."""
     page = json.loads(body.decode("utf-8", errors="replace"))
+
+    def text(value: str) -> str:  # a lone surrogate is not Unicode: it is read as U+FFFD
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+    def strings(mapping: dict[str, str]) -> dict[str, str]:
+        return {text(k): text(v) for k, v in mapping.items()}
+
     entries = []
     for stream in page["data"]["result"]:
         for value in stream["values"]:
-            extra = value[2] if len(value) > 2 else {}
-            metadata = {**extra.get("structuredMetadata", {}), **extra.get("parsed", {})}
-            entries.append((int(value[0]), value[1], stream["stream"], metadata))
+            extra = (value[2] if len(value) > 2 else None) or {}
+            metadata = {**strings(extra.get("structuredMetadata", {})), **strings(extra.get("parsed", {}))}
+            entries.append((int(value[0]), text(value[1]), strings(stream["stream"]), metadata))
     return sorted(entries, key=lambda e: e[0])
 
 
 @pytest.mark.parametrize("seed", range(12))
 def test_a_page_is_read_exactly_as_plain_json_reads_it(loki: tuple[LokiServer, LoopbackServer], seed: int) -> None:
     """Whatever a page holds (lone surrogates the fast decoder refuses, bytes that are not UTF-8 among them),
-    the entries are those a plain json reading finds, one for one."""
+    the entries are those a plain json reading finds, one for one, what is not Unicode read as U+FFFD."""
     rng = random.Random(seed)
     app, server = loki
     body = json.dumps(_random_page(rng)).encode()
@@ -324,7 +333,9 @@ def test_a_page_is_read_exactly_as_plain_json_reads_it(loki: tuple[LokiServer, L
     ("body", "said"),
     [
         (b"<html>502 Bad Gateway</html>", "JSON is malformed"),
-        (b'{"status": "success", "data": {"resultType": "streams", "result": [{"stream": {}, "values": [["1', "truncated"),
+        (b'{"status": "success", "data": {"resultType": "streams", "result": [{"values": [["1', "truncated"),
+        (b'{"data": {"resultType": "streams", "result": [{"values": [["1", "a", {"parsed": {"k": 7}}]]}]}}',
+         "Expected `str`, got `int` - at `$.parsed"),
         (b'{"status": "success", "data": {"resultType": "streams", "result": [{"values": [["12x", "a"]]}]}}',
          "$.data.result[0].values[0][0]"),
         (b'{"status": "success", "data": {"resultType": "streams", "result": [{"values": [["1", 7]]}]}}',

@@ -67,12 +67,16 @@ class _Metadata(msgspec.Struct, rename="camel"):
     parsed: dict[str, str] | None = None
 
 
+_NO_METADATA = msgspec.Raw()
+
+
 class _Value(msgspec.Struct, array_like=True):
     """One entry: `[timestamp, line]`, or with its metadata `[timestamp, line, {...}]`."""
 
     ts_ns: int  # Loki sends a string of digits: the decoder is not strict, so it reads it as a number
     line: str
-    metadata: _Metadata | None = None
+    # left as JSON text: a stream's lines mostly carry the same metadata, read once per run of equal texts
+    metadata: msgspec.Raw = _NO_METADATA
 
 
 class _Stream(msgspec.Struct):
@@ -92,11 +96,13 @@ class _Body(msgspec.Struct):
 # A page decoded straight into the few fields an entry has, each checked as it is read: no dict or list
 # is made for a line and thrown away (about a third of what json.loads and a walk over its result cost)
 _DECODER = msgspec.json.Decoder(_Body, strict=False)
+_METADATA = msgspec.json.Decoder(_Metadata | None)
 
 
 def _decode(content: bytes) -> _Body:
-    """The page. Text the fast decoder refuses but json reads (bytes that are not UTF-8, a lone surrogate
-    escape) is read as json reads it, undecodable bytes replaced: one odd line must not stop every poll."""
+    """The page. Text the fast decoder refuses but json reads is read as json reads it, what is not Unicode
+    replaced by U+FFFD (bytes that are not UTF-8, escapes of half a surrogate pair): one odd line must not
+    stop every poll."""
     try:
         return _DECODER.decode(content)
     except msgspec.ValidationError:
@@ -106,7 +112,20 @@ def _decode(content: bytes) -> _Body:
             plain = json.loads(content.decode("utf-8", errors="replace"))
         except ValueError:
             raise refused from None  # not JSON at all: the fast decoder says where
-        return msgspec.convert(plain, _Body, strict=False)
+        text = json.dumps(plain, ensure_ascii=False)  # a lone surrogate is now a character: UTF-16 replaces it
+        return _DECODER.decode(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
+
+
+def _metadata(text: msgspec.Raw, shared: dict[bytes, dict[str, str]]) -> dict[str, str]:
+    """An entry's metadata read from its JSON text; lines with the same text share one dict."""
+    if not text:
+        return _NONE
+    key = bytes(text)
+    found = shared.get(key)
+    if found is None:
+        read = _METADATA.decode(key)
+        found = shared[key] = {**(read.structured_metadata or {}), **(read.parsed or {})} if read else {}
+    return found
 
 
 def _entries(body: _Body) -> list[LogEntry]:
@@ -116,20 +135,15 @@ def _entries(body: _Body) -> list[LogEntry]:
         raise ValueError("not a streams result")
     entries: list[LogEntry] = []
     append = entries.append
-    shared: dict[object, dict[str, str]] = {}
+    shared: dict[bytes, dict[str, str]] = {}
     for stream in body.data.result or ():
         labels = stream.stream or {}
-        last: _Metadata | None = None  # a stream's lines mostly carry the metadata of the line before
+        last = _NO_METADATA  # a stream's lines mostly carry the metadata of the line before
         metadata = _NONE
         for value in stream.values or ():
-            extra = value.metadata
-            if extra is None:
-                metadata = _NONE
-            elif extra != last:  # equal metadata in another key order shares the dict: nothing reads its order
-                structured, parsed = extra.structured_metadata, extra.parsed
-                key = (tuple(structured.items()) if structured else (), tuple(parsed.items()) if parsed else ())
-                metadata = shared.get(key) or shared.setdefault(key, {**(structured or {}), **(parsed or {})})
-            last = extra
+            if value.metadata != last:
+                last = value.metadata
+                metadata = _metadata(last, shared)
             append(LogEntry(value.ts_ns, value.line, labels, metadata))
     identify(entries)  # while each stream's lines are still together
     entries.sort(key=_TS)
