@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from operator import attrgetter
@@ -150,6 +151,17 @@ def _entries(body: _Body) -> list[LogEntry]:
     return entries
 
 
+def _unseen(page: list[LogEntry], boundary_ts: int | None, boundary_ids: set[str]) -> list[LogEntry]:
+    """The page without the entries at `boundary_ts` already read (`boundary_ids`). The page is in timestamp
+    order: only the few lines at that timestamp are looked at, not every line."""
+    if boundary_ts is None:
+        return page
+    low, high = bisect_left(page, boundary_ts, key=_TS), bisect_right(page, boundary_ts, key=_TS)
+    if low == high:
+        return page
+    return [*page[:low], *(e for e in page[low:high] if e.identity not in boundary_ids), *page[high:]]
+
+
 class LokiSource:
     """ports.EventSource over one environment's Loki."""
 
@@ -226,7 +238,7 @@ class LokiSource:
                 page = self._page(cursor, end_ns, limit)
             ahead = None
             stats.pages += 1
-            fresh = [e for e in page if not (e.ts_ns == boundary_ts and e.identity in boundary_ids)]
+            fresh = _unseen(page, boundary_ts, boundary_ids)
             if page and not fresh and len(page) >= limit:
                 if limit < LOKI_MAX_LIMIT:
                     limit = min(LOKI_MAX_LIMIT, limit * 2)  # one nanosecond holds a whole page: widen it
@@ -250,7 +262,8 @@ class LokiSource:
                 if last_ts != boundary_ts:
                     boundary_ids = set()
                 boundary_ts = last_ts
-                boundary_ids.update(e.identity for e in page if e.ts_ns == last_ts)
+                # the page is in timestamp order: the lines at its last timestamp are its last ones
+                boundary_ids.update(e.identity for e in page[bisect_left(page, last_ts, key=_TS) :])
                 cursor = last_ts
                 if stats.pages < self._config.max_pages:
                     ahead = (cursor, limit, pool.submit(self._page, cursor, end_ns, limit))
