@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import gc
+import json
+import random
 from collections.abc import Iterator
 
 import httpx
@@ -16,7 +18,7 @@ from error_autopilot.domain.errors import SourceRejected, SourceUnavailable
 from error_autopilot.domain.events import LogEntry
 from error_autopilot.ports import PollStats
 from error_autopilot.sources.http import RetryPolicy, build_client
-from error_autopilot.sources.loki import LokiSource, build_query, logql_string
+from error_autopilot.sources.loki import LokiSource, _unseen, build_query, logql_string
 
 T0 = 1_795_576_000_000_000_000
 
@@ -261,3 +263,106 @@ def test_more_than_5000_entries_in_one_nanosecond_are_cut_and_reported_not_stall
     assert len(lines) == len(set(lines)) == 5_001 and lines[-1] == "ERROR after the burst"
     assert stats.truncated and "more than 5000 entries share the timestamp" in stats.truncated_reason
     assert stats.last_ts_ns == T0 + 1 and stats.pages < 10
+
+
+# Text a page may carry: secrets, card numbers, markdown and HTML, control characters, astral characters
+_HOSTILE = ["AKIAIOSFODNN7EXAMPLE", "4111 1111 1111 1111", "<script>alert(1)</script>", "**bold** `code` ![x](y)",
+            "::set-output name=x::y", "tab\there", "nul\x00byte", "\x1b[31mred", "line\u2028sep", "😀", "é", '"q"',
+            "back\\slash", "\ud800", "\udfff"]  # fmt: skip
+
+
+def _random_page(rng: random.Random) -> dict[str, object]:
+    """A streams page of random streams and entries, with and without metadata in both of its parts."""
+    result = []
+    for _ in range(rng.randint(1, 5)):
+        labels = {"env": "prod", "service_name": rng.choice(["api", "web", "a\"b", "ü"])}
+        values: list[list[object]] = []
+        for _ in range(rng.randint(0, 40)):
+            line = "".join(rng.choice(_HOSTILE) for _ in range(rng.randint(0, 6)))
+            if rng.random() < 0.02:
+                line += "x" * 70_000  # a huge line
+            value: list[object] = [str(T0 + rng.randint(0, 50)), line]
+            if rng.random() < 0.1:
+                value.append(rng.choice([None, {}]))
+            elif rng.random() < 0.7:
+                extra = {part: {"detected_level": rng.choice(["error", "warn"]), "k": rng.choice(_HOSTILE)}
+                         for part in ("structuredMetadata", "parsed") if rng.random() < 0.6}  # fmt: skip
+                value.append(extra)
+            values.append(value)
+        result.append({"stream": labels, "values": values})
+    return {"status": "success", "data": {"resultType": "streams", "encodingFlags": ["categorize-labels"],
+                                          "result": result}}  # fmt: skip
+
+
+def _read_plainly(body: bytes) -> list[tuple[int, str, dict[str, str], dict[str, str]]]:
+    """The page's entries as a plain json reading sees them, oldest first (ties in the page's order)."""
+    page = json.loads(body.decode("utf-8", errors="replace"))
+
+    def text(value: str) -> str:  # a lone surrogate is not Unicode: it is read as U+FFFD
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+    def strings(mapping: dict[str, str]) -> dict[str, str]:
+        return {text(k): text(v) for k, v in mapping.items()}
+
+    entries = []
+    for stream in page["data"]["result"]:
+        for value in stream["values"]:
+            extra = (value[2] if len(value) > 2 else None) or {}
+            metadata = {**strings(extra.get("structuredMetadata", {})), **strings(extra.get("parsed", {}))}
+            entries.append((int(value[0]), text(value[1]), strings(stream["stream"]), metadata))
+    return sorted(entries, key=lambda e: e[0])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_page_is_read_exactly_as_plain_json_reads_it(loki: tuple[LokiServer, LoopbackServer], seed: int) -> None:
+    """Whatever a page holds (lone surrogates the fast decoder refuses, bytes that are not UTF-8 among them),
+    the entries are those a plain json reading finds, one for one, what is not Unicode read as U+FFFD."""
+    rng = random.Random(seed)
+    app, server = loki
+    body = json.dumps(_random_page(rng)).encode()
+    if seed % 3 == 0:  # a line with bytes that are not UTF-8, as a proxy might pass them on
+        body = body.replace(b"tab", b"t\xff\xfeb", 1)
+    app.forced.append(Response(200, body, {"Content-Type": "application/json"}))
+    with build_client(server.url, org_id=None) as client:
+        entries, stats = _poll(LokiSource(client, _config(server.url)))
+    assert [(e.ts_ns, e.line, e.labels, e.metadata) for e in entries] == _read_plainly(body)
+    assert stats.pages == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"<html>502 Bad Gateway</html>", "JSON is malformed"),
+        (b'{"status": "success", "data": {"resultType": "streams", "result": [{"values": [["1', "truncated"),
+        (b'{"data": {"resultType": "streams", "result": [{"values": [["1", "a", {"parsed": {"k": 7}}]]}]}}',
+         "Expected `str`, got `int` - at `$.parsed"),
+        (b'{"status": "success", "data": {"resultType": "streams", "result": [{"values": [["12x", "a"]]}]}}',
+         "$.data.result[0].values[0][0]"),
+        (b'{"status": "success", "data": {"resultType": "streams", "result": [{"values": [["1", 7]]}]}}',
+         "Expected `str`, got `int`"),
+        (b'{"status": "success", "data": {"resultType": "streams", "result": [{"values": [["1"]]}]}}', "length"),
+        (b'{"status": "success"}', "missing required field `data`"),
+        (b'{"status": "success", "data": {"resultType": "streams", "result": {"a": 1}}}', "$.data.result"),
+    ],
+)  # fmt: skip
+def test_a_malformed_page_is_unavailable_with_what_is_wrong_and_where(
+    loki: tuple[LokiServer, LoopbackServer], body: bytes, said: str
+) -> None:
+    app, server = loki
+    app.forced.append(Response(200, body, {"Content-Type": "application/json"}))
+    with build_client(server.url, org_id=None) as client, pytest.raises(SourceUnavailable) as caught:
+        _poll(LokiSource(client, _config(server.url)))
+    assert "not a streams result" in caught.value.message and said in caught.value.message
+
+
+def test_only_the_entries_at_the_boundary_already_read_are_dropped() -> None:
+    """`_unseen` looks only at the lines of the boundary's timestamp, and drops exactly those already read."""
+    rng = random.Random(7)
+    for _ in range(300):
+        page = sorted((LogEntry(T0 + rng.randint(0, 6), f"ERROR {rng.randint(0, 3)}", {"env": "prod"})
+                       for _ in range(rng.randint(0, 12))), key=lambda e: e.ts_ns)  # fmt: skip
+        boundary = rng.choice([None, T0, T0 + 3, T0 + 9])
+        read = {e.identity for e in page if e.ts_ns == boundary and rng.random() < 0.5}
+        read.add("not in the page")
+        expected = [e for e in page if not (e.ts_ns == boundary and e.identity in read)]
+        assert _unseen(page, boundary, read) == expected

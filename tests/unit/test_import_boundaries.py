@@ -17,6 +17,7 @@ SDK_HOMES: dict[str, tuple[str, ...]] = {
             "sinks/github_prs.py"),
     "anthropic": ("investigation/agent.py", "app.py"),
     "actions_toolkit": ("actions_io.py",),
+    "msgspec": ("sources/loki.py",),
 }
 PURE = ("domain/", "incidents/", "decisions/", "sinks/render.py", "state/model.py", "investigation/sanitize.py",
         "investigation/stackmap.py", "investigation/pathmap.py", "investigation/framenames.py", "pipeline.py",

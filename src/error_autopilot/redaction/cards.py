@@ -7,13 +7,16 @@ import re
 from error_autopilot.redaction.pattern import TAG
 
 # a colon right after the number ends a sentence (`card 4111 …: declined`) unless a field or port follows it;
-# after a %-escape (`%204111…`) the number starts past the escape's two hex digits
+# after a %-escape (`%204111…`) the number starts past the escape's two hex digits. The lookahead right after
+# the first digit changes no match: it rules out at once (one scan of a character class) most places where
+# the digits joined by spaces or dashes would fail further on, a repeat that costs far more to try
 _CARD = re.compile(
-    r"[2-6](?<!%[2-6])(?:(?<![\d.\-][2-6])|(?<=%[0-9A-Fa-f]{2}[2-6]))(?<!\d:[2-6])"
+    r"[2-6](?=\d{3}[\d -]{9})(?<!%[2-6])(?:(?<![\d.\-][2-6])|(?<=%[0-9A-Fa-f]{2}[2-6]))(?<!\d:[2-6])"
     r"\d{3}(?:[ -]?\d){9,15}(?![\d.\-]|:[\w/])"
 )
-# every number `_CARD` matches begins with a match of this: where one may start, and 12 more digits
-CARD_START = r"(?:(?<![\d.\-])|(?<=%..))[2-6](?:[ -]?\d){12}"
+# every number `_CARD` matches begins with a match of this: where one may start, and 12 more digits. Its
+# first character a class, so a search skips to the next digit 2 to 6 in C; the lookahead as `_CARD`'s
+CARD_START = r"[2-6](?=[\d -]{12})(?:(?<![\d.\-][2-6])|(?<=%..[2-6]))(?:[ -]?\d){12}"
 _DIGIT = re.compile(r"\d")  # the card pattern needs one: most text is ruled out by a scan in C
 # a number that is the value of an id field (`dd.trace_id`, `spanId`, `order_id`) is an id, Luhn or not
 _ID_FIELD = re.compile(r"(?:id|ID|Id)\\{0,8}[\"']?[ \t]{0,8}[:=][ \t]{0,8}\\{0,8}[\"']?$")

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import time
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from operator import attrgetter
 from typing import Any
 
 import httpx
+import msgspec
 
 from error_autopilot.config.service_map import LokiConfig
 from error_autopilot.domain.errors import SourceUnavailable
@@ -59,40 +61,105 @@ def build_query(config: LokiConfig, services: Sequence[str] = ()) -> str:
     return query
 
 
-def _strings(mapping: Any) -> dict[str, str]:
-    if not mapping:
-        return {}
-    if all(type(k) is str and type(v) is str for k, v in mapping.items()):
-        return dict(mapping)
-    return {str(k): str(v) for k, v in mapping.items()}
+class _Metadata(msgspec.Struct, rename="camel"):
+    """An entry's third element in the categorize-labels encoding."""
+
+    structured_metadata: dict[str, str] | None = None
+    parsed: dict[str, str] | None = None
 
 
-def _entries(body: Any) -> list[LogEntry]:
-    """The page's entries, oldest first. Each is read into the four fields an entry has and nothing
-    else; entries share their stream's labels, and lines with the same metadata share one dict."""
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, dict) or data.get("resultType") != "streams":
+_NO_METADATA = msgspec.Raw()
+
+
+class _Value(msgspec.Struct, array_like=True):
+    """One entry: `[timestamp, line]`, or with its metadata `[timestamp, line, {...}]`."""
+
+    ts_ns: int  # Loki sends a string of digits: the decoder is not strict, so it reads it as a number
+    line: str
+    # left as JSON text: a stream's lines mostly carry the same metadata, read once per run of equal texts
+    metadata: msgspec.Raw = _NO_METADATA
+
+
+class _Stream(msgspec.Struct):
+    stream: dict[str, str] | None = None
+    values: list[_Value] | None = None
+
+
+class _Data(msgspec.Struct, rename="camel"):
+    result_type: str
+    result: list[_Stream] | None = None
+
+
+class _Body(msgspec.Struct):
+    data: _Data
+
+
+# A page decoded straight into the few fields an entry has, each checked as it is read: no dict or list
+# is made for a line and thrown away (about a third of what json.loads and a walk over its result cost)
+_DECODER = msgspec.json.Decoder(_Body, strict=False)
+_METADATA = msgspec.json.Decoder(_Metadata | None)
+
+
+def _decode(content: bytes) -> _Body:
+    """The page. Text the fast decoder refuses but json reads is read as json reads it, what is not Unicode
+    replaced by U+FFFD (bytes that are not UTF-8, escapes of half a surrogate pair): one odd line must not
+    stop every poll."""
+    try:
+        return _DECODER.decode(content)
+    except msgspec.ValidationError:
+        raise
+    except msgspec.DecodeError as refused:
+        try:
+            plain = json.loads(content.decode("utf-8", errors="replace"))
+        except ValueError:
+            raise refused from None  # not JSON at all: the fast decoder says where
+        text = json.dumps(plain, ensure_ascii=False)  # a lone surrogate is now a character: UTF-16 replaces it
+        return _DECODER.decode(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
+
+
+def _metadata(text: msgspec.Raw, shared: dict[bytes, dict[str, str]]) -> dict[str, str]:
+    """An entry's metadata read from its JSON text; lines with the same text share one dict."""
+    if not text:
+        return _NONE
+    key = bytes(text)
+    found = shared.get(key)
+    if found is None:
+        read = _METADATA.decode(key)
+        found = shared[key] = {**(read.structured_metadata or {}), **(read.parsed or {})} if read else {}
+    return found
+
+
+def _entries(body: _Body) -> list[LogEntry]:
+    """The page's entries, oldest first. Entries share their stream's labels, and lines with the same
+    metadata share one dict."""
+    if body.data.result_type != "streams":
         raise ValueError("not a streams result")
     entries: list[LogEntry] = []
-    shared: dict[object, dict[str, str]] = {}
-    for stream in data.get("result") or []:
-        labels = _strings(stream.get("stream"))
-        last: object = None  # a stream's lines mostly carry the metadata of the line before
+    append = entries.append
+    shared: dict[bytes, dict[str, str]] = {}
+    for stream in body.data.result or ():
+        labels = stream.stream or {}
+        last = _NO_METADATA  # a stream's lines mostly carry the metadata of the line before
         metadata = _NONE
-        for value in stream.get("values") or []:
-            extra = value[2] if len(value) > 2 else None
-            if not extra:
-                metadata = _NONE
-            elif extra != last:  # equal metadata in another key order shares the dict: nothing reads its order
-                structured, parsed = extra.get("structuredMetadata"), extra.get("parsed")
-                key = (tuple(structured.items()) if structured else (), tuple(parsed.items()) if parsed else ())
-                metadata = shared.get(key) or shared.setdefault(key, {**_strings(structured), **_strings(parsed)})
-            last = extra
-            line = value[1]
-            entries.append(LogEntry(int(value[0]), line if type(line) is str else str(line), labels, metadata))
+        for value in stream.values or ():
+            if value.metadata != last:
+                last = value.metadata
+                metadata = _metadata(last, shared)
+            append(LogEntry(value.ts_ns, value.line, labels, metadata))
     identify(entries)  # while each stream's lines are still together
     entries.sort(key=_TS)
     return entries
+
+
+def _unseen(page: list[LogEntry], boundary_ts: int | None, boundary_ids: set[str]) -> list[LogEntry]:
+    """The page without the entries at `boundary_ts` already read (`boundary_ids`). The page is in timestamp
+    order: only the few lines at that timestamp are looked at, not every line."""
+    if boundary_ts is None:
+        return page
+    low, high = bisect_left(page, boundary_ts, key=_TS), bisect_right(page, boundary_ts, key=_TS)
+    if low == high:
+        return page
+    return [*page[:low], *(e for e in page[low:high] if e.identity not in boundary_ids), *page[high:]]
 
 
 class LokiSource:
@@ -122,11 +189,10 @@ class LokiSource:
         # would free the page's megabytes. Without the stream, reference counting frees it on return.
         response.stream = httpx.ByteStream(b"")
         try:
-            body = json.loads(content.decode("utf-8", errors="replace"))
-            return _entries(body)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+            return _entries(_decode(content))
+        except (ValueError, msgspec.DecodeError) as e:
             raise SourceUnavailable(
-                f"Loki answered HTTP {response.status_code} with a body that is not a streams result: "
+                f"Loki answered HTTP {response.status_code} with a body that is not a streams result ({e}): "
                 f"{response.text[:200]!r}",
                 url=str(request.url.copy_with(query=None)),
             ) from e
@@ -172,7 +238,7 @@ class LokiSource:
                 page = self._page(cursor, end_ns, limit)
             ahead = None
             stats.pages += 1
-            fresh = [e for e in page if not (e.ts_ns == boundary_ts and e.identity in boundary_ids)]
+            fresh = _unseen(page, boundary_ts, boundary_ids)
             if page and not fresh and len(page) >= limit:
                 if limit < LOKI_MAX_LIMIT:
                     limit = min(LOKI_MAX_LIMIT, limit * 2)  # one nanosecond holds a whole page: widen it
@@ -196,7 +262,8 @@ class LokiSource:
                 if last_ts != boundary_ts:
                     boundary_ids = set()
                 boundary_ts = last_ts
-                boundary_ids.update(e.identity for e in page if e.ts_ns == last_ts)
+                # the page is in timestamp order: the lines at its last timestamp are its last ones
+                boundary_ids.update(e.identity for e in page[bisect_left(page, last_ts, key=_TS) :])
                 cursor = last_ts
                 if stats.pages < self._config.max_pages:
                     ahead = (cursor, limit, pool.submit(self._page, cursor, end_ns, limit))
