@@ -4,7 +4,9 @@ test does not move when the corpus does) and on variants it must leave alone."""
 
 from __future__ import annotations
 
+from error_autopilot.domain.stack import Frame
 from error_autopilot.incidents.stacktrace import parse_stacktrace
+from error_autopilot.investigation.framenames import bare_function, enclosing_function, is_anonymous
 
 # dotnet/dsharpplus-dsharpplus-1961: Serilog's line, the exception, and its one frame cut in the parameters
 DSHARPPLUS = """\
@@ -46,3 +48,70 @@ def test_a_cut_line_that_is_not_the_last_or_holds_a_location_stays_unread() -> N
     # a JVM frame cut inside its file name: closing it would invent the file `Foo.ja`
     jvm = "java.lang.IllegalStateException: boom\n\tat com.acme.Foo.run(Foo.ja"
     assert parse_stacktrace(jvm) is None
+
+
+# go/k1low-sheer-heart-attack-19: a cobra command's `Run` literal in a package-level variable, as Go ≤ 1.21
+# names it; Go ≥ 1.22 compiles package initialisers into `init` and prints `cmd.init.func1`
+SHEER_FRAME = """\
+goroutine 1 [running]:
+github.com/k1LoW/sheer-heart-attack/cmd.glob..func1(0x4822c60, 0x4847b50, 0x0, 0x0)
+        /Users/k1low/src/github.com/k1LoW/sheer-heart-attack/cmd/launch.go:113 +0x184c
+github.com/spf13/cobra.(*Command).execute(0x4822c60, 0x4847b50, 0x0, 0x0, 0x4822c60, 0x4847b50)
+        /Users/k1low/go/pkg/mod/github.com/spf13/cobra@v0.0.3/command.go:766 +0x2ae
+"""
+# a command file laid out as cobra's generator writes one (written for this test, not the project's code)
+COMMAND_FILE = """\
+package cmd
+
+var verbose bool
+
+var launchCmd = &cobra.Command{
+\tUse:   "launch",
+\tRun: func(cmd *cobra.Command, args []string) {
+\t\tif len(args) == 0 {
+\t\t\tos.Exit(1)
+\t\t}
+\t\tchannel := args[1]
+\t\trun(channel)
+\t},
+}
+
+func init() {
+\trootCmd.AddCommand(launchCmd)
+\tlaunchCmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "verbose")
+\tgo func() {
+\t\twatch()
+\t}()
+}
+"""
+
+
+def _frame(function: str, line: int) -> Frame:
+    return Frame(function=function, module="github.com/acme/tool/cmd", file="/src/cmd/launch.go", line=line,
+                 in_app=True, raw=f"github.com/acme/tool/cmd.{function}(...)")  # fmt: skip
+
+
+def test_a_go_closure_of_a_package_level_variable_is_named_after_the_variable() -> None:
+    trace = parse_stacktrace(SHEER_FRAME, packages=["github.com/k1LoW/sheer-heart-attack"])
+    assert trace is not None
+    frame = trace.primary.frames[0]
+    assert frame.function == "glob..func1" and is_anonymous(bare_function(frame, "go"))
+    lines = COMMAND_FILE.splitlines()
+    assert enclosing_function(lines, 11, "go") == "launchCmd"
+    # Go ≥ 1.22 prints the same literal as `init.func1`: the line, not the name, says which declaration holds it
+    assert is_anonymous(bare_function(_frame("init.func1", 11), "go"))
+    assert is_anonymous(bare_function(_frame("glob..func1.2", 11), "go"))
+
+
+def test_a_closure_inside_func_init_is_still_init_and_named_closures_keep_their_function() -> None:
+    lines = COMMAND_FILE.splitlines()
+    assert enclosing_function(lines, 20, "go") == "init"
+    assert bare_function(_frame("(*Store).Load.func1", 11), "go") == "Load"
+    assert bare_function(_frame("init.0", 17), "go") == "init"  # the first of several `func init()`
+    assert bare_function(_frame("initialise.func1", 11), "go") == "initialise"
+
+
+def test_a_closure_in_a_var_block_gets_no_name_from_the_function_above_the_block() -> None:
+    source = ["package cmd", "", "func helper() {", "}", "", "var (", "\tcmds = []*cobra.Command{{",
+              "\t\tRun: func() {", "\t\t\tx()", "\t\t},", "\t}}", ")"]  # fmt: skip
+    assert enclosing_function(source, 9, "go") is None
