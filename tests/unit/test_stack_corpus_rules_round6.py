@@ -38,6 +38,18 @@ def test_the_cut_frame_follows_whole_frames_and_a_trailing_blank_line() -> None:
     assert [f.function for f in trace.primary.frames] == ["Dispatch", "TryFindCommand"]
 
 
+def test_the_cut_frame_is_read_behind_a_process_managers_prefix() -> None:
+    shipped = "\n".join("3|app  | " + line for line in DSHARPPLUS.splitlines())
+    trace = parse_stacktrace(shipped, packages=["DSharpPlus"])
+    assert trace is not None and [f.function for f in trace.primary.frames] == ["TryFindCommand"]
+
+
+def test_a_cut_line_without_a_type_before_its_method_is_no_frame() -> None:
+    # .NET prints `Type.Method(` at least; `at startup(` under an exception is a sentence cut short
+    log = "System.InvalidOperationException: bind failed\n   at startup("
+    assert parse_stacktrace(log) is None
+
+
 def test_a_cut_line_that_is_not_the_last_or_holds_a_location_stays_unread() -> None:
     lines = DSHARPPLUS.splitlines()
     # the cut line followed by more text: not a cut at the entry's end
