@@ -38,6 +38,9 @@ _CLASS = re.compile(
     r"(?P<name>[A-Za-z_]\w*)"
 )
 _GO_FUNC = re.compile(r"^func\s+(?:\(\s*(?:\w+\s+)?\*?(?P<recv>\w+)[^)]*\)\s*)?(?P<name>\w+)\s*[\[(]")
+# a package-level variable whose initialiser opens a block (`var rootCmd = &cobra.Command{`): function literals
+# inside it are named after no function (`glob..func1`, `init.func1`), so the variable is what holds them
+_GO_VAR = re.compile(r"^var\s+(?P<name>[A-Za-z_]\w*)\b[^=]*=.*\{\s*$")
 _GO_TYPE = re.compile(r"^(?:type\s+|\t)(?P<name>[A-Z_a-z]\w*)\s+(?:struct|interface)\b|^type\s+(?P<alias>\w+)\s+\S")
 _KT_FUN = re.compile(r"^(?P<col>\s*)(?:[a-z]+\s+)*fun\s+(?:<[^>]*>\s*)?(?:[\w.<>?]+\.)?(?P<name>\w+)\s*\(")
 _C_METHOD = re.compile(
@@ -122,6 +125,8 @@ def definitions(path: str, text: str) -> list[dict[str, object]]:
         elif lang == "go":
             if m := _GO_FUNC.match(line):
                 add(i, 0, "method" if m["recv"] else "function", m["name"], _brace_end(lines, i), m["recv"])
+            elif m := _GO_VAR.match(line):
+                add(i, 0, "variable", m["name"], _brace_end(lines, i))
             elif (m := _GO_TYPE.match(line)) and (line.startswith("type") or line.startswith("\t")):
                 name = m["name"] or m["alias"]
                 add(i, len(line) - len(line.lstrip()), "type", name, _brace_end(lines, i) if "{" in line else i + 1)

@@ -158,6 +158,8 @@ def _definition_line(path: str, d: dict[str, Any]) -> str:
     if ext == "go":
         if kind == "type":
             return f"{pad}type {name} struct {{"
+        if kind == "variable":
+            return f"var {name} = &{name}Type{{"
         return f"func (r *{d['owner']}) {name}() {{" if d.get("owner") else f"func {name}() {{"
     if ext in ("kt", "kts"):
         return f"{pad}class {name} {{" if kind == "class" else f"{pad}fun {name}() {{"

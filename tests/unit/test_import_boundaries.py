@@ -20,7 +20,8 @@ SDK_HOMES: dict[str, tuple[str, ...]] = {
     "msgspec": ("sources/loki.py",),
 }
 PURE = ("domain/", "incidents/", "decisions/", "sinks/render.py", "state/model.py", "investigation/sanitize.py",
-        "investigation/stackmap.py", "investigation/pathmap.py", "investigation/framenames.py", "pipeline.py",
+        "investigation/stackmap.py", "investigation/runnerup.py", "investigation/pathmap.py",
+        "investigation/framenames.py", "pipeline.py",
         "redaction/")  # fmt: skip
 
 

@@ -241,7 +241,8 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     lines = _unescape(text[:MAX_CHARS]).splitlines()
     if len(lines) > MAX_LINES:
         lines, clipped = lines[:MAX_LINES], True
-    lines = strip_line_prefix([line[:MAX_LINE] for line in lines])  # a huge line's head still names the exception
+    lines = dotnet.closed_at_the_end([line[:MAX_LINE] for line in lines])  # a huge line's head still names it
+    lines = strip_line_prefix(lines)
     lines = [part for line in lines for part in _unflattened(line)]
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
     language = detect_language(lines)

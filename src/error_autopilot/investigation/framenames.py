@@ -60,7 +60,10 @@ _DEFINITIONS: dict[str, re.Pattern[str]] = {
         r"|(?:(?:const|let|var)\s+)?(?P<bound>[A-Za-z_$][\w$.]*)\s*"
         rf"(?::\s*(?!async\b|function\b)[^=;(]*+)?[:=]\s*(?:async\s+)?(?:function\b|{_TS_ARROW}))"
     ),
-    "go": re.compile(r"^(?P<indent>)func\s+(?:\([^)]*\)\s*)?(?P<name>[A-Za-z_]\w*)\s*[\[(]"),
+    # a function, or a package-level variable whose initialiser holds the line (`var rootCmd = &cobra.Command{`)
+    "go": re.compile(
+        r"^(?P<indent>)(?:func\s+(?:\([^)]*\)\s*)?(?P<name>[A-Za-z_]\w*)\s*[\[(]|var\s+(?P<bound>[A-Za-z_]\w*)\s*[\w.*\[\]]*\s*=)"
+    ),
     # a method: modifiers, type parameters, a return type, the name, `(`; Kotlin's `fun <T> Recv<T>.name(`.
     # Control keywords are no type.
     "jvm": re.compile(
@@ -91,6 +94,14 @@ _MEMBERS = {"node": _TS_MEMBER, "jvm": _CONSTRUCTOR, "dotnet": _CONSTRUCTOR}  # 
 _CLASS_OPENER = re.compile(
     r"^(?:[\w@.()\[\]]+\s+)*?(?:class|interface|struct|record|object|enum|trait)\s+[A-Za-z_$][\w$]*\b(?!\s*=)"
 )
+# A Go `var (`/`const (` block: the names inside it are indented like statements, so none is read as a
+# definition, and nothing declared above the block holds its lines.
+_GO_BLOCK = re.compile(r"^(?:var|const)\s*\(")
+# Go's compiler names a function literal after the function that holds it (`Load.func1`); one in a
+# package-level variable's initialiser has none, and is named `glob..func1` (cmd/compile `closurename`,
+# "Global closure") or, since the initialisers compile into the package's `init`, `init.func1`
+# (`closureName`). Which declaration holds it only the source says.
+_GO_PACKAGE_CLOSURE = re.compile(r"^(?:glob\.|init)\.func\d+(?:\.\d+)*$")
 _CLOSER = re.compile(r"^[}\])]")
 _REOPENS = re.compile(r"[{(\[,:]\s*$|=>\s*$")  # `} else {`, `}) {`, `):` continue the same block or signature
 _COMMENT = re.compile(r"^(?:#|//|/?\*)")
@@ -123,6 +134,8 @@ def enclosing_function(lines: Sequence[str], line: int | None, language: Languag
                 return str(name).rsplit(".", 1)[-1]
         if indent < floor and _CLASS_OPENER.match(body):
             return None  # inside a class whose method was not recognised: nothing declared above it encloses
+        if language == "go" and _GO_BLOCK.match(text):
+            return None
         closes = _CLOSER.match(body) is not None and not _REOPENS.search(body)
         if closes or (language == "python" and not _CLOSER.match(body)):
             floor = min(floor, indent)
@@ -186,6 +199,8 @@ def bare_function(frame: Frame, language: Language | None = None) -> str:
     if fn == UNNAMED:  # a position only: `_named` asks the source
         return fn
     if language == "go" or (frame.file or "").endswith(".go"):
+        if _GO_PACKAGE_CLOSURE.match(fn):  # `_named` asks the source which declaration holds the line
+            return "anonymous"
         parts = [p for p in re.sub(r"\[[^\]]*\]", "", fn).split(".") if p]
         named = [p for p in parts if not _GO_ANON.match(p) and not p.startswith("(")]
         return named[-1] if named else fn

@@ -8,7 +8,6 @@ reasons; the innermost own frame comes first (see `rank`), the other signals ord
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +30,7 @@ from error_autopilot.investigation.pathmap import (
     through_link,
     under_root,
 )
+from error_autopilot.investigation.runnerup import lead
 
 _RUNTIME_MODULES = ("java.", "javax.", "jdk.", "sun.", "kotlin.", "kotlinx.coroutines.", "scala.", "System.",
                     "Microsoft.", "_COROUTINE.")  # fmt: skip
@@ -109,8 +109,8 @@ def rank(
     library documents, shown by the trace itself, that nets at least two wins on the tuning corpus from
     at least two repositories and rarely fires where it does not help (the ablation in
     `tests/fixtures/realworld/README.md`). One does: a Go frame the compiler inlined yields to its own
-    caller (`_inlined_leaf_caller`). Weaker signals that the innermost own frame was handed what it failed
-    on choose the second (`_runner_up`), with a reason on both."""
+    caller. Weaker signals that the innermost own frame was handed what it failed on choose the second,
+    with a reason on both (`runnerup.lead`)."""
     index, links = index_files(files), resolve_links(symlinks or {}, files)
     searched: dict[str, list[str]] = {}
     verdicts = InApp(language=stack.language, packages=tuple(packages), source_roots=tuple(source_roots))
@@ -170,105 +170,9 @@ def rank(
             by_key[key] = candidate
     ranked = sorted([*by_key.values(), *_beyond_frames(stack, files, list(by_key.values()), grep, searched)],
                     key=lambda c: -c.score)  # fmt: skip
-    head = _head(stack, by_key, anchor[1], own_keys) if anchor is not None else []
+    head = lead(stack, by_key, anchor[1], own_keys) if anchor is not None else []
     return Ranking(_distinct_first([*head, *(c for c in ranked if all(c is not h for h in head))]), tuple(notes),
                    frames, dropped)  # fmt: skip
-
-
-def _head(
-    stack: StackTrace, by_key: dict[tuple[str, str], Candidate], anchor: tuple[str, str],
-    own_keys: dict[int, tuple[str, str]],
-) -> list[Candidate]:  # fmt: skip
-    """The candidates that come first, whatever their scores: the innermost own frame, after its caller
-    when the compiler inlined it; otherwise the innermost own frame, then the own frame a weaker signal
-    points at (`_runner_up`)."""
-    first = by_key[anchor]
-    caller = _inlined_leaf_caller(stack, first, own_keys)
-    if caller is not None and by_key[caller] is not first:
-        by_key[caller].reasons.insert(0, "caller of the innermost own frame, which the Go compiler inlined")
-        first.reasons.append("inlined by the Go compiler (`(...)`, no pc offset): its caller comes first")
-        return [by_key[caller], first]
-    runner = _runner_up(stack, by_key, first, own_keys)
-    if runner is None or by_key[runner[0]] is first:
-        return [first]
-    key, why_first, why_runner = runner
-    first.reasons.append(why_first)
-    by_key[key].reasons.insert(0, why_runner)
-    return [first, by_key[key]]
-
-
-# .NET's `ArgumentException` family and Java's `IllegalArgumentException` are documented as "thrown when a
-# method is passed an invalid argument"; `requireNonNull`/`checkNotNull`/`ThrowIfNull` as parameter checks
-_REJECTED_ARGUMENT = re.compile(r"(?:^|\.)(?:Argument\w*Exception|IllegalArgumentException)$")
-_THROW_HELPER = re.compile(
-    r"^(?:[Tt]hrow\w*|requireNonNull|checkNotNull|checkArgument|checkElementIndex|<init>|\.ctor)$"
-)
-_NULL_CHECK = re.compile(r"^(?:requireNonNull|checkNotNull|ThrowIfNull\w*)$")
-# file names that say "a generic helper": the value it failed on often came from its caller (a weak signal,
-# never enough for the first place: `RepositoryHelper.cs` held its fix in the corpus)
-_HELPER_FILE = re.compile(
-    r"(?:^|/)(?:utils?|helpers?)\.\w+$|(?<=[a-z0-9])(?:Extensions|Proxy|Utils?|Helpers?)\.\w+$"
-)
-
-
-def _runner_up(
-    stack: StackTrace, by_key: dict[tuple[str, str], Candidate], first: Candidate, own_keys: dict[int, tuple[str, str]]
-) -> tuple[tuple[str, str], str, str] | None:
-    """The own frame that comes second when the trace suggests the innermost own frame was handed what it
-    failed on, with a reason for each of the two; None when nothing does.
-
-    Each signal is too weak (or too rare on the corpus) to take the first place from the innermost own
-    frame (the ablation in `tests/fixtures/realworld/README.md`), but it says which frame to read next:
-    below a Go recover handler, the frame where the panic happened (its caller when the compiler inlined
-    it, as for the first place); otherwise the own frame that called
-    a method which rejected its argument or is a generic helper by its file's name."""
-    for exc in stack.exceptions:
-        frames = list(exc.frames)
-        at = next((i for i, f in enumerate(frames) if f is first.frame), None)
-        if at is None:
-            continue
-        if stack.language == "go" and (panicked := _below_recover_handler(frames, at, own_keys)) is not None:
-            there = "where the panic happened: the first own frame below the runtime's `panic` frame"
-            if (caller := _inlined_leaf_caller(stack, by_key[panicked], own_keys)) is not None:
-                panicked, there = caller, f"{there}, or its caller: the Go compiler inlined that frame"
-            return panicked, "a deferred handler that recovered a panic (it runs above the runtime's `panic`)", there
-        # the caller in another file: one in the same file is read with it
-        caller = next((own_keys[id(f)] for f in frames[at + 1 :] if id(f) in own_keys), None)
-        if caller is None or caller[0] == first.path:
-            return None
-        why = _handed_over(exc.type, exc.message, frames[:at], first)
-        if why is None:
-            return None
-        return caller, f"{why[0]}: its caller is the runner-up", why[1]
-    return None
-
-
-def _below_recover_handler(
-    frames: Sequence[Frame], at: int, own_keys: dict[int, tuple[str, str]]
-) -> tuple[str, str] | None:
-    """The first own frame below the Go runtime's `panic` frame when `frames[at]` sits above it: a deferred
-    function runs on top of the stack that panicked, so a handler that printed `debug.Stack()` shows itself,
-    then `panic(…)` from runtime/panic.go, then the frames that panicked."""
-    for i in range(at + 1, len(frames)):
-        if frames[i].function in ("panic", "runtime.gopanic") or (frames[i].file or "").endswith("runtime/panic.go"):
-            return next((own_keys[id(f)] for f in frames[i + 1 :] if id(f) in own_keys), None)
-    return None
-
-
-def _handed_over(exc_type: str, message: str, above: Sequence[Frame], first: Candidate) -> tuple[str, str] | None:
-    """Why the innermost own frame may only have been handed what it failed on (for its note, then for its
-    caller's), or None."""
-    threw = all(_THROW_HELPER.match(f.function.rsplit(".", 1)[-1]) for f in above)  # nothing above but throw helpers
-    checked = any(_NULL_CHECK.match(f.function.rsplit(".", 1)[-1]) for f in above)
-    if threw and (_REJECTED_ARGUMENT.search(exc_type) or checked):
-        short = (message.strip().splitlines() or [""])[0][:80]
-        return ("it rejected an argument", f"called the innermost own frame with the argument it rejected "
-                f"({exc_type.rsplit('.', 1)[-1]}{': ' + short if short else ''})")  # fmt: skip
-    if _HELPER_FILE.search(first.path):
-        helper = posixpath.basename(first.path)
-        return (f"a generic helper by its file's name ({helper})",
-                f"called the generic helper in {helper}: the value it failed on may come from here")  # fmt: skip
-    return None
 
 
 def _by_content(
@@ -301,30 +205,6 @@ def _followed(mapping: Mapping, verdict: Verdict, links: dict[str, str], verdict
     if followed is mapping or followed.path is None or verdict.in_app:
         return followed, verdict
     return followed, verdicts.classify(None, "/" + followed.path)
-
-
-def _inlined_leaf_caller(
-    stack: StackTrace, first: Candidate, own_keys: dict[int, tuple[str, str]]
-) -> tuple[str, str] | None:
-    """The key of the own frame that called `first`, when `first` is a Go frame the compiler inlined.
-
-    Go's traceback prints an inlined frame as `pkg.F(...)` and its position without the `+0x` pc
-    offset every other frame carries (runtime/traceback.go). The compiler inlines only functions under
-    its small cost budget: accessors, lock wrappers, `Close`/`Stop` helpers. Failing there (a nil
-    receiver, a closed channel, an index) means failing on what the caller handed over or on when it
-    called, so the caller, when it is the service's own code right above, is the place to look first.
-    On the corpus this moved two cases from two repositories, both to the fix, and none away from it."""
-    if stack.language != "go" or "+0x" in first.frame.raw:
-        return None
-    for exc in stack.exceptions:
-        frames = list(exc.frames)
-        at = next((i for i, f in enumerate(frames) if f is first.frame), None)
-        if at is None:
-            continue
-        if at + 1 >= len(frames) or not any("+0x" in f.raw for f in frames):  # a paste that dropped every offset
-            return None
-        return own_keys.get(id(frames[at + 1]))
-    return None
 
 
 def _beyond_frames(

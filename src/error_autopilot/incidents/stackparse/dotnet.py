@@ -47,6 +47,14 @@ _MONO_FRAME = re.compile(
     r"(?:;[\w.`]*)?\s*$"
 )
 _REASON = re.compile(r"^\s*#+\s*Reason\s*#*\s*$")
+# A frame whose parameter list the entry's end cut (a size limit on the log line, a paste cut short): the
+# method is whole before `(`, and only parameter types, which no mapping reads, are missing (a V8 or JVM
+# frame cut inside its location is not one: its `(` holds a path and a line number, cut short).
+# (behind whatever prefix a process manager or shipper wrote on the line: the prefix is read off later)
+_CUT_FRAME = re.compile(rf"(?:^|\s)(?P<head>{AT}\s[^()]*\((?P<args>[\w.`&*\[\]<>, ]*))$")  # no `:`, no path
+# the first parameter whole, as .NET prints it: its type, a space, its name (camelCase by the naming guidelines),
+# which a JVM location (`Foo.ja`, `Unknown Sou`) never reads as
+_PARAMETER = re.compile(r"[\w.`\[\]<>]+[&*]? [a-z_@]\w*(?:,|$)")
 
 
 def from_app_center(lines: list[str]) -> list[str]:
@@ -60,6 +68,25 @@ def from_app_center(lines: list[str]) -> list[str]:
     header = next((line.strip() for line in lines[reason + 1 :] if line.strip()), "") if reason is not None else ""
     first = next(i for i, line in enumerate(lines) if _MONO_FRAME.match(line))
     return [*lines[:first], *([header] if header else []), *frames]
+
+
+def closed_at_the_end(lines: list[str]) -> list[str]:
+    """The lines with the entry's last line closed when it is a frame cut inside its parameter list
+    (`at Ns.T.M(Discord x, IEnumerable`1`): a log line cut at a size limit (Loki's `max_line_size_truncate`,
+    journald's `LineMax`) or a paste cut short ends mid-line, and here the cut took only parameter types.
+    A cut anywhere else, or a line that does not then read as a frame, is left as it was; a prefix before the
+    frame stays for `strip_line_prefix` to read off with the other lines'."""
+    last = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].strip()), None)
+    if last is None or "(" not in lines[last] or lines[last].rstrip().endswith(")"):
+        return lines
+    cut = lines[last].rstrip()
+    m = _CUT_FRAME.search(cut)
+    if m is None or (m["args"] and not _PARAMETER.match(m["args"])):
+        return lines
+    frame = FRAME.match(m["head"] + ")")
+    if frame is None or "." not in frame["qual"]:  # .NET prints `Type.Method` at least: `at startup(` is prose
+        return lines
+    return [*lines[:last], cut + ")", *lines[last + 1 :]]
 
 
 def is_frame(line: str) -> bool:
