@@ -10,6 +10,7 @@ twice. An incident the run deadline left uninvestigated simply stays pending the
 
 from __future__ import annotations
 
+import bisect
 import functools
 import gc
 import logging
@@ -40,6 +41,7 @@ from error_autopilot.state.model import State
 
 log = logging.getLogger(__name__)
 _TS = attrgetter("ts_ns")
+_IDENTITY = attrgetter("identity")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -117,26 +119,27 @@ def _poll_environment(
     stats = PollStats()
     events = skipped = duplicates = 0
     error: str | None = None
-    # every line read inside the overlap behind the newest one, so the next run skips it too; two
-    # deques rather than one of pairs: at a million lines per half hour it holds some 170,000
-    tail_ts: deque[int] = deque()
-    tail_ids: deque[str] = deque()
+    # every line read inside the overlap behind the newest one, so the next run skips it too: a page's
+    # timestamps and identities while any of its lines may still be in it (at a million lines per half hour
+    # some 170,000 lines), each page dropped whole once its newest line has fallen out, and the lines kept
+    # cut to keys only at the end (a line at a time, that bookkeeping cost as much as a tenth of a plan)
+    tail: deque[tuple[list[int], list[str]]] = deque()
+    newest = -1
     minutes: dict[int, int] = {}
     overlap_ns = config.overlap_s * 1_000_000_000
-    seen = window.seen_line_ids
     admission = Admission(request.services, window.replay_before_ns, state.incidents)
     try:
         for page in source.pages(window.start_ns, now_ns, stats):
-            ids = [line_key(entry.identity) for entry in page]
-            tail_ts.extend(map(_TS, page))
-            tail_ids.extend(ids)
-            oldest = page[-1].ts_ns - overlap_ns  # a page is in timestamp order: its last line is the newest
-            while tail_ts[0] < oldest:
-                tail_ts.popleft()
-                tail_ids.popleft()
-            fresh = [entry for entry, line_id in zip(page, ids, strict=True) if line_id not in seen] if seen else page
+            if not page:
+                continue
+            stamps = list(map(_TS, page))
+            tail.append((stamps, list(map(_IDENTITY, page))))
+            newest = max(newest, stamps[-1])  # a page is in timestamp order: its last line is its newest
+            while tail[0][0][-1] < newest - overlap_ns:
+                tail.popleft()
+            fresh = _unseen(page, window)
             duplicates += len(page) - len(fresh)
-            _count_minutes(fresh, minutes)
+            _count_minutes(stamps if fresh is page else list(map(_TS, fresh)), minutes)
             for entry in fresh:
                 taken = ingest.take(entry, env, admission)
                 if taken == "counted":
@@ -145,8 +148,7 @@ def _poll_environment(
                     skipped += 1
                 elif taken == "replayed":
                     duplicates += 1  # a --since re-read line older than the cursor: it counts only toward new bugs
-            if page:
-                lean(page[-1].ts_ns)
+            lean(stamps[-1])
     except SourceError as e:
         log.error("polling %s failed: %s", env, e)
         error = str(e)
@@ -154,7 +156,7 @@ def _poll_environment(
         environment=env, start_ns=window.start_ns, end_ns=now_ns, lines=stats.lines, events=events,
         skipped=skipped, duplicates=duplicates, pages=stats.pages, truncated=stats.truncated,
         truncated_reason=stats.truncated_reason, last_ts_ns=stats.last_ts_ns, error=error,
-        tail_line_ids=tuple(tail_ids), minute_counts=minutes,
+        tail_line_ids=_tail_keys(tail, newest - overlap_ns), minute_counts=minutes,
         late=0 if error else _probe_late(env, source, state, window.start_ns),
     )  # fmt: skip
 
@@ -162,9 +164,23 @@ def _poll_environment(
 YOUNG_PASS_EVERY = 100_000  # allocations between the garbage collector's young passes while polling (default 700)
 
 
-def _count_minutes(entries: Sequence[LogEntry], minutes: dict[int, int]) -> None:
-    """Add the entries (in timestamp order) to the lines read per minute, a minute at a time."""
-    for minute, n in per_minute(list(map(_TS, entries))):
+def _unseen(page: list[LogEntry], window: ledger.PollStart) -> list[LogEntry]:
+    """The page without the lines the previous run read in its overlap. Those are no newer than its cursor:
+    only a page reaching back that far is looked at, and in it only the lines that old."""
+    seen, until = window.seen_line_ids, window.seen_until_ns
+    if not seen or page[0].ts_ns > until:
+        return page
+    return [entry for entry in page if entry.ts_ns > until or line_key(entry.identity) not in seen]
+
+
+def _tail_keys(tail: Sequence[tuple[list[int], list[str]]], oldest_ns: int) -> tuple[str, ...]:
+    """The keys of the lines in `tail`'s pages (each in timestamp order) from `oldest_ns` on."""
+    return tuple(line_key(i) for stamps, ids in tail for i in ids[bisect.bisect_left(stamps, oldest_ns) :])
+
+
+def _count_minutes(stamps: list[int], minutes: dict[int, int]) -> None:
+    """Add lines with these timestamps (ascending) to the lines read per minute, a minute at a time."""
+    for minute, n in per_minute(stamps):
         minutes[minute] = minutes.get(minute, 0) + n
 
 

@@ -35,6 +35,8 @@ class PollStart:
     start_ns: int
     seen_line_ids: frozenset[str]
     replay_before_ns: int | None  # lines older than this were counted by earlier runs (a --since re-read)
+    # the cursor: every line in `seen_line_ids` was read by the run that moved it here, so none is newer
+    seen_until_ns: int = -1
 
 
 def poll_window(
@@ -47,8 +49,8 @@ def poll_window(
         return PollStart(start, frozenset(), None)
     resume = cursor.ts_ns - overlap_s * NS
     if since_s is not None and now_ns - since_s * NS < resume:
-        return PollStart(now_ns - since_s * NS, frozenset(cursor.seen_line_ids), resume)
-    return PollStart(resume, frozenset(cursor.seen_line_ids), None)
+        return PollStart(now_ns - since_s * NS, frozenset(cursor.seen_line_ids), resume, cursor.ts_ns)
+    return PollStart(resume, frozenset(cursor.seen_line_ids), None, cursor.ts_ns)
 
 
 def classify(record: IncidentRecord | None, incident: Incident | None = None) -> IncidentStatus:
