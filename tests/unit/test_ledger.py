@@ -36,6 +36,7 @@ def test_poll_starts_at_cursor_minus_overlap_with_the_tail_ids() -> None:
     state = State(cursors={"prod": Cursor(ts_ns=1000 * NS, seen_line_ids=("x",))})
     start = ledger.poll_window(state, "prod", now_ns=2000 * NS, overlap_s=300, initial_lookback_s=3600, since_s=None)
     assert start.start_ns == 700 * NS and start.seen_line_ids == {"x"} and start.replay_before_ns is None
+    assert start.seen_until_ns == 1000 * NS  # the tail ids are of lines no newer than the cursor
     first = ledger.poll_window(State(), "prod", now_ns=5000 * NS, overlap_s=300, initial_lookback_s=3600, since_s=None)
     assert first.start_ns == 1400 * NS
 
