@@ -42,8 +42,10 @@ def _line(n: int) -> str:
 
 def _plan(loki: LokiServer, tmp: Path, state: State, page_limit: int) -> Plan:
     ops = tmp / f"ops-{len(list(tmp.iterdir()))}.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(ops)], check=True, env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1"})
-    store = SeededStateStore(GitStateStore(str(ops), branch="state", work_dir=ops.with_suffix(".work")), lambda _: state)
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["git", "init", "-q", "--bare", str(ops)], check=True, env=env)
+    stored = GitStateStore(str(ops), branch="state", work_dir=ops.with_suffix(".work"))
+    store = SeededStateStore(stored, lambda _: state)
     with LoopbackServer(loki) as server, build_client(server.url, org_id=None) as client:
         smap = ServiceMap.model_validate({
             "environments": {"prod": {"loki": {"url": server.url, "selector": '{deployment_environment="prod"}',
