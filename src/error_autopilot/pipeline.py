@@ -173,9 +173,14 @@ def _unseen(page: list[LogEntry], window: ledger.PollStart) -> list[LogEntry]:
     return [entry for entry in page if entry.ts_ns > until or line_key(entry.identity) not in seen]
 
 
-def _tail_keys(tail: Sequence[tuple[list[int], list[str]]], oldest_ns: int) -> tuple[str, ...]:
-    """The keys of the lines in `tail`'s pages (each in timestamp order) from `oldest_ns` on."""
-    return tuple(line_key(i) for stamps, ids in tail for i in ids[bisect.bisect_left(stamps, oldest_ns) :])
+def _tail_keys(tail: deque[tuple[list[int], list[str]]], oldest_ns: int) -> tuple[str, ...]:
+    """The keys of the lines in `tail`'s pages (each in timestamp order) from `oldest_ns` on. Each page is let
+    go as its keys are made: the identities and the keys of all of them at once were some 10 MB of a peak."""
+    keys: list[str] = []
+    while tail:
+        stamps, ids = tail.popleft()
+        keys.extend(map(line_key, ids[bisect.bisect_left(stamps, oldest_ns) :]))
+    return tuple(keys)
 
 
 def _count_minutes(stamps: list[int], minutes: dict[int, int]) -> None:
