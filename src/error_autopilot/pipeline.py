@@ -168,6 +168,8 @@ def _unseen(page: list[LogEntry], window: ledger.PollStart) -> list[LogEntry]:
     """The page without the lines the previous run read in its overlap. Those are no newer than its cursor:
     only a page reaching back that far is looked at, and in it only the lines that old."""
     seen, until = window.seen_line_ids, window.seen_until_ns
+    if until is None:
+        until = page[-1].ts_ns
     if not seen or page[0].ts_ns > until:
         return page
     return [entry for entry in page if entry.ts_ns > until or line_key(entry.identity) not in seen]

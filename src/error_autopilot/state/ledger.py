@@ -36,7 +36,8 @@ class PollStart:
     seen_line_ids: frozenset[str]
     replay_before_ns: int | None  # lines older than this were counted by earlier runs (a --since re-read)
     # the cursor: every line in `seen_line_ids` was read by the run that moved it here, so none is newer
-    seen_until_ns: int = -1
+    # (None: not known, every line is looked up)
+    seen_until_ns: int | None = None
 
 
 def poll_window(
