@@ -95,6 +95,12 @@ _FOREIGN_EXT: dict[str, Language] = {".js": "node", ".mjs": "node", ".cjs": "nod
 # .NET's console logger in single-line mode (`SimpleConsoleFormatterOptions.SingleLine`) writes the exception's
 # `ToString()` on the log line with each newline replaced by a space: `…object.    at A.B() in /x.cs:line 3`.
 _FLATTENED_DOTNET = re.compile(r"(?<=\S) {4}(?=at [\w.`<>$+|]+\(|--- End of )")
+# A JVM exception on one line (log4j2's `%throwable{separator( )}`, a logback `%replace(%ex){'\n', ' '}`): the
+# newline before each `<tab>at Class.method(File.java:12)` became a space; only a located JVM frame, at least
+# twice on the line, so a sentence that says "at com.acme.Foo(Foo.java:3)" once stays as it is. A line cut
+# right after the separator ends in a bare `at`, which goes to a line of its own.
+_FLATTENED_JVM = re.compile(r"(?<=\S)[ \t]+(?=at (?:[\w$]+\.)+[\w$<>]+\([\w$.-]+\.(?:java|kt|scala|groovy):\d+\))")
+_CUT_JVM_SEPARATOR = re.compile(r"(?<=\S)[ \t]+(?=at\s*$)")
 _ESCAPED_NEWLINE = re.compile(r"\\n(?=\s*(?:at |File |\\t|[\w/.-]+\.go:|Caused by|---))")
 
 
@@ -221,6 +227,17 @@ def _unflattened(line: str) -> list[str]:
     return _FLATTENED_DOTNET.sub("\n   ", line).split("\n")
 
 
+def _jvm_unflattened(lines: list[str]) -> list[str]:
+    """A JVM exception that a single-line logger flattened (`_FLATTENED_JVM`), one line per frame again; only
+    when no line is a printed frame already: a trace printed as the JVM prints it is read as it stands."""
+    flat = [i for i, line in enumerate(lines) if "at " in line and len(_FLATTENED_JVM.findall(line)) >= 2]
+    if not flat or any(jvm.is_frame(line) for line in lines):
+        return lines
+    return [part for i, line in enumerate(lines)
+            for part in (_CUT_JVM_SEPARATOR.sub("\n", _FLATTENED_JVM.sub("\n\t", line)).split("\n")
+                         if i in flat else [line])]  # fmt: skip
+
+
 def _as_indent(label: re.Match[str]) -> str:
     return (label["indent"] or "") + "   "
 
@@ -244,6 +261,7 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     lines = dotnet.closed_at_the_end([line[:MAX_LINE] for line in lines])  # a huge line's head still names it
     lines = strip_line_prefix(lines)
     lines = [part for line in lines for part in _unflattened(line)]
+    lines = _jvm_unflattened(lines)
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
     language = detect_language(lines)
     if language in (None, "python"):
