@@ -4,11 +4,16 @@ test does not move when the corpus does) and on variants it must leave alone."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from error_autopilot.domain.stack import Frame
 from error_autopilot.incidents.stackparse.common import InApp
 from error_autopilot.incidents.stacktrace import parse_stacktrace
+from error_autopilot.investigation import blame
 from error_autopilot.investigation.framenames import bare_function, enclosing_function, is_anonymous
 from error_autopilot.investigation.stackmap import rank
+from tests.support.corpus import build_repo
 
 # jvm/spring-projects-spring-kafka-522: the exception flattened onto one log line, cut after the second frame
 SPRING_KAFKA = (
@@ -151,3 +156,36 @@ def test_dotless_standard_library_packages_stay_runtime() -> None:
     assert not verdict.in_app and verdict.runtime
     # an underscore inside a name is not the go command's `_/` prefix
     assert not InApp(language="go").classify("_internal/x", None).in_app
+
+
+def _ranked_with_content(tmp_path: Path, text: str, symbols: dict[str, list[dict[str, Any]]]) -> tuple[str, ...]:
+    """The candidate files of `text` over a real git repository holding `symbols`' definitions."""
+    files = sorted(symbols)
+    repo = tmp_path / "repo.git"
+    head = build_repo(files, repo, symbols)
+    trace = parse_stacktrace(text, packages=["github.com/DataDog/kvexpress"])
+    assert trace is not None
+    ranking = rank(trace, files, packages=("github.com/DataDog/kvexpress",),
+                   grep=lambda pattern: blame.grep(repo, head, pattern))  # fmt: skip
+    return tuple(c.path for c in ranking.candidates)
+
+
+def test_a_go_package_initialiser_is_never_taken_for_a_moved_function(tmp_path: Path) -> None:
+    # kvexpress: `commands.init()` at util.go:156 is the compiler's package initialiser, printed at the end
+    # of the file it ends in; only root.go declares a `func init()`, which does not make util.go's frame root.go's
+    symbols = {
+        "commands/root.go": [{"line": 70, "col": 0, "kind": "function", "name": "init", "end": 90}],
+        "commands/util.go": [{"line": 100, "col": 0, "kind": "function", "name": "SetDirection", "end": 120}],
+        "main.go": [{"line": 40, "col": 0, "kind": "function", "name": "main", "end": 50}],
+    }
+    assert _ranked_with_content(tmp_path, KVEXPRESS, symbols)[:3] == ("commands/root.go", "commands/util.go", "main.go")
+
+
+def test_a_go_function_that_moved_to_another_file_of_its_package_still_follows_it(tmp_path: Path) -> None:
+    moved = KVEXPRESS.replace("commands.init.8()", "commands.SetDirection()")
+    symbols = {
+        "commands/root.go": [{"line": 70, "col": 0, "kind": "function", "name": "init", "end": 90}],
+        "commands/util.go": [{"line": 100, "col": 0, "kind": "function", "name": "SetDirection", "end": 120}],
+        "main.go": [{"line": 40, "col": 0, "kind": "function", "name": "main", "end": 50}],
+    }
+    assert _ranked_with_content(tmp_path, moved, symbols)[0] == "commands/util.go"
