@@ -189,3 +189,41 @@ def test_a_go_function_that_moved_to_another_file_of_its_package_still_follows_i
         "main.go": [{"line": 40, "col": 0, "kind": "function", "name": "main", "end": 50}],
     }
     assert _ranked_with_content(tmp_path, moved, symbols)[0] == "commands/util.go"
+
+
+# dotnet/quartznet-quartznet-1960: the paste turned the runtime's `---` separators into em dashes
+QUARTZ = """\
+System.NullReferenceException: Object reference not set to an instance of an object.
+at Quartz.Impl.StdSchedulerFactory.GetNamedConnectionString(String dsConnectionStringName)
+at Quartz.Impl.StdSchedulerFactory.<Instantiate>d__65.MoveNext()
+— End of stack trace from previous location where exception was thrown —
+at System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw()
+at System.Runtime.CompilerServices.TaskAwaiter.HandleNonSuccessAndDebuggerNotification(Task task)
+at Quartz.Impl.StdSchedulerFactory.<GetScheduler>d__71.MoveNext()
+— End of stack trace from previous location where exception was thrown —
+at System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw()
+at System.Runtime.CompilerServices.TaskAwaiter.HandleNonSuccessAndDebuggerNotification(Task task)
+at Quartz.ServiceCollectionSchedulerFactory.<GetScheduler>d__6.MoveNext()
+"""
+
+
+def test_a_dotnet_async_separator_with_typographers_dashes_keeps_the_frames_below_it() -> None:
+    trace = parse_stacktrace(QUARTZ, packages=["Quartz"])
+    assert trace is not None and len(trace.exceptions) == 1
+    assert [(f.module, f.function) for f in trace.primary.frames if f.in_app] == [
+        ("Quartz.Impl.StdSchedulerFactory", "GetNamedConnectionString"),
+        ("Quartz.Impl.StdSchedulerFactory", "<Instantiate>d__65.MoveNext"),
+        ("Quartz.Impl.StdSchedulerFactory", "<GetScheduler>d__71.MoveNext"),
+        ("Quartz.ServiceCollectionSchedulerFactory", "<GetScheduler>d__6.MoveNext"),
+    ]
+    assert len(trace.primary.frames) == 8
+
+
+def test_an_en_dash_separator_is_one_too_but_a_dash_inside_a_message_is_not() -> None:
+    en = QUARTZ.replace("— End", "– End").replace("thrown —", "thrown –")
+    trace = parse_stacktrace(en, packages=["Quartz"])
+    assert trace is not None and len(trace.primary.frames) == 8
+    # a line that only starts with a dash is the end of the trace, as before
+    cut = QUARTZ.replace("— End of stack trace from previous location where exception was thrown —", "— see above")
+    trace = parse_stacktrace(cut, packages=["Quartz"])
+    assert trace is not None and len(trace.primary.frames) == 2
