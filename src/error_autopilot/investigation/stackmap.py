@@ -37,9 +37,9 @@ _RUNTIME_MODULES = ("java.", "javax.", "jdk.", "sun.", "kotlin.", "kotlinx.corou
                     "Microsoft.", "_COROUTINE.")  # fmt: skip
 
 MAX_CANDIDATES = 10
-# javac's bridge to a private member of a nested class (`Outer$Inner.access$000`, JEP 181: "the compiler …
-# insert[s] accessibility-broadening bridge methods"; Kotlin's `access$getX$p` alike): compiler-made, no source
-# of its own, its line the member's declaration. The frame below it made the access.
+# javac's bridge to a private member of a nested class before Java 11 (`Outer$Inner.access$000`; JEP 181 lets
+# nestmates reach private members "without the need for compilers to insert accessibility-broadening bridge
+# methods"; Kotlin's `access$getX$p` alike): compiler-made, no source of its own. The frame below made the access.
 _SYNTHETIC_ACCESSOR = re.compile(r"^access\$\w+$")
 
 
