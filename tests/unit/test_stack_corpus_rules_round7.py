@@ -4,6 +4,7 @@ test does not move when the corpus does) and on variants it must leave alone."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -227,3 +228,40 @@ def test_an_en_dash_separator_is_one_too_but_a_dash_inside_a_message_is_not() ->
     cut = QUARTZ.replace("— End of stack trace from previous location where exception was thrown —", "— see above")
     trace = parse_stacktrace(cut, packages=["Quartz"])
     assert trace is not None and len(trace.primary.frames) == 2
+
+
+def test_a_flattened_jvm_exception_in_a_json_field_is_read_too() -> None:
+    shipped = json.dumps({"level": "error", "msg": "request failed", "details": SPRING_KAFKA})
+    trace = parse_stacktrace(shipped, packages=["org.springframework.kafka"])
+    assert trace is not None and [f.function for f in trace.primary.frames] == ["access$000", "getAssignedPartitions"]
+
+
+# go/tendermint-tendermint-5540: docker compose's service prefix on every line of a Go panic
+TENDERMINT = """\
+validator05    | I[2020-10-21|02:15:38.356] Executed block                               module=state height=51
+validator05    | panic: runtime error: index out of range [6] with length 6
+validator05    | {blank}
+validator05    | goroutine 47 [running]:
+validator05    | github.com/tendermint/tendermint/state.execBlockOnProxyApp.func1(0xc000452160, 0xc000452270)
+validator05    | 	github.com/tendermint/tendermint/state/execution.go:287 +0x22a
+validator05    | github.com/tendermint/tendermint/abci/client.(*grpcClient).OnStart.func1(0xc000032e60)
+validator05    | 	github.com/tendermint/tendermint/abci/client/grpc_client.go:80 +0x95
+""".format(blank="")  # the compose prefix of a blank line keeps its trailing space
+
+
+def test_a_compose_prefix_is_stripped_from_an_indented_go_panic() -> None:
+    # indented, `    validator05    | \tgithub.com/…/execution.go:287` is no Go file line: a path holds no `|`
+    for text in (TENDERMINT, "\n".join("    " + line for line in TENDERMINT.splitlines())):
+        trace = parse_stacktrace(text, packages=["github.com/tendermint/tendermint"])
+        assert trace is not None and trace.primary.type == "panic"
+        functions = [f.function for f in trace.primary.frames]
+        assert functions == ["execBlockOnProxyApp.func1", "(*grpcClient).OnStart.func1"]
+
+
+def test_an_indented_go_file_line_with_spaces_in_its_path_is_still_one() -> None:
+    text = ("panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n"
+            "\t/Users/Jane Doe/go/src/app/main.go:12 +0x1d\n")  # fmt: skip
+    trace = parse_stacktrace(text)
+    assert trace is not None and [(f.file, f.line) for f in trace.primary.frames] == [
+        ("/Users/Jane Doe/go/src/app/main.go", 12)
+    ]
