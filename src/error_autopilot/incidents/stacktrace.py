@@ -34,7 +34,7 @@ _PARSERS: dict[Language, ParseFn] = {
     "node": node.parse,
     "dotnet": dotnet.parse,
 }
-_GO_FILE = re.compile(r"^(?:\s+\S[^:]*|[^\s:]+)\.go:\d+(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$")
+_GO_FILE = re.compile(r"^(?:\s+\S[^:|]*|[^\s:]+)\.go:\d+(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$")
 _DOTNET_LINE = re.compile(r":line \d+\s*$")  # with " in " before it; two checks keep it linear on hostile lines
 _ASSEMBLY_INFO = re.compile(r"\((?:[\w.]+, )?Version=\d[\d.]*, Culture=")  # Application Insights' .NET frames
 _DOTNET_INNER = re.compile(r"^--->\s*[A-Za-z_]")  # ` ---> System.IO.IOException`, not IPython's `---> 59`
@@ -95,6 +95,12 @@ _FOREIGN_EXT: dict[str, Language] = {".js": "node", ".mjs": "node", ".cjs": "nod
 # .NET's console logger in single-line mode (`SimpleConsoleFormatterOptions.SingleLine`) writes the exception's
 # `ToString()` on the log line with each newline replaced by a space: `…object.    at A.B() in /x.cs:line 3`.
 _FLATTENED_DOTNET = re.compile(r"(?<=\S) {4}(?=at [\w.`<>$+|]+\(|--- End of )")
+# A JVM exception on one line (log4j2's `%throwable{separator( )}`, a logback `%replace(%ex){'\n', ' '}`): the
+# newline before each `<tab>at Class.method(File.java:12)` became a space; only a located JVM frame, at least
+# twice on the line, so a sentence that says "at com.acme.Foo(Foo.java:3)" once stays as it is. A line cut
+# right after the separator ends in a bare `at`, which goes to a line of its own.
+_FLATTENED_JVM = re.compile(r"(?<=\S)[ \t]+(?=at (?:[\w$]+\.)+[\w$<>]+\([\w$.-]+\.(?:java|kt|scala|groovy):\d+\))")
+_CUT_JVM_SEPARATOR = re.compile(r"(?<=\S)[ \t]+(?=at\s*$)")
 _ESCAPED_NEWLINE = re.compile(r"\\n(?=\s*(?:at |File |\\t|[\w/.-]+\.go:|Caused by|---))")
 
 
@@ -132,7 +138,7 @@ def _from_json(text: str, depth: int = 0) -> str | None:
         except ValueError:
             continue
         best = max(_strings(document), key=lambda v: (len(_FRAMEISH.findall(v)), v.count("\n")), default="")
-        if best.count("\n") >= 2 or _flattened(best):
+        if best.count("\n") >= 2 or _flattened(best) or _jvm_flat(best):
             return best
         if depth < 2 and "{" in best and (inner := _from_json(best, depth + 1)) is not None:
             return inner
@@ -143,7 +149,7 @@ def _unescape(text: str) -> str:
     """A trace squashed into one line: a JSON document holding it in some field, JSON string escapes
     (`\\n    at …`) or syslog's octal ones (`#012`); colour codes whose escape character was pasted in
     caret notation (`^[[31m`) go."""
-    if text.count("\n") < 3 and "{" in text and (text.count("\\n") >= 2 or _flattened(text)):
+    if text.count("\n") < 3 and "{" in text and (text.count("\\n") >= 2 or _flattened(text) or _jvm_flat(text)):
         text = _from_json(text) or text
     if "^[[" in text:
         text = _CARET_COLOUR.sub("", text)
@@ -221,6 +227,22 @@ def _unflattened(line: str) -> list[str]:
     return _FLATTENED_DOTNET.sub("\n   ", line).split("\n")
 
 
+def _jvm_flat(line: str) -> bool:
+    """Whether `line` holds a JVM exception a single-line logger flattened (`_FLATTENED_JVM`)."""
+    return "at " in line and len(_FLATTENED_JVM.findall(line)) >= 2
+
+
+def _jvm_unflattened(lines: list[str]) -> list[str]:
+    """A JVM exception that a single-line logger flattened (`_FLATTENED_JVM`), one line per frame again; only
+    when no line is a printed frame already: a trace printed as the JVM prints it is read as it stands."""
+    flat = [i for i, line in enumerate(lines) if _jvm_flat(line)]
+    if not flat or any(jvm.is_frame(line) for line in lines):
+        return lines
+    return [part for i, line in enumerate(lines)
+            for part in (_CUT_JVM_SEPARATOR.sub("\n", _FLATTENED_JVM.sub("\n\t", line)).split("\n")
+                         if i in flat else [line])]  # fmt: skip
+
+
 def _as_indent(label: re.Match[str]) -> str:
     return (label["indent"] or "") + "   "
 
@@ -244,6 +266,7 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     lines = dotnet.closed_at_the_end([line[:MAX_LINE] for line in lines])  # a huge line's head still names it
     lines = strip_line_prefix(lines)
     lines = [part for line in lines for part in _unflattened(line)]
+    lines = _jvm_unflattened(lines)
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
     language = detect_language(lines)
     if language in (None, "python"):

@@ -102,6 +102,10 @@ _GO_BLOCK = re.compile(r"^(?:var|const)\s*\(")
 # "Global closure") or, since the initialisers compile into the package's `init`, `init.func1`
 # (`closureName`). Which declaration holds it only the source says.
 _GO_PACKAGE_CLOSURE = re.compile(r"^(?:glob\.|init)\.func\d+(?:\.\d+)*$")
+# Go 1.4 and earlier named every function literal of a package `func·NNN` from one package-wide counter
+# (cmd/gc closure.c: `snprint(namebuf, sizeof namebuf, "func·%.3d", ++closgen)`), so the printed name
+# says nothing of the function that holds it; Go 1.5 moved to `Outer.funcN`. Only the source says.
+_GO14_CLOSURE = re.compile(r"^func·\d+$")
 _CLOSER = re.compile(r"^[}\])]")
 _REOPENS = re.compile(r"[{(\[,:]\s*$|=>\s*$")  # `} else {`, `}) {`, `):` continue the same block or signature
 _COMMENT = re.compile(r"^(?:#|//|/?\*)")
@@ -199,7 +203,7 @@ def bare_function(frame: Frame, language: Language | None = None) -> str:
     if fn == UNNAMED:  # a position only: `_named` asks the source
         return fn
     if language == "go" or (frame.file or "").endswith(".go"):
-        if _GO_PACKAGE_CLOSURE.match(fn):  # `_named` asks the source which declaration holds the line
+        if _GO_PACKAGE_CLOSURE.match(fn) or _GO14_CLOSURE.match(fn):  # `_named` asks the source what holds it
             return "anonymous"
         parts = [p for p in re.sub(r"\[[^\]]*\]", "", fn).split(".") if p]
         named = [p for p in parts if not _GO_ANON.match(p) and not p.startswith("(")]

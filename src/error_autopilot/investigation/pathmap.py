@@ -375,9 +375,12 @@ def or_moved_function(
     """`mapping`, or the file a Go function moved to since the build that printed the trace. Go names a
     frame's function by package and name, and a package-level name is declared once across the package's
     files (the Go spec's package block); the file is only where it was at build time. So when the file the
-    frame names no longer defines the function and exactly one other file in its folder does, it moved there."""
+    frame names no longer defines the function and exactly one other file in its folder does, it moved there.
+    Never `init`: a package may hold many `init` functions, several in one file, none of them declared in the
+    package block (the Go spec, "Package initialization"), and the package's own initialiser that the compiler
+    writes is printed `init` at a line of whichever file it ends in, a file that declares no `init` at all."""
     name = bare_function(frame, "go")
-    if language != "go" or not verdict.in_app or mapping.path is None or mapping.ambiguous:
+    if language != "go" or not verdict.in_app or mapping.path is None or mapping.ambiguous or name == "init":
         return mapping
     if not re.fullmatch(r"[A-Za-z_]\w*", name) or is_anonymous(name):
         return mapping

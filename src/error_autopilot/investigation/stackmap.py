@@ -8,6 +8,7 @@ reasons; the innermost own frame comes first (see `rank`), the other signals ord
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -36,6 +37,10 @@ _RUNTIME_MODULES = ("java.", "javax.", "jdk.", "sun.", "kotlin.", "kotlinx.corou
                     "Microsoft.", "_COROUTINE.")  # fmt: skip
 
 MAX_CANDIDATES = 10
+# javac's bridge to a private member of a nested class before Java 11 (`Outer$Inner.access$000`; JEP 181 lets
+# nestmates reach private members "without the need for compilers to insert accessibility-broadening bridge
+# methods"; Kotlin's `access$getX$p` alike): compiler-made, no source of its own. The frame below made the access.
+_SYNTHETIC_ACCESSOR = re.compile(r"^access\$\w+$")
 
 
 @dataclass
@@ -90,6 +95,16 @@ def _runtime(frame: Frame, verdict: Verdict, language: Language) -> bool:
     return verdict.runtime
 
 
+def _not_written(frame: Frame, verdict: Verdict, language: Language) -> tuple[str, str] | None:
+    """Why a frame is no code the service wrote (the rule, then the frame's note), or None: the language
+    runtime, or a compiler-made accessor."""
+    if _runtime(frame, verdict, language):
+        return verdict.reason, f"runtime ({verdict.reason})"
+    if language == "jvm" and _SYNTHETIC_ACCESSOR.match(frame.function):
+        return "a javac synthetic accessor", "a compiler-made accessor; the frame below it made the access"
+    return None
+
+
 def _exception_order(stack: StackTrace) -> list[int]:
     """Exceptions with frames, in the order their frames are weighed: the root cause first, then its wrappers."""
     return [i for i in range(len(stack.exceptions))[::-1] if stack.exceptions[i].frames]
@@ -129,9 +144,8 @@ def rank(
             frames += 1
             verdict = verdicts.classify(frame.module, frame.file)
             where = f"{frame.file or frame.module or '?'}" + (f":{frame.line}" if frame.line else "")
-            if _runtime(frame, verdict, stack.language):
-                _drop(notes, dropped, "runtime", verdict.reason,
-                      f"{where} {frame.function}: runtime ({verdict.reason})")
+            if (aside := _not_written(frame, verdict, stack.language)) is not None:
+                _drop(notes, dropped, "runtime", aside[0], f"{where} {frame.function}: {aside[1]}")
                 continue
             mapping = _by_content(frame, map_frame_explained(frame, index, stack.language), verdict, stack.language,
                                   index, source_roots, grep, searched)  # fmt: skip

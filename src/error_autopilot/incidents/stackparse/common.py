@@ -57,7 +57,14 @@ def _under(module: str, prefix: str) -> bool:
 
 def _go_stdlib(module: str) -> bool:
     first = module.split("/", 1)[0]
-    return "." not in first and first != "main"
+    return "." not in first and first not in ("main", "_")
+
+
+def _go_local(module: str | None) -> bool:
+    """A package the go command built from a directory outside GOPATH and modules (a relative import,
+    `./commands`): it names it `_` and the directory (cmd/go `dirToImportPath`, `_/home/me/app/commands`),
+    so it is the program's own source, like `main`, never the standard library its dotless name suggests."""
+    return module is not None and module.startswith("_/")
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,9 @@ class InApp:
     def _own(self, module: str | None, path: str) -> _Hit | None:
         if self.language == "go" and module == "main":
             return _Hit("Go main package: always the program's own code", by_module=True, weight=len(module))
+        if self.language == "go" and _go_local(module):
+            return _Hit("Go package built from a local directory (`_/…`): the program's own code", by_module=True,
+                        weight=len(module or ""))  # fmt: skip
         if module and not (self.language == "go" and "/vendor/" in module):  # vendored: the path decides
             matches = [p for p in self.packages if p and _under(module, p)]
             if matches:

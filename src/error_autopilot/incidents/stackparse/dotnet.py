@@ -37,6 +37,7 @@ _ARROW = " ---> "
 _INNER_WORDS = ("inner", "внутренн", "interne", "inneren", "interna", "wewnętrz")  # end of an inner exception
 _EMBEDDED = re.compile(r"(?:^|[\s:\[])(?P<type>(?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*Exception)(?::\s?(?P<msg>.*))?$")
 _HEADER_LOOKBACK = 50
+_TYPOGRAPHER_DASH = re.compile(r"^[—–](?= )|(?<= )[—–]$")
 
 
 LOCALISED_AT = re.compile(rf"^\s*{AT}\s")
@@ -120,7 +121,10 @@ def _headers(line: str, in_app: InApp, *, embedded: bool = False) -> list[Except
 
 
 def _separator(stripped: str) -> str | None:
-    """`inner` for `--- End of inner exception stack trace ---`, `async` for the other `--- … ---` lines."""
+    """`inner` for `--- End of inner exception stack trace ---`, `async` for the other `--- … ---` lines. A
+    paste through a typographer (SmartyPants and the editors that copy it: `---` is an em dash, `--` an en
+    dash) prints `— End of stack trace from previous location —`: the same line."""
+    stripped = _TYPOGRAPHER_DASH.sub("---", stripped)
     if not (stripped.startswith("---") and stripped.endswith("---") and len(stripped) > 6):
         return None
     lowered = stripped.lower()
