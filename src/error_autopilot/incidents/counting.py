@@ -15,9 +15,9 @@ from operator import itemgetter
 from typing import Protocol
 
 from error_autopilot.domain.events import ErrorEvent, LogEntry
-from error_autopilot.incidents.bounded import MAX_DISTINCT, NONE_KEPT, Distinct, Newest
 from error_autopilot.incidents.messages import template_slots, type_and_message
 from error_autopilot.incidents.parameterize import parameterize
+from error_autopilot.incidents.seen_values import MAX_DISTINCT, NONE_KEPT, Distinct, Newest
 
 MAX_TRACE_IDS = 5
 MAX_SAMPLES = 5

@@ -23,11 +23,11 @@ from error_autopilot.domain.incidents import (
     SampleLine,
     TimelineCount,
 )
-from error_autopilot.incidents.bounded import MAX_DISTINCT
 from error_autopilot.incidents.counting import FOLD_FROM, Accumulator, Line, Source
 from error_autopilot.incidents.fingerprint import fingerprint_event
 from error_autopilot.incidents.messages import PLACEHOLDER, short_type, template_slots, type_and_message
 from error_autopilot.incidents.parameterize import parameterize
+from error_autopilot.incidents.seen_values import MAX_DISTINCT
 
 log = logging.getLogger(__name__)
 
