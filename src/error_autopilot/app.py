@@ -149,6 +149,7 @@ def github_client(ctx: Context) -> github.Github:
     return github.Github(
         base_url=ctx.settings.github_api_url, auth=github.Auth.Token(token.get_secret_value()), retry=None,
         seconds_between_writes=ctx.settings.github_write_interval_s,
+        seconds_between_requests=ctx.settings.github_request_interval_s,
     )  # fmt: skip
 
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.support.action_runner import ROOT, run_action
-from tests.support.fakes.github import FakeGitHub
+from tests.support.fakes.github import UNSPACED, FakeGitHub
 from tests.support.world import World, checked_out, git
 
 pytestmark = pytest.mark.slow
@@ -115,7 +115,7 @@ def test_hardened_flow_as_separate_processes_passing_artifacts(world: World, tmp
 def test_scheduled_runs_publish_to_github_once_and_reopen_a_regression(world: World, tmp_path: Path) -> None:
     with FakeGitHub({"acme/ops": world.ops_remote}) as fake:
         work = checked_out(world, tmp_path)
-        env = {"GITHUB_API_URL": fake.url, "AUTOPILOT_GITHUB_WRITE_INTERVAL": "0"}
+        env = {"GITHUB_API_URL": fake.url, **UNSPACED}
         inputs = {"github-token": "ghs_test"}
         first = run_action(work, tmp_path / "r1", inputs=inputs, event_name="schedule", event={}, env=env)
         assert first.returncode == 0, first.stderr
@@ -152,7 +152,7 @@ def test_scheduled_runs_publish_to_github_once_and_reopen_a_regression(world: Wo
 def test_a_lost_state_branch_is_rebuilt_from_issue_markers(world: World, tmp_path: Path) -> None:
     with FakeGitHub({"acme/ops": world.ops_remote}) as fake:
         work = checked_out(world, tmp_path)
-        env = {"GITHUB_API_URL": fake.url, "AUTOPILOT_GITHUB_WRITE_INTERVAL": "0"}
+        env = {"GITHUB_API_URL": fake.url, **UNSPACED}
         inputs = {"github-token": "ghs_test", "since": "2h"}
         first = run_action(work, tmp_path / "r1", inputs=inputs, event_name="schedule", event={}, env=env)
         assert first.returncode == 0 and first.outputs["new-incidents"] == "4", first.stderr

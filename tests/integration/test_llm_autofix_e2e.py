@@ -15,7 +15,7 @@ import pytest
 from error_autopilot.state.store import GitStateStore
 from tests.support.action_runner import run_action
 from tests.support.fakes.anthropic import FakeAnthropic, Reply
-from tests.support.fakes.github import FakeGitHub
+from tests.support.fakes.github import UNSPACED, FakeGitHub
 from tests.support.world import World, git
 
 pytestmark = pytest.mark.slow
@@ -67,7 +67,7 @@ def test_only_the_safe_fix_becomes_a_draft_pr(world: World, tmp_path: Path) -> N
             FakeAnthropic() as llm:  # fmt: skip
         llm.script(*[_answer] * 8)
         env = {"GITHUB_API_URL": gh.url, "GITHUB_SERVER_URL": f"file://{tmp_path / 'remotes'}",
-               "ANTHROPIC_BASE_URL": llm.url, "AUTOPILOT_GITHUB_WRITE_INTERVAL": "0"}  # fmt: skip
+               "ANTHROPIC_BASE_URL": llm.url, **UNSPACED}  # fmt: skip
         inputs = {"github-token": "ghs_test", "anthropic-api-key": "sk-ant-test-0123456789abcdefghij"}
         result = run_action(work, tmp_path / "run", inputs=inputs, event_name="schedule", event={}, env=env)
         assert result.returncode == 0, result.stdout + result.stderr
@@ -97,7 +97,7 @@ def test_the_daily_token_budget_spans_runs(world: World, tmp_path: Path) -> None
     git(tmp_path, "clone", "-q", str(world.ops_remote), str(work))
     shutil.copy(world.config, work / "service-map.json")
     with FakeGitHub({"acme/ops": world.ops_remote}) as gh, FakeAnthropic() as llm:
-        env = {"GITHUB_API_URL": gh.url, "ANTHROPIC_BASE_URL": llm.url, "AUTOPILOT_GITHUB_WRITE_INTERVAL": "0"}
+        env = {"GITHUB_API_URL": gh.url, "ANTHROPIC_BASE_URL": llm.url, **UNSPACED}
         inputs = {"github-token": "ghs_test", "anthropic-api-key": "sk-ant-test-0123456789abcdefghij"}
         result = run_action(work, tmp_path / "run", inputs=inputs, event_name="schedule", event={}, env=env)
         assert result.returncode == 0, result.stdout + result.stderr

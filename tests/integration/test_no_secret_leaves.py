@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import TEST_FIXTURES
 from tests.support.action_runner import run_action
-from tests.support.fakes.github import FakeGitHub
+from tests.support.fakes.github import UNSPACED, FakeGitHub
 from tests.support.fakes.telegram import FakeTelegram
 from tests.support.world import World, checked_out, demo_world, git
 
@@ -125,7 +125,7 @@ def test_github_sink_run_leaks_no_secret(world: World, tmp_path: Path) -> None:
             f"{req.method} {req.path} {req.body.decode('utf-8', 'replace')}"
         )
         env = {"GITHUB_TOKEN": "ghs_test", "GITHUB_REPOSITORY": "acme/ops", "GITHUB_API_URL": github.url,
-               "AUTOPILOT_GITHUB_WRITE_INTERVAL": "0", "TELEGRAM_BOT_TOKEN": telegram.token,
+               **UNSPACED, "TELEGRAM_BOT_TOKEN": telegram.token,
                "TELEGRAM_API_URL": telegram.api_url}  # fmt: skip
         proc = _run(world, out, "github", env)
         issues = json.dumps([github.issues, {str(k): v for k, v in github.comments.items()}])
@@ -139,7 +139,7 @@ def test_the_action_leaks_no_secret_into_its_summary_outputs_or_log(world: World
     """The composite action as the runner executes it: job summary, step outputs and the workflow log."""
     work = checked_out(world, tmp_path)
     with FakeGitHub({"acme/ops": world.ops_remote}) as github, FakeTelegram() as telegram:
-        env = {"GITHUB_API_URL": github.url, "AUTOPILOT_GITHUB_WRITE_INTERVAL": "0",
+        env = {"GITHUB_API_URL": github.url, **UNSPACED,
                "TELEGRAM_API_URL": telegram.api_url}  # fmt: skip
         inputs = {"github-token": "ghs_test", "telegram-bot-token": telegram.token, "max-incidents": str(PUBLISHED)}
         result = run_action(work, tmp_path / "runner", inputs=inputs, event_name="schedule", event={}, env=env)

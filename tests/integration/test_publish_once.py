@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from error_autopilot.cli import main
-from tests.support.fakes.github import FakeGitHub
+from tests.support.fakes.github import UNSPACED, FakeGitHub
 from tests.support.world import World, git
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ def test_an_old_publish_job_rerun_counts_nothing_twice(
 ) -> None:  # fmt: skip
     with FakeGitHub({"acme/ops": world.ops_remote}) as fake:
         for name, value in {"GITHUB_TOKEN": "ghs_test", "GITHUB_API_URL": fake.url, "GITHUB_REPOSITORY": "acme/ops",
-                            "AUTOPILOT_GITHUB_WRITE_INTERVAL": "0"}.items():  # fmt: skip
+                            **UNSPACED}.items():  # fmt: skip
             monkeypatch.setenv(name, value)
         old, new = tmp_path / "run-a", tmp_path / "run-b"
         _plan(world, old)

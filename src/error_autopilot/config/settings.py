@@ -61,6 +61,7 @@ class Settings(BaseModel):
     cache_dir: Path | None = None  # repo clones reused across runs (None: WORK_DIR/repos; see default_cache_dir)
     github_api_url: str = "https://api.github.com"
     github_write_interval_s: float = 1.0  # spacing of GitHub writes (secondary rate limits on content creation)
+    github_request_interval_s: float = 0.25  # spacing of every GitHub request (PyGithub's own default)
     github_server_url: str = "https://github.com"
     github_repository: str | None = None  # owner/name of the repo the action runs in
     event_name: str | None = None
@@ -103,6 +104,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         "cache_dir": "AUTOPILOT_CACHE_DIR",
         "github_api_url": "GITHUB_API_URL",
         "github_write_interval_s": "AUTOPILOT_GITHUB_WRITE_INTERVAL",
+        "github_request_interval_s": "AUTOPILOT_GITHUB_REQUEST_INTERVAL",
         "github_server_url": "GITHUB_SERVER_URL",
         "github_repository": "GITHUB_REPOSITORY",
         "event_name": "GITHUB_EVENT_NAME",

@@ -70,6 +70,9 @@ class LoopbackServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two sends; with Nagle's algorithm the body would wait for the
+            # client's delayed ACK (~40 ms per keep-alive request). Loki, Tempo and GitHub set TCP_NODELAY too.
+            disable_nagle_algorithm = True
 
             def _handle(self) -> None:
                 parts = urlsplit(self.path)

@@ -37,6 +37,11 @@ def _too_long() -> Response:
     return _error(422, "Validation Failed", [error])
 
 
+# A run against the fake needs no spacing between GitHub requests (PyGithub waits 0.25 s per request, 1 s per write
+# by default); the pacing itself is PyGithub's, not ours to test.
+UNSPACED = {"AUTOPILOT_GITHUB_WRITE_INTERVAL": "0", "AUTOPILOT_GITHUB_REQUEST_INTERVAL": "0"}
+
+
 class FakeGitHub:
     """State is public for assertions: issues[repo] (list), comments, labels, pulls, dispatches."""
 
