@@ -9,7 +9,7 @@ import random
 import pytest
 
 from error_autopilot.incidents.ingest import _Layout
-from error_autopilot.incidents.runs import CLOCK, CLOCK_WITHIN, kinds, layout_template, shape_template, split
+from error_autopilot.incidents.runs import CLOCK, CLOCK_WITHIN, RUN, kinds, layout_template, shape_template, split
 
 LINES = [
     "2026-11-25T03:17:42.123Z ERROR [order-service,4bf92f3577b34da6a3ce929d0e0e4736,00f067aa0ba902b7] failed",
@@ -123,3 +123,26 @@ def test_no_shape_template_where_a_regex_could_not_say_it_simply(line: str, temp
     clock = CLOCK.search(line, 0, CLOCK_WITHIN)
     parts = split(line, clock)
     assert (shape_template(parts, clock, _varying(parts), ()) is not None) == templated
+
+
+def _runs_by_hand(text: str) -> list[str]:
+    """`text` as constant text and runs, alternating, read one character at a time: a run is a stretch of four
+    or more hex digits with none next to it."""
+    parts: list[str] = []
+    const_from = at = 0
+    while at < len(text):
+        end = at
+        while end < len(text) and text[end] in HEX:
+            end += 1
+        if end - at >= 4:
+            parts += [text[const_from:at], text[at:end]]
+            const_from = end
+        at = max(end, at + 1)
+    return [*parts, text[const_from:]]
+
+
+def test_runs_are_the_stretches_of_four_hex_digits_or_more() -> None:
+    rng = random.Random(15)
+    lines = [*LINES, *("".join(rng.choice(HEX + OTHER) for _ in range(rng.randint(0, 60))) for _ in range(5000))]
+    for line in lines:
+        assert RUN.split(line) == _runs_by_hand(line), line
