@@ -172,7 +172,8 @@ def _unseen(page: list[LogEntry], window: ledger.PollStart) -> list[LogEntry]:
         until = page[-1].ts_ns
     if not seen or page[0].ts_ns > until:
         return page
-    return [entry for entry in page if entry.ts_ns > until or line_key(entry.identity) not in seen]
+    old = bisect.bisect_right(page, until, key=_TS)  # the page is in timestamp order
+    return [*(entry for entry in page[:old] if line_key(entry.identity) not in seen), *page[old:]]
 
 
 def _tail_keys(tail: deque[tuple[list[int], list[str]]], oldest_ns: int) -> tuple[str, ...]:
