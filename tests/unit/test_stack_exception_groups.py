@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from error_autopilot.domain.stack import StackTrace
 from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS
 from error_autopilot.incidents.stacktrace import parse_stacktrace
@@ -111,3 +113,17 @@ def test_lines_that_only_look_like_a_drawing_are_left_alone() -> None:
         assert trace is not None
         assert trace.primary.type == "KeyError"
         assert [(f.file, f.line) for f in trace.primary.frames] == [("/app/api/views.py", 9)]
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "Sep 05 11:48:04 ubuntu22lts bash[20364]: ",  # journald/syslog, as in vllm-project/vllm#8226
+        "2024-05-13T15:06:38.123Z stderr F ",  # CRI (containerd, kubectl logs of a node's files)
+        "web_1  | ",  # docker compose
+        "0|api  | ",  # pm2
+    ],
+)
+def test_a_drawing_under_a_shippers_prefix_on_every_line_is_read_the_same(prefix: str) -> None:
+    text = "".join(f"{prefix}{line}\n" for line in GOLDEN.read_text(encoding="utf-8").splitlines())
+    assert _chain(_parse(text)) == _chain(_parse(GOLDEN.read_text(encoding="utf-8")))
