@@ -56,8 +56,8 @@ _LANGUAGES: tuple[Language, ...] = ("python", "go", "dotnet", "jvm", "node")  # 
 
 def _vote(line: str, votes: dict[Language, int]) -> None:
     body = line.lstrip()
-    if body.startswith("| "):  # a line of a drawn Python ExceptionGroup (stackparse/python.py) is read past its margin
-        line = body = body[2:].lstrip()
+    if body.startswith("| ") and body[2:].lstrip().startswith("File "):
+        line = body = body[2:].lstrip()  # a frame of a drawn Python ExceptionGroup (stackparse/python.py)
     if body.startswith("at "):
         if jvm.is_frame(line):
             votes["jvm"] += 1
