@@ -4,9 +4,13 @@ test does not move when the corpus does) and on variants it must leave alone."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import ErrorEvent, LogEntry
 from error_autopilot.incidents.events import parse_entry
+from error_autopilot.incidents.stacktrace import parse_stacktrace
+from error_autopilot.investigation.stackmap import Candidate, rank
 
 SMAP = ServiceMap.model_validate(
     {
@@ -55,6 +59,8 @@ github.com/prysmaticlabs/prysm/beacon-chain/rpc/beacon.(*Server).GetValidatorPer
 0x1bc9dc0, 0xc02a61ca80, 0xc0226bb480, 0xc017c7a0f0, 0x0, 0x0)
 	beacon-chain/rpc/beacon/validators.go:610 +0x1374
 """
+PRYSM_FILES = ["beacon-chain/rpc/beacon/validators.go", "shared/traceutil/recovery_interceptor_option.go",
+               "beacon-chain/rpc/beacon/server.go"]  # fmt: skip
 
 # node/fastify-under-pressure-232: a pino-style error object pretty-printed, its `stack` unquoted
 UNDER_PRESSURE = """\
@@ -120,3 +126,34 @@ def test_a_multi_line_json_document_without_frames_has_no_stack() -> None:
     pretty = '{\n  "level": "error",\n  "msg": "upstream refused the connection",\n  "code": 503\n}\n'
     event = _event(pretty, "pressure")
     assert event is not None and event.stack is None
+
+
+def _ranked(text: str, files: Sequence[str], packages: Sequence[str]) -> tuple[Candidate, ...]:
+    stack = parse_stacktrace(text, packages=packages)
+    assert stack is not None
+    return rank(stack, files, packages=packages).candidates
+
+
+def test_below_a_go_recover_handler_the_frame_that_panicked_comes_first() -> None:
+    first, second, *_ = _ranked(PRYSM, PRYSM_FILES, ["github.com/prysmaticlabs/prysm"])
+    assert (first.path, first.function) == ("beacon-chain/rpc/beacon/validators.go", "GetValidatorPerformance")
+    assert first.reasons[0].startswith("where the panic happened")
+    assert (second.path, second.function) == ("shared/traceutil/recovery_interceptor_option.go",
+                                              "RecoveryHandlerFunc")  # fmt: skip
+    assert "a deferred handler that recovered a panic" in second.reason
+
+
+def test_a_recover_handler_with_no_own_frame_below_the_panic_keeps_the_first_place() -> None:
+    handler_only = PRYSM.split("panic(0x1714b00", 1)[0] + "panic(0x1714b00, 0xc023728040)\n" + (
+        "\tGOROOT/src/runtime/panic.go:679 +0x1b2\n"
+    )
+    first, *_ = _ranked(handler_only, PRYSM_FILES, ["github.com/prysmaticlabs/prysm"])
+    assert (first.path, first.function) == ("shared/traceutil/recovery_interceptor_option.go", "RecoveryHandlerFunc")
+    assert "panic" not in first.reason
+
+
+def test_an_own_frame_under_a_library_recover_handler_is_first_as_before() -> None:
+    first, *_ = _ranked(KUBERMATIC, ["pkg/controller/seed-controller-manager/addon/addon_controller.go"],
+                        ["k8c.io/kubermatic/v2"])  # fmt: skip
+    assert first.function == "Reconcile"
+    assert all("recovered a panic" not in r for r in first.reasons)
