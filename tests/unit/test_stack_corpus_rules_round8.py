@@ -157,3 +157,56 @@ def test_an_own_frame_under_a_library_recover_handler_is_first_as_before() -> No
                         ["k8c.io/kubermatic/v2"])  # fmt: skip
     assert first.function == "Reconcile"
     assert all("recovered a panic" not in r for r in first.reasons)
+
+
+# python/inyokaproject-inyoka-1285: Sentry's raw view, each exception's line above its frames
+INYOKA = """\
+KeyError: 'username'
+  File "django/utils/datastructures.py", line 76, in __getitem__
+    list_ = super().__getitem__(key)
+
+MultiValueDictKeyError: 'username'
+  File "django/core/handlers/exception.py", line 47, in inner
+    response = get_response(request)
+  File "django/utils/deprecation.py", line 116, in __call__
+    response = self.process_request(request)
+  File "inyoka/middlewares/services.py", line 40, in process_request
+    response = call(request, parts[1])
+  File "inyoka/utils/services.py", line 33, in __call__
+    return self.methods[name](request)
+  File "inyoka/ikhaya/services.py", line 22, in change_suggestion_assignment
+    username, suggestion = post['username'], post['suggestion']
+  File "django/utils/datastructures.py", line 78, in __getitem__
+    raise MultiValueDictKeyError(key)
+"""
+
+
+def test_an_exception_line_above_its_frames_names_them_as_cpython_would() -> None:
+    trace = parse_stacktrace(INYOKA, packages=["inyoka"])
+    assert trace is not None and trace.language == "python"
+    final, cause = trace.exceptions
+    assert (final.type, final.message) == ("MultiValueDictKeyError", "'username'")
+    assert [f.function for f in final.frames][:2] == ["__getitem__", "change_suggestion_assignment"]
+    assert [f.line for f in final.frames] == [78, 22, 33, 40, 116, 47]
+    assert (cause.type, [f.line for f in cause.frames]) == ("KeyError", [76])
+
+
+def test_frames_that_end_on_their_exception_keep_cpythons_reading() -> None:
+    # a log line that reads like an exception above a headerless traceback: the line below the frames names it
+    logged = 'ERROR:app: failed\n  File "/app/x.py", line 3, in f\n    g()\nKeyError: 1\n'
+    trace = parse_stacktrace(logged)
+    assert trace is not None and (trace.primary.type, trace.primary.message) == ("KeyError", "1")
+    assert len(trace.exceptions) == 1
+
+
+def test_a_traceback_header_is_never_moved() -> None:
+    cpython = 'Traceback (most recent call last):\n  File "/app/x.py", line 3, in f\n    g()\nKeyError: 1\n'
+    # an exception line over frames in a paste that also holds CPython's header: CPython's layout throughout
+    mixed = 'ValueError: bad\n  File "/app/y.py", line 9, in h\n    k()\n\n' + cpython
+    trace = parse_stacktrace(mixed)
+    assert trace is not None and trace.primary.type == "KeyError"
+    assert [f.line for f in trace.primary.frames] == [3]
+    # a tool's `Traceback:` label over the frames is no exception
+    labelled = parse_stacktrace('Traceback:\n  File "/app/x.py", line 3, in f\n    g()\n')
+    assert labelled is not None and labelled.primary.type == "<unknown>"
+

@@ -132,8 +132,51 @@ def module_of(file: str, in_app: InApp) -> str | None:
     return dotted.removesuffix(".__init__") or None
 
 
+def from_header_above(lines: list[str]) -> list[str]:
+    """An error tracker's rendering with each exception's line above its frames, as CPython prints it.
+
+    Sentry's raw stacktrace view (getsentry/sentry `rawStacktraceContent.jsx`, 2016–2019) writes the exception
+    (`KeyError: 'x'`) and then its frames in the order Python gives them, raising frame last, chained exceptions
+    oldest first and no `Traceback` header: exactly CPython's blocks with the exception line moved up. A
+    paste whose frames end on an exception line is CPython's own layout under a log line that merely reads
+    like one (`ERROR:app:failed`), and is left as it is."""
+    if any(TRACEBACK.match(line) for line in lines[:2000]):
+        return lines
+    out: list[str] = []
+    moved, i = False, 0
+    while i < len(lines):
+        line = lines[i]
+        if not _header_of_frames(lines, i):
+            out.append(line)
+            i += 1
+            continue
+        end = i + 1
+        while end < len(lines) and lines[end].strip() and lines[end][0].isspace():
+            end += 1
+        after = lines[end].strip() if end < len(lines) else ""
+        if after and _raised(after) and not _header_of_frames(lines, end):
+            return lines  # the frames end on their exception: CPython's layout
+        out.extend(("Traceback (most recent call last):", *lines[i + 1 : end], line.strip()))
+        moved, i = True, end
+    return out if moved else lines
+
+
+def _header_of_frames(lines: list[str], at: int) -> bool:
+    """`lines[at]` is an unindented exception line with an indented `File` line right below it (a header such
+    as `Traceback:` of a tool that dropped CPython's wording is no exception)."""
+    line, below = lines[at], lines[at + 1] if at + 1 < len(lines) else ""
+    if not line or line[0].isspace() or line.startswith("Traceback") or not _raised(line.strip()):
+        return False
+    return below[:1].isspace() and FILE.match(below) is not None
+
+
 def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
-    """Exceptions, finally-raised first, and whether the exception cap dropped older causes."""
+    """Exceptions, finally-raised first, and whether the exception cap dropped older causes (an error
+    tracker's header-above layout read as CPython's, `from_header_above`)."""
+    return _parse(from_header_above(lines), in_app)
+
+
+def _parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
     blocks: list[tuple[list[_RawFrame], ExceptionBuilder]] = []
     frames: list[_RawFrame] | None = None
     reading: ExceptionBuilder | None = None
@@ -192,7 +235,7 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
 def parse_newest_first(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
     """Python-style frames printed innermost first, as error trackers (Sentry) render other runtimes'
     traces: the header above the frames names the exception."""
-    excs, truncated = parse(lines, in_app)
+    excs, truncated = _parse(lines, in_app)
     for exc in excs:
         exc.frames.reverse()
     first = next((i for i, line in enumerate(lines) if FILE.match(line)), 0)
