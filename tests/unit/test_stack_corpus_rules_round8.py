@@ -8,8 +8,10 @@ from collections.abc import Sequence
 
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import ErrorEvent, LogEntry
+from error_autopilot.domain.stack import Frame, Language
 from error_autopilot.incidents.events import parse_entry
 from error_autopilot.incidents.stacktrace import parse_stacktrace
+from error_autopilot.investigation.framenames import bare_function
 from error_autopilot.investigation.stackmap import Candidate, rank
 
 SMAP = ServiceMap.model_validate(
@@ -210,3 +212,26 @@ def test_a_traceback_header_is_never_moved() -> None:
     labelled = parse_stacktrace('Traceback:\n  File "/app/x.py", line 3, in f\n    g()\n')
     assert labelled is not None and labelled.primary.type == "<unknown>"
 
+
+def test_a_lambda_in_a_constructor_is_named_after_the_class() -> None:
+    # dotnet/bonsai-rx-bonsai-676: Roslyn names a constructor's lambda `<.ctor>b__N`
+    bonsai = ("System.InvalidOperationException: Nullable object must have a value.\n"
+              "   at System.ThrowHelper.ThrowInvalidOperationException(ExceptionResource resource)\n"
+              "   at Bonsai.Vision.Design.ImageEllipseRoiPicker.<>c__DisplayClass11_5.<.ctor>b__34()\n")  # fmt: skip
+    trace = parse_stacktrace(bonsai, packages=["Bonsai"])
+    assert trace is not None
+    assert bare_function(trace.primary.frames[1], "dotnet") == "ImageEllipseRoiPicker"
+    javac = Frame(function="lambda$new$0", module="com.acme.OrderQueue", in_app=True, raw="")
+    assert bare_function(javac, "jvm") == "OrderQueue"
+
+
+def test_lambdas_and_local_functions_of_named_methods_keep_their_names() -> None:
+    def named(function: str, module: str, language: Language) -> str:
+        return bare_function(Frame(function=function, module=module, in_app=True, raw=""), language)
+
+    assert named("<>c__DisplayClass3_0.<ItemAddedHandler>b__0", "Jellyfin.Plugin.ItemAddedService", "dotnet") == (
+        "ItemAddedHandler"
+    )
+    assert named("<.ctor>g__Load|0_0", "Acme.Settings", "dotnet") == "Load"  # a local function: its own name
+    assert named("lambda$newOrder$0", "com.acme.Orders", "jvm") == "newOrder"
+    assert named("lambda$statistics$2", "com.acme.Orders", "jvm") == "statistics"
