@@ -235,3 +235,51 @@ def test_lambdas_and_local_functions_of_named_methods_keep_their_names() -> None
     assert named("<.ctor>g__Load|0_0", "Acme.Settings", "dotnet") == "Load"  # a local function: its own name
     assert named("lambda$newOrder$0", "com.acme.Orders", "jvm") == "newOrder"
     assert named("lambda$statistics$2", "com.acme.Orders", "jvm") == "statistics"
+
+
+def test_an_indented_paste_of_the_tracker_layout_reads_the_same() -> None:
+    indented = "\n".join("    " + line for line in INYOKA.splitlines())
+    plain, shifted = parse_stacktrace(INYOKA, packages=["inyoka"]), parse_stacktrace(indented, packages=["inyoka"])
+    assert plain is not None and shifted is not None
+    assert [(e.type, [f.line for f in e.frames]) for e in shifted.exceptions] == [
+        (e.type, [f.line for f in e.frames]) for e in plain.exceptions
+    ]
+
+
+# dotnet/kareadita-kavita-2759 and go/flux-iac-tofu-controller-242: one frame, every line behind a prefix
+KAVITA = """\
+kavita            | [Kavita] [2024-03-04 13:06:01.116 +11:00  6] [Error] API.Services.BookService There was an issue
+kavita            | System.NullReferenceException: Object reference not set to an instance of an object.
+kavita            |    at API.Services.BookService.InlineStyles(HtmlDocument doc, EpubBookRef book, String apiBase, \
+HtmlNode body) in C:\\Users\\Will\\github\\Kavita\\API\\Services\\BookService.cs:line 390
+"""
+TOFU = """\
+2022-05-26T14:03:06.464566440Z panic: runtime error: invalid memory address or nil pointer dereference
+2022-05-26T14:03:06.464588821Z [signal SIGSEGV: segmentation violation code=0x1 addr=0x28 pc=0x15c0b26]
+2022-05-26T14:03:06.464590542Z
+2022-05-26T14:03:06.464592638Z goroutine 251 [running]:
+2022-05-26T14:03:06.471823113Z github.com/weaveworks/tf-controller/controllers.(*TerraformReconciler).setupTerraform()
+2022-05-26T14:03:06.471834094Z     /workspace/controllers/terraform_controller.go:685 +0x6e6
+"""
+ABOVE = "2024-05-13 15:06:38,123 ERROR [main] app.Worker - request failed\n"
+
+
+def _located(text: str, packages: Sequence[str]) -> list[tuple[str, str | None, int | None]]:
+    trace = parse_stacktrace(text, packages=packages)
+    assert trace is not None
+    return [(trace.primary.type, f.file, f.line) for f in trace.primary.frames]
+
+
+def test_a_line_above_a_one_frame_trace_behind_a_prefix_leaves_the_prefix_found() -> None:
+    for trace, packages in ((KAVITA, ["API"]), (TOFU, ["github.com/weaveworks/tf-controller"])):
+        alone = _located(trace, packages)
+        assert alone and alone[0][2] in (390, 685)
+        assert _located(ABOVE + trace, packages) == alone
+        assert _located("ERROR request 7 failed\n" + trace, packages) == alone
+
+
+def test_a_one_frame_trace_without_a_prefix_is_read_as_it_stands() -> None:
+    bare = "System.InvalidOperationException: boom\n   at Acme.Orders.Place() in /src/Orders.cs:line 12\n"
+    assert _located(ABOVE + bare, ["Acme"]) == _located(bare, ["Acme"]) == [
+        ("System.InvalidOperationException", "/src/Orders.cs", 12)
+    ]

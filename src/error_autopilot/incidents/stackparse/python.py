@@ -150,8 +150,8 @@ def from_header_above(lines: list[str]) -> list[str]:
             out.append(line)
             i += 1
             continue
-        end = i + 1
-        while end < len(lines) and lines[end].strip() and lines[end][0].isspace():
+        end, margin = i + 1, indent(line)
+        while end < len(lines) and lines[end].strip() and indent(lines[end]) > margin:
             end += 1
         after = lines[end].strip() if end < len(lines) else ""
         if after and _raised(after) and not _header_of_frames(lines, end):
@@ -162,12 +162,12 @@ def from_header_above(lines: list[str]) -> list[str]:
 
 
 def _header_of_frames(lines: list[str], at: int) -> bool:
-    """`lines[at]` is an unindented exception line with an indented `File` line right below it (a header such
-    as `Traceback:` of a tool that dropped CPython's wording is no exception)."""
+    """`lines[at]` is an exception line with a `File` line indented further right below it (a header such as
+    `Traceback:` of a tool that dropped CPython's wording is no exception)."""
     line, below = lines[at], lines[at + 1] if at + 1 < len(lines) else ""
-    if not line or line[0].isspace() or line.startswith("Traceback") or not _raised(line.strip()):
+    if not line.strip() or line.lstrip().startswith("Traceback") or not _raised(line.strip()):
         return False
-    return below[:1].isspace() and FILE.match(below) is not None
+    return indent(below) > indent(line) and FILE.match(below) is not None
 
 
 def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
