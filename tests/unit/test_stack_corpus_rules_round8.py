@@ -146,9 +146,8 @@ def test_below_a_go_recover_handler_the_frame_that_panicked_comes_first() -> Non
 
 
 def test_a_recover_handler_with_no_own_frame_below_the_panic_keeps_the_first_place() -> None:
-    handler_only = PRYSM.split("panic(0x1714b00", 1)[0] + "panic(0x1714b00, 0xc023728040)\n" + (
-        "\tGOROOT/src/runtime/panic.go:679 +0x1b2\n"
-    )
+    above_panic = PRYSM.split("panic(0x1714b00", 1)[0]
+    handler_only = above_panic + "panic(0x1714b00, 0xc023728040)\n\tGOROOT/src/runtime/panic.go:679 +0x1b2\n"
     first, *_ = _ranked(handler_only, PRYSM_FILES, ["github.com/prysmaticlabs/prysm"])
     assert (first.path, first.function) == ("shared/traceutil/recovery_interceptor_option.go", "RecoveryHandlerFunc")
     assert "panic" not in first.reason
@@ -280,6 +279,5 @@ def test_a_line_above_a_one_frame_trace_behind_a_prefix_leaves_the_prefix_found(
 
 def test_a_one_frame_trace_without_a_prefix_is_read_as_it_stands() -> None:
     bare = "System.InvalidOperationException: boom\n   at Acme.Orders.Place() in /src/Orders.cs:line 12\n"
-    assert _located(ABOVE + bare, ["Acme"]) == _located(bare, ["Acme"]) == [
-        ("System.InvalidOperationException", "/src/Orders.cs", 12)
-    ]
+    expected = [("System.InvalidOperationException", "/src/Orders.cs", 12)]
+    assert _located(ABOVE + bare, ["Acme"]) == _located(bare, ["Acme"]) == expected
