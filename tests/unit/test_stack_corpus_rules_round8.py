@@ -281,3 +281,53 @@ def test_a_one_frame_trace_without_a_prefix_is_read_as_it_stands() -> None:
     bare = "System.InvalidOperationException: boom\n   at Acme.Orders.Place() in /src/Orders.cs:line 12\n"
     expected = [("System.InvalidOperationException", "/src/Orders.cs", 12)]
     assert _located(ABOVE + bare, ["Acme"]) == _located(bare, ["Acme"]) == expected
+
+
+# Rich's traceback as `rich.traceback.install()` (and Typer) print it, chained, one frame path wrapped by the box
+RICH = """\
+╭───────────────────── Traceback (most recent call last) ─────────────────────╮
+│ /app/svc/store.py:12 in load                                                 │
+│                                                                              │
+│   11 │   with open(path) as fh:                                              │
+│ ❱ 12 │   │   return json.load(fh)["orders"]                                  │
+╰──────────────────────────────────────────────────────────────────────────────╯
+KeyError: 'orders'
+
+The above exception was the direct cause of the following exception:
+
+╭───────────────────── Traceback (most recent call last) ─────────────────────╮
+│ /app/svc/main.py:3 in <module>                                               │
+│                                                                              │
+│ ❱ 3 run()                                                                    │
+│                                                                              │
+│ /usr/local/lib/python3.12/site-packages/svc_plugins/very/long/path/to/the/mo │
+│ dule.py:40 in run                                                            │
+│                                                                              │
+│ ❱ 40 │   raise RuntimeError("cannot load orders") from error                 │
+╰──────────────────────────────────────────────────────────────────────────────╯
+RuntimeError: cannot load orders
+"""
+
+
+def test_a_rich_traceback_reads_as_cpythons() -> None:
+    trace = parse_stacktrace(RICH, packages=["svc"])
+    assert trace is not None and trace.language == "python"
+    final, cause = trace.exceptions
+    assert (final.type, final.message) == ("RuntimeError", "cannot load orders")
+    assert [(f.function, f.line) for f in final.frames] == [("run", 40), ("<module>", 3)]
+    assert final.frames[0].file == "/usr/local/lib/python3.12/site-packages/svc_plugins/very/long/path/to/the/module.py"
+    assert (cause.type, [(f.file, f.line) for f in cause.frames]) == ("KeyError", [("/app/svc/store.py", 12)])
+
+
+def test_a_box_drawn_around_other_text_is_no_traceback() -> None:
+    panel = "╭──── Settings ────╮\n│ path: /app/x.py:3 in run │\n╰──────────────────╯\n"
+    assert parse_stacktrace(panel) is None
+
+
+def test_a_rich_traceback_behind_a_process_managers_prefix_reads_the_same() -> None:
+    prefixed = "\n".join("3|app  | " + line for line in RICH.splitlines())
+    plain, shipped = parse_stacktrace(RICH, packages=["svc"]), parse_stacktrace(prefixed, packages=["svc"])
+    assert plain is not None and shipped is not None
+    assert [(e.type, [(f.file, f.line) for f in e.frames]) for e in shipped.exceptions] == [
+        (e.type, [(f.file, f.line) for f in e.frames]) for e in plain.exceptions
+    ]

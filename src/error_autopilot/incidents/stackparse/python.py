@@ -106,6 +106,42 @@ def from_django(lines: list[str]) -> list[str]:
     return out
 
 
+# Rich's traceback (`rich.traceback`, which Typer and many CLIs install): each exception's frames in a box titled
+# `Traceback (most recent call last)`, one `{filename}:{lineno} in {name}` line per frame (`in {name}:{lineno}` when
+# the file is not on disk), source lines under it, the exception line below the box (`Traceback._render_stack`).
+_RICH_TOP = re.compile(r"^(?P<pre>.{0,200}?)╭─+ Traceback .*\(most recent call last\) ─+╮\s*$")
+_RICH_ROW = re.compile(r"^(?P<pre>.{0,200}?)│(?P<inner>.*?)│?\s*$")
+_RICH_FRAME = re.compile(r"^\s*(?P<file>[^\s│][^│]*?):(?P<line>\d+) in (?P<fn>[\w<>.]+)\s*$")
+_RICH_BOTTOM = re.compile(r"^.{0,200}?╰─+╯\s*$")
+
+
+def from_rich(lines: list[str]) -> list[str]:
+    """Rich's boxed traceback rewritten as CPython prints one, behind whatever prefix each line had (a process
+    manager's, a shipper's: found later as on any trace); other lines unchanged. A frame line that the box's
+    width wrapped is read joined with the row below it."""
+    if not any("╭" in line and _RICH_TOP.match(line) for line in lines[:2000]):
+        return lines
+    out: list[str] = []
+    boxed, pending = False, ""
+    for line in lines:
+        if top := _RICH_TOP.match(line):
+            out.append(top["pre"] + "Traceback (most recent call last):")
+            boxed, pending = True, ""
+        elif boxed and _RICH_BOTTOM.match(line):
+            boxed = False
+        elif boxed and (row := _RICH_ROW.match(line)):
+            inner = row["inner"].strip()
+            # a row that was no frame and no source line is the head of one the box wrapped
+            tried = (pending + inner, f"{pending} {inner}", inner) if pending else (inner,)
+            frame = next((m for text in tried if (m := _RICH_FRAME.match(text))), None)
+            if frame:
+                out.append(f'{row["pre"]}  File "{frame["file"]}", line {frame["line"]}, in {frame["fn"]}')
+            pending = inner if not frame and inner and not inner[0].isdigit() and "❱" not in inner else ""
+        elif not boxed:
+            out.append(line)
+    return out
+
+
 def module_of(file: str, in_app: InApp) -> str | None:
     """A dotted module name from a file path, independent of where the service is deployed."""
     path = file.replace("\\", "/")
