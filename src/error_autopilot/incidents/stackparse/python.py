@@ -163,6 +163,42 @@ def from_django(lines: list[str]) -> list[str]:
     return out
 
 
+# Rich's traceback (`rich.traceback`, which Typer and many CLIs install): each exception's frames in a box titled
+# `Traceback (most recent call last)`, one `{filename}:{lineno} in {name}` line per frame (`in {name}:{lineno}` when
+# the file is not on disk), source lines under it, the exception line below the box (`Traceback._render_stack`).
+_RICH_TOP = re.compile(r"^(?P<pre>.{0,200}?)╭─+ Traceback .*\(most recent call last\) ─+╮\s*$")
+_RICH_ROW = re.compile(r"^(?P<pre>.{0,200}?)│(?P<inner>.*?)│?\s*$")
+_RICH_FRAME = re.compile(r"^\s*(?P<file>[^\s│][^│]*?):(?P<line>\d+) in (?P<fn>[\w<>.]+)\s*$")
+_RICH_BOTTOM = re.compile(r"^.{0,200}?╰─+╯\s*$")
+
+
+def from_rich(lines: list[str]) -> list[str]:
+    """Rich's boxed traceback rewritten as CPython prints one, behind whatever prefix each line had (a process
+    manager's, a shipper's: found later as on any trace); other lines unchanged. A frame line that the box's
+    width wrapped is read joined with the row below it."""
+    if not any("╭" in line and _RICH_TOP.match(line) for line in lines[:2000]):
+        return lines
+    out: list[str] = []
+    boxed, pending = False, ""
+    for line in lines:
+        if top := _RICH_TOP.match(line):
+            out.append(top["pre"] + "Traceback (most recent call last):")
+            boxed, pending = True, ""
+        elif boxed and _RICH_BOTTOM.match(line):
+            boxed = False
+        elif boxed and (row := _RICH_ROW.match(line)):
+            inner = row["inner"].strip()
+            # a row that was no frame and no source line is the head of one the box wrapped
+            tried = (pending + inner, f"{pending} {inner}", inner) if pending else (inner,)
+            frame = next((m for text in tried if (m := _RICH_FRAME.match(text))), None)
+            if frame:
+                out.append(f'{row["pre"]}  File "{frame["file"]}", line {frame["line"]}, in {frame["fn"]}')
+            pending = inner if not frame and inner and not inner[0].isdigit() and "❱" not in inner else ""
+        elif not boxed:
+            out.append(line)
+    return out
+
+
 def module_of(file: str, in_app: InApp) -> str | None:
     """A dotted module name from a file path, independent of where the service is deployed."""
     path = file.replace("\\", "/")
@@ -189,10 +225,50 @@ def module_of(file: str, in_app: InApp) -> str | None:
     return dotted.removesuffix(".__init__") or None
 
 
+def from_header_above(lines: list[str]) -> list[str]:
+    """An error tracker's rendering with each exception's line above its frames, as CPython prints it.
+
+    Sentry's raw stacktrace view (getsentry/sentry `rawStacktraceContent.jsx`, 2016–2019) writes the exception
+    (`KeyError: 'x'`) and then its frames in the order Python gives them, raising frame last, chained exceptions
+    oldest first and no `Traceback` header: exactly CPython's blocks with the exception line moved up. A
+    paste whose frames end on an exception line is CPython's own layout under a log line that merely reads
+    like one (`ERROR:app:failed`), and is left as it is."""
+    if any(TRACEBACK.match(line) for line in lines[:2000]):
+        return lines
+    out: list[str] = []
+    moved, i = False, 0
+    while i < len(lines):
+        line = lines[i]
+        if not _header_of_frames(lines, i):
+            out.append(line)
+            i += 1
+            continue
+        end, margin = i + 1, indent(line)
+        while end < len(lines) and lines[end].strip() and indent(lines[end]) > margin:
+            end += 1
+        after = lines[end].strip() if end < len(lines) else ""
+        if after and _raised(after) and not _header_of_frames(lines, end):
+            return lines  # the frames end on their exception: CPython's layout
+        out.extend(("Traceback (most recent call last):", *lines[i + 1 : end], line.strip()))
+        moved, i = True, end
+    return out if moved else lines
+
+
+def _header_of_frames(lines: list[str], at: int) -> bool:
+    """`lines[at]` is an exception line with a `File` line indented further right below it (a header such as
+    `Traceback:` of a tool that dropped CPython's wording is no exception)."""
+    line, below = lines[at], lines[at + 1] if at + 1 < len(lines) else ""
+    if not line.strip() or line.lstrip().startswith("Traceback") or not _raised(line.strip()):
+        return False
+    return indent(below) > indent(line) and FILE.match(below) is not None
+
+
 def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
-    """Exceptions, finally-raised first, and whether the caps dropped older causes or sub-exceptions."""
+    """Exceptions, finally-raised first, and whether the caps dropped older causes or sub-exceptions (a
+    drawn ExceptionGroup flattened into a chain, `_ungroup`; an error tracker's header-above layout read as
+    CPython's, `from_header_above`)."""
     flat, cut = _ungroup(lines)
-    excs, capped = _read(flat, in_app)
+    excs, capped = _read(from_header_above(flat), in_app)
     return excs, capped or cut
 
 
@@ -267,7 +343,7 @@ def _keep_unfinished(
 def parse_newest_first(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
     """Python-style frames printed innermost first, as error trackers (Sentry) render other runtimes'
     traces: the header above the frames names the exception."""
-    excs, truncated = parse(lines, in_app)
+    excs, truncated = _read(lines, in_app)
     for exc in excs:
         exc.frames.reverse()
     first = next((i for i, line in enumerate(lines) if FILE.match(line)), 0)
