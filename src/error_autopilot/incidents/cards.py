@@ -1,0 +1,97 @@
+"""Where a card number could stand in the later lines of a shape (incidents/ingest.py), and the checks that
+send such a line to a full parse: counted from its runs, it would carry what redaction replaces into the plan.
+
+A shape's *card spans* are the stretches of its lines (the same in all of them) where a varying run could
+make a number that card redaction reads: a line of the shape is parsed in full when card redaction could
+replace a number there (`CardSpans.within`), and a shape's regex rules such lines out (`guard`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from error_autopilot.redaction import CARD_START, luhn_card
+
+_CARD_AT = re.compile(CARD_START)
+# where a card number could stand once any varying run's hex digits were digits: digits joined by single
+# spaces or dashes (a number of fewer than 13 digits is no card)
+_DIGITS_JOINED = re.compile(r"\d(?:[ -]?\d)*")
+_AS_DIGITS = str.maketrans("123456789abcdefABCDEF", "0" * 21)
+_CARD_DIGITS = 13
+_MAX_CARD_DIGITS = 19
+
+# (start, end, whether a number there could only start at its first character)
+Span = tuple[int, int, bool]
+
+
+class CardSpans:
+    """A shape's card spans, and the one stretch of its lines that holds them all (`window`)."""
+
+    __slots__ = ("spans", "window")
+
+    def __init__(self, spans: tuple[Span, ...], first_line: str) -> None:
+        self.spans = spans
+        start, end = min(s for s, _, _ in spans), max(e for _, e, _ in spans)
+        # one search over the stretch from the first span to the last, not one per span (that loop cost some 2 us
+        # a line with ten thousand bugs): whatever it finds that a span would not is checked by Luhn and comes
+        # to nothing (a full parse is never skipped), but only in a shape whose first line has no such number
+        # between its spans does it save anything
+        self.window = (start, end) if _CARD_AT.search(first_line, start, end) is None else None
+
+    def within(self, line: str) -> bool:
+        """Whether card redaction could replace a number in this line of the shape."""
+        window = self.window
+        if window is not None:
+            return _CARD_AT.search(line, *window) is not None and luhn_card(line)
+        for start, end, _ in self.spans:
+            if _CARD_AT.search(line, start, end) is not None:
+                return luhn_card(line)
+        return False
+
+
+def card_spans(parts: Sequence[str], varying: Sequence[int]) -> tuple[Span, ...]:
+    """Where in a line of this shape a card number could stand that is not in its first line: stretches
+    of digits joined by single spaces or dashes, 13 digits long or more once every varying run is taken
+    as digits, that hold a varying run or stand within two characters of one (`_CARD` looks that far
+    around a number). With each, whether a number there could only start at its first character: a run
+    of digits alone (a millisecond timestamp, `1764…`, is never a card)."""
+    free = set(varying)
+    texts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    digit_runs: set[tuple[int, int]] = set()
+    at = 0
+    for n, part in enumerate(parts):
+        if n % 2 and n // 2 in free:
+            spans.append((at, at + len(part)))
+            if part.isdigit() and not texts[-1].endswith("%"):  # `%2041…`: a number may start past the escape
+                digit_runs.add((at, at + len(part)))
+        texts.append(part.translate(_AS_DIGITS) if n % 2 and n // 2 in free else part)
+        at += len(part)
+    found: list[Span] = []
+    for match in _DIGITS_JOINED.finditer("".join(texts)):
+        start, end = match.span()
+        digits = end - start - match.group().count(" ") - match.group().count("-")
+        if digits < _CARD_DIGITS or not any(a < end + 2 and b > start - 2 for a, b in spans):
+            continue
+        if (start, end) not in digit_runs:
+            found.append((start, end, False))
+        elif digits <= _MAX_CARD_DIGITS:  # its digits follow one another: a number ends where the run does
+            found.append((start, end, True))
+    return tuple(found)
+
+
+def guard(spans: Sequence[Span], ascii_only: bool) -> str:
+    """A lookahead ruling out the lines with 13 digits, spaces or dashes in a row in one of `spans` that
+    starts as a card number may (every card number is such a row), or a first digit of 2 to 6 where a
+    number could only start at the span's start. A row holds one of its span's 7-character blocks: only
+    those few places are tried, and only a block made of them is looked around. `ascii_only`: no other
+    digits stand in the spans."""
+    digit = "[0-9 -]" if ascii_only else "[\\d -]"
+    blocks = "|".join(f".{{{at}}}" for start, end, first in spans if not first for at in range(start, end - 6, 7))
+    starts = "|".join(f".{{{start}}}[2-6]" for start, _, first in spans if first)
+    # the row's first digit where a card number may start: 2 to 6, after no digit, dot or dash (or a %-escape)
+    first = f"(?:(?<!{digit[:-3]}.\\-])|(?<=%..))[2-6]"
+    around = "|".join(f"(?<={first}{digit}{{{6 + j}}})(?={digit}{{{6 - j}}})" for j in range(7))
+    rows = f"(?:{blocks}){digit}{{7}}(?:{around})" if blocks else ""
+    return f"(?!{'|'.join(filter(None, (rows, starts)))})" if spans else ""
