@@ -10,7 +10,16 @@ import random
 import pytest
 
 from error_autopilot.incidents.layouts import Layout, Layouts
-from error_autopilot.incidents.runs import CLOCK, CLOCK_WITHIN, RUN, kinds, layout_template, shape_template, split
+from error_autopilot.incidents.runs import (
+    CLOCK,
+    CLOCK_WITHIN,
+    RUN,
+    find_clock,
+    kinds,
+    layout_template,
+    shape_template,
+    split,
+)
 
 LINES = [
     "2026-11-25T03:17:42.123Z ERROR [order-service,4bf92f3577b34da6a3ce929d0e0e4736,00f067aa0ba902b7] failed",
@@ -171,3 +180,15 @@ def test_a_line_of_a_known_skeleton_is_read_as_splitting_it_reads(line: str) -> 
         key = (len(other), span, tuple(parts[0::2]), lengths)
         assert by_key.setdefault(key, layout) is layout, other  # one layout for one constant text
     assert len({id(layout) for layout in by_key.values()}) == len(by_key)  # and never one for two
+
+
+CLOCK_PIECES = ("7", "12", "12:34", ":56", "12:34:56", ".123", ",9", ":", "x", "a", " ", "\u0660\u0661", "1234567")
+
+
+def test_the_clock_is_found_where_clock_finds_it() -> None:
+    rng = random.Random(1515)
+    for _ in range(20000):
+        line = "".join(rng.choice(CLOCK_PIECES) for _ in range(rng.randint(0, 16)))
+        found, expected = find_clock(line), CLOCK.search(line, 0, CLOCK_WITHIN)
+        assert (found.span() if found else None) == (expected.span() if expected else None), line
+    assert sum(find_clock(line) is not None for line in LINES) >= 5

@@ -39,7 +39,7 @@ class Family:
         if any(not parts[2 * i + 1].strip("0") for i in varying) or luhn_card(line):
             return None
         spans = card_spans(parts, varying)
-        return dataclasses.replace(first, cards=CardSpans(spans, line) if spans else None, split=0,
+        return dataclasses.replace(first, cards=CardSpans(spans) if spans else None, split=0,
                                    counted_into=None, runs=None, message="", origin=first)  # fmt: skip
 
 

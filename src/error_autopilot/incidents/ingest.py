@@ -41,7 +41,7 @@ from error_autopilot.incidents.fingerprint import fingerprint_event
 from error_autopilot.incidents.group import IncidentGrouper
 from error_autopilot.incidents.layouts import MAX_LAYOUTS, TEMPLATE_AFTER, TEMPLATES_PER_LENGTH, Kinds, Layouts
 from error_autopilot.incidents.messages import type_and_message
-from error_autopilot.incidents.runs import CLOCK, CLOCK_WITHIN, kinds, shape_template, split
+from error_autopilot.incidents.runs import find_clock, kinds, shape_template, split
 from error_autopilot.incidents.shapes import UNFIT, Counted, Shape, pieces_of
 from error_autopilot.redaction import luhn_card
 
@@ -169,7 +169,7 @@ class Ingest:
             match = regex.fullmatch(line)
             if match is not None:
                 return None if known.fingerprint is None else (known, match.groups())
-        clock = CLOCK.search(line, 0, CLOCK_WITHIN)
+        clock = find_clock(line)
         where = (stream[2], len(line), clock.span() if clock is not None else None)
         runs, layout, lengths = self._layouts.find(line, clock, where)
         of_kind = kinds(runs)
@@ -257,7 +257,7 @@ class Ingest:
         )
         if not shape.exact:
             spans = card_spans(parts, varying)
-            shape.cards = CardSpans(spans, parsed.entry.line) if spans else None
+            shape.cards = CardSpans(spans) if spans else None
         if event.trace_id is not None:
             shape.trace = next((i for i in varying if normalise_trace_id(runs[i]) == event.trace_id), -1)
         if event.version is not None:
