@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from error_autopilot.redaction import CARD_START, luhn_card
 
 _CARD_AT = re.compile(CARD_START)
-# where a card number could stand once any varying run's hex digits were digits: digits joined by single
-# spaces or dashes (a number of fewer than 13 digits is no card)
-_DIGITS_JOINED = re.compile(r"\d(?:[ -]?\d)*")
+# where a card number could stand once any varying run's hex digits were digits: 13 digits or more joined by
+# single spaces or dashes (each such stretch whole: shorter ones are passed over in C)
+_DIGITS_JOINED = re.compile(r"\d(?:[ -]?\d){12,}")
 _AS_DIGITS = str.maketrans("123456789abcdefABCDEF", "0" * 21)
 _CARD_DIGITS = 13
 _MARKS = bytes(1 if chr(byte) in "0123456789 -" else 0 for byte in range(256))
@@ -81,7 +81,7 @@ def card_spans(parts: Sequence[str], varying: Sequence[int]) -> tuple[Span, ...]
     for match in _DIGITS_JOINED.finditer("".join(texts)):
         start, end = match.span()
         digits = end - start - match.group().count(" ") - match.group().count("-")
-        if digits < _CARD_DIGITS or not any(a < end + 2 and b > start - 2 for a, b in spans):
+        if not any(a < end + 2 and b > start - 2 for a, b in spans):
             continue
         if (start, end) not in digit_runs:
             found.append((start, end, False))
