@@ -7,20 +7,22 @@ only; hex with a digit in lower, upper or mixed case; a time) and length. Every 
 redacts and fingerprints a line looks at such a run's kind and length, never at its digits. So the
 first line of a shape is parsed in full (`parse_entry`), and the others are counted from what
 differs: their timestamp, and the trace id, version and message values read straight from their runs.
-A shape seen often gets a regex of its own (incidents/runs.py): its later lines are recognised by one
-match, not split and keyed. A line whose runs differ from a shape's first line only in the length of some
-runs of digits, where no rule could tell those lengths apart (`id=99`, `id=100`; incidents/lengths.py), is
-of a shape derived from it (`Family`): one template, one full parse. Lines counted from their runs are
-queued per incident and counted a few thousand at a time (`IncidentGrouper.queue`).
+A line is split once per *skeleton* (its text with every hex digit made one character): the others of
+that skeleton are read by slicing (incidents/layouts.py). A shape seen often gets a regex of its own
+(incidents/runs.py): its later lines are recognised by one match, not sliced and keyed. A line whose runs
+differ from a shape's first line only in the length of some runs of digits, where no rule could tell those
+lengths apart (`id=99`, `id=100`; incidents/lengths.py), is of a shape derived from it (`Family`,
+incidents/families.py): one template, one full parse. Lines counted from their runs are queued per
+incident and counted a few thousand at a time (`IncidentGrouper.queue`).
 
 A line is parsed in full, every time, when that would not hold: the first line of its shape holds a
 number card redaction could replace (Luhn reads the digits), one of the user's own redaction patterns
 matches it, a varying run feeds its fingerprint or sits outside the message's variable parts, two runs
 that must stay equal differ, or it is longer than `MAX_SHAPE_LINE`. A later line is parsed in full on
 its own when its varying runs (with the digits, spaces and dashes next to them) could make such a
-number: that test sits in the shape's regex, so the lines that pass it cost nothing more. Nothing of a
-line's text is kept from the fast path: the few lines an incident shows (its samples, newest message
-and stack) are parsed in full, redaction included, when the incident is built.
+number (incidents/cards.py): that test sits in the shape's regex, so the lines that pass it cost nothing
+more. Nothing of a line's text is kept from the fast path: the few lines an incident shows (its samples,
+newest message and stack) are parsed in full, redaction included, when the incident is built.
 """
 
 from __future__ import annotations
