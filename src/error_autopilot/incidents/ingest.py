@@ -86,7 +86,6 @@ class Ingest:
         self._custom = tuple(re.compile(p) for p in smap.redaction.patterns)
         self._layouts = Layouts()
         self._streams: dict[tuple[int, int], tuple[object, object, int]] = {}
-        self._stream: tuple[object, object, int] = (None, None, -1)  # the last line's: a page's lines share it
         self._stream_ids: dict[tuple[object, ...], int] = {}  # a stream's labels and metadata, as a small key
         # (stream, line length) -> shapes seen often, each as a regex matching exactly the lines of that shape
         self._shape_templates: dict[tuple[int, int], list[tuple[re.Pattern[str], Shape]]] = {}
@@ -103,7 +102,6 @@ class Ingest:
         self._layouts.clear()  # their shapes point at the incidents' accumulators
         self._shape_templates.clear()
         self._streams.clear()
-        self._stream = (None, None, -1)
         self._stream_ids.clear()
         self._families.clear()
         return self.grouper.incidents(release=True, samples=samples)
@@ -154,9 +152,9 @@ class Ingest:
         if len(line) > MAX_SHAPE_LINE or (self._custom and any(p.search(line) for p in self._custom)):
             return self._full(entry, environment)
         labels, metadata = entry.labels, entry.metadata
-        stream = self._stream
-        if stream[0] is not labels or stream[1] is not metadata:
-            stream = self._stream = self._stream_of(labels, metadata)
+        stream = self._streams.get((id(labels), id(metadata)))
+        if stream is None or stream[0] is not labels or stream[1] is not metadata:  # a page's entries share these
+            stream = self._stream_of(labels, metadata)
         for regex, known in self._shape_templates.get((stream[2], len(line)), ()):
             match = regex.fullmatch(line)
             if match is not None:
@@ -185,10 +183,7 @@ class Ingest:
         return None if shape.fingerprint is None else (shape, runs)
 
     def _stream_of(self, labels: Mapping[str, str], metadata: Mapping[str, str]) -> tuple[object, object, int]:
-        """The stream's labels and metadata and its number (a small key for it)."""
-        stream = self._streams.get((id(labels), id(metadata)))
-        if stream is not None and stream[0] is labels and stream[1] is metadata:  # a page's entries share these
-            return stream
+        """The stream's labels and metadata and its number (a small key for it), remembered by their ids."""
         if len(self._streams) > 4096:
             self._streams.clear()
         content = (tuple(labels.items()), tuple(metadata.items()))
