@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
 
 from error_autopilot.domain.events import LogEntry
+from error_autopilot.incidents.cards import CardSpans, card_spans
 from error_autopilot.incidents.ingest import Ingest
+from error_autopilot.incidents.layouts import Layout
+from error_autopilot.incidents.runs import find_clock, kinds, split
+from error_autopilot.redaction import CARD_START, luhn_card
 from error_autopilot.state.store import ReadOnlyStateStore
 from tests.support.grouping_corpus import SMAP, summarise
 from tests.support.ingest_paths import LABELS, ORDERS, ingested, luhn_digit, per_line, plan_over_loki
@@ -138,3 +143,67 @@ def test_a_number_that_fails_the_luhn_check_is_counted_from_its_runs() -> None:
     assert skipped == 0
     assert figures == summarise(grouped.incidents(), 0)
     assert ingest.parsed_in_full == 1  # the shape's first line: every other is counted from its runs
+
+
+# lines of a shape: `d` a varying run of digits, `l` of hex digits and letters (each as long as the braces say)
+SHAPES = (
+    "ref %+{d17} failed",
+    "%20{d16} at start, then {d6}",
+    "card {d4} {d4}-{d4} {d4} declined",
+    'level=error ts={d13} trace_id={l32} span_id={l16} msg="x"',
+    "traceparent=00-{l32}-{l16}-01 and 12345-{d9}",
+    "order {d9}{d4}",
+    "id 41-{d12} and 5-{d8} 1234",
+)
+
+
+def _fill(shape: str, rng: random.Random) -> str:
+    """The shape with every run filled at random: some runs of digits hold a card number, some hex runs 13
+    digits or more in a row."""
+    out, at = [], 0
+    while (start := shape.find("{", at)) >= 0:
+        end = shape.index("}", start)
+        kind, length = shape[start + 1], int(shape[start + 2 : end])
+        if kind == "d":
+            run = "".join(rng.choice("0123456789") for _ in range(length))
+            if length >= 4 and rng.random() < 0.3:  # a card number's start, or all of it
+                body = rng.choice("23456") + "".join(rng.choice("0123456789") for _ in range(14))
+                run = (body + luhn_digit(body))[:length] + run[16:]
+            run = rng.choice("123456789") + run[1:] if rng.random() < 0.5 else run
+        else:
+            run = "".join(rng.choice("0123456789" if rng.random() < 0.8 else "abcdef") for _ in range(length))
+            run = run[:-1] + "a" if run.isdigit() else run
+        out += [shape[at:start], run]
+        at = end + 1
+    return "".join([*out, shape[at:]])
+
+
+def _searched_span_by_span(line: str, spans: tuple[tuple[int, int, bool], ...]) -> bool:
+    """What the card check said before its shortcuts: `CARD_START` searched in each span, then Luhn."""
+    for start, end, _ in spans:
+        if re.compile(CARD_START).search(line, start, end) is not None:
+            return luhn_card(line)
+    return False
+
+
+def test_a_lines_card_check_says_what_searching_each_span_says() -> None:
+    rng = random.Random(1504)
+    checked = carded = 0
+    for shape in SHAPES:
+        first = _fill(shape, rng)
+        parts = split(first, find_clock(first))
+        runs = parts[1::2]
+        varying = Layout(parts[0::2]).of(kinds(runs), tuple(map(len, runs))).varying
+        spans = card_spans(parts, varying)
+        assert spans, shape
+        check = CardSpans(spans)
+        for _ in range(3000):
+            line = _fill(shape, rng)
+            other = split(line, find_clock(line))
+            if other[0::2] != parts[0::2] or kinds(other[1::2]) != kinds(runs):
+                continue  # of another shape
+            expected = _searched_span_by_span(line, spans)
+            assert check.within(line) == expected, line
+            checked += 1
+            carded += expected
+    assert checked > 10000 and carded > 100

@@ -1,6 +1,7 @@
-"""A layout's template matches a line exactly when splitting the line gives that layout, and a shape's
-template exactly when splitting gives that shape: the fast paths of `Ingest.parse` read the same runs
-(and find the same shape) as the split they skip."""
+"""A layout's template matches a line exactly when splitting the line gives that layout, a shape's
+template exactly when splitting gives that shape, and a line of a known skeleton is read as splitting it
+reads: the fast paths of `Ingest.parse` read the same runs (and find the same layout and shape) as the
+split they skip."""
 
 from __future__ import annotations
 
@@ -8,8 +9,17 @@ import random
 
 import pytest
 
-from error_autopilot.incidents.ingest import _Layout
-from error_autopilot.incidents.runs import CLOCK, CLOCK_WITHIN, RUN, kinds, layout_template, shape_template, split
+from error_autopilot.incidents.layouts import Layout, Layouts
+from error_autopilot.incidents.runs import (
+    CLOCK,
+    CLOCK_WITHIN,
+    RUN,
+    find_clock,
+    kinds,
+    layout_template,
+    shape_template,
+    split,
+)
 
 LINES = [
     "2026-11-25T03:17:42.123Z ERROR [order-service,4bf92f3577b34da6a3ce929d0e0e4736,00f067aa0ba902b7] failed",
@@ -67,7 +77,7 @@ def test_a_template_matches_exactly_the_lines_of_its_layout(line: str) -> None:
 
 def _varying(parts: list[str]) -> tuple[int, ...]:
     runs = parts[1::2]
-    return _Layout(parts).of(kinds(runs), tuple(map(len, runs))).varying
+    return Layout(parts[0::2]).of(kinds(runs), tuple(map(len, runs))).varying
 
 
 def _shape(line: str) -> tuple[object, ...]:
@@ -146,3 +156,39 @@ def test_runs_are_the_stretches_of_four_hex_digits_or_more() -> None:
     lines = [*LINES, *("".join(rng.choice(HEX + OTHER) for _ in range(rng.randint(0, 60))) for _ in range(5000))]
     for line in lines:
         assert RUN.split(line) == _runs_by_hand(line), line
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_a_line_of_a_known_skeleton_is_read_as_splitting_it_reads(line: str) -> None:
+    rng = random.Random(line)
+    layouts = Layouts()
+    by_key: dict[tuple[object, ...], Layout] = {}
+    lines = [line]
+    for _ in range(4000):  # variants of variants: most keep the skeleton, many a layout past its template
+        base = rng.choice(lines[-50:])
+        chars = list(_variant(base, rng))
+        if rng.random() < 0.1:  # characters a skeleton's translation must not confuse with a hex digit
+            chars[rng.randrange(len(chars))] = rng.choice(["x", "\x00", "\x01", "\x80", "é", "\u0660"])
+        lines.append("".join(chars))
+    for other in lines:
+        clock = CLOCK.search(other, 0, CLOCK_WITHIN)
+        span = clock.span() if clock else None
+        parts = split(other, clock)
+        runs, layout, lengths = layouts.find(other, clock, (0, len(other), span))
+        assert list(runs) == parts[1::2], other
+        assert lengths == tuple(map(len, parts[1::2]))
+        key = (len(other), span, tuple(parts[0::2]), lengths)
+        assert by_key.setdefault(key, layout) is layout, other  # one layout for one constant text
+    assert len({id(layout) for layout in by_key.values()}) == len(by_key)  # and never one for two
+
+
+CLOCK_PIECES = ("7", "12", "12:34", ":56", "12:34:56", ".123", ",9", ":", "x", "a", " ", "\u0660\u0661", "1234567")
+
+
+def test_the_clock_is_found_where_clock_finds_it() -> None:
+    rng = random.Random(1515)
+    for _ in range(20000):
+        line = "".join(rng.choice(CLOCK_PIECES) for _ in range(rng.randint(0, 16)))
+        found, expected = find_clock(line), CLOCK.search(line, 0, CLOCK_WITHIN)
+        assert (found.span() if found else None) == (expected.span() if expected else None), line
+    assert sum(find_clock(line) is not None for line in LINES) >= 5

@@ -1,0 +1,110 @@
+"""Where a card number could stand in the later lines of a shape (incidents/ingest.py), and the checks that
+send such a line to a full parse: counted from its runs, it would carry what redaction replaces into the plan.
+
+A shape's *card spans* are the stretches of its lines (the same in all of them) where a varying run could
+make a number that card redaction reads: a line of the shape is parsed in full when card redaction could
+replace a number there (`CardSpans.within`), and a shape's regex rules such lines out (`guard`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from error_autopilot.redaction import CARD_START, luhn_card
+
+_CARD_AT = re.compile(CARD_START)
+# where a card number could stand once any varying run's hex digits were digits: 13 digits or more joined by
+# single spaces or dashes (each such stretch whole: shorter ones are passed over in C)
+_DIGITS_JOINED = re.compile(r"\d(?:[ -]?\d){12,}")
+_AS_DIGITS = str.maketrans("123456789abcdefABCDEF", "0" * 21)
+_CARD_DIGITS = 13
+_MARKS = bytes(1 if chr(byte) in "0123456789 -" else 0 for byte in range(256))
+_ROW = b"\x01" * _CARD_DIGITS
+_FIRST_DIGITS = frozenset("23456")  # a card number's first digit (`CARD_START`)
+_MAX_CARD_DIGITS = 19
+
+# (start, end, whether a number there could only start at its first character)
+Span = tuple[int, int, bool]
+
+
+class CardSpans:
+    """A shape's card spans, and the check that a line of the shape holds no card number there."""
+
+    __slots__ = ("_firsts", "_from", "_others", "_to", "spans")
+
+    def __init__(self, spans: tuple[Span, ...]) -> None:
+        self.spans = spans
+        self._firsts = tuple((start, end) for start, end, first in spans if first)
+        others = [(start, end) for start, end, first in spans if not first]
+        self._from = min((start for start, _ in others), default=0)  # the stretch of the line that holds them
+        self._to = max((end for _, end in others), default=0)
+        self._others = tuple((start, end, start - self._from, end - self._from) for start, end in others)
+
+    def within(self, line: str) -> bool:
+        """Whether card redaction could replace a number in this line of the shape.
+
+        `_CARD_AT` searched in each span cost some 0.7 us a span (2 in 16 hex digits start an attempt), and
+        with ten thousand bugs most lines are of shapes with a trace id: a span where a number could only
+        start at its first character is ruled out by that character, and in ASCII text a span without 13
+        digits, spaces or dashes in a row (every card number is such a row) by a search in C for 13 marks
+        in the text's digits, spaces and dashes as marks."""
+        for start, end in self._firsts:
+            if line[start] in _FIRST_DIGITS and _CARD_AT.search(line, start, end) is not None:
+                return luhn_card(line)
+        if self._others:
+            text = line[self._from : self._to]
+            marks = text.encode().translate(_MARKS) if text.isascii() else None
+            for start, end, at, to in self._others:
+                if (marks is None or marks.find(_ROW, at, to) >= 0) and _CARD_AT.search(line, start, end):
+                    return luhn_card(line)
+        return False
+
+
+def card_spans(parts: Sequence[str], varying: Sequence[int]) -> tuple[Span, ...]:
+    """Where in a line of this shape a card number could stand that is not in its first line: stretches
+    of digits joined by single spaces or dashes, 13 digits long or more once every varying run is taken
+    as digits, that hold a varying run or stand within two characters of one (`_CARD` looks that far
+    around a number). With each, whether a number there could only start at its first character: a run
+    of digits alone (a millisecond timestamp, `1764…`, is never a card)."""
+    free = set(varying)
+    texts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    digit_runs: set[tuple[int, int]] = set()
+    at = 0
+    for n, part in enumerate(parts):
+        if n % 2 and n // 2 in free:
+            spans.append((at, at + len(part)))
+            # `%2041…`: past a `%` and two characters (`CARD_START` takes any two for an escape's) a number may
+            # start inside the run
+            if part.isdigit() and "%" not in texts[-1][-2:]:
+                digit_runs.add((at, at + len(part)))
+        texts.append(part.translate(_AS_DIGITS) if n % 2 and n // 2 in free else part)
+        at += len(part)
+    found: list[Span] = []
+    for match in _DIGITS_JOINED.finditer("".join(texts)):
+        start, end = match.span()
+        digits = end - start - match.group().count(" ") - match.group().count("-")
+        if not any(a < end + 2 and b > start - 2 for a, b in spans):
+            continue
+        if (start, end) not in digit_runs:
+            found.append((start, end, False))
+        elif digits <= _MAX_CARD_DIGITS:  # its digits follow one another: a number ends where the run does
+            found.append((start, end, True))
+    return tuple(found)
+
+
+def guard(spans: Sequence[Span], ascii_only: bool) -> str:
+    """A lookahead ruling out the lines with 13 digits, spaces or dashes in a row in one of `spans` that
+    starts as a card number may (every card number is such a row), or a first digit of 2 to 6 where a
+    number could only start at the span's start. A row holds one of its span's 7-character blocks: only
+    those few places are tried, and only a block made of them is looked around. `ascii_only`: no other
+    digits stand in the spans."""
+    digit = "[0-9 -]" if ascii_only else "[\\d -]"
+    blocks = "|".join(f".{{{at}}}" for start, end, first in spans if not first for at in range(start, end - 6, 7))
+    starts = "|".join(f".{{{start}}}[2-6]" for start, _, first in spans if first)
+    # the row's first digit where a card number may start: 2 to 6, after no digit, dot or dash (or a %-escape)
+    first = f"(?:(?<!{digit[:-3]}.\\-])|(?<=%..))[2-6]"
+    around = "|".join(f"(?<={first}{digit}{{{6 + j}}})(?={digit}{{{6 - j}}})" for j in range(7))
+    rows = f"(?:{blocks}){digit}{{7}}(?:{around})" if blocks else ""
+    return f"(?!{'|'.join(filter(None, (rows, starts)))})" if spans else ""
