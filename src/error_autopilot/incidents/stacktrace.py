@@ -270,8 +270,9 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
     language = detect_language(lines)
     if language in (None, "python"):
-        lines = dotnet.from_app_center(python.from_django(lines))
-        language = detect_language(lines)
+        rewritten = dotnet.from_app_center(python.from_django(lines))
+        if rewritten is not lines:  # the same lines are the same language: most traces are neither's
+            lines, language = rewritten, detect_language(rewritten)
     if language is None:
         found = loose.parse(lines, packages, source_roots)
         return build_trace(found[0], found[1], truncated=clipped) if found is not None else None
