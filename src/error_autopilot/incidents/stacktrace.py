@@ -229,7 +229,8 @@ def _unflattened(line: str) -> list[str]:
 
 def _jvm_flat(line: str) -> bool:
     """Whether `line` holds a JVM exception a single-line logger flattened (`_FLATTENED_JVM`)."""
-    return "at " in line and len(_FLATTENED_JVM.findall(line)) >= 2
+    # each match ends where its own `at ` starts: a line with fewer than two (every printed frame) has no two
+    return line.count("at ") >= 2 and len(_FLATTENED_JVM.findall(line)) >= 2
 
 
 def _jvm_unflattened(lines: list[str]) -> list[str]:
