@@ -70,7 +70,7 @@ def _vote(line: str, votes: dict[Language, int]) -> None:
         votes["python"] += 1 if framed else 0
     elif python.BRIEF.match(line):
         votes["python"] += 1
-    elif python.TRACEBACK.match(line):
+    elif "Traceback (" in line and python.TRACEBACK.match(line):  # its lazy prefix costs a microsecond a line
         votes["python"] += _STRONG
     elif go.GOROUTINE.match(line) or ("panic" in line and go.OBSERVED.search(line)):
         votes["go"] += _STRONG
