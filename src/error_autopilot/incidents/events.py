@@ -173,8 +173,11 @@ def _ids(data: Mapping[str, Any], labels: Mapping[str, str], line: str) -> tuple
     span = normalise_trace_id(_get(data, SPAN_KEYS) or _get(labels, SPAN_KEYS), 16)
     if trace is None:
         head = line[:4096]
-        for pattern in (_TRACEPARENT, _SLEUTH, _KV_TRACE):
-            match = pattern.search(head) if pattern is not _TRACEPARENT else pattern.search(head.lower())
+        # no `00-`, no traceparent: lowering the head cost more than the search (no character lowers to a digit
+        # or a dash)
+        lowered = head.lower() if "00-" in head else ""
+        for pattern, text in ((_TRACEPARENT, lowered), (_SLEUTH, head), (_KV_TRACE, head)):
+            match = pattern.search(text)
             if match:
                 trace = normalise_trace_id(match.group(1))
                 if span is None and match.re.groups >= 2:
