@@ -39,6 +39,9 @@ _DOTNET_LINE = re.compile(r":line \d+\s*$")  # with " in " before it; two checks
 _ASSEMBLY_INFO = re.compile(r"\((?:[\w.]+, )?Version=\d[\d.]*, Culture=")  # Application Insights' .NET frames
 _DOTNET_INNER = re.compile(r"^--->\s*[A-Za-z_]")  # ` ---> System.IO.IOException`, not IPython's `---> 59`
 _FRAMEISH = re.compile(rf"\s{dotnet.AT} \S+\(|\sat \S|\bFile \"|\.go:\d|\.py\", line \d|\.(?:cs|fs|vb):\w+ \d")
+# text each of `_FRAMEISH`'s branches holds: a line with none of it (most log headers and messages) is not
+# scanned, which cost some 50 ns a character
+_FRAMEISH_TEXT = ("(", "at ", 'File "', ".go:", '.py", line ', ".cs:", ".fs:", ".vb:")
 _FRAME_START = re.compile(rf"^\s+(?:{dotnet.AT} |File |[\w.~/\\-]*\.go:\d|/)")
 _DIGITS = re.compile(r"\d+")
 # An SGR colour code (ECMA-48 `ESC [ … m`) whose ESC was copied as its caret notation `^[`, as `cat -v`,
@@ -177,13 +180,17 @@ def _common_prefix(lines: Sequence[str]) -> str:
     return first[:n]
 
 
+def _frameish(line: str) -> bool:
+    return any(map(line.__contains__, _FRAMEISH_TEXT)) and _FRAMEISH.search(line) is not None
+
+
 def strip_line_prefix(lines: list[str]) -> list[str]:
     """The lines without the prefix a process manager or log shipper wrote on each of them.
 
     The prefix is the longest common start of the frame-like lines once digits are masked (timestamps
     and pids vary), cut at a word boundary. It is removed only when that makes more lines read as
     trace syntax, so a trace's own indentation (`    at `) is never mistaken for one."""
-    framey = [line for line in lines[:_PREFIX_SAMPLE * 10] if _FRAMEISH.search(line)][:_PREFIX_SAMPLE]
+    framey = [line for line in lines[:_PREFIX_SAMPLE * 10] if _frameish(line)][:_PREFIX_SAMPLE]
     if framey and all(_FRAME_START.match(line) for line in framey):  # indented frames, nothing before them
         return lines
     if len(framey) < 2:  # a single frame: judge the prefix on every line instead
