@@ -71,13 +71,15 @@ def _vote(line: str, votes: dict[Language, int]) -> None:
     elif body.startswith(("File ", "> File ")):
         framed = python.FILE.match(line) or python.BRIEF.match(line) or python.DJANGO_FILE.match(line)
         votes["python"] += 1 if framed else 0
-    elif python.BRIEF.match(line):
+    # a regex is tried only on a line holding the text it needs: most lines are none of these, and each try
+    # cost up to a microsecond (the header's lazy prefix, a file name's backtracking)
+    elif ".py:" in line and python.BRIEF.match(line):
         votes["python"] += 1
-    elif "Traceback (" in line and python.TRACEBACK.match(line):  # its lazy prefix costs a microsecond a line
+    elif "Traceback (" in line and python.TRACEBACK.match(line):
         votes["python"] += _STRONG
     elif go.GOROUTINE.match(line) or ("panic" in line and go.OBSERVED.search(line)):
         votes["go"] += _STRONG
-    elif _GO_FILE.match(line):
+    elif ".go:" in line and _GO_FILE.match(line):
         votes["go"] += 1
     elif body.startswith("--- End of") or _DOTNET_INNER.match(body):
         votes["dotnet"] += _STRONG
