@@ -61,34 +61,36 @@ class Template:
     def fullmatch(self, text: str) -> SlotMatch | None:
         """Each slot at least one character, every one as short as lets the rest fit (a lazy group's choice);
         None when the message does not fit."""
-        literals = self.literals
-        last = len(literals) - 2
         spans: list[tuple[int, int]] = []
-        failed: set[tuple[int, int]] = set()  # (slot, start) that cannot fit: each is tried once
-
-        def fit(slot: int, start: int) -> bool:
-            after = literals[slot + 1]
-            if slot == last:  # the last slot runs to where the last literal ends the message
-                end = len(text) - len(after)
-                if end > start and text.endswith(after):
-                    spans.append((start, end))
-                    return True
-                return False
-            if (slot, start) in failed:
-                return False
-            at = text.find(after, start + 1)
-            while at >= 0:
-                spans.append((start, at))
-                if fit(slot + 1, at + len(after)):
-                    return True
-                spans.pop()
-                at = text.find(after, at + 1)
-            failed.add((slot, start))
-            return False
-
-        if not text.startswith(literals[0]) or not fit(0, len(literals[0])):
+        first = self.literals[0]
+        if not text.startswith(first) or not self._fit(text, 0, len(first), spans, set()):
             return None
         return SlotMatch(text, tuple(spans))
+
+    def _fit(
+        self, text: str, slot: int, start: int, spans: list[tuple[int, int]], failed: set[tuple[int, int]]
+    ) -> bool:
+        """Whether slots `slot`… fit `text` from `start`, their spans added to `spans`; `failed`: the (slot, start)
+        found not to fit, so each is tried once. A method, not a closure: a recursive closure is a reference
+        cycle, left for the garbage collector on every call."""
+        after = self.literals[slot + 1]
+        if slot == len(self.literals) - 2:  # the last slot runs to where the last literal ends the message
+            end = len(text) - len(after)
+            if end > start and text.endswith(after):
+                spans.append((start, end))
+                return True
+            return False
+        if (slot, start) in failed:
+            return False
+        at = text.find(after, start + 1)
+        while at >= 0:
+            spans.append((start, at))
+            if self._fit(text, slot + 1, at + len(after), spans, failed):
+                return True
+            spans.pop()
+            at = text.find(after, at + 1)
+        failed.add((slot, start))
+        return False
 
 
 @functools.lru_cache(maxsize=1024)  # one template per incident, matched against every event of it
