@@ -10,40 +10,31 @@ twice. An incident the run deadline left uninvestigated simply stays pending the
 
 from __future__ import annotations
 
-import bisect
 import functools
 import gc
 import logging
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from operator import attrgetter
+from datetime import datetime
 
 from error_autopilot import selection
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.errors import AnalystError, AutopilotError, SourceError
-from error_autopilot.domain.events import LogEntry
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident, PollWindow
-from error_autopilot.domain.layout import line_key
 from error_autopilot.domain.report import PublishedIncident, RunReport
-from error_autopilot.incidents.counting import MINUTE_NS, per_minute
 from error_autopilot.incidents.ingest import Admission, Ingest
+from error_autopilot.overlap import Overlap, late_lines
 from error_autopilot.ports import Clock, EventSource, PollStats, StateStore
 from error_autopilot.resilience import Deadline
 from error_autopilot.state import bounded, ledger
 from error_autopilot.state.model import State
 
 log = logging.getLogger(__name__)
-_TS = attrgetter("ts_ns")
-_IDENTITY = attrgetter("identity")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass
@@ -79,30 +70,6 @@ def new_run_id(clock: Clock) -> str:
     return f"{clock.now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
-LATE_PROBE_NS = 3600 * 1_000_000_000
-LATE_PROBE_LINES = 5000
-
-
-def _probe_late(env: str, source: EventSource, state: State, start_ns: int) -> int:
-    """Re-count the hour before the window: lines Loki holds there beyond what we read arrived late."""
-    counts: dict[int, int] = {}
-    complete_before = start_ns
-    try:
-        for n, entry in enumerate(source.poll(start_ns - LATE_PROBE_NS, start_ns, PollStats()), start=1):
-            minute = entry.ts_ns // MINUTE_NS
-            counts[minute] = counts.get(minute, 0) + 1
-            if n >= LATE_PROBE_LINES:  # bounded: compare only the minutes read in full
-                complete_before = minute * MINUTE_NS
-                break
-    except SourceError as e:
-        log.warning("%s: could not check for late lines: %s", env, e)
-        return 0
-    late = ledger.late_lines(state, env, counts, complete_before)
-    if late:
-        log.warning("%s: %d line(s) reached Loki after the overlap window had passed them; raise overlap_s", env, late)
-    return late
-
-
 def _window(env: str, state: State, smap: ServiceMap, now_ns: int, request: PlanRequest) -> ledger.PollStart:
     config = smap.environments[env]
     return ledger.poll_window(
@@ -115,31 +82,17 @@ def _poll_environment(
     env: str, source: EventSource, state: State, window: ledger.PollStart, smap: ServiceMap, ingest: Ingest,
     request: PlanRequest, now_ns: int, lean: Callable[[int], None],
 ) -> PollWindow:  # fmt: skip
-    config = smap.environments[env]
     stats = PollStats()
     events = skipped = duplicates = 0
     error: str | None = None
-    # every line read inside the overlap behind the newest one, so the next run skips it too: a page's
-    # timestamps and identities while any of its lines may still be in it (at a million lines per half hour
-    # some 170,000 lines), each page dropped whole once its newest line has fallen out, and the lines kept
-    # cut to keys only at the end (a line at a time, that bookkeeping cost as much as a tenth of a plan)
-    tail: deque[tuple[list[int], list[str]]] = deque()
-    newest = -1
-    minutes: dict[int, int] = {}
-    overlap_ns = config.overlap_s * 1_000_000_000
+    overlap = Overlap(window, smap.environments[env].overlap_s)
     admission = Admission(request.services, window.replay_before_ns, state.incidents)
     try:
         for page in source.pages(window.start_ns, now_ns, stats):
             if not page:
                 continue
-            stamps = list(map(_TS, page))
-            tail.append((stamps, list(map(_IDENTITY, page))))
-            newest = max(newest, stamps[-1])  # a page is in timestamp order: its last line is its newest
-            while tail[0][0][-1] < newest - overlap_ns:
-                tail.popleft()
-            fresh = _unseen(page, window)
+            fresh = overlap.fresh(page)
             duplicates += len(page) - len(fresh)
-            _count_minutes(stamps if fresh is page else list(map(_TS, fresh)), minutes)
             for entry in fresh:
                 taken = ingest.take(entry, env, admission)
                 if taken == "counted":
@@ -148,7 +101,7 @@ def _poll_environment(
                     skipped += 1
                 elif taken == "replayed":
                     duplicates += 1  # a --since re-read line older than the cursor: it counts only toward new bugs
-            lean(stamps[-1])
+            lean(page[-1].ts_ns)
     except SourceError as e:
         log.error("polling %s failed: %s", env, e)
         error = str(e)
@@ -156,40 +109,12 @@ def _poll_environment(
         environment=env, start_ns=window.start_ns, end_ns=now_ns, lines=stats.lines, events=events,
         skipped=skipped, duplicates=duplicates, pages=stats.pages, truncated=stats.truncated,
         truncated_reason=stats.truncated_reason, last_ts_ns=stats.last_ts_ns, error=error,
-        tail_line_ids=_tail_keys(tail, newest - overlap_ns), minute_counts=minutes,
-        late=0 if error else _probe_late(env, source, state, window.start_ns),
+        tail_line_ids=overlap.tail_keys(), minute_counts=overlap.minute_counts,
+        late=0 if error else late_lines(env, source, state, window.start_ns),
     )  # fmt: skip
 
 
 YOUNG_PASS_EVERY = 100_000  # allocations between the garbage collector's young passes while polling (default 700)
-
-
-def _unseen(page: list[LogEntry], window: ledger.PollStart) -> list[LogEntry]:
-    """The page without the lines the previous run read in its overlap. Those are no newer than its cursor:
-    only a page reaching back that far is looked at, and in it only the lines that old."""
-    seen, until = window.seen_line_ids, window.seen_until_ns
-    if until is None:
-        until = page[-1].ts_ns
-    if not seen or page[0].ts_ns > until:
-        return page
-    old = bisect.bisect_right(page, until, key=_TS)  # the page is in timestamp order
-    return [*(entry for entry in page[:old] if line_key(entry.identity) not in seen), *page[old:]]
-
-
-def _tail_keys(tail: deque[tuple[list[int], list[str]]], oldest_ns: int) -> tuple[str, ...]:
-    """The keys of the lines in `tail`'s pages (each in timestamp order) from `oldest_ns` on. Each page is let
-    go as its keys are made: the identities and the keys of all of them at once were some 10 MB of a peak."""
-    keys: list[str] = []
-    while tail:
-        stamps, ids = tail.popleft()
-        keys.extend(map(line_key, ids[bisect.bisect_left(stamps, oldest_ns) :]))
-    return tuple(keys)
-
-
-def _count_minutes(stamps: list[int], minutes: dict[int, int]) -> None:
-    """Add lines with these timestamps (ascending) to the lines read per minute, a minute at a time."""
-    for minute, n in per_minute(stamps):
-        minutes[minute] = minutes.get(minute, 0) + n
 
 
 @contextmanager

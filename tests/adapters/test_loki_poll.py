@@ -18,7 +18,7 @@ from error_autopilot.domain.errors import SourceRejected, SourceUnavailable
 from error_autopilot.domain.events import LogEntry
 from error_autopilot.ports import PollStats
 from error_autopilot.sources.http import RetryPolicy, build_client
-from error_autopilot.sources.loki import LokiSource, _unseen, build_query, logql_string
+from error_autopilot.sources.loki import LokiSource, _without_boundary_repeats, build_query, logql_string
 
 T0 = 1_795_576_000_000_000_000
 
@@ -356,7 +356,8 @@ def test_a_malformed_page_is_unavailable_with_what_is_wrong_and_where(
 
 
 def test_only_the_entries_at_the_boundary_already_read_are_dropped() -> None:
-    """`_unseen` looks only at the lines of the boundary's timestamp, and drops exactly those already read."""
+    """`_without_boundary_repeats` looks only at the lines of the boundary's timestamp, and drops exactly those
+    already read."""
     rng = random.Random(7)
     for _ in range(300):
         page = sorted((LogEntry(T0 + rng.randint(0, 6), f"ERROR {rng.randint(0, 3)}", {"env": "prod"})
@@ -365,4 +366,4 @@ def test_only_the_entries_at_the_boundary_already_read_are_dropped() -> None:
         read = {e.identity for e in page if e.ts_ns == boundary and rng.random() < 0.5}
         read.add("not in the page")
         expected = [e for e in page if not (e.ts_ns == boundary and e.identity in read)]
-        assert _unseen(page, boundary, read) == expected
+        assert _without_boundary_repeats(page, boundary, read) == expected

@@ -1,10 +1,15 @@
 """Running outside Actions, and failing well: local mode in a plain folder and in a checkout without
 a remote; the README's example as written; a read-only folder, a missing state repository and
-Ctrl-C at any moment each give one line and a distinct exit code, and lose nothing."""
+Ctrl-C at any moment each give one line and a distinct exit code, and lose nothing.
+
+Local mode and the README's commands run in-process through the real entry (`main`), in a laptop's
+folder and environment: they are judged by exit codes, files and state. What is judged by the process
+itself — stderr as the terminal shows it, exit on a signal, a read-only mount — runs as a process."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shlex
@@ -20,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from error_autopilot import INTERRUPTED
+from error_autopilot.cli import main
 from error_autopilot.demo.httpserver import Request
 from tests.support.world import World, git
 
@@ -27,7 +33,6 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_COUNTS = [5, 12, 37, 41]
 CONSOLE_SCRIPT = "import sys; from error_autopilot.cli import main; sys.exit(main())"  # what pip's wrapper runs
-
 
 
 def _env() -> dict[str, str]:
@@ -40,8 +45,16 @@ def _cli(*args: str, cwd: Path, prefix: tuple[str, ...] = ()) -> subprocess.Comp
     return subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=180, check=False)
 
 
-def _state_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if ": state: state.json on " in line]
+@pytest.fixture(autouse=True)
+def laptop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`main` in-process sees a laptop's environment, as the processes started here do (see `_env`)."""
+    for name in list(os.environ):
+        if name.startswith(("GITHUB_", "AUTOPILOT_", "INPUT_")):
+            monkeypatch.delenv(name)
+
+
+def _state_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("state: state.json on ")]
 
 
 def _state_of(git_dir: Path) -> dict[str, dict[str, object]]:
@@ -50,44 +63,46 @@ def _state_of(git_dir: Path) -> dict[str, dict[str, object]]:
     return incidents
 
 
-def test_plan_and_run_in_a_plain_directory_keep_state_locally(world: World, tmp_path: Path) -> None:
+def test_plan_and_run_in_a_plain_directory_keep_state_locally(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:  # fmt: skip
     plain = tmp_path / "plain"
     plain.mkdir()
+    monkeypatch.chdir(plain)
+    caplog.set_level(logging.INFO)
     started = time.monotonic()
-    plan = _cli("plan", "--config", str(world.config), cwd=plain)
+    assert main(["plan", "--config", str(world.config)]) == 0
     took = time.monotonic() - started
-    assert plan.returncode == 0, plan.stderr
     assert took < 60, f"plan took {took:.1f}s"  # a blow-up guard; the README quotes the measured figure
-    [line] = _state_lines(plan.stderr)
+    [line] = _state_lines(caplog)
     assert "state.git (local mode" in line and "only reads it" in line
     planned = json.loads((plain / ".error-autopilot" / "plan.json").read_text())["incidents"]
     assert sorted(p["incident"]["count"] for p in planned) == EXPECTED_COUNTS
 
     local_git = plain / ".error-autopilot" / "state.git"
-    dry = _cli("run", "--dry-run", "--config", str(world.config), cwd=plain)
-    assert dry.returncode == 0, dry.stderr
+    assert main(["run", "--dry-run", "--config", str(world.config)]) == 0
     assert len(list((plain / ".error-autopilot" / "drafts" / "issues").glob("*.md"))) == 4
     assert git(plain, "--git-dir", str(local_git), "branch") == "", "a dry run writes no state"
 
-    real = _cli("run", "--sink", "local", "--out", "drafts", "--config", str(world.config), cwd=plain)
-    assert real.returncode == 0, real.stderr
+    assert main(["run", "--sink", "local", "--out", "drafts", "--config", str(world.config)]) == 0
     assert sorted(int(str(r["total_count"])) for r in _state_of(local_git).values()) == EXPECTED_COUNTS
-    again = _cli("run", "--sink", "local", "--out", "drafts", "--config", str(world.config), cwd=plain)
-    assert again.returncode == 0, again.stderr
+    assert main(["run", "--sink", "local", "--out", "drafts", "--config", str(world.config)]) == 0
     assert json.loads((plain / ".error-autopilot" / "report.json").read_text())["incidents"] == []
 
 
-def test_run_in_a_checkout_without_a_remote_keeps_state_on_a_local_branch(world: World, tmp_path: Path) -> None:
+def test_run_in_a_checkout_without_a_remote_keeps_state_on_a_local_branch(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:  # fmt: skip
     repo = tmp_path / "repo"
     git(tmp_path, "init", "-q", "-b", "main", str(repo))
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "init")
+    monkeypatch.chdir(repo)
+    caplog.set_level(logging.INFO)
     work = str(tmp_path / "work")
-    plan = _cli("plan", "--config", str(world.config), "--work-dir", work, cwd=repo)
-    assert plan.returncode == 0, plan.stderr
-    [line] = _state_lines(plan.stderr)
+    assert main(["plan", "--config", str(world.config), "--work-dir", work]) == 0
+    [line] = _state_lines(caplog)
     assert "a local branch: it has no remote" in line
-    run = _cli("run", "--sink", "local", "--config", str(world.config), "--work-dir", work, cwd=repo)
-    assert run.returncode == 0, run.stderr
+    assert main(["run", "--sink", "local", "--config", str(world.config), "--work-dir", work]) == 0
     raw = git(repo, "show", "error-autopilot-state:state.json")
     assert sorted(r["total_count"] for r in json.loads(raw)["incidents"].values()) == EXPECTED_COUNTS
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "main" and git(repo, "status", "--porcelain") == ""
@@ -101,17 +116,19 @@ def _readme_block(title: str) -> list[str]:
     return [line.split("  #")[0].strip() for line in block.group(1).splitlines() if line.strip()]
 
 
-def test_the_readme_example_for_running_outside_actions_works_as_written(world: World, tmp_path: Path) -> None:
+def test_the_readme_example_for_running_outside_actions_works_as_written(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:  # fmt: skip
     folder = tmp_path / "laptop"
     folder.mkdir()
     shutil.copy(world.config, folder / "service-map.json")
+    monkeypatch.chdir(folder)
     commands = _readme_block("Running outside Actions")
     assert len(commands) >= 5
     for line in commands:
         program, *args = shlex.split(line)
-        assert program == "error-autopilot", line
-        result = _cli(*args, cwd=folder)
-        assert result.returncode == 0, f"{line}\n{result.stderr}"
+        assert program == "error-autopilot", line  # the installed command runs `main`: test_install runs it
+        assert main(args) == 0, f"{line}\n{capsys.readouterr().err}"
     assert len(list((folder / "drafts" / "issues").glob("*.md"))) == 4
 
 
@@ -163,11 +180,14 @@ def test_a_state_repository_that_does_not_exist_is_one_line_exit_4(world: World,
 # --- Ctrl-C ------------------------------------------------------------------------------------------
 
 
+def _run_args(world: World, out: Path) -> list[str]:
+    return ["run", "--config", str(world.config), "--state-repo", str(world.ops_remote), "--sink", "local",
+            "--out", str(out / "drafts"), "--work-dir", str(out / "work")]  # fmt: skip
+
+
 def _start(world: World, out: Path, *, entry: tuple[str, ...] = ("-m", "error_autopilot"),
            python_flags: tuple[str, ...] = ()) -> subprocess.Popen[str]:  # fmt: skip
-    cmd = [sys.executable, *python_flags, *entry, "run", "--config", str(world.config),
-           "--state-repo", str(world.ops_remote), "--sink", "local", "--out", str(out / "drafts"),
-           "--work-dir", str(out / "work")]  # fmt: skip
+    cmd = [sys.executable, *python_flags, *entry, *_run_args(world, out)]
     return subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -271,7 +291,7 @@ def test_ctrl_c_while_saving_state(world: World, tmp_path: Path, push: int, acce
 
 
 def test_a_run_that_reads_state_while_an_interrupted_runs_last_push_lands_counts_nothing_twice(
-    world: World, tmp_path: Path
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ctrl-C during the last save: that push lands after the next run has read state. The next run's
     plan merged the interrupted run's pending occurrences; recording it would count them again."""
@@ -281,11 +301,10 @@ def test_a_run_that_reads_state_while_an_interrupted_runs_last_push_lands_counts
     _interrupted_cleanly(proc)
     state_flags = ("--config", str(world.config), "--state-repo", str(world.ops_remote), "--work-dir",
                    str(tmp_path / "next"))  # fmt: skip
-    planned = _cli("plan", *state_flags, cwd=tmp_path)  # reads state before the held push lands
-    assert planned.returncode == 0, planned.stderr
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", *state_flags]) == 0  # reads state before the held push lands
     _end_held_push(world, release, finished)
-    published = _cli("publish", *state_flags, "--sink", "local", "--out", str(tmp_path / "drafts"), cwd=tmp_path)
-    assert published.returncode == 0, published.stderr
+    assert main(["publish", *state_flags, "--sink", "local", "--out", str(tmp_path / "drafts")]) == 0
     counts = sorted(int(str(r["total_count"])) for r in _state_of(world.ops_remote).values())
     assert counts == EXPECTED_COUNTS, "the interrupted run's last save counted them: not again"
     [error] = json.loads((tmp_path / "next" / "report.json").read_text())["errors"]

@@ -15,11 +15,15 @@ import pytest
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.demo.httpserver import LoopbackServer
 from error_autopilot.demo.loki_server import LokiServer
+from error_autopilot.domain.events import LogEntry
 from error_autopilot.domain.incidents import Plan
+from error_autopilot.domain.layout import line_key
+from error_autopilot.overlap import Overlap
 from error_autopilot.pipeline import PlanRequest, plan
 from error_autopilot.sources.http import build_client
 from error_autopilot.sources.loki import LokiSource
 from error_autopilot.state import ledger
+from error_autopilot.state.ledger import PollStart
 from error_autopilot.state.model import State
 from error_autopilot.state.store import GitStateStore, SeededStateStore
 
@@ -84,3 +88,34 @@ def test_the_next_run_counts_new_lines_once_and_old_ones_never(tmp_path: Path, s
     assert second.events == len(late) + len(newer)
     assert second.duplicates == sum(1 for t in stamps if t >= newest - OVERLAP_S * SECOND)
     assert sum(i.incident.count for i in first.incidents) == len(stamps)
+
+
+def test_a_page_loses_exactly_the_lines_the_last_run_read_and_the_tail_is_the_overlap_behind_the_newest() -> None:
+    """`Overlap` over pages cut anywhere: a line is dropped only if it is no newer than the last run's cursor
+    and its key is one the last run kept; the tail is every line (dropped or not) within `overlap_s` of the
+    newest one read; minute counts count the fresh lines."""
+    rng = random.Random(11)
+    for _ in range(200):
+        lines: list[LogEntry] = []
+        ts = NOW_NS - 20 * 60 * SECOND
+        for n in range(rng.randint(1, 60)):
+            ts += rng.choice((0, 0, 1, 20 * SECOND, 60 * SECOND))  # often a line exactly `overlap_s` before another
+            lines.append(LogEntry(ts, _line(n % 7), LABELS))
+        cursor = rng.choice([None, lines[0].ts_ns, lines[len(lines) // 2].ts_ns, lines[-1].ts_ns])
+        read = [e for e in lines if cursor is None or e.ts_ns <= cursor]  # what the last run may have read
+        seen = {line_key(e.identity) for e in read if rng.random() < 0.6}
+        seen.add("0" * 16)  # a key of a line not read again
+        overlap = Overlap(PollStart(lines[0].ts_ns, frozenset(seen), None, cursor), OVERLAP_S)
+        fresh: list[LogEntry] = []
+        start = 0
+        while start < len(lines):
+            end = start + rng.randint(1, 9)
+            fresh += overlap.fresh(lines[start:end])
+            start = end
+        assert fresh == [e for e in lines if e not in read or line_key(e.identity) not in seen]
+        oldest = lines[-1].ts_ns - OVERLAP_S * SECOND
+        assert overlap.tail_keys() == tuple(line_key(e.identity) for e in lines if e.ts_ns >= oldest)
+        minutes: dict[int, int] = {}
+        for e in fresh:
+            minutes[e.ts_ns // (60 * SECOND)] = minutes.get(e.ts_ns // (60 * SECOND), 0) + 1
+        assert overlap.minute_counts == minutes

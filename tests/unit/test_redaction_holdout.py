@@ -190,11 +190,14 @@ def test_names_and_options_that_are_not_secrets_are_kept(line: str) -> None:
 def test_hostile_megabyte_lines_stay_linear_for_the_new_rules(unit: str) -> None:
     redactor = Redactor()
 
-    def cost(size: int) -> float:
+    def cost(size: int) -> float:  # this process's CPU, best of three: other processes on the runner do not count
         text = (unit * (size // len(unit) + 1))[:size]
-        started = time.perf_counter()
-        redactor.redact(text)
-        return time.perf_counter() - started
+        runs = []
+        for _ in range(3):
+            started = time.process_time()
+            redactor.redact(text)
+            runs.append(time.process_time() - started)
+        return min(runs)
 
     small, large = cost(64 * 1024), cost(1024 * 1024)
     assert large < 10.0, f"{unit!r}: {large:.1f}s for 1 MB"

@@ -190,10 +190,13 @@ def _ids(data: Mapping[str, Any], labels: Mapping[str, str], line: str) -> tuple
 
 def _go_crash_below_first_line(stack: StackTrace | None, line: str) -> bool:
     """A Go runtime crash (`panic:` or `fatal error:` over a goroutine's stack) in the lines after a logfmt
-    record: the record's level is its own, not the crash's. The runtime prints an unrecovered panic to
-    stderr and exits with status 2 (`runtime/panic.go`, `fatalpanic`), so it is an error whatever a logger
-    said on the line above it, which is all a logfmt level covers."""
+    or JSON record: the record's level is its own, not the crash's. The runtime prints an unrecovered panic
+    to stderr and exits with status 2 (`runtime/panic.go`, `fatalpanic`), so it is an error whatever a
+    logger said on the line above it, which is all the record's level covers (controller-runtime logs
+    `Observed a panic in reconciler` at info, then re-panics: `pkg/internal/controller/controller.go`)."""
     if stack is None or stack.language != "go" or stack.primary.type not in ("panic", "fatal error"):
+        return False
+    if not stack.primary.frames:  # the record's own words (`Observed a panic in reconciler: …`), no crash
         return False
     first, _, rest = line.partition("\n")
     return bool(rest) and "panic: " not in first and "fatal error: " not in first
@@ -239,9 +242,12 @@ def parse_entry(
                                 source_roots=config.source_roots if config else ())  # fmt: skip
 
     stack = parse(stack_text or "")
-    if stack is None and data and "\\n" in line:  # a trace in a field of another name (`"details": "…\n    at …"`)
+    # a trace in a field of another name (`"details": "…\n    at …"`), or in the lines below the record: a
+    # record holds one line, so a trace written after it (a runtime's crash on stderr, a pretty-printed
+    # object's unquoted `stack`, a quoted logfmt value the paste broke over lines) is no field of it
+    if stack is None and data and ("\\n" in line or "\n" in line.strip()):
         stack = parse(line)
-    if fmt == "logfmt" and level in NON_ERROR_LEVELS and _go_crash_below_first_line(stack, line):
+    if fmt in ("logfmt", "json") and level in NON_ERROR_LEVELS and _go_crash_below_first_line(stack, line):
         level = "error"
     if level in NON_ERROR_LEVELS or (level is None and stack is None and not _ERRORISH.search(message)):
         return None

@@ -59,6 +59,8 @@ _LANGUAGES: tuple[Language, ...] = ("python", "go", "dotnet", "jvm", "node")  # 
 
 def _vote(line: str, votes: dict[Language, int]) -> None:
     body = line.lstrip()
+    if body.startswith("| ") and body[2:].lstrip().startswith("File "):
+        line = body = body[2:].lstrip()  # a frame of a drawn Python ExceptionGroup (stackparse/python.py)
     if body.startswith("at "):
         if jvm.is_frame(line):
             votes["jvm"] += 1
@@ -186,6 +188,18 @@ def _frameish(line: str) -> bool:
     return any(map(line.__contains__, _FRAMEISH_TEXT)) and _FRAMEISH.search(line) is not None
 
 
+def _first_token(line: str) -> str:
+    return _DIGITS.sub("0", line).split(maxsplit=1)[0] if line.strip() and not line[0].isspace() else ""
+
+
+def _led_like(lines: Sequence[str], frame: str | None) -> list[str]:
+    """The non-blank lines whose first word (digits masked) is the frame line's: a shipper writes its prefix on
+    every line it ships, so a line without it (the log record or the reporter's words above the trace) is
+    no sample of it. Every non-blank line when no frame line leads."""
+    lead = _first_token(frame) if frame is not None else ""
+    return [line for line in lines if line.strip() and (not lead or _first_token(line) == lead)]
+
+
 def strip_line_prefix(lines: list[str]) -> list[str]:
     """The lines without the prefix a process manager or log shipper wrote on each of them.
 
@@ -195,8 +209,8 @@ def strip_line_prefix(lines: list[str]) -> list[str]:
     framey = [line for line in lines[:_PREFIX_SAMPLE * 10] if _frameish(line)][:_PREFIX_SAMPLE]
     if framey and all(_FRAME_START.match(line) for line in framey):  # indented frames, nothing before them
         return lines
-    if len(framey) < 2:  # a single frame: judge the prefix on every line instead
-        framey = [line for line in lines[:_PREFIX_SAMPLE] if line.strip()]
+    if len(framey) < 2:  # a single frame: judge the prefix on every line that starts as the frame's does
+        framey = _led_like(lines[:_PREFIX_SAMPLE], framey[0] if framey else None)
     if len(framey) < 2:
         return lines
     masked = _common_prefix([_DIGITS.sub("0", line) for line in framey])
@@ -277,7 +291,7 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     if len(lines) > MAX_LINES:
         lines, clipped = lines[:MAX_LINES], True
     lines = dotnet.closed_at_the_end([line[:MAX_LINE] for line in lines])  # a huge line's head still names it
-    lines = strip_line_prefix(lines)
+    lines = strip_line_prefix(python.from_rich(lines))  # Rich's box drawn around the frames hides them
     lines = [part for line in lines for part in _unflattened(line)]
     lines = _jvm_unflattened(lines)
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]

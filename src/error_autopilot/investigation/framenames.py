@@ -106,6 +106,12 @@ _GO_PACKAGE_CLOSURE = re.compile(r"^(?:glob\.|init)\.func\d+(?:\.\d+)*$")
 # (cmd/gc closure.c: `snprint(namebuf, sizeof namebuf, "func·%.3d", ++closgen)`), so the printed name
 # says nothing of the function that holds it; Go 1.5 moved to `Outer.funcN`. Only the source says.
 _GO14_CLOSURE = re.compile(r"^func·\d+$")
+# A lambda inside a constructor or static initialiser: the compilers name it after the enclosing method's
+# metadata name, which for a constructor is no name a developer wrote: Roslyn `<.ctor>b__7_0`,
+# `<.cctor>b__6_0` (GeneratedNames `MakeLambdaMethodName`: `<` containing method `>b__`), javac
+# `lambda$new$0`, `lambda$static$1` (LambdaToMethod: `<init>` is written `new`, `<clinit>` `static`). The
+# constructor is written as the class's name. (A local function keeps the name it was given, `>g__Name|`.)
+_IN_CONSTRUCTOR = re.compile(r"<\.c?ctor>b__|^lambda\$(?:new|static)\$")
 _CLOSER = re.compile(r"^[}\])]")
 _REOPENS = re.compile(r"[{(\[,:]\s*$|=>\s*$")  # `} else {`, `}) {`, `):` continue the same block or signature
 _COMMENT = re.compile(r"^(?:#|//|/?\*)")
@@ -210,7 +216,7 @@ def bare_function(frame: Frame, language: Language | None = None) -> str:
         return named[-1] if named else fn
     if fn == "MoveNext" and (state_machine := re.search(r"\+<(\w+)>", frame.module or "")):  # `Type+<Run>d__4`
         return state_machine[1]
-    if fn in ("<init>", ".ctor", "constructor", "<clinit>", ".cctor") and frame.module:
+    if (fn in ("<init>", ".ctor", "constructor", "<clinit>", ".cctor") or _IN_CONSTRUCTOR.search(fn)) and frame.module:
         return re.split(r"[.$+`]", frame.module.rsplit(".", 1)[-1])[0]
     if local := re.search(r">g__([A-Za-z_]\w*)\|", fn):  # .NET local function `<Outer>g__Inner|0_0`
         return local[1]

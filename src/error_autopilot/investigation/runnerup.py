@@ -1,5 +1,6 @@
-"""Which own frames of a ranking come first: the innermost own frame, unless the trace or the project's
-layout says it was handed what it failed on; then the caller it was handed it by, with a reason on both.
+"""Which own frames of a ranking come first: the innermost own frame, unless the runtime says it is not where
+the failure happened (a Go recover handler, an inlined Go frame), or the trace or the project's layout says
+it was handed what it failed on; then the caller it was handed it by, with a reason on both.
 
 Split from `stackmap` (the scoring of every frame): these rules decide only the order of the first two,
 and each is measured on the real-world corpus (`tests/fixtures/realworld/README.md`, the ablations).
@@ -22,10 +23,18 @@ def lead(
     stack: StackTrace, by_key: dict[tuple[str, str], Candidate], anchor: tuple[str, str],
     own_keys: dict[int, tuple[str, str]],
 ) -> list[Candidate]:  # fmt: skip
-    """The candidates that come first, whatever their scores: the innermost own frame, after its caller
-    when the compiler inlined it; otherwise the innermost own frame, then the own frame a weaker signal
-    points at (`_runner_up`)."""
+    """The candidates that come first, whatever their scores: when the innermost own frame is a Go recover
+    handler, the frame that panicked, then the handler; when the compiler inlined it, its caller, then it;
+    otherwise the innermost own frame, then the own frame a weaker signal points at (`_runner_up`)."""
     first = by_key[anchor]
+    if (panicked := _panicked_below(stack, first, own_keys)) is not None:
+        key, there = panicked
+        if (caller := _inlined_leaf_caller(stack, by_key[key], own_keys)) is not None:
+            key, there = caller, f"{there}, or its caller: the Go compiler inlined that frame"
+        if by_key[key] is not first:
+            by_key[key].reasons.insert(0, there)
+            first.reasons.append("a deferred handler that recovered a panic (it runs above the runtime's `panic`)")
+            return [by_key[key], first]
     caller = _inlined_leaf_caller(stack, first, own_keys)
     if caller is not None and by_key[caller] is not first:
         by_key[caller].reasons.insert(0, "caller of the innermost own frame, which the Go compiler inlined")
@@ -60,19 +69,13 @@ def _runner_up(
 
     Each signal is too weak (or too rare on the corpus) to take the first place from the innermost own
     frame (the ablation in `tests/fixtures/realworld/README.md`), but it says which frame to read next:
-    below a Go recover handler, the frame where the panic happened (its caller when the compiler inlined
-    it, as for the first place); otherwise the own frame that called
-    a method which rejected its argument or is a generic helper by its file's name."""
+    the own frame that called a method which rejected its argument or is a generic helper by its file's
+    name."""
     for exc in stack.exceptions:
         frames = list(exc.frames)
         at = next((i for i, f in enumerate(frames) if f is first.frame), None)
         if at is None:
             continue
-        if stack.language == "go" and (panicked := _below_recover_handler(frames, at, own_keys)) is not None:
-            there = "where the panic happened: the first own frame below the runtime's `panic` frame"
-            if (caller := _inlined_leaf_caller(stack, by_key[panicked], own_keys)) is not None:
-                panicked, there = caller, f"{there}, or its caller: the Go compiler inlined that frame"
-            return panicked, "a deferred handler that recovered a panic (it runs above the runtime's `panic`)", there
         # the caller in another file: one in the same file is read with it
         caller = next((own_keys[id(f)] for f in frames[at + 1 :] if id(f) in own_keys), None)
         if caller is None or caller[0] == first.path:
@@ -84,16 +87,35 @@ def _runner_up(
     return None
 
 
-def _below_recover_handler(
-    frames: Sequence[Frame], at: int, own_keys: dict[int, tuple[str, str]]
-) -> tuple[str, str] | None:
-    """The first own frame below the Go runtime's `panic` frame when `frames[at]` sits above it: a deferred
-    function runs on top of the stack that panicked, so a handler that printed `debug.Stack()` shows itself,
-    then `panic(…)` from runtime/panic.go, then the frames that panicked."""
-    for i in range(at + 1, len(frames)):
-        if frames[i].function in ("panic", "runtime.gopanic") or (frames[i].file or "").endswith("runtime/panic.go"):
-            return next((own_keys[id(f)] for f in frames[i + 1 :] if id(f) in own_keys), None)
+def _panicked_below(
+    stack: StackTrace, first: Candidate, own_keys: dict[int, tuple[str, str]]
+) -> tuple[tuple[str, str], str] | None:
+    """The key of the first own frame below the Go runtime's `panic` frame when `first` sits above it, with
+    the reason: a deferred function runs on top of the stack that panicked (Go spec, "Handling panics"), so a
+    recover handler that printed `debug.Stack()` (which prints the goroutine that calls it) shows itself,
+    then `panic(…)` from runtime/panic.go, then the frames that panicked. Two repositories of the corpus
+    (sni/lmd, OffchainLabs/prysm) had their fix there and none in the handler."""
+    if stack.language != "go":
+        return None
+    for exc in stack.exceptions:
+        frames = list(exc.frames)
+        at = next((i for i, f in enumerate(frames) if f is first.frame), None)
+        if at is None:
+            continue
+        panic_at = next((i for i in range(at + 1, len(frames)) if _runtime_panic(frames[i])), None)
+        if panic_at is None:
+            return None
+        below = next((own_keys[id(f)] for f in frames[panic_at + 1 :] if id(f) in own_keys), None)
+        return None if below is None else (below, _PANICKED)
     return None
+
+
+_PANICKED = "where the panic happened: the first own frame below the runtime's `panic` frame"
+
+
+def _runtime_panic(frame: Frame) -> bool:
+    """The Go runtime's frame for a call of `panic` (`panic(…)` since Go 1.17, `runtime.gopanic` before)."""
+    return frame.function in ("panic", "runtime.gopanic") or (frame.file or "").endswith("runtime/panic.go")
 
 
 def _handed_over(exc_type: str, message: str, above: Sequence[Frame], first: Candidate) -> tuple[str, str] | None:

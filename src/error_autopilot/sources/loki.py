@@ -151,9 +151,14 @@ def _entries(body: _Body) -> list[LogEntry]:
     return entries
 
 
-def _unseen(page: list[LogEntry], boundary_ts: int | None, boundary_ids: set[str]) -> list[LogEntry]:
+def _without_boundary_repeats(page: list[LogEntry], boundary_ts: int | None, boundary_ids: set[str]) -> list[LogEntry]:
     """The page without the entries at `boundary_ts` already read (`boundary_ids`). The page is in timestamp
-    order: only the few lines at that timestamp are looked at, not every line."""
+    order: only the few lines at that timestamp are looked at, not every line.
+
+    Not the overlap's `_not_read_last_run`, on purpose: this undoes the source's own paging within one poll
+    (a page starts at the nanosecond the one before ended at, so only lines at that nanosecond repeat, and
+    they are matched by full identity), so that `pages` hands over each line once; re-reading the overlap
+    across runs is the plan's choice, undone in `overlap.py` by the keys state keeps."""
     if boundary_ts is None:
         return page
     low, high = bisect_left(page, boundary_ts, key=_TS), bisect_right(page, boundary_ts, key=_TS)
@@ -238,7 +243,7 @@ class LokiSource:
                 page = self._page(cursor, end_ns, limit)
             ahead = None
             stats.pages += 1
-            fresh = _unseen(page, boundary_ts, boundary_ids)
+            fresh = _without_boundary_repeats(page, boundary_ts, boundary_ids)
             if page and not fresh and len(page) >= limit:
                 if limit < LOKI_MAX_LIMIT:
                     limit = min(LOKI_MAX_LIMIT, limit * 2)  # one nanosecond holds a whole page: widen it

@@ -1,8 +1,10 @@
 """CPython tracebacks, chained (`raise ... from`, exceptions raised while handling others) and grouped.
 
 Python prints the oldest cause first and the raising frame last; `StackTrace` wants the opposite on
-both counts, so blocks and frames are reversed. ExceptionGroups keep the group and its traceback;
-the sub-exceptions drawn in the `+-+----` tree are skipped.
+both counts, so blocks and frames are reversed. An ExceptionGroup (`asyncio.TaskGroup`, anyio task groups
+under Starlette/FastAPI, trio nurseries) is drawn as a tree (`+-+---- 1 ----`, each level two columns right,
+`| ` before every line): its sub-exceptions, where the code that failed ran, become its causes, the
+first one drawn the root cause; nested groups the same way.
 
 Real logs are not always whole: the `Traceback (most recent call last):` header may carry a log
 prefix or be missing (frames only), and the whole paste may be indented; a line indented less than
@@ -14,10 +16,10 @@ source line sat at the frames' own indentation, the next line there that is no f
 
 from __future__ import annotations
 
+import bisect
 import keyword
 import posixpath
 import re
-from collections.abc import Iterator
 
 from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, ExceptionBuilder, InApp, indent, to_int
 
@@ -35,10 +37,19 @@ _IPYTHON_SOURCE = re.compile(r"^\s*-+>\s+\d+\s")  # IPython marks the failing so
 _CARETS = re.compile(r"^\s*[~^]+\s*$")  # Python 3.11+ marks the failing expression under the source line
 _REPEATED = re.compile(r"^\s*\[Previous line repeated (?P<n>\d{1,9}) more times?\]\s*$")
 _EXC = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::[ \t]?(?P<msg>.*))?$")
-_GROUP = re.compile(r"^(?P<ind>\s*)\+ Exception Group Traceback")
+# An ExceptionGroup's drawing (`traceback.TracebackException.format`): every line of it starts with a margin
+# two columns per depth, then `|` (or `+` before the top-level header and the separators)
+_DRAWN = re.compile(r"^(?P<ind> *)(?P<drawn>[|+].*)$")
+_GROUP_HEADER = re.compile(r"^\+ Exception Group Traceback \(most recent call last\):\s*$")
+_SEPARATOR = re.compile(r"^(?P<first>\+-)?\+-{4,} (?:(?P<title>\d{1,6})|\.\.\.) -{4,}\s*$")
+_CLOSE = re.compile(r"^\+-{8,}\s*$")
+_MAX_SUBS = 3  # sub-exceptions kept per group: with the group and its chain they stay under MAX_EXCEPTIONS
+_MAX_CUT_TOP = 400  # lines a cut-off top-level group may still show above its first separator
+_MAX_DEPTH = 10  # CPython draws at most 10 levels (`max_group_depth`)
+_DIRECT_CAUSE = "The above exception was the direct cause of the following exception:"
 _CHAIN = frozenset(
     {
-        "The above exception was the direct cause of the following exception:",
+        _DIRECT_CAUSE,
         "During handling of the above exception, another exception occurred:",
     }
 )
@@ -58,22 +69,68 @@ _MAX_MESSAGE_LINES = 20
 _RawFrame = tuple[str, str, int | None, str]  # function, file, line, raw: built into Frames only if kept
 
 
-def _ungroup(lines: list[str]) -> Iterator[str]:
-    """Lines with the top-level ExceptionGroup drawing removed and nested sub-exceptions dropped."""
-    margin: str | None = None
-    for line in lines:
-        if margin is None and (g := _GROUP.match(line)):
-            margin = g["ind"]
-            yield line.strip()[2:]
+class _Drawn:
+    """One exception of an ExceptionGroup's drawing: its lines without the tree, and its sub-exceptions."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.subs: list[_Drawn] = []
+
+    def flattened(self) -> tuple[list[str], bool]:
+        """The lines as a chain CPython could have printed (sub-exceptions first, each the cause of the
+        next, the group last), and whether sub-exceptions were left out to stay within the caps."""
+        out: list[str] = []
+        dropped = len(self.subs) > _MAX_SUBS
+        for sub in self.subs[:_MAX_SUBS]:
+            lines, cut = sub.flattened()
+            out += [*lines, "", _DIRECT_CAUSE, ""]
+            dropped |= cut
+        return out + self.lines, dropped
+
+
+def _ungroup(lines: list[str]) -> tuple[list[str], bool]:
+    """Lines with every ExceptionGroup drawing flattened into a chain (`_Drawn.flattened`), and whether
+    sub-exceptions were left out. A drawing cut at its top (only its `| ` lines and a `+-+----` separator
+    were pasted) is read from its leftmost margin."""
+    if not any("+-+-" in line or "+ Exception Group" in line for line in lines):
+        return lines, False
+    separators = [n for n, line in enumerate(lines) if _SEPARATOR.match(line.lstrip())]
+    out: list[str] = []
+    dropped = False
+    i = 0
+    while i < len(lines):
+        m = _DRAWN.match(lines[i])
+        if m is None or not (_GROUP_HEADER.match(m["drawn"]) or _drawing_follows(m["drawn"], i, separators)):
+            out.append(lines[i])
+            i += 1
             continue
-        if margin is not None:
-            if line.startswith(margin + "|"):
-                yield line[len(margin) + 2 :]
-                continue
-            if line.startswith(margin + "+") or line.startswith(margin + "  "):
-                continue
-            margin = None
-        yield line
+        base, root = len(m["ind"]), _Drawn()
+        open_: list[_Drawn] = [root]  # the exception being drawn at each depth
+        while i < len(lines) and (m := _DRAWN.match(lines[i])) and len(m["ind"]) >= base:
+            depth, drawn = min((len(m["ind"]) - base) // 2, _MAX_DEPTH), m["drawn"]
+            if sep := _SEPARATOR.match(drawn):
+                if sep["first"]:  # `+-+---- 1 ----`: the first sub-exception, one level down
+                    parent = open_[min(depth, len(open_) - 1)]
+                    open_ = [*open_[: depth + 1], _Drawn()]
+                else:  # `+---- 2 ----` at the sub-exceptions' own depth
+                    parent = open_[max(min(depth, len(open_)) - 1, 0)]
+                    open_ = [*open_[:depth], _Drawn()]
+                if sep["title"] is not None:
+                    parent.subs.append(open_[-1])
+            elif not _CLOSE.match(drawn):
+                open_[min(depth, len(open_) - 1)].lines.append(drawn[2:] if drawn[1:2] == " " else drawn[1:])
+            i += 1
+        flat, cut = root.flattened()
+        out += flat
+        dropped |= cut
+    return out, dropped
+
+
+def _drawing_follows(drawn: str, at: int, separators: list[int]) -> bool:
+    """A `| ` line that starts a drawing whose header was cut off: a sub-exception separator follows
+    within the frames CPython prints before one."""
+    following = bisect.bisect_right(separators, at)
+    return drawn.startswith("| ") and following < len(separators) and separators[following] - at <= _MAX_CUT_TOP
 
 
 def from_django(lines: list[str]) -> list[str]:
@@ -106,6 +163,42 @@ def from_django(lines: list[str]) -> list[str]:
     return out
 
 
+# Rich's traceback (`rich.traceback`, which Typer and many CLIs install): each exception's frames in a box titled
+# `Traceback (most recent call last)`, one `{filename}:{lineno} in {name}` line per frame (`in {name}:{lineno}` when
+# the file is not on disk), source lines under it, the exception line below the box (`Traceback._render_stack`).
+_RICH_TOP = re.compile(r"^(?P<pre>.{0,200}?)╭─+ Traceback .*\(most recent call last\) ─+╮\s*$")
+_RICH_ROW = re.compile(r"^(?P<pre>.{0,200}?)│(?P<inner>.*?)│?\s*$")
+_RICH_FRAME = re.compile(r"^\s*(?P<file>[^\s│][^│]*?):(?P<line>\d+) in (?P<fn>[\w<>.]+)\s*$")
+_RICH_BOTTOM = re.compile(r"^.{0,200}?╰─+╯\s*$")
+
+
+def from_rich(lines: list[str]) -> list[str]:
+    """Rich's boxed traceback rewritten as CPython prints one, behind whatever prefix each line had (a process
+    manager's, a shipper's: found later as on any trace); other lines unchanged. A frame line that the box's
+    width wrapped is read joined with the row below it."""
+    if not any("╭" in line and _RICH_TOP.match(line) for line in lines[:2000]):
+        return lines
+    out: list[str] = []
+    boxed, pending = False, ""
+    for line in lines:
+        if top := _RICH_TOP.match(line):
+            out.append(top["pre"] + "Traceback (most recent call last):")
+            boxed, pending = True, ""
+        elif boxed and _RICH_BOTTOM.match(line):
+            boxed = False
+        elif boxed and (row := _RICH_ROW.match(line)):
+            inner = row["inner"].strip()
+            # a row that was no frame and no source line is the head of one the box wrapped
+            tried = (pending + inner, f"{pending} {inner}", inner) if pending else (inner,)
+            frame = next((m for text in tried if (m := _RICH_FRAME.match(text))), None)
+            if frame:
+                out.append(f'{row["pre"]}  File "{frame["file"]}", line {frame["line"]}, in {frame["fn"]}')
+            pending = inner if not frame and inner and not inner[0].isdigit() and "❱" not in inner else ""
+        elif not boxed:
+            out.append(line)
+    return out
+
+
 def module_of(file: str, in_app: InApp) -> str | None:
     """A dotted module name from a file path, independent of where the service is deployed."""
     path = file.replace("\\", "/")
@@ -132,8 +225,54 @@ def module_of(file: str, in_app: InApp) -> str | None:
     return dotted.removesuffix(".__init__") or None
 
 
+def from_header_above(lines: list[str]) -> list[str]:
+    """An error tracker's rendering with each exception's line above its frames, as CPython prints it.
+
+    Sentry's raw stacktrace view (getsentry/sentry `rawStacktraceContent.jsx`, 2016–2019) writes the exception
+    (`KeyError: 'x'`) and then its frames in the order Python gives them, raising frame last, chained exceptions
+    oldest first and no `Traceback` header: exactly CPython's blocks with the exception line moved up. A
+    paste whose frames end on an exception line is CPython's own layout under a log line that merely reads
+    like one (`ERROR:app:failed`), and is left as it is."""
+    if any(TRACEBACK.match(line) for line in lines[:2000]):
+        return lines
+    out: list[str] = []
+    moved, i = False, 0
+    while i < len(lines):
+        line = lines[i]
+        if not _header_of_frames(lines, i):
+            out.append(line)
+            i += 1
+            continue
+        end, margin = i + 1, indent(line)
+        while end < len(lines) and lines[end].strip() and indent(lines[end]) > margin:
+            end += 1
+        after = lines[end].strip() if end < len(lines) else ""
+        if after and _raised(after) and not _header_of_frames(lines, end):
+            return lines  # the frames end on their exception: CPython's layout
+        out.extend(("Traceback (most recent call last):", *lines[i + 1 : end], line.strip()))
+        moved, i = True, end
+    return out if moved else lines
+
+
+def _header_of_frames(lines: list[str], at: int) -> bool:
+    """`lines[at]` is an exception line with a `File` line indented further right below it (a header such as
+    `Traceback:` of a tool that dropped CPython's wording is no exception)."""
+    line, below = lines[at], lines[at + 1] if at + 1 < len(lines) else ""
+    if not line.strip() or line.lstrip().startswith("Traceback") or not _raised(line.strip()):
+        return False
+    return indent(below) > indent(line) and FILE.match(below) is not None
+
+
 def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
-    """Exceptions, finally-raised first, and whether the exception cap dropped older causes."""
+    """Exceptions, finally-raised first, and whether the caps dropped older causes or sub-exceptions (a
+    drawn ExceptionGroup flattened into a chain, `_ungroup`; an error tracker's header-above layout read as
+    CPython's, `from_header_above`)."""
+    flat, cut = _ungroup(lines)
+    excs, capped = _read(from_header_above(flat), in_app)
+    return excs, capped or cut
+
+
+def _read(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
     blocks: list[tuple[list[_RawFrame], ExceptionBuilder]] = []
     frames: list[_RawFrame] | None = None
     reading: ExceptionBuilder | None = None
@@ -142,7 +281,7 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
     # line sat at the frames' indentation, the paste lost the relative indentation
     after_file, flat = False, False
     bare: str | None = None  # an exception line outside any traceback: a cause that was never raised
-    for raw in _ungroup(lines):
+    for raw in lines:
         brief = BRIEF.match(raw)
         line = f'{" " * indent(raw)}  File "{brief["file"]}", line {brief["line"]}, in {brief["fn"]}' if brief else raw
         stripped = line.strip()
@@ -150,8 +289,8 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
         if TRACEBACK.match(line):
             frames, reading, repeated, after_chain, bare, flat = [], None, 0, False, None, False
         elif stripped in _CHAIN:
-            if bare and frames is None and reading is None:
-                blocks.append(([], _exception(bare, in_app)))
+            if reading is None:
+                _keep_unfinished(blocks, frames, bare, in_app)
             frames, reading, after_chain, bare = None, None, True, None
         elif frames is None and reading is None and (m := FILE.match(line)):  # frames without a header
             frames, repeated, after_chain, bare, flat = [], 0, False, None, False
@@ -189,10 +328,22 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
     return _finish(blocks, in_app)
 
 
+def _keep_unfinished(
+    blocks: list[tuple[list[_RawFrame], ExceptionBuilder]], frames: list[_RawFrame] | None, bare: str | None,
+    in_app: InApp,
+) -> None:  # fmt: skip
+    """At a chain marker, what came before it and never reached an exception line: a cause that was
+    never raised (an exception line alone), or a traceback cut before its exception line (its frames)."""
+    if bare and frames is None:
+        blocks.append(([], _exception(bare, in_app)))
+    elif frames:
+        blocks.append((frames, ExceptionBuilder(type="<unknown>", in_app=in_app)))
+
+
 def parse_newest_first(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
     """Python-style frames printed innermost first, as error trackers (Sentry) render other runtimes'
     traces: the header above the frames names the exception."""
-    excs, truncated = parse(lines, in_app)
+    excs, truncated = _read(lines, in_app)
     for exc in excs:
         exc.frames.reverse()
     first = next((i for i, line in enumerate(lines) if FILE.match(line)), 0)
