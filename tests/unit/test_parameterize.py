@@ -77,6 +77,17 @@ def test_enormous_message_is_capped_and_fast() -> None:
     assert out.count("<int>") == MAX_INPUT // len("order 1 ")  # only the first MAX_INPUT characters
 
 
+def test_remembered_answers_are_each_texts_own() -> None:
+    """Answers are remembered per capped text: asked again, in any order, each text gets its own answer, and
+    texts that differ only past the cap share one."""
+    texts = [f"order {n} for user{n}@example.com failed" if n % 2 else f"'item-{n}' missing" for n in range(3000)]
+    first = [parameterize(t) for t in texts]
+    assert [parameterize(t) for t in reversed(texts)] == first[::-1]
+    assert {first[0], first[1]} == {"<quoted> missing", "order <int> for <email> failed"}
+    head = "x" * MAX_INPUT
+    assert parameterize(head + " 42") == parameterize(head + " abc") == head
+
+
 @pytest.mark.parametrize("hostile", [":" * 100_000, "'" * 100_000, "/1" * 100_000, "a@" * 100_000, "\x00\ud800é"])
 def test_hostile_input_never_crashes(hostile: str) -> None:
     assert isinstance(parameterize(hostile), str)

@@ -186,6 +186,18 @@ def test_the_event_holds_no_secret_and_its_stack_still_parses() -> None:
     assert json.loads(event.line)["request"]["password"] == "[REDACTED:assignment]"
 
 
+def test_a_short_field_value_is_redacted_however_often_it_repeats() -> None:
+    """Short values that hold no secret are remembered as clean; one that holds a secret never is, so it is
+    redacted on every line, beside clean values seen before and after it."""
+    redactor = Redactor()
+    token = "ghp_" + "Qx7Lm2Vp9Rt4Wz8Ks1Nd6Bf3Hj5Gc0Ya2Uei"
+    fields = {"level": "ERROR", "logger": "com.acme.Auth", "note": f"token {token}", "thread": "main"}
+    for _ in range(3):
+        assert redactor.redact_tree(fields) == {"level": "ERROR", "logger": "com.acme.Auth",
+                                                "note": "token [REDACTED:github-token]", "thread": "main"}  # fmt: skip
+        assert redactor.redact_tree([f"token {token}", "ERROR"]) == ["token [REDACTED:github-token]", "ERROR"]
+
+
 def test_a_secret_hidden_by_json_escaping_is_redacted_in_the_stored_line() -> None:
     line = '{"level":"error","msg":"connect to postgres:\\/\\/app:Kx81mQ2pW0vLrt@db\\/orders failed"}'
     event = parse_entry(_entry(line), "prod", SMAP)

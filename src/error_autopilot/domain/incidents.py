@@ -21,6 +21,11 @@ from error_autopilot.domain.base import Frozen
 from error_autopilot.domain.stack import StackTrace
 
 PLAN_SCHEMA_VERSION = 1
+# how many of each an incident keeps, the newest: counting keeps no more, and merging two polls' incidents
+# in state caps them again
+MAX_TRACE_IDS = 5
+MAX_SAMPLES = 5
+MAX_VERSIONS = 5
 
 # keys of lines already counted, in JSON packed into one string (see `layout.line_key`)
 LineKeys = Annotated[
@@ -95,10 +100,10 @@ class Incident(Frozen):
     count: int
     first_seen: datetime
     last_seen: datetime
-    trace_ids: tuple[str, ...] = ()  # a few, most recent last
-    sample: tuple[SampleLine, ...] = ()
+    trace_ids: tuple[str, ...] = ()  # at most MAX_TRACE_IDS, most recent last
+    sample: tuple[SampleLine, ...] = ()  # at most MAX_SAMPLES
     stack: StackTrace | None = None  # one representative stack
-    versions: tuple[str, ...] = ()  # deployed versions seen in the events
+    versions: tuple[str, ...] = ()  # deployed versions seen in the events, at most MAX_VERSIONS
     headline: str = ""  # `Type: message` of the most recent occurrence, varying parts replaced by `…`
     variables: tuple[MessageVariable, ...] = ()  # the template's placeholders, with how many values each took
     timeline: tuple[TimelineCount, ...] = ()  # per minute, environment and version (capped, see `timeline_capped`)

@@ -15,16 +15,16 @@ from operator import itemgetter
 from typing import Protocol
 
 from error_autopilot.domain.events import ErrorEvent, LogEntry
+from error_autopilot.domain.incidents import MAX_SAMPLES, MAX_TRACE_IDS, MAX_VERSIONS
 from error_autopilot.incidents.messages import template_slots, type_and_message
 from error_autopilot.incidents.parameterize import parameterize
 from error_autopilot.incidents.seen_values import MAX_DISTINCT, NONE_KEPT, Distinct, Newest
 
-MAX_TRACE_IDS = 5
-MAX_SAMPLES = 5
-MAX_VERSIONS = 5
 MAX_TRUNCATION_NOTES = 3
 MAX_TIMELINE = 4000  # (minute, environment, version) cells per incident; later new cells are not kept
 MINUTE_NS = 60_000_000_000
+
+
 def per_minute(stamps: Sequence[int]) -> Iterator[tuple[int, int]]:
     """(epoch minute, how many) of ascending nanosecond `stamps`, a minute at a time by bisection: a
     storm's page spans a few minutes, so this is a handful of steps where counting was one per line."""
@@ -145,13 +145,16 @@ class Accumulator:
     ) -> None:  # fmt: skip
         """Count one occurrence from its facts; `values`: what each slot of the template held, None when
         its message does not fit the template. Its text is read from `source` only if it is shown."""
+        # ten thousand bugs have most of their lines counted here one at a time: each test is made once, and
+        # what changes nothing (the same environment, an older line) is not written again
         self.count += 1
         if truncated and len(self.truncated) < MAX_TRUNCATION_NOTES:
             self.truncated.setdefault(truncated, None)
         if ts_ns < self.first_ns:
             self.first_ns, self.environment = ts_ns, environment
         self.last_ns = max(self.last_ns, ts_ns)
-        self.environments.setdefault(environment, None)
+        if environment not in self.environments:
+            self.environments[environment] = None
         if trace_id:
             self.trace_ids.add(trace_id, ts_ns)
         if version:
@@ -163,7 +166,8 @@ class Accumulator:
                 self.values = [Distinct() for _ in values]
             for seen, value in zip(self.values, values, strict=True):
                 seen.add(hash(value))
-        if ts_ns >= self.latest_ns:
+        newest = ts_ns >= self.latest_ns
+        if newest:
             self.latest_ns, self.latest_source = ts_ns, source
         where = (environment, version or "")
         minutes = self.timeline.get(where)
@@ -178,7 +182,7 @@ class Accumulator:
             self.cells += 1
         else:
             self.timeline_capped = True
-        if has_stack and (self.stack_source is None or ts_ns >= self.latest_ns):
+        if has_stack and (newest or self.stack_source is None):
             self.stack_source = source  # the most recent stack represents the incident
 
     def _sample(self, ts_ns: int, source: Source) -> None:

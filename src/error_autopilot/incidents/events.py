@@ -41,6 +41,7 @@ _KV_SPAN = re.compile(r"\b(?:span_?id|spanId|span\.id)[=:]\s*\"?([0-9a-fA-F]{16}
 _LEVEL_WORD = re.compile(r"^(?:\S+\s+){0,2}?\[?(TRACE|DEBUG|INFO|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|PANIC|SEVERE)\b")
 _ERRORISH = re.compile(r"(?i)\b(error|exception|panic|fatal|traceback)\b")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_HEX_ID = re.compile(r"[0-9a-f]{1,32}")
 # a "key": value pair of a JSON line that does not parse as a whole (cut short, or nested too deep)
 _JSON_FIELD = re.compile(r'"([\w.@-]{1,64})"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?|true|false)')
 # where a stack trace starts, cheapest first; found with str.find, never a regex over megabytes
@@ -66,13 +67,14 @@ VERSION_KEYS = ("service_version", "service.version", "version", "vcs_revision",
 
 def _get(data: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     for key in keys:
-        if key in data and data[key] not in (None, ""):
-            return data[key]
+        value = data.get(key)
+        if value is not None and value != "":
+            return value
         if "." in key:  # nested spelling: {"error": {"stack": ...}}
             node: Any = data
             for part in key.split("."):
                 node = node.get(part) if isinstance(node, dict) else None
-            if node not in (None, ""):
+            if node is not None and node != "":
                 return node
     return None
 
@@ -88,7 +90,7 @@ def _as_text(value: Any) -> str:
 def normalise_trace_id(value: Any, length: int = 32) -> str | None:
     """Lowercase hex, left-padded; None when it is not a hex id or is all zeros."""
     text = str(value).strip().lower() if value is not None else ""
-    if not re.fullmatch(r"[0-9a-f]{1,32}", text) or len(text) > length:
+    if not _HEX_ID.fullmatch(text) or len(text) > length:
         return None
     text = text.rjust(length, "0")
     return None if set(text) == {"0"} else text
@@ -171,8 +173,11 @@ def _ids(data: Mapping[str, Any], labels: Mapping[str, str], line: str) -> tuple
     span = normalise_trace_id(_get(data, SPAN_KEYS) or _get(labels, SPAN_KEYS), 16)
     if trace is None:
         head = line[:4096]
-        for pattern in (_TRACEPARENT, _SLEUTH, _KV_TRACE):
-            match = pattern.search(head) if pattern is not _TRACEPARENT else pattern.search(head.lower())
+        # no `00-`, no traceparent: lowering the head cost more than the search (no character lowers to a digit
+        # or a dash)
+        lowered = head.lower() if "00-" in head else ""
+        for pattern, text in ((_TRACEPARENT, lowered), (_SLEUTH, head), (_KV_TRACE, head)):
+            match = pattern.search(text)
             if match:
                 trace = normalise_trace_id(match.group(1))
                 if span is None and match.re.groups >= 2:
@@ -247,7 +252,7 @@ def parse_entry(
     if level in NON_ERROR_LEVELS or (level is None and stack is None and not _ERRORISH.search(message)):
         return None
     trace_id, span_id = _ids(data, labels, line)
-    exc_type = str(_get(data, TYPE_KEYS)) if data and _get(data, TYPE_KEYS) else None
+    exc_type = str(stated_type) if data and (stated_type := _get(data, TYPE_KEYS)) else None
     exc_message = None
     if stack is not None:
         exc_type, exc_message = stack.primary.type, stack.primary.message

@@ -9,6 +9,7 @@ and quoted values run last so `'42'` and `'abc'` end up the same.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -67,7 +68,13 @@ PATTERNS: tuple[Pattern, ...] = (
 
 def parameterize(message: str) -> str:
     """`message` (capped at `MAX_INPUT` characters) with every table match replaced by its placeholder."""
-    text = message[:MAX_INPUT]
+    return _parameterized(message[:MAX_INPUT])
+
+
+# a new bug's message is parameterised for its fingerprint, its template and its title (some 25 us each, the
+# same text two or three times), and messages without a variable part repeat across bugs
+@functools.lru_cache(maxsize=1024)
+def _parameterized(text: str) -> str:
     for pattern in PATTERNS:
         text = pattern.regex.sub(pattern.placeholder, text)
     return text

@@ -29,6 +29,8 @@ from error_autopilot.redaction.secret_names import is_secret_value, key_class
 from error_autopilot.redaction.vendors import redact_vendor_tokens
 
 _LABEL_CACHE = 4096
+_CLEAN_CACHE = 4096
+_CLEAN_CHARS = 256  # longer values (messages, stacks) rarely repeat
 
 
 class _Step(NamedTuple):
@@ -58,6 +60,9 @@ class Redactor:
     def __init__(self, extra_patterns: Iterable[str] = ()) -> None:
         custom = tuple(secret_pattern(f"custom-{i + 1}", p) for i, p in enumerate(extra_patterns))
         self._labels: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+        # short field values found to hold no secret: levels, logger, thread and host names repeat on most JSON
+        # lines, and each was some 30 us of rules (only clean ones are kept, so no secret stays in memory)
+        self._clean: set[str] = set()
         # a pattern's hints stand beside it so that `redact` lowers a text once for all the patterns that look
         # for theirs case-insensitively, not once each (some 30 a text, on every line parsed in full)
         self._steps: tuple[_Step, ...] = (
@@ -111,7 +116,7 @@ class Redactor:
     def redact_tree(self, value: Any) -> Any:
         """A decoded JSON value with every string redacted, and every value of a secret-named key."""
         if isinstance(value, str):
-            return self.redact(value)
+            return self._redact_value(value)
         if isinstance(value, list):
             return [self.redact_tree(v) for v in value]
         if isinstance(value, dict):
@@ -127,6 +132,17 @@ class Redactor:
                     out[key] = self.redact_tree(item)
             return out
         return value
+
+    def _redact_value(self, text: str) -> str:
+        """`redact` of a decoded value, remembering the short ones that hold no secret."""
+        if text in self._clean:
+            return text
+        redacted = self.redact(text)
+        if redacted == text and len(text) <= _CLEAN_CHARS:
+            if len(self._clean) >= _CLEAN_CACHE:
+                self._clean.clear()
+            self._clean.add(text)
+        return redacted
 
 
 @functools.lru_cache(maxsize=8)

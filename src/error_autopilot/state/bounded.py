@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from error_autopilot.domain.incidents import Incident, TimelineCount
+from error_autopilot.domain.incidents import MAX_SAMPLES, MAX_TRACE_IDS, MAX_VERSIONS, Incident, TimelineCount
 from error_autopilot.domain.stack import ExceptionInfo, Frame, StackTrace
 
-MAX_TRACE_IDS = 5
-MAX_SAMPLES = 5
 # What a waiting (pending) incident keeps at most, so every one of them has a bounded size in plan.json and
 # state.json. The issue shows 5 exceptions and 40 own frames, the agent's prompt 30 frames an exception.
 MAX_STORED_EXCEPTIONS = 5  # the thrown one, the next three causes and the root cause
@@ -38,7 +36,7 @@ def merge(older: Incident, newer: Incident) -> Incident:
             "environments": tuple(dict.fromkeys((*older.environments, *newer.environments))),
             "trace_ids": capped((*older.trace_ids, *newer.trace_ids), MAX_TRACE_IDS),
             "sample": (*older.sample, *newer.sample)[-MAX_SAMPLES:],
-            "versions": capped((*older.versions, *newer.versions), MAX_TRACE_IDS),
+            "versions": capped((*older.versions, *newer.versions), MAX_VERSIONS),
             "stack": newer.stack or older.stack,
             "truncated": tuple(dict.fromkeys((*older.truncated, *newer.truncated)))[:3],
             "timeline": _summed(older.timeline, newer.timeline),

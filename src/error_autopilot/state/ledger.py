@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from error_autopilot.domain.incidents import (
+    MAX_TRACE_IDS,
     Evidence,
     Incident,
     IncidentStatus,
@@ -21,7 +22,7 @@ from error_autopilot.domain.incidents import (
     PlannedIncident,
 )
 from error_autopilot.domain.report import PublishedIncident
-from error_autopilot.state.bounded import MAX_TRACE_IDS, capped, merge, storable
+from error_autopilot.state.bounded import capped, merge, storable
 from error_autopilot.state.model import Cursor, IncidentRecord, IssueRef, PrRef, State
 
 NS = 1_000_000_000
