@@ -172,6 +172,26 @@ def class_constructor(lines: Sequence[str], line: int | None, constructed: str) 
     return enclosing_function(lines, line, "node") == "constructor"
 
 
+# V8 prints a call on a receiver as `Type.name`: the function's own name, or, when the function has none
+# (a function expression passed as a callback), the property the receiver holds it under
+# (`CallSiteInfo` `AppendMethodCall`, src/objects/call-site-info.cc: no function name → type name, `.`, the
+# method name found by a property lookup). `Request._callback` is then the request library's field holding
+# an anonymous callback of ours; the name says nothing of our source.
+_V8_METHOD_CALL = re.compile(r"^(?:async )?[A-Za-z_$][\w$]*\.(?P<name>[A-Za-z_$][\w$]*)$")
+
+
+def receiver_property(frame: Frame, lines: Sequence[str]) -> str | None:
+    """The property name V8 printed for a frame's function (`Request._callback` → `_callback`) when the
+    frame's source never spells that name, so the function running there cannot be one it names: an
+    anonymous function stored on someone else's object. None when the name appears in the source (the
+    function may well be called so) or the frame is not printed as a call on a receiver."""
+    m = _V8_METHOD_CALL.match(frame.function.strip())
+    if m is None:
+        return None
+    word = re.compile(rf"(?<![\w$]){re.escape(m['name'])}(?![\w$])")
+    return None if any(word.search(text) for text in lines) else m["name"]
+
+
 def same_line_caller(stack: StackTrace, frame: Frame) -> str | None:
     """The named function of the frame that called an anonymous `frame` from the same file and line:
     a function executing on the very line its caller is calling from is a literal on that line
