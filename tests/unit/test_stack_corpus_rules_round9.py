@@ -4,8 +4,9 @@ test does not move when the corpus does) and on variants it must leave alone."""
 
 from __future__ import annotations
 
+from error_autopilot.domain.stack import Frame
 from error_autopilot.incidents.stacktrace import parse_stacktrace
-from error_autopilot.investigation.framenames import enclosing_function, receiver_property
+from error_autopilot.investigation.framenames import bare_function, enclosing_function, receiver_property
 
 # node/hjespers-node-red-contrib-nest-4: the request library calls our callback as its `_callback` field
 NEST = """\
@@ -56,3 +57,30 @@ def test_a_plain_function_name_or_a_nameless_frame_is_not_a_receivers_field() ->
         stack = parse_stacktrace(NEST.replace("Request._callback", function))
         assert stack is not None
         assert receiver_property(stack.exceptions[0].frames[0], NEST_SOURCE) is None, function
+
+
+# jvm/gitbucket-gitbucket-3989: the NPE is in the constructor of the case class nested in the `JGitUtil` object
+GITBUCKET = """\
+java.lang.NullPointerException: Cannot invoke "org.eclipse.jgit.revwalk.RevCommit.getName()" because "rev" is null
+        at gitbucket.core.util.JGitUtil$CommitInfo.<init>(JGitUtil.scala:168)
+        at gitbucket.core.util.JGitUtil$.getCommitLog$1(JGitUtil.scala:646)
+"""
+
+
+def test_a_nested_classs_constructor_is_named_after_the_nested_class() -> None:
+    stack = parse_stacktrace(GITBUCKET)
+    assert stack is not None
+    assert bare_function(stack.exceptions[0].frames[0], "jvm") == "CommitInfo"
+    clr = parse_stacktrace(
+        "System.NullReferenceException: Object reference not set to an instance of an object.\n"
+        "   at App.Outer+Inner..ctor(String name) in /src/App/Outer.cs:line 12\n"
+    )
+    assert clr is not None
+    assert bare_function(clr.exceptions[0].frames[0], "dotnet") == "Inner"
+
+
+def test_an_anonymous_or_generated_class_leaves_the_constructor_to_its_named_class() -> None:
+    for module, expected in (("com.acme.Outer$1", "Outer"), ("com.acme.Repo$", "Repo"), ("Acme.Cache`1", "Cache"),
+                             ("Acme.Picker+<>c__DisplayClass11_5", "Picker")):  # fmt: skip
+        frame = Frame(function="<init>", module=module, file="Outer.java", line=3, raw=f"at {module}.<init>")
+        assert bare_function(frame) == expected, module

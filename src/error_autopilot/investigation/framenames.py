@@ -237,7 +237,7 @@ def bare_function(frame: Frame, language: Language | None = None) -> str:
     if fn == "MoveNext" and (state_machine := re.search(r"\+<(\w+)>", frame.module or "")):  # `Type+<Run>d__4`
         return state_machine[1]
     if (fn in ("<init>", ".ctor", "constructor", "<clinit>", ".cctor") or _IN_CONSTRUCTOR.search(fn)) and frame.module:
-        return re.split(r"[.$+`]", frame.module.rsplit(".", 1)[-1])[0]
+        return _constructed(frame.module)
     if local := re.search(r">g__([A-Za-z_]\w*)\|", fn):  # .NET local function `<Outer>g__Inner|0_0`
         return local[1]
     if "<" in fn and ">" in fn and (m := re.search(r"<<?([A-Za-z_]\w*)>", fn)):  # .NET async/lambda
@@ -256,3 +256,13 @@ def bare_function(frame: Frame, language: Language | None = None) -> str:
     fn = fn.split("$", 1)[0] if language == "jvm" and "$" in fn and not fn.startswith("$") else fn
     tail = fn.rsplit(".", 1)[-1] if "." in fn else fn
     return tail.split("[", 1)[0] or fn
+
+
+def _constructed(module: str) -> str:
+    """The class a constructor frame builds, as its source names it: the innermost named class of a nested
+    binary name (javac `Outer$Inner`, JLS 13.1 "The Form of a Binary"; the CLR's `Outer+Inner`), not the
+    outer one; an anonymous or compiler-generated class (`Outer$1`, `<>c__DisplayClass4_0`, a generic's
+    `` `1 ``, a Scala object's trailing `$`) has no name of its own and is passed over."""
+    parts = re.split(r"[$+`]", module.rsplit(".", 1)[-1])
+    named = [p for p in parts if re.fullmatch(r"[A-Za-z_]\w*", p)]
+    return named[-1] if named else parts[0]
