@@ -15,7 +15,6 @@ FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 # Every held-out set once read is retired into the corpus (tests/fixtures/realworld/README.md keeps its
 # first measurement); the next one is listed here when it lands, so an unfinished folder is never scored.
 HELD_OUT_SETS: dict[str, Path] = {
-    "held_out_9": FIXTURES / "realworld-holdout9",
     "held_out_10": FIXTURES / "realworld-holdout10",
 }
 HELD_OUT_LABELS = {name: "held out (never tuned on)" for name in HELD_OUT_SETS}

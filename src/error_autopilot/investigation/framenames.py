@@ -172,6 +172,26 @@ def class_constructor(lines: Sequence[str], line: int | None, constructed: str) 
     return enclosing_function(lines, line, "node") == "constructor"
 
 
+# V8 prints a call on a receiver as `Type.name`: the function's own name, or, when the function has none
+# (a function expression passed as a callback), the property the receiver holds it under
+# (`CallSiteInfo` `AppendMethodCall`, src/objects/call-site-info.cc: no function name → type name, `.`, the
+# method name found by a property lookup). `Request._callback` is then the request library's field holding
+# an anonymous callback of ours; the name says nothing of our source.
+_V8_METHOD_CALL = re.compile(r"^(?:async )?[A-Za-z_$][\w$]*\.(?P<name>[A-Za-z_$][\w$]*)$")
+
+
+def receiver_property(frame: Frame, lines: Sequence[str]) -> str | None:
+    """The property name V8 printed for a frame's function (`Request._callback` → `_callback`) when the
+    frame's source never spells that name, so the function running there cannot be one it names: an
+    anonymous function stored on someone else's object. None when the name appears in the source (the
+    function may well be called so) or the frame is not printed as a call on a receiver."""
+    m = _V8_METHOD_CALL.match(frame.function.strip())
+    if m is None:
+        return None
+    word = re.compile(rf"(?<![\w$]){re.escape(m['name'])}(?![\w$])")
+    return None if any(word.search(text) for text in lines) else m["name"]
+
+
 def same_line_caller(stack: StackTrace, frame: Frame) -> str | None:
     """The named function of the frame that called an anonymous `frame` from the same file and line:
     a function executing on the very line its caller is calling from is a literal on that line
@@ -217,7 +237,7 @@ def bare_function(frame: Frame, language: Language | None = None) -> str:
     if fn == "MoveNext" and (state_machine := re.search(r"\+<(\w+)>", frame.module or "")):  # `Type+<Run>d__4`
         return state_machine[1]
     if (fn in ("<init>", ".ctor", "constructor", "<clinit>", ".cctor") or _IN_CONSTRUCTOR.search(fn)) and frame.module:
-        return re.split(r"[.$+`]", frame.module.rsplit(".", 1)[-1])[0]
+        return _constructed(frame.module)
     if local := re.search(r">g__([A-Za-z_]\w*)\|", fn):  # .NET local function `<Outer>g__Inner|0_0`
         return local[1]
     if "<" in fn and ">" in fn and (m := re.search(r"<<?([A-Za-z_]\w*)>", fn)):  # .NET async/lambda
@@ -236,3 +256,13 @@ def bare_function(frame: Frame, language: Language | None = None) -> str:
     fn = fn.split("$", 1)[0] if language == "jvm" and "$" in fn and not fn.startswith("$") else fn
     tail = fn.rsplit(".", 1)[-1] if "." in fn else fn
     return tail.split("[", 1)[0] or fn
+
+
+def _constructed(module: str) -> str:
+    """The class a constructor frame builds, as its source names it: the innermost named class of a nested
+    binary name (javac `Outer$Inner`, JLS 13.1 "The Form of a Binary"; the CLR's `Outer+Inner`), not the
+    outer one; an anonymous or compiler-generated class (`Outer$1`, `<>c__DisplayClass4_0`, a generic's
+    `` `1 ``, a Scala object's trailing `$`) has no name of its own and is passed over."""
+    parts = re.split(r"[$+`]", module.rsplit(".", 1)[-1])
+    named = [p for p in parts if re.fullmatch(r"[A-Za-z_]\w*", p)]
+    return named[-1] if named else parts[0]

@@ -23,6 +23,7 @@ from error_autopilot.investigation.framenames import (
     constructed_class,
     enclosing_function,
     is_anonymous,
+    receiver_property,
     same_line_caller,
 )
 from error_autopilot.investigation.patchcheck import check_patch
@@ -192,10 +193,12 @@ def _named(checkout: CheckedOut, candidate: Candidate, stack: StackTrace) -> Can
     source, and V8's `new X` as the `constructor` of `class X`, when the source shows one."""
     anonymous = is_anonymous(candidate.function)
     constructed = None if anonymous or stack.language != "node" else constructed_class(candidate.frame)
-    if not anonymous and constructed is None:
+    # V8's `Type.name` may be a property of another object holding a callback of ours (`receiver_property`)
+    method_call = not anonymous and constructed is None and stack.language == "node" and "." in candidate.frame.function
+    if not anonymous and constructed is None and not method_call:
         return candidate
     compiled = compiled_elsewhere(candidate.frame, candidate.path)  # line N of the bundle is not the source's
-    if anonymous and compiled:
+    if (anonymous or method_call) and compiled:
         return candidate
     if anonymous and (caller := same_line_caller(stack, candidate.frame)):
         return _renamed(candidate, caller, f"anonymous function on the line where {caller} calls it")
@@ -208,6 +211,12 @@ def _named(checkout: CheckedOut, candidate: Candidate, stack: StackTrace) -> Can
         if not class_constructor(lines, None if compiled else candidate.frame.line, constructed):
             return candidate
         return _renamed(candidate, "constructor", f"`new {constructed}` runs the constructor of class {constructed}")
+    if method_call:
+        held = receiver_property(candidate.frame, lines)
+        name = enclosing_function(lines, candidate.frame.line, stack.language) if held else None
+        if name is None:
+            return candidate
+        return _renamed(candidate, name, f"anonymous function inside {name}, run as `{held}` of another object")
     name = enclosing_function(lines, candidate.frame.line, stack.language)
     if name is None:
         return candidate
