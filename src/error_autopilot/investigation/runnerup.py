@@ -24,8 +24,8 @@ def lead(
     own_keys: dict[int, tuple[str, str]],
 ) -> list[Candidate]:  # fmt: skip
     """The candidates that come first, whatever their scores: when the innermost own frame is a Go recover
-    handler, the frame that panicked, then the handler; when the compiler inlined it, its caller, then it;
-    otherwise the innermost own frame, then the own frame a weaker signal points at (`_runner_up`)."""
+    handler, the frame that panicked, then the handler; otherwise the innermost own frame, then its caller
+    when the compiler inlined it, or the own frame a weaker signal points at (`_runner_up`)."""
     first = by_key[anchor]
     if (panicked := _panicked_below(stack, first, own_keys)) is not None:
         key, there = panicked
@@ -36,10 +36,10 @@ def lead(
             first.reasons.append("a deferred handler that recovered a panic (it runs above the runtime's `panic`)")
             return [by_key[key], first]
     caller = _inlined_leaf_caller(stack, first, own_keys)
-    if caller is not None and by_key[caller] is not first:
+    if caller is not None and by_key[caller] is not first:  # a weak signal: 2 wins, 3 losses (corpus README)
         by_key[caller].reasons.insert(0, "caller of the innermost own frame, which the Go compiler inlined")
-        first.reasons.append("inlined by the Go compiler (`(...)`, no pc offset): its caller comes first")
-        return [by_key[caller], first]
+        first.reasons.append("inlined by the Go compiler (`(...)`, no pc offset): its caller comes second")
+        return [first, by_key[caller]]
     runner = _runner_up(stack, by_key, first, own_keys)
     if runner is None or by_key[runner[0]] is first:
         return [first]

@@ -123,9 +123,9 @@ def rank(
     A rule may put another candidate first only on strong evidence, meaning a behaviour the runtime or
     library documents, shown by the trace itself, that nets at least two wins on the tuning corpus from
     at least two repositories and rarely fires where it does not help (the ablation in
-    `tests/fixtures/realworld/README.md`). Two do: a Go recover handler above the runtime's `panic` yields
-    to the frame that panicked, and a Go frame the compiler inlined to its own caller. Weaker signals that
-    the innermost own frame was handed what it failed on choose the second, with a reason on both
+    `tests/fixtures/realworld/README.md`). One does: a Go recover handler above the runtime's `panic` yields
+    to the frame that panicked (an inlined Go frame's caller, 2 wins and 3 losses, only comes second).
+    Weaker signals that the innermost own frame was handed what it failed on choose the second, with a reason on both
     (`runnerup.lead`)."""
     index, links = index_files(files), resolve_links(symlinks or {}, files)
     searched: dict[str, list[str]] = {}
