@@ -21,7 +21,7 @@ SDK_HOMES: dict[str, tuple[str, ...]] = {
 }
 PURE = ("domain/", "incidents/", "decisions/", "sinks/render.py", "state/model.py", "investigation/sanitize.py",
         "investigation/stackmap.py", "investigation/runnerup.py", "investigation/pathmap.py",
-        "investigation/framenames.py", "pipeline.py", "overlap.py",
+        "investigation/contentsearch.py", "investigation/framenames.py", "pipeline.py", "overlap.py",
         "redaction/")  # fmt: skip
 
 

@@ -18,7 +18,8 @@ import posixpath
 import re
 from collections.abc import Callable, Sequence
 
-Grep = Callable[[str], Sequence[tuple[str, int, str]]]
+from error_autopilot.investigation.contentsearch import Grep
+
 MAX_NAME_SEARCHES = 3
 MAX_HITS = 3  # a name defined in more files than this says nothing about where the bug is
 _TEST_STEM = (

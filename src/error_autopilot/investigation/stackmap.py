@@ -15,18 +15,16 @@ from dataclasses import dataclass, field
 from error_autopilot.domain.stack import Frame, Language, StackTrace
 from error_autopilot.incidents.stackparse.common import InApp, Verdict
 from error_autopilot.investigation import beyond
+from error_autopilot.investigation.contentsearch import Grep, or_by_content, or_moved_function
 from error_autopilot.investigation.framenames import bare_function, is_anonymous
 from error_autopilot.investigation.pathmap import (
     TEST_PATH,
     VENDORED,
-    Grep,
     Mapping,
     as_installed_package,
     compiled_elsewhere,
     index_files,
     map_frame_explained,
-    or_by_content,
-    or_moved_function,
     resolve_links,
     through_link,
     under_root,
