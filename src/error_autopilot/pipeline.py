@@ -30,6 +30,7 @@ from error_autopilot.domain.report import PublishedIncident, RunReport
 from error_autopilot.incidents.ingest import Admission, Ingest
 from error_autopilot.overlap import Overlap, late_lines
 from error_autopilot.ports import Clock, EventSource, PollStats, StateStore
+from error_autopilot.rejoining import Rejoiner
 from error_autopilot.resilience import Deadline
 from error_autopilot.state import bounded, ledger
 from error_autopilot.state.model import State
@@ -86,6 +87,8 @@ def _poll_environment(
     events = skipped = duplicates = 0
     error: str | None = None
     overlap = Overlap(window, smap.environments[env].overlap_s)
+    budget = smap.environments[env].loki.rejoin_queries
+    rejoiner = Rejoiner(source, budget)
     admission = Admission(request.services, window.replay_before_ns, state.incidents)
     try:
         for page in source.pages(window.start_ns, now_ns, stats):
@@ -93,7 +96,7 @@ def _poll_environment(
                 continue
             fresh = overlap.fresh(page)
             duplicates += len(page) - len(fresh)
-            for entry in fresh:
+            for entry in rejoiner.page(fresh):
                 taken = ingest.take(entry, env, admission)
                 if taken == "counted":
                     events += 1
@@ -111,6 +114,7 @@ def _poll_environment(
         truncated_reason=stats.truncated_reason, last_ts_ns=stats.last_ts_ns, error=error,
         tail_line_ids=overlap.tail_keys(), minute_counts=overlap.minute_counts,
         late=0 if error else late_lines(env, source, state, window.start_ns),
+        rejoined=rejoiner.stats.traces, rejoined_lines=rejoiner.stats.pieces, rejoin_note=rejoiner.stats.note(budget),
     )  # fmt: skip
 
 
