@@ -15,13 +15,15 @@ as the single lines it was: nothing is lost, the window says how many.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from error_autopilot.domain.errors import SourceError
 from error_autopilot.domain.events import LogEntry
 from error_autopilot.incidents.parameterize import parameterize
-from error_autopilot.incidents.splitlines import JOIN_GAP_NS, Line, Piece, piece, records
+from error_autopilot.incidents.splitlines import JOIN_GAP_NS, Line, Piece, may_head, piece, records
 from error_autopilot.ports import EventSource
 
 log = logging.getLogger(__name__)
@@ -30,8 +32,10 @@ CLUSTER_GAP_NS = 1_000_000_000  # a stream's pieces closer together than this ar
 AROUND_NS = 2_000_000_000  # read this far past the last piece (and before the first, when it is no header)
 AROUND_LIMIT = 2000  # lines per read: a trace is rarely a tenth of it
 MAX_SHAPES = 1000  # shapes of rejoined traces remembered per run
+HOLD_NS = 100_000_000  # lines this close to a page's last are held back while a trace could go on in the next
 MAX_COVERED = 100_000  # lines of rejoined traces remembered, so that a page after does not count them again
 
+_TS = attrgetter("ts_ns")
 _Stream = tuple[tuple[str, str], ...]
 _Key = tuple[_Stream, int, str]
 
@@ -64,19 +68,48 @@ class _Template:
 
 @dataclass
 class Rejoiner:
-    """Puts back together the traces one environment's shipper split, page by page."""
+    """Puts back together the traces one environment's shipper split, page by page.
+
+    A *piece* here is also a logger's line that names an exception (`splitlines.may_head`): the frames
+    printed under it are pieces the line filter kept out."""
 
     source: EventSource
     budget: int
     stats: RejoinStats = field(default_factory=RejoinStats)
     _shapes: dict[tuple[_Stream, tuple[str, ...]], _Template] = field(default_factory=dict)
     _covered: dict[_Key, None] = field(default_factory=dict)
+    _held: list[LogEntry] = field(default_factory=list)
+    _pieces_seen: bool = False
+
+    @property
+    def held_from_ns(self) -> int:
+        """The oldest line held back for the next page (beyond every line when none is)."""
+        return self._held[0].ts_ns if self._held else 2**63
 
     def page(self, page: list[LogEntry]) -> list[LogEntry]:
-        """The page with each split trace's pieces replaced by the whole trace, in the place of its first."""
+        """The page with each split trace's pieces replaced by the whole trace, in the place of its first.
+        Lines at the page's end that a trace continued on the next page could still belong to are held
+        back until then (`flush` hands over the last)."""
         if not self.budget:
             return page
-        at = [i for i, entry in enumerate(page) if piece(entry.line) is not None]
+        if self._held:
+            page = [*self._held, *page]
+            self._held = []
+        at = [i for i, entry in enumerate(page) if _is_piece(entry.line)]
+        self._pieces_seen = self._pieces_seen or bool(at)
+        if self._pieces_seen and page:  # a page's last line can be a logger's line over a trace in the next
+            cut = bisect_left(page, page[-1].ts_ns - HOLD_NS, key=_TS)
+            if len(page) - cut <= len(page) // 2:
+                page, self._held = page[:cut], page[cut:]
+                at = [i for i in at if i < cut]
+        return self._joined(page, at)
+
+    def flush(self) -> list[LogEntry]:
+        """The lines still held back, joined as far as they can be: the poll is over."""
+        held, self._held = self._held, []
+        return self._joined(held, [i for i, entry in enumerate(held) if _is_piece(entry.line)]) if held else []
+
+    def _joined(self, page: list[LogEntry], at: list[int]) -> list[LogEntry]:
         if not at and not self._covered:
             return page
         streams: dict[int, _Stream] = {}
@@ -90,6 +123,9 @@ class Rejoiner:
         insert: dict[int, list[LogEntry]] = {}
         taken: set[int] = set()
         for cluster in _clusters(page, at, stream):
+            lead = _lead(page, cluster[0], stream)
+            if lead is not None:
+                cluster.insert(0, lead)
             for position, whole, used in self._rejoin([page[i] for i in cluster], stream(page[cluster[0]])):
                 insert.setdefault(cluster[position], []).append(whole)
                 taken.update(cluster[n] for n in used)
@@ -108,6 +144,8 @@ class Rejoiner:
         shape = (key, tuple(parameterize(p.line) for p in pieces))
         template = self._shapes.get(shape)
         if template is not None:
+            if not template.texts:  # read before: these lines stood alone
+                return []
             texts = list(template.texts)
             for slot, p in zip(template.slots, pieces, strict=True):
                 texts[slot] = p.line
@@ -116,7 +154,7 @@ class Rejoiner:
             self.stats.left += len(pieces)
             return []
         first = pieces[0]
-        before = JOIN_GAP_NS if piece(first.line) is Piece.START else AROUND_NS
+        before = AROUND_NS if piece(first.line) is Piece.CONTINUATION else JOIN_GAP_NS
         try:
             around = self.source.around(first.labels, first.ts_ns - before, pieces[-1].ts_ns + AROUND_NS, AROUND_LIMIT)
         except SourceError as e:
@@ -145,6 +183,8 @@ class Rejoiner:
                 slots = tuple(spot - record.first for spot in spots if spot is not None)
                 self._shapes[shape] = _Template(tuple(texts), slots)
             found.append(self._whole(pieces, lines[0].ts_ns, texts, used))
+        if not found and len(self._shapes) < MAX_SHAPES:
+            self._shapes[shape] = _Template((), ())
         return found
 
     def _whole(
@@ -162,6 +202,22 @@ class Rejoiner:
         if len(self._covered) >= MAX_COVERED:
             del self._covered[next(iter(self._covered))]  # the oldest: insertion order
         self._covered[key] = None
+
+
+def _is_piece(line: str) -> bool:
+    return piece(line) is not None or may_head(line)
+
+
+def _lead(page: list[LogEntry], first: int, stream: Callable[[LogEntry], _Stream]) -> int | None:
+    """The index of the line its stream wrote right before a cluster's first piece, if it is no piece and
+    was written with it (`JOIN_GAP_NS`): a logger's line over the trace, which the filter let through too."""
+    own = stream(page[first])
+    for i in range(first - 1, max(-1, first - 50), -1):
+        if page[first].ts_ns - page[i].ts_ns > JOIN_GAP_NS:
+            return None
+        if stream(page[i]) == own:
+            return None if _is_piece(page[i].line) else i
+    return None
 
 
 def _clusters(page: list[LogEntry], at: list[int], stream: Callable[[LogEntry], _Stream]) -> list[list[int]]:

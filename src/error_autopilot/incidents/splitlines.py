@@ -72,6 +72,20 @@ def piece(line: str) -> Piece | None:
     return None
 
 
+# an exception named inside a logger's line: `[…] [ERROR] console - TypeError: x`, `… failed: java.io.IOException`
+_HEAD_INSIDE = re.compile(r"(?<![\w$.])(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$]?[\w$]*(?:Exception|Error)(?::\s|$)")
+_RECORD_KEY = re.compile(r"[\w.@-]+=")
+
+
+def may_head(line: str) -> bool:
+    """Whether a line that is no piece names an exception, as a logger's line over a trace does
+    (`… console - TypeError: x`, then the frames): worth reading what follows it. Not a structured
+    record (JSON, logfmt): those hold their trace in a field."""
+    if not line or "\n" in line or line[0] == "{" or ("Error" not in line and "Exception" not in line):
+        return False
+    return _RECORD_KEY.match(line) is None and _HEAD_INSIDE.search(line) is not None
+
+
 def _go_function(line: str) -> bool:
     return line[0] != "[" and " " not in line.split("(", 1)[0] and _GO_FUNCTION.match(line) is not None
 

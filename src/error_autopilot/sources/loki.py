@@ -14,6 +14,7 @@ import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from operator import attrgetter
 from typing import Any
 
@@ -184,11 +185,14 @@ class LokiSource:
     def _page(self, start_ns: int, end_ns: int, limit: int, query: str | None = None) -> list[LogEntry]:
         params = {"query": query or self._query, "start": str(start_ns), "end": str(end_ns), "limit": str(limit),
                   "direction": "forward"}  # fmt: skip
+        # a read around split lines is a nicety: one retry, and its failure never stops the poll's own pages
+        policy = self._policy if query is None else replace(self._policy, max_attempts=2)
+        breaker = self._breaker if query is None else None
         request = self._client.build_request(
             "GET", "/loki/api/v1/query_range", params=params,
             headers={"X-Loki-Response-Encoding-Flags": "categorize-labels"},
         )  # fmt: skip
-        response = send_with_retry(self._client, request, what="Loki", policy=self._policy, breaker=self._breaker)
+        response = send_with_retry(self._client, request, what="Loki", policy=policy, breaker=breaker)
         content = response.content
         # httpx leaves a read response in a reference cycle with its stream: only the garbage collector
         # would free the page's megabytes. Without the stream, reference counting frees it on return.
