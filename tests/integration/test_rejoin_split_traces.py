@@ -18,7 +18,6 @@ from error_autopilot.domain.incidents import Plan
 from error_autopilot.pipeline import PlanRequest, plan
 from error_autopilot.sources.http import build_client
 from error_autopilot.sources.loki import LokiSource
-from error_autopilot.state.model import State
 from error_autopilot.state.store import GitStateStore, SeededStateStore
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -79,7 +78,8 @@ class _Loki:
 
     def push(self, service: str, start_ns: int, lines: list[str], n: int = 0) -> None:
         for i, text in enumerate(lines):
-            self.server.push({"service_name": service, "env": "prod"}, start_ns + i * MICRO, text.replace("{n}", str(n)))
+            labels = {"service_name": service, "env": "prod"}
+            self.server.push(labels, start_ns + i * MICRO, text.replace("{n}", str(n)))
 
     def __call__(self, req: Request) -> Response | None:
         if req.path == "/loki/api/v1/query_range" and "|~" not in (req.param("query") or ""):
@@ -91,7 +91,8 @@ class _Loki:
 
 def _plan(loki: _Loki, tmp: Path, **config: Any) -> Plan:
     ops = tmp / f"ops-{len(list(tmp.iterdir()))}.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(ops)], check=True, env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1"})
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["git", "init", "-q", "--bare", str(ops)], check=True, env=env)
     store = SeededStateStore(GitStateStore(str(ops), branch="state", work_dir=ops.with_suffix(".work")), lambda s: s)
     with LoopbackServer(loki) as server, build_client(server.url, org_id=None) as client:
         smap = ServiceMap.model_validate({
