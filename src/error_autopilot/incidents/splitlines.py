@@ -47,6 +47,7 @@ _HEADER = re.compile(
     r"(?:[A-Za-z_$][\w$]*[.$])*[A-Za-z_$]?[\w$]*(?:Exception|Error|Throwable|Fault|Panic|Failure|Interrupt|Exit)"
     r"(?:\s\[[\w.-]+\])?(?::\s|:?\s*$)"
 )
+_RECORD_KEY = re.compile(r"[\w.@-]+=")  # logfmt's first `key=`
 # A Go frame's function line: `main.main()`, `net/http.(*conn).serve(0xc0001)`, `panic({0x6d5e40, 0x8a2b30})`
 _GO_FUNCTION = re.compile(r"[\w.\-/]*(?:\(\*?[\w.\[\]]+\))?[\w.\[\]\-]*\([^ ]*.*\)(?: \[recovered\])?$")
 
@@ -59,7 +60,7 @@ def piece(line: str) -> Piece | None:
     first = line[0]
     if first in " \t":
         return Piece.CONTINUATION if line.strip() else None
-    if first == "{" or first.isdigit():
+    if first == "{" or first.isdigit() or _RECORD_KEY.match(line):  # JSON, timestamped, logfmt: whole records
         return None
     if line.startswith(_STARTS):
         return Piece.START
@@ -74,7 +75,6 @@ def piece(line: str) -> Piece | None:
 
 # an exception named inside a logger's line: `[…] [ERROR] console - TypeError: x`, `… failed: java.io.IOException`
 _HEAD_INSIDE = re.compile(r"(?<![\w$.])(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$]?[\w$]*(?:Exception|Error)(?::\s|$)")
-_RECORD_KEY = re.compile(r"[\w.@-]+=")
 
 
 def may_head(line: str) -> bool:
