@@ -23,7 +23,7 @@ from operator import attrgetter
 from error_autopilot.domain.errors import SourceError
 from error_autopilot.domain.events import LogEntry
 from error_autopilot.incidents.parameterize import parameterize
-from error_autopilot.incidents.splitlines import JOIN_GAP_NS, Line, Piece, may_head, piece, records
+from error_autopilot.incidents.splitlines import JOIN_GAP_NS, Line, Piece, may_head, piece, records, unwrap
 from error_autopilot.ports import EventSource
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ class Rejoiner:
                 return []
             texts = list(template.texts)
             for slot, p in zip(template.slots, pieces, strict=True):
-                texts[slot] = p.line
+                texts[slot] = unwrap(p.line)
             return [self._whole(pieces, pieces[0].ts_ns, texts, list(range(len(pieces))))]
         if self.stats.error or self.stats.reads >= self.budget:
             self.stats.left += len(pieces)
@@ -171,14 +171,15 @@ class Rejoiner:
         where = {(e.ts_ns, e.line): n for n, e in enumerate(around)}
         spots = [where.get((p.ts_ns, p.line)) for p in pieces]
         found = []
-        for record in records([Line(e.ts_ns, e.line) for e in around]):
+        bare = [unwrap(e.line) for e in around]
+        for record in records([Line(e.ts_ns, text) for e, text in zip(around, bare, strict=True)]):
             used = [n for n, spot in enumerate(spots) if spot is not None and record.first <= spot <= record.last]
             if not used:
                 continue
             lines = around[record.first : record.last + 1]
             for e in lines:
                 self._cover((key, e.ts_ns, e.line))
-            texts = [e.line for e in lines]
+            texts = bare[record.first : record.last + 1]
             if len(used) == len(pieces) and len(self._shapes) < MAX_SHAPES:
                 slots = tuple(spot - record.first for spot in spots if spot is not None)
                 self._shapes[shape] = _Template(tuple(texts), slots)

@@ -131,6 +131,16 @@ def test_each_split_trace_becomes_one_incident_with_its_stack(tmp_path: Path) ->
     assert (window.rejoined, loki.reads, window.rejoin_note) == (5, 5, "")
 
 
+def test_a_trace_in_kubernetes_cri_lines_no_stage_unwrapped_is_rejoined_unwrapped(tmp_path: Path) -> None:
+    loki = _Loki()
+    loki.push("users", NOW_NS - 60 * SECOND, [f"2026-11-30T11:59:00.{n:09d}Z stderr F {t}" for n, t in enumerate(JVM)])
+    result = _plan(loki, tmp_path)
+    [planned] = result.incidents
+    assert planned.incident.exception_type == "java.lang.NullPointerException"
+    assert planned.incident.stack is not None and planned.incident.stack.primary.frames[0].function == "displayName"
+    assert "stderr F" not in planned.incident.sample[0].text
+
+
 def test_without_reads_today_s_single_lines_stay(tmp_path: Path) -> None:
     loki = _Loki()
     loki.push("billing", NOW_NS - 60 * SECOND, PYTHON)

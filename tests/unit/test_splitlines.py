@@ -3,12 +3,13 @@ again (`incidents/splitlines.py`), on the real traces of the corpus written one 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from error_autopilot.domain.stack import StackTrace
-from error_autopilot.incidents.splitlines import JOIN_GAP_NS, Line, Piece, may_head, piece, records
+from error_autopilot.incidents.splitlines import JOIN_GAP_NS, Line, Piece, may_head, piece, records, unwrap
 from error_autopilot.incidents.stacktrace import parse_stacktrace, strip_line_prefix
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "realworld"
@@ -86,22 +87,43 @@ def _frames(stack: StackTrace | None) -> list[tuple[str | None, str | None]]:
     return [(f.file, f.function) for e in stack.exceptions for f in e.frames] if stack else []
 
 
-def test_split_real_traces_come_back_whole() -> None:
+WRAPS = {
+    "as written": lambda text: text,
+    # a Kubernetes node's file under /var/log/pods, read with no `cri` stage
+    "CRI": lambda text: f"2024-05-13T15:06:38.123456789Z stderr F {text}",
+    # Docker's json-file log, read with no `docker` stage
+    "Docker json-file": lambda text: json.dumps({"log": f"{text}\n", "stream": "stderr", "time": "2024-05-13T15:06Z"}),
+}
+
+
+@pytest.mark.parametrize("wrap", WRAPS)
+def test_split_real_traces_come_back_whole(wrap: str) -> None:
     """Every corpus trace, one entry per line as a shipper without a multiline stage sends it (the
-    shipper's own per-line prefix gone, as Loki holds it): the rejoined trace parses to the same frames
-    and exception type as the whole for nearly all. Those that do not are pastes that lost the runtime's
-    shape (frames' indentation, blank lines or em dashes the reporter's editor put in); the figure is
-    the measured one less a case."""
+    shipper's own per-line prefix gone, as Loki holds it; or wrapped by the container runtime's log file
+    when no stage unwrapped it): the rejoined trace parses to the same frames and exception type as the
+    whole for nearly all. Those that do not are pastes that lost the runtime's shape (frames'
+    indentation, blank lines or em dashes the reporter's editor put in); the floor is the measured
+    figure less a case."""
     cases = sorted(CORPUS.glob("*/*/trace.txt"))
     same = 0
     for path in cases:
         text = path.read_text(encoding="utf-8")
-        lines = [Line(n * 1000, t) for n, t in enumerate(strip_line_prefix(text.splitlines()))]
+        written = strip_line_prefix(text.splitlines())
+        lines = [Line(n * 1000, unwrap(WRAPS[wrap](t))) for n, t in enumerate(written)]
+        assert [line.text for line in lines] == written
         whole, rejoined = parse_stacktrace(text), _best(lines)
         if whole and rejoined and _frames(whole) == _frames(rejoined) and whole.primary.type == rejoined.primary.type:
             same += 1
     assert len(cases) >= 290
     assert same / len(cases) >= 0.90, f"{same}/{len(cases)}"  # 269 / 297 when measured
+
+
+@pytest.mark.parametrize("wrap", ["CRI", "Docker json-file"])
+def test_a_wrapped_piece_is_read_through_its_wrapping(wrap: str) -> None:
+    assert piece(WRAPS[wrap]("\tat com.acme.A.b(A.java:1)")) is Piece.CONTINUATION
+    assert piece(WRAPS[wrap]("Traceback (most recent call last):")) is Piece.START
+    assert piece(WRAPS[wrap]("request 42 served in 12 ms")) is None
+    assert may_head(WRAPS[wrap]("[ERROR] console - TypeError: x is undefined"))
 
 
 def test_a_logger_line_written_with_the_trace_is_kept_an_older_one_is_not() -> None:

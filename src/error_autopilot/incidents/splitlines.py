@@ -11,6 +11,7 @@ the runtimes print (CPython's traceback, the JVM's `printStackTrace`, Go's panic
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,8 +49,26 @@ _HEADER = re.compile(
     r"(?:\s\[[\w.-]+\])?(?::\s|:?\s*$)"
 )
 _RECORD_KEY = re.compile(r"[\w.@-]+=")  # logfmt's first `key=`
+_CRI = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) (?:stdout|stderr) [FP] ")
 # A Go frame's function line: `main.main()`, `net/http.(*conn).serve(0xc0001)`, `panic({0x6d5e40, 0x8a2b30})`
 _GO_FUNCTION = re.compile(r"[\w.\-/]*(?:\(\*?[\w.\[\]]+\))?[\w.\[\]\-]*\([^ ]*.*\)(?: \[recovered\])?$")
+
+
+def unwrap(line: str) -> str:
+    """The line as the program wrote it, out of the wrapping of a container runtime's log file that no
+    shipper stage took off: CRI's `2024-05-13T15:06:38.123Z stderr F ` (Kubernetes' files under
+    `/var/log/pods`), Docker json-file's `{"log": "…\\n", "stream": "stderr", "time": "…"}`."""
+    if line[:1].isdigit():
+        found = _CRI.match(line)
+        return line[found.end() :] if found else line
+    if line.startswith('{"log":'):
+        try:
+            data = json.loads(line)
+        except ValueError:
+            return line
+        text = data.get("log") if isinstance(data, dict) else None
+        return text.rstrip("\n") if isinstance(text, str) and "\n" not in text.rstrip("\n") else line
+    return line
 
 
 def piece(line: str) -> Piece | None:
@@ -58,6 +77,10 @@ def piece(line: str) -> Piece | None:
     if not line or "\n" in line:
         return None
     first = line[0]
+    if first == "{" or first.isdigit():
+        bare = unwrap(line)
+        if bare is not line:
+            return piece(bare) if bare else None
     if first in " \t":
         return Piece.CONTINUATION if line.strip() else None
     if first == "{" or first.isdigit() or _RECORD_KEY.match(line):  # JSON, timestamped, logfmt: whole records
@@ -81,7 +104,10 @@ def may_head(line: str) -> bool:
     """Whether a line that is no piece names an exception, as a logger's line over a trace does
     (`… console - TypeError: x`, then the frames): worth reading what follows it. Not a structured
     record (JSON, logfmt): those hold their trace in a field."""
-    if not line or "\n" in line or line[0] == "{" or ("Error" not in line and "Exception" not in line):
+    if not line or "\n" in line or ("Error" not in line and "Exception" not in line):
+        return False
+    line = unwrap(line)
+    if line[:1] == "{":
         return False
     return _RECORD_KEY.match(line) is None and _HEAD_INSIDE.search(line) is not None
 
