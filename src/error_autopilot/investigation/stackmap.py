@@ -146,8 +146,8 @@ def rank(
             if (aside := _not_written(frame, verdict, stack.language)) is not None:
                 _drop(notes, dropped, "runtime", aside[0], f"{where} {frame.function}: {aside[1]}")
                 continue
-            mapping = _by_content(frame, map_frame_explained(frame, index, stack.language), verdict, stack.language,
-                                  index, source_roots, grep, searched)  # fmt: skip
+            named = map_frame_explained(frame, index, stack.language, packages)
+            mapping = _by_content(frame, named, verdict, stack.language, index, source_roots, grep, searched)
             mapping, verdict = _followed(mapping, verdict, links, verdicts)
             if mapping.path is None:
                 _drop(notes, dropped, "own" if verdict.in_app else "library",
