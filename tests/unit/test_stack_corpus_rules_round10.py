@@ -87,3 +87,76 @@ def test_the_configured_go_package_never_overrides_a_longer_path_match() -> None
     frame = stack.primary.frames[0]
     mapping = map_frame_explained(frame, index_files(NATEST_FILES), "go", ["github.com/whyrusleeping/natest"])
     assert mapping.path == "natest-server/main.go"
+
+
+# go/gogs-gogs-2646: the nil git logger's methods run on a nil pointer; runUpdate used it before setting it up
+GOGS = """\
+remote: panic: runtime error: invalid memory address or nil pointer dereference
+remote: [signal 0xb code=0x1 addr=0x18 pc=0x61545b]
+remote:
+remote: goroutine 1 [running]:
+remote: github.com/gogits/gogs/modules/log.(*Logger).writerMsg(0x0, 0x0, 0x0, 0xc820259cb0, 0x21, 0x0, 0x0)
+remote:         /home/git/gopath/src/github.com/gogits/gogs/modules/log/log.go:197 +0x4b
+remote: github.com/gogits/gogs/modules/log.(*Logger).Trace(0x0, 0x1034ea0, 0x1d, 0x0, 0x0, 0x0)
+remote:         /home/git/gopath/src/github.com/gogits/gogs/modules/log/log.go:279 +0xd0
+remote: github.com/gogits/gogs/cmd.runUpdate(0xc820267b00)
+remote:         /home/git/gopath/src/github.com/gogits/gogs/cmd/update.go:33 +0x100
+remote: github.com/codegangsta/cli.Command.Run(0xf7e338, 0x6, 0x0, 0x0, 0x0, 0x0, 0x0, 0x1082e80, 0x2f, 0x1083000, ...)
+remote:         /home/git/gopath/src/github.com/codegangsta/cli/command.go:131 +0x1055
+"""
+GOGS_FILES = ["cmd/serve.go", "cmd/update.go", "modules/log/log.go", "modules/log/console.go", "main.go"]
+
+
+def test_a_method_called_on_a_nil_pointer_yields_to_the_caller_that_held_the_nil() -> None:
+    ranked = _ranked(GOGS, GOGS_FILES, ["github.com/gogits/gogs"])
+    assert [(c.path, c.function) for c in ranked[:2]] == [("cmd/update.go", "runUpdate"),
+                                                          ("modules/log/log.go", "writerMsg")]  # fmt: skip
+    assert "called a method on a nil pointer" in ranked[0].reason
+
+
+# go/asciimoo-wuzz-86: the status line was never set, and Layout calls its Update
+WUZZ = """\
+panic: runtime error: invalid memory address or nil pointer dereference
+[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x12e9b1a]
+
+goroutine 1 [running]:
+main.(*StatusLine).Update(0x0, 0xc42011a690, 0xc420016460)
+	/Users/akc/go/src/github.com/asciimoo/wuzz/status-line.go:31 +0x6a
+main.(*App).Layout(0xc420016460, 0xc4200f2090, 0xc4200d68e0, 0xc420049aa0)
+	/Users/akc/go/src/github.com/asciimoo/wuzz/wuzz.go:589 +0x3c9
+main.main()
+	/Users/akc/go/src/github.com/asciimoo/wuzz/wuzz.go:1616 +0x94f
+"""
+WUZZ_FILES = ["config/config.go", "status-line.go", "wuzz.go"]
+
+
+def test_the_nil_receivers_caller_in_package_main_comes_first() -> None:
+    ranked = _ranked(WUZZ, WUZZ_FILES, ["github.com/asciimoo/wuzz"])
+    assert [c.path for c in ranked[:2]] == ["wuzz.go", "status-line.go"]
+
+
+def test_a_receiver_that_is_not_nil_or_not_exact_or_another_panic_keeps_the_innermost_frame() -> None:
+    variants = {
+        "live receiver": WUZZ.replace("Update(0x0,", "Update(0xc420016460,"),
+        "Go 1.18+ inexact value": WUZZ.replace("Update(0x0,", "Update(0x0?,"),
+        "another panic": WUZZ.replace("invalid memory address or nil pointer dereference", "index out of range [2]"),
+        "plain function": WUZZ.replace("main.(*StatusLine).Update(0x0,", "main.update(0x0,"),
+    }
+    for name, trace in variants.items():
+        assert _ranked(trace, WUZZ_FILES, ["github.com/asciimoo/wuzz"])[0].path == "status-line.go", name
+
+
+def test_a_nil_receivers_caller_outside_the_service_leaves_the_first_place() -> None:
+    trace = GOGS.replace("github.com/gogits/gogs/cmd.runUpdate", "github.com/other/tool.runUpdate").replace(
+        "gogits/gogs/cmd/update.go", "other/tool/update.go"
+    )
+    assert _ranked(trace, GOGS_FILES, ["github.com/gogits/gogs"])[0].path == "modules/log/log.go"
+
+
+def test_the_nil_receivers_call_line_is_kept_as_evidence_other_frames_keep_their_position_line() -> None:
+    stack = parse_stacktrace(WUZZ)
+    assert stack is not None
+    first, second = stack.primary.frames[:2]
+    assert first.raw.splitlines() == ["main.(*StatusLine).Update(0x0, 0xc42011a690, 0xc420016460)",
+                                      "/Users/akc/go/src/github.com/asciimoo/wuzz/status-line.go:31 +0x6a"]  # fmt: skip
+    assert second.raw == "/Users/akc/go/src/github.com/asciimoo/wuzz/wuzz.go:589 +0x3c9"
