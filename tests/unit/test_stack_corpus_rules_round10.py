@@ -160,3 +160,71 @@ def test_the_nil_receivers_call_line_is_kept_as_evidence_other_frames_keep_their
     assert first.raw.splitlines() == ["main.(*StatusLine).Update(0x0, 0xc42011a690, 0xc420016460)",
                                       "/Users/akc/go/src/github.com/asciimoo/wuzz/status-line.go:31 +0x6a"]  # fmt: skip
     assert second.raw == "/Users/akc/go/src/github.com/asciimoo/wuzz/wuzz.go:589 +0x3c9"
+
+
+# python/inducer-relate-18: a Django debug page pasted from its summary, the traceback cut two frames in
+RELATE = """\
+Exception Value: 'restrict_to_same_tag'
+
+Exception Location:\tE:\\git-trial\\course\\relate-upstream\\course\\views.py in grant_exception_stage_3, line 767
+
+Environment:
+
+
+Request Method: POST
+Django Version: 1.8.1
+
+Traceback:
+File "d:\\Python27\\lib\\site-packages\\django\\core\\handlers\\base.py" in get_response
+  132.                     response = wrapped_callback(request, *callback_args, **callback_kwargs)
+File "E:\\git-trial\\course\\relate-upstream\\course\\utils.py" in wrapper
+"""
+
+# python/learningequality-ka-lite-2464: only the debug page's summary, no traceback at all
+KALITE = """\
+KeyError at /coachreports/table/
+
+'x_pos'
+
+Request Method:     GET
+Django Version:     1.5.1
+Exception Type:     KeyError
+Exception Value:    
+
+'x_pos'
+
+Exception Location:     /Users/cyril/w/fle/ka-lite/kalite/coachreports/views.py in <lambda>, line 236
+Python Executable:  /Users/cyril/.virtualenvs/kalite/bin/python
+"""  # noqa: W291
+
+
+def _frames(trace: str) -> list[tuple[str, str | None, int | None]]:
+    stack = parse_stacktrace(trace)
+    assert stack is not None and stack.language == "python"
+    return [(f.function, f.file, f.line) for f in stack.primary.frames]
+
+
+def test_the_debug_pages_exception_location_is_the_innermost_frame_a_cut_traceback_lacks() -> None:
+    assert _frames(RELATE)[0] == ("grant_exception_stage_3", "E:\\git-trial\\course\\relate-upstream\\course\\views.py",
+                                  767)  # fmt: skip
+    assert [f[0] for f in _frames(RELATE)] == ["grant_exception_stage_3", "wrapper", "get_response"]
+
+
+def test_the_exception_location_alone_is_a_one_frame_traceback() -> None:
+    stack = parse_stacktrace(KALITE)
+    assert stack is not None
+    assert stack.primary.type == "KeyError"
+    assert _frames(KALITE) == [("<lambda>", "/Users/cyril/w/fle/ka-lite/kalite/coachreports/views.py", 236)]
+    # Django 3.1+ writes the location `<file>, line <n>, in <function>`
+    newer = KALITE.replace("views.py in <lambda>, line 236", "views.py, line 236, in <lambda>")
+    assert _frames(newer) == _frames(KALITE)
+
+
+def test_an_exception_location_the_traceback_already_ends_on_adds_no_frame() -> None:
+    views = 'File "E:\\git-trial\\course\\relate-upstream\\course\\views.py" in grant_exception_stage_3\n'
+    whole = RELATE.replace('utils.py" in wrapper\n', f"utils.py\" in wrapper\n  40. return f()\n{views}  767. x = 1\n")
+    assert [f[0] for f in _frames(whole)] == ["grant_exception_stage_3", "wrapper", "get_response"]
+
+
+def test_prose_that_mentions_an_exception_location_is_no_frame() -> None:
+    assert parse_stacktrace("Exception Location: unknown, see the log above\n") is None
