@@ -220,6 +220,15 @@ def test_the_exception_location_alone_is_a_one_frame_traceback() -> None:
     assert _frames(newer) == _frames(KALITE)
 
 
+def test_the_debug_pages_summary_behind_a_shippers_prefix_is_read_the_same() -> None:
+    # no frame was pasted, so no prefix is learnt from frames: the labels are found behind it
+    for prefix in ("3|app  | ", "May 13 15:06:38 host app[7]: "):
+        prefixed = "\n".join(prefix + line for line in KALITE.splitlines())
+        stack = parse_stacktrace(prefixed)
+        assert stack is not None and stack.primary.type == "KeyError", prefix
+        assert _frames(prefixed) == _frames(KALITE), prefix
+
+
 def test_an_exception_location_the_traceback_already_ends_on_adds_no_frame() -> None:
     views = 'File "E:\\git-trial\\course\\relate-upstream\\course\\views.py" in grant_exception_stage_3\n'
     whole = RELATE.replace('utils.py" in wrapper\n', f"utils.py\" in wrapper\n  40. return f()\n{views}  767. x = 1\n")

@@ -59,15 +59,17 @@ _CHAIN = frozenset(
 _DJANGO_HEADER = re.compile(r"^\s*Traceback:\s*$")
 DJANGO_FILE = re.compile(r'^(?P<ind>\s*)File "(?P<file>[^"]+)" in (?P<fn>\S+)\s*$')
 _DJANGO_SOURCE = re.compile(r"^\s*(?P<line>\d{1,7})\.(?:\s|$)")
-_DJANGO_TYPE = re.compile(r"^\s*Exception Type:\s+(?P<type>\S+)(?: at \S*)?\s*$")
+# The summary's labelled lines may sit behind a shipper's prefix that `strip_line_prefix` cannot learn when no
+# frame was pasted: up to 200 characters before the label are passed over.
+_DJANGO_TYPE = re.compile(r"^.{0,200}?Exception Type:\s+(?P<type>\S+)(?: at \S*)?\s*$")
 # Its HTML page, copied as text, sums the error up above the traceback, which reporters often cut: the
 # innermost frame as `Exception Location: <file> in <function>, line <n>` (`<file>, line <n>, in <function>`
 # since Django 3.1; `lastframe`, the traceback's last frame, in django/views/debug.py and technical_500.html).
 _DJANGO_LOCATION = re.compile(
-    r"^\s*Exception Location:\s+(?P<file>\S.*?)(?: in (?P<fn>[\w<>.]+), line (?P<line>\d{1,7})"
+    r"^.{0,200}?Exception Location:\s+(?P<file>\S.*?)(?: in (?P<fn>[\w<>.]+), line (?P<line>\d{1,7})"
     r"|, line (?P<line2>\d{1,7}), in (?P<fn2>[\w<>.]+))\s*$"
 )
-_DJANGO_VALUE = re.compile(r"^\s*Exception Value: ?(?P<msg>.*)$")
+_DJANGO_VALUE = re.compile(r"^.{0,200}?Exception Value: ?(?P<msg>.*)$")
 _KEYWORDS = frozenset(keyword.kwlist)
 _STDLIB = re.compile(r"/lib/python\d[\d.]*/|/lib/pypy[\d.]*/")
 _DEPLOY_ROOT = re.compile(r"^/?(?:usr/src/app|usr/app|app|srv|code|workspace|home/[^/]+|opt/[^/]+)/(?:src/)?")
@@ -152,7 +154,7 @@ def from_django(lines: list[str]) -> list[str]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        if located and _DJANGO_LOCATION.match(line):
+        if located and "Exception Location:" in line and _DJANGO_LOCATION.match(line):
             pass
         elif _DJANGO_HEADER.match(line):
             out.append("Traceback (most recent call last):")
