@@ -122,7 +122,11 @@ def _shared(path: str, hint: Sequence[str], *, compiled: bool, any_ext: bool = F
     return n
 
 
-def _choose(candidates: list[str], hint: str, *, compiled: bool = False, any_ext: bool = False) -> Mapping:
+def _choose(
+    candidates: list[str], hint: str, *, compiled: bool = False, any_ext: bool = False, below: str | None = None
+) -> Mapping:
+    """The candidate sharing most trailing segments with `hint`; among ties `below` (the path below the
+    configured Go package, which is a repository path), then the one sharing most of the hint's words."""
     if not candidates:
         return Mapping(None, note="no file of that name in the repository")
     parts = [p for p in hint.strip("/").split("/") if p][::-1]
@@ -144,6 +148,9 @@ def _choose(candidates: list[str], hint: str, *, compiled: bool = False, any_ext
             others = tuple(c for c in tied if c != exact[0])[:3]
             return Mapping(exact[0], best, others, note="the committed build output the frame names")
         tied = source or tied
+    if below in tied and len(tied) > 1:
+        others = tuple(c for c in tied if c != below)[:3]
+        return Mapping(below, best, note=f"the path below the configured Go package; not {', '.join(others)}")
     if len(tied) > 1:  # more of the hint's words in the path: `Acme.Orders.Api/` for namespace `Acme.Orders.Api`
         words = set(re.split(r"[/._-]", hint.lower()))
         overlap = {c: len(words.intersection(re.split(r"[/._-]", c.lower()))) for c in tied}
@@ -175,8 +182,11 @@ def _jvm_hint(frame: Frame, name: str | None, language: Language | None) -> tupl
     return names, "/".join(package.split(".")) if package else ""
 
 
-def map_frame_explained(frame: Frame, index: dict[str, list[str]], language: Language | None = None) -> Mapping:
-    """The repository file of a frame, how well it matched, and the alternatives when it is ambiguous."""
+def map_frame_explained(
+    frame: Frame, index: dict[str, list[str]], language: Language | None = None, packages: Sequence[str] = ()
+) -> Mapping:
+    """The repository file of a frame, how well it matched, and the alternatives when it is ambiguous;
+    `packages` (the service's configured ones) settle a tie between Go files (`_below_go_package`)."""
     raw = frame.file or ""
     path = _clean(raw)
     if raw and path is None and not raw.startswith("<") and raw not in ("native", "Unknown Source"):
@@ -205,7 +215,20 @@ def map_frame_explained(frame: Frame, index: dict[str, list[str]], language: Lan
         if mapping.segments < 2 and (by_class := _class_file(frame, index)) is not None:
             return by_class
         return mapping
-    return _choose(found, hint, compiled=compiled)
+    return _choose(found, hint, compiled=compiled, below=_below_go_package(hint, packages))
+
+
+def _below_go_package(hint: str, packages: Sequence[str]) -> str | None:
+    """The part of a Go file's GOPATH or module-cache path below a configured package: a package's import
+    path is its module's path joined with the package's directory in the module (go.dev/ref/mod,
+    "Modules, packages, and versions"; GOPATH: `$GOPATH/src/<import path>`), so below the configured
+    module path lies the path in the repository (`github.com/whyrusleeping/natest/main.go` → `main.go`)."""
+    if not hint.endswith(".go"):
+        return None
+    for pkg in sorted((p.strip("/") for p in packages if p.strip("/")), key=len, reverse=True):
+        if hint.startswith(pkg + "/"):
+            return hint[len(pkg) + 1 :]
+    return None
 
 
 # The root of an installed package: npm unpacks a package's tarball, made from the folder holding its

@@ -1,6 +1,7 @@
 """Which own frames of a ranking come first: the innermost own frame, unless the runtime says it is not where
-the failure happened (a Go recover handler, an inlined Go frame), or the trace or the project's layout says
-it was handed what it failed on; then the caller it was handed it by, with a reason on both.
+the failure happened (a Go recover handler, a method run on a nil pointer, an inlined Go frame), or the trace
+or the project's layout says it was handed what it failed on; then the caller it was handed it by, with a
+reason on both.
 
 Split from `stackmap` (the scoring of every frame): these rules decide only the order of the first two,
 and each is measured on the real-world corpus (`tests/fixtures/realworld/README.md`, the ablations).
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from error_autopilot.domain.stack import Frame, StackTrace
+from error_autopilot.incidents.stackparse.go import NIL_RECEIVER
 
 if TYPE_CHECKING:  # the candidates `stackmap` builds; it imports this module, not the other way round
     from error_autopilot.investigation.stackmap import Candidate
@@ -23,10 +25,15 @@ def lead(
     stack: StackTrace, by_key: dict[tuple[str, str], Candidate], anchor: tuple[str, str],
     own_keys: dict[int, tuple[str, str]],
 ) -> list[Candidate]:  # fmt: skip
-    """The candidates that come first, whatever their scores: when the innermost own frame is a Go recover
+    """The candidates that come first, whatever their scores: when the innermost own frame is a Go method
+    called on a nil pointer, the own frame that called it, then the method; when it is a Go recover
     handler, the frame that panicked, then the handler; otherwise the innermost own frame, then its caller
     when the compiler inlined it, or the own frame a weaker signal points at (`_runner_up`)."""
     first = by_key[anchor]
+    if (caller := _nil_receivers_caller(stack, first, own_keys)) is not None and by_key[caller] is not first:
+        by_key[caller].reasons.insert(0, _NIL_CALLER)
+        first.reasons.append("a method called on a nil pointer (its receiver printed `0x0`): the caller comes first")
+        return [by_key[caller], first]
     if (panicked := _panicked_below(stack, first, own_keys)) is not None:
         key, there = panicked
         if (caller := _inlined_leaf_caller(stack, by_key[key], own_keys)) is not None:
@@ -103,6 +110,30 @@ def _panicked_below(
         return None
     below = next((own_keys[id(f)] for f in frames[panic_at + 1 :] if id(f) in own_keys), None)
     return None if below is None else (below, _PANICKED)
+
+
+_NIL_CALLER = "called a method on a nil pointer: the first own frame above the frames whose receiver is `0x0`"
+_NIL_DEREFERENCE = "nil pointer dereference"
+
+
+def _nil_receivers_caller(
+    stack: StackTrace, first: Candidate, own_keys: dict[int, tuple[str, str]]
+) -> tuple[str, str] | None:
+    """The key of the own frame that called a method on a nil pointer, when the innermost own frame is that
+    method and the panic is the nil dereference: Go's traceback prints a method's receiver as its first
+    argument (runtime/traceback.go), `(*Logger).Trace(0x0, …)`, and a method may be called on a nil pointer
+    (Go spec, "Method values": the receiver is only dereferenced where the method does so). The method
+    failed on the nil its caller held; the fix makes the caller hold a value (gogs/gogs, asciimoo/wuzz).
+    Frames above that are themselves called on nil are passed over; a caller outside the service's code
+    leaves the first place where it is."""
+    if stack.language != "go" or (found := _frames_around(stack, first)) is None:
+        return None
+    frames, at = found
+    exc = next(e for e in stack.exceptions if e.frames is frames)
+    if _NIL_DEREFERENCE not in exc.message or not NIL_RECEIVER.search(first.frame.raw):
+        return None
+    above = next((f for f in frames[at + 1 :] if not NIL_RECEIVER.search(f.raw)), None)
+    return None if above is None else own_keys.get(id(above))
 
 
 def _frames_around(stack: StackTrace, first: Candidate) -> tuple[tuple[Frame, ...], int] | None:

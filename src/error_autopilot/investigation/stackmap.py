@@ -121,8 +121,9 @@ def rank(
     A rule may put another candidate first only on strong evidence, meaning a behaviour the runtime or
     library documents, shown by the trace itself, that nets at least two wins on the tuning corpus from
     at least two repositories and rarely fires where it does not help (the ablation in
-    `tests/fixtures/realworld/README.md`). One does: a Go recover handler above the runtime's `panic` yields
-    to the frame that panicked (an inlined Go frame's caller, 2 wins and 3 losses, only comes second).
+    `tests/fixtures/realworld/README.md`). Two do: a Go recover handler above the runtime's `panic` yields
+    to the frame that panicked, and a Go method called on a nil pointer (receiver printed `0x0`) yields to
+    the own frame that called it (an inlined Go frame's caller, 2 wins and 3 losses, only comes second).
     Weaker signals that the innermost own frame was handed what it failed on choose the second, with a reason on both
     (`runnerup.lead`)."""
     index, links = index_files(files), resolve_links(symlinks or {}, files)
@@ -146,8 +147,8 @@ def rank(
             if (aside := _not_written(frame, verdict, stack.language)) is not None:
                 _drop(notes, dropped, "runtime", aside[0], f"{where} {frame.function}: {aside[1]}")
                 continue
-            mapping = _by_content(frame, map_frame_explained(frame, index, stack.language), verdict, stack.language,
-                                  index, source_roots, grep, searched)  # fmt: skip
+            named = map_frame_explained(frame, index, stack.language, packages)
+            mapping = _by_content(frame, named, verdict, stack.language, index, source_roots, grep, searched)
             mapping, verdict = _followed(mapping, verdict, links, verdicts)
             if mapping.path is None:
                 _drop(notes, dropped, "own" if verdict.in_app else "library",

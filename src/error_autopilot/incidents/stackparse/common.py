@@ -60,6 +60,13 @@ def _go_stdlib(module: str) -> bool:
     return "." not in first and first not in ("main", "_")
 
 
+def _go_vendored(module: str, packages: Sequence[str]) -> bool:
+    """A Go package path that passes through a `vendor/` folder: one after the configured package it lies
+    in, never a `vendor` segment of the configured path itself (a repository named `vendor`)."""
+    rest = next((module[len(p.rstrip("/")) :] for p in packages if p and _under(module, p.rstrip("/"))), module)
+    return "/vendor/" in rest
+
+
 def _go_local(module: str | None) -> bool:
     """A package the go command built from a directory outside GOPATH and modules (a relative import,
     `./commands`): it names it `_` and the directory (cmd/go `dirToImportPath`, `_/home/me/app/commands`),
@@ -110,6 +117,8 @@ class InApp:
         best: _Hit | None = None
         for marker in _LIBRARY_PATHS.get(self.language, ()):
             at = path.rfind(marker)
+            if at >= 0 and self._inside_package(path, at, marker):
+                continue
             if at >= 0 and (best is None or at > best.weight):
                 best = _Hit(f"library path ({marker.strip('/ ')})", by_module=False, weight=at,
                             runtime=marker in _RUNTIME_PATHS)  # fmt: skip
@@ -118,7 +127,7 @@ class InApp:
         if module is None:
             return None
         if self.language == "go":
-            if "/vendor/" in module:
+            if _go_vendored(module, self.packages):
                 return _Hit("vendored package", by_module=True, weight=len(module))
             if _go_stdlib(module):
                 return _Hit("Go standard library", by_module=True, weight=len(module), runtime=True)
@@ -136,7 +145,7 @@ class InApp:
         if self.language == "go" and _go_local(module):
             return _Hit("Go package built from a local directory (`_/…`): the program's own code", by_module=True,
                         weight=len(module or ""))  # fmt: skip
-        if module and not (self.language == "go" and "/vendor/" in module):  # vendored: the path decides
+        if module and not (self.language == "go" and _go_vendored(module, self.packages)):  # the path decides
             matches = [p for p in self.packages if p and _under(module, p)]
             if matches:
                 longest = max(matches, key=len)
@@ -153,6 +162,22 @@ class InApp:
             if at >= 0 and (best is None or at > best.weight):
                 best = _Hit(f"under configured source root {root}", by_module=False, weight=at, root=True)
         return best
+
+    def _inside_package(self, path: str, at: int, marker: str) -> bool:
+        """The Go library marker found at `at` is a segment of a configured package's own path
+        (`github.com/kardianos/vendor/rewrite/…` with `github.com/kardianos/vendor` configured), not a
+        `vendor/` folder below it: a vendor directory holds other import paths under the module's root
+        (cmd/go "Vendor Directories"), so only a `vendor/` after the configured path is one."""
+        if self.language != "go" or marker != "/vendor/":
+            return False
+        for pkg in self.packages:
+            form = pkg.strip("/") + "/"
+            start = path.find(form)
+            while start >= 0:
+                if start <= at + 1 < start + len(form):
+                    return True
+                start = path.find(form, start + 1)
+        return False
 
     def classify(self, module: str | None, file: str | None) -> Verdict:
         """The verdict on one frame, with its reason."""

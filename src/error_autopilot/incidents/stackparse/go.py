@@ -31,6 +31,10 @@ _FILE = re.compile(  # indented by the runtime; pastes often lose the tab
     r"^\s*(?P<file>\S[^:]*\.(?:go|s)):(?P<line>\d+)(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$"
 )
 _MAJOR_VERSION = re.compile(r"^v\d+$")
+# A method's receiver is the first argument the traceback prints (runtime/traceback.go `printArgs`; a value it
+# could not read exactly carries `?` since Go 1.18): `(*Logger).Trace(0x0, …)` ran on a nil pointer. The
+# position line does not say so, so such a frame keeps its call line in `raw`, above the position.
+NIL_RECEIVER = re.compile(r"\.\(\*[^()]+\)\.[\w.]+\(0x0[,)]")
 # apimachinery's logPanic: `Observed a panic: "invalid memory address…" (runtime error: …)`, behind klog's prefix
 OBSERVED = re.compile(r"(?:Observed a panic|Recovered from panic):? (?P<msg>.*?)\s*$")  # the wording changed once
 
@@ -89,16 +93,18 @@ def _panics(lines: list[str], in_app: InApp) -> list[ExceptionBuilder]:
 
 def _add_frames(exc: ExceptionBuilder, body: list[str]) -> None:
     call: tuple[str, str] | None = None
+    nil_receiver = ""  # the call line, when it shows a method called on a nil pointer
     for line in body:
         if line.lstrip().startswith("created by "):  # the goroutine's creator: not on its stack
             break
         if f := _FILE.match(line):
             function, module = (call[1], call[0]) if call else (UNNAMED, None)
-            exc.add_frame(function, module, f["file"], to_int(f["line"]), line)
-            call = None
+            raw = f"{nil_receiver.strip()[:200]}\n{line.strip()}" if nil_receiver else line  # within the cap
+            exc.add_frame(function, module, f["file"], to_int(f["line"]), raw)
+            call, nil_receiver = None, ""
         elif (m := _CALL.match(line)) and not PANIC.match(line):
-            call = split_qualified(m["qual"])
+            call, nil_receiver = split_qualified(m["qual"]), line if NIL_RECEIVER.search(line) else ""
         elif not line.strip() and exc.frames:
             break
         else:
-            call = None
+            call, nil_receiver = None, ""

@@ -59,8 +59,17 @@ _CHAIN = frozenset(
 _DJANGO_HEADER = re.compile(r"^\s*Traceback:\s*$")
 DJANGO_FILE = re.compile(r'^(?P<ind>\s*)File "(?P<file>[^"]+)" in (?P<fn>\S+)\s*$')
 _DJANGO_SOURCE = re.compile(r"^\s*(?P<line>\d{1,7})\.(?:\s|$)")
-_DJANGO_TYPE = re.compile(r"^\s*Exception Type: (?P<type>\S+)(?: at \S*)?\s*$")
-_DJANGO_VALUE = re.compile(r"^\s*Exception Value: ?(?P<msg>.*)$")
+# The summary's labelled lines may sit behind a shipper's prefix that `strip_line_prefix` cannot learn when no
+# frame was pasted: up to 200 characters before the label are passed over.
+_DJANGO_TYPE = re.compile(r"^.{0,200}?Exception Type:\s+(?P<type>\S+)(?: at \S*)?\s*$")
+# Its HTML page, copied as text, sums the error up above the traceback, which reporters often cut: the
+# innermost frame as `Exception Location: <file> in <function>, line <n>` (`<file>, line <n>, in <function>`
+# since Django 3.1; `lastframe`, the traceback's last frame, in django/views/debug.py and technical_500.html).
+_DJANGO_LOCATION = re.compile(
+    r"^.{0,200}?Exception Location:\s+(?P<file>\S.*?)(?: in (?P<fn>[\w<>.]+), line (?P<line>\d{1,7})"
+    r"|, line (?P<line2>\d{1,7}), in (?P<fn2>[\w<>.]+))\s*$"
+)
+_DJANGO_VALUE = re.compile(r"^.{0,200}?Exception Value: ?(?P<msg>.*)$")
 _KEYWORDS = frozenset(keyword.kwlist)
 _STDLIB = re.compile(r"/lib/python\d[\d.]*/|/lib/pypy[\d.]*/")
 _DEPLOY_ROOT = re.compile(r"^/?(?:usr/src/app|usr/app|app|srv|code|workspace|home/[^/]+|opt/[^/]+)/(?:src/)?")
@@ -134,15 +143,20 @@ def _drawing_follows(drawn: str, at: int, separators: list[int]) -> bool:
 
 
 def from_django(lines: list[str]) -> list[str]:
-    """Django's plain-text traceback rewritten as CPython prints one; other lines unchanged."""
-    if not any('" in ' in line and DJANGO_FILE.match(line) for line in lines[:2000]):
+    """Django's plain-text traceback rewritten as CPython prints one, its `Exception Location` the innermost
+    frame where the pasted traceback stops short of it (or was not pasted); other lines unchanged."""
+    located = [m for line in lines[:2000] if "Exception Location:" in line and (m := _DJANGO_LOCATION.match(line))]
+    if not located and not any('" in ' in line and DJANGO_FILE.match(line) for line in lines[:2000]):
         return lines
     out: list[str] = []
     exc_type: str | None = None
+    raised = ""  # the exception line written for the page's `Exception Type`/`Exception Value`
     i = 0
     while i < len(lines):
         line = lines[i]
-        if _DJANGO_HEADER.match(line):
+        if located and "Exception Location:" in line and _DJANGO_LOCATION.match(line):
+            pass
+        elif _DJANGO_HEADER.match(line):
             out.append("Traceback (most recent call last):")
         elif m := DJANGO_FILE.match(line):
             nxt = lines[i + 1] if i + 1 < len(lines) else ""
@@ -153,14 +167,30 @@ def from_django(lines: list[str]) -> list[str]:
         elif m := _DJANGO_TYPE.match(line):
             exc_type = m["type"]
         elif exc_type and (m := _DJANGO_VALUE.match(line)):
-            out.extend((f"{exc_type}: {m['msg']}", ""))  # the request dump below is no part of the message
+            raised = f"{exc_type}: {m['msg']}".rstrip()
+            out.extend((raised, ""))  # the request dump below is no part of the message
             exc_type = None
         else:
             out.append(line)
         i += 1
     if exc_type:
+        raised = exc_type
         out.append(exc_type)
-    return out
+    return _with_location(out, located[-1], raised) if located else out
+
+
+def _with_location(out: list[str], located: re.Match[str], raised: str) -> list[str]:
+    """The page's `Exception Location` as the innermost frame: after the last frame of a traceback that stops
+    before it, or as a one-frame traceback of its own when none was pasted."""
+    file, function = located["file"], located["fn"] or located["fn2"]
+    frame = f'  File "{file}", line {located["line"] or located["line2"]}, in {function}'
+    at = next((n for n in range(len(out) - 1, -1, -1) if FILE.match(out[n])), None)
+    if at is None:
+        return [*out, "Traceback (most recent call last):", frame, raised or "Exception"]
+    last = FILE.match(out[at])
+    if last is not None and (last["file"], last["fn"]) == (file, function):
+        return out
+    return [*out[: at + 1], frame, *out[at + 1 :]]
 
 
 # Rich's traceback (`rich.traceback`, which Typer and many CLIs install): each exception's frames in a box titled
