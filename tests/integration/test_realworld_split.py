@@ -12,9 +12,10 @@ from tests.support.corpus import Outcome, by_ecosystem, load_cases, run_corpus, 
 pytestmark = pytest.mark.timeout(600)
 
 CASES = load_cases()[::4]
-# measured: 56 of 75 cases name a fixed file first (whole traces: 66 of 75); one case's worth below. Two cases
-# plan no incident: their trace follows a WARNING/INFO record it was logged with, and so is no error.
-FLOOR = 0.733
+# measured: 68 of 80 cases name a fixed file first (whole traces: 71 of 80); one case's worth below. Some plan no
+# incident: their trace follows the WARN/INFO record it was logged with, and so is no error (whole, the corpus
+# pushes each with `level="error"`).
+FLOOR = 0.837
 
 
 @pytest.fixture(scope="module")
