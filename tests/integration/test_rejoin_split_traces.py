@@ -190,3 +190,19 @@ def test_a_secret_only_the_read_around_brought_is_never_in_the_plan(tmp_path: Pa
     text = result.model_dump_json()
     assert TOKEN not in text and TOKEN[4:20] not in text
     assert "invoice_total" in text  # the frames did arrive
+
+
+def test_the_read_around_names_a_hostile_stream_exactly(tmp_path: Path) -> None:
+    """Label values with quotes, backslashes and a newline are escaped into the stream selector, not pasted:
+    the read finds that stream's lines, and no other stream's."""
+    loki = _Loki()
+    hostile = {"service_name": "users", "env": "prod", "pod": 'api-"7"\\x\n} |= "'}
+    for i, text in enumerate(JVM):
+        loki.server.push(hostile, NOW_NS - 60 * SECOND + i * MICRO, text)
+    other = {**hostile, "pod": "api-8"}
+    loki.server.push(other, NOW_NS - 60 * SECOND + 2 * MICRO, "\tat evil.Injected.frame(X.java:1)")
+    result = _plan(loki, tmp_path)
+    [planned] = result.incidents
+    assert planned.incident.stack is not None
+    assert [f.function for f in planned.incident.stack.primary.frames][:2] == ["displayName", "get"]
+    assert "Injected" not in result.model_dump_json()

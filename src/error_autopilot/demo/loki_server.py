@@ -46,12 +46,27 @@ class _Query:
     filters: list[tuple[str, str]]
 
 
+def _closing_brace(text: str) -> int:
+    """Where the stream selector ends: the first `}` outside a quoted label value (a value may hold one)."""
+    quoted = escaped = False
+    for i, ch in enumerate(text):
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == "}" and not quoted:
+            return i
+    raise ValueError("parse error at line 1, col 1: syntax error: unexpected end of input, expecting }")
+
+
 def parse_logql(query: str) -> _Query:
     """Parse the supported subset; ValueError carries Loki's style of message."""
     text = query.strip()
     if not text.startswith("{") or "}" not in text:
         raise ValueError("parse error at line 1, col 1: syntax error: unexpected IDENTIFIER")
-    end = text.index("}")
+    end = _closing_brace(text)
     body, rest = text[1:end], text[end + 1 :]
     matchers: list[tuple[str, str, str]] = []
     pos = 0
@@ -87,8 +102,10 @@ def parse_logql(query: str) -> _Query:
 def _matches(q: _Query, labels: dict[str, str], line: str) -> bool:
     for name, op, value in q.matchers:
         actual = labels.get(name, "")
-        ok = {"=": actual == value, "!=": actual != value,
-              "=~": re.fullmatch(value, actual) is not None, "!~": re.fullmatch(value, actual) is None}[op]  # fmt: skip
+        if op in ("=", "!="):  # a literal, never compiled: a value may hold what a regex would refuse
+            ok = (actual == value) == (op == "=")
+        else:
+            ok = (re.fullmatch(value, actual) is not None) == (op == "=~")
         if not ok:
             return False
     for op, value in q.filters:
