@@ -65,6 +65,16 @@ CHAINED = [
     "ghp_OsgquBXbenoyMAERIm7uf3B7ZoIQpYrQWYNy wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY1",
     "password=hunter2-Xy9 and Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig",
 ]
+# an assignment's word found only once the text is lowered, or lowered to more letters than it has (`İ`)
+LOWERED = [
+    "PASSWORD=Hunter2Xy9Q",
+    "\u212aey=AbC123dEf456gHi789",  # KELVIN SIGN lowers to `k`
+    "İ SİD=AbC123dEf456gHi789 İ",
+    "passİ=AbC123dEf456gHi789",
+    "İpassword=AbC123dEf456gHi789",
+    "ΣΑΣ client_secret: AbC123dEf456gHi789 ΣΑΣ",
+    '{"apiKey": "AbC123dEf456gHi789"} İ',
+]
 
 
 @pytest.mark.parametrize("name", ["corpus.json", "generated.json", "holdout.json"])
@@ -78,7 +88,7 @@ def test_redact_equals_the_rules_one_by_one_on_the_corpora(name: str) -> None:
 
 def test_redact_equals_the_rules_one_by_one_on_hostile_texts() -> None:
     redactor = Redactor()
-    for text in HOSTILE + CHAINED + HOSTILE:
+    for text in HOSTILE + CHAINED + LOWERED + HOSTILE:
         assert redactor.redact(text) == _one_by_one(redactor, text), text
 
 

@@ -17,9 +17,9 @@ from error_autopilot.redaction.secret_names import is_secret_value, key_class
 # keys that contain a secret word; the key's words decide whether its value is a secret; only then is the
 # value matched, at the quoting level the key was written at (`"k": "v"`, `\"k\": \"v\"`, `'k': 'v'`, `k=v`).
 
-_KEYWORD = re.compile(
-    r"pass|pw|secret|token|key|credential|auth|sig|private|sess|sid|cookie"
-)  # searched in lowercased text
+# a key holds one of these words, in lowercased text: a text with none holds no assignment (the Redactor skips it)
+KEYWORDS = ("pass", "pw", "secret", "token", "key", "credential", "auth", "sig", "private", "sess", "sid", "cookie")
+_KEYWORD = re.compile("|".join(KEYWORDS))
 _KEY_HEAD = re.compile(r"[\w.\-]*$")  # searched in the 41 characters before a secret word
 _KEY_TAIL = re.compile(r"[\w.\-]{0,41}")
 _KEY_RUN = re.compile(r"[\w.\-]*")

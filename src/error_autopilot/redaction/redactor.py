@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from error_autopilot.redaction.assignments import (
+    KEYWORDS,
     named_secret,
     redact_assignments,
     redact_cli_options,
@@ -73,7 +74,9 @@ class Redactor:
             _Step("vendor-token", substitute_vendor_tokens, redact_vendor_tokens, VENDOR_HINTS),
             *map(_Step.of, (HEX_KEYS, VAULT_LEGACY, AWS_PAIR, GO_DSN, URL_CODE, CLI_FLAG)),
             _Step.always("cli-flag", redact_cli_options),
-            _Step.always("assignment", redact_assignments),
+            # its words are looked for in the text lowered as the step lowers it (a word has no letter that
+            # lowers to two, and none ends in the `i` of `İ`, the one that does: see redact_assignments)
+            _Step("assignment", redact_assignments, redact_assignments, KEYWORDS, fold=True),
             _Step.always("assignment", redact_name_value_pairs),
             _Step.of(EMAIL),
             _Step.always("card-number", redact_cards),
