@@ -70,12 +70,13 @@ def _get(data: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
         value = data.get(key)
         if value is not None and value != "":
             return value
-        if "." in key:  # nested spelling: {"error": {"stack": ...}}
-            node: Any = data
-            for part in key.split("."):
-                node = node.get(part) if isinstance(node, dict) else None
-            if node is not None and node != "":
-                return node
+        if "." in key and isinstance(data, dict):  # nested spelling: {"error": {"stack": ...}}
+            node: Any = data.get(key.partition(".")[0])
+            if isinstance(node, dict):  # most lines have no object there: the key is not split
+                for part in key.split(".")[1:]:
+                    node = node.get(part) if isinstance(node, dict) else None
+                if node is not None and node != "":
+                    return node
     return None
 
 

@@ -113,9 +113,11 @@ def redact_name_value_pairs(text: str) -> str:
 
 def named_secret(pair: dict[Any, Any]) -> str | None:
     """The key holding a secret in a decoded name/value pair, or None."""
-    names = [v for k, v in pair.items() if isinstance(k, str) and isinstance(v, str) and _NAME_FIELD.fullmatch(k)]
     values = [k for k, v in pair.items() if isinstance(k, str) and isinstance(v, str) and _VALUE_FIELD.fullmatch(k)]
-    if len(names) != 1 or len(values) != 1:
+    if len(values) != 1:  # most objects have no value field: their names are not looked for
+        return None
+    names = [v for k, v in pair.items() if isinstance(k, str) and isinstance(v, str) and _NAME_FIELD.fullmatch(k)]
+    if len(names) != 1:
         return None
     kind = key_class(names[0])
     return values[0] if kind is not None and is_secret_value(pair[values[0]], kind) else None

@@ -66,6 +66,7 @@ class Redactor:
         # short field values found to hold no secret: levels, logger, thread and host names repeat on most JSON
         # lines, and each was some 30 us of rules (only clean ones are kept, so no secret stays in memory)
         self._clean: set[str] = set()
+        self._kinds: dict[str, str | None] = {}
         # a pattern's hints stand beside it so that `redact` lowers a text once for all the patterns that look
         # for theirs case-insensitively, not once each (some 30 a text, on every line parsed in full)
         self._steps: tuple[_Step, ...] = (
@@ -159,7 +160,7 @@ class Redactor:
             out: dict[Any, Any] = {}
             held = named_secret(value)
             for key, item in value.items():
-                kind = key_class(key) if isinstance(key, str) else None
+                kind = self._key_class(key) if isinstance(key, str) else None
                 if key == held or (
                     kind is not None and isinstance(item, str | int) and is_secret_value(str(item), kind)
                 ):
@@ -168,6 +169,17 @@ class Redactor:
                     out[key] = self.redact_tree(item)
             return out
         return value
+
+    def _key_class(self, key: str) -> str | None:
+        """`key_class` of a JSON key, remembered: a line's keys are its logger's, the same on every line, and
+        the output keeps every key as it is anyway."""
+        kinds = self._kinds
+        if key in kinds:
+            return kinds[key]
+        if len(kinds) >= _LABEL_CACHE:
+            kinds.clear()
+        kind = kinds[key] = key_class(key)
+        return kind
 
     def _redact_value(self, text: str) -> str:
         """`redact` of a decoded value, remembering the short ones that hold no secret."""
