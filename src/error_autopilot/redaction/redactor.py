@@ -90,46 +90,31 @@ class Redactor:
     def redact(self, text: str) -> str:
         """Text with every recognised secret replaced."""
         # which hints the text holds, found in one pass, picks the steps to run from a table: testing each
-        # step's hints in turn was some 17 us a text, and the issuers' gate 10 more. Until a rule replaces
-        # something the text is the one the hints were found in, so the steps run are exactly those the
-        # step-by-step test would run; after that, the rest are tested on the new text one by one
+        # step's hints in turn was some 17 us a text, and the issuers' gate 10 more. The steps after one that
+        # replaced something are picked again by the hints of the text it left, as a test per step would
+        first = 0
+        while True:
+            for index, rule in self._plan(text):
+                if index >= first and (changed := rule(text)) is not text:
+                    text, first = changed, index + 1
+                    break
+            else:
+                return text
+
+    def _plan(self, text: str) -> tuple[tuple[int, Rule], ...]:
+        """The steps `text` needs by the hints it holds, in order, with their indices."""
         found = (self._hints.found(text), self._folded.found(text.lower()))
         plan = self._plans.get(found)
         if plan is None:
             if len(self._plans) >= _PLAN_CACHE:
                 self._plans.clear()
-            plan = self._plans[found] = self._plan(*found)
-        for index, rule in plan:
-            changed = rule(text)
-            if changed is not text:
-                return self._redact_from(changed, index + 1)
-        return text
-
-    def _plan(self, found: frozenset[str], folded: frozenset[str]) -> tuple[tuple[int, Rule], ...]:
-        """The steps a text holding these hints needs, in order, with their indices."""
-        return tuple(
-            (index, step.rule)
-            for index, step in enumerate(self._steps)
-            if not step.hints or not (folded if step.fold else found).isdisjoint(step.hints)
-        )
-
-    def _redact_from(self, text: str, first: int) -> str:
-        """`redact` from step `first` on, each step's hints tested on the text as the steps before left it."""
-        lower: str | None = None
-        for _, rule, _, hints, fold in self._steps[first:]:
-            if hints:
-                if fold:
-                    if lower is None:
-                        lower = text.lower()
-                    haystack = lower
-                else:
-                    haystack = text
-                if not any(map(haystack.__contains__, hints)):  # map: the loop runs in C
-                    continue
-            changed = rule(text)
-            if changed is not text:  # a rule that replaced something: its text is lowered again if asked
-                text, lower = changed, None
-        return text
+            hints, folded = found
+            plan = self._plans[found] = tuple(
+                (index, step.rule)
+                for index, step in enumerate(self._steps)
+                if not step.hints or not (folded if step.fold else hints).isdisjoint(step.hints)
+            )
+        return plan
 
     @property
     def rules(self) -> tuple[tuple[str, Rule], ...]:
