@@ -25,6 +25,7 @@ def main() -> int:
         "investigation": investigation.run(),
         "redaction": redaction.run(),
         "corpus": corpus.run(),
+        "corpus_split": corpus.run(split=True),
         **{f"corpus_{name}": corpus.run(root) for name, root in corpus.held_out().items()},
         "startup": startup.run(),
         "blame": blame.run(),
@@ -67,6 +68,9 @@ def main() -> int:
         f"locations: {c['by_ecosystem']['all']['file_top1']:.0%} file top-1 vs "
         f"{c['by_ecosystem']['all']['baseline_file_top1']:.0%} innermost own frame on {c['cases']} real traces "
         f"→ {c['ratio_file_top1_vs_baseline']}× the baseline\n{c['table']}\n"
+        f"split:      the same traces shipped one line per entry (no multiline stage, default line filter): "
+        f"{figures['corpus_split']['by_ecosystem']['all']['file_top1']:.0%} file top-1 once rejoined\n"
+        f"{figures['corpus_split'].pop('table')}\n"
         f"startup:    --version {s['version_s']:.2f}s, --help {s['help_s']:.2f}s, check {s['check_s']:.2f}s vs "
         f"python -c pass {s['python_pass_s']:.3f}s (best of {startup.ROUNDS}) → {s['ratio_version_vs_python']:.0f}×, "
         f"{s['ratio_help_vs_python']:.0f}×, {s['ratio_check_vs_python']:.0f}×; target --version < "

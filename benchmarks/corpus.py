@@ -28,13 +28,15 @@ def held_out() -> dict[str, Path]:
     return {name: root for name, root in HELD_OUT_SETS.items() if any(root.glob("*/*/case.json"))}
 
 
-def run(root: Path | None = None, *, misses: bool = False) -> dict[str, Any]:
+def run(root: Path | None = None, *, misses: bool = False, split: bool = False) -> dict[str, Any]:
     """Run the real plan + investigate over the corpus (or the held-out set at `root`); rates per
-    ecosystem and overall, and with `misses` one row per case that misses a figure (`misses_table`)."""
+    ecosystem and overall, and with `misses` one row per case that misses a figure (`misses_table`).
+    `split`: each trace shipped one entry per line, as a shipper without a multiline stage sends it,
+    under the default line filter (the traces are rejoined from Loki)."""
     cases = load_cases(root) if root is not None else load_cases()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as fallback, scratch(Path(fallback)) as work:
-        outcomes = run_corpus(cases, work)
+        outcomes = run_corpus(cases, work, split=split)
     groups = by_ecosystem(outcomes)
     overall = groups["all"]
     report: dict[str, Any] = {

@@ -24,12 +24,14 @@ from datetime import datetime
 from error_autopilot import selection
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.errors import AnalystError, AutopilotError, SourceError
+from error_autopilot.domain.events import LogEntry
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.incidents import Incident, Plan, PlannedIncident, PollWindow
 from error_autopilot.domain.report import PublishedIncident, RunReport
 from error_autopilot.incidents.ingest import Admission, Ingest
 from error_autopilot.overlap import Overlap, late_lines
 from error_autopilot.ports import Clock, EventSource, PollStats, StateStore
+from error_autopilot.rejoining import Rejoiner
 from error_autopilot.resilience import Deadline
 from error_autopilot.state import bounded, ledger
 from error_autopilot.state.model import State
@@ -83,34 +85,42 @@ def _poll_environment(
     request: PlanRequest, now_ns: int, lean: Callable[[int], None],
 ) -> PollWindow:  # fmt: skip
     stats = PollStats()
-    events = skipped = duplicates = 0
+    counts = {"counted": 0, "not an error": 0, "replayed": 0}
+    duplicates = 0
     error: str | None = None
     overlap = Overlap(window, smap.environments[env].overlap_s)
+    budget = smap.environments[env].loki.rejoin_queries
+    rejoiner = Rejoiner(source, budget)
     admission = Admission(request.services, window.replay_before_ns, state.incidents)
+
+    def take(entries: list[LogEntry]) -> None:
+        for entry in entries:
+            taken = ingest.take(entry, env, admission)
+            if taken in counts:
+                counts[taken] += 1
+
     try:
         for page in source.pages(window.start_ns, now_ns, stats):
             if not page:
                 continue
             fresh = overlap.fresh(page)
             duplicates += len(page) - len(fresh)
-            for entry in fresh:
-                taken = ingest.take(entry, env, admission)
-                if taken == "counted":
-                    events += 1
-                elif taken == "not an error":
-                    skipped += 1
-                elif taken == "replayed":
-                    duplicates += 1  # a --since re-read line older than the cursor: it counts only toward new bugs
-            lean(page[-1].ts_ns)
+            take(rejoiner.page(fresh))
+            lean(min(page[-1].ts_ns, rejoiner.held_from_ns - 1))
     except SourceError as e:
         log.error("polling %s failed: %s", env, e)
         error = str(e)
+    finally:
+        take(rejoiner.flush())  # the lines held back for a trace the next page might have continued
+    events, skipped = counts["counted"], counts["not an error"]
+    duplicates += counts["replayed"]  # a --since re-read line older than the cursor: it counts only toward new bugs
     return PollWindow(
         environment=env, start_ns=window.start_ns, end_ns=now_ns, lines=stats.lines, events=events,
         skipped=skipped, duplicates=duplicates, pages=stats.pages, truncated=stats.truncated,
         truncated_reason=stats.truncated_reason, last_ts_ns=stats.last_ts_ns, error=error,
         tail_line_ids=overlap.tail_keys(), minute_counts=overlap.minute_counts,
         late=0 if error else late_lines(env, source, state, window.start_ns),
+        rejoined=rejoiner.stats.traces, rejoined_lines=rejoiner.stats.pieces, rejoin_note=rejoiner.stats.note(budget),
     )  # fmt: skip
 
 

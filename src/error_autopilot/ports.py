@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +38,10 @@ class EventSource(Protocol):
     def pages(self, start_ns: int, end_ns: int, stats: PollStats) -> Iterator[list[LogEntry]]:
         """The same entries a page at a time (a storm's lines are many: a page's loop is cheaper than a
         generator step per line)."""
+        ...
+
+    def around(self, labels: Mapping[str, str], start_ns: int, end_ns: int, limit: int) -> list[LogEntry]:
+        """At most `limit` lines of one stream in [start_ns, end_ns), oldest first, none filtered out."""
         ...
 
 

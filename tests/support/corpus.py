@@ -31,7 +31,7 @@ from error_autopilot.demo.httpserver import LoopbackServer
 from error_autopilot.demo.loki_server import LokiServer
 from error_autopilot.domain.findings import Finding
 from error_autopilot.domain.stack import Frame, StackTrace
-from error_autopilot.incidents.stacktrace import parse_stacktrace
+from error_autopilot.incidents.stacktrace import parse_stacktrace, strip_line_prefix
 from error_autopilot.investigation.checkout import GitWorkspace
 from error_autopilot.investigation.investigator import Investigator
 from error_autopilot.pipeline import PlanRequest, investigate, plan
@@ -272,7 +272,7 @@ class Outcome:
         return self.primary_file is not None or bool(self.reason)
 
 
-def _service_map(loki_url: str, repos: dict[str, Path], cases: Sequence[Case]) -> ServiceMap:
+def _service_map(loki_url: str, repos: dict[str, Path], cases: Sequence[Case], split: bool = False) -> ServiceMap:
     services = {
         case.service: {"repo": str(repos[case.service]), "packages": case.packages, "source_roots": case.source_roots}
         for case in cases
@@ -287,11 +287,14 @@ def _service_map(loki_url: str, repos: dict[str, Path], cases: Sequence[Case]) -
         "services": services,
         "policy": {"max_incidents_per_run": max(1, len(cases))},
     }
+    if split:  # lines as a shipper sends them without a multiline stage: picked by the default line filter
+        data["environments"] = {ENV: {"loki": {"url": loki_url, "selector": f'{{env="{ENV}"}}'}}}
+        data["policy"] = {"max_incidents_per_run": 4 * len(cases)}
     return parse_service_map(data)
 
 
 @contextmanager
-def _loki(cases: Sequence[Case]) -> Iterator[LoopbackServer]:
+def _loki(cases: Sequence[Case], split: bool = False) -> Iterator[LoopbackServer]:
     with LoopbackServer(LokiServer()) as loki:
         ts = time.time_ns() - 60 * 10**9
         streams = [
@@ -299,6 +302,13 @@ def _loki(cases: Sequence[Case]) -> Iterator[LoopbackServer]:
              "values": [[str(ts + i), case.trace]]}
             for i, case in enumerate(cases)
         ]  # fmt: skip
+        if split:  # one entry per line, a microsecond apart, the shipper's own prefix gone (as Loki holds it)
+            streams = [
+                {"stream": {"env": ENV, "service_name": case.service},
+                 "values": [[str(ts + i * 10**6 + n * 1000), text]
+                            for n, text in enumerate(strip_line_prefix(case.trace.splitlines())) if text.strip()]}
+                for i, case in enumerate(cases)
+            ]  # fmt: skip
         httpx.post(f"{loki.url}/loki/api/v1/push", json={"streams": streams}).raise_for_status()
         yield loki
 
@@ -319,24 +329,25 @@ def scratch(fallback: Path | None = None) -> Iterator[Path]:
 BATCH = 20  # cases per run: each run's checkouts are deleted before the next, bounding the scratch space
 
 
-def run_corpus(cases: Sequence[Case], work: Path) -> list[Outcome]:
-    """Plan and investigate the cases with the real stages, a batch of them per run; one outcome per case."""
+def run_corpus(cases: Sequence[Case], work: Path, *, split: bool = False) -> list[Outcome]:
+    """Plan and investigate the cases with the real stages, a batch of them per run; one outcome per case.
+    `split`: each trace is sent one entry per line, as a shipper without a multiline stage does."""
     outcomes: list[Outcome] = []
     for start in range(0, len(cases), BATCH):
         batch_dir = work / f"batch-{start // BATCH}"
-        outcomes += _run_batch(cases[start : start + BATCH], batch_dir)
+        outcomes += _run_batch(cases[start : start + BATCH], batch_dir, split)
         shutil.rmtree(batch_dir, ignore_errors=True)
     return outcomes
 
 
-def _run_batch(cases: Sequence[Case], work: Path) -> list[Outcome]:
+def _run_batch(cases: Sequence[Case], work: Path, split: bool = False) -> list[Outcome]:
     repos = {case.service: work / "repos" / f"{case.service}.git" for case in cases}
     for case in cases:
         build_repo(case.files, repos[case.service], case.symbols, case.symlinks)
     ops = work / "ops.git"
     subprocess.run(["git", "init", "-q", "--bare", str(ops)], check=True, env={**os.environ, **_GIT_ENV})
-    with _loki(cases) as loki:
-        smap = _service_map(loki.url, repos, cases)
+    with _loki(cases, split) as loki:
+        smap = _service_map(loki.url, repos, cases, split)
         with build_client(loki.url, org_id=None) as client:
             source = LokiSource(client, smap.environments[ENV].loki)
             store = ReadOnlyStateStore(GitStateStore(str(ops), branch="state", work_dir=work / "state"))
@@ -344,7 +355,10 @@ def _run_batch(cases: Sequence[Case], work: Path) -> list[Outcome]:
             the_plan = plan(request, smap=smap, sources={ENV: source}, store=store, clock=WallClock())
         investigator = Investigator(smap, {}, GitWorkspace(work / "cache"))
         findings = investigate(the_plan, investigator.investigate).findings
-    by_service = {f.symptom_service: f for f in findings}
+    by_service: dict[str, Finding] = {}
+    for f in findings:  # split lines can make a trace and its logger's line two incidents: the trace's is the one
+        if f.symptom_service not in by_service or (by_service[f.symptom_service].primary_location is None):
+            by_service[f.symptom_service] = f
     return [_outcome(case, by_service.get(case.service)) for case in cases]
 
 

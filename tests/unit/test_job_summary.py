@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from error_autopilot.domain.decisions import RuleOutcome
+from error_autopilot.domain.incidents import PollWindow
 from error_autopilot.domain.report import PublishedIncident, RunReport
 from error_autopilot.sinks.job_summary import render_summary
 from tests.support.gfm import screen_lines, to_html
@@ -37,3 +38,17 @@ def test_each_incident_row_reads_what_where_how_often_then_links_and_why_no_pr()
     )
     assert lines[4].endswith(" UserService.kt:12 37 #3 no: environment allows auto-fix order-service")
     assert "<img" not in html and html.count("<tr>") == 4  # the hostile `|` stayed inside its cell
+
+
+def test_the_polled_table_says_how_many_split_traces_were_rejoined_and_what_was_left() -> None:
+    windows = (
+        PollWindow(environment="prod", start_ns=0, end_ns=1, lines=900, events=40, rejoined=12, rejoined_lines=31,
+                   rejoin_note="5 pieces of split traces left as single lines: the 100 reads a run "
+                               "allows (`rejoin_queries`) were used; a multiline stage joins them at the source"),
+        PollWindow(environment="staging", start_ns=0, end_ns=1, lines=3, events=3),
+    )  # fmt: skip
+    report = RunReport(run_id="r1", trigger="schedule", started_at=NOON, finished_at=NOON, windows=windows)
+    lines = screen_lines(render_summary(report))
+    prod = next(line for line in lines if line.startswith("prod "))
+    assert "12 split traces rejoined from 31 lines; 5 pieces of split traces left as single lines" in prod
+    assert next(line for line in lines if line.startswith("staging ")) == "staging 3 3 0 0 0"

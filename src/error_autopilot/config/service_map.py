@@ -94,6 +94,10 @@ class LokiConfig(_Model):
     max_pages: Annotated[int, Field(ge=1)] = 1000
     """Pages per run (5 million lines at 5000 a page: a storm of a million lines per half hour, with room to
     catch up); beyond it the run reports the window as truncated and resumes next run."""
+    rejoin_queries: Annotated[int, Field(ge=0, le=10_000)] = 100
+    """Stack traces a shipper split into one entry per line (no multiline stage) are put back together
+    from their stream's neighbouring lines: at most this many such reads a run (a trace shaped like one
+    already rejoined costs none); 0 turns it off."""
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
     """Timeout of one HTTP request."""
     deadline_s: Annotated[float, Field(gt=0)] = 300.0

@@ -204,6 +204,9 @@ class PollWindow(Frozen):
     error: str | None = None  # the source failed; the cursor does not move
     tail_line_ids: LineKeys = ()  # keys of the lines read inside the overlap behind last_ts_ns: not to count twice
     minute_counts: dict[int, int] = {}  # new lines read per epoch minute, for late-line detection
+    rejoined: int = 0  # stack traces put back together from lines the shipper split (no multiline stage)
+    rejoined_lines: int = 0  # the polled lines they took the place of
+    rejoin_note: str = ""  # what was left as single lines, and why
 
 
 class Plan(Frozen):

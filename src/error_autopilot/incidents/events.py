@@ -39,7 +39,8 @@ _KV_TRACE = re.compile(r"\b(?:trace_?id|traceId|trace\.id)[=:]\s*\"?([0-9a-fA-F]
 _KV_SPAN = re.compile(r"\b(?:span_?id|spanId|span\.id)[=:]\s*\"?([0-9a-fA-F]{16})\b")
 # a level word among the first tokens: "WARN svc - …", "2026-01-01T00:00:00Z ERROR [svc] …"
 _LEVEL_WORD = re.compile(r"^(?:\S+\s+){0,2}?\[?(TRACE|DEBUG|INFO|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|PANIC|SEVERE)\b")
-_ERRORISH = re.compile(r"(?i)\b(error|exception|panic|fatal|traceback)\b")
+# the words, or an exception's type name (`NullPointerException`, `KeyError`) as a stack's header says it
+_ERRORISH = re.compile(r"(?i)\b(error|exception|panic|fatal|traceback)\b|(?-i:[a-z0-9](?:Exception|Error)\b)")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _HEX_ID = re.compile(r"[0-9a-f]{1,32}")
 # a "key": value pair of a JSON line that does not parse as a whole (cut short, or nested too deep)

@@ -117,7 +117,9 @@ def render_summary(report: RunReport, *, run_url: str | None = None) -> str:
     out += ["### Polled", "| Environment | Lines | Events | Pages | Late | Skipped | Note |"]
     out += ["|---|---:|---:|---:|---:|---:|---|"]
     for w in report.windows:
-        note = "; ".join(x for x in (f"truncated: {w.truncated_reason}" if w.truncated else "", w.error or "") if x)
+        rejoined = f"{w.rejoined} split traces rejoined from {w.rejoined_lines} lines" if w.rejoined else ""
+        parts = (f"truncated: {w.truncated_reason}" if w.truncated else "", w.error or "", rejoined, w.rejoin_note)
+        note = "; ".join(x for x in parts if x)
         out.append(
             f"| {_cell(w.environment)} | {w.lines} | {w.events} | {w.pages} | {w.late} | {w.skipped} | {_cell(note)} |"
         )

@@ -12,8 +12,9 @@ import json
 import logging
 import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from operator import attrgetter
 from typing import Any
 
@@ -181,14 +182,17 @@ class LokiSource:
         self._query = build_query(config, services)
         self._clock = clock
 
-    def _page(self, start_ns: int, end_ns: int, limit: int) -> list[LogEntry]:
-        params = {"query": self._query, "start": str(start_ns), "end": str(end_ns), "limit": str(limit),
+    def _page(self, start_ns: int, end_ns: int, limit: int, query: str | None = None) -> list[LogEntry]:
+        params = {"query": query or self._query, "start": str(start_ns), "end": str(end_ns), "limit": str(limit),
                   "direction": "forward"}  # fmt: skip
+        # a read around split lines is a nicety: one retry, and its failure never stops the poll's own pages
+        policy = self._policy if query is None else replace(self._policy, max_attempts=2)
+        breaker = self._breaker if query is None else None
         request = self._client.build_request(
             "GET", "/loki/api/v1/query_range", params=params,
             headers={"X-Loki-Response-Encoding-Flags": "categorize-labels"},
         )  # fmt: skip
-        response = send_with_retry(self._client, request, what="Loki", policy=self._policy, breaker=self._breaker)
+        response = send_with_retry(self._client, request, what="Loki", policy=policy, breaker=breaker)
         content = response.content
         # httpx leaves a read response in a reference cycle with its stream: only the garbage collector
         # would free the page's megabytes. Without the stream, reference counting frees it on return.
@@ -201,6 +205,16 @@ class LokiSource:
                 f"{response.text[:200]!r}",
                 url=str(request.url.copy_with(query=None)),
             ) from e
+
+    def around(self, labels: Mapping[str, str], start_ns: int, end_ns: int, limit: int) -> list[LogEntry]:
+        """The first `limit` lines of the stream `labels` names in [start_ns, end_ns), oldest first and
+        without the line filter: the neighbours of lines a shipper split off one stack trace. One request,
+        retried as any other; a label set that is not a stream's (metadata merged in by an older Loki)
+        finds nothing."""
+        selector = ", ".join(f"{name}={logql_string(value)}" for name, value in sorted(labels.items()))
+        if not selector or end_ns <= start_ns:
+            return []
+        return self._page(start_ns, end_ns, min(limit, LOKI_MAX_LIMIT), "{" + selector + "}")
 
     def poll(self, start_ns: int, end_ns: int, stats: PollStats) -> Iterator[LogEntry]:
         """Yield every entry in [start_ns, end_ns) oldest first, each exactly once (see `pages`)."""

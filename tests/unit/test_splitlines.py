@@ -1,0 +1,133 @@
+"""Which single lines are pieces of a split stack trace, and which neighbouring lines make each trace
+again (`incidents/splitlines.py`), on the real traces of the corpus written one line per entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from error_autopilot.domain.stack import StackTrace
+from error_autopilot.incidents.splitlines import JOIN_GAP_NS, Line, Piece, may_head, piece, records
+from error_autopilot.incidents.stacktrace import parse_stacktrace, strip_line_prefix
+
+CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "realworld"
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("Traceback (most recent call last):", Piece.START),
+        ('  File "/app/billing/api.py", line 12, in handle', Piece.CONTINUATION),
+        ("    total = invoice_total(payload)", Piece.CONTINUATION),
+        ("KeyError: 'currency'", Piece.START),
+        ("During handling of the above exception, another exception occurred:", Piece.CONTINUATION),
+        ("java.lang.NullPointerException: Cannot invoke \"String.length()\"", Piece.START),
+        ("\tat com.acme.user.UserService.displayName(UserService.kt:31)", Piece.CONTINUATION),
+        ("Caused by: java.sql.SQLException: Connection refused", Piece.CONTINUATION),
+        ("\t... 15 more", Piece.CONTINUATION),
+        ('Exception in thread "main" java.lang.IllegalStateException: boom', Piece.START),
+        ("panic: runtime error: invalid memory address or nil pointer dereference", Piece.START),
+        ("[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4a2b3c]", Piece.CONTINUATION),
+        ("goroutine 1 [running]:", Piece.CONTINUATION),
+        ("github.com/acme/inventory/stock.(*Store).Reserve(0x0, {0xc000123, 0x5})", Piece.CONTINUATION),
+        ("panic({0x6d5e40, 0x8a2b30})", Piece.CONTINUATION),
+        ("\t/src/stock/store.go:88 +0x1d", Piece.CONTINUATION),
+        ("created by net/http.(*Server).Serve in goroutine 1", Piece.CONTINUATION),
+        ("TypeError: Cannot read properties of undefined (reading 'id')", Piece.START),
+        ("Error [ERR_STREAM_DESTROYED]: Cannot call write after a stream was destroyed", Piece.START),
+        ("    at renderCart (/app/src/cart.js:41:17)", Piece.CONTINUATION),
+        ("Unhandled exception. System.InvalidOperationException: Sequence contains no elements", Piece.START),
+        ("   at Acme.Payments.Ledger.Settle(Int32 id) in /src/Payments/Ledger.cs:line 57", Piece.CONTINUATION),
+        ("--- End of stack trace from previous location ---", Piece.CONTINUATION),
+        ("at com.acme.Foo.bar(Foo.java:3)", Piece.CONTINUATION),  # a frame whose indentation was trimmed
+    ],
+)
+def test_a_line_of_a_trace_is_a_piece(line: str, kind: Piece) -> None:
+    assert piece(line) is kind
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"level":"error","msg":"boom","stack":"TypeError: x\\n    at f (/app/a.js:1:1)"}',
+        'level=error msg="reconcile batch 12 failed: KeyError: \'amount\'" trace_id=abc',
+        "2024-05-13 15:06:38.123 ERROR 1 --- [main] c.a.OrderService : Failed to place order 42",
+        "[2024-09-02 22:01:32] error: z2m: EventBus error 'Publish/mqttMessage'",
+        "Request failed with status 500",
+        "java.lang.NullPointerException: x\n\tat com.acme.A.b(A.java:1)",  # already whole
+        "",
+        "   ",
+    ],
+)
+def test_a_line_that_stands_alone_is_no_piece(line: str) -> None:
+    assert piece(line) is None
+
+
+def test_a_loggers_line_naming_an_exception_may_head_a_trace_a_structured_record_never() -> None:
+    assert may_head("[2012-01-26 14:22:57.822] [ERROR] console - TypeError: Cannot read property 'author' of undefined")
+    assert may_head("verdaccio_1  |  error--- error loading a plugin openid-connect: TypeError: Cannot set property")
+    assert not may_head('level=error msg="failed: KeyError: \'amount\'"')
+    assert not may_head('{"msg": "TypeError: x"}')
+    assert not may_head("2024-05-13 ERROR request failed: connection reset by peer")
+
+
+def _best(lines: list[Line]) -> StackTrace | None:
+    """The trace with the most frames among the records found."""
+    best: StackTrace | None = None
+    for record in records(lines):
+        found = parse_stacktrace("\n".join(line.text for line in lines[record.first : record.last + 1]))
+        if found is not None and (best is None or _frames(found) > _frames(best)):
+            best = found
+    return best
+
+
+def _frames(stack: StackTrace | None) -> list[tuple[str | None, str | None]]:
+    return [(f.file, f.function) for e in stack.exceptions for f in e.frames] if stack else []
+
+
+def test_split_real_traces_come_back_whole() -> None:
+    """Every corpus trace, one entry per line as a shipper without a multiline stage sends it (the
+    shipper's own per-line prefix gone, as Loki holds it): the rejoined trace parses to the same frames
+    and exception type as the whole for nearly all. Those that do not are pastes that lost the runtime's
+    shape (frames' indentation, blank lines or em dashes the reporter's editor put in); the figure is
+    the measured one less a case."""
+    cases = sorted(CORPUS.glob("*/*/trace.txt"))
+    same = 0
+    for path in cases:
+        text = path.read_text(encoding="utf-8")
+        lines = [Line(n * 1000, t) for n, t in enumerate(strip_line_prefix(text.splitlines()))]
+        whole, rejoined = parse_stacktrace(text), _best(lines)
+        if whole and rejoined and _frames(whole) == _frames(rejoined) and whole.primary.type == rejoined.primary.type:
+            same += 1
+    assert len(cases) >= 290
+    assert same / len(cases) >= 0.90, f"{same}/{len(cases)}"  # 269 / 297 when measured
+
+
+def test_a_logger_line_written_with_the_trace_is_kept_an_older_one_is_not() -> None:
+    trace = ["TypeError: x is undefined", "    at f (/app/a.js:1:1)", "    at g (/app/a.js:2:1)"]
+    close = [Line(0, "[ERROR] handler failed"), *(Line(JOIN_GAP_NS + n, t) for n, t in enumerate(trace))]
+    assert [(r.first, r.last) for r in records(close)] == [(0, 3)]
+    far = [Line(0, "[INFO] request started"), *(Line(JOIN_GAP_NS + 1 + n, t) for n, t in enumerate(trace))]
+    assert [(r.first, r.last) for r in records(far)] == [(1, 3)]
+
+
+def test_chained_python_tracebacks_and_a_go_dump_stay_one_trace_each() -> None:
+    python = [
+        "Traceback (most recent call last):", '  File "/app/a.py", line 3, in f', "    d['k']", "KeyError: 'k'", "",
+        "During handling of the above exception, another exception occurred:", "",
+        "Traceback (most recent call last):", '  File "/app/a.py", line 5, in f', "    raise ValueError()",
+        "ValueError", "INFO next request",
+    ]  # fmt: skip
+    go = [
+        "panic: boom", "", "goroutine 1 [running]:", "main.f(...)", "\t/app/main.go:3 +0x1d", "main.main()",
+        "\t/app/main.go:9 +0x25", "exit status 2",
+    ]  # fmt: skip
+    lines = [Line(n, t) for n, t in enumerate(python)] + [Line(10**9 + n, t) for n, t in enumerate(go)]
+    assert [(r.first, r.last) for r in records(lines)] == [(0, 10), (12, 18)]
+
+
+def test_two_traces_back_to_back_are_two() -> None:
+    text = ["java.lang.IllegalStateException: a", "\tat a.B.c(B.java:1)", "java.lang.IllegalStateException: b",
+            "\tat a.B.d(B.java:2)"]  # fmt: skip
+    assert [(r.first, r.last) for r in records([Line(n, t) for n, t in enumerate(text)])] == [(0, 1), (2, 3)]
