@@ -59,3 +59,15 @@ def test_only_ascii_literals_are_taken() -> None:
     with pytest.raises(ValueError):
         Literals([""])
     assert Literals([]).found("anything") == frozenset()
+
+
+def test_literals_far_into_a_long_varied_text_are_found() -> None:
+    """The set's automaton is bounded by its literals, not by the text: 300,000 characters of every kind of character
+    (each hint's pieces, non-ASCII, lone surrogates) does not make it give up before the end."""
+    words = _every_hint()
+    literals = Literals(words)
+    rng = random.Random(16)
+    noise = "".join(rng.choice([*"".join(words), "é", "ß", "\u212a", "\ud800", "\n", " "]) for _ in range(300_000))
+    for tail in ("", "sk-ant-", "AKIA", "glsa_", "hooks.slack", "-----BEGIN"):
+        text = noise + tail
+        assert literals.found(text) == _by_in(literals.words, text)
