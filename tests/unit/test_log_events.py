@@ -294,3 +294,22 @@ def test_ids_worked_out_a_page_at_a_time_are_the_ids_state_holds() -> None:
     lazy = [LogEntry(e.ts_ns, e.line, e.labels, e.metadata) for e in entries]
     identify(entries)
     assert [e.identity for e in entries] == [e.identity for e in lazy] == [_formula(e) for e in entries]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"ERROR payment failed traceId={TRACE} spanId={SPAN}",
+        f"trace_id: {TRACE} span.id={SPAN} ERROR payment failed",
+        f'ERROR payment failed (trace.id="{TRACE}", span_id="{SPAN}")',
+        f"ERROR a=b payment failed\ntraceID irrelevant; trace_id={TRACE}\nspanId={SPAN}",
+    ],
+)
+def test_a_plain_lines_trace_and_span_fields_are_read_wherever_they_stand(line: str) -> None:
+    parsed = event(line)
+    assert (parsed.trace_id, parsed.span_id, parsed.format) == (TRACE, SPAN, "plain")
+
+
+def test_a_plain_line_without_trace_words_has_no_trace_id() -> None:
+    parsed = event(f"ERROR payment failed for order {TRACE} span {SPAN}")
+    assert (parsed.trace_id, parsed.span_id) == (None, None)

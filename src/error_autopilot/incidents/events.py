@@ -71,12 +71,13 @@ def _get(data: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
         value = data.get(key)
         if value is not None and value != "":
             return value
-        if "." in key:  # nested spelling: {"error": {"stack": ...}}
-            node: Any = data
-            for part in key.split("."):
-                node = node.get(part) if isinstance(node, dict) else None
-            if node is not None and node != "":
-                return node
+        if "." in key and isinstance(data, dict):  # nested spelling: {"error": {"stack": ...}}
+            node: Any = data.get(key.partition(".")[0])
+            if isinstance(node, dict):  # most lines have no object there: the key is not split
+                for part in key.split(".")[1:]:
+                    node = node.get(part) if isinstance(node, dict) else None
+                if node is not None and node != "":
+                    return node
     return None
 
 
@@ -141,7 +142,7 @@ def _structured(line: str, limit: int = MAX_LINE) -> tuple[dict[str, Any], str]:
             return (salvaged, "json-salvaged") if salvaged else ({}, "broken-json")
         return (data, "json") if isinstance(data, dict) else ({}, "broken-json")
     first = line[:limit].split("\n", 1)[0]
-    pairs = _LOGFMT.findall(first)
+    pairs = _LOGFMT.findall(first) if "=" in first else []  # a scan of every position, for a pair's `=`
     if len(pairs) >= 2 and first.lstrip().startswith(pairs[0][0] + "="):
         return {k: v[1:-1].replace('\\"', '"') if v.startswith('"') else v for k, v in pairs}, "logfmt"
     return {}, "plain"
@@ -177,14 +178,17 @@ def _ids(data: Mapping[str, Any], labels: Mapping[str, str], line: str) -> tuple
         # no `00-`, no traceparent: lowering the head cost more than the search (no character lowers to a digit
         # or a dash)
         lowered = head.lower() if "00-" in head else ""
-        for pattern, text in ((_TRACEPARENT, lowered), (_SLEUTH, head), (_KV_TRACE, head)):
+        # the same for a trace-id field, every spelling of which starts `trace`: a scan starting with `\b`
+        # tries every position of the head
+        fields = head if "trace" in head else ""
+        for pattern, text in ((_TRACEPARENT, lowered), (_SLEUTH, head), (_KV_TRACE, fields)):
             match = pattern.search(text)
             if match:
                 trace = normalise_trace_id(match.group(1))
                 if span is None and match.re.groups >= 2:
                     span = normalise_trace_id(match.group(2), 16)
                 break
-        if span is None and (match := _KV_SPAN.search(head)):
+        if span is None and "span" in head and (match := _KV_SPAN.search(head)):
             span = normalise_trace_id(match.group(1), 16)
     return trace, span
 

@@ -17,9 +17,9 @@ from error_autopilot.redaction.secret_names import is_secret_value, key_class
 # keys that contain a secret word; the key's words decide whether its value is a secret; only then is the
 # value matched, at the quoting level the key was written at (`"k": "v"`, `\"k\": \"v\"`, `'k': 'v'`, `k=v`).
 
-_KEYWORD = re.compile(
-    r"pass|pw|secret|token|key|credential|auth|sig|private|sess|sid|cookie"
-)  # searched in lowercased text
+# a key holds one of these words, in lowercased text: a text with none holds no assignment (the Redactor skips it)
+KEYWORDS = ("pass", "pw", "secret", "token", "key", "credential", "auth", "sig", "private", "sess", "sid", "cookie")
+_KEYWORD = re.compile("|".join(KEYWORDS))
 _KEY_HEAD = re.compile(r"[\w.\-]*$")  # searched in the 41 characters before a secret word
 _KEY_TAIL = re.compile(r"[\w.\-]{0,41}")
 _KEY_RUN = re.compile(r"[\w.\-]*")
@@ -113,9 +113,11 @@ def redact_name_value_pairs(text: str) -> str:
 
 def named_secret(pair: dict[Any, Any]) -> str | None:
     """The key holding a secret in a decoded name/value pair, or None."""
-    names = [v for k, v in pair.items() if isinstance(k, str) and isinstance(v, str) and _NAME_FIELD.fullmatch(k)]
     values = [k for k, v in pair.items() if isinstance(k, str) and isinstance(v, str) and _VALUE_FIELD.fullmatch(k)]
-    if len(names) != 1 or len(values) != 1:
+    if len(values) != 1:  # most objects have no value field: their names are not looked for
+        return None
+    names = [v for k, v in pair.items() if isinstance(k, str) and isinstance(v, str) and _NAME_FIELD.fullmatch(k)]
+    if len(names) != 1:
         return None
     kind = key_class(names[0])
     return values[0] if kind is not None and is_secret_value(pair[values[0]], kind) else None

@@ -106,13 +106,19 @@ def _literal_trie(words: Iterable[str]) -> str:
     return build(trie)
 
 
-_VENDOR_GATE = re.compile(_literal_trie(h for _, hints in _VENDOR for h in hints))
+VENDOR_HINTS = tuple(dict.fromkeys(h for _, hints in _VENDOR for h in hints))
+_VENDOR_GATE = re.compile(_literal_trie(VENDOR_HINTS))
 
 
 def redact_vendor_tokens(text: str) -> str:
     """The issuers' shapes of `_VENDOR`; one scan for all their literals first, since most lines have none."""
     if _VENDOR_GATE.search(text) is None:
         return text
+    return substitute_vendor_tokens(text)
+
+
+def substitute_vendor_tokens(text: str) -> str:
+    """`redact_vendor_tokens` without its scan for `VENDOR_HINTS`: for a caller that has made it."""
     for pattern in _VENDOR_PATTERNS:
         text = pattern.apply(text)
     return text
