@@ -93,12 +93,13 @@ def test_recall_and_look_alikes_kept(capsys: pytest.CaptureFixture[str]) -> None
         ('{"level":"error","card":4539578763621486}', "4539578763621486"),
         ("ERROR GET /cart 500 JSESSIONID=A1B2C3D4E5F6A7B8C9D0E1F2A3B4C5D6", "A1B2C3D4E5F6A7B8C9D0E1F2A3B4C5D6"),
         ("ERROR login password=password user=bob", "password=password"),
+        ("ERROR honeycomb export failed for hcxak_Zq7Lm2Xv9Rt4Yb8Nc1Kd6Wf", "hcxak_Zq7Lm2Xv9Rt4Yb8Nc1Kd6Wf"),
     ],
     ids=["json-in-json", "json-in-json-in-json", "logfmt-in-json-digits-first", "digits-then-punctuation",
          "python-repr-with-spaces", "escaped-quote-in-value", "azure-sas-sig", "azure-shared-access-key",
          "mailgun-new-shape", "cli-flag", "dsn-without-user", "dsn-password-with-at-and-colon", "go-mysql-dsn",
          "aws-secret-in-a-sentence", "azure-function-key", "bearer-letters-only", "card-in-json-number",
-         "session-cookie", "the-word-password-as-a-password"],
+         "session-cookie", "the-word-password-as-a-password", "honeycomb-prefix-no-hint-named"],
 )  # fmt: skip
 def test_secret_shapes_that_used_to_leak(line: str, secret: str) -> None:
     out = Redactor().redact(line)

@@ -66,7 +66,8 @@ _VENDOR: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"sl\.[A-Za-z0-9_\-]{120,}", ("sl.",)),  # Dropbox
     (r"(?:AKCp[A-Za-z0-9]{69}|cmVmdGtuOjAxOj[A-Za-z0-9]{50,})", ("AKCp", "cmVmdGtu")),  # JFrog
     (r"ATBB[A-Za-z0-9_=.\-]{32,}", ("ATBB",)),  # Bitbucket
-    (r"hc[ax][a-z]{1,2}k_[A-Za-z0-9]{20,}", ("hcaik_", "hcxik_", "hcxlk_", "hcamk_")),  # Honeycomb
+    # Honeycomb: every key the pattern takes starts `hca`/`hcx` (four named prefixes left `hcxak_…` unchecked)
+    (r"hc[ax][a-z]{1,2}k_[A-Za-z0-9]{20,}", ("hca", "hcx")),
     (r"dt0[a-z]\d{2}\.[A-Z0-9]{24}\.[A-Z0-9]{64}", ("dt0",)),  # Dynatrace
     (r"oy2[a-z0-9]{43}(?![A-Za-z0-9])", ("oy2",)),  # NuGet
     (r"(?:shippo|duffel)_(?:live|test)_[A-Za-z0-9_\-=]{32,}", ("shippo_", "duffel_")),
