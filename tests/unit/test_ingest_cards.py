@@ -13,7 +13,7 @@ import pytest
 from error_autopilot.domain.events import LogEntry
 from error_autopilot.incidents.cards import CardSpans, card_spans
 from error_autopilot.incidents.ingest import Ingest
-from error_autopilot.incidents.layouts import Layout
+from error_autopilot.incidents.layouts import varying_runs
 from error_autopilot.incidents.runs import find_clock, kinds, split
 from error_autopilot.redaction import CARD_START, luhn_card
 from error_autopilot.state.store import ReadOnlyStateStore
@@ -193,7 +193,7 @@ def test_a_lines_card_check_says_what_searching_each_span_says() -> None:
         first = _fill(shape, rng)
         parts = split(first, find_clock(first))
         runs = parts[1::2]
-        varying = Layout(parts[0::2]).of(kinds(runs), tuple(map(len, runs))).varying
+        varying = varying_runs(parts[0::2], kinds(runs), tuple(map(len, runs)))
         spans = card_spans(parts, varying)
         assert spans, shape
         check = CardSpans(spans)
