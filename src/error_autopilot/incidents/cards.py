@@ -82,7 +82,7 @@ def card_spans(parts: Sequence[str], varying: Sequence[int]) -> tuple[Span, ...]
         texts.append(part.translate(_AS_DIGITS) if n % 2 and n // 2 in free else part)
         at += len(part)
     found: list[Span] = []
-    for match in _DIGITS_JOINED.finditer("".join(texts)):
+    for match in _joined_digits("".join(texts)):
         start, end = match.span()
         digits = end - start - match.group().count(" ") - match.group().count("-")
         if not any(a < end + 2 and b > start - 2 for a, b in spans):
@@ -92,6 +92,23 @@ def card_spans(parts: Sequence[str], varying: Sequence[int]) -> tuple[Span, ...]
         elif digits <= _MAX_CARD_DIGITS:  # its digits follow one another: a number ends where the run does
             found.append((start, end, True))
     return tuple(found)
+
+
+def _joined_digits(text: str) -> list[re.Match[str]]:
+    """`_DIGITS_JOINED` in the text. In ASCII text, only where 13 digits, spaces or dashes stand in a row (every
+    such number is such a row, and a search in C finds them): tried at every digit, it cost most of a shape's
+    card spans."""
+    if not text.isascii():
+        return list(_DIGITS_JOINED.finditer(text))
+    marks = text.encode().translate(_MARKS)
+    found: list[re.Match[str]] = []
+    at = marks.find(_ROW)
+    while at >= 0:
+        end = marks.find(b"\x00", at)
+        end = len(marks) if end < 0 else end
+        found += _DIGITS_JOINED.finditer(text, at, end)
+        at = marks.find(_ROW, end)
+    return found
 
 
 def guard(spans: Sequence[Span], ascii_only: bool) -> str:
