@@ -8,7 +8,8 @@ redacts and fingerprints a line looks at such a run's kind and length, never at 
 first line of a shape is parsed in full (`parse_entry`), and the others are counted from what
 differs: their timestamp, and the trace id, version and message values read straight from their runs.
 A line is split once per *skeleton* (its text with every hex digit made one character): the others of
-that skeleton are read by slicing (incidents/layouts.py). A shape seen often gets a regex of its own
+that skeleton are read by slicing, and once its run kinds are seen often, by one match that also says
+what its shape is keyed by (incidents/layouts.py). A shape seen often gets a regex of its own
 (incidents/runs.py): its later lines are recognised by one match, not sliced and keyed. A line whose runs
 differ from a shape's first line only in the length of some runs of digits, where no rule could tell those
 lengths apart (`id=99`, `id=100`; incidents/lengths.py), is of a shape derived from it (`Family`,

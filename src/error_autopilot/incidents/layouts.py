@@ -19,7 +19,6 @@ import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter, methodcaller
-from typing import Any
 
 from error_autopilot.incidents.runs import kinds as kinds_of
 from error_autopilot.incidents.runs import skeleton_template, split
@@ -103,26 +102,31 @@ class _Skeleton:
 
 class _Template:
     """A skeleton's runs of given kinds, as a regex over whole lines (`runs.skeleton_template`), and the
-    shapes of its lines by what its groups say may differ between them: a few short strings, where the key of
-    a line's whole other text took a slicing and a hash of most of the line."""
+    shapes of its lines by what its groups say may differ between them: one short string, where the key of a
+    line's whole other text took a slicing and a hash of most of the line."""
 
     __slots__ = ("key", "kinds", "lengths", "regex", "runs", "shapes")
 
     def __init__(self, parts: Sequence[str], by_kind: Kinds, lengths: tuple[int, ...]) -> None:
         self.regex, runs, other = skeleton_template(parts, by_kind.kinds, by_kind.varying)
-        self.runs = _groups(runs, tuple)
-        self.key = _groups(other, str)
+        self.runs = _groups(runs)
+        # the groups joined: each is of a fixed length, so the text says them all (a tuple of them kept for every
+        # shape cost some 300 bytes more)
+        self.key: Callable[[re.Match[str]], str] = (
+            (lambda match: "".join(match.group(*other))) if len(other) > 1
+            else (lambda match: match.group(other[0])) if other else (lambda match: "")
+        )  # fmt: skip
         self.kinds, self.lengths = by_kind, lengths
-        self.shapes: dict[object, Shape] = {}
+        self.shapes: dict[str, Shape] = {}
 
 
-def _groups(numbers: Sequence[int], one: type) -> Callable[[re.Match[str]], Any]:
-    """A match's groups of these numbers, in one call: a tuple, or (`one` = str) one group's text alone."""
+def _groups(numbers: Sequence[int]) -> Callable[[re.Match[str]], tuple[str, ...]]:
+    """A match's groups of these numbers, as a tuple, in one call."""
     if len(numbers) > 1:
         return methodcaller("group", *numbers)
     if numbers:
         only = numbers[0]
-        return (lambda match: (match.group(only),)) if one is tuple else (lambda match: match.group(only))
+        return lambda match: (match.group(only),)
     return lambda match: ()
 
 
