@@ -5,11 +5,14 @@ line of a known skeleton is read as splitting it reads: the fast paths of `Inges
 
 from __future__ import annotations
 
+import json
 import random
 import re
 
 import pytest
 
+from error_autopilot.domain.events import LogEntry
+from error_autopilot.incidents.ingest import Ingest
 from error_autopilot.incidents.layouts import Layouts, skeleton, varying_runs
 from error_autopilot.incidents.runs import (
     CLOCK,
@@ -22,6 +25,8 @@ from error_autopilot.incidents.runs import (
     split,
 )
 from error_autopilot.incidents.shapes import Shape
+from tests.support.grouping_corpus import SMAP, summarise
+from tests.support.ingest_paths import ingested, luhn_digit, per_line
 
 LINES = [
     "2026-11-25T03:17:42.123Z ERROR [order-service,4bf92f3577b34da6a3ce929d0e0e4736,00f067aa0ba902b7] failed",
@@ -226,3 +231,34 @@ def test_the_clock_is_found_where_clock_finds_it() -> None:
         found, expected = find_clock(line), CLOCK.search(line, 0, CLOCK_WITHIN)
         assert (found.span() if found else None) == (expected.span() if expected else None), line
     assert sum(find_clock(line) is not None for line in LINES) >= 5
+
+
+def _storm_line(rng: random.Random, bug: int) -> str:
+    """A line of one of many bugs that share skeletons: bugs differ in a short number (`step 7`, a frame's
+    `settle12`), a hex word of the same length (`bad`, `fed`), or a number joined to a name (`Settle1234`);
+    ids, trace ids and 16-digit references (now and then a card number) vary on every line."""
+    word = ("bad", "fed", "cab", "add")[bug // 4 % 4]
+    ref = "".join(rng.choice("0123456789") for _ in range(15))
+    ref = ("4" + ref[1:] + luhn_digit("4" + ref[1:])) if rng.random() < 0.05 else ref + rng.choice("0123456789")
+    trace = f"{rng.getrandbits(128):032x}"
+    lines = (
+        f'level=error msg="{word} order {rng.randint(100000, 999999)} failed at step {bug % 97}" trace_id={trace}',
+        f"ERROR Settle{1000 + bug} failed for payment {rng.randint(100000, 999999)} ref {ref} ({word})",
+        json.dumps({"level": "error", "message": f"invoice {rng.randint(10000, 99999)} {word} in zone {bug % 9}",
+                    "trace_id": trace, "line": bug % 50}),
+        f"java.lang.IllegalStateException: order {rng.randint(100000, 999999)} {word} trace_id={trace}\n"
+        f"\tat com.acme.pay.Ledger.settle{bug % 40}(Ledger.java:31)\n\tat com.acme.pay.Api.post(Api.java:12)",
+    )  # fmt: skip
+    return lines[bug % 4]
+
+
+def test_lines_read_by_a_skeletons_template_are_counted_as_parsing_each_in_full_gives() -> None:
+    rng = random.Random(1515)
+    entries = [LogEntry(ts_ns=1_795_000_000_000_000_000 + i * 1000, line=_storm_line(rng, rng.randrange(60)),
+                        labels={"service_name": "orders"}) for i in range(6000)]  # fmt: skip
+    grouped, skipped = per_line(entries, SMAP)
+    ingest = Ingest(SMAP)
+    assert ingested(entries, ingest) == summarise(grouped.incidents(), skipped)
+    assert len(grouped.incidents()) > 40
+    assert ingest._layouts._templates, "no skeleton was read by its template"
+    assert ingest.parsed_in_full < 1000  # most lines were counted from their runs
