@@ -13,7 +13,7 @@ import pytest
 from error_autopilot.domain.events import LogEntry
 from error_autopilot.incidents.cards import CardSpans, card_spans
 from error_autopilot.incidents.ingest import Ingest
-from error_autopilot.incidents.layouts import Layout
+from error_autopilot.incidents.layouts import varying_runs
 from error_autopilot.incidents.runs import find_clock, kinds, split
 from error_autopilot.redaction import CARD_START, luhn_card
 from error_autopilot.state.store import ReadOnlyStateStore
@@ -193,7 +193,7 @@ def test_a_lines_card_check_says_what_searching_each_span_says() -> None:
         first = _fill(shape, rng)
         parts = split(first, find_clock(first))
         runs = parts[1::2]
-        varying = Layout(parts[0::2]).of(kinds(runs), tuple(map(len, runs))).varying
+        varying = varying_runs(parts[0::2], kinds(runs), tuple(map(len, runs)))
         spans = card_spans(parts, varying)
         assert spans, shape
         check = CardSpans(spans)
@@ -207,3 +207,41 @@ def test_a_lines_card_check_says_what_searching_each_span_says() -> None:
             checked += 1
             carded += expected
     assert checked > 10000 and carded > 100
+
+
+def test_a_shapes_card_spans_are_where_a_search_of_the_whole_line_finds_joined_digits() -> None:
+    """`card_spans` looks for joined digits only in rows of 13 digits, spaces or dashes: it finds what a search
+    of the whole line finds."""
+    rng = random.Random(1515)
+    pieces = ("1", "4242", "0" * 7, "9" * 13, "x", "x", " ", "-", "--", "  ", "é", "\u0660", "ab", "12 34", "5-6")
+    for _ in range(3000):
+        parts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(rng.choice((1, 3, 5)))]
+        varying = tuple(i for i in range(len(parts) // 2) if rng.random() < 0.7)
+        assert card_spans(parts, varying) == _spans_searching_the_whole_line(parts, varying), parts
+
+
+def _spans_searching_the_whole_line(parts: list[str], varying: tuple[int, ...]) -> tuple[tuple[int, int, bool], ...]:
+    """`card_spans` as it was written first: one search over the whole line."""
+    as_digits = str.maketrans("123456789abcdefABCDEF", "0" * 21)
+    texts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    digit_runs: set[tuple[int, int]] = set()
+    at = 0
+    for n, part in enumerate(parts):
+        free = n % 2 and n // 2 in varying
+        if free:
+            spans.append((at, at + len(part)))
+            if part.isdigit() and "%" not in texts[-1][-2:]:
+                digit_runs.add((at, at + len(part)))
+        texts.append(part.translate(as_digits) if free else part)
+        at += len(part)
+    found = []
+    for match in re.finditer(r"\d(?:[ -]?\d){12,}", "".join(texts)):
+        start, end = match.span()
+        digits = sum(c.isdigit() for c in match.group())
+        if any(a < end + 2 and b > start - 2 for a, b in spans):
+            if (start, end) not in digit_runs:
+                found.append((start, end, False))
+            elif digits <= 19:
+                found.append((start, end, True))
+    return tuple(found)

@@ -8,7 +8,8 @@ redacts and fingerprints a line looks at such a run's kind and length, never at 
 first line of a shape is parsed in full (`parse_entry`), and the others are counted from what
 differs: their timestamp, and the trace id, version and message values read straight from their runs.
 A line is split once per *skeleton* (its text with every hex digit made one character): the others of
-that skeleton are read by slicing (incidents/layouts.py). A shape seen often gets a regex of its own
+that skeleton are read by slicing, and once its run kinds are seen often, by one match that also says
+what its shape is keyed by (incidents/layouts.py). A shape seen often gets a regex of its own
 (incidents/runs.py): its later lines are recognised by one match, not sliced and keyed. A line whose runs
 differ from a shape's first line only in the length of some runs of digits, where no rule could tell those
 lengths apart (`id=99`, `id=100`; incidents/lengths.py), is of a shape derived from it (`Family`,
@@ -43,7 +44,7 @@ from error_autopilot.incidents.fingerprint import fingerprint_event
 from error_autopilot.incidents.group import IncidentGrouper
 from error_autopilot.incidents.layouts import MAX_LAYOUTS, TEMPLATE_AFTER, TEMPLATES_PER_LENGTH, Kinds, Layouts
 from error_autopilot.incidents.messages import type_and_message
-from error_autopilot.incidents.runs import find_clock, kinds, shape_template, split
+from error_autopilot.incidents.runs import find_clock, shape_template, split
 from error_autopilot.incidents.shapes import UNFIT, Counted, Shape, pieces_of
 from error_autopilot.redaction import luhn_card
 
@@ -161,13 +162,9 @@ class Ingest:
                 return None if known.fingerprint is None else (known, match.groups())
         clock = find_clock(line)
         where = (stream[2], len(line), clock.span() if clock is not None else None)
-        runs, layout, lengths = self._layouts.find(line, clock, where)
-        of_kind = kinds(runs)
-        by_kind = layout.kinds.get(of_kind) or layout.of(of_kind, lengths)
-        fixed = by_kind.fixed(runs) if by_kind.fixed is not None else None
-        shape = by_kind.shapes.get(fixed)
+        runs, by_kind, lengths, shape = self._layouts.find(line, clock, where)
         if shape is None:
-            found = self._new_shape(entry, environment, clock, where[0], by_kind, fixed, of_kind, lengths)
+            found = self._new_shape(entry, environment, clock, where[0], by_kind, lengths)
             if not isinstance(found, Shape):
                 return found
             shape = found
@@ -210,33 +207,37 @@ class Ingest:
 
     def _new_shape(
         self, entry: LogEntry, environment: str, clock: re.Match[str] | None, stream: int, by_kind: Kinds,
-        fixed: object, kinds: str, lengths: tuple[int, ...],
+        lengths: tuple[int, ...],
     ) -> Parsed | Shape | None:  # fmt: skip
-        """The first line of its layout with these fixed runs: of a shape derived from one of its family (the
-        same but for the lengths of free digit runs), else parsed in full (returned) for a shape of its own."""
+        """The first line of its skeleton and run kinds with its text outside the varying runs: of a shape
+        derived from one of its family (the same but for the lengths of free digit runs), else parsed in full
+        (returned) for a shape of its own."""
         line = entry.line
         parts = split(line, clock)
-        key = family_key(stream, parts, kinds, fixed)
-        family = self._families.get(key)
+        kinds, varying = by_kind.kinds, by_kind.varying
+        fixed = tuple(run for i, run in enumerate(parts[1::2]) if i not in varying)
+        of_family = family_key(stream, parts, kinds, fixed)
+        family = self._families.get(of_family)
         if family is not None:
-            derived = family.derive(line, parts, lengths, by_kind.varying)
+            derived = family.derive(line, parts, lengths, varying)
             if derived is not None:
-                by_kind.shapes[fixed] = derived
+                self._layouts.keep(line, by_kind, derived)
                 return derived
         parsed = self._full(entry, environment)
-        shape = by_kind.shapes[fixed] = self._shape(parsed, parts, by_kind.varying)
+        shape = self._shape(parsed, parts, varying)
+        self._layouts.keep(line, by_kind, shape)
         if family is None and not shape.exact:
             counts = (
                 parsed is not None
                 and parsed.fingerprint_of_event is not None
                 and any(p.name == "message" and p.contributes for p in parsed.fingerprint_of_event.parts)
             )
-            digits = [i for i in by_kind.varying if kinds[i] == "d" and i not in (shape.trace, shape.version)]
+            digits = [i for i in varying if kinds[i] == "d" and i not in (shape.trace, shape.version)]
             family = family_of(shape, line, parts, lengths, digits, counts)
             if family is not None:
                 if len(self._families) >= MAX_LAYOUTS:
                     self._families.clear()
-                self._families[key] = family
+                self._families[of_family] = family
         return parsed
 
     def _shape(self, parsed: Parsed | None, parts: list[str], varying: tuple[int, ...]) -> Shape:

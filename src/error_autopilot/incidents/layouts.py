@@ -1,13 +1,15 @@
-"""A line's *layout* (its constant text and the lengths of its runs, incidents/runs.py), its runs, and
-which of them may vary, found without splitting the line once a line of the same skeleton was split.
+"""A line's runs (incidents/runs.py), and the run kinds of its *skeleton* that say which runs may vary, found
+without splitting the line once a line of the same skeleton was split.
 
 A line's *skeleton* is its text with every hex digit made one and the same character (a C translation,
 some 0.5 us a line). Two lines of one skeleton and one clock span have their runs at the same places:
-`RUN` splits on hex digits alone. So the first line split says where the others' constant text and runs
-stand, and two slicings in C read them (some 2 us a line where a split and its keys took 6; ten thousand
-bugs split most of their lines). A skeleton leaves the constant text's few hex letters out: a layout is
-looked up by that text. A layout seen often gets a regex of its own (`runs.layout_template`), tried
-before the skeleton.
+`RUN` splits on hex digits alone. So the first line split says where the others' runs stand, and one
+slicing in C reads them. The characters next to a run are never hex digits (runs are maximal), so the
+skeleton also says which runs of given kinds may vary (`Kinds`): a line's shape is looked up by its text
+outside those (`Kinds.key`), one slicing and one dict lookup, where a lookup by constant text and another
+by the fixed runs cost twice that. A skeleton's kinds seen often get a regex of their own
+(`runs.skeleton_template`), tried before the skeleton: one match reads the runs and checks their kinds (with
+ten thousand bugs nearly every line is read so, where a bug's own template would not pay for its compiling).
 """
 
 from __future__ import annotations
@@ -16,16 +18,19 @@ import re
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
+from operator import itemgetter, methodcaller
 
-from error_autopilot.incidents.runs import layout_template, split
+from error_autopilot.incidents.runs import kinds as kinds_of
+from error_autopilot.incidents.runs import skeleton_template, split
 from error_autopilot.incidents.shapes import Shape
 
-MAX_LAYOUTS = 50_000  # remembered layouts; past this the cache starts again (memory stays bounded)
-TEMPLATES_PER_LENGTH = 8  # layouts (or shapes) kept per line length and clock: each miss tries them all
-# lines of a layout split before it gets a template: compiling one costs some 300 us, what a hundred lines'
-# splits cost, so a layout of a few lines (10,000 distinct bugs) never pays for one
+MAX_LAYOUTS = 50_000  # remembered shapes (and skeletons' kinds); past this the cache starts again (memory bounded)
+TEMPLATES_PER_LENGTH = 8  # skeletons' kinds (or shapes) kept per line length and clock: each miss tries them all
+# lines of a shape split before it gets a template: compiling one costs some 300 us, what a hundred lines'
+# splits cost, so a shape of a few lines (10,000 distinct bugs) never pays for one
 TEMPLATE_AFTER = 256
+# lines of a skeleton's kinds before they get a template: the bugs of one skeleton share it, so it pays soon
+SKELETON_TEMPLATE_AFTER = 64
 _MIN_HEX = 8  # a shorter run of letters and digits could be a word (`add1`): it must match exactly
 _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_$")
 # `Foo.add1234`, `3.1415`, `C:\\1234`: part of a name or number. A path segment (`/users/1234`) may vary: a
@@ -39,74 +44,90 @@ _HEX_TEXT: dict[int, str] = {**{ord(c): "\x00" for c in string.hexdigits}, 0: "\
 Where = tuple[int, int, tuple[int, int] | None]  # (stream, line length, clock span)
 
 
+def varying_runs(consts: Sequence[str], kinds: str, lengths: Sequence[int]) -> tuple[int, ...]:
+    """The runs that may vary, by index, in a line of this constant text (only the characters next to runs
+    are read: a skeleton fixes them) and run kinds and lengths; the others must match exactly."""
+    varying: list[int] = []
+    for i, kind in enumerate(kinds):
+        before, after = consts[i][-1:], consts[i + 1][:1]
+        free = kind == "t" or (kind != "w" and before not in _JOINED_BEFORE)
+        if kind not in "dt":  # a run of digits may take a unit (`150ms`); one with letters must end at a boundary
+            free = free and after not in _NAME_CHARS and (lengths[i] >= _MIN_HEX or before == "-")
+        if free:
+            varying.append(i)
+    return tuple(varying)
+
+
 @dataclass(slots=True)
 class Kinds:
-    """One layout's runs of given kinds: which vary, and the shapes by the values of those that do not."""
+    """One skeleton's runs of given kinds: which vary, and the shapes by the line's text outside those."""
 
+    kinds: str
     varying: tuple[int, ...]
-    fixed: Callable[[Sequence[str]], object] | None  # the runs that must match exactly, as a key
+    key: Callable[[str], object]  # the line's constant text and fixed runs (a string, or a tuple of them)
     shapes: dict[object, Shape] = field(default_factory=dict)
-
-
-class Layout:
-    """A line's constant text and run lengths: where each run stands decides whether it may vary."""
-
-    __slots__ = ("after", "before", "kinds", "split")
-
-    def __init__(self, consts: Sequence[str]) -> None:
-        self.before = tuple(c[-1:] for c in consts[:-1])
-        self.after = tuple(c[:1] for c in consts[1:])
-        self.kinds: dict[str, Kinds] = {}
-        self.split = 0  # its lines split so far
-
-    def of(self, kinds: str, lengths: tuple[int, ...]) -> Kinds:
-        """The runs of these kinds: varying ones, and a getter for the others."""
-        varying: list[int] = []
-        fixed: list[int] = []
-        for i, kind in enumerate(kinds):
-            before, after = self.before[i], self.after[i]
-            free = kind == "t" or (kind != "w" and before not in _JOINED_BEFORE)
-            if kind not in "dt":  # a run of digits may take a unit (`150ms`); one with letters must end at a boundary
-                free = free and after not in _NAME_CHARS and (lengths[i] >= _MIN_HEX or before == "-")
-            (varying if free else fixed).append(i)
-        getter = itemgetter(*fixed) if fixed else None
-        found = self.kinds[kinds] = Kinds(tuple(varying), getter)
-        return found
-
-
-@dataclass(slots=True, frozen=True)
-class _Template:
-    """A layout seen often, as a regex over whole lines: its constant text, and runs of its lengths."""
-
-    regex: re.Pattern[str]
-    layout: Layout
-    lengths: tuple[int, ...]
+    split: int = 0  # its lines read by splitting, before it has a template
 
 
 class _Skeleton:
-    """Where the constant text and runs of every line of one skeleton stand, and its layouts by that text."""
+    """Where the runs of every line of one skeleton stand, and the characters around them."""
 
-    __slots__ = ("consts", "layouts", "lengths", "runs")
+    __slots__ = ("consts", "kinds", "lengths", "runs", "slices")
 
     def __init__(self, parts: Sequence[str]) -> None:
-        slices, at = [], 0
+        self.slices: list[slice] = []
+        at = 0
         for part in parts:
-            slices.append(slice(at, at + len(part)))
+            self.slices.append(slice(at, at + len(part)))
             at += len(part)
-        self.consts = _getter(slices[0::2])
-        self.runs = _getter(slices[1::2])
+        runs = self.slices[1::2]
+        self.runs: Callable[[str], tuple[str, ...]] = (
+            itemgetter(*runs) if len(runs) > 1 else (lambda line: (line[runs[0]],)) if runs else (lambda line: ())
+        )
         self.lengths = tuple(map(len, parts[1::2]))
-        self.layouts: dict[tuple[str, ...], Layout] = {}
+        self.consts = tuple(c[:1] + c[-1:] for c in parts[0::2])  # the characters next to runs (all a skeleton fixes)
+        self.kinds: dict[str, Kinds] = {}
+
+    def of(self, kinds: str) -> Kinds:
+        """The runs of these kinds: varying ones, and the key of a line's other text."""
+        varying = varying_runs(self.consts, kinds, self.lengths)
+        gaps, start = [], 0
+        for i in varying:
+            gaps.append(slice(start, self.slices[2 * i + 1].start))
+            start = self.slices[2 * i + 1].stop
+        gaps.append(slice(start, None))
+        found = self.kinds[kinds] = Kinds(kinds, varying, itemgetter(*gaps))
+        return found
 
 
-def _getter(slices: Sequence[slice]) -> Callable[[str], tuple[str, ...]]:
-    """The texts at these slices of a line, as a tuple (one C call)."""
-    if len(slices) > 1:
-        return itemgetter(*slices)
-    if slices:
-        only = slices[0]
-        return lambda line: (line[only],)
-    return lambda line: ()
+class _Template:
+    """A skeleton's runs of given kinds, as a regex over whole lines (`runs.skeleton_template`), and the
+    shapes of its lines by what its groups say may differ between them: one short string, where the key of a
+    line's whole other text took a slicing and a hash of most of the line."""
+
+    __slots__ = ("key", "kinds", "lengths", "regex", "runs", "shapes")
+
+    def __init__(self, parts: Sequence[str], by_kind: Kinds, lengths: tuple[int, ...]) -> None:
+        self.regex, runs, other = skeleton_template(parts, by_kind.kinds, by_kind.varying)
+        self.runs = _groups(runs)
+        # the groups joined: each is of a fixed length, so the text says them all (a tuple of them kept for every
+        # shape cost some 300 bytes more)
+        self.key: Callable[[re.Match[str]], str] = (
+            (lambda match: "".join(match.group(*other))) if len(other) > 1
+            else (lambda match: match.group(other[0])) if other else (lambda match: "")
+        )  # fmt: skip
+        self.kinds, self.lengths = by_kind, lengths
+        self.shapes: dict[str, Shape] = {}
+
+
+def _groups(numbers: Sequence[int]) -> Callable[[re.Match[str]], tuple[str, ...]]:
+    """A match's groups of these numbers, as a tuple, in one call."""
+    if len(numbers) > 1:
+        return methodcaller("group", *numbers)
+    if numbers:
+        only = numbers[0]
+        return lambda match: (match.group(only),)
+    return lambda match: ()
 
 
 def skeleton(line: str) -> bytes | str:
@@ -115,47 +136,61 @@ def skeleton(line: str) -> bytes | str:
 
 
 class Layouts:
-    """Each line's runs and layout, remembered by skeleton (and by regex for layouts seen often)."""
+    """Each line's runs and their kinds' `Kinds`, remembered by skeleton (and by regex for those seen often)."""
 
     def __init__(self) -> None:
         self._skeletons: dict[tuple[Where, bytes | str], _Skeleton] = {}
-        self._count = 0  # layouts remembered
-        # (stream, line length, clock span) -> layouts seen often, each as a regex matching exactly the lines
-        # that `RUN` splits into its constant text and run lengths
+        self._count = 0  # skeletons' kinds and shapes remembered
+        # (stream, line length, clock span) -> skeletons' kinds seen often, each as a regex matching exactly the
+        # lines of that skeleton whose runs are of those kinds
         self._templates: dict[Where, list[_Template]] = {}
 
     def clear(self) -> None:
-        """Forget every layout (and so the shapes found through them)."""
+        """Forget every skeleton (and so the shapes found through them)."""
         self._skeletons.clear()
         self._templates.clear()
         self._count = 0
 
     def find(
         self, line: str, clock: re.Match[str] | None, where: Where
-    ) -> tuple[Sequence[str], Layout, tuple[int, ...]]:
-        """The line's runs, its layout and their lengths; `clock` is where `CLOCK` found the line's time."""
+    ) -> tuple[Sequence[str], Kinds, tuple[int, ...], Shape | None]:
+        """The line's runs, its skeleton's `Kinds` for their kinds, their lengths, and the line's shape when
+        one is known (see `keep`); `clock` is where `CLOCK` found the line's time."""
         for template in self._templates.get(where, ()):
             match = template.regex.fullmatch(line)
             if match is not None:
-                return match.groups(), template.layout, template.lengths
-        key = (where, skeleton(line))
-        known = self._skeletons.get(key)
-        runs: Sequence[str]
+                of_kinds, key = template.kinds, template.key(match)
+                shape = template.shapes.get(key)
+                if shape is None:
+                    shape = of_kinds.shapes.get(of_kinds.key(line))
+                    if shape is not None:
+                        template.shapes[key] = shape
+                return template.runs(match), of_kinds, template.lengths, shape
+        known = self._skeletons.get((where, skeleton(line)))
         if known is None:
-            if self._count >= MAX_LAYOUTS:
-                self.clear()
-            parts = split(line, clock)
-            known = self._skeletons[key] = _Skeleton(parts)
-            consts, runs = tuple(parts[0::2]), parts[1::2]
-        else:
-            consts, runs = known.consts(line), known.runs(line)
-        layout = known.layouts.get(consts)
-        if layout is None:
-            layout = known.layouts[consts] = Layout(consts)
-            self._count += 1
-        layout.split += 1
-        if layout.split == TEMPLATE_AFTER:  # later lines of this layout are matched, not split
+            self._made()
+            known = self._skeletons[(where, skeleton(line))] = _Skeleton(split(line, clock))
+        runs = known.runs(line)
+        kinds = kinds_of(runs)
+        by_kind = known.kinds.get(kinds)
+        if by_kind is None:
+            self._made()
+            by_kind = known.of(kinds)
+        by_kind.split += 1
+        if by_kind.split == SKELETON_TEMPLATE_AFTER:  # its later lines are matched, not split
             templates = self._templates.setdefault(where, [])
             if len(templates) < TEMPLATES_PER_LENGTH:
-                templates.append(_Template(layout_template(split(line, clock)), layout, known.lengths))
-        return runs, layout, known.lengths
+                templates.append(_Template(split(line, clock), by_kind, known.lengths))
+        return runs, by_kind, known.lengths, by_kind.shapes.get(by_kind.key(line))
+
+    def keep(self, line: str, by_kind: Kinds, shape: Shape) -> None:
+        """Remember the shape of this line of these kinds: `find` finds it for every line of the same text
+        outside the varying runs."""
+        self._made()
+        by_kind.shapes[by_kind.key(line)] = shape
+
+    def _made(self) -> None:
+        self._count += 1
+        if self._count > MAX_LAYOUTS:
+            self.clear()
+            self._count = 1

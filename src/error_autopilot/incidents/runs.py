@@ -1,5 +1,5 @@
 """A log line as constant text and *runs* (the values that change from line to line), and regexes that
-recognise a line's layout or whole shape without splitting it.
+recognise a line's skeleton and run kinds, or whole shape, without splitting it.
 
 A run is a stretch of four or more hex digits, or the line's own time of day near its start (see
 ingest.py for why). Its *kind* says what its characters are: `d` digits only, `t` a time, `w` letters
@@ -9,6 +9,7 @@ only, `l` / `u` / `m` digits and lower / upper / mixed-case letters.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Sequence
 
 # `[0-9a-fA-F]{4,}`, spelled so the pattern starts with a plain character set: the regex engine then skips
@@ -44,29 +45,54 @@ def kinds(runs: Sequence[str]) -> str:
                     else "u" if r.isupper() else "m" for r in runs])  # fmt: skip
 
 
-def layout_template(parts: Sequence[str]) -> re.Pattern[str]:
-    """A regex that matches a line exactly when `RUN` splits it into the same constant text and run lengths.
-
-    `RUN`'s runs are maximal, so the constant text next to a run never ends in a hex digit, and none of
-    it holds four in a row: any line made of that text and hex runs of those lengths splits the same way.
-    The clock is not matched here: the caller looks it up by the span `CLOCK` found in the line."""
-    pattern = []
-    for n, part in enumerate(parts):
-        if n % 2 == 0:
-            pattern.append(re.escape(part))
-        elif RUN.fullmatch(part):
-            pattern.append(f"([0-9a-fA-F]{{{len(part)}}})")
-        else:  # the clock, at the span the caller found
-            pattern.append(f"(.{{{len(part)}}})")
-    return re.compile("".join(pattern), re.DOTALL)
-
-
-# what a varying run of each kind may hold: one of those letters' characters and not another kind's
-_KIND = {
+# the characters of a run of each kind (`kinds`), given its length: `l` has a lower-case letter, a digit and
+# no upper-case letter; `m` a letter of each case and a digit
+_OF_KIND = {
     "d": "[0-9]{{{n}}}",
+    "w": "[a-fA-F]{{{n}}}",
     "l": "(?![0-9]{{{n}}})(?![a-f]{{{n}}})[0-9a-f]{{{n}}}",
     "u": "(?![0-9]{{{n}}})(?![A-F]{{{n}}})[0-9A-F]{{{n}}}",
+    "m": "(?![0-9a-f]{{{n}}})(?![0-9A-F]{{{n}}})(?![a-fA-F]{{{n}}})[0-9a-fA-F]{{{n}}}",
 }
+_HEX_STRETCH = re.compile("([0-9a-fA-F]+)")
+
+
+def skeleton_template(
+    parts: Sequence[str], kinds: str, varying: Sequence[int]
+) -> tuple[re.Pattern[str], tuple[int, ...], tuple[int, ...]]:
+    """A regex that matches a line exactly when it has the skeleton of this one (every hex digit as one
+    character, incidents/layouts.py), runs of these `kinds`, and this one's constant text but for its
+    stretches of hex digits with a digit (`id 42`, `line 7`: what differs between the bugs of a skeleton;
+    a word's hex letters, `failed`, are matched as they are). With it, the numbers of its groups that hold
+    the runs, and of those that hold what else may differ between its lines (the runs not in `varying`
+    and those stretches): a line's shape is known by that.
+
+    A skeleton says where `RUN` splits a line: the constant text never holds four hex digits in a row, and
+    runs are maximal. The clock is looked up by the span `CLOCK` found in the line: here it is only told
+    apart as the skeleton does."""
+    pattern: list[str] = []
+    runs: list[int] = []
+    other: list[int] = []
+    group = 0
+    for n, part in enumerate(parts):
+        if n % 2:
+            group += 1
+            runs.append(group)
+            if n // 2 not in varying:
+                other.append(group)
+            if kinds[n // 2] == "t":  # the clock's digits as a skeleton reads them: ASCII ones any, others as they are
+                pattern.append("(" + "".join("[0-9]" if c in string.digits else re.escape(c) for c in part) + ")")
+            else:
+                pattern.append("(" + _OF_KIND[kinds[n // 2]].format(n=len(part)) + ")")
+            continue
+        for m, piece in enumerate(_HEX_STRETCH.split(part)):
+            if m % 2 and not piece.isalpha():
+                group += 1
+                other.append(group)
+                pattern.append(f"([0-9a-fA-F]{{{len(piece)}}})")
+            else:
+                pattern.append(re.escape(piece))
+    return re.compile("".join(pattern), re.DOTALL), tuple(runs), tuple(other)
 
 
 def shape_template(
@@ -82,7 +108,7 @@ def shape_template(
     e.g. lookaheads ruling lines out) matches. Its groups are the line's runs.
 
     None when no regex says so simply: a varying run of mixed case, or one that could make a clock of its
-    own (`CLOCK` takes the first) in some line of this layout."""
+    own (`CLOCK` takes the first) in some line of this skeleton."""
     clock_run, at = -1, 0
     for n, part in enumerate(parts):
         if n % 2 and clock is not None and at == clock.start():
@@ -107,8 +133,8 @@ def shape_template(
             pattern.append(_clock_pattern(part))
         elif i not in free:
             pattern.append(f"({re.escape(part)})")
-        elif (kind := kinds((part,))) in _KIND:
-            pattern.append("(" + _KIND[kind].format(n=len(part)) + ")")
+        elif (kind := kinds((part,))) in "dlu":  # what a varying run may hold: those characters, not another kind's
+            pattern.append("(" + _OF_KIND[kind].format(n=len(part)) + ")")
         else:
             return None
     return re.compile("".join(pattern), re.DOTALL)
