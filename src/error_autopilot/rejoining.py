@@ -80,6 +80,7 @@ class Rejoiner:
     _covered: dict[_Key, None] = field(default_factory=dict)
     _held: list[LogEntry] = field(default_factory=list)
     _pieces_seen: bool = False
+    _covered_until: int = -1  # the newest line of a rejoined trace: no later line can be one of them
 
     @property
     def held_from_ns(self) -> int:
@@ -95,7 +96,7 @@ class Rejoiner:
         if self._held:
             page = [*self._held, *page]
             self._held = []
-        at = [i for i, entry in enumerate(page) if _is_piece(entry.line)]
+        at = _pieces(page)
         self._pieces_seen = self._pieces_seen or bool(at)
         if self._pieces_seen and page:  # a page's last line can be a logger's line over a trace in the next
             cut = bisect_left(page, page[-1].ts_ns - HOLD_NS, key=_TS)
@@ -107,11 +108,11 @@ class Rejoiner:
     def flush(self) -> list[LogEntry]:
         """The lines still held back, joined as far as they can be: the poll is over."""
         held, self._held = self._held, []
-        return self._joined(held, [i for i, entry in enumerate(held) if _is_piece(entry.line)]) if held else []
+        return self._joined(held, _pieces(held)) if held else []
 
     def _joined(self, page: list[LogEntry], at: list[int]) -> list[LogEntry]:
-        if not at and not self._covered:
-            return page
+        if not at and not (page and self._covered and page[0].ts_ns <= self._covered_until):
+            return page  # no piece, and no line as old as the newest of a trace already rejoined
         streams: dict[int, _Stream] = {}
 
         def stream(entry: LogEntry) -> _Stream:
@@ -129,12 +130,13 @@ class Rejoiner:
             for position, whole, used in self._rejoin([page[i] for i in cluster], stream(page[cluster[0]])):
                 insert.setdefault(cluster[position], []).append(whole)
                 taken.update(cluster[n] for n in used)
-        if not insert and not self._covered:
+        if not insert and not (self._covered and page[0].ts_ns <= self._covered_until):
             return page
         out: list[LogEntry] = []
         for i, entry in enumerate(page):
             out.extend(insert.get(i, ()))
-            if i in taken or (self._covered and (stream(entry), entry.ts_ns, entry.line) in self._covered):
+            covered = entry.ts_ns <= self._covered_until and (stream(entry), entry.ts_ns, entry.line) in self._covered
+            if i in taken or covered:
                 continue
             out.append(entry)
         return out
@@ -203,10 +205,20 @@ class Rejoiner:
         if len(self._covered) >= MAX_COVERED:
             del self._covered[next(iter(self._covered))]  # the oldest: insertion order
         self._covered[key] = None
+        self._covered_until = max(self._covered_until, key[1])
 
 
 def _is_piece(line: str) -> bool:
     return piece(line) is not None or may_head(line)
+
+
+def _pieces(page: list[LogEntry]) -> list[int]:
+    """Indexes of the page's pieces. A line holding several, or a JSON record other than Docker's
+    json-file wrapping, is none: tested here, with no call, as most lines of a storm are such."""
+    return [
+        i for i, entry in enumerate(page)
+        if "\n" not in (line := entry.line) and (line[:1] != "{" or line.startswith('{"log":')) and _is_piece(line)
+    ]  # fmt: skip
 
 
 def _lead(page: list[LogEntry], first: int, stream: Callable[[LogEntry], _Stream]) -> int | None:
