@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 
 from error_autopilot.domain.stack import Language, StackTrace
-from error_autopilot.incidents.stackparse import dotnet, go, jvm, loose, node, python
+from error_autopilot.incidents.stackparse import dotnet, go, jvm, loose, node, pyrenderings, python
 from error_autopilot.incidents.stackparse.common import MAX_LINE, ExceptionBuilder, InApp, build_trace
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def _vote(line: str, votes: dict[Language, int]) -> None:
     elif dotnet.LOCALISED_AT.match(body) and dotnet.is_frame(body):
         votes["dotnet"] += 2
     elif body.startswith(("File ", "> File ")):
-        framed = python.FILE.match(line) or python.BRIEF.match(line) or python.DJANGO_FILE.match(line)
+        framed = python.FILE.match(line) or python.BRIEF.match(line) or pyrenderings.DJANGO_FILE.match(line)
         votes["python"] += 1 if framed else 0
     # a regex is tried only on a line holding the text it needs: most lines are none of these, and each try
     # cost up to a microsecond (the header's lazy prefix, a file name's backtracking)
@@ -291,13 +291,13 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     if len(lines) > MAX_LINES:
         lines, clipped = lines[:MAX_LINES], True
     lines = dotnet.closed_at_the_end([line[:MAX_LINE] for line in lines])  # a huge line's head still names it
-    lines = strip_line_prefix(python.from_rich(lines))  # Rich's box drawn around the frames hides them
+    lines = strip_line_prefix(pyrenderings.from_rich(lines))  # Rich's box drawn around the frames hides them
     lines = [part for line in lines for part in _unflattened(line)]
     lines = _jvm_unflattened(lines)
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
     language = detect_language(lines)
     if language in (None, "python"):
-        rewritten = dotnet.from_app_center(python.from_django(lines))
+        rewritten = dotnet.from_app_center(pyrenderings.from_django(lines))
         if rewritten is not lines:  # the same lines are the same language: most traces are neither's
             lines, language = rewritten, detect_language(rewritten)
     if language is None:

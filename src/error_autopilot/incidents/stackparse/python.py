@@ -53,23 +53,6 @@ _CHAIN = frozenset(
         "During handling of the above exception, another exception occurred:",
     }
 )
-# Django's plain-text technical 500 ("copy-and-paste view", error e-mails) before 2.x: `Traceback:`,
-# `File "…" in func` with the line number on the source line below (`  149. response = …`), and the
-# exception as `Exception Type: X at /path` + `Exception Value: message`.
-_DJANGO_HEADER = re.compile(r"^\s*Traceback:\s*$")
-DJANGO_FILE = re.compile(r'^(?P<ind>\s*)File "(?P<file>[^"]+)" in (?P<fn>\S+)\s*$')
-_DJANGO_SOURCE = re.compile(r"^\s*(?P<line>\d{1,7})\.(?:\s|$)")
-# The summary's labelled lines may sit behind a shipper's prefix that `strip_line_prefix` cannot learn when no
-# frame was pasted: up to 200 characters before the label are passed over.
-_DJANGO_TYPE = re.compile(r"^.{0,200}?Exception Type:\s+(?P<type>\S+)(?: at \S*)?\s*$")
-# Its HTML page, copied as text, sums the error up above the traceback, which reporters often cut: the
-# innermost frame as `Exception Location: <file> in <function>, line <n>` (`<file>, line <n>, in <function>`
-# since Django 3.1; `lastframe`, the traceback's last frame, in django/views/debug.py and technical_500.html).
-_DJANGO_LOCATION = re.compile(
-    r"^.{0,200}?Exception Location:\s+(?P<file>\S.*?)(?: in (?P<fn>[\w<>.]+), line (?P<line>\d{1,7})"
-    r"|, line (?P<line2>\d{1,7}), in (?P<fn2>[\w<>.]+))\s*$"
-)
-_DJANGO_VALUE = re.compile(r"^.{0,200}?Exception Value: ?(?P<msg>.*)$")
 _KEYWORDS = frozenset(keyword.kwlist)
 _STDLIB = re.compile(r"/lib/python\d[\d.]*/|/lib/pypy[\d.]*/")
 _DEPLOY_ROOT = re.compile(r"^/?(?:usr/src/app|usr/app|app|srv|code|workspace|home/[^/]+|opt/[^/]+)/(?:src/)?")
@@ -140,93 +123,6 @@ def _drawing_follows(drawn: str, at: int, separators: list[int]) -> bool:
     within the frames CPython prints before one."""
     following = bisect.bisect_right(separators, at)
     return drawn.startswith("| ") and following < len(separators) and separators[following] - at <= _MAX_CUT_TOP
-
-
-def from_django(lines: list[str]) -> list[str]:
-    """Django's plain-text traceback rewritten as CPython prints one, its `Exception Location` the innermost
-    frame where the pasted traceback stops short of it (or was not pasted); other lines unchanged."""
-    located = [m for line in lines[:2000] if "Exception Location:" in line and (m := _DJANGO_LOCATION.match(line))]
-    if not located and not any('" in ' in line and DJANGO_FILE.match(line) for line in lines[:2000]):
-        return lines
-    out: list[str] = []
-    exc_type: str | None = None
-    raised = ""  # the exception line written for the page's `Exception Type`/`Exception Value`
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if located and "Exception Location:" in line and _DJANGO_LOCATION.match(line):
-            pass
-        elif _DJANGO_HEADER.match(line):
-            out.append("Traceback (most recent call last):")
-        elif m := DJANGO_FILE.match(line):
-            nxt = lines[i + 1] if i + 1 < len(lines) else ""
-            number = _DJANGO_SOURCE.match(nxt)
-            out.append(f'  File "{m["file"]}", line {number["line"] if number else "unknown"}, in {m["fn"]}')
-            i += 2 if number else 1
-            continue
-        elif m := _DJANGO_TYPE.match(line):
-            exc_type = m["type"]
-        elif exc_type and (m := _DJANGO_VALUE.match(line)):
-            raised = f"{exc_type}: {m['msg']}".rstrip()
-            out.extend((raised, ""))  # the request dump below is no part of the message
-            exc_type = None
-        else:
-            out.append(line)
-        i += 1
-    if exc_type:
-        raised = exc_type
-        out.append(exc_type)
-    return _with_location(out, located[-1], raised) if located else out
-
-
-def _with_location(out: list[str], located: re.Match[str], raised: str) -> list[str]:
-    """The page's `Exception Location` as the innermost frame: after the last frame of a traceback that stops
-    before it, or as a one-frame traceback of its own when none was pasted."""
-    file, function = located["file"], located["fn"] or located["fn2"]
-    frame = f'  File "{file}", line {located["line"] or located["line2"]}, in {function}'
-    at = next((n for n in range(len(out) - 1, -1, -1) if FILE.match(out[n])), None)
-    if at is None:
-        return [*out, "Traceback (most recent call last):", frame, raised or "Exception"]
-    last = FILE.match(out[at])
-    if last is not None and (last["file"], last["fn"]) == (file, function):
-        return out
-    return [*out[: at + 1], frame, *out[at + 1 :]]
-
-
-# Rich's traceback (`rich.traceback`, which Typer and many CLIs install): each exception's frames in a box titled
-# `Traceback (most recent call last)`, one `{filename}:{lineno} in {name}` line per frame (`in {name}:{lineno}` when
-# the file is not on disk), source lines under it, the exception line below the box (`Traceback._render_stack`).
-_RICH_TOP = re.compile(r"^(?P<pre>.{0,200}?)╭─+ Traceback .*\(most recent call last\) ─+╮\s*$")
-_RICH_ROW = re.compile(r"^(?P<pre>.{0,200}?)│(?P<inner>.*?)│?\s*$")
-_RICH_FRAME = re.compile(r"^\s*(?P<file>[^\s│][^│]*?):(?P<line>\d+) in (?P<fn>[\w<>.]+)\s*$")
-_RICH_BOTTOM = re.compile(r"^.{0,200}?╰─+╯\s*$")
-
-
-def from_rich(lines: list[str]) -> list[str]:
-    """Rich's boxed traceback rewritten as CPython prints one, behind whatever prefix each line had (a process
-    manager's, a shipper's: found later as on any trace); other lines unchanged. A frame line that the box's
-    width wrapped is read joined with the row below it."""
-    if not any("╭" in line and _RICH_TOP.match(line) for line in lines[:2000]):
-        return lines
-    out: list[str] = []
-    boxed, pending = False, ""
-    for line in lines:
-        if top := _RICH_TOP.match(line):
-            out.append(top["pre"] + "Traceback (most recent call last):")
-            boxed, pending = True, ""
-        elif boxed and _RICH_BOTTOM.match(line):
-            boxed = False
-        elif boxed and (row := _RICH_ROW.match(line)):
-            inner = row["inner"].strip()
-            # a row that was no frame and no source line is the head of one the box wrapped
-            tried = (pending + inner, f"{pending} {inner}", inner) if pending else (inner,)
-            frame = next((m for text in tried if (m := _RICH_FRAME.match(text))), None)
-            if frame:
-                out.append(f'{row["pre"]}  File "{frame["file"]}", line {frame["line"]}, in {frame["fn"]}')
-            pending = inner if not frame and inner and not inner[0].isdigit() and "❱" not in inner else ""
-        elif not boxed:
-            out.append(line)
-    return out
 
 
 def module_of(file: str, in_app: InApp) -> str | None:
