@@ -111,7 +111,7 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from error_autopilot import commands  # noqa: PLC0415 - see the module docstring
-    from error_autopilot.config.service_map import config_reference, json_schema  # noqa: PLC0415
+    from error_autopilot.config.reference import config_reference, json_schema  # noqa: PLC0415
 
     handlers = {
         "run": commands.run, "plan": commands.plan, "investigate": commands.investigate,

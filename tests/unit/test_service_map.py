@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from error_autopilot.cli import main
-from error_autopilot.config.service_map import config_reference, load_service_map, parse_service_map
+from error_autopilot.config.reference import config_reference
+from error_autopilot.config.service_map import load_service_map, parse_service_map
 from error_autopilot.domain.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
