@@ -89,8 +89,7 @@ def _poll_environment(
     duplicates = 0
     error: str | None = None
     overlap = Overlap(window, smap.environments[env].overlap_s)
-    budget = smap.environments[env].loki.rejoin_queries
-    rejoiner = Rejoiner(source, budget)
+    rejoiner = Rejoiner(source, smap.environments[env].loki.rejoin_queries)
     admission = Admission(request.services, window.replay_before_ns, state.incidents)
 
     def take(entries: list[LogEntry]) -> None:
@@ -120,7 +119,7 @@ def _poll_environment(
         truncated_reason=stats.truncated_reason, last_ts_ns=stats.last_ts_ns, error=error,
         tail_line_ids=overlap.tail_keys(), minute_counts=overlap.minute_counts,
         late=0 if error else late_lines(env, source, state, window.start_ns),
-        rejoined=rejoiner.stats.traces, rejoined_lines=rejoiner.stats.pieces, rejoin_note=rejoiner.stats.note(budget),
+        rejoined=rejoiner.stats.traces, rejoined_lines=rejoiner.stats.pieces, rejoin_note=rejoiner.note,
     )  # fmt: skip
 
 

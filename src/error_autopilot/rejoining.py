@@ -50,15 +50,6 @@ class RejoinStats:
     left: int = 0  # pieces left as single lines: no reads left, or Loki failed
     error: str = ""
 
-    def note(self, budget: int) -> str:
-        """One line for the run report, empty when there is nothing to say."""
-        if self.error:
-            return f"{self.left} pieces of split traces left as single lines: reading around them failed ({self.error})"
-        if self.left:
-            return (f"{self.left} pieces of split traces left as single lines: the {budget} reads a run "
-                    "allows (`rejoin_queries`) were used; a multiline stage in the shipper joins them at the source")
-        return ""
-
 
 @dataclass(frozen=True)
 class _Template:
@@ -81,6 +72,17 @@ class Rejoiner:
     _held: list[LogEntry] = field(default_factory=list)
     _pieces_seen: bool = False
     _covered_until: int = -1  # the newest line of a rejoined trace: no later line can be one of them
+
+    @property
+    def note(self) -> str:
+        """One line for the run report, empty when there is nothing to say."""
+        left, error = self.stats.left, self.stats.error
+        if error:
+            return f"{left} pieces of split traces left as single lines: reading around them failed ({error})"
+        if left:
+            return (f"{left} pieces of split traces left as single lines: the {self.budget} reads a run allows "
+                    "(`rejoin_queries`) were used; a multiline stage in the shipper joins them at the source")
+        return ""
 
     @property
     def held_from_ns(self) -> int:

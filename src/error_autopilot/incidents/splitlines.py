@@ -77,13 +77,12 @@ def piece(line: str) -> Piece | None:
     if not line or "\n" in line:
         return None
     first = line[0]
-    if first == "{" or first.isdigit():
+    if first == "{" or first.isdigit():  # a record (JSON, timestamped) unless a runtime's wrapping of a line
         bare = unwrap(line)
-        if bare is not line:
-            return piece(bare) if bare else None
+        return piece(bare) if bare is not line and bare else None
     if first in " \t":
         return Piece.CONTINUATION if line.strip() else None
-    if first == "{" or first.isdigit() or _RECORD_KEY.match(line):  # JSON, timestamped, logfmt: whole records
+    if _RECORD_KEY.match(line):  # logfmt: a whole record
         return None
     if line.startswith(_STARTS):
         return Piece.START
