@@ -18,6 +18,8 @@ HELD_OUT_SETS: dict[str, Path] = {
     "held_out_10": FIXTURES / "realworld-holdout10",
     "held_out_12": FIXTURES / "realworld-holdout12",
     "held_out_13": FIXTURES / "realworld-holdout13",
+    "held_out_14": FIXTURES / "realworld-holdout14",
+    "held_out_15": FIXTURES / "realworld-holdout15",
 }
 HELD_OUT_LABELS = {name: "held out (never tuned on)" for name in HELD_OUT_SETS}
 NO_HELD_OUT = "no held-out set: every real-world case has been read and lives in the tuning corpus"
