@@ -293,7 +293,7 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     lines = dotnet.closed_at_the_end([line[:MAX_LINE] for line in lines])  # a huge line's head still names it
     lines = strip_line_prefix(pyrenderings.from_rich(lines))  # Rich's box drawn around the frames hides them
     lines = [part for line in lines for part in _unflattened(line)]
-    lines = _jvm_unflattened(lines)
+    lines = jvm.moved_at(_jvm_unflattened(lines))
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
     language = detect_language(lines)
     if language in (None, "python"):

@@ -28,6 +28,7 @@ from error_autopilot.investigation.pathmap import (
     resolve_links,
     through_link,
     under_root,
+    workspace_package,
 )
 from error_autopilot.investigation.runnerup import lead
 
@@ -161,6 +162,7 @@ def rank(
                       f"{where} {frame.function}: {verdict.reason}; only its file name matches {mapping.path}")
                 continue
             mapping, path = kept, kept.path
+            verdict = _workspace(frame, verdict, path, stack.language)
             if not verdict.in_app and VENDORED.search(path):
                 _drop(notes, dropped, "library", "vendored",
                       f"{where} {frame.function}: {verdict.reason}; vendored copy at {mapping.path}")
@@ -219,6 +221,14 @@ def _followed(mapping: Mapping, verdict: Verdict, links: dict[str, str], verdict
     if followed is mapping or followed.path is None or verdict.in_app:
         return followed, verdict
     return followed, verdicts.classify(None, "/" + followed.path)
+
+
+def _workspace(frame: Frame, verdict: Verdict, path: str, language: Language) -> Verdict:
+    """A library verdict turned own code when the frame's installed package is one the repository keeps in a
+    `node_modules/` folder of its own (`workspace_package`)."""
+    if verdict.in_app or language != "node" or (package := workspace_package(frame, path)) is None:
+        return verdict
+    return Verdict(True, f"package {package} is kept in the repository ({path})")
 
 
 def _beyond_frames(
