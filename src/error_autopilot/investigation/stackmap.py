@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from error_autopilot.domain.stack import Frame, Language, StackTrace
 from error_autopilot.incidents.stackparse.common import InApp, Verdict
@@ -162,7 +162,7 @@ def rank(
                       f"{where} {frame.function}: {verdict.reason}; only its file name matches {mapping.path}")
                 continue
             mapping, path = kept, kept.path
-            verdict = _workspace(frame, verdict, path, stack.language)
+            mapping, verdict = _workspace(frame, mapping, verdict, stack.language)
             if not verdict.in_app and VENDORED.search(path):
                 _drop(notes, dropped, "library", "vendored",
                       f"{where} {frame.function}: {verdict.reason}; vendored copy at {mapping.path}")
@@ -223,12 +223,15 @@ def _followed(mapping: Mapping, verdict: Verdict, links: dict[str, str], verdict
     return followed, verdicts.classify(None, "/" + followed.path)
 
 
-def _workspace(frame: Frame, verdict: Verdict, path: str, language: Language) -> Verdict:
-    """A library verdict turned own code when the frame's installed package is one the repository keeps in a
-    `node_modules/` folder of its own (`workspace_package`)."""
-    if verdict.in_app or language != "node" or (package := workspace_package(frame, path)) is None:
-        return verdict
-    return Verdict(True, f"package {package} is kept in the repository ({path})")
+def _workspace(frame: Frame, mapping: Mapping, verdict: Verdict, language: Language) -> tuple[Mapping, Verdict]:
+    """A library frame turned own code when its installed package is one the repository keeps in a
+    `node_modules/` folder of its own (`workspace_package`); the mapping's note says so."""
+    if verdict.in_app or language != "node" or mapping.path is None:
+        return mapping, verdict
+    if (package := workspace_package(frame, mapping.path)) is None:
+        return mapping, verdict
+    note = f"package {package} is kept in the repository"
+    return replace(mapping, note="; ".join(filter(None, (mapping.note, note)))), Verdict(True, note)
 
 
 def _beyond_frames(
