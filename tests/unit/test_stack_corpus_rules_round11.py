@@ -4,6 +4,7 @@ not move when the corpus does) and on variants it must leave alone."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from error_autopilot.domain.stack import StackTrace
@@ -230,3 +231,32 @@ def test_a_record_without_a_trace_array_or_with_v8_frames_is_read_as_before() ->
     assert parse_stacktrace(WEBGME.split("  trace:", maxsplit=1)[0]) is None
     with_stack = "Error: boom\n    at go (/app/a.js:1:1)\n{ trace: [ { file: '/app/b.js', line: 2 } ] }\n"
     assert [f.file for f in _parsed(with_stack).primary.frames] == ["/app/a.js"]
+
+
+def test_the_new_shapes_read_the_same_behind_a_shippers_prefix() -> None:
+    for trace in (JENKINS, WEBGME):
+        prefixed = "\n".join("3|app  | " + line for line in trace.splitlines())
+        assert _parsed(prefixed) == _parsed(trace)
+
+
+# go/zalando-incubator-stackset-controller-619: a goroutine dump escaped onto one structured-log line
+STACKSET = (
+    "Encountered a panic while processing a stackset: assignment to entry in nil map\\ngoroutine 17341 [running]:"
+    "\\ngithub.com/zalando-incubator/stackset-controller/controller.(*StackSetController).ReconcileStackSet.func1()"
+    "\\n\\t/workspace/controller/stackset.go:1388 +0x1c9\\npanic({0x17918e0?, 0x1c22d40?})"
+    "\\n\\t/usr/local/go/src/runtime/panic.go:770 +0x132\\n"
+)
+
+
+def test_an_escaped_trace_is_opened_under_a_log_line_or_inside_a_json_field() -> None:
+    alone = _parsed(STACKSET + "\n")
+    assert alone.language == "go"
+    assert [f.file for f in alone.primary.frames][:1] == ["/workspace/controller/stackset.go"]
+    assert _parsed("2024-05-13 15:06:38,123 ERROR [main] app.Worker - request failed\n" + STACKSET + "\n") == alone
+    assert _parsed(json.dumps({"level": "error", "msg": "request failed", "details": STACKSET + "\n"})) == alone
+
+
+def test_a_few_escaped_newlines_in_a_message_above_a_printed_trace_stay_as_they_are() -> None:
+    printed = 'Error: bad "a\\n  at b\\n  at c"\n    at parse (/app/dist/a.js:1:1)\n    at main (/app/b.js:2:2)\n'
+    stack = _parsed(printed)
+    assert [f.function for f in stack.primary.frames] == ["parse", "main"]

@@ -36,7 +36,10 @@ _HEADER_LOOKBACK = 50
 # A copy that wrapped each frame's line before its `at` rather than after the indentation: the `at` ends the line
 # above (`java.lang.NullPointerException at` / `org.acme.Pods.cancel(Pods.java:76) at`), the frame starts its own
 _TRAILING_AT = re.compile(r"(?<=\S)[ \t]+at[ \t]*$")
-_BARE_FRAME = re.compile(r"^\s*(?:[\w$]+[./])+[\w$<>]+\((?:[\w$.-]+\.\w+:\d+|Native Method|Unknown Source)\)(?:\s|$)")
+_BARE_FRAME = re.compile(
+    r"(?:^|\s)(?P<frame>(?:[\w$]+[./])+[\w$<>]+\((?:[\w$.-]+\.\w+:\d+|Native Method|Unknown Source)\))"
+    r"(?:[ \t]+at)?[ \t]*$"
+)
 # The entry's last frame cut inside its location (a size limit on the log line: Loki's `max_line_size_truncate`,
 # journald's `LineMax`; a paste cut short): class and method are whole before `(`, only file and line are lost
 _CUT_LOCATION = re.compile(r"^\s*at (?P<qual>(?:[\w$]+\.)+[\w$<>]+)\((?P<cut>[\w$.-]*)$")
@@ -50,17 +53,18 @@ def is_frame(line: str) -> bool:
 
 def moved_at(lines: list[str]) -> list[str]:
     """The frames of a copy that wrapped each line before its `at` (`_TRAILING_AT`) written as the JVM prints
-    them; only when no line is a printed frame already and at least two frames follow a trailing `at`."""
+    them; only when no line is a printed frame already and at least two frames follow a trailing `at`. A
+    prefix a shipper wrote on every line stays in front, for `strip_line_prefix` to read off."""
     if any(is_frame(line) for line in lines):
         return lines
-    follows = [i + 1 for i in range(len(lines) - 1)
-               if _TRAILING_AT.search(lines[i]) and _BARE_FRAME.match(lines[i + 1])]  # fmt: skip
+    follows = [(i + 1, m) for i in range(len(lines) - 1)
+               if _TRAILING_AT.search(lines[i]) and (m := _BARE_FRAME.search(lines[i + 1]))]  # fmt: skip
     if len(follows) < 2:
         return lines
     out = list(lines)
-    for i in follows:
+    for i, m in follows:
         out[i - 1] = _TRAILING_AT.sub("", out[i - 1])
-        out[i] = "\tat " + _TRAILING_AT.sub("", out[i]).strip()
+        out[i] = out[i][: m.start("frame")].rstrip() + "\tat " + m["frame"]
     return out
 
 

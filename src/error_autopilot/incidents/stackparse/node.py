@@ -54,7 +54,7 @@ def is_frame(line: str) -> bool:
 # winston's `uncaughtException` record as util.inspect prints it (winston 2 `exception.getAllInfo`): `date`,
 # `process`, `os`, then `trace: [ { column, file, function, line, method, native }, … ]` from the `stack-trace`
 # package, innermost first, with no V8 `at` lines (its `stack` array comes last and a paste often stops before).
-_WINSTON_TRACE = re.compile(r"^\s*trace:\s*(?:\[.*)?$")
+_WINSTON_TRACE = re.compile(r"^(?P<lead>(?:.*\s)?)trace:\s*(?:\[.*)?$")
 _WINSTON_FIELD = re.compile(
     r"\b(?P<key>column|file|function|line|method):\s*(?:'(?P<text>(?:[^'\\]|\\.)*)'|(?P<n>\d+)|null)"
 )
@@ -65,9 +65,10 @@ _WINSTON_BLOCKS = 200
 def from_winston(lines: list[str]) -> list[str]:
     """winston's `uncaughtException` record (`_WINSTON_TRACE`) rewritten as V8 prints a trace: the log line above
     the record, then one `at function (file:line:column)` line per `trace` entry. Other lines unchanged."""
-    start = next((i for i, line in enumerate(lines[:2000]) if _WINSTON_TRACE.match(line)), None)
-    if start is None:
+    found = next(((i, m) for i, line in enumerate(lines[:2000]) if (m := _WINSTON_TRACE.match(line))), None)
+    if found is None:
         return lines
+    start, trace = found
     frames: list[str] = []
     for entry in _WINSTON_ENTRY.findall("\n".join(lines[start:]))[:_WINSTON_BLOCKS]:
         fields = {m["key"]: m["text"] or m["n"] for m in _WINSTON_FIELD.finditer(entry)}
@@ -76,8 +77,10 @@ def from_winston(lines: list[str]) -> list[str]:
             frames.append(f"    at {fields['function']} ({where})" if fields.get("function") else f"    at {where}")
     if not frames:
         return lines
-    # util.inspect opens the record at the start of a line and every object inside it indented
-    record = next((i for i in range(start, -1, -1) if lines[i].startswith("{")), start)
+    # util.inspect opens the record (`{ date: …`) two columns left of its `trace:` key (behind any prefix a
+    # shipper wrote on every line), and every object inside it further right
+    col = len(trace["lead"]) - 2
+    record = next((i for i in range(start, -1, -1) if col >= 0 and lines[i][col : col + 2] == "{ "), start)
     return [*lines[:record], *frames]
 
 
