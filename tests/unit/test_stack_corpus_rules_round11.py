@@ -140,11 +140,15 @@ def test_a_package_the_repository_keeps_in_its_own_node_modules_folder_is_own_co
     assert all("async-mutex" not in c.path for c in ranked)
 
 
-def test_a_root_or_test_node_modules_folder_stays_a_dependency() -> None:
+def test_a_root_test_or_package_node_modules_folder_stays_a_dependency() -> None:
     committed = [f.removeprefix("packages/") for f in NODE_RED_FILES]  # a dependency tree committed at the root
     assert _ranked(NODE_RED, committed) == []
     fixtures = ["test/fixtures/node_modules/@node-red/runtime/lib/nodes/credentials.js"]
     assert _ranked(NODE_RED, fixtures) == []
+    # a package's own installed dependencies, committed beside its package.json
+    installed = ["packages/app/package.json", "packages/app/node_modules/@node-red/runtime/lib/nodes/credentials.js"]
+    assert _ranked(NODE_RED, installed) == []
+    assert _ranked(NODE_RED, [*NODE_RED_FILES, "package.json"])[0].path == NODE_RED_FILES[0]
 
 
 # node/b310-digital-teammapper-239: copied from a log viewer listing the newest record first

@@ -162,7 +162,7 @@ def rank(
                       f"{where} {frame.function}: {verdict.reason}; only its file name matches {mapping.path}")
                 continue
             mapping, path = kept, kept.path
-            mapping, verdict = _workspace(frame, mapping, verdict, stack.language)
+            mapping, verdict = _workspace(frame, mapping, verdict, stack.language, index)
             if not verdict.in_app and VENDORED.search(path):
                 _drop(notes, dropped, "library", "vendored",
                       f"{where} {frame.function}: {verdict.reason}; vendored copy at {mapping.path}")
@@ -223,12 +223,14 @@ def _followed(mapping: Mapping, verdict: Verdict, links: dict[str, str], verdict
     return followed, verdicts.classify(None, "/" + followed.path)
 
 
-def _workspace(frame: Frame, mapping: Mapping, verdict: Verdict, language: Language) -> tuple[Mapping, Verdict]:
+def _workspace(
+    frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, index: dict[str, list[str]]
+) -> tuple[Mapping, Verdict]:
     """A library frame turned own code when its installed package is one the repository keeps in a
     `node_modules/` folder of its own (`workspace_package`); the mapping's note says so."""
     if verdict.in_app or language != "node" or mapping.path is None:
         return mapping, verdict
-    if (package := workspace_package(frame, mapping.path)) is None:
+    if (package := workspace_package(frame, mapping.path, index)) is None:
         return mapping, verdict
     note = f"package {package} is kept in the repository"
     return replace(mapping, note="; ".join(filter(None, (mapping.note, note)))), Verdict(True, note)
