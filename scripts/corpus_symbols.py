@@ -58,6 +58,7 @@ _JS_DEF = re.compile(
     r"(?:function\b|\([^()]*\)\s*(?::\s*[^=]+)?=>|[A-Za-z_$][\w$]*\s*=>)"
 )
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`(?:[^`\\]|\\.)*`|//.*$')
+MAX_HEAD_LINES = 15  # lines a definition's head may span (one parameter a line, decorators and types between)
 
 
 def _git(gitdir: Path, *args: str) -> str:
@@ -104,6 +105,26 @@ def _indent_end(lines: list[str], start: int, col: int) -> int:
     return end
 
 
+def _head(lines: list[str], i: int) -> str:
+    """Line `i`, joined with the lines that close the parenthesis it leaves open (a signature written one
+    parameter a line: `updateObjectsByQuery(` … `): Promise<any> {`), so one pattern reads the whole head;
+    line `i` alone when it closes every parenthesis it opens or nothing closes them within `MAX_HEAD_LINES`."""
+    depth = _STRINGS.sub("", lines[i]).count("(") - _STRINGS.sub("", lines[i]).count(")")
+    if depth <= 0:
+        return lines[i]
+    parts = [lines[i].rstrip()]
+    for j in range(i + 1, min(len(lines), i + MAX_HEAD_LINES)):
+        text = _STRINGS.sub("", lines[j])
+        parts.append(lines[j].strip())
+        depth += text.count("(") - text.count(")")
+        if depth <= 0:
+            # the body's brace may open on the line after the closing parenthesis (`)\n{`, C# and Allman style)
+            if "{" not in text and j + 1 < len(lines) and lines[j + 1].strip().startswith("{"):
+                parts.append("{")
+            return " ".join(parts)
+    return lines[i]
+
+
 def definitions(path: str, text: str) -> list[dict[str, object]]:
     """Definitions of one file: line, end, column, kind, name."""
     lang = _language(path)
@@ -114,9 +135,10 @@ def definitions(path: str, text: str) -> list[dict[str, object]]:
         out.append({"line": i + 1, "end": end, "col": col, "kind": kind, "name": name}
                    | ({"owner": owner} if owner else {}))  # fmt: skip
 
-    for i, line in enumerate(lines):
-        if len(line) > 400:
+    for i, first in enumerate(lines):
+        if len(first) > 400:
             continue
+        line = _head(lines, i)
         if lang == "python":
             if m := _PY_DEF.match(line) or _PY_CLASS.match(line):
                 col = len(m["col"].expandtabs(4))

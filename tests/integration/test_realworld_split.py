@@ -1,7 +1,7 @@
 """The real-world corpus shipped the way many clusters ship logs: one Loki entry per line (no multiline
 stage), polled with the default line filter, so only the lines that say `error`, `exception`, `panic`…
 come back, and the frames must be read around them (`rejoining.py`). Every fourth case, through the real
-`plan` + `investigate`; before rejoining, 4 % of the whole corpus got the fixed file (80 % now, 88 % whole)."""
+`plan` + `investigate`; before rejoining, 4 % of the whole corpus got the fixed file (78 % now, 87 % whole)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from tests.support.corpus import Outcome, by_ecosystem, load_cases, run_corpus, 
 pytestmark = pytest.mark.timeout(600)
 
 CASES = load_cases()[::4]
-# measured: 68 of 80 cases name a fixed file first (whole traces: 71 of 80); one case's worth below. Some plan no
+# measured: 68 of 87 cases name a fixed file first (whole traces: 76 of 87); one case's worth below. Some plan no
 # incident: their trace follows the WARN/INFO record it was logged with, and so is no error (whole, the corpus
-# pushes each with `level="error"`).
-FLOOR = 0.837
+# pushes each with `level="error"`). Held-out 12's retirement shifted every fourth case: main's engine reads the
+# new sample to the same 68 (it read the 80 cases before to 68 as well).
+FLOOR = 0.77
 
 
 @pytest.fixture(scope="module")

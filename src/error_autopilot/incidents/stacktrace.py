@@ -134,6 +134,13 @@ def _strings(value: object, depth: int = 0) -> Iterator[str]:
             yield from _strings(item, depth + 1)
 
 
+def _escaped(text: str) -> bool:
+    """Whether `text` is a trace whose newlines were escaped (`\\n\\t/app/x.go:12`): at least two escaped
+    newlines before frame-like text, and more of them than real newlines (a log line above it, a trailing
+    newline, a JSON string holding it are no reason to leave it squashed)."""
+    return "\\n" in text and len(_ESCAPED_NEWLINE.findall(text)) >= max(2, text.count("\n"))
+
+
 def _from_json(text: str, depth: int = 0) -> str | None:
     """The most trace-like multi-line string of a JSON document on one of `text`'s lines (a JSON
     document held as a string inside another is opened too)."""
@@ -149,6 +156,8 @@ def _from_json(text: str, depth: int = 0) -> str | None:
             return best
         if depth < 2 and "{" in best and (inner := _from_json(best, depth + 1)) is not None:
             return inner
+        if _escaped(best):  # a string that still holds its trace escaped, once no document inside it does
+            return best
     return None
 
 
@@ -162,7 +171,7 @@ def _unescape(text: str) -> str:
         text = _CARET_COLOUR.sub("", text)
     if "#012" in text or "#011" in text:
         text = text.replace("#012", "\n").replace("#011", "\t")
-    if text.count("\n") < 2 and len(_ESCAPED_NEWLINE.findall(text)) >= 2:
+    if _escaped(text):
         text = text.replace("\\r\\n", "\n").replace("\\n", "\n").replace("\\t", "\t").replace('\\"', '"')
     return text
 
@@ -291,13 +300,14 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     if len(lines) > MAX_LINES:
         lines, clipped = lines[:MAX_LINES], True
     lines = dotnet.closed_at_the_end([line[:MAX_LINE] for line in lines])  # a huge line's head still names it
-    lines = strip_line_prefix(pyrenderings.from_rich(lines))  # Rich's box drawn around the frames hides them
+    # Rich's box drawn around the frames hides them; so does an `at` a copy moved to the line above
+    lines = strip_line_prefix(pyrenderings.from_rich(jvm.moved_at(lines)))
     lines = [part for line in lines for part in _unflattened(line)]
     lines = _jvm_unflattened(lines)
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
     language = detect_language(lines)
     if language in (None, "python"):
-        rewritten = dotnet.from_app_center(pyrenderings.from_django(lines))
+        rewritten = node.from_winston(dotnet.from_app_center(pyrenderings.from_django(lines)))
         if rewritten is not lines:  # the same lines are the same language: most traces are neither's
             lines, language = rewritten, detect_language(rewritten)
     if language is None:

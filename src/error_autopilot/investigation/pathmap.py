@@ -253,6 +253,26 @@ def as_installed_package(frame: Frame, index: dict[str, list[str]]) -> Mapping |
     return Mapping(below, below.count("/") + 1, note=note, installed=True)
 
 
+def workspace_package(frame: Frame, path: str, index: dict[str, list[str]]) -> str | None:
+    """The package a `node_modules/` frame ran from when the repository keeps that package's source itself in a
+    `node_modules/` folder below its root (`packages/node_modules/@node-red/runtime/`): Node resolves a
+    `require` through every `node_modules` folder up the tree (Node.js docs, "Loading from node_modules
+    folders"), so a monorepo can commit its own packages there to link them without a workspace tool. The
+    frame's path from its package on is the repository path's. A `node_modules/` folder beside a
+    `package.json` (the repository root's, a package's) holds that package's installed dependencies, and one
+    under tests holds fixtures: no such workspace. None otherwise."""
+    file = (frame.file or "").replace("\\", "/")
+    roots = list(_PACKAGE_ROOT.finditer(file))
+    if not roots or "node_modules/" not in roots[-1].group() or TEST_PATH.search(path):
+        return None
+    folder = path.removesuffix(file[roots[-1].start() :].lstrip("/"))
+    if folder == path or not folder.strip("/") or "node_modules/" in folder:
+        return None
+    if folder + "package.json" in index.get("package.json", []):
+        return None
+    return roots[-1].group().strip("/").removeprefix("node_modules/")
+
+
 def _class_file(frame: Frame, index: dict[str, list[str]]) -> Mapping | None:
     """A bundled frame (`main.js:1`, `PortfolioService.getDetails`) found by the class's file name
     convention: `PortfolioService` → `portfolio.service.ts`, `portfolio-service.ts`, `PortfolioService.ts`."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from error_autopilot.domain.stack import Frame, Language, StackTrace
 from error_autopilot.incidents.stackparse.common import InApp, Verdict
@@ -28,6 +28,7 @@ from error_autopilot.investigation.pathmap import (
     resolve_links,
     through_link,
     under_root,
+    workspace_package,
 )
 from error_autopilot.investigation.runnerup import lead
 
@@ -161,6 +162,7 @@ def rank(
                       f"{where} {frame.function}: {verdict.reason}; only its file name matches {mapping.path}")
                 continue
             mapping, path = kept, kept.path
+            mapping, verdict = _workspace(frame, mapping, verdict, stack.language, index)
             if not verdict.in_app and VENDORED.search(path):
                 _drop(notes, dropped, "library", "vendored",
                       f"{where} {frame.function}: {verdict.reason}; vendored copy at {mapping.path}")
@@ -219,6 +221,19 @@ def _followed(mapping: Mapping, verdict: Verdict, links: dict[str, str], verdict
     if followed is mapping or followed.path is None or verdict.in_app:
         return followed, verdict
     return followed, verdicts.classify(None, "/" + followed.path)
+
+
+def _workspace(
+    frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, index: dict[str, list[str]]
+) -> tuple[Mapping, Verdict]:
+    """A library frame turned own code when its installed package is one the repository keeps in a
+    `node_modules/` folder of its own (`workspace_package`); the mapping's note says so."""
+    if verdict.in_app or language != "node" or mapping.path is None:
+        return mapping, verdict
+    if (package := workspace_package(frame, mapping.path, index)) is None:
+        return mapping, verdict
+    note = f"package {package} is kept in the repository"
+    return replace(mapping, note="; ".join(filter(None, (mapping.note, note)))), Verdict(True, note)
 
 
 def _beyond_frames(

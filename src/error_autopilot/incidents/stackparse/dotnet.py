@@ -12,6 +12,8 @@ location ---` only separates async segments of the same exception.
 
 Frames are read in the runtime's language too (`в … в file:строка 42`, `à … dans file:ligne 42`,
 `bei … in file:Zeile 42`), and as Ben.Demystifier prints them (`at async Task<bool> Ns.T.M(int id)`).
+A crash reporter that writes each `StackFrame` as its method followed by `()` prints the parameter list and then
+an empty one (`at Ns.T.M(Task)() in T.cs:line 154`): the empty pair is read past.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, Exceptio
 AT = r"(?:at|в|à|bei|en|em|w|v|konum|在|於|場所|위치)"
 FRAME = re.compile(
     rf"^\s*{AT}\s+(?:async\s+)?(?:[\w.`?\[\]]+(?:<[^()]*?>)?\??\s+)?"  # demystified: return type
-    r"(?P<qual>[^\s()\[<][^\s()\[]*)(?:\[[^\]]*\])?\s?\((?P<args>[^()]*)\)(?:\+\S*)?(?: \[0x[0-9a-fA-F]+\])?"
+    r"(?P<qual>[^\s()\[<][^\s()\[]*)(?:\[[^\]]*\])?\s?\((?P<args>[^()]*)\)(?:\(\))?(?:\+\S*)?(?: \[0x[0-9a-fA-F]+\])?"
     r"(?:\s+\S+\s+(?P<file>.+?):(?:[^\s\d:]+\s*)?(?P<line>\d+)\.?)?\s*$"
 )
 _HEADER = re.compile(

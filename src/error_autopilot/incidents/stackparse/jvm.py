@@ -33,12 +33,39 @@ _CAUSED = re.compile(r"^\s*Caused by: (?P<rest>.*)$")
 _SUPPRESSED = re.compile(r"^\s*Suppressed: ")
 _MORE = re.compile(r"^\s*\.\.\. (?P<n>\d{1,9}) (?:more|common frames omitted)\s*$")
 _HEADER_LOOKBACK = 50
+# A copy that wrapped each frame's line before its `at` rather than after the indentation: the `at` ends the line
+# above (`java.lang.NullPointerException at` / `org.acme.Pods.cancel(Pods.java:76) at`), the frame starts its own
+_TRAILING_AT = re.compile(r"(?<=\S)[ \t]+at[ \t]*$")
+_BARE_FRAME = re.compile(
+    r"(?:^|\s)(?P<frame>(?:[\w$]+[./])+[\w$<>]+\((?:[\w$.-]+\.\w+:\d+|Native Method|Unknown Source)\))"
+    r"(?:[ \t]+at)?[ \t]*$"
+)
+# The entry's last frame cut inside its location (a size limit on the log line: Loki's `max_line_size_truncate`,
+# journald's `LineMax`; a paste cut short): class and method are whole before `(`, only file and line are lost
+_CUT_LOCATION = re.compile(r"^\s*at (?P<qual>(?:[\w$]+\.)+[\w$<>]+)\((?P<cut>[\w$.-]*)$")
 
 
 def is_frame(line: str) -> bool:
     """A JVM `at Class.method(File.java:1)` line (not a .NET one, whose parentheses hold parameters)."""
     m = FRAME.match(line)
     return bool(m and _LOC.match(m["loc"]))
+
+
+def moved_at(lines: list[str]) -> list[str]:
+    """The frames of a copy that wrapped each line before its `at` (`_TRAILING_AT`) written as the JVM prints
+    them; only when no line is a printed frame already and at least two frames follow a trailing `at`. A
+    prefix a shipper wrote on every line stays in front, for `strip_line_prefix` to read off."""
+    if any(is_frame(line) for line in lines):
+        return lines
+    follows = [(i + 1, m) for i in range(len(lines) - 1)
+               if _TRAILING_AT.search(lines[i]) and (m := _BARE_FRAME.search(lines[i + 1]))]  # fmt: skip
+    if len(follows) < 2:
+        return lines
+    out = list(lines)
+    for i, m in follows:
+        out[i - 1] = _TRAILING_AT.sub("", out[i - 1])
+        out[i] = out[i][: m.start("frame")].rstrip() + "\tat " + m["frame"]
+    return out
 
 
 def _header(line: str, in_app: InApp) -> ExceptionBuilder | None:
@@ -89,7 +116,8 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
         return [], False
     excs = [_first_exception(lines, first, in_app)]
     suppressed_at: int | None = None
-    for line in lines[first:]:
+    last = max(i for i, line in enumerate(lines) if line.strip())
+    for at, line in enumerate(lines[first:], start=first):
         if suppressed_at is not None:
             if line.strip() and indent(line) >= suppressed_at:
                 continue
@@ -97,6 +125,10 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
         current = excs[-1]
         if _add_frame(current, line):
             continue
+        if at == last and (cut := _CUT_LOCATION.match(line)):
+            module, _, function = cut["qual"].rpartition(".")
+            current.add_frame(function, module or None, None, None, line)
+            break
         if more := _MORE.match(line):
             current.omitted += int(more["n"])
         elif cause := _CAUSED.match(line):

@@ -35,6 +35,12 @@ _DEPLOY_ROOT = re.compile(r"^/?(?:usr/src/app|usr/app|app|srv|code|workspace|hom
 _BUILD_DIR = re.compile(r"^(?:dist|build|out|\.next/server)/")
 _EXT = re.compile(r"(?:\.[0-9a-f]{8,})?\.(?:js|mjs|cjs|ts|tsx|jsx|mts|cts)$")
 _HEADER_LOOKBACK = 50
+# A log viewer's time on a line of its own above each record it lists (`2024-01-24 14:57:19.113`): a trace
+# shipped as one record per line and copied from a viewer that lists the newest record first (Grafana's
+# Explore and logs panel sort "Newest first" by default), so the frames come innermost last and the
+# exception's own line below them.
+_STAMP_ONLY = re.compile(r"^\s*\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\s*$")
+_LONE_HEADER = re.compile(r"^\s*(?:Uncaught )?[A-Za-z_$][\w$.]*(?:Error|Exception)(?: \[[^\]]*\])?(?::\s?.*)?$")
 # V8 leaves out `:line:column` when the function has no source position (CallSite `getLineNumber()` is
 # null: code a packager such as pkg shipped as bytecode without its source): the file alone is printed.
 _FILE_ONLY = re.compile(r"^(?:[A-Za-z]:)?[^:]*[/\\][^/\\:]+\.(?:js|mjs|cjs|ts|tsx|jsx|mts|cts)$")
@@ -43,6 +49,56 @@ _FILE_ONLY = re.compile(r"^(?:[A-Za-z]:)?[^:]*[/\\][^/\\:]+\.(?:js|mjs|cjs|ts|ts
 def is_frame(line: str) -> bool:
     """A V8 `    at fn (file:line:col)` or `    at file:line:col` line."""
     return FRAME.match(line) is not None
+
+
+# winston's `uncaughtException` record as util.inspect prints it (winston 2 `exception.getAllInfo`): `date`,
+# `process`, `os`, then `trace: [ { column, file, function, line, method, native }, … ]` from the `stack-trace`
+# package, innermost first, with no V8 `at` lines (its `stack` array comes last and a paste often stops before).
+_WINSTON_TRACE = re.compile(r"^(?P<lead>(?:.*\s)?)trace:\s*(?:\[.*)?$")
+_WINSTON_FIELD = re.compile(
+    r"\b(?P<key>column|file|function|line|method):\s*(?:'(?P<text>(?:[^'\\]|\\.)*)'|(?P<n>\d+)|null)"
+)
+_WINSTON_ENTRY = re.compile(r"\{[^{}]*\}")
+_WINSTON_BLOCKS = 200
+
+
+def from_winston(lines: list[str]) -> list[str]:
+    """winston's `uncaughtException` record (`_WINSTON_TRACE`) rewritten as V8 prints a trace: the log line above
+    the record, then one `at function (file:line:column)` line per `trace` entry. Other lines unchanged."""
+    found = next(((i, m) for i, line in enumerate(lines[:2000]) if (m := _WINSTON_TRACE.match(line))), None)
+    if found is None:
+        return lines
+    start, trace = found
+    frames: list[str] = []
+    for entry in _WINSTON_ENTRY.findall("\n".join(lines[start:]))[:_WINSTON_BLOCKS]:
+        fields = {m["key"]: m["text"] or m["n"] for m in _WINSTON_FIELD.finditer(entry)}
+        if fields.get("file") and fields.get("line"):
+            where = f"{fields['file']}:{fields['line']}" + (f":{fields['column']}" if fields.get("column") else "")
+            frames.append(f"    at {fields['function']} ({where})" if fields.get("function") else f"    at {where}")
+    if not frames:
+        return lines
+    # util.inspect opens the record (`{ date: …`) two columns left of its `trace:` key (behind any prefix a
+    # shipper wrote on every line), and every object inside it further right
+    col = len(trace["lead"]) - 2
+    record = next((i for i in range(start, -1, -1) if col >= 0 and lines[i][col : col + 2] == "{ "), start)
+    return [*lines[:record], *frames]
+
+
+def newest_first(lines: list[str]) -> list[str]:
+    """A trace copied from a viewer that lists the newest record first (`_STAMP_ONLY`) put back in the order V8
+    printed it: the exception line, then the frames innermost first. Only when a stamp line sits between the
+    frames, the frames form one block, the line below them is the exception's and none stands above them."""
+    frames = [i for i, line in enumerate(lines) if is_frame(line)]
+    if len(frames) < 2 or not any(_STAMP_ONLY.match(line) for line in lines[frames[0] : frames[-1]]):
+        return lines
+    kept = [line for line in lines if not _STAMP_ONLY.match(line)]
+    block = [i for i, line in enumerate(kept) if is_frame(line)]
+    below = next((i for i in range(block[-1] + 1, len(kept)) if kept[i].strip()), None)
+    if block[-1] - block[0] + 1 != len(block) or below is None or not _LONE_HEADER.match(kept[below]):
+        return lines
+    if any(_LONE_HEADER.match(line) for line in kept[: block[0]]):
+        return lines
+    return [*kept[: block[0]], kept[below], *reversed(kept[block[0] : block[-1] + 1]), *kept[below + 1 :]]
 
 
 def module_of(file: str | None) -> str | None:
@@ -85,6 +141,7 @@ def _add_frame(exc: ExceptionBuilder, m: re.Match[str], line: str) -> None:
 
 def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
     """The logged error first, then its `[cause]:` chain."""
+    lines = newest_first(lines)
     first = next((i for i, line in enumerate(lines) if is_frame(line)), None)
     if first is None:
         return [], False
