@@ -101,6 +101,8 @@ def normalise_trace_id(value: Any, length: int = 32) -> str | None:
 def readable(text: str) -> str:
     """Lone UTF-16 surrogates (a broken producer, or bytes Loki could not decode) as U+FFFD: JSON
     output cannot encode them, so one such line would break the plan, the state and the issue."""
+    if text.isascii():  # a flag of the string, not a scan: most lines, and none of them holds a surrogate
+        return text
     return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
