@@ -18,7 +18,7 @@ from tests.support.session import shared_once
 
 # One fixture runs every case through plan + investigate (~40 s idle for 150 cases); on a runner shared
 # with other jobs it has taken over the suite's default 120 s, which measures the machine, not the engine.
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.heavy]
 
 CASES = load_cases()
 TARGETS = {"file_top1": 0.90, "function_top1": 0.75, "file_top3": 0.95}  # issue 11's "done when"
