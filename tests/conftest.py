@@ -15,6 +15,15 @@ TEST_FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # Payloads recorded from real Loki, Tempo, Grafana and Telegram (each folder says where from): copied
 # into the repository so a fresh clone tests with nothing beside it.
 SHARED_FIXTURES = TEST_FIXTURES / "real"
+# Longest first: xdist's workers run their queues from the front and steal from the back of another's, so a
+# long test queued last leaves the other workers idle while it runs; short tests last even out the finish.
+FIRST = ("heavy", "slow")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `heavy`, then `slow`, ahead of the rest, each group in collection order (every xdist
+    worker collects the same order, as it must)."""
+    items.sort(key=lambda item: next((n for n, mark in enumerate(FIRST) if item.get_closest_marker(mark)), len(FIRST)))
 
 
 @pytest.fixture(autouse=True)

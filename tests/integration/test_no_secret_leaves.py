@@ -35,16 +35,42 @@ POSITIVES: list[dict[str, str]] = CORPUS["positives"]
 PUBLISHED = 12  # issues per run: enough to exercise every sink, few enough to stay quick; the rest stay pending
 
 
-def _pieces(value: str, size: int = 12) -> set[str]:
+PIECE = 12
+
+
+def _pieces(value: str, size: int = PIECE) -> set[str]:
     return {value[i : i + size] for i in range(max(1, len(value) - size + 1))}
 
 
 NEEDLES = [(f"{p['provider']} {p['pattern']}", {p["secret"], *_pieces(p["random"])}) for p in POSITIVES]
 
 
+def _by_piece() -> dict[str, set[int]]:
+    """The needles of PIECE characters, each with the secrets (indices into NEEDLES) it belongs to: one pass
+    over a text's windows finds them all, where searching the text for each (some 8,000) took most of these
+    tests' time."""
+    by_piece: dict[str, set[int]] = {}
+    for n, (_, needles) in enumerate(NEEDLES):
+        for needle in needles:
+            if len(needle) == PIECE:
+                by_piece.setdefault(needle, set()).add(n)
+    return by_piece
+
+
+BY_PIECE = _by_piece()
+
+
 def leaked(where: str, text: str) -> list[str]:
     """`where: format` for every secret of the corpus found (whole or a 12-character piece) in `text`."""
-    return [f"{where}: {name}" for name, needles in NEEDLES if any(n in text for n in needles)]
+    found: set[int] = set()
+    for i in range(len(text) - PIECE + 1):
+        if (secrets := BY_PIECE.get(text[i : i + PIECE])) is not None:
+            found |= secrets
+    return [
+        f"{where}: {name}"
+        for n, (name, needles) in enumerate(NEEDLES)
+        if n in found or any(needle in text for needle in needles if len(needle) != PIECE)
+    ]
 
 
 @pytest.fixture

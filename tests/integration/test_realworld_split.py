@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.corpus import Outcome, by_ecosystem, load_cases, run_corpus, scratch, summary, table
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.heavy]
 
 CASES = load_cases()[::4]
 # measured: 68 of 87 cases name a fixed file first (whole traces: 76 of 87); one case's worth below. Some plan no

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,6 +18,7 @@ from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation.traces import exception_stacktrace, incident_from_trace, summarise
 from error_autopilot.redaction import Redactor
 from tests.conftest import TEST_FIXTURES
+from tests.support.linearity import MAX_LARGE_S, costs, linear_bound
 
 SECRETS = TEST_FIXTURES / "secrets"
 CORPUS: dict[str, Any] = json.loads((SECRETS / "generated.json").read_text(encoding="utf-8"))
@@ -132,22 +132,9 @@ def test_names_and_facts_about_secrets_are_kept(line: str) -> None:
      "-----BEGIN PRIVATE KEY-----", '\\"password\\":', "Bearer ", "authorization: ", "x-api-key: ", "--password "],
 )  # fmt: skip
 def test_hostile_megabyte_lines_stay_linear(unit: str) -> None:
-    redactor = Redactor()
-
-    def cost(size: int) -> float:
-        # CPU time of this process, best of three: wall time on a busy machine measures the machine
-        text = (unit * (size // len(unit) + 1))[:size]
-        best = float("inf")
-        for _ in range(3):
-            started = time.process_time()
-            redactor.redact(text)
-            best = min(best, time.process_time() - started)
-        return best
-
-    small, large = cost(64 * 1024), cost(1024 * 1024)
-    # 16× the text: linear costs ~16× the time; quadratic would cost ~256×
-    assert large < 10.0, f"{unit!r}: {large:.1f}s for 1 MB"
-    assert large < max(small, 0.005) * 60, f"{unit!r}: 64 KB {small:.3f}s, 1 MB {large:.3f}s"
+    small, large = costs(Redactor().redact, unit)
+    assert large < MAX_LARGE_S, f"{unit!r}: {large:.1f}s for 1 MB"
+    assert large < linear_bound(small), f"{unit!r}: 64 KB {small:.3f}s, 1 MB {large:.3f}s"
 
 
 STACKS = [

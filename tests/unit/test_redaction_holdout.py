@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import LogEntry
 from error_autopilot.incidents.events import parse_entry
 from error_autopilot.redaction import Redactor
+from tests.support.linearity import MAX_LARGE_S, costs, linear_bound
 
 CORPUS = json.loads((Path(__file__).parents[1] / "fixtures" / "secrets" / "holdout.json").read_text())
 SMAP = ServiceMap.model_validate(
@@ -188,20 +188,9 @@ def test_names_and_options_that_are_not_secrets_are_kept(line: str) -> None:
     ],
 )
 def test_hostile_megabyte_lines_stay_linear_for_the_new_rules(unit: str) -> None:
-    redactor = Redactor()
-
-    def cost(size: int) -> float:  # this process's CPU, best of three: other processes on the runner do not count
-        text = (unit * (size // len(unit) + 1))[:size]
-        runs = []
-        for _ in range(3):
-            started = time.process_time()
-            redactor.redact(text)
-            runs.append(time.process_time() - started)
-        return min(runs)
-
-    small, large = cost(64 * 1024), cost(1024 * 1024)
-    assert large < 10.0, f"{unit!r}: {large:.1f}s for 1 MB"
-    assert large < max(small, 0.005) * 60, f"{unit!r}: 64 KB {small:.3f}s, 1 MB {large:.3f}s"
+    small, large = costs(Redactor().redact, unit)
+    assert large < MAX_LARGE_S, f"{unit!r}: {large:.1f}s for 1 MB"
+    assert large < linear_bound(small), f"{unit!r}: 64 KB {small:.3f}s, 1 MB {large:.3f}s"
 
 
 def _bare_tokens() -> list[dict[str, Any]]:
