@@ -16,13 +16,14 @@ lengths apart (`id=99`, `id=100`; incidents/lengths.py), is of a shape derived f
 incidents/families.py): one template, one full parse. Lines counted from their runs are queued per
 incident and counted a few thousand at a time (`IncidentGrouper.queue`).
 
-A line is parsed in full, every time, when that would not hold: the first line of its shape holds a
-number card redaction could replace (Luhn reads the digits), one of the user's own redaction patterns
-matches it, a varying run feeds its fingerprint or sits outside the message's variable parts, two runs
-that must stay equal differ, or it is longer than `MAX_SHAPE_LINE`. A later line is parsed in full on
-its own when its varying runs (with the digits, spaces and dashes next to them) could make such a
-number (incidents/cards.py): that test sits in the shape's regex, so the lines that pass it cost nothing
-more. Nothing of a line's text is kept from the fast path: the few lines an incident shows (its samples,
+A line is parsed in full, every time, when that would not hold: one of the user's own redaction patterns
+matches it, a varying run of its shape's first line feeds its fingerprint or sits outside the message's
+variable parts, two runs that must stay equal differ, or it is longer than `MAX_SHAPE_LINE`. A line that
+holds a number card redaction could replace (Luhn reads the digits) makes no shape: the next line of the
+same text outside its varying runs does (a number in that text has each of them parsed in full). A later
+line is parsed in full on its own when its varying runs (with the digits, spaces and dashes next to them)
+could make such a number (incidents/cards.py): that test sits in the shape's regex, so the lines that pass
+it cost nothing more. Nothing of a line's text is kept from the fast path: the few lines an incident shows (its samples,
 newest message and stack) are parsed in full, redaction included, when the incident is built.
 """
 
@@ -224,6 +225,10 @@ class Ingest:
                 self._layouts.keep(line, by_kind, derived)
                 return derived
         parsed = self._full(entry, environment)
+        if parsed is not None and luhn_card(line):
+            # a shape made of it would have every later line parsed in full for this line's card number (with
+            # ten thousand bugs, some 1,000 lines a million): the next line of the same text makes the shape
+            return parsed
         shape = self._shape(parsed, parts, varying)
         self._layouts.keep(line, by_kind, shape)
         if family is None and not shape.exact:
@@ -259,8 +264,7 @@ class Ingest:
             shape.equal = (itemgetter(*(a for a, _ in pairs), 0), itemgetter(*(b for _, b in pairs), 0))
         contributing = [p.value for p in fingerprint.parts if p.contributes]
         shape.exact = (
-            luhn_card(parsed.entry.line)
-            or any(not text.strip("0") for text in texts)  # an all-zero id reads as none
+            any(not text.strip("0") for text in texts)  # an all-zero id reads as none
             or any(text in value for text in texts for value in (*contributing, event.service))
         )
         if not shape.exact:
