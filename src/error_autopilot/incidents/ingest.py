@@ -132,20 +132,21 @@ class Ingest:
         found = self._find(entry, environment)
         if found is None:
             return "not an error"
-        if isinstance(found, tuple):
-            fingerprint, service = found[0].fingerprint or "", found[0].service
+        if not isinstance(found, tuple):
+            refused = _refused(found.fingerprint, found.service, entry.ts_ns, admission)
+            if refused is None:
+                self.count(found)
+            return refused or "counted"
+        shape, runs = found
+        if admission.services or admission.replay_before_ns is not None:
+            refused = _refused(shape.fingerprint or "", shape.service, entry.ts_ns, admission)
+            if refused is not None:
+                return refused
+        into = shape.counted_into
+        if into is not None and into.group.dropped:  # most lines of ten thousand bugs: only counted
+            self.grouper.count_dropped(into.group, entry.ts_ns)
         else:
-            fingerprint, service = found.fingerprint, found.service
-        if admission.services and service not in admission.services:
-            return "left out"
-        if admission.replay_before_ns is not None and entry.ts_ns < admission.replay_before_ns and (
-            fingerprint in admission.known
-        ):
-            return "replayed"
-        if isinstance(found, tuple):
-            self._count_shaped(found[0], found[1], entry, environment)
-        else:
-            self.count(found)
+            self._count_shaped(shape, runs, entry, environment)
         return "counted"
 
     def _find(self, entry: LogEntry, environment: str) -> Parsed | tuple[Shape, Sequence[str]] | None:
@@ -286,7 +287,7 @@ class Ingest:
 
     def _count_shaped(self, shape: Shape, runs: Sequence[str], entry: LogEntry, environment: str) -> None:
         into = shape.counted_into
-        if into is not None and into.group.dropped:  # most lines of ten thousand bugs: only counted
+        if into is not None and into.group.dropped:
             self.grouper.count_dropped(into.group, entry.ts_ns)
             return
         if into is None or into.template != into.group.template:  # an incident's template is its first line's
@@ -300,3 +301,12 @@ class Ingest:
                 self.grouper.add(full.event, full.fingerprint_of_event)
             return
         self.grouper.queue(into.group, (entry.ts_ns, into, runs, entry), environment)
+
+
+def _refused(fingerprint: str, service: str, ts_ns: int, admission: Admission) -> Taken | None:
+    """Why `admission` leaves a line of this incident out, if it does."""
+    if admission.services and service not in admission.services:
+        return "left out"
+    if admission.replay_before_ns is not None and ts_ns < admission.replay_before_ns and fingerprint in admission.known:
+        return "replayed"
+    return None
