@@ -38,7 +38,7 @@ from typing import Literal
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import ErrorEvent, LogEntry
 from error_autopilot.domain.incidents import Fingerprint, Incident
-from error_autopilot.incidents.cards import CardSpans, card_spans, guard
+from error_autopilot.incidents.cards import card_check, card_spans, guard
 from error_autopilot.incidents.events import normalise_trace_id, parse_entry
 from error_autopilot.incidents.families import Family, family_key, family_of
 from error_autopilot.incidents.fingerprint import fingerprint_event
@@ -269,8 +269,7 @@ class Ingest:
             or any(text in value for text in texts for value in (*contributing, event.service))
         )
         if not shape.exact:
-            spans = card_spans(parts, varying)
-            shape.cards = CardSpans(spans) if spans else None
+            shape.cards = card_check(card_spans(parts, varying))
         if event.trace_id is not None:
             shape.trace = next((i for i in varying if normalise_trace_id(runs[i]) == event.trace_id), -1)
         if event.version is not None:
