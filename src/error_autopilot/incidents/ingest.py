@@ -23,8 +23,8 @@ holds a number card redaction could replace (Luhn reads the digits) makes no sha
 same text outside its varying runs does (a number in that text has each of them parsed in full). A later
 line is parsed in full on its own when its varying runs (with the digits, spaces and dashes next to them)
 could make such a number (incidents/cards.py): that test sits in the shape's regex, so the lines that pass
-it cost nothing more. Nothing of a line's text is kept from the fast path: the few lines an incident shows (its samples,
-newest message and stack) are parsed in full, redaction included, when the incident is built.
+it cost nothing more. Nothing of a line's text is kept from the fast path: the few lines an incident shows
+(its samples, newest message and stack) are parsed in full, redaction included, when the incident is built.
 """
 
 from __future__ import annotations
