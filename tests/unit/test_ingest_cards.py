@@ -145,6 +145,31 @@ def test_a_number_that_fails_the_luhn_check_is_counted_from_its_runs() -> None:
     assert ingest.parsed_in_full == 1  # the shape's first line: every other is counted from its runs
 
 
+def test_a_card_number_in_a_shapes_first_line_leaves_its_later_lines_counted_from_their_runs() -> None:
+    rng = random.Random(8)
+    first = f'level=error msg="charge 4000 held" ref={_card(rng)}'
+    entries = [LogEntry(ts_ns=BASE, line=first, labels={"service_name": "orders"})]
+    entries += [LogEntry(ts_ns=BASE + n, line=_lookalike(n, rng)[0], labels={"service_name": "orders"})
+                for n in range(1, 400)]  # fmt: skip
+    ingest = Ingest(SMAP)
+    figures = ingested(entries, ingest)
+    grouped, skipped = per_line(entries, SMAP)
+    assert skipped == 0
+    assert figures == summarise(grouped.incidents(), 0)
+    assert ingest.parsed_in_full == 2  # the card's line, and the next one, which makes the shape
+
+
+def test_lines_that_each_hold_a_card_number_are_each_parsed_in_full() -> None:
+    rng = random.Random(9)
+    entries = [LogEntry(ts_ns=BASE + n, line=f'level=error msg="charge {4000 + n} held" ref={_card(rng)}',
+                        labels={"service_name": "orders"}) for n in range(50)]  # fmt: skip
+    ingest = Ingest(SMAP)
+    figures = ingested(entries, ingest)
+    grouped, _ = per_line(entries, SMAP)
+    assert figures == summarise(grouped.incidents(), 0)
+    assert ingest.parsed_in_full == len(entries)
+
+
 # lines of a shape: `d` a varying run of digits, `l` of hex digits and letters (each as long as the braces say)
 SHAPES = (
     "ref %+{d17} failed",

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from error_autopilot.redaction import CARD_START, luhn_card
 
 _CARD_AT = re.compile(CARD_START)
 # where a card number could stand once any varying run's hex digits were digits: 13 digits or more joined by
-# single spaces or dashes (each such stretch whole: shorter ones are passed over in C)
-_DIGITS_JOINED = re.compile(r"\d(?:[ -]?\d){12,}")
+# single spaces or dashes, each such stretch whole. Found as every stretch of digits so joined, the short ones
+# then passed over: `\d(?:[ -]?\d){12,}` steps its group digit by digit (some 4 us a 32-digit stretch)
+_DIGITS_JOINED = re.compile(r"\d+(?:[ -]\d+)*")
+_ASCII_DIGITS_JOINED = re.compile(_DIGITS_JOINED.pattern, re.ASCII)  # the same in ASCII text, without Unicode's tables
 _AS_DIGITS = str.maketrans("123456789abcdefABCDEF", "0" * 21)
 _CARD_DIGITS = 13
 _MARKS = bytes(1 if chr(byte) in "0123456789 -" else 0 for byte in range(256))
@@ -68,6 +70,13 @@ class CardSpans:
         return False
 
 
+@functools.lru_cache(maxsize=4096)
+def card_check(spans: tuple[Span, ...]) -> CardSpans | None:
+    """The check of these spans (None when there are none), made once for the shapes that share them: the
+    shapes of one skeleton mostly do, and with ten thousand bugs some 20,000 shapes are made."""
+    return CardSpans(spans) if spans else None
+
+
 def card_spans(parts: Sequence[str], varying: Sequence[int]) -> tuple[Span, ...]:
     """Where in a line of this shape a card number could stand that is not in its first line: stretches
     of digits joined by single spaces or dashes, 13 digits long or more once every varying run is taken
@@ -89,9 +98,7 @@ def card_spans(parts: Sequence[str], varying: Sequence[int]) -> tuple[Span, ...]
         texts.append(part.translate(_AS_DIGITS) if n % 2 and n // 2 in free else part)
         at += len(part)
     found: list[Span] = []
-    for match in _joined_digits("".join(texts)):
-        start, end = match.span()
-        digits = end - start - match.group().count(" ") - match.group().count("-")
+    for start, end, digits in _joined_digits("".join(texts)):
         if not any(a < end + 2 and b > start - 2 for a, b in spans):
             continue
         if (start, end) not in digit_runs:
@@ -101,20 +108,32 @@ def card_spans(parts: Sequence[str], varying: Sequence[int]) -> tuple[Span, ...]
     return tuple(found)
 
 
-def _joined_digits(text: str) -> list[re.Match[str]]:
-    """`_DIGITS_JOINED` in the text. In ASCII text, only where 13 digits, spaces or dashes stand in a row (every
-    such number is such a row, and a search in C finds them): tried at every digit, it cost most of a shape's
+def _joined_digits(text: str) -> list[tuple[int, int, int]]:
+    """Each stretch of 13 digits or more joined by single spaces or dashes in the text: its start, end and
+    digits. In ASCII text, looked for only where 13 digits, spaces or dashes stand in a row (every such
+    stretch is such a row, and a search in C finds them): tried at every digit, it cost most of a shape's
     card spans."""
     if not text.isascii():
-        return list(_DIGITS_JOINED.finditer(text))
+        return _long(_DIGITS_JOINED.finditer(text))
     marks = text.encode().translate(_MARKS)
-    found: list[re.Match[str]] = []
+    found: list[tuple[int, int, int]] = []
     at = marks.find(_ROW)
     while at >= 0:
         end = marks.find(b"\x00", at)
         end = len(marks) if end < 0 else end
-        found += _DIGITS_JOINED.finditer(text, at, end)
+        found += _long(_ASCII_DIGITS_JOINED.finditer(text, at, end))
         at = marks.find(_ROW, end)
+    return found
+
+
+def _long(matches: Iterator[re.Match[str]]) -> list[tuple[int, int, int]]:
+    """(start, end, digits) of the stretches of joined digits that hold `_CARD_DIGITS` digits or more."""
+    found = []
+    for match in matches:
+        text = match.group()
+        digits = len(text) - text.count(" ") - text.count("-")
+        if digits >= _CARD_DIGITS:
+            found.append((*match.span(), digits))
     return found
 
 

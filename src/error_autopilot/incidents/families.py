@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from error_autopilot.incidents.cards import CardSpans, card_spans
+from error_autopilot.incidents.cards import card_check, card_spans
 from error_autopilot.incidents.lengths import MAX_DIGITS, MIN_DIGITS, free_runs
 from error_autopilot.incidents.shapes import Shape
 from error_autopilot.redaction import luhn_card
@@ -38,8 +38,7 @@ class Family:
             return first  # not an error: nothing of it is counted
         if any(not parts[2 * i + 1].strip("0") for i in varying) or luhn_card(line):
             return None
-        spans = card_spans(parts, varying)
-        return dataclasses.replace(first, cards=CardSpans(spans) if spans else None, split=0,
+        return dataclasses.replace(first, cards=card_check(card_spans(parts, varying)), split=0,
                                    counted_into=None, runs=None, message="", origin=first)  # fmt: skip
 
 

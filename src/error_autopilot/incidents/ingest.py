@@ -16,14 +16,15 @@ lengths apart (`id=99`, `id=100`; incidents/lengths.py), is of a shape derived f
 incidents/families.py): one template, one full parse. Lines counted from their runs are queued per
 incident and counted a few thousand at a time (`IncidentGrouper.queue`).
 
-A line is parsed in full, every time, when that would not hold: the first line of its shape holds a
-number card redaction could replace (Luhn reads the digits), one of the user's own redaction patterns
-matches it, a varying run feeds its fingerprint or sits outside the message's variable parts, two runs
-that must stay equal differ, or it is longer than `MAX_SHAPE_LINE`. A later line is parsed in full on
-its own when its varying runs (with the digits, spaces and dashes next to them) could make such a
-number (incidents/cards.py): that test sits in the shape's regex, so the lines that pass it cost nothing
-more. Nothing of a line's text is kept from the fast path: the few lines an incident shows (its samples,
-newest message and stack) are parsed in full, redaction included, when the incident is built.
+A line is parsed in full, every time, when that would not hold: one of the user's own redaction patterns
+matches it, a varying run of its shape's first line feeds its fingerprint or sits outside the message's
+variable parts, two runs that must stay equal differ, or it is longer than `MAX_SHAPE_LINE`. A line that
+holds a number card redaction could replace (Luhn reads the digits) makes no shape: the next line of the
+same text outside its varying runs does (a number in that text has each of them parsed in full). A later
+line is parsed in full on its own when its varying runs (with the digits, spaces and dashes next to them)
+could make such a number (incidents/cards.py): that test sits in the shape's regex, so the lines that pass
+it cost nothing more. Nothing of a line's text is kept from the fast path: the few lines an incident shows
+(its samples, newest message and stack) are parsed in full, redaction included, when the incident is built.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from typing import Literal
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import ErrorEvent, LogEntry
 from error_autopilot.domain.incidents import Fingerprint, Incident
-from error_autopilot.incidents.cards import CardSpans, card_spans, guard
+from error_autopilot.incidents.cards import card_check, card_spans, guard
 from error_autopilot.incidents.events import normalise_trace_id, parse_entry
 from error_autopilot.incidents.families import Family, family_key, family_of
 from error_autopilot.incidents.fingerprint import fingerprint_event
@@ -131,20 +132,21 @@ class Ingest:
         found = self._find(entry, environment)
         if found is None:
             return "not an error"
-        if isinstance(found, tuple):
-            fingerprint, service = found[0].fingerprint or "", found[0].service
+        if not isinstance(found, tuple):
+            refused = _refused(found.fingerprint, found.service, entry.ts_ns, admission)
+            if refused is None:
+                self.count(found)
+            return refused or "counted"
+        shape, runs = found
+        if admission.services or admission.replay_before_ns is not None:
+            refused = _refused(shape.fingerprint or "", shape.service, entry.ts_ns, admission)
+            if refused is not None:
+                return refused
+        into = shape.counted_into
+        if into is not None and into.group.dropped:  # most lines of ten thousand bugs: only counted
+            self.grouper.count_dropped(into.group, entry.ts_ns)
         else:
-            fingerprint, service = found.fingerprint, found.service
-        if admission.services and service not in admission.services:
-            return "left out"
-        if admission.replay_before_ns is not None and entry.ts_ns < admission.replay_before_ns and (
-            fingerprint in admission.known
-        ):
-            return "replayed"
-        if isinstance(found, tuple):
-            self._count_shaped(found[0], found[1], entry, environment)
-        else:
-            self.count(found)
+            self._count_shaped(shape, runs, entry, environment)
         return "counted"
 
     def _find(self, entry: LogEntry, environment: str) -> Parsed | tuple[Shape, Sequence[str]] | None:
@@ -224,6 +226,10 @@ class Ingest:
                 self._layouts.keep(line, by_kind, derived)
                 return derived
         parsed = self._full(entry, environment)
+        if parsed is not None and luhn_card(line):
+            # a shape made of it would have every later line parsed in full for this line's card number (with
+            # ten thousand bugs, some 1,000 lines a million): the next line of the same text makes the shape
+            return parsed
         shape = self._shape(parsed, parts, varying)
         self._layouts.keep(line, by_kind, shape)
         if family is None and not shape.exact:
@@ -259,13 +265,11 @@ class Ingest:
             shape.equal = (itemgetter(*(a for a, _ in pairs), 0), itemgetter(*(b for _, b in pairs), 0))
         contributing = [p.value for p in fingerprint.parts if p.contributes]
         shape.exact = (
-            luhn_card(parsed.entry.line)
-            or any(not text.strip("0") for text in texts)  # an all-zero id reads as none
+            any(not text.strip("0") for text in texts)  # an all-zero id reads as none
             or any(text in value for text in texts for value in (*contributing, event.service))
         )
         if not shape.exact:
-            spans = card_spans(parts, varying)
-            shape.cards = CardSpans(spans) if spans else None
+            shape.cards = card_check(card_spans(parts, varying))
         if event.trace_id is not None:
             shape.trace = next((i for i in varying if normalise_trace_id(runs[i]) == event.trace_id), -1)
         if event.version is not None:
@@ -282,7 +286,7 @@ class Ingest:
 
     def _count_shaped(self, shape: Shape, runs: Sequence[str], entry: LogEntry, environment: str) -> None:
         into = shape.counted_into
-        if into is not None and into.group.dropped:  # most lines of ten thousand bugs: only counted
+        if into is not None and into.group.dropped:
             self.grouper.count_dropped(into.group, entry.ts_ns)
             return
         if into is None or into.template != into.group.template:  # an incident's template is its first line's
@@ -296,3 +300,12 @@ class Ingest:
                 self.grouper.add(full.event, full.fingerprint_of_event)
             return
         self.grouper.queue(into.group, (entry.ts_ns, into, runs, entry), environment)
+
+
+def _refused(fingerprint: str, service: str, ts_ns: int, admission: Admission) -> Taken | None:
+    """Why `admission` leaves a line of this incident out, if it does."""
+    if admission.services and service not in admission.services:
+        return "left out"
+    if admission.replay_before_ns is not None and ts_ns < admission.replay_before_ns and fingerprint in admission.known:
+        return "replayed"
+    return None
