@@ -71,6 +71,41 @@ def from_app_center(lines: list[str]) -> list[str]:
     return [*lines[:first], *([header] if header else []), *frames]
 
 
+# ASP.NET Core's developer exception page (`UseDeveloperExceptionPage`, dotnet/aspnetcore
+# `src/Shared/ErrorPage/ErrorPage.cshtml`) copied as text: the summary `Ns.T.M() in File.cs, line 24` under the
+# exception, then the Stack tab's frames, `Ns.T.M(T x) in File.cs` (the file name only, no line) or `Ns.T.M()`
+# for a frame without source; no `at`.
+_PAGE_FRAME = re.compile(
+    r"^\s*(?P<qual>[^\s()\[<][^()]*?)\((?P<args>[^()]*)\)"
+    r"(?: in (?P<file>[^\s:\\/]+\.(?:cs|fs|vb|cshtml|razor))(?:, line (?P<line>\d+))?)?\s*$"
+)
+_PAGE_MIN_LOCATED = 2  # frames naming their file: one such line alone is as likely prose
+
+
+def from_developer_page(lines: list[str]) -> list[str]:
+    """The developer exception page's text (`_PAGE_FRAME`) rewritten as .NET prints an exception: the
+    exception line, then `at … in File.cs:line N` frames; the summary line, which repeats the first frame with
+    its line number, gives that frame its line. Other lines unchanged; lines without such frames returned as
+    they are."""
+    located = [i for i, line in enumerate(lines[:2000]) if " in " in line and (m := _PAGE_FRAME.match(line))
+               and m["file"] and "." in m["qual"]]  # fmt: skip
+    if len(located) < _PAGE_MIN_LOCATED:
+        return lines
+    first, last = located[0], located[-1]
+    frames: list[tuple[str, str, str | None, str | None]] = []
+    for line in lines[first : last + 1]:
+        m = _PAGE_FRAME.match(line)
+        if m is None or "." not in m["qual"]:
+            continue
+        qual = re.sub(r",\s+", ",", m["qual"].strip())  # generic arguments (`Iterator<TSource, TResult>`)
+        if frames and frames[-1][0] == qual and frames[-1][3] is not None and m["line"] is None:
+            continue  # the Stack tab's first frame, already read with its line from the summary
+        frames.append((qual, m["args"], m["file"], m["line"]))
+    rendered = [f"   at {qual}({args})" + (f" in {file}:line {line or 0}" if file else "")
+                for qual, args, file, line in frames]  # fmt: skip
+    return [*lines[:first], *rendered, *lines[last + 1 :]]
+
+
 def closed_at_the_end(lines: list[str]) -> list[str]:
     """The lines with the entry's last line closed when it is a frame cut inside its parameter list
     (`at Ns.T.M(Discord x, IEnumerable`1`): a log line cut at a size limit (Loki's `max_line_size_truncate`,
