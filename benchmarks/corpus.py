@@ -16,8 +16,6 @@ FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 # first measurement); the next one is listed here when it lands, so an unfinished folder is never scored.
 HELD_OUT_SETS: dict[str, Path] = {
     "held_out_10": FIXTURES / "realworld-holdout10",
-    "held_out_12": FIXTURES / "realworld-holdout12",
-    "held_out_13": FIXTURES / "realworld-holdout13",
 }
 HELD_OUT_LABELS = {name: "held out (never tuned on)" for name in HELD_OUT_SETS}
 NO_HELD_OUT = "no held-out set: every real-world case has been read and lives in the tuning corpus"
