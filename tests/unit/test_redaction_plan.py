@@ -1,10 +1,9 @@
 """`Redactor.redact` picks the steps a text needs from the hints it holds (a table, not a test per step): it
-must replace exactly what the rules applied one by one in order replace, each testing its own hints on the
-text as the rules before it left it."""
+must replace exactly what the steps applied one by one in order replace, each testing its own hints on the
+text as the steps before it left it and on every text before that (a replaced token keeps its context)."""
 
 from __future__ import annotations
 
-import functools
 import json
 import urllib.parse
 from pathlib import Path
@@ -19,8 +18,16 @@ SECRETS = TEST_FIXTURES / "secrets"
 
 
 def _one_by_one(redactor: Redactor, text: str) -> str:
-    """Every rule in order, each with its own hint test (`rules`): what `redact` must equal."""
-    return functools.reduce(lambda t, rule: rule[1](t), redactor.rules, text)
+    """Every step in order, each with its own hint test on the texts so far: what `redact` must equal."""
+    seen = [text]
+    for step in redactor.steps:
+        if not step.hints or any(
+            hint in (t.lower() if step.fold else t) for t in seen for hint in step.hints
+        ):
+            text = step.rule(text)
+            if text != seen[-1]:
+                seen.append(text)
+    return text
 
 
 def _lines(path: Path) -> list[str]:
@@ -114,3 +121,20 @@ def test_user_patterns_run_on_every_text() -> None:
     for text in ("ACME-123456", "x ACME-123456 y", "plain words"):
         assert redactor.redact(text) == _one_by_one(redactor, text)
     assert "ACME-123456" not in redactor.redact("order ACME-123456 failed")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "key-0123456789abcdef0123456789abcdef wJalrXUtnFEMI/K7MDENG/bPxRfiCYzz9PLE8Q2d",
+        "mailgun pubkey-0123456789abcdef0123456789abcdef then wJalrXUtnFEMI/K7MDENG/bPxRfiCYzz9PLE8Q2d",
+        '{"msg": "send failed", "mg": "key-0123456789abcdef0123456789abcdef",'
+        ' "s3": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzz9PLE8Q2d"}',
+    ],
+)
+def test_a_replaced_token_keeps_the_word_a_later_rule_needs(text: str) -> None:
+    """Mailgun's `key-<hex>` is the only `key` on the line: replaced first, it must not take the AWS secret's
+    context away (it did: the secret half was posted as it was)."""
+    redacted = Redactor().redact(text)
+    assert "wJalrXUtnFEMI" not in redacted and "0123456789abcdef" not in redacted
+    assert "[REDACTED:aws-secret-key]" in redacted

@@ -36,9 +36,10 @@ _CLEAN_CHARS = 256  # longer values (messages, stacks) rarely repeat
 _PLAN_CACHE = 1024  # sets of hints found: a few dozen in practice
 
 
-class _Step(NamedTuple):
+class Step(NamedTuple):
     """One rule of `Redactor.redact`: `rule` runs when `hints` is empty or one of them is in the text
-    (case-insensitively when `fold`); `apply` is the same step on its own, hint test included."""
+    (case-insensitively when `fold`) or was in it before a step rewrote it; `apply` is the same step on its
+    own, hint test included."""
 
     name: str
     rule: Rule
@@ -47,12 +48,12 @@ class _Step(NamedTuple):
     fold: bool = False
 
     @classmethod
-    def of(cls, pattern: SecretPattern) -> _Step:
+    def of(cls, pattern: SecretPattern) -> Step:
         """A pattern's step: `redact` makes its hint test, so the rule is its bare substitution."""
         return cls(pattern.name, pattern.substitute, pattern.apply, pattern.hints, pattern.fold)
 
     @classmethod
-    def always(cls, name: str, rule: Rule) -> _Step:
+    def always(cls, name: str, rule: Rule) -> Step:
         """A step tried on every text."""
         return cls(name, rule, rule)
 
@@ -69,18 +70,18 @@ class Redactor:
         self._kinds: dict[str, str | None] = {}
         # a pattern's hints stand beside it so that `redact` lowers a text once for all the patterns that look
         # for theirs case-insensitively, not once each (some 30 a text, on every line parsed in full)
-        self._steps: tuple[_Step, ...] = (
-            *map(_Step.of, (*BUILTIN_PATTERNS, *custom)),
+        self._steps: tuple[Step, ...] = (
+            *map(Step.of, (*BUILTIN_PATTERNS, *custom)),
             # the issuers' literals are its hints: the one pass for every step's rules out most texts for it too
-            _Step("vendor-token", substitute_vendor_tokens, redact_vendor_tokens, VENDOR_HINTS),
-            *map(_Step.of, (HEX_KEYS, VAULT_LEGACY, AWS_PAIR, GO_DSN, URL_CODE, CLI_FLAG)),
-            _Step.always("cli-flag", redact_cli_options),
+            Step("vendor-token", substitute_vendor_tokens, redact_vendor_tokens, VENDOR_HINTS),
+            *map(Step.of, (HEX_KEYS, VAULT_LEGACY, AWS_PAIR, GO_DSN, URL_CODE, CLI_FLAG)),
+            Step.always("cli-flag", redact_cli_options),
             # its words are looked for in the text lowered as the step lowers it (a word has no letter that
             # lowers to two, and none ends in the `i` of `İ`, the one that does: see redact_assignments)
-            _Step("assignment", redact_assignments, redact_assignments, KEYWORDS, fold=True),
-            _Step.always("assignment", redact_name_value_pairs),
-            _Step.of(EMAIL),
-            _Step.always("card-number", redact_cards),
+            Step("assignment", redact_assignments, redact_assignments, KEYWORDS, fold=True),
+            Step.always("assignment", redact_name_value_pairs),
+            Step.of(EMAIL),
+            Step.always("card-number", redact_cards),
         )
         # every hint, as written and lowered: which of them a text holds decides which steps it needs
         self._hints = Literals(h for step in self._steps if not step.fold for h in step.hints)
@@ -91,30 +92,39 @@ class Redactor:
         """Text with every recognised secret replaced."""
         # which hints the text holds, found in one pass, picks the steps to run from a table: testing each
         # step's hints in turn was some 17 us a text, and the issuers' gate 10 more. The steps after one that
-        # replaced something are picked again by the hints of the text it left, as a test per step would
+        # replaced something are picked again by the hints of the text it left and of the texts before it: a
+        # hint is context as much as a literal (the AWS pair's `key`), and a token replaced first
+        # (`key-<hex>`, Mailgun's) must not take away the word that made the line speak of keys
         first = 0
+        hints, folded = self._hints.found(text), self._folded.found(text.lower())
         while True:
-            for index, rule in self._plan(text):
+            for index, rule in self._plan(hints, folded):
                 if index >= first and (changed := rule(text)) is not text:
                     text, first = changed, index + 1
+                    hints, folded = hints | self._hints.found(text), folded | self._folded.found(text.lower())
                     break
             else:
                 return text
 
-    def _plan(self, text: str) -> tuple[tuple[int, Rule], ...]:
-        """The steps `text` needs by the hints it holds, in order, with their indices."""
-        found = (self._hints.found(text), self._folded.found(text.lower()))
+    def _plan(self, hints: frozenset[str], folded: frozenset[str]) -> tuple[tuple[int, Rule], ...]:
+        """The steps a text needs by the hints found (as written, and in the text lowered), in order, with
+        their indices."""
+        found = (hints, folded)
         plan = self._plans.get(found)
         if plan is None:
             if len(self._plans) >= _PLAN_CACHE:
                 self._plans.clear()
-            hints, folded = found
             plan = self._plans[found] = tuple(
                 (index, step.rule)
                 for index, step in enumerate(self._steps)
                 if not step.hints or not (folded if step.fold else hints).isdisjoint(step.hints)
             )
         return plan
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """Every step, in the order `redact` applies them."""
+        return self._steps
 
     @property
     def rules(self) -> tuple[tuple[str, Rule], ...]:
