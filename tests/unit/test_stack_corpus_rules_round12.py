@@ -138,6 +138,13 @@ def test_the_developer_exception_page_reads_as_a_dotnet_trace() -> None:
     assert first.path == "src/AutoMapper/PathMap.cs"
 
 
+def test_the_developer_page_behind_a_shippers_prefix_reads_the_same() -> None:
+    prefixed = "\n".join(f"May 13 15:06:{n:02d} host app[7]: {line}" for n, line in enumerate(AUTOMAPPER.splitlines()))
+    plain, shipped = _parsed(AUTOMAPPER, ["AutoMapper"]), _parsed(prefixed, ["AutoMapper"])
+    assert shipped.exceptions[0].type == "NullReferenceException"
+    assert [f.function for f in shipped.exceptions[0].frames] == [f.function for f in plain.exceptions[0].frames]
+
+
 def test_one_method_in_file_line_alone_is_no_developer_page() -> None:
     lines = ["System.Exception: boom", "Acme.Orders.Service.Place() in Service.cs, line 3", "see above"]
     assert from_developer_page(lines) is lines
