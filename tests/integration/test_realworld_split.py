@@ -12,11 +12,12 @@ from tests.support.corpus import Outcome, by_ecosystem, load_cases, run_corpus, 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.heavy]
 
 CASES = load_cases()[::4]
-# measured: 68 of 87 cases name a fixed file first (whole traces: 76 of 87); one case's worth below. Some plan no
+# measured: 74 of 94 cases name a fixed file first (whole traces: 85 of 94); one case's worth below. Some plan no
 # incident: their trace follows the WARN/INFO record it was logged with, and so is no error (whole, the corpus
-# pushes each with `level="error"`). Held-out 12's retirement shifted every fourth case: main's engine reads the
-# new sample to the same 68 (it read the 80 cases before to 68 as well).
-FLOOR = 0.77
+# pushes each with `level="error"`). Each retired held-out set shifts which cases are every fourth, and so the
+# figure (68 of 80 on 320 cases, 68 of 87 on 348, 63 of 87 on 345, each the same on the engine before the set's
+# rules).
+FLOOR = 0.776
 
 
 @pytest.fixture(scope="module")

@@ -307,7 +307,9 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
     language = detect_language(lines)
     if language in (None, "python"):
-        rewritten = node.from_winston(dotnet.from_app_center(pyrenderings.from_django(lines)))
+        rewritten = node.from_winston(
+            dotnet.from_developer_page(dotnet.from_app_center(pyrenderings.from_django(lines)))
+        )
         if rewritten is not lines:  # the same lines are the same language: most traces are neither's
             lines, language = rewritten, detect_language(rewritten)
     if language is None:

@@ -73,6 +73,64 @@ def from_app_center(lines: list[str]) -> list[str]:
     return [*lines[:first], *([header] if header else []), *frames]
 
 
+# ASP.NET Core's developer exception page (`UseDeveloperExceptionPage`, dotnet/aspnetcore
+# `src/Shared/ErrorPage/ErrorPage.cshtml`) copied as text: the summary `Ns.T.M() in File.cs, line 24` under the
+# exception, then the Stack tab's frames, `Ns.T.M(T x) in File.cs` (the file name only, no line) or `Ns.T.M()`
+# for a frame without source; no `at`. A method name holds no space but in its generic arguments.
+_PAGE_QUAL = r"(?P<qual>[A-Za-z_<](?:[\w.`+|<>]|, ?)*)\((?P<args>[^()]*)\)"
+_PAGE_FILE = r"(?P<file>[^\s:\\/]+\.(?:cs|fs|vb|cshtml|razor))(?:, line (?P<line>\d+))?"
+_PAGE_FRAME = re.compile(rf"\s*{_PAGE_QUAL}(?: in {_PAGE_FILE})?\s*$")  # `match` anchors it (at a prefix's end too)
+_PAGE_MIN_LOCATED = 2  # frames naming their file: one such line alone is as likely prose
+_PAGE_MAX_LEAD = 80
+_PAGE_MAX_NAME = 500  # a method's qualified name with its generic arguments; longer is no frame
+_DIGIT = re.compile(r"\d")
+
+
+def _page_located(line: str) -> tuple[str, re.Match[str]] | None:
+    """A located frame of the page behind whatever prefix a process manager or shipper wrote on the line (no
+    frame teaches `strip_line_prefix` it), with that prefix: the method name starts after the last space that
+    is not one of its generic arguments' (found walking back from its `(`, so the line is read once)."""
+    at = line.rfind(") in ")
+    opened = line.rfind("(", 0, at) if at > 0 else -1
+    start = opened
+    while start > 0 and opened - start < _PAGE_MAX_NAME and line[start - 1] not in "()" and (
+        line[start - 1] != " " or line[start - 2 : start] == ", "
+    ):
+        start -= 1
+    if opened <= 0 or start > _PAGE_MAX_LEAD or opened - start >= _PAGE_MAX_NAME:
+        return None
+    if (m := _PAGE_FRAME.match(line, start)) is None or not m["file"]:
+        return None
+    return line[:start], m
+
+
+def from_developer_page(lines: list[str]) -> list[str]:
+    """The developer exception page's text (`_PAGE_FRAME`) rewritten as .NET prints an exception: the
+    exception line, then `at … in File.cs:line N` frames; the summary line, which repeats the first frame with
+    its line number, gives that frame its line. A prefix every located frame carries (digits aside) comes off
+    every line holding it. Lines without such frames are returned as they are."""
+    located = [(i, found) for i, line in enumerate(lines[:2000]) if ") in " in line
+               and (found := _page_located(line)) is not None and "." in found[1]["qual"]]  # fmt: skip
+    leads = {_DIGIT.sub("0", lead) for _, (lead, _m) in located}
+    if len(located) < _PAGE_MIN_LOCATED or len(leads) != 1:
+        return lines
+    lead = leads.pop()
+    body = [line[len(lead) :] if _DIGIT.sub("0", line[: len(lead)]) == lead else line for line in lines]
+    first, last = located[0][0], located[-1][0]
+    frames: list[tuple[str, str, str | None, str | None]] = []
+    for line in body[first : last + 1]:
+        m = _PAGE_FRAME.match(line)
+        if m is None or "." not in m["qual"]:
+            continue
+        qual = re.sub(r",\s+", ",", m["qual"])  # generic arguments (`Iterator<TSource, TResult>`)
+        if frames and frames[-1][0] == qual and frames[-1][3] is not None and m["line"] is None:
+            continue  # the Stack tab's first frame, already read with its line from the summary
+        frames.append((qual, m["args"], m["file"], m["line"]))
+    rendered = [f"   at {qual}({args})" + (f" in {file}:line {line or 0}" if file else "")
+                for qual, args, file, line in frames]  # fmt: skip
+    return [*body[:first], *rendered, *body[last + 1 :]]
+
+
 def closed_at_the_end(lines: list[str]) -> list[str]:
     """The lines with the entry's last line closed when it is a frame cut inside its parameter list
     (`at Ns.T.M(Discord x, IEnumerable`1`): a log line cut at a size limit (Loki's `max_line_size_truncate`,

@@ -139,12 +139,44 @@ def _add_frame(exc: ExceptionBuilder, m: re.Match[str], line: str) -> None:
     exc.add_frame(fn, module_of(file), file, to_int(where["line"]) if where else None, line)
 
 
+def _past_headless_fragment(lines: list[str], first: int) -> int:
+    """Where the logged error's frames start: past a run of frames with no header above it when a later run
+    has one. V8's `error.stack` always starts with the `Type: message` line (`Error.captureStackTrace`), so
+    frames with none above them are the tail of an earlier error cut by the log window or the paste, and
+    a whole error logged after them is the one to read."""
+    if _has_header_above(lines, first):
+        return first
+    i = first
+    while i < len(lines):
+        while i < len(lines) and is_frame(lines[i]):
+            i += 1
+        following = next((j for j in range(i, len(lines)) if is_frame(lines[j])), None)
+        if following is None:
+            return first
+        if _has_header_above(lines, following):
+            return following
+        i = following
+    return first
+
+
+def _has_header_above(lines: list[str], first_frame: int) -> bool:
+    """An error line sits right above the run of frames starting at `first_frame` (only its message's
+    lines between them)."""
+    for i in range(first_frame - 1, max(-1, first_frame - 1 - _HEADER_LOOKBACK), -1):
+        if is_frame(lines[i]):
+            return False
+        if _HEADER.search(lines[i]):
+            return True
+    return False
+
+
 def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
     """The logged error first, then its `[cause]:` chain."""
     lines = newest_first(lines)
     first = next((i for i, line in enumerate(lines) if is_frame(line)), None)
     if first is None:
         return [], False
+    first = _past_headless_fragment(lines, first)
     excs = [_first_exception(lines, first, in_app)]
     depth = 0  # inside the `{ ... }` property block util.inspect prints after the frames
     for line in lines[first:]:

@@ -57,6 +57,12 @@ _KEYWORDS = frozenset(keyword.kwlist)
 _STDLIB = re.compile(r"/lib/python\d[\d.]*/|/lib/pypy[\d.]*/")
 _DEPLOY_ROOT = re.compile(r"^/?(?:usr/src/app|usr/app|app|srv|code|workspace|home/[^/]+|opt/[^/]+)/(?:src/)?")
 _MAX_MESSAGE_LINES = 20
+# A zipped or unpacked egg (`locustio-0.6.1-py2.6.egg/`, setuptools' "The Internal Structure of Python Eggs"):
+# easy_install put the egg itself on sys.path, so the package's modules start below that folder.
+_EGG = re.compile(r"^[^/]+\.egg/")
+# `**init**`: Markdown read `__init__` as strong emphasis and a rendered copy of the issue kept the stars; no
+# Python identifier holds `*`, so a frame's function written so can only be the dunder name.
+_MARKDOWN_DUNDER = re.compile(r"^\*\*(?P<name>\w+)\*\*$")
 
 _RawFrame = tuple[str, str, int | None, str]  # function, file, line, raw: built into Frames only if kept
 
@@ -134,7 +140,7 @@ def module_of(file: str, in_app: InApp) -> str | None:
     rest: str | None = None
     for marker in ("site-packages/", "dist-packages/"):
         if marker in path:
-            rest = path.rsplit(marker, 1)[1]
+            rest = _EGG.sub("", path.rsplit(marker, 1)[1])
     if rest is None and (std := _STDLIB.search(path)):
         rest = path[std.end() :]
     for pkg in in_app.packages:
@@ -194,7 +200,7 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
     drawn ExceptionGroup flattened into a chain, `_ungroup`; an error tracker's header-above layout read as
     CPython's, `from_header_above`)."""
     flat, cut = _ungroup(lines)
-    excs, capped = _read(from_header_above(flat), in_app)
+    excs, capped = _read(_without_write_gaps(from_header_above(flat)), in_app)
     return excs, capped or cut
 
 
@@ -254,6 +260,16 @@ def _read(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
     return _finish(blocks, in_app)
 
 
+def _without_write_gaps(lines: list[str]) -> list[str]:
+    """The lines without a blank one between a `File` line and its source line where another `File` line
+    follows that source line: a logger that logs each `write()` to stderr as a record of its own (locust's
+    `ERROR/stderr: `) writes the newline ending the `File` line apart, and CPython prints no blank line
+    inside the frames. A blank line before anything else (the end of a cut traceback, a log line) stays."""
+    gaps = {i for i in range(1, len(lines) - 2) if not lines[i].strip() and lines[i + 1].strip()
+            and FILE.match(lines[i - 1]) and not FILE.match(lines[i + 1]) and FILE.match(lines[i + 2])}  # fmt: skip
+    return [line for i, line in enumerate(lines) if i not in gaps] if gaps else lines
+
+
 def _keep_unfinished(
     blocks: list[tuple[list[_RawFrame], ExceptionBuilder]], frames: list[_RawFrame] | None, bare: str | None,
     in_app: InApp,
@@ -308,6 +324,6 @@ def _finish(
     excs: list[ExceptionBuilder] = []
     for frames, exc in reversed(blocks[-MAX_EXCEPTIONS:]):
         for function, file, line, raw in reversed(frames):
-            exc.add_frame(function, module_of(file, in_app), file, line, raw)
+            exc.add_frame(_MARKDOWN_DUNDER.sub(r"__\g<name>__", function), module_of(file, in_app), file, line, raw)
         excs.append(exc)
     return excs, truncated
