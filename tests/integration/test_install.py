@@ -23,7 +23,9 @@ from tests.support.action_runner import ROOT, StepRun, run_action
 from tests.support.session import shared_once
 from tests.support.world import World, git
 
-pytestmark = pytest.mark.slow
+# the cold install builds the whole locked environment (some 30 wheels through pip's cache): about a minute on
+# two idle cores, past the suite's 120 s default when the machine is loaded (seen at load average 15)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)  # setup-python's interpreter, no venv
 INSTALL = "Install the locked dependencies"
