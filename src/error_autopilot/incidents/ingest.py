@@ -142,11 +142,7 @@ class Ingest:
             refused = _refused(shape.fingerprint or "", shape.service, entry.ts_ns, admission)
             if refused is not None:
                 return refused
-        into = shape.counted_into
-        if into is not None and into.group.dropped:  # most lines of ten thousand bugs: only counted
-            self.grouper.count_dropped(into.group, entry.ts_ns)
-        else:
-            self._count_shaped(shape, runs, entry, environment)
+        self._count_shaped(shape, runs, entry, environment)
         return "counted"
 
     def _find(self, entry: LogEntry, environment: str) -> Parsed | tuple[Shape, Sequence[str]] | None:
@@ -286,7 +282,7 @@ class Ingest:
 
     def _count_shaped(self, shape: Shape, runs: Sequence[str], entry: LogEntry, environment: str) -> None:
         into = shape.counted_into
-        if into is not None and into.group.dropped:
+        if into is not None and into.group.dropped:  # most lines of ten thousand bugs: only counted
             self.grouper.count_dropped(into.group, entry.ts_ns)
             return
         if into is None or into.template != into.group.template:  # an incident's template is its first line's
