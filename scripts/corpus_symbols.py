@@ -109,7 +109,8 @@ def _head(lines: list[str], i: int) -> str:
     """Line `i`, joined with the lines that close the parenthesis it leaves open (a signature written one
     parameter a line: `updateObjectsByQuery(` … `): Promise<any> {`), so one pattern reads the whole head;
     line `i` alone when it closes every parenthesis it opens or nothing closes them within `MAX_HEAD_LINES`."""
-    depth = _STRINGS.sub("", lines[i]).count("(") - _STRINGS.sub("", lines[i]).count(")")
+    text = _STRINGS.sub("", lines[i])
+    depth = text.count("(") - text.count(")")
     if depth <= 0:
         return lines[i]
     parts = [lines[i].rstrip()]

@@ -65,7 +65,9 @@ _WINSTON_BLOCKS = 200
 def from_winston(lines: list[str]) -> list[str]:
     """winston's `uncaughtException` record (`_WINSTON_TRACE`) rewritten as V8 prints a trace: the log line above
     the record, then one `at function (file:line:column)` line per `trace` entry. Other lines unchanged."""
-    found = next(((i, m) for i, line in enumerate(lines[:2000]) if (m := _WINSTON_TRACE.match(line))), None)
+    found = next(
+        ((i, m) for i, line in enumerate(lines[:2000]) if "trace:" in line and (m := _WINSTON_TRACE.match(line))), None
+    )
     if found is None:
         return lines
     start, trace = found
