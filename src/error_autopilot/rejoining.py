@@ -113,8 +113,10 @@ class Rejoiner:
         return self._joined(held, _pieces(held)) if held else []
 
     def _joined(self, page: list[LogEntry], at: list[int]) -> list[LogEntry]:
-        if not at and not (page and self._covered and page[0].ts_ns <= self._covered_until):
-            return page  # no piece, and no line as old as the newest of a trace already rejoined
+        # a line as old as the newest of a trace already rejoined may be one of its lines, polled again
+        stale = bool(page and self._covered and page[0].ts_ns <= self._covered_until)
+        if not at and not stale:
+            return page
         streams: dict[int, _Stream] = {}
 
         def stream(entry: LogEntry) -> _Stream:
@@ -132,7 +134,7 @@ class Rejoiner:
             for position, whole, used in self._rejoin([page[i] for i in cluster], stream(page[cluster[0]])):
                 insert.setdefault(cluster[position], []).append(whole)
                 taken.update(cluster[n] for n in used)
-        if not insert and not (self._covered and page[0].ts_ns <= self._covered_until):
+        if not insert and not stale:
             return page
         out: list[LogEntry] = []
         for i, entry in enumerate(page):
