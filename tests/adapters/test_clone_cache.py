@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import gc
+import logging
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +24,7 @@ from error_autopilot.domain.errors import WorkspaceError
 from error_autopilot.investigation.blame import suspects
 from error_autopilot.investigation.checkout import GitWorkspace
 from error_autopilot.investigation.clonecache.clones import cache_folder_name
+from error_autopilot.investigation.clonecache.lock import LockTimeout, exclusive
 from error_autopilot.resilience import Deadline
 from tests.adapters.test_repo_checkout_blame import Repo, commit, git
 from tests.conftest import REPO_ROOT
@@ -421,3 +424,57 @@ def test_a_held_lock_and_no_private_clone_is_an_error_that_says_what_to_do(repo:
     message = rf"the clone cache lock {re.escape(str(lock))} was held by another run for \d+s, and a private clone"
     assert re.search(message + r" failed too \(.+\); look for a stuck git process of another error-autopilot run",
                      raised.value.message, re.DOTALL)  # fmt: skip
+
+
+# --- the investigations of one run sharing a clone: they wait for each other, and the log does not blame a run
+
+
+def _take_and_leave(clone: Path) -> None:
+    with exclusive(clone, 30.0):
+        pass
+
+
+def test_two_investigations_of_one_run_take_turns_without_blaming_another_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clone = tmp_path / "cache" / "remotes-order-service"
+    held, release = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with exclusive(clone, 30.0):
+            held.set()
+            release.wait(30)
+
+    caplog.set_level(logging.DEBUG, logger="error_autopilot")
+    with ThreadPoolExecutor(2) as pool:
+        holder = pool.submit(first)
+        assert held.wait(30)
+        second = pool.submit(_take_and_leave, clone)
+        time.sleep(0.3)
+        assert not second.done(), "the second investigation did not wait for the first"
+        release.set()
+        holder.result(timeout=30)
+        second.result(timeout=30)
+    assert "another run" not in caplog.text, "a sibling investigation of the same run was logged as another run"
+
+
+def test_a_sibling_holding_the_clone_too_long_is_named_as_such(tmp_path: Path) -> None:
+    clone = tmp_path / "cache" / "remotes-order-service"
+    held, release = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with exclusive(clone, 30.0):
+            held.set()
+            release.wait(30)
+
+    with ThreadPoolExecutor(1) as pool:
+        holder = pool.submit(first)
+        assert held.wait(30)
+        try:
+            with pytest.raises(LockTimeout) as busy, exclusive(clone, 0.2):
+                pass
+        finally:
+            release.set()
+            holder.result(timeout=30)
+    assert busy.value.holder == "another investigation of this run"
+    assert "held by another investigation of this run for" in str(busy.value)

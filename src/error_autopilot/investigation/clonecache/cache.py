@@ -67,6 +67,8 @@ class CloneCache:
             clone = Clone(url, dest, shared=True)
             try:
                 with exclusive(dest, self._wait_limit()):
+                    if (known := self._open.get(url)) is not None:  # another investigation fetched it meanwhile
+                        return known
                     clone_or_fetch(self._git, url, dest)
             except LockTimeout as busy:
                 clone = self._private.make(self._git, url, busy)
@@ -108,8 +110,8 @@ class CloneCache:
             else:
                 fetched = fetch_missing(self._git, clone.url, clone.path, commit, paths)
         except LockTimeout as busy:
-            log.warning("the clone cache lock %s was held by another run for %.0fs: blame fetches the history of %s "
-                        "file by file", busy.lock, busy.waited_s, ", ".join(paths))  # fmt: skip
+            log.warning("the clone cache lock %s was held by %s for %.0fs: blame fetches the history of %s "
+                        "file by file", busy.lock, busy.holder, busy.waited_s, ", ".join(paths))  # fmt: skip
             return 0
         except (OSError, subprocess.SubprocessError, git.GitCommandError) as e:
             why = self.redact(str(getattr(e, "stderr", "") or e).strip()).splitlines()
