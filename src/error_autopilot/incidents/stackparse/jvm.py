@@ -133,16 +133,10 @@ def _first_exception(lines: list[str], first_frame: int, in_app: InApp) -> Excep
     return ExceptionBuilder(type="<unknown>", in_app=in_app)
 
 
-def _headed(lines: list[str], first_frame: int) -> bool:
-    """A top-level exception line (not a `Caused by:` or `Suppressed:` one) sits above the run of frames starting
-    at `first_frame`, with only its message's lines between them."""
-    for i in range(first_frame - 1, max(-1, first_frame - 1 - _HEADER_LOOKBACK), -1):
-        line = lines[i]
-        if is_frame(line) or _MORE.match(line) or _CAUSED.match(line) or _SUPPRESSED.match(line):
-            return False
-        if _HEADER.match(line.strip()) or _EMBEDDED.search(line.strip()):
-            return True
-    return False
+def _is_header(line: str) -> bool:
+    """An exception's own line, alone or behind a log prefix (`_HEADER`, `_EMBEDDED`)."""
+    text = line.strip()
+    return bool(text) and (_HEADER.match(text) is not None or _EMBEDDED.search(text) is not None)
 
 
 def past_headless_fragment(lines: list[str], first: int) -> int:
@@ -150,13 +144,22 @@ def past_headless_fragment(lines: list[str], first: int) -> int:
     later run has one. `Throwable.printStackTrace` always prints the throwable's `toString()` before its first
     `at` line, so frames with none above them are the tail of an earlier trace cut by the log window or the
     paste (a scheduled task failing every run logs the same trace again and again), and a whole trace logged
-    after them is the one to read. Frames under a `Caused by:` or after `... N more` are the same trace's."""
-    if _headed(lines, first) or any(
-        _HEADER.match(line.strip()) or _EMBEDDED.search(line.strip())
-        for line in lines[max(0, first - _HEADER_LOOKBACK) : first]
-    ):
+    after them is the one to read. Frames under a `Caused by:` or `Suppressed:` line or after `... N more` are
+    the same trace's. One pass: each line is looked at once."""
+    if any(_is_header(line) for line in lines[max(0, first - _HEADER_LOOKBACK) : first]):
         return first
-    return next((i for i in range(first + 1, len(lines)) if is_frame(lines[i]) and _headed(lines, i)), first)
+    header: int | None = None  # a top-level exception line since the last frame, `Caused by:` or `... N more`
+    for i in range(first + 1, len(lines)):
+        line = lines[i]
+        if is_frame(line):
+            if header is not None and i - header <= _HEADER_LOOKBACK:
+                return i
+            header = None
+        elif _MORE.match(line) or _CAUSED.match(line) or _SUPPRESSED.match(line):
+            header = None
+        elif _is_header(line):  # the nearest one counts, as `_first_exception` reads it
+            header = i
+    return first
 
 
 def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
