@@ -229,6 +229,8 @@ def callback_caller(stack: StackTrace, frame: Frame) -> str | None:
         return None
     for exc in stack.exceptions:
         at = next((i for i, f in enumerate(exc.frames) if f is frame), None)
+        if at is None:
+            at = next((i for i, f in enumerate(exc.frames) if f == frame), None)
         if at is None or at + 2 >= len(exc.frames):
             continue
         builtin, caller = exc.frames[at + 1], exc.frames[at + 2]
