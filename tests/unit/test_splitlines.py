@@ -115,10 +115,12 @@ def test_split_real_traces_come_back_whole(wrap: str) -> None:
         if whole and rejoined and _frames(whole) == _frames(rejoined) and whole.primary.type == rejoined.primary.type:
             same += 1
     assert len(cases) >= 290
-    # 329 / 373 when measured; six of held-out 12's pastes do not come back whole (an `at` moved to the line above, a
+    # 357 / 403 when measured; six of held-out 12's pastes do not come back whole (an `at` moved to the line above, a
     # newest-first viewer's copy, winston's trace array, a trace escaped onto one line), nor five of held-out 13's
-    # (sidecar-1508's whole trace is its headed copy, the rejoined one its headless tail)
-    assert same / len(cases) >= 0.879, f"{same}/{len(cases)}"
+    # (sidecar-1508's whole trace is its headed copy, the rejoined one its headless tail), nor two of held-out 10's
+    # (supersonic-1312 as sidecar-1508, with JVM frames: main's engine, reading the tail both ways, had 358;
+    # muckrock-151, a Heroku e-mail with every frame unindented)
+    assert same / len(cases) >= 0.883, f"{same}/{len(cases)}"
 
 
 @pytest.mark.parametrize("wrap", ["CRI", "Docker json-file"])

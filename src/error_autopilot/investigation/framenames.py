@@ -217,6 +217,32 @@ def same_line_caller(stack: StackTrace, frame: Frame) -> str | None:
     return None
 
 
+def callback_caller(stack: StackTrace, frame: Frame) -> str | None:
+    """The named function that passed an anonymous callback to a builtin, for a V8 frame named after the call
+    it was passed to (`instanceWrappers.map`): V8's function-name inference names a function literal given as
+    an argument after the call's target (v8/src/parsing/func-name-inferrer.h; Node 8 to 11 print it so), and
+    the builtin that ran it follows without a position (`Array.map (<anonymous>)`, its method the same). The
+    literal lives in the function making that call, the next positioned frame, when that frame is in the same
+    file; None otherwise."""
+    receiver, _, method = frame.function.strip().rpartition(".")
+    if stack.language != "node" or not receiver or not method.isidentifier() or frame.file is None:
+        return None
+    for exc in stack.exceptions:
+        at = next((i for i, f in enumerate(exc.frames) if f is frame), None)
+        if at is None:
+            at = next((i for i, f in enumerate(exc.frames) if f == frame), None)
+        if at is None or at + 2 >= len(exc.frames):
+            continue
+        builtin, caller = exc.frames[at + 1], exc.frames[at + 2]
+        if builtin.line is not None or builtin.function.rpartition(".")[2] != method or "." not in builtin.function:
+            return None
+        if caller.file != frame.file or caller.line is None:
+            return None
+        name = bare_function(caller, stack.language)
+        return None if is_anonymous(name) else name
+    return None
+
+
 def is_anonymous(function: str) -> bool:
     """A frame the runtime could not name."""
     return function in _ANONYMOUS

@@ -19,6 +19,7 @@ from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation import blame, traces
 from error_autopilot.investigation.classify import classify
 from error_autopilot.investigation.framenames import (
+    callback_caller,
     class_constructor,
     constructed_class,
     enclosing_function,
@@ -197,6 +198,8 @@ def _named(checkout: CheckedOut, candidate: Candidate, stack: StackTrace) -> Can
     method_call = not anonymous and constructed is None and stack.language == "node" and "." in candidate.frame.function
     if not anonymous and constructed is None and not method_call:
         return candidate
+    if method_call and (caller := callback_caller(stack, candidate.frame)):
+        return _renamed(candidate, caller, f"callback passed to {candidate.frame.function} by {caller}")
     compiled = compiled_elsewhere(candidate.frame, candidate.path)  # line N of the bundle is not the source's
     if (anonymous or method_call) and compiled:
         return candidate

@@ -31,6 +31,11 @@ _COMPILED = re.compile(r"\.(?:js|mjs|cjs|jsx)$")
 _BUILD_DIRS = frozenset({"dist", "build", "out", "lib", "es", "esm", "cjs", "umd", "bin", "compiled", ".next",
                          "server"})  # fmt: skip
 _BUILT = frozenset({"dist", "build", "out", ".next"})
+# A package published in two module formats compiles its sources once per format into a folder of the build
+# output named after the format (`dist/cjs/`, `dist/esm/`, `build/umd/`: tsc run once per tsconfig, each with its
+# own `outDir`, as the TypeScript handbook's "Publishing" and Node's "Dual CommonJS/ES module packages" describe),
+# so `dist/cjs/routes/x.js` is built from `src/routes/x.ts`: the two build folders stand for the one source folder.
+_FORMAT_DIRS = frozenset({"cjs", "esm", "es", "umd", "commonjs", "module", "mjs", "es5", "es6", "es2015"})
 _JVM_EXT = (".java", ".kt", ".scala", ".groovy", ".kts")
 _DOTNET_EXT = (".cs", ".fs", ".vb", ".cshtml.cs", ".razor.cs", ".xaml.cs", ".aspx.cs")
 TEST_PATH = re.compile(
@@ -108,8 +113,11 @@ def _shared(path: str, hint: Sequence[str], *, compiled: bool, any_ext: bool = F
     """Trailing segments `path` shares with `hint`; build folders match `src` for compiled JavaScript;
     `any_ext`: the file name is a class name, whatever the source language's extension."""
     a = path.split("/")[::-1]
-    n = 0
-    for i, (x, y) in enumerate(zip(a, hint, strict=False)):
+    n = skip = 0
+    for i, x in enumerate(a):
+        if i + skip >= len(hint):
+            break
+        y = hint[i + skip]
         if i == 0 and any_ext:
             same = x.split(".", 1)[0] == y.split(".", 1)[0]
         elif i == 0 and compiled:
@@ -119,6 +127,8 @@ def _shared(path: str, hint: Sequence[str], *, compiled: bool, any_ext: bool = F
         if not same:
             break
         n += 1
+        if x != y and y in _FORMAT_DIRS and i + skip + 1 < len(hint) and hint[i + skip + 1] in _BUILT:
+            skip, n = skip + 1, n + 1  # `dist/cjs` built from the one source folder `src`
     return n
 
 

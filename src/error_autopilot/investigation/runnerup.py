@@ -1,7 +1,7 @@
 """Which own frames of a ranking come first: the innermost own frame, unless the runtime says it is not where
-the failure happened (a Go recover handler, a method run on a nil pointer, an inlined Go frame), or the trace
-or the project's layout says it was handed what it failed on; then the caller it was handed it by, with a
-reason on both.
+the failure happened (a Go recover handler, a method run on a nil pointer, an inlined Go frame, a getter the
+Kotlin compiler generated), or the trace or the project's layout says it was handed what it failed on; then
+the caller it was handed it by, with a reason on both.
 
 Split from `stackmap` (the scoring of every frame): these rules decide only the order of the first two,
 and each is measured on the real-world corpus (`tests/fixtures/realworld/README.md`, the ablations).
@@ -26,13 +26,22 @@ def lead(
     own_keys: dict[int, tuple[str, str]],
 ) -> list[Candidate]:  # fmt: skip
     """The candidates that come first, whatever their scores: when the innermost own frame is a Go method
-    called on a nil pointer, the own frame that called it, then the method; when it is a Go recover
+    called on a nil pointer, the own frame that called it, then the method; when it is the getter Kotlin
+    generates for a lateinit property read too early, the frame that read it (`_lateinit_getters_caller`);
+    when it is a Go recover
     handler, the frame that panicked, then the handler; otherwise the innermost own frame, then its caller
     when the compiler inlined it, or the own frame a weaker signal points at (`_runner_up`)."""
     first = by_key[anchor]
     if (caller := _nil_receivers_caller(stack, first, own_keys)) is not None and by_key[caller] is not first:
         by_key[caller].reasons.insert(0, _NIL_CALLER)
         first.reasons.append("a method called on a nil pointer (its receiver printed `0x0`): the caller comes first")
+        return [by_key[caller], first]
+    if (caller := _lateinit_getters_caller(stack, first, own_keys)) is not None and by_key[caller] is not first:
+        by_key[caller].reasons.insert(0, _LATEINIT_CALLER)
+        if caller[0] != first.path:  # the fix may initialise the property in its own class as well: no evidence
+            first.reasons.append("the getter Kotlin generates for a lateinit property: its caller is the runner-up")
+            return [first, by_key[caller]]
+        first.reasons.append("the getter Kotlin generates for a lateinit property: its caller in the file comes first")
         return [by_key[caller], first]
     if (panicked := _panicked_below(stack, first, own_keys)) is not None:
         key, there = panicked
@@ -134,6 +143,32 @@ def _nil_receivers_caller(
         return None
     above = next((f for f in frames[at + 1 :] if not NIL_RECEIVER.search(f.raw)), None)
     return None if above is None else own_keys.get(id(above))
+
+
+_LATEINIT_CALLER = "read a lateinit property before it was set: the first own frame above its generated getter"
+_LATEINIT = re.compile(r"^lateinit property (?P<name>[A-Za-z_]\w*) has not been initialized")
+
+
+def _lateinit_getters_caller(
+    stack: StackTrace, first: Candidate, own_keys: dict[int, tuple[str, str]]
+) -> tuple[str, str] | None:
+    """The key of the own frame that read a Kotlin `lateinit` property too early, when the innermost own frame is
+    that property's getter. A lateinit property may have no custom accessor (Kotlin docs, "Late-initialized
+    properties and variables"), so its getter (`get` + the capitalised name on the JVM) is the compiler's: it
+    throws `UninitializedPropertyAccessException` ("lateinit property x has not been initialized") and holds no
+    code of the project's; the fix initialises the property or checks `::x.isInitialized` where it is read. `lead`
+    puts that reader first only in the getter's own file (the file stays, the function is one the source has);
+    a reader in another file only comes second, since the fix may as well initialise the property in its class."""
+    if stack.language != "jvm" or (found := _frames_around(stack, first)) is None:
+        return None
+    frames, at = found
+    exc = next(e for e in stack.exceptions if e.frames is frames)
+    prop = _LATEINIT.match(exc.message.strip())
+    if not exc.type.endswith("UninitializedPropertyAccessException") or prop is None:
+        return None
+    if first.frame.function != "get" + prop["name"][:1].upper() + prop["name"][1:]:
+        return None
+    return next((own_keys[id(f)] for f in frames[at + 1 :] if id(f) in own_keys), None)
 
 
 def _frames_around(stack: StackTrace, first: Candidate) -> tuple[tuple[Frame, ...], int] | None:

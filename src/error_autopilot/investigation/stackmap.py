@@ -124,7 +124,9 @@ def rank(
     at least two repositories and rarely fires where it does not help (the ablation in
     `tests/fixtures/realworld/README.md`). Two do: a Go recover handler above the runtime's `panic` yields
     to the frame that panicked, and a Go method called on a nil pointer (receiver printed `0x0`) yields to
-    the own frame that called it (an inlined Go frame's caller, 2 wins and 3 losses, only comes second).
+    the own frame that called it (an inlined Go frame's caller, 2 wins and 3 losses, only comes second). The
+    getter Kotlin generates for a lateinit property holds no code of the project's: the frame that read the
+    property too early takes its place when in the same file (only the function changes), else comes second.
     Weaker signals that the innermost own frame was handed what it failed on choose the second, with a reason on both
     (`runnerup.lead`)."""
     index, links = index_files(files), resolve_links(symlinks or {}, files)

@@ -43,6 +43,11 @@ _BARE_FRAME = re.compile(
 # The entry's last frame cut inside its location (a size limit on the log line: Loki's `max_line_size_truncate`,
 # journald's `LineMax`; a paste cut short): class and method are whole before `(`, only file and line are lost
 _CUT_LOCATION = re.compile(r"^\s*at (?P<qual>(?:[\w$]+\.)+[\w$<>]+)\((?P<cut>[\w$.-]*)$")
+# A frame wrapped inside its location by a copy from a terminal narrower than the line (`…lambda$get$8(KafkaC` /
+# `lientServiceImpl.java:195)`, the screen's padding after it): the next line holds nothing but the rest of the
+# location and the `)`; joined, they are one `StackTraceElement.toString()` with file and line.
+_WRAPPED_HEAD = re.compile(r"^(?P<head>\s*at (?:[\w$]+[./])+[\w$<>]+\((?P<cut>[\w$.-]*(?::\d*)?))[ \t]*$")
+_WRAPPED_TAIL = re.compile(r"^\s*(?P<rest>[\w$.-]*(?::\d*)?\)(?:\s*~?\[[^\]]*\])?)[ \t]*$")
 
 
 def is_frame(line: str) -> bool:
@@ -65,6 +70,25 @@ def moved_at(lines: list[str]) -> list[str]:
     for i, m in follows:
         out[i - 1] = _TRAILING_AT.sub("", out[i - 1])
         out[i] = out[i][: m.start("frame")].rstrip() + "\tat " + m["frame"]
+    return out
+
+
+def unwrapped(lines: list[str]) -> list[str]:
+    """Frames a narrow terminal wrapped inside their location (`_WRAPPED_HEAD`, then `_WRAPPED_TAIL`) joined back
+    into one line; only when the joined location names a file and a line, as the JVM prints a frame."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        head = _WRAPPED_HEAD.match(lines[i]) if "(" in lines[i] else None
+        tail = _WRAPPED_TAIL.match(lines[i + 1]) if head and i + 1 < len(lines) else None
+        frame = FRAME.match(joined := head["head"] + tail["rest"]) if head and tail else None
+        loc = _LOC.match(frame["loc"]) if frame else None
+        if loc and loc["file"] and loc["line"]:
+            out.append(joined)
+            i += 2
+            continue
+        out.append(lines[i])
+        i += 1
     return out
 
 
@@ -109,11 +133,42 @@ def _first_exception(lines: list[str], first_frame: int, in_app: InApp) -> Excep
     return ExceptionBuilder(type="<unknown>", in_app=in_app)
 
 
+def _is_header(line: str) -> bool:
+    """An exception's own line, alone or behind a log prefix (`_HEADER`, `_EMBEDDED`)."""
+    text = line.strip()
+    return bool(text) and (_HEADER.match(text) is not None or _EMBEDDED.search(text) is not None)
+
+
+def past_headless_fragment(lines: list[str], first: int) -> int:
+    """Where the logged exception's frames start: past a run of frames with no exception line above it when a
+    later run has one. `Throwable.printStackTrace` always prints the throwable's `toString()` before its first
+    `at` line, so frames with none above them are the tail of an earlier trace cut by the log window or the
+    paste (a scheduled task failing every run logs the same trace again and again), and a whole trace logged
+    after them is the one to read. Frames under a `Caused by:` or `Suppressed:` line or after `... N more` are
+    the same trace's. One pass: each line is looked at once."""
+    if any(_is_header(line) for line in lines[max(0, first - _HEADER_LOOKBACK) : first]):
+        return first
+    header: int | None = None  # a top-level exception line since the last frame, `Caused by:` or `... N more`
+    for i in range(first + 1, len(lines)):
+        line = lines[i]
+        if is_frame(line):
+            if header is not None and i - header <= _HEADER_LOOKBACK:
+                return i
+            header = None
+        elif _MORE.match(line) or _CAUSED.match(line) or _SUPPRESSED.match(line):
+            header = None
+        elif _is_header(line):  # the nearest one counts, as `_first_exception` reads it
+            header = i
+    return first
+
+
 def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
     """Exceptions in `Caused by:` order, and whether the exception cap stopped the parse."""
+    lines = unwrapped(lines)
     first = next((i for i, line in enumerate(lines) if is_frame(line)), None)
     if first is None:
         return [], False
+    first = past_headless_fragment(lines, first)
     excs = [_first_exception(lines, first, in_app)]
     suppressed_at: int | None = None
     last = max(i for i, line in enumerate(lines) if line.strip())
