@@ -5,12 +5,17 @@ test does not move when the corpus does) and on variants it must leave alone."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from error_autopilot.domain.stack import StackTrace
 from error_autopilot.incidents.stackparse.dotnet import from_rewrapped
 from error_autopilot.incidents.stackparse.node import unwrapped
 from error_autopilot.incidents.stacktrace import parse_stacktrace
+from error_autopilot.investigation import blame
+from error_autopilot.investigation.contentsearch import go_package_folder
 from error_autopilot.investigation.stackmap import Candidate, rank
+from tests.support.corpus import build_repo
 
 # jvm/alibaba-sentinel-1184: an Undertow log line, the request path, then the trace escaped twice on one line
 SENTINEL = (
@@ -69,6 +74,42 @@ TypeError: messages is not iterable
 """
 KAFKA_FILES = ["lib/kafkajs/_consumer.js", "lib/kafkajs/_consumer_cache.js", "lib/kafkajs/_common.js",
                "lib/index.js", "package.json"]  # fmt: skip
+
+# go/ory-kratos-1794: docker-compose's prefix on every line; the paste ends inside the last frame's call line
+KRATOS = """\
+kratos_1            | 2021/09/29 13:47:36 http: panic serving 172.28.0.4:58654: runtime error: invalid memory \
+address or nil pointer dereference
+kratos_1            | goroutine 64686 [running]:
+kratos_1            | net/http.(*conn).serve.func1(0xc0008459a0)
+kratos_1            | \t/usr/local/go/src/net/http/server.go:1824 +0x153
+kratos_1            | panic(0x1560460, 0x2317060)
+kratos_1            | \t/usr/local/go/src/runtime/panic.go:971 +0x499
+kratos_1            | github.com/ory/kratos/persistence/sql.(*Persister).CreateSession(0xc00067c060, 0x19eb518, \
+0xc001309e60, 0x0, 0xc000cdafd8, 0x4977c6)
+kratos_1            | \t/home/ory/persistence/sql/persister_session.go:39 +0x8e
+kratos_1            | github.com/ory/kratos/session.(*ManagerHTTP).CreateAndIssueCookie(0xc0003ef3f8, 0x19eb518, \
+0xc001309e60, 0x7f5d65a7d6e0, 0xc0000a3540, 0xc0008a5600, 0x0, 0x19c4860, 0xc00041c080)
+kratos_1            | \t/home/ory/session/manager_http.go:43 +0x6d
+kratos_1            | github.com/ory/kratos/selfservice/strategy/link.(*Strategy).recoveryIssueSession(0xc0000ee3d8, \
+0x7f5d65a7d6e0, 0xc0000a3540, 0xc0008a5600, 0xc000265a40, 0xd5410070fe2
+"""
+KRATOS_FILES = ["persistence/sql/persister_session.go", "session/manager_http.go", "session/session.go",
+                "selfservice/strategy/link/strategy.go", "selfservice/strategy/link/strategy_recovery.go",
+                "selfservice/strategy/link/strategy_verification.go", "selfservice/strategy/code/strategy_recovery.go"]
+KRATOS_SYMBOLS: dict[str, list[dict[str, Any]]] = {
+    "persistence/sql/persister_session.go": [{"line": 39, "col": 0, "kind": "method", "name": "CreateSession",
+                                              "owner": "Persister", "end": 60}],
+    "session/manager_http.go": [{"line": 40, "col": 0, "kind": "method", "name": "CreateAndIssueCookie",
+                                 "owner": "ManagerHTTP", "end": 70}],
+    "selfservice/strategy/link/strategy_recovery.go": [
+        {"line": 200, "col": 0, "kind": "method", "name": "recoveryIssueSession", "owner": "Strategy", "end": 260}
+    ],
+    # the same method name on another package's Strategy: the frame's package path says which folder
+    "selfservice/strategy/code/strategy_recovery.go": [
+        {"line": 90, "col": 0, "kind": "method", "name": "recoveryIssueSession", "owner": "Strategy", "end": 120}
+    ],
+}  # fmt: skip
+KRATOS_PACKAGES = ("github.com/ory/kratos",)
 
 
 def _parsed(trace: str, packages: Sequence[str] = ()) -> StackTrace:
@@ -187,3 +228,55 @@ def test_one_name_line_above_a_parenthesis_is_no_wrapped_frame() -> None:
     assert unwrapped(prose) is prose
     printed = ["Error: boom", "    at a (/app/a.js:1:2)", "    at b (/app/b.js:2:3)"]
     assert unwrapped(printed) is printed
+
+
+def _kratos_candidates(tmp_path: Path, trace: str, packages: Sequence[str] = KRATOS_PACKAGES) -> list[Candidate]:
+    repo = tmp_path / "repo.git"
+    head = build_repo(KRATOS_FILES, repo, KRATOS_SYMBOLS)
+    stack = _parsed(trace, packages)
+    return rank(stack, KRATOS_FILES, packages=packages,
+                grep=lambda pattern: blame.grep(repo, head, pattern)).candidates  # fmt: skip
+
+
+def test_a_go_call_line_cut_at_the_end_of_the_entry_is_a_frame_without_its_position() -> None:
+    frames = _parsed(KRATOS, KRATOS_PACKAGES).exceptions[0].frames
+    assert [(f.function, f.line) for f in frames[2:]] == [
+        ("(*Persister).CreateSession", 39), ("(*ManagerHTTP).CreateAndIssueCookie", 43),
+        ("(*Strategy).recoveryIssueSession", None),
+    ]  # fmt: skip
+    assert frames[-1].module == "github.com/ory/kratos/selfservice/strategy/link" and frames[-1].file is None
+    whole = KRATOS.replace("0xd5410070fe2\n", "0xd5410070fe2)\n")  # cut right after the call line
+    assert _parsed(whole, KRATOS_PACKAGES).exceptions[0].frames[-1].function == "(*Strategy).recoveryIssueSession"
+
+
+def test_a_go_call_line_anywhere_but_the_end_or_a_creator_is_no_frame_of_its_own() -> None:
+    followed = KRATOS + "kratos_1            | \t/home/ory/selfservice/strategy/link/strategy_recovery.go:210 +0x1\n"
+    frames = _parsed(followed, KRATOS_PACKAGES).exceptions[0].frames
+    assert frames[-1].file is not None and frames[-1].line == 210  # its position came: an ordinary frame
+    created = KRATOS.replace("| github.com/ory/kratos/selfservice/", "| created by github.com/ory/kratos/selfservice/")
+    assert len(_parsed(created, KRATOS_PACKAGES).exceptions[0].frames) == 4  # the goroutine's creator: not its stack
+    prose = "goroutine 1 [running]:\nmain.main()\n\t/app/main.go:3 +0x1\nsee the notes (in the wiki"
+    assert [f.function for f in _parsed(prose).exceptions[0].frames] == ["main"]
+
+
+def test_a_cut_go_frame_lands_on_the_file_of_its_package_that_defines_it(tmp_path: Path) -> None:
+    candidates = _kratos_candidates(tmp_path, KRATOS)
+    assert [c.path for c in candidates[:3]] == [
+        "persistence/sql/persister_session.go", "session/manager_http.go",
+        "selfservice/strategy/link/strategy_recovery.go",
+    ]  # fmt: skip
+    assert "in its package's folder (content search)" in candidates[2].reason
+
+
+def test_a_cut_go_frame_outside_the_configured_packages_is_not_searched(tmp_path: Path) -> None:
+    paths = [c.path for c in _kratos_candidates(tmp_path, KRATOS, ("github.com/ory/other",))]
+    assert "selfservice/strategy/link/strategy_recovery.go" not in paths
+
+
+def test_the_folder_of_a_go_package_is_its_import_path_below_a_configured_one() -> None:
+    assert go_package_folder("github.com/ory/kratos/selfservice/strategy/link", KRATOS_PACKAGES) == (
+        "selfservice/strategy/link"
+    )
+    assert go_package_folder("github.com/ory/kratos", KRATOS_PACKAGES) == ""
+    assert go_package_folder("github.com/ory/kratos-client-go/x", KRATOS_PACKAGES) is None
+    assert go_package_folder("github.com/ory/x/sqlxx", ("github.com/ory/x", "github.com/ory/x/sqlxx")) == ""
