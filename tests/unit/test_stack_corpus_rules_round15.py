@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from error_autopilot.domain.stack import StackTrace
+from error_autopilot.incidents.splitlines import Piece, piece
 from error_autopilot.incidents.stackparse.dotnet import from_rewrapped
 from error_autopilot.incidents.stackparse.node import unwrapped
 from error_autopilot.incidents.stacktrace import parse_stacktrace
@@ -247,6 +248,23 @@ def test_a_go_call_line_cut_at_the_end_of_the_entry_is_a_frame_without_its_posit
     assert frames[-1].module == "github.com/ory/kratos/selfservice/strategy/link" and frames[-1].file is None
     whole = KRATOS.replace("0xd5410070fe2\n", "0xd5410070fe2)\n")  # cut right after the call line
     assert _parsed(whole, KRATOS_PACKAGES).exceptions[0].frames[-1].function == "(*Strategy).recoveryIssueSession"
+
+
+def test_dots_the_reporter_put_where_the_paste_was_cut_leave_the_cut_call_line_last() -> None:
+    dotted = KRATOS + "...\n"
+    assert _parsed(dotted, KRATOS_PACKAGES).exceptions[0].frames[-1].function == "(*Strategy).recoveryIssueSession"
+    worded = KRATOS + "and then it hung\n"
+    assert _parsed(worded, KRATOS_PACKAGES).exceptions[0].frames[-1].function == "(*ManagerHTTP).CreateAndIssueCookie"
+
+
+def test_a_go_call_line_cut_inside_its_arguments_is_a_piece_of_a_split_trace() -> None:
+    line = KRATOS.splitlines()[-1].split("| ", 1)[1]
+    assert piece(line) is Piece.CONTINUATION
+    assert piece("github.com/upbound/provider-vault/internal/controller.Setup({0x26a3640, 0xc00019b6c0}, {{{0") is (
+        Piece.CONTINUATION
+    )
+    assert piece("see(0x1 for the code") is None  # prose: no package before the name, words in the arguments
+    assert piece("Retrying(0x1") is None
 
 
 def test_a_go_call_line_anywhere_but_the_end_or_a_creator_is_no_frame_of_its_own() -> None:

@@ -99,7 +99,8 @@ def _panics(lines: list[str], in_app: InApp) -> list[ExceptionBuilder]:
 def _add_frames(exc: ExceptionBuilder, body: list[str]) -> None:
     call: tuple[str, str] | None = None
     nil_receiver = ""  # the call line, when it shows a method called on a nil pointer
-    last = next((i for i in range(len(body) - 1, -1, -1) if body[i].strip()), -1)
+    # a line of dots after it is where the reporter cut the paste, no line of the runtime's
+    last = next((i for i in range(len(body) - 1, -1, -1) if body[i].strip() not in ("", "...", "…")), -1)
     for at, line in enumerate(body):
         if line.lstrip().startswith("created by "):  # the goroutine's creator: not on its stack
             break
