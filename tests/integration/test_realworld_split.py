@@ -1,7 +1,7 @@
 """The real-world corpus shipped the way many clusters ship logs: one Loki entry per line (no multiline
 stage), polled with the default line filter, so only the lines that say `error`, `exception`, `panic`…
 come back, and the frames must be read around them (`rejoining.py`). Every fourth case, through the real
-`plan` + `investigate`; before rejoining, 4 % of the whole corpus got the fixed file (78 % now, 87 % whole)."""
+`plan` + `investigate`; before rejoining, 4 % of the whole corpus got the fixed file (76 % now, 85 % whole)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from tests.support.corpus import Outcome, by_ecosystem, load_cases, run_corpus, 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.heavy]
 
 CASES = load_cases()[::4]
-# measured: 74 of 94 cases name a fixed file first (whole traces: 85 of 94); one case's worth below. Some plan no
+# measured: 76 of 100 cases name a fixed file first (whole traces: 85 of 100); one case's worth below. Some plan no
 # incident: their trace follows the WARN/INFO record it was logged with, and so is no error (whole, the corpus
 # pushes each with `level="error"`). Each retired held-out set shifts which cases are every fourth, and so the
 # figure (68 of 80 on 320 cases, 68 of 87 on 348, 63 of 87 on 345, each the same on the engine before the set's
-# rules).
-FLOOR = 0.776
+# rules; 74 of 94 on 373; 76 of 100 on 397 with held-out 15, 75 on the engine before its rules, which did not
+# read sentinel-1184's trace escaped twice).
+FLOOR = 0.75
 
 
 @pytest.fixture(scope="module")

@@ -115,10 +115,13 @@ def test_split_real_traces_come_back_whole(wrap: str) -> None:
         if whole and rejoined and _frames(whole) == _frames(rejoined) and whole.primary.type == rejoined.primary.type:
             same += 1
     assert len(cases) >= 290
-    # 329 / 373 when measured; six of held-out 12's pastes do not come back whole (an `at` moved to the line above, a
-    # newest-first viewer's copy, winston's trace array, a trace escaped onto one line), nor five of held-out 13's
-    # (sidecar-1508's whole trace is its headed copy, the rejoined one its headless tail)
-    assert same / len(cases) >= 0.879, f"{same}/{len(cases)}"
+    # 348 / 397 when measured (the same cases on the engine before round 15); six of held-out 12's pastes do not come
+    # back whole (an `at` moved to the line above, a newest-first viewer's copy, winston's trace array, a trace escaped
+    # onto one line), nor five of held-out 13's (sidecar-1508's whole trace is its headed copy, the rejoined one its
+    # headless tail), nor five of held-out 15's (sentinel-1184 escaped twice and windows-tweaker-23 run into wrapped
+    # lines are read whole only; dex-130 loses its frame above a blank line, efb-telegram-master-51 its exception
+    # line, spring-cloud-gateway-1467's error-tracker rows are no pieces)
+    assert same / len(cases) >= 0.874, f"{same}/{len(cases)}"
 
 
 @pytest.mark.parametrize("wrap", ["CRI", "Docker json-file"])
