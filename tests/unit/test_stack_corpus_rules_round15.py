@@ -298,3 +298,51 @@ def test_the_folder_of_a_go_package_is_its_import_path_below_a_configured_one() 
     assert go_package_folder("github.com/ory/kratos", KRATOS_PACKAGES) == ""
     assert go_package_folder("github.com/ory/kratos-client-go/x", KRATOS_PACKAGES) is None
     assert go_package_folder("github.com/ory/x/sqlxx", ("github.com/ory/x", "github.com/ory/x/sqlxx")) == ""
+
+
+def _functions(stack: StackTrace) -> list[str]:
+    return [f.function for f in stack.exceptions[0].frames]
+
+
+def test_the_rewrapped_and_the_wrapped_traces_read_the_same_behind_a_shippers_prefix() -> None:
+    tweaker, kafka = _parsed(TWEAKER, ["WindowsTweaker"]), _parsed(KAFKA)
+    for prefix in ("3|app  | ", "web_1  | "):
+        shipped = "\n".join(prefix + line for line in TWEAKER.splitlines())
+        assert _functions(_parsed(shipped, ["WindowsTweaker"])) == _functions(tweaker)
+        shipped_kafka = _parsed("\n".join(prefix + line for line in KAFKA.splitlines()))
+        assert _functions(shipped_kafka) == _functions(kafka) and _functions(kafka)[0] == "MessageCache.addMessages"
+    stamped = "\n".join(f"May 13 15:06:{n:02d} host app[7]: {line}" for n, line in enumerate(TWEAKER.splitlines()))
+    assert _functions(_parsed(stamped, ["WindowsTweaker"])) == _functions(tweaker)
+    # a name line and a location line behind different prefixes are no pair: the frame stays unread
+    mixed = KAFKA.replace("      (/app/node_modules/.pnpm/@confluentinc+kafka-javascript@1.7.0/node_modules/"
+                          "@confluentinc/kafka-javascript/lib/kafkajs/_consumer_cache.js:196:31)",
+                          "web_1 |       (/app/x/_consumer_cache.js:196:31)")  # fmt: skip
+    assert "MessageCache.addMessages" not in _functions(_parsed(mixed))
+
+
+# go/portainer-portainer-3171: an earlier panic's tail above the goroutine that panicked
+PORTAINER = """\
+net/http.(*conn).serve(0xc000356be0, 0x1165000, 0xc0003340c0)
+\t/usr/lib/go/src/net/http/server.go:1890 +0x875
+created by net/http.(*Server).Serve
+\t/usr/lib/go/src/net/http/server.go:2927 +0x38e
+2019/09/19 14:35:04 http: panic serving 172.17.0.1:43658: runtime error: invalid memory address or nil pointer \
+dereference
+goroutine 15366 [running]:
+net/http.(*conn).serve.func1(0xc0000ca320)
+\t/usr/lib/go/src/net/http/server.go:1767 +0x139
+panic(0xe82120, 0x1872910)
+\t/usr/lib/go/src/runtime/panic.go:679 +0x1b2
+github.com/portainer/portainer/api/http/handler/auth.(*Handler).authenticateInternal(0xc00036b2b0, 0x1161500, \
+0xc0009647e0, 0x0, 0xc000718b4c, 0x4, 0xc000669870)
+\t/home/baron_l/go/src/github.com/portainer/portainer/api/http/handler/auth/authenticate.go:86 +0x37
+"""
+
+
+def test_a_goroutine_line_of_an_indented_trace_still_picks_the_goroutine_that_panicked() -> None:
+    plain = _parsed(PORTAINER, ["github.com/portainer/portainer"])
+    assert _functions(plain)[-1] == "(*Handler).authenticateInternal"
+    indented = "\n".join("    " + line for line in PORTAINER.splitlines())
+    assert _functions(_parsed(indented, ["github.com/portainer/portainer"])) == _functions(plain)
+    prose = "the log says goroutine 7 [running]: and then\nmain.main()\n\t/app/main.go:3 +0x1\n"
+    assert _functions(_parsed(prose)) == ["main"]  # a goroutine line inside a sentence is none

@@ -145,6 +145,21 @@ _INLINE_FRAME = re.compile(rf"(?<=\S)\s+(?={FRAME_AT}\s+(?:[\w`<>$|+]+\.)+[\w`<>
 _REWRAPPED_MIN_FRAMES = 2
 
 
+def _without_lead(lines: list[str]) -> list[str]:
+    """The lines without the prefix every non-blank one starts with, digits aside, up to its last space (a process
+    manager's or shipper's `3|app  | `, a syslog or CRI stamp): no printed frame teaches `strip_line_prefix` it."""
+    masked = [_DIGIT.sub("0", line) for line in lines if line.strip()]
+    if len(masked) < 2:
+        return lines
+    first, last = min(masked), max(masked)
+    common = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), min(len(first), len(last)))
+    cut = first[:common].rfind(" ") + 1
+    if cut == 0:
+        return lines
+    lead = first[:cut]
+    return [line[cut:] if _DIGIT.sub("0", line[:cut]) == lead else line for line in lines]
+
+
 def from_rewrapped(lines: list[str]) -> list[str]:
     """A trace whose frames a copy ran into one line and wrapped after each `at` word (`_TRAILING_AT`) written
     as .NET prints it, one frame a line; only when no line is a frame already and the rewrite makes at least two
@@ -153,7 +168,7 @@ def from_rewrapped(lines: list[str]) -> list[str]:
         return lines
     joined: list[str] = []
     carry = ""
-    for line in lines:
+    for line in _without_lead(lines):
         if _TRAILING_AT.search(line):
             carry += line.strip() + " " if carry else line.rstrip() + " "
             continue

@@ -23,7 +23,8 @@ from error_autopilot.incidents.stackparse.common import ExceptionBuilder, InApp,
 from error_autopilot.incidents.stackparse.loose import UNNAMED
 
 PANIC = re.compile(r"^\s*(?P<kind>panic|fatal error): (?P<msg>.*?)(?: \[recovered(?:, repanicked)?\])?\s*$")
-GOROUTINE = re.compile(r"^goroutine \d+(?: \w+=\S+)* \[(?P<state>[^\]]*)\]:\s*$")  # Go 1.21+: `gp=0x… m=3`
+# Go 1.21+: `gp=0x… m=3`; the runtime writes it at the line's start, a logger that indents a whole trace before it
+GOROUTINE = re.compile(r"^\s*goroutine \d+(?: \w+=\S+)* \[(?P<state>[^\]]*)\]:\s*$")
 # A pager that chops long lines (`less -S`, which journalctl and systemctl use) ends a cut one with `>`
 # (less's `--rscroll` mark): a call line cut inside its arguments still names its function.
 _CALL = re.compile(r"^\s*(?P<qual>[^\s()][^\s]*?)(?:\((?P<args>[^()]*)(?:\)|>))?\s*$")
