@@ -67,9 +67,12 @@ def unwrapped(lines: list[str]) -> list[str]:
     joined: dict[int, str] = {}
     for i in range(len(lines) - 1):
         after = lines[i + 1]
-        if "at" in lines[i] and "(" in after and after.rstrip().endswith(")") and (
-            name := _NAME_ONLY.match(lines[i])
-        ) and (loc := _LOCATION_ONLY.match(after)) and _DIGITS.sub("0", name["lead"]) == _DIGITS.sub("0", loc["lead"]):
+        # a name line holds no parenthesis, so its regex settles on the first `at ` (linear on hostile lines)
+        if "at" in lines[i] and "(" not in lines[i] and ")" not in lines[i] and "(" in after and (
+            after.rstrip().endswith(")")
+        ) and (name := _NAME_ONLY.match(lines[i])) and (loc := _LOCATION_ONLY.match(after)) and (
+            _DIGITS.sub("0", name["lead"]) == _DIGITS.sub("0", loc["lead"])
+        ):
             frame = _joined(name, loc)
             if is_frame(frame):
                 joined[i] = name["lead"] + frame
