@@ -52,6 +52,11 @@ _RECORD_KEY = re.compile(r"[\w.@-]+=")  # logfmt's first `key=`
 _CRI = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) (?:stdout|stderr) [FP] ")
 # A Go frame's function line: `main.main()`, `net/http.(*conn).serve(0xc0001)`, `panic({0x6d5e40, 0x8a2b30})`
 _GO_FUNCTION = re.compile(r"[\w.\-/]*(?:\(\*?[\w.\[\]]+\))?[\w.\[\]\-]*\([^ ]*.*\)(?: \[recovered\])?$")
+# the same line cut inside its arguments, which the runtime prints as hex words (`{…}`, `?`, `...` among them):
+# a trace's last line when the entry or the paste was cut there (`stackparse/go._CUT_CALL`)
+_GO_CUT_FUNCTION = re.compile(
+    r"[\w\-/]*\.[\w.\-/]*(?:\(\*?[\w.\[\]]+\))?[\w.\[\]\-]*\(\{*0x[0-9a-fA-F]*[{}0-9a-fA-Fx?., ]*$"
+)
 
 
 def unwrap(line: str) -> str:
@@ -112,7 +117,9 @@ def may_head(line: str) -> bool:
 
 
 def _go_function(line: str) -> bool:
-    return line[0] != "[" and " " not in line.split("(", 1)[0] and _GO_FUNCTION.match(line) is not None
+    return line[0] != "[" and " " not in line.split("(", 1)[0] and (
+        _GO_FUNCTION.match(line) is not None or _GO_CUT_FUNCTION.match(line) is not None
+    )
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,14 @@ def _escaped(text: str) -> bool:
     return "\\n" in text and len(_ESCAPED_NEWLINE.findall(text)) >= max(2, text.count("\n"))
 
 
+def _twice_escaped(text: str) -> bool:
+    """Whether `text` is a trace escaped twice (`\\\\n\\\\tat …`): a JSON string holding the trace was itself
+    written into another JSON string, which escapes each backslash again (RFC 8259 §7: `\\` for a reverse
+    solidus), as Docker's json-file driver stores an application's JSON log line in its `log` field. Only when
+    the text does not read as escaped once and does with one level of backslashes taken off."""
+    return "\\\\n" in text and not _escaped(text) and _escaped(text.replace("\\\\", "\\"))
+
+
 def _from_json(text: str, depth: int = 0) -> str | None:
     """The most trace-like multi-line string of a JSON document on one of `text`'s lines (a JSON
     document held as a string inside another is opened too)."""
@@ -171,6 +179,8 @@ def _unescape(text: str) -> str:
         text = _CARET_COLOUR.sub("", text)
     if "#012" in text or "#011" in text:
         text = text.replace("#012", "\n").replace("#011", "\t")
+    if _twice_escaped(text):
+        text = text.replace("\\\\", "\\")
     if _escaped(text):
         text = text.replace("\\r\\n", "\n").replace("\\n", "\n").replace("\\t", "\t").replace('\\"', '"')
     return text
@@ -300,15 +310,16 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     if len(lines) > MAX_LINES:
         lines, clipped = lines[:MAX_LINES], True
     lines = dotnet.closed_at_the_end([line[:MAX_LINE] for line in lines])  # a huge line's head still names it
-    # Rich's box drawn around the frames hides them; so does an `at` a copy moved to the line above
-    lines = strip_line_prefix(pyrenderings.from_rich(jvm.moved_at(lines)))
+    # Rich's box drawn around the frames hides them; so does an `at` a copy moved to the line above, or a V8
+    # frame's location it moved below
+    lines = strip_line_prefix(pyrenderings.from_rich(jvm.moved_at(node.unwrapped(lines))))
     lines = [part for line in lines for part in _unflattened(line)]
     lines = _jvm_unflattened(lines)
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
     language = detect_language(lines)
     if language in (None, "python"):
         rewritten = node.from_winston(
-            dotnet.from_developer_page(dotnet.from_app_center(pyrenderings.from_django(lines)))
+            dotnet.from_rewrapped(dotnet.from_developer_page(dotnet.from_app_center(pyrenderings.from_django(lines))))
         )
         if rewritten is not lines:  # the same lines are the same language: most traces are neither's
             lines, language = rewritten, detect_language(rewritten)

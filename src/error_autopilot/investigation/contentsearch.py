@@ -136,6 +136,46 @@ _GO_FUNC = r"^func[[:space:]]+{}{}[[:space:]]*[[(]"
 MAX_MOVED_SEARCHES = 4  # Go frames checked for a moved function per trace: the innermost own ones matter
 
 
+def go_package_folder(module: str, packages: Sequence[str]) -> str | None:
+    """The repository folder of a Go package below a configured one: an import path is its module's path joined
+    with the package's folder in the module (go.dev/ref/mod, "Modules, packages, and versions"); `""` for the
+    configured package itself, None for a package outside every configured one."""
+    for pkg in sorted((p.strip("/") for p in packages if p.strip("/")), key=len, reverse=True):
+        if module == pkg:
+            return ""
+        if module.startswith(pkg + "/"):
+            return module[len(pkg) + 1 :]
+    return None
+
+
+def _go_definition(frame: Frame, name: str) -> str:
+    receiver = frame_type(frame, "go") or (m[1] if (m := re.search(r"\(\*?(\w+)\)", frame.function)) else None)
+    return _GO_FUNC.format(rf"[(][^)]*[[:space:]*]{receiver}[])[]" + r"[^(]*" if receiver else "", name)
+
+
+def or_package_function(
+    frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, index: dict[str, list[str]],
+    packages: Sequence[str], grep: Grep, searched: dict[str, list[str]],
+) -> Mapping:  # fmt: skip
+    """`mapping`, or, for an own Go frame printed without its position (`stackparse.go._CUT_CALL`: the entry cut
+    below its call line), the one file of its package's folder (`go_package_folder`) that defines its function:
+    a package-level name is declared once across the package's files (the Go spec's package block)."""
+    name = bare_function(frame, "go")
+    if language != "go" or frame.file or mapping.path is not None or not verdict.in_app or not frame.module:
+        return mapping
+    if name == "init" or not re.fullmatch(r"[A-Za-z_]\w*", name) or is_anonymous(name):
+        return mapping
+    folder = go_package_folder(frame.module, packages)
+    if folder is None:
+        return mapping
+    listed = {p for paths in index.values() for p in paths if "\0" not in p}
+    found = [f for f in _search(_go_definition(frame, name), f"function {name}", grep, listed, searched)
+             if posixpath.dirname(f) == folder]  # fmt: skip
+    if len(found) != 1:
+        return mapping
+    return Mapping(found[0], 1, note=f"{name} is defined there, in its package's folder (content search)")
+
+
 def or_moved_function(
     frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, index: dict[str, list[str]], grep: Grep,
     searched: dict[str, list[str]],

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from error_autopilot.domain.stack import Frame, Language, StackTrace
 from error_autopilot.incidents.stackparse.common import InApp, Verdict
 from error_autopilot.investigation import beyond
-from error_autopilot.investigation.contentsearch import Grep, or_by_content, or_moved_function
+from error_autopilot.investigation.contentsearch import Grep, or_by_content, or_moved_function, or_package_function
 from error_autopilot.investigation.framenames import bare_function, is_anonymous
 from error_autopilot.investigation.pathmap import (
     TEST_PATH,
@@ -151,7 +151,9 @@ def rank(
                 _drop(notes, dropped, "runtime", aside[0], f"{where} {frame.function}: {aside[1]}")
                 continue
             named = map_frame_explained(frame, index, stack.language, packages)
-            mapping = _by_content(frame, named, verdict, stack.language, index, source_roots, grep, searched)
+            mapping = _by_content(
+                frame, named, verdict, stack.language, index, (packages, source_roots), grep, searched
+            )
             mapping, verdict = _followed(mapping, verdict, links, verdicts)
             if mapping.path is None:
                 _drop(notes, dropped, "own" if verdict.in_app else "library",
@@ -195,13 +197,16 @@ def rank(
 
 def _by_content(
     frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, index: dict[str, list[str]],
-    source_roots: Sequence[str], grep: Grep | None, searched: dict[str, list[str]],
+    configured: tuple[Sequence[str], Sequence[str]], grep: Grep | None, searched: dict[str, list[str]],
 ) -> Mapping:  # fmt: skip
     """The mapping, corrected by what the checkout's content says: the file that defines the frame's class
-    when the names did not find it, the file a Go function moved to since the trace's build."""
+    when the names did not find it, the file a Go function moved to since the trace's build, the file of its
+    package that defines a Go function printed without its position. `configured`: packages, source roots."""
     if grep is None:
         return mapping
+    packages, source_roots = configured
     mapping = or_by_content(frame, mapping, verdict, language, index, source_roots, grep, searched)
+    mapping = or_package_function(frame, mapping, verdict, language, index, packages, grep, searched)
     return or_moved_function(frame, mapping, verdict, language, index, grep, searched)
 
 

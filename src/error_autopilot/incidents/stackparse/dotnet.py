@@ -24,8 +24,12 @@ from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, Exceptio
 
 # `at` in the languages .NET localises its traces into (en, ru/uk, fr, de, es/pt, pl, cs, tr, zh, ja, ko)
 AT = r"(?:at|в|à|bei|en|em|w|v|konum|在|於|場所|위치)"
+# Italian prints `in` for `at` and for the file's `in` alike (`in Ns.T.M(String s) in C:\x\T.cs:riga 174`: the
+# resources' `Word_At` and `StackTrace_InFileLineNumber`); kept out of `AT`, which also finds frame-like text in
+# any line (`stacktrace._FRAMEISH`), where `in f(` is common English and Python (`for x in items(a):`)
+FRAME_AT = rf"(?:{AT}|in)"
 FRAME = re.compile(
-    rf"^\s*{AT}\s+(?:async\s+)?(?:[\w.`?\[\]]+(?:<[^()]*?>)?\??\s+)?"  # demystified: return type
+    rf"^\s*{FRAME_AT}\s+(?:async\s+)?(?:[\w.`?\[\]]+(?:<[^()]*?>)?\??\s+)?"  # demystified: return type
     r"(?P<qual>[^\s()\[<][^\s()\[]*)(?:\[[^\]]*\])?\s?\((?P<args>[^()]*)\)(?:\(\))?(?:\+\S*)?(?: \[0x[0-9a-fA-F]+\])?"
     r"(?:\s+\S+\s+(?P<file>.+?):(?:[^\s\d:]+\s*)?(?P<line>\d+)\.?)?\s*$"
 )
@@ -42,7 +46,7 @@ _HEADER_LOOKBACK = 50
 _TYPOGRAPHER_DASH = re.compile(r"^[—–](?= )|(?<= )[—–]$")
 
 
-LOCALISED_AT = re.compile(rf"^\s*{AT}\s")
+LOCALISED_AT = re.compile(rf"^\s*{FRAME_AT}\s")
 # Mono/Xamarin frames as App Center's GitHub issues print them: no `at`, an IL offset, the namespace after
 # `;` (`Ns.T.M () [0x0005f] in C:\…\T.cs:167;Ns`), the exception below under `### Reason ###`.
 _MONO_FRAME = re.compile(
@@ -129,6 +133,54 @@ def from_developer_page(lines: list[str]) -> list[str]:
     rendered = [f"   at {qual}({args})" + (f" in {file}:line {line or 0}" if file else "")
                 for qual, args, file, line in frames]  # fmt: skip
     return [*body[:first], *rendered, *body[last + 1 :]]
+
+
+# A trace whose line breaks a copy lost and then put back after each `at` word (the application's own error
+# report, as windows-tweaker's issues paste it: `…: msg at ⏎ Ns.T.M() in C:\x.cs:line 3 at ⏎ Ns.T.N() …`, and the
+# same in Italian with `in`, which also ends a line before the frame's file): `Exception.ToString()` writes each
+# frame on a line of its own, `   at ` first, so the lines are joined where a bare `at` word ends one, and the
+# frames are put back on lines of their own where that word comes before a qualified method's `(`.
+_TRAILING_AT = re.compile(rf"\s{FRAME_AT}\s*$")
+_INLINE_FRAME = re.compile(rf"(?<=\S)\s+(?={FRAME_AT}\s+(?:[\w`<>$|+]+\.)+[\w`<>$|+]+(?:\[[^\]]*\])?\()")
+_REWRAPPED_MIN_FRAMES = 2
+
+
+def _without_lead(lines: list[str]) -> list[str]:
+    """The lines without the prefix every non-blank one starts with, digits aside, up to its last space (a process
+    manager's or shipper's `3|app  | `, a syslog or CRI stamp): no printed frame teaches `strip_line_prefix` it."""
+    masked = [_DIGIT.sub("0", line) for line in lines if line.strip()]
+    if len(masked) < 2:
+        return lines
+    first, last = min(masked), max(masked)
+    common = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), min(len(first), len(last)))
+    cut = first[:common].rfind(" ") + 1
+    if cut == 0:
+        return lines
+    lead = first[:cut]
+    return [line[cut:] if _DIGIT.sub("0", line[:cut]) == lead else line for line in lines]
+
+
+def from_rewrapped(lines: list[str]) -> list[str]:
+    """A trace whose frames a copy ran into one line and wrapped after each `at` word (`_TRAILING_AT`) written
+    as .NET prints it, one frame a line; only when no line is a frame already and the rewrite makes at least two
+    frames, one of them with its file and line. Other lines unchanged."""
+    if not any(_TRAILING_AT.search(line) for line in lines[:2000]) or any(is_frame(line) for line in lines):
+        return lines
+    joined: list[str] = []
+    carry = ""
+    for line in _without_lead(lines):
+        if _TRAILING_AT.search(line):
+            carry += line.strip() + " " if carry else line.rstrip() + " "
+            continue
+        joined.append(carry + line.strip() if carry else line)
+        carry = ""
+    if carry:
+        joined.append(carry.rstrip())
+    out = [part for line in joined for part in _INLINE_FRAME.sub("\n   ", line).split("\n")]
+    frames = [m for line in out if (m := FRAME.match(line))]
+    if len(frames) < _REWRAPPED_MIN_FRAMES or not any(m["line"] for m in frames):
+        return lines
+    return out
 
 
 def closed_at_the_end(lines: list[str]) -> list[str]:

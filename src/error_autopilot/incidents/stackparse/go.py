@@ -23,7 +23,8 @@ from error_autopilot.incidents.stackparse.common import ExceptionBuilder, InApp,
 from error_autopilot.incidents.stackparse.loose import UNNAMED
 
 PANIC = re.compile(r"^\s*(?P<kind>panic|fatal error): (?P<msg>.*?)(?: \[recovered(?:, repanicked)?\])?\s*$")
-GOROUTINE = re.compile(r"^goroutine \d+(?: \w+=\S+)* \[(?P<state>[^\]]*)\]:\s*$")  # Go 1.21+: `gp=0x… m=3`
+# Go 1.21+: `gp=0x… m=3`; the runtime writes it at the line's start, a logger that indents a whole trace before it
+GOROUTINE = re.compile(r"^\s*goroutine \d+(?: \w+=\S+)* \[(?P<state>[^\]]*)\]:\s*$")
 # A pager that chops long lines (`less -S`, which journalctl and systemctl use) ends a cut one with `>`
 # (less's `--rscroll` mark): a call line cut inside its arguments still names its function.
 _CALL = re.compile(r"^\s*(?P<qual>[^\s()][^\s]*?)(?:\((?P<args>[^()]*)(?:\)|>))?\s*$")
@@ -31,6 +32,11 @@ _FILE = re.compile(  # indented by the runtime; pastes often lose the tab
     r"^\s*(?P<file>\S[^:]*\.(?:go|s)):(?P<line>\d+)(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$"
 )
 _MAJOR_VERSION = re.compile(r"^v\d+$")
+# The entry's last line, a call line whose position line was cut off below it, its arguments maybe cut too (a
+# size limit on the log line: Loki's `max_line_size_truncate`, journald's `LineMax`; a paste cut short): the
+# runtime prints a frame's function with its arguments on one line and `<tab><file>:<line> +0x…` on the next
+# (runtime/traceback.go `traceback2`, `printArgs`: hex words, `{…}`, `...`, `?`), so the function is whole.
+_CUT_CALL = re.compile(r"^\s*(?P<qual>[^\s()][^\s]*?\.[^\s]*?)\((?P<args>[0-9a-fA-Fx, .{}?]*)\)?\s*$")
 # A method's receiver is the first argument the traceback prints (runtime/traceback.go `printArgs`; a value it
 # could not read exactly carries `?` since Go 1.18): `(*Logger).Trace(0x0, …)` ran on a nil pointer. The
 # position line does not say so, so such a frame keeps its call line in `raw`, above the position.
@@ -94,8 +100,14 @@ def _panics(lines: list[str], in_app: InApp) -> list[ExceptionBuilder]:
 def _add_frames(exc: ExceptionBuilder, body: list[str]) -> None:
     call: tuple[str, str] | None = None
     nil_receiver = ""  # the call line, when it shows a method called on a nil pointer
-    for line in body:
+    # a line of dots after it is where the reporter cut the paste, no line of the runtime's
+    last = next((i for i in range(len(body) - 1, -1, -1) if body[i].strip() not in ("", "...", "…")), -1)
+    for at, line in enumerate(body):
         if line.lstrip().startswith("created by "):  # the goroutine's creator: not on its stack
+            break
+        if at == last and call is None and exc.frames and (cut := _CUT_CALL.match(line)):
+            package, name = split_qualified(cut["qual"])
+            exc.add_frame(name, package, None, None, line)  # its position was cut off (`_CUT_CALL`)
             break
         if f := _FILE.match(line):
             function, module = (call[1], call[0]) if call else (UNNAMED, None)

@@ -51,6 +51,49 @@ def is_frame(line: str) -> bool:
     return FRAME.match(line) is not None
 
 
+# V8 writes a frame on one line, `at fn (location)` (v8.dev "Stack trace API", CallSite formatting); a copy that
+# wrapped every frame before its location puts `at fn` on one line and `(location)` alone on the next, each behind
+# whatever prefix a shipper wrote on every line (`lead`)
+_NAME_ONLY = re.compile(r"^(?P<lead>.*?)(?P<at>\s*at )(?P<fn>[^()]*)$")
+_LOCATION_ONLY = re.compile(r"^(?P<lead>[^()]*?)\s*\((?P<loc>[^()]*(?:\([^()]*\)[^()]*)?)\)\s*$")
+_WRAPPED_MIN = 2  # one such pair is as likely a sentence ending in "at" above a parenthesis
+_DIGITS = re.compile(r"\d+")
+
+
+def unwrapped(lines: list[str]) -> list[str]:
+    """Frames a copy wrapped before their location (`_NAME_ONLY` then `_LOCATION_ONLY`, behind the same prefix,
+    digits aside) joined again, as V8 prints them; only pairs that then read as a frame, and only when there are
+    at least two. The prefix stays in front for `strip_line_prefix`. Other lines unchanged."""
+    joined: dict[int, str] = {}
+    for i in range(len(lines) - 1):
+        after = lines[i + 1]
+        # a name line holds no parenthesis, so its regex settles on the first `at ` (linear on hostile lines)
+        if "at" in lines[i] and "(" not in lines[i] and ")" not in lines[i] and "(" in after and (
+            after.rstrip().endswith(")")
+        ) and (name := _NAME_ONLY.match(lines[i])) and (loc := _LOCATION_ONLY.match(after)) and (
+            _DIGITS.sub("0", name["lead"]) == _DIGITS.sub("0", loc["lead"])
+        ):
+            frame = _joined(name, loc)
+            if is_frame(frame):
+                joined[i] = name["lead"] + frame
+    if len(joined) < _WRAPPED_MIN:
+        return lines
+    out: list[str] = []
+    skip = False
+    for i, line in enumerate(lines):
+        if not skip:
+            out.append(joined.get(i, line))
+        skip = i in joined
+    return out
+
+
+def _joined(name: re.Match[str], loc: re.Match[str]) -> str:
+    fn = name["fn"].strip()
+    if fn in ("", "async"):  # an anonymous function: V8 prints its location bare (`at async /x.js:1:2`)
+        return f"{name['at']}{fn + ' ' if fn else ''}{loc['loc']}"
+    return f"{name['at']}{fn} ({loc['loc']})"
+
+
 # winston's `uncaughtException` record as util.inspect prints it (winston 2 `exception.getAllInfo`): `date`,
 # `process`, `os`, then `trace: [ { column, file, function, line, method, native }, … ]` from the `stack-trace`
 # package, innermost first, with no V8 `at` lines (its `stack` array comes last and a paste often stops before).
