@@ -26,6 +26,14 @@ _DJANGO_LOCATION = re.compile(
     r"|, line (?P<line2>\d{1,7}), in (?P<fn2>[\w<>.]+))\s*$"
 )
 _DJANGO_VALUE = re.compile(r"^.{0,200}?Exception Value: ?(?P<msg>.*)$")
+# The page's summary copied without its table's labels: the heading `<type> at <request path>` (`<h1>{{
+# exception_type }} at {{ request.path_info }}</h1>`), the value below it, and the `Exception Location` cell alone
+# (`<file> in <function>, line <n>`, or `<file>, line <n>, in <function>` since 3.1), as a bare line.
+_DJANGO_TITLE = re.compile(r"^\s*(?P<type>[A-Za-z_][\w.]*) at /\S*\s*$")
+_DJANGO_BARE_LOCATION = re.compile(
+    r"^\s*(?P<file>\S+\.py)(?: in (?P<fn>[\w<>.]+), line (?P<line>\d{1,7})"
+    r"|, line (?P<line2>\d{1,7}), in (?P<fn2>[\w<>.]+))\s*$"
+)
 
 
 def from_django(lines: list[str]) -> list[str]:
@@ -33,7 +41,7 @@ def from_django(lines: list[str]) -> list[str]:
     frame where the pasted traceback stops short of it (or was not pasted); other lines unchanged."""
     located = [m for line in lines[:2000] if "Exception Location:" in line and (m := _DJANGO_LOCATION.match(line))]
     if not located and not any('" in ' in line and DJANGO_FILE.match(line) for line in lines[:2000]):
-        return lines
+        return _from_bare_summary(lines)
     out: list[str] = []
     exc_type: str | None = None
     raised = ""  # the exception line written for the page's `Exception Type`/`Exception Value`
@@ -63,6 +71,25 @@ def from_django(lines: list[str]) -> list[str]:
         raised = exc_type
         out.append(exc_type)
     return _with_location(out, located[-1], raised) if located else out
+
+
+def _from_bare_summary(lines: list[str]) -> list[str]:
+    """The page's summary copied without its labels (`_DJANGO_TITLE`, the value, a bare location line below them)
+    as a one-frame traceback; only when nothing else reads as a frame: a heading alone, or a location line with
+    no heading above it, is left as it is."""
+    head = lines[:2000]
+    title = next(((n, m) for n, line in enumerate(head) if " at /" in line and (m := _DJANGO_TITLE.match(line))), None)
+    if title is None or any(FILE.match(line) for line in head):
+        return lines
+    start, heading = title
+    found = next(((n, m) for n in range(start + 1, len(head)) if ".py" in head[n]
+                  and (m := _DJANGO_BARE_LOCATION.match(head[n]))), None)  # fmt: skip
+    if found is None:
+        return lines
+    at, located = found
+    value = next((line.strip() for line in lines[start + 1 : at] if line.strip()), "")
+    raised = f"{heading['type']}: {value}" if value else heading["type"]
+    return _with_location([*lines[:at], *lines[at + 1 :]], located, raised)
 
 
 def _with_location(out: list[str], located: re.Match[str], raised: str) -> list[str]:
