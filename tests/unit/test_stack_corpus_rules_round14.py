@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from error_autopilot.config.service_map import ServiceMap
+from error_autopilot.domain.events import LogEntry
 from error_autopilot.domain.stack import StackTrace
+from error_autopilot.incidents.events import parse_entry
 from error_autopilot.incidents.stackparse.common import InApp
 from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation.stackmap import Candidate, rank
@@ -60,6 +63,25 @@ AttributeError at /api/projects/9/data-groupings/all-contributions/contributions
 /usr/local/geokey/geokey/contributions/models.py in update_display_field, line 230
 """
 GEOKEY_FILES = ["geokey/contributions/models.py", "geokey/contributions/views.py", "geokey/core/settings.py"]
+
+
+# go/mirceanton-external-dns-provider-mikrotik-87: logrus' JSON records, then net/http's record of a recovered panic
+MIKROTIK = """\
+{"level":"debug","msg":"RecordType set to: A","time":"2024-10-15T06:05:52Z"}
+{"level":"debug","msg":"Converting Mikrotik TTL to Endpoint TTL: 1d","time":"2024-10-15T06:05:52Z"}
+2024/10/15 06:05:52 http: panic serving 127.0.0.1:41884: runtime error: invalid memory address or nil pointer \
+dereference
+goroutine 155 [running]:
+net/http.(*conn).serve.func1()
+        /opt/hostedtoolcache/go/1.23.2/x64/src/net/http/server.go:1947 +0xbe
+panic({0xc1f960?, 0x14df280?})
+        /opt/hostedtoolcache/go/1.23.2/x64/src/runtime/panic.go:785 +0x132
+github.com/mirceanton/external-dns-provider-mikrotik/internal/mikrotik.(*MikrotikProvider).Records(0xc00018f220, \
+{0xc000000005?, 0xc0004b5848?})
+        /home/runner/work/external-dns-provider-mikrotik/external-dns-provider-mikrotik\
+/internal/mikrotik/provider.go:46 +0x195
+"""
+MIKROTIK_PACKAGE = "github.com/mirceanton/external-dns-provider-mikrotik"
 
 
 def _parsed(trace: str, packages: Sequence[str] = (), source_roots: Sequence[str] = ()) -> StackTrace:
@@ -136,3 +158,33 @@ def test_a_location_line_without_the_pages_heading_or_under_a_traceback_is_left_
         "KeyError: 'k'\n/app/x/other.py in g, line 7\n"
     )
     assert [f.function for f in _parsed(traceback).primary.frames] == ["f", "get"]
+
+
+def test_net_https_record_of_a_recovered_panic_names_the_panic() -> None:
+    stack = _parsed(MIKROTIK, [MIKROTIK_PACKAGE])
+    assert (stack.language, stack.primary.type) == ("go", "panic")
+    assert stack.primary.message == "runtime error: invalid memory address or nil pointer dereference"
+    assert [f.function for f in stack.primary.frames] == ["(*conn).serve.func1", "panic", "(*MikrotikProvider).Records"]
+    ipv6 = PUMA.replace("127.0.0.1:50479", "[::1]:50479")
+    assert _parsed(ipv6).primary.message.startswith("runtime error: invalid memory address")
+
+
+def test_the_runtimes_own_panic_line_names_the_panic_before_net_https_record() -> None:
+    both = PUMA.replace("goroutine 36 [running]:", "panic: boom [recovered]\n\ngoroutine 36 [running]:")
+    assert [(e.type, e.message) for e in _parsed(both).exceptions] == [("panic", "boom")]
+    first = PUMA.splitlines()[0]
+    for other in ("2016/08/05 21:51:01 http: panic serving stopped", "2016/08/05 21:51:01 https: panic serving x: y"):
+        assert _parsed(PUMA.replace(first, other)).primary.type == "goroutine"  # not net/http's record
+
+
+def test_a_recovered_panic_below_a_debug_record_is_still_an_error() -> None:
+    smap = ServiceMap.model_validate({
+        "environments": {"prod": {"loki": {"url": "http://loki", "selector": '{env="prod"}'}}},
+        "services": {"dns": {"repo": "acme/dns", "packages": [MIKROTIK_PACKAGE]}},
+    })  # fmt: skip
+    event = parse_entry(LogEntry(ts_ns=1, line=MIKROTIK, labels={"service_name": "dns"}, metadata={}), "prod", smap)
+    assert event is not None and event.level == "error"
+    assert (event.exception_type, event.stack is not None) == ("panic", True)
+    debug_only = "\n".join(MIKROTIK.splitlines()[:2])
+    assert parse_entry(LogEntry(ts_ns=1, line=debug_only, labels={"service_name": "dns"}, metadata={}), "prod",
+                       smap) is None  # fmt: skip
