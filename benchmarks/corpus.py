@@ -16,7 +16,6 @@ FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 # first measurement); the next one is listed here when it lands, so an unfinished folder is never scored.
 HELD_OUT_SETS: dict[str, Path] = {
     "held_out_10": FIXTURES / "realworld-holdout10",
-    "held_out_14": FIXTURES / "realworld-holdout14",
     "held_out_15": FIXTURES / "realworld-holdout15",
     "held_out_16": FIXTURES / "realworld-holdout16",
     "held_out_17": FIXTURES / "realworld-holdout17",

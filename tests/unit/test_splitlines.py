@@ -115,10 +115,12 @@ def test_split_real_traces_come_back_whole(wrap: str) -> None:
         if whole and rejoined and _frames(whole) == _frames(rejoined) and whole.primary.type == rejoined.primary.type:
             same += 1
     assert len(cases) >= 290
-    # 329 / 373 when measured; six of held-out 12's pastes do not come back whole (an `at` moved to the line above, a
+    # 351 / 399 when measured; six of held-out 12's pastes do not come back whole (an `at` moved to the line above, a
     # newest-first viewer's copy, winston's trace array, a trace escaped onto one line), nor five of held-out 13's
-    # (sidecar-1508's whole trace is its headed copy, the rejoined one its headless tail)
-    assert same / len(cases) >= 0.879, f"{same}/{len(cases)}"
+    # (sidecar-1508's whole trace is its headed copy, the rejoined one its headless tail), nor four of held-out 14's
+    # (nsqsharp-21, regclient-164, joplin-7479 which is no trace either way, and geokey-246, a Django summary with no
+    # line a rejoiner can tie to the next); main's engine: 350 / 399
+    assert same / len(cases) >= 0.877, f"{same}/{len(cases)}"
 
 
 @pytest.mark.parametrize("wrap", ["CRI", "Docker json-file"])
