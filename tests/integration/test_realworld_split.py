@@ -12,12 +12,14 @@ from tests.support.corpus import Outcome, by_ecosystem, load_cases, run_corpus, 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.heavy]
 
 CASES = load_cases()[::4]
-# measured: 74 of 94 cases name a fixed file first (whole traces: 85 of 94); one case's worth below. Some plan no
+# measured: 75 of 100 cases name a fixed file first (whole traces: 87 of 100); one case's worth below. Some plan no
 # incident: their trace follows the WARN/INFO record it was logged with, and so is no error (whole, the corpus
 # pushes each with `level="error"`). Each retired held-out set shifts which cases are every fourth, and so the
-# figure (68 of 80 on 320 cases, 68 of 87 on 348, 63 of 87 on 345, each the same on the engine before the set's
-# rules).
-FLOOR = 0.776
+# figure (68 of 80 on 320 cases, 68 of 87 on 348, 63 of 87 on 345, 74 of 94 on 373, 75 of 100 on 399, each the
+# same on the engine before the set's rules). Twelve located whole are lost split (hangfire-32, jackett-7444,
+# srvsurvey-257, sheer-heart-attack-19, keepalived-exporter-35, arrgo-46, seata-3677, dropwizard-2626,
+# opensearchserver-1030, homebridge-tuya-web-7, kafka-node-398, celery-1702).
+FLOOR = 0.74
 
 
 @pytest.fixture(scope="module")
