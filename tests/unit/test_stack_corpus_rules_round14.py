@@ -144,6 +144,16 @@ def test_the_django_summary_without_its_labels_is_a_one_frame_traceback() -> Non
     assert [(f.function, f.line) for f in _parsed(newer, ["geokey"]).primary.frames] == [("update_display_field", 230)]
 
 
+def test_the_django_summary_behind_a_shippers_prefix_reads_the_same() -> None:
+    lines = GEOKEY.splitlines()
+    syslog = "\n".join(f"May 13 15:06:{n:02d} host app[7]: {line}" for n, line in enumerate(lines))
+    stack = _parsed(syslog, ["geokey"])
+    assert (stack.primary.type, stack.primary.message) == ("AttributeError", "'NoneType' object has no attribute 'get'")
+    assert [(f.function, f.line) for f in stack.primary.frames] == [("update_display_field", 230)]
+    other = "\n".join(("web_1  | " if n else "db_1   | ") + line for n, line in enumerate(lines))
+    assert parse_stacktrace(other) is None  # the heading and the location behind two prefixes: two streams
+
+
 def test_a_location_line_without_the_pages_heading_or_under_a_traceback_is_left_alone() -> None:
     no_heading = GEOKEY.replace("AttributeError at /api/", "AttributeError raised on /api/")
     assert parse_stacktrace(no_heading) is None

@@ -29,7 +29,9 @@ _DJANGO_VALUE = re.compile(r"^.{0,200}?Exception Value: ?(?P<msg>.*)$")
 # The page's summary copied without its table's labels: the heading `<type> at <request path>` (`<h1>{{
 # exception_type }} at {{ request.path_info }}</h1>`), the value below it, and the `Exception Location` cell alone
 # (`<file> in <function>, line <n>`, or `<file>, line <n>, in <function>` since 3.1), as a bare line.
-_DJANGO_TITLE = re.compile(r"^\s*(?P<type>[A-Za-z_][\w.]*) at /\S*\s*$")
+# A shipper's prefix is no part of either line; it is whatever precedes the heading's type, and the location line
+# must carry the same, digits aside (`_prefix`), as a shipper writes it on every line
+_DJANGO_TITLE = re.compile(r"^(?P<pre>.{0,200}?)(?<![^\s|:\]>])(?P<type>[A-Za-z_][\w.]*) at /\S*\s*$")
 _DJANGO_BARE_LOCATION = re.compile(
     r"^\s*(?P<file>\S+\.py)(?: in (?P<fn>[\w<>.]+), line (?P<line>\d{1,7})"
     r"|, line (?P<line2>\d{1,7}), in (?P<fn2>[\w<>.]+))\s*$"
@@ -74,22 +76,29 @@ def from_django(lines: list[str]) -> list[str]:
 
 
 def _from_bare_summary(lines: list[str]) -> list[str]:
-    """The page's summary copied without its labels (`_DJANGO_TITLE`, the value, a bare location line below them)
-    as a one-frame traceback; only when nothing else reads as a frame: a heading alone, or a location line with
-    no heading above it, is left as it is."""
+    """The page's summary copied without its labels (`_DJANGO_TITLE`, the value, a bare location line below them,
+    behind the same prefix if any) as a one-frame traceback; only when nothing else reads as a frame: a heading
+    alone, or a location line with no heading above it, is left as it is."""
     head = lines[:2000]
     title = next(((n, m) for n, line in enumerate(head) if " at /" in line and (m := _DJANGO_TITLE.match(line))), None)
     if title is None or any(FILE.match(line) for line in head):
         return lines
     start, heading = title
-    found = next(((n, m) for n in range(start + 1, len(head)) if ".py" in head[n]
-                  and (m := _DJANGO_BARE_LOCATION.match(head[n]))), None)  # fmt: skip
+    prefix = _prefix(heading["pre"])
+    bodies = [line[m.end() :] if (m := prefix.match(line)) else None for line in head]
+    found = next(((n, m) for n in range(start + 1, len(head)) if (body := bodies[n]) is not None and ".py" in body
+                  and (m := _DJANGO_BARE_LOCATION.match(body))), None)  # fmt: skip
     if found is None:
         return lines
     at, located = found
-    value = next((line.strip() for line in lines[start + 1 : at] if line.strip()), "")
+    value = next((text.strip() for text in bodies[start + 1 : at] if text and text.strip()), "")
     raised = f"{heading['type']}: {value}" if value else heading["type"]
     return _with_location([*lines[:at], *lines[at + 1 :]], located, raised)
+
+
+def _prefix(text: str) -> re.Pattern[str]:
+    """`text` as a pattern whose digit runs match any digits (a timestamp, a pid that vary line by line)."""
+    return re.compile("".join(r"\d+" if part.isdigit() else re.escape(part) for part in re.split(r"(\d+)", text)))
 
 
 def _with_location(out: list[str], located: re.Match[str], raised: str) -> list[str]:
