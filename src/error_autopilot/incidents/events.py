@@ -200,7 +200,8 @@ def _go_crash_below_first_line(stack: StackTrace | None, line: str) -> bool:
     or JSON record: the record's level is its own, not the crash's. The runtime prints an unrecovered panic
     to stderr and exits with status 2 (`runtime/panic.go`, `fatalpanic`), so it is an error whatever a
     logger said on the line above it, which is all the record's level covers (controller-runtime logs
-    `Observed a panic in reconciler` at info, then re-panics: `pkg/internal/controller/controller.go`)."""
+    `Observed a panic in reconciler` at info, then re-panics: `pkg/internal/controller/controller.go`). A panic
+    net/http recovered is its own record too (`http: panic serving …` and the stack, `stackparse/go.py`)."""
     if stack is None or stack.language != "go" or stack.primary.type not in ("panic", "fatal error"):
         return False
     if not stack.primary.frames:  # the record's own words (`Observed a panic in reconciler: …`), no crash

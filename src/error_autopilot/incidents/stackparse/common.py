@@ -129,7 +129,9 @@ class InApp:
         if self.language == "go":
             if _go_vendored(module, self.packages):
                 return _Hit("vendored package", by_module=True, weight=len(module))
-            if _go_stdlib(module):
+            # a dotless import path is the standard library's only in module mode; in GOPATH mode a package's import
+            # path is its folder under `$GOPATH/src` (`go help gopath`), so a configured `puma` covers `puma/dev`
+            if _go_stdlib(module) and not any(p and _under(module, p.rstrip("/")) for p in self.packages):
                 return _Hit("Go standard library", by_module=True, weight=len(module), runtime=True)
             return None
         known = _LIBRARY_MODULES.get(self.language, ())

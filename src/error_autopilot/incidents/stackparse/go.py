@@ -43,6 +43,10 @@ _CUT_CALL = re.compile(r"^\s*(?P<qual>[^\s()][^\s]*?\.[^\s]*?)\((?P<args>[0-9a-f
 NIL_RECEIVER = re.compile(r"\.\(\*[^()]+\)\.[\w.]+\(0x0[,)]")
 # apimachinery's logPanic: `Observed a panic: "invalid memory address…" (runtime error: …)`, behind klog's prefix
 OBSERVED = re.compile(r"(?:Observed a panic|Recovered from panic):? (?P<msg>.*?)\s*$")  # the wording changed once
+# net/http recovers a handler's panic and logs it as one record, the value then the goroutine's stack, with no
+# `panic:` line of the runtime's (server.go `(*conn).serve`: `c.server.logf("http: panic serving %v: %v\n%s",
+# c.remoteAddr, err, buf)`); the address is whatever the listener reports, so it ends at the first `: `
+SERVED = re.compile(r"\bhttp: panic serving (?P<addr>.*?): (?P<msg>.*?)\s*$")
 
 
 
@@ -78,9 +82,11 @@ def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
 
 
 def _panics(lines: list[str], in_app: InApp) -> list[ExceptionBuilder]:
-    """Panic headers in printed order; lines right below one continue its message."""
+    """Panic headers in printed order; lines right below one continue its message. net/http's record of a
+    panic it recovered (`SERVED`) names the panic only where no header does."""
     panics: list[ExceptionBuilder] = []
     current: ExceptionBuilder | None = None
+    served: ExceptionBuilder | None = None
     for line in lines:
         if GOROUTINE.match(line):
             current = None
@@ -90,11 +96,13 @@ def _panics(lines: list[str], in_app: InApp) -> list[ExceptionBuilder]:
         elif m := OBSERVED.search(line):
             current = ExceptionBuilder(type="panic", message=m["msg"], in_app=in_app)
             panics.append(current)
+        elif served is None and "http: panic serving " in line and (m := SERVED.search(line)):
+            served, current = ExceptionBuilder(type="panic", message=m["msg"], in_app=in_app), None
         elif current and line.strip() and not line.startswith("[signal ") and not _FILE.match(line):
             current.add_message_line(line.strip())
         else:
             current = None
-    return panics
+    return panics or ([served] if served is not None else [])
 
 
 def _add_frames(exc: ExceptionBuilder, body: list[str]) -> None:

@@ -26,6 +26,16 @@ _DJANGO_LOCATION = re.compile(
     r"|, line (?P<line2>\d{1,7}), in (?P<fn2>[\w<>.]+))\s*$"
 )
 _DJANGO_VALUE = re.compile(r"^.{0,200}?Exception Value: ?(?P<msg>.*)$")
+# The page's summary copied without its table's labels: the heading `<type> at <request path>` (`<h1>{{
+# exception_type }} at {{ request.path_info }}</h1>`), the value below it, and the `Exception Location` cell alone
+# (`<file> in <function>, line <n>`, or `<file>, line <n>, in <function>` since 3.1), as a bare line.
+# A shipper's prefix is no part of either line; it is whatever precedes the heading's type, and the location line
+# must carry the same, digits aside (`_prefix`), as a shipper writes it on every line
+_DJANGO_TITLE = re.compile(r"^(?P<pre>.{0,200}?)(?<![^\s|:\]>])(?P<type>[A-Za-z_][\w.]*) at /\S*\s*$")
+_DJANGO_BARE_LOCATION = re.compile(
+    r"^\s*(?P<file>\S+\.py)(?: in (?P<fn>[\w<>.]+), line (?P<line>\d{1,7})"
+    r"|, line (?P<line2>\d{1,7}), in (?P<fn2>[\w<>.]+))\s*$"
+)
 
 
 def from_django(lines: list[str]) -> list[str]:
@@ -33,7 +43,7 @@ def from_django(lines: list[str]) -> list[str]:
     frame where the pasted traceback stops short of it (or was not pasted); other lines unchanged."""
     located = [m for line in lines[:2000] if "Exception Location:" in line and (m := _DJANGO_LOCATION.match(line))]
     if not located and not any('" in ' in line and DJANGO_FILE.match(line) for line in lines[:2000]):
-        return lines
+        return _from_bare_summary(lines)
     out: list[str] = []
     exc_type: str | None = None
     raised = ""  # the exception line written for the page's `Exception Type`/`Exception Value`
@@ -63,6 +73,32 @@ def from_django(lines: list[str]) -> list[str]:
         raised = exc_type
         out.append(exc_type)
     return _with_location(out, located[-1], raised) if located else out
+
+
+def _from_bare_summary(lines: list[str]) -> list[str]:
+    """The page's summary copied without its labels (`_DJANGO_TITLE`, the value, a bare location line below them,
+    behind the same prefix if any) as a one-frame traceback; only when nothing else reads as a frame: a heading
+    alone, or a location line with no heading above it, is left as it is."""
+    head = lines[:2000]
+    title = next(((n, m) for n, line in enumerate(head) if " at /" in line and (m := _DJANGO_TITLE.match(line))), None)
+    if title is None or any(FILE.match(line) for line in head):
+        return lines
+    start, heading = title
+    prefix = _prefix(heading["pre"])
+    bodies = [line[m.end() :] if (m := prefix.match(line)) else None for line in head]
+    found = next(((n, m) for n in range(start + 1, len(head)) if (body := bodies[n]) is not None and ".py" in body
+                  and (m := _DJANGO_BARE_LOCATION.match(body))), None)  # fmt: skip
+    if found is None:
+        return lines
+    at, located = found
+    value = next((text.strip() for text in bodies[start + 1 : at] if text and text.strip()), "")
+    raised = f"{heading['type']}: {value}" if value else heading["type"]
+    return _with_location([*lines[:at], *lines[at + 1 :]], located, raised)
+
+
+def _prefix(text: str) -> re.Pattern[str]:
+    """`text` as a pattern whose digit runs match any digits (a timestamp, a pid that vary line by line)."""
+    return re.compile("".join(r"\d+" if part.isdigit() else re.escape(part) for part in re.split(r"(\d+)", text)))
 
 
 def _with_location(out: list[str], located: re.Match[str], raised: str) -> list[str]:

@@ -24,8 +24,10 @@ import re
 from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, ExceptionBuilder, InApp, indent, to_int
 
 TRACEBACK = re.compile(r"^.{0,200}?Traceback \(most recent call last\):\s*$")
+# Sentry's raw stack trace writes other runtimes' frames this way with their column: `File "x.js", line 97, col 14,
+# in f` (getsentry/sentry `rawStacktraceContent`, `getPythonFrame`: `, line N`, then `, col N` when the frame has one)
 FILE = re.compile(  # loguru marks the frame that raised with `> `
-    r'^\s*(?:> )?File "?(?P<file>[^",]*)"?, line (?P<line>\d+|unknown)(?:, in (?P<fn>.+?))?\s*$'
+    r'^\s*(?:> )?File "?(?P<file>[^",]*)"?, line (?P<line>\d+|unknown)(?:, col \d+)?(?:, in (?P<fn>.+?))?\s*$'
 )
 # One-line renderings: Twisted's brief Failure (`/app/x/y.py:194:do_query`), IPython
 # (`File ~/.../x/y.py:59, in Klass.method()`)
