@@ -115,12 +115,16 @@ def test_split_real_traces_come_back_whole(wrap: str) -> None:
         if whole and rejoined and _frames(whole) == _frames(rejoined) and whole.primary.type == rejoined.primary.type:
             same += 1
     assert len(cases) >= 290
-    # 357 / 403 when measured; six of held-out 12's pastes do not come back whole (an `at` moved to the line above, a
-    # newest-first viewer's copy, winston's trace array, a trace escaped onto one line), nor five of held-out 13's
-    # (sidecar-1508's whole trace is its headed copy, the rejoined one its headless tail), nor two of held-out 10's
-    # (supersonic-1312 as sidecar-1508, with JVM frames: main's engine, reading the tail both ways, had 358;
-    # muckrock-151, a Heroku e-mail with every frame unindented)
-    assert same / len(cases) >= 0.883, f"{same}/{len(cases)}"
+    # 398 / 453 when measured (329 of the 373 cases before rounds 13-15, unchanged by them); six of held-out 12's
+    # pastes do not come back whole (an `at` moved to the line above, a newest-first viewer's copy, winston's trace
+    # array, a trace escaped onto one line), nor five of held-out 13's (sidecar-1508's whole trace is its headed copy,
+    # the rejoined one its headless tail), nor two of held-out 10's (supersonic-1312 as sidecar-1508, with JVM frames;
+    # muckrock-151, a Heroku e-mail with every frame unindented), nor four of held-out 14's (nsqsharp-21,
+    # regclient-164, joplin-7479 which is no trace either way, geokey-246, a Django summary with no line a rejoiner
+    # can tie to the next), nor five of held-out 15's (sentinel-1184 escaped twice and windows-tweaker-23 run into
+    # wrapped lines are read whole only; dex-130 loses its frame above a blank line, efb-telegram-master-51 its
+    # exception line, spring-cloud-gateway-1467's error-tracker rows are no pieces)
+    assert same / len(cases) >= 0.876, f"{same}/{len(cases)}"
 
 
 @pytest.mark.parametrize("wrap", ["CRI", "Docker json-file"])
