@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,11 @@ TEST_FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # Payloads recorded from real Loki, Tempo, Grafana and Telegram (each folder says where from): copied
 # into the repository so a fresh clone tests with nothing beside it.
 SHARED_FIXTURES = TEST_FIXTURES / "real"
+# A suite started in the background by a shell without job control (`make test &` in a script, `nohup`) inherits
+# SIGINT ignored, and every run a test starts would ignore it too: the Ctrl-C tests would see runs finish instead of
+# stop. A handler of our own here means each child starts with the default disposition again (exec resets it).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 # Longest first: xdist's workers run their queues from the front and steal from the back of another's, so a
 # long test queued last leaves the other workers idle while it runs; short tests last even out the finish.
 FIRST = ("heavy", "slow")
