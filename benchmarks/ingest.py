@@ -54,7 +54,10 @@ def storm(lines: int, bugs: int) -> Iterator[str]:
 def measure(cmd: list[str], cwd: Path) -> Measured:
     """Run `cmd` under /usr/bin/time; raises when it fails."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
-        path = os.pathsep.join(filter(None, (os.environ.get("PYTHONPATH"), str(ROOT))))
+        # the command runs in `cwd`: a relative entry (`PYTHONPATH=src:.`) would name nothing there, and the
+        # venv's editable install (another checkout's code) would be measured instead of this one
+        given = [str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        path = os.pathsep.join([*given, str(ROOT)])
         done = subprocess.run([TIME, "-f", "%e %U %S %M", "-o", out.name, *cmd], cwd=cwd, capture_output=True,
                               text=True, check=False, env={**os.environ, "PYTHONPATH": path})  # fmt: skip
         if done.returncode != 0:
