@@ -47,7 +47,8 @@ def main() -> int:
         f"memory:     peak RSS " + ", ".join(f"{mib:.0f} MiB at {n:,}" for n, mib in mem.items())
         + f" lines (an empty python process measures {m['method_floor_mib']:.0f} MiB)\n"
         f"distinct:   {d['lines']:,} lines of 10 vs 10,000 bugs: CPU {d['10']['plan_cpu_s']:.1f}s vs "
-        f"{d['10000']['plan_cpu_s']:.1f}s ({d['ratio_cpu']:.2f}×), peak {d['10']['plan_peak_mib']:.0f} vs "
+        f"{d['10000']['plan_cpu_s']:.1f}s ({d['ratio_cpu']:.2f}×, medians of {d['rounds']} alternated runs; each run "
+        f"{', '.join(f'{x:.2f}×' for x in d['ratio_cpu_runs'])}), peak {d['10']['plan_peak_mib']:.0f} vs "
         f"{d['10000']['plan_peak_mib']:.0f} MiB ({d['ratio_peak']:.2f}×), plan.json {d['10']['plan_json_mb']} vs "
         f"{d['10000']['plan_json_mb']} MB ({d['10000']['dropped_by_max_pending']} incident(s) dropped by max_pending)\n"
         f"state:      {st['uncapped']['pending']:,} pending incidents: state.json {st['uncapped']['state_json_mb']} MB "
