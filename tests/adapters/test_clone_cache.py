@@ -429,6 +429,26 @@ def test_a_held_lock_and_no_private_clone_is_an_error_that_says_what_to_do(repo:
 # --- the investigations of one run sharing a clone: they wait for each other, and the log does not blame a run
 
 
+@contextmanager
+def _sibling_holding(clone: Path) -> Iterator[None]:
+    """Another investigation of this run holding the clone (a thread of this process), until the block ends."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with exclusive(clone, 30.0):
+            held.set()
+            release.wait(30)
+
+    with ThreadPoolExecutor(1) as pool:
+        holder = pool.submit(hold)
+        assert held.wait(30)
+        try:
+            yield
+        finally:
+            release.set()
+            holder.result(timeout=30)
+
+
 def _take_and_leave(clone: Path) -> None:
     with exclusive(clone, 30.0):
         pass
@@ -438,43 +458,19 @@ def test_two_investigations_of_one_run_take_turns_without_blaming_another_run(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     clone = tmp_path / "cache" / "remotes-order-service"
-    held, release = threading.Event(), threading.Event()
-
-    def first() -> None:
-        with exclusive(clone, 30.0):
-            held.set()
-            release.wait(30)
-
     caplog.set_level(logging.DEBUG, logger="error_autopilot")
-    with ThreadPoolExecutor(2) as pool:
-        holder = pool.submit(first)
-        assert held.wait(30)
-        second = pool.submit(_take_and_leave, clone)
-        time.sleep(0.3)
-        assert not second.done(), "the second investigation did not wait for the first"
-        release.set()
-        holder.result(timeout=30)
+    with ThreadPoolExecutor(1) as pool:
+        with _sibling_holding(clone):
+            second = pool.submit(_take_and_leave, clone)
+            time.sleep(0.3)
+            assert not second.done(), "the second investigation did not wait for the first"
         second.result(timeout=30)
     assert "another run" not in caplog.text, "a sibling investigation of the same run was logged as another run"
 
 
 def test_a_sibling_holding_the_clone_too_long_is_named_as_such(tmp_path: Path) -> None:
     clone = tmp_path / "cache" / "remotes-order-service"
-    held, release = threading.Event(), threading.Event()
-
-    def first() -> None:
-        with exclusive(clone, 30.0):
-            held.set()
-            release.wait(30)
-
-    with ThreadPoolExecutor(1) as pool:
-        holder = pool.submit(first)
-        assert held.wait(30)
-        try:
-            with pytest.raises(LockTimeout) as busy, exclusive(clone, 0.2):
-                pass
-        finally:
-            release.set()
-            holder.result(timeout=30)
+    with _sibling_holding(clone), pytest.raises(LockTimeout) as busy, exclusive(clone, 0.2):
+        pass
     assert busy.value.holder == "another investigation of this run"
     assert "held by another investigation of this run for" in str(busy.value)

@@ -7,20 +7,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from error_autopilot.domain.stack import StackTrace
 from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation.stackmap import Candidate, rank
-
-
-def _parsed(trace: str, packages: Sequence[str] = (), source_roots: Sequence[str] = ()) -> StackTrace:
-    stack = parse_stacktrace(trace, packages=packages, source_roots=source_roots)
-    assert stack is not None
-    return stack
+from tests.support.stackrules import parsed
 
 
 def _ranked(trace: str, files: Sequence[str], packages: Sequence[str] = (),
             source_roots: Sequence[str] = ()) -> list[Candidate]:  # fmt: skip
-    stack = _parsed(trace, packages, source_roots)
+    stack = parsed(trace, packages, source_roots)
     return list(rank(stack, files, packages=packages, source_roots=source_roots).candidates)
 
 
@@ -37,7 +31,7 @@ java.lang.Thread.run(Thread.java:748)
 
 
 def test_a_jvm_copy_wrapped_before_each_at_reads_as_printed() -> None:
-    stack = _parsed(JENKINS)
+    stack = parsed(JENKINS)
     exc = stack.primary
     assert (stack.language, exc.type, exc.message) == ("jvm", "java.lang.NullPointerException", "")
     assert [(f.function, f.file, f.line) for f in exc.frames[:2]] == [
@@ -52,7 +46,7 @@ def test_a_trailing_at_before_one_frame_or_before_prose_is_left_alone() -> None:
     assert parse_stacktrace(prose) is None
     # a trace printed as the JVM prints it keeps its lines, a sentence ending in `at` among them
     printed = "java.lang.IllegalStateException: looked at\n\tat org.acme.A.run(A.java:3)\n\tat org.acme.B.b(B.java:9)\n"
-    stack = _parsed(printed)
+    stack = parsed(printed)
     assert stack.primary.message == "looked at"
     assert [f.function for f in stack.primary.frames] == ["run", "b"]
 
@@ -68,7 +62,7 @@ at io.eventuate.local.cdc.debezium.Relay.receiveEvent(Relay.ja"""
 
 
 def test_a_jvm_frame_cut_inside_its_location_at_the_end_keeps_class_and_method() -> None:
-    stack = _parsed(EVENTUATE, packages=["io.eventuate"])
+    stack = parsed(EVENTUATE, packages=["io.eventuate"])
     inner = stack.exceptions[-1]
     assert inner.type == "java.lang.NullPointerException"
     assert [(f.module, f.function, f.file, f.line) for f in inner.frames] == [
@@ -80,7 +74,7 @@ def test_a_jvm_frame_cut_inside_its_location_at_the_end_keeps_class_and_method()
 
 def test_a_cut_jvm_frame_that_is_not_the_last_line_is_no_frame() -> None:
     cut_inside = EVENTUATE + "\nsome later log line\n"
-    inner = _parsed(cut_inside, packages=["io.eventuate"]).exceptions[-1]
+    inner = parsed(cut_inside, packages=["io.eventuate"]).exceptions[-1]
     assert inner.frames == ()
 
 
@@ -99,7 +93,7 @@ PUBLISHER_FILES = [
 
 
 def test_a_dotnet_frame_with_an_empty_pair_after_its_parameters_is_read() -> None:
-    stack = _parsed(PUBLISHER, packages=["VRChatContentPublisher"])
+    stack = parsed(PUBLISHER, packages=["VRChatContentPublisher"])
     assert stack.language == "dotnet"
     assert [(f.function, f.file, f.line) for f in stack.primary.frames[:3]] == [
         ("ThrowInvalidOperationException", "ThrowHelper.cs", 398),
@@ -168,7 +162,7 @@ TypeError: Cannot read properties of null (reading 'id')
 
 
 def test_a_trace_from_a_newest_first_viewer_is_read_innermost_first() -> None:
-    stack = _parsed(TEAMMAPPER, source_roots=["teammapper-backend/src"])
+    stack = parsed(TEAMMAPPER, source_roots=["teammapper-backend/src"])
     assert (stack.primary.type, stack.primary.message) == ("TypeError", "Cannot read properties of null (reading 'id')")
     assert [f.function for f in stack.primary.frames] == [
         "MapsService.getDeletedAt", "MapsService.exportMapToClient", "process.processTicksAndRejections",
@@ -187,9 +181,9 @@ TypeError: boom
     at outer (/app/dist/b.js:2:2)
 TypeError: the next error
 """
-    assert [f.function for f in _parsed(printed).primary.frames] == ["inner"]  # the header above: no reversal
+    assert [f.function for f in parsed(printed).primary.frames] == ["inner"]  # the header above: no reversal
     unstamped = "    at inner (/app/dist/a.js:1:1)\n    at outer (/app/dist/b.js:2:2)\nTypeError: the next error\n"
-    assert [f.function for f in _parsed(unstamped).primary.frames] == ["inner", "outer"]
+    assert [f.function for f in parsed(unstamped).primary.frames] == ["inner", "outer"]
 
 
 # node/webgme-webgme-1092: winston's uncaughtException record, its trace array and no `at` line
@@ -222,7 +216,7 @@ WEBGME = """\
 
 
 def test_winstons_trace_array_reads_as_frames() -> None:
-    stack = _parsed(WEBGME, source_roots=["src"])
+    stack = parsed(WEBGME, source_roots=["src"])
     assert stack.language == "node"
     assert stack.primary.message == "Cannot read property 'warn' of undefined"
     assert [(f.function, f.file, f.line, f.in_app) for f in stack.primary.frames] == [
@@ -234,13 +228,13 @@ def test_winstons_trace_array_reads_as_frames() -> None:
 def test_a_record_without_a_trace_array_or_with_v8_frames_is_read_as_before() -> None:
     assert parse_stacktrace(WEBGME.split("  trace:", maxsplit=1)[0]) is None
     with_stack = "Error: boom\n    at go (/app/a.js:1:1)\n{ trace: [ { file: '/app/b.js', line: 2 } ] }\n"
-    assert [f.file for f in _parsed(with_stack).primary.frames] == ["/app/a.js"]
+    assert [f.file for f in parsed(with_stack).primary.frames] == ["/app/a.js"]
 
 
 def test_the_new_shapes_read_the_same_behind_a_shippers_prefix() -> None:
     for trace in (JENKINS, WEBGME):
         prefixed = "\n".join("3|app  | " + line for line in trace.splitlines())
-        assert _parsed(prefixed) == _parsed(trace)
+        assert parsed(prefixed) == parsed(trace)
 
 
 # go/zalando-incubator-stackset-controller-619: a goroutine dump escaped onto one structured-log line
@@ -253,14 +247,14 @@ STACKSET = (
 
 
 def test_an_escaped_trace_is_opened_under_a_log_line_or_inside_a_json_field() -> None:
-    alone = _parsed(STACKSET + "\n")
+    alone = parsed(STACKSET + "\n")
     assert alone.language == "go"
     assert [f.file for f in alone.primary.frames][:1] == ["/workspace/controller/stackset.go"]
-    assert _parsed("2024-05-13 15:06:38,123 ERROR [main] app.Worker - request failed\n" + STACKSET + "\n") == alone
-    assert _parsed(json.dumps({"level": "error", "msg": "request failed", "details": STACKSET + "\n"})) == alone
+    assert parsed("2024-05-13 15:06:38,123 ERROR [main] app.Worker - request failed\n" + STACKSET + "\n") == alone
+    assert parsed(json.dumps({"level": "error", "msg": "request failed", "details": STACKSET + "\n"})) == alone
 
 
 def test_a_few_escaped_newlines_in_a_message_above_a_printed_trace_stay_as_they_are() -> None:
     printed = 'Error: bad "a\\n  at b\\n  at c"\n    at parse (/app/dist/a.js:1:1)\n    at main (/app/b.js:2:2)\n'
-    stack = _parsed(printed)
+    stack = parsed(printed)
     assert [f.function for f in stack.primary.frames] == ["parse", "main"]

@@ -4,12 +4,8 @@ test does not move when the corpus does) and on variants it must leave alone."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from error_autopilot.domain.stack import StackTrace
 from error_autopilot.incidents.stackparse.dotnet import from_developer_page
-from error_autopilot.incidents.stacktrace import parse_stacktrace
-from error_autopilot.investigation.stackmap import Candidate, rank
+from tests.support.stackrules import first_of, parsed
 
 # python/locustio-locust-53: locust's stderr logger writes every `write()` as a record of its own
 LOCUST = """\
@@ -64,65 +60,59 @@ AUTOMAPPER_FILES = ["src/AutoMapper/PathMap.cs", "src/AutoMapper/Execution/TypeM
                     "src/AutoMapper/MapperConfiguration.cs", "src/AutoMapper/TypeMap.cs"]  # fmt: skip
 
 
-def _parsed(trace: str, packages: Sequence[str] = ()) -> StackTrace:
-    stack = parse_stacktrace(trace, packages=packages)
-    assert stack is not None
-    return stack
 
 
-def _first(trace: str, files: Sequence[str], packages: Sequence[str] = ()) -> Candidate:
-    return rank(_parsed(trace, packages), files, packages=packages).candidates[0]
 
 
 def test_a_blank_write_between_a_file_line_and_its_source_line_keeps_the_frames_together() -> None:
-    frames = _parsed(LOCUST, ["locust"]).exceptions[0].frames
+    frames = parsed(LOCUST, ["locust"]).exceptions[0].frames
     assert [f.function for f in frames] == ["__init__", "link", "link_exception", "__init__", "main", "<module>"]
-    first = _first(LOCUST, LOCUST_FILES, ["locust"])
+    first = first_of(LOCUST, LOCUST_FILES, ["locust"])
     assert (first.path, first.function) == ("locust/runners.py", "__init__")
 
 
 def test_a_blank_line_before_anything_but_a_source_line_and_a_frame_still_ends_the_frames() -> None:
     cut = 'Traceback (most recent call last):\n  File "/app/x.py", line 3, in run\n\nError handling request\n'
-    stack = _parsed(cut)
+    stack = parsed(cut)
     assert stack.exceptions[0].message == "Error handling request"
     raised = 'Traceback (most recent call last):\nFile "/app/x.py", line 3, in run\n\nKeyError: 1\n'
     raised += 'File "/b.py", line 1\n'
-    assert _parsed(raised).exceptions[0].type == "KeyError"
+    assert parsed(raised).exceptions[0].type == "KeyError"
 
 
 def test_an_egg_folder_under_site_packages_is_no_part_of_the_module_name() -> None:
-    frame = _parsed(LOCUST, ["locust"]).exceptions[0].frames[3]
+    frame = parsed(LOCUST, ["locust"]).exceptions[0].frames[3]
     assert frame.module == "locust.runners" and frame.in_app
     other = LOCUST.replace("locustio-0.6.1-py2.6.egg", "locustio-0.7.0-py2.7.egg")
-    assert _parsed(other, ["locust"]).exceptions[0].frames[3].module == "locust.runners"
+    assert parsed(other, ["locust"]).exceptions[0].frames[3].module == "locust.runners"
     wheel = "Traceback (most recent call last):\n"
     wheel += '  File "/venv/lib/python3.12/site-packages/acme.egg_info/x.py", line 1, in f\nKeyError: 1\n'
-    assert _parsed(wheel).exceptions[0].frames[0].module == "acme.egg_info.x"
+    assert parsed(wheel).exceptions[0].frames[0].module == "acme.egg_info.x"
 
 
 def test_markdown_bold_only_turns_back_into_a_dunder_name_when_it_is_the_whole_function() -> None:
-    frames = _parsed(LOCUST, ["locust"]).exceptions[0].frames
+    frames = parsed(LOCUST, ["locust"]).exceptions[0].frames
     assert frames[0].function == "__init__" and "**init**" in frames[0].raw
     starred = 'Traceback (most recent call last):\n  File "/app/x.py", line 3, in **init**x\nKeyError: 1\n'
-    assert _parsed(starred).exceptions[0].frames[0].function == "**init**x"
+    assert parsed(starred).exceptions[0].frames[0].function == "**init**x"
 
 
 def test_a_headless_run_of_node_frames_gives_way_to_the_whole_error_logged_after_it() -> None:
-    exc = _parsed(SIDECAR).exceptions[0]
+    exc = parsed(SIDECAR).exceptions[0]
     assert exc.type == "TypeError" and exc.frames[0].function == "App.getRoutes"
-    first = _first(SIDECAR, SIDECAR_FILES)
+    first = first_of(SIDECAR, SIDECAR_FILES)
     assert (first.path, first.function) == ("src/App.ts", "getRoutes")
 
 
 def test_node_frames_under_their_header_or_with_no_whole_error_after_them_are_read_first() -> None:
     headed = "Error: first\n    at a (/app/a.js:1:1)\nlog line\nTypeError: second\n    at b (/app/b.js:2:2)\n"
-    assert _parsed(headed).exceptions[0].frames[0].function == "a"
+    assert parsed(headed).exceptions[0].frames[0].function == "a"
     headless_only = "    at a (/app/a.js:1:1)\nlog line\n    at b (/app/b.js:2:2)\n"
-    assert _parsed(headless_only).exceptions[0].frames[0].function == "a"
+    assert parsed(headless_only).exceptions[0].frames[0].function == "a"
 
 
 def test_the_developer_exception_page_reads_as_a_dotnet_trace() -> None:
-    stack = _parsed(AUTOMAPPER, ["AutoMapper"])
+    stack = parsed(AUTOMAPPER, ["AutoMapper"])
     assert stack.language == "dotnet"
     exc = stack.exceptions[0]
     assert exc.type == "NullReferenceException"
@@ -134,13 +124,13 @@ def test_the_developer_exception_page_reads_as_a_dotnet_trace() -> None:
         "get_SourceType", "<CheckForCycles>g__ResolveMemberTypeMap|17_4", "MoveNext", "CheckForCycles", ".ctor"
     ]  # fmt: skip
     assert not exc.frames[2].in_app
-    first = _first(AUTOMAPPER, AUTOMAPPER_FILES, ["AutoMapper"])
+    first = first_of(AUTOMAPPER, AUTOMAPPER_FILES, ["AutoMapper"])
     assert first.path == "src/AutoMapper/PathMap.cs"
 
 
 def test_the_developer_page_behind_a_shippers_prefix_reads_the_same() -> None:
     prefixed = "\n".join(f"May 13 15:06:{n:02d} host app[7]: {line}" for n, line in enumerate(AUTOMAPPER.splitlines()))
-    plain, shipped = _parsed(AUTOMAPPER, ["AutoMapper"]), _parsed(prefixed, ["AutoMapper"])
+    plain, shipped = parsed(AUTOMAPPER, ["AutoMapper"]), parsed(prefixed, ["AutoMapper"])
     assert shipped.exceptions[0].type == "NullReferenceException"
     assert [f.function for f in shipped.exceptions[0].frames] == [f.function for f in plain.exceptions[0].frames]
 

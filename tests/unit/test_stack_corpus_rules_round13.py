@@ -4,13 +4,10 @@ test does not move when the corpus does) and on variants it must leave alone."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from error_autopilot.domain.stack import StackTrace
 from error_autopilot.incidents.stackparse.jvm import unwrapped
-from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation.framenames import callback_caller
-from error_autopilot.investigation.stackmap import Candidate, rank
+from error_autopilot.investigation.stackmap import rank
+from tests.support.stackrules import first_of, parsed
 
 # jvm/tencentmusic-supersonic-1312: a scheduled task fails every run; the copy starts inside an earlier trace's tail
 SUPERSONIC = """\
@@ -82,50 +79,44 @@ MYPLANET_FILES = ["app/src/main/java/org/ole/planet/myplanet/ui/sync/SyncActivit
 MYPLANET_PACKAGES = ["org.ole.planet.myplanet"]
 
 
-def _parsed(trace: str, packages: Sequence[str] = ()) -> StackTrace:
-    stack = parse_stacktrace(trace, packages=packages)
-    assert stack is not None
-    return stack
 
 
-def _first(trace: str, files: Sequence[str], packages: Sequence[str] = ()) -> Candidate:
-    return rank(_parsed(trace, packages), files, packages=packages).candidates[0]
 
 
 def test_a_headless_run_of_jvm_frames_gives_way_to_the_whole_trace_logged_after_it() -> None:
-    exc = _parsed(SUPERSONIC).exceptions[0]
+    exc = parsed(SUPERSONIC).exceptions[0]
     assert exc.type == "java.lang.NullPointerException"
     assert [f.function for f in exc.frames] == ["lambda$review$0", "forEachRemaining", "forEach", "review"]
-    first = _first(SUPERSONIC, SUPERSONIC_FILES, ["com.tencent.supersonic"])
+    first = first_of(SUPERSONIC, SUPERSONIC_FILES, ["com.tencent.supersonic"])
     assert first.path == SUPERSONIC_FILES[0] and first.function == "review"
 
 
 def test_jvm_frames_under_their_header_or_a_cause_or_with_no_whole_trace_after_them_are_read_first() -> None:
     headed = "java.lang.IllegalStateException: a\n\tat a.A.f(A.java:1)\nlog line\n"
     headed += "java.lang.RuntimeException: b\n\tat b.B.g(B.java:2)\n"
-    assert _parsed(headed).exceptions[0].frames[0].function == "f"
+    assert parsed(headed).exceptions[0].frames[0].function == "f"
     behind_a_log_line = "12:00 ERROR Worker - failed: java.io.IOException: x\n\tat a.A.f(A.java:1)\nnext\n"
     behind_a_log_line += "java.lang.RuntimeException: b\n\tat b.B.g(B.java:2)\n"
-    assert _parsed(behind_a_log_line).exceptions[0].frames[0].function == "f"
+    assert parsed(behind_a_log_line).exceptions[0].frames[0].function == "f"
     headless_only = "\tat a.A.f(A.java:1)\nlog line\n\tat b.B.g(B.java:2)\n"
-    assert _parsed(headless_only).exceptions[0].frames[0].function == "f"
+    assert parsed(headless_only).exceptions[0].frames[0].function == "f"
     # a trace cut at its top still has its causes: they are the same trace, not a later one
     cut_with_cause = "\tat a.A.f(A.java:1)\n\tat a.A.g(A.java:2)\nCaused by: java.io.IOException: inner\n"
     cut_with_cause += "\tat b.B.h(B.java:3)\n\t... 2 more\n"
-    excs = _parsed(cut_with_cause).exceptions
+    excs = parsed(cut_with_cause).exceptions
     assert [f.function for f in excs[0].frames] == ["f", "g"]
     assert [e.type for e in excs] == ["<unknown>", "java.io.IOException"]
 
 
 def test_a_frame_a_terminal_wrapped_inside_its_location_is_joined_back() -> None:
-    exc = _parsed(KLAG).exceptions[0]
+    exc = parsed(KLAG).exceptions[0]
     assert exc.type == "java.lang.NullPointerException" and "offsetAndMetadata" in exc.message
     assert [(f.function, f.file, f.line) for f in exc.frames] == [
         ("lambda$getConsumerGroupOffsets$8", "KafkaClientServiceImpl.java", 195),
         ("forEach", None, None),
         ("lambda$getConsumerGroupOffsets$9", "KafkaClientServiceImpl.java", 193),
     ]
-    first = _first(KLAG, KLAG_FILES, ["io.github.themoah.klag"])
+    first = first_of(KLAG, KLAG_FILES, ["io.github.themoah.klag"])
     assert (first.path, first.function) == (KLAG_FILES[0], "getConsumerGroupOffsets")
 
 
@@ -139,25 +130,25 @@ def test_only_the_rest_of_a_location_with_file_and_line_is_joined_to_a_cut_frame
 
 
 def test_a_build_folder_per_module_format_stands_for_the_one_source_folder() -> None:
-    first = _first(ACEBASE, ACEBASE_FILES)
+    first = first_of(ACEBASE, ACEBASE_FILES)
     assert first.path == "src/routes/meta-info.ts"
     esm = ACEBASE.replace("/cjs/", "/esm/")
-    assert _first(esm, ACEBASE_FILES).path == "src/routes/meta-info.ts"
+    assert first_of(esm, ACEBASE_FILES).path == "src/routes/meta-info.ts"
 
 
 def test_a_format_folder_without_a_source_twin_or_outside_a_build_folder_keeps_the_named_file() -> None:
     built_only = [f for f in ACEBASE_FILES if not f.startswith("src/")]
-    assert _first(ACEBASE, built_only).path == "dist/cjs/routes/meta-info.js"
+    assert first_of(ACEBASE, built_only).path == "dist/cjs/routes/meta-info.js"
     # a bundle whose source twin is JavaScript too is the file the frame names (a committed GitHub Action)
     js_twin = [*built_only, "src/routes/meta-info.js"]
-    assert _first(ACEBASE, js_twin).path == "dist/cjs/routes/meta-info.js"
+    assert first_of(ACEBASE, js_twin).path == "dist/cjs/routes/meta-info.js"
     # `cjs` not inside `dist/`: a folder of the project's own, no second build folder to stand for
     own = "TypeError: x\n    at f (/app/cjs/routes/meta-info.js:3:1)\n"
-    assert _first(own, ["cjs/routes/meta-info.js", "src/routes/meta-info.ts"]).path == "cjs/routes/meta-info.js"
+    assert first_of(own, ["cjs/routes/meta-info.js", "src/routes/meta-info.ts"]).path == "cjs/routes/meta-info.js"
 
 
 def test_a_callback_named_after_the_call_it_was_passed_to_is_named_after_its_caller() -> None:
-    stack = _parsed(NEST_QUEUE)
+    stack = parsed(NEST_QUEUE)
     frame = stack.exceptions[0].frames[1]
     assert frame.function == "instanceWrappers.map"
     assert callback_caller(stack, frame) == "getEventConsumers"
@@ -166,18 +157,18 @@ def test_a_callback_named_after_the_call_it_was_passed_to_is_named_after_its_cal
 
 def test_a_method_not_run_by_a_builtin_of_its_name_or_a_caller_elsewhere_keeps_its_name() -> None:
     other_builtin = NEST_QUEUE.replace("at Array.map (<anonymous>)", "at Array.forEach (<anonymous>)")
-    stack = _parsed(other_builtin)
+    stack = parsed(other_builtin)
     assert callback_caller(stack, stack.exceptions[0].frames[1]) is None
     positioned = NEST_QUEUE.replace("at Array.map (<anonymous>)", "at Mapper.map (/app/mapper.js:3:1)")
-    stack = _parsed(positioned)
+    stack = parsed(positioned)
     assert callback_caller(stack, stack.exceptions[0].frames[1]) is None
     elsewhere = NEST_QUEUE.replace("nest-queue/dist/queue.provider.js:44:14", "nest-queue/dist/other.js:44:14")
-    stack = _parsed(elsewhere)
+    stack = parsed(elsewhere)
     assert callback_caller(stack, stack.exceptions[0].frames[1]) is None
 
 
 def test_a_lateinit_getter_yields_to_the_function_that_read_the_property_in_its_file() -> None:
-    ranking = rank(_parsed(MYPLANET, MYPLANET_PACKAGES), MYPLANET_FILES, packages=MYPLANET_PACKAGES)
+    ranking = rank(parsed(MYPLANET, MYPLANET_PACKAGES), MYPLANET_FILES, packages=MYPLANET_PACKAGES)
     first, second = ranking.candidates[:2]
     assert (first.path, first.function) == (MYPLANET_FILES[0], "forceSyncTrigger")
     assert second.function == "getLblLastSyncDate"
@@ -185,11 +176,11 @@ def test_a_lateinit_getter_yields_to_the_function_that_read_the_property_in_its_
 
 def test_a_lateinit_getter_stays_first_for_another_property_or_a_reader_in_another_file() -> None:
     other = MYPLANET.replace("lateinit property lblLastSyncDate", "lateinit property adapter")
-    assert _first(other, MYPLANET_FILES, MYPLANET_PACKAGES).function == "getLblLastSyncDate"
+    assert first_of(other, MYPLANET_FILES, MYPLANET_PACKAGES).function == "getLblLastSyncDate"
     elsewhere = MYPLANET.replace(
         "SyncActivity.forceSyncTrigger(SyncActivity.kt:582)", "LoginActivity.forceSyncTrigger(LoginActivity.kt:582)"
     )
-    ranking = rank(_parsed(elsewhere, MYPLANET_PACKAGES), MYPLANET_FILES, packages=MYPLANET_PACKAGES)
+    ranking = rank(parsed(elsewhere, MYPLANET_PACKAGES), MYPLANET_FILES, packages=MYPLANET_PACKAGES)
     first, second = ranking.candidates[:2]
     assert first.function == "getLblLastSyncDate"
     assert (second.path, second.function) == (MYPLANET_FILES[1], "forceSyncTrigger")

@@ -4,15 +4,12 @@ not move when the corpus does) and on variants it must leave alone."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from error_autopilot.config.service_map import ServiceMap
 from error_autopilot.domain.events import LogEntry
-from error_autopilot.domain.stack import StackTrace
 from error_autopilot.incidents.events import parse_entry
 from error_autopilot.incidents.stackparse.common import InApp
 from error_autopilot.incidents.stacktrace import parse_stacktrace
-from error_autopilot.investigation.stackmap import Candidate, rank
+from tests.support.stackrules import first_of, parsed
 
 # node/sebhildebrandt-systeminformation-758: Sentry's raw stack trace of a Node error, frames innermost first
 SENTRY_NODE = """\
@@ -84,41 +81,35 @@ github.com/mirceanton/external-dns-provider-mikrotik/internal/mikrotik.(*Mikroti
 MIKROTIK_PACKAGE = "github.com/mirceanton/external-dns-provider-mikrotik"
 
 
-def _parsed(trace: str, packages: Sequence[str] = (), source_roots: Sequence[str] = ()) -> StackTrace:
-    stack = parse_stacktrace(trace, packages=packages, source_roots=source_roots)
-    assert stack is not None
-    return stack
 
 
-def _first(trace: str, files: Sequence[str], packages: Sequence[str] = (), roots: Sequence[str] = ()) -> Candidate:
-    return rank(_parsed(trace, packages, roots), files, packages=packages, source_roots=roots).candidates[0]
 
 
 def test_sentrys_frames_with_a_column_read_as_the_node_frames_they_render() -> None:
-    stack = _parsed(SENTRY_NODE, source_roots=["lib"])
+    stack = parsed(SENTRY_NODE, source_roots=["lib"])
     assert stack.language == "node"
     assert (stack.primary.type, stack.primary.message) == ("RangeError", "Invalid time value")
     frames = stack.primary.frames
     assert [(f.function, f.line) for f in frames[:3]] == [("parseElapsedTime", 97), ("parseLine", 556),
                                                           ("<anonymous>", 647)]  # fmt: skip
-    first = _first(SENTRY_NODE, SENTRY_FILES, roots=["lib"])
+    first = first_of(SENTRY_NODE, SENTRY_FILES, source_roots=["lib"])
     assert (first.path, first.function) == ("lib/processes.js", "parseElapsedTime")
 
 
 def test_a_column_is_read_only_where_sentry_writes_it() -> None:
     python = 'Traceback (most recent call last):\n  File "/app/x.py", line 3, col 7, in f\nKeyError: 1\n'
-    assert [f.line for f in _parsed(python).primary.frames] == [3]
+    assert [f.line for f in parsed(python).primary.frames] == [3]
     for other in ('  File "/app/x.py", col 7, line 3, in f', '  File "/app/x.py", line 3, column 7, in f',
                   '  File "/app/x.py", line 3, col x, in f'):  # fmt: skip
-        assert _parsed(f"Traceback (most recent call last):\n{other}\nKeyError: 1\n").primary.frames == ()
+        assert parsed(f"Traceback (most recent call last):\n{other}\nKeyError: 1\n").primary.frames == ()
 
 
 def test_a_configured_dotless_go_package_is_own_code_not_the_standard_library() -> None:
-    stack = _parsed(PUMA, ["puma"], ["src"])
+    stack = parsed(PUMA, ["puma"], ["src"])
     own = [(f.function, f.in_app) for f in stack.primary.frames]
     assert own[:4] == [("(*conn).serve.func1", False), ("panic", False), ("(*AppPool).App", True),
                        ("(*HTTPServer).hostForApp", True)]  # fmt: skip
-    first = _first(PUMA, PUMA_FILES, ["puma"], ["src"])
+    first = first_of(PUMA, PUMA_FILES, ["puma"], ["src"])
     assert (first.path, first.function) == ("src/puma/dev/app.go", "App")
 
 
@@ -134,20 +125,20 @@ def test_the_standard_library_stays_the_standard_library_whatever_is_configured(
 
 
 def test_the_django_summary_without_its_labels_is_a_one_frame_traceback() -> None:
-    stack = _parsed(GEOKEY, ["geokey"])
+    stack = parsed(GEOKEY, ["geokey"])
     assert stack.language == "python"
     assert (stack.primary.type, stack.primary.message) == ("AttributeError", "'NoneType' object has no attribute 'get'")
     assert [(f.function, f.line) for f in stack.primary.frames] == [("update_display_field", 230)]
-    first = _first(GEOKEY, GEOKEY_FILES, ["geokey"])
+    first = first_of(GEOKEY, GEOKEY_FILES, ["geokey"])
     assert (first.path, first.function) == ("geokey/contributions/models.py", "update_display_field")
     newer = GEOKEY.replace(" in update_display_field, line 230", ", line 230, in update_display_field")  # Django 3.1+
-    assert [(f.function, f.line) for f in _parsed(newer, ["geokey"]).primary.frames] == [("update_display_field", 230)]
+    assert [(f.function, f.line) for f in parsed(newer, ["geokey"]).primary.frames] == [("update_display_field", 230)]
 
 
 def test_the_django_summary_behind_a_shippers_prefix_reads_the_same() -> None:
     lines = GEOKEY.splitlines()
     syslog = "\n".join(f"May 13 15:06:{n:02d} host app[7]: {line}" for n, line in enumerate(lines))
-    stack = _parsed(syslog, ["geokey"])
+    stack = parsed(syslog, ["geokey"])
     assert (stack.primary.type, stack.primary.message) == ("AttributeError", "'NoneType' object has no attribute 'get'")
     assert [(f.function, f.line) for f in stack.primary.frames] == [("update_display_field", 230)]
     other = "\n".join(("web_1  | " if n else "db_1   | ") + line for n, line in enumerate(lines))
@@ -167,24 +158,24 @@ def test_a_location_line_without_the_pages_heading_or_under_a_traceback_is_left_
         '  File "/app/x/models.py", line 3, in f\n    return d["k"]\n'
         "KeyError: 'k'\n/app/x/other.py in g, line 7\n"
     )
-    assert [f.function for f in _parsed(traceback).primary.frames] == ["f", "get"]
+    assert [f.function for f in parsed(traceback).primary.frames] == ["f", "get"]
 
 
 def test_net_https_record_of_a_recovered_panic_names_the_panic() -> None:
-    stack = _parsed(MIKROTIK, [MIKROTIK_PACKAGE])
+    stack = parsed(MIKROTIK, [MIKROTIK_PACKAGE])
     assert (stack.language, stack.primary.type) == ("go", "panic")
     assert stack.primary.message == "runtime error: invalid memory address or nil pointer dereference"
     assert [f.function for f in stack.primary.frames] == ["(*conn).serve.func1", "panic", "(*MikrotikProvider).Records"]
     ipv6 = PUMA.replace("127.0.0.1:50479", "[::1]:50479")
-    assert _parsed(ipv6).primary.message.startswith("runtime error: invalid memory address")
+    assert parsed(ipv6).primary.message.startswith("runtime error: invalid memory address")
 
 
 def test_the_runtimes_own_panic_line_names_the_panic_before_net_https_record() -> None:
     both = PUMA.replace("goroutine 36 [running]:", "panic: boom [recovered]\n\ngoroutine 36 [running]:")
-    assert [(e.type, e.message) for e in _parsed(both).exceptions] == [("panic", "boom")]
+    assert [(e.type, e.message) for e in parsed(both).exceptions] == [("panic", "boom")]
     first = PUMA.splitlines()[0]
     for other in ("2016/08/05 21:51:01 http: panic serving stopped", "2016/08/05 21:51:01 https: panic serving x: y"):
-        assert _parsed(PUMA.replace(first, other)).primary.type == "goroutine"  # not net/http's record
+        assert parsed(PUMA.replace(first, other)).primary.type == "goroutine"  # not net/http's record
 
 
 def test_a_recovered_panic_below_a_debug_record_is_still_an_error() -> None:

@@ -12,11 +12,11 @@ from error_autopilot.domain.stack import StackTrace
 from error_autopilot.incidents.splitlines import Piece, piece
 from error_autopilot.incidents.stackparse.dotnet import from_rewrapped
 from error_autopilot.incidents.stackparse.node import unwrapped
-from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation import blame
 from error_autopilot.investigation.contentsearch import go_package_folder
 from error_autopilot.investigation.stackmap import Candidate, rank
 from tests.support.corpus import build_repo
+from tests.support.stackrules import parsed
 
 # jvm/alibaba-sentinel-1184: an Undertow log line, the request path, then the trace escaped twice on one line
 SENTINEL = (
@@ -113,18 +113,14 @@ KRATOS_SYMBOLS: dict[str, list[dict[str, Any]]] = {
 KRATOS_PACKAGES = ("github.com/ory/kratos",)
 
 
-def _parsed(trace: str, packages: Sequence[str] = ()) -> StackTrace:
-    stack = parse_stacktrace(trace, packages=packages)
-    assert stack is not None
-    return stack
 
 
 def _ranked(trace: str, files: Sequence[str], packages: Sequence[str] = ()) -> list[Candidate]:
-    return rank(_parsed(trace, packages), files, packages=packages).candidates
+    return rank(parsed(trace, packages), files, packages=packages).candidates
 
 
 def test_a_trace_escaped_twice_on_one_line_is_read_as_the_jvm_printed_it() -> None:
-    stack = _parsed(SENTINEL, ["com.alibaba.csp.sentinel"])
+    stack = parsed(SENTINEL, ["com.alibaba.csp.sentinel"])
     assert stack.language == "jvm"
     exc = stack.exceptions[0]
     assert (exc.type, exc.message) == ("java.lang.NullPointerException", "null")
@@ -136,7 +132,7 @@ def test_a_trace_escaped_twice_on_one_line_is_read_as_the_jvm_printed_it() -> No
 def test_a_trace_escaped_once_reads_the_same_frames() -> None:
     once = SENTINEL.replace("\\\\", "\\")
     assert "\\\\n" not in once
-    frames = _parsed(once, ["com.alibaba.csp.sentinel"]).exceptions[0].frames
+    frames = parsed(once, ["com.alibaba.csp.sentinel"]).exceptions[0].frames
     assert [f.function for f in frames[:3]] == ["getCurNode", "trace", "trace"]
 
 
@@ -145,13 +141,13 @@ def test_doubled_escapes_in_a_message_above_a_printed_trace_stay_as_they_are() -
         'java.lang.IllegalStateException: bad value "a\\\\nb\\\\n\\\\tat x"\n'
         "\tat com.acme.A.run(A.java:3)\n\tat com.acme.B.main(B.java:9)\n"
     )
-    exc = _parsed(printed).exceptions[0]
+    exc = parsed(printed).exceptions[0]
     assert exc.message == 'bad value "a\\\\nb\\\\n\\\\tat x"'
     assert [f.function for f in exc.frames] == ["run", "main"]
 
 
 def test_a_localised_trace_run_into_one_line_and_wrapped_after_each_at_word_is_read_a_frame_a_line() -> None:
-    stack = _parsed(TWEAKER, ["WindowsTweaker"])
+    stack = parsed(TWEAKER, ["WindowsTweaker"])
     assert stack.language == "dotnet"
     exc = stack.exceptions[0]
     assert exc.type == "System.NullReferenceException"
@@ -168,7 +164,7 @@ def test_a_localised_trace_run_into_one_line_and_wrapped_after_each_at_word_is_r
 def test_the_same_copy_in_english_reads_the_same() -> None:
     english = TWEAKER.replace(" in \nz:", " in z:").replace(" in\nW", " at \nW").replace(" in \nW", " at \nW")
     english = english.replace(":riga ", ":line ").replace("oggetto. in \n", "oggetto. at \n")
-    exc = _parsed(english, ["WindowsTweaker"]).exceptions[0]
+    exc = parsed(english, ["WindowsTweaker"]).exceptions[0]
     assert exc.type == "System.NullReferenceException"
     assert [(f.function, f.line) for f in exc.frames[:2]] == [
         ("RepairAsStringFromInt", 174), ("SetValueFromString", 81)
@@ -181,7 +177,7 @@ def test_an_italian_trace_printed_a_frame_a_line_is_a_dotnet_trace() -> None:
         "   in Acme.Orders.Repo.Load(Int32 id) in C:\\src\\Repo.cs:riga 42\n"
         "   in Acme.Orders.Service.Place(Order o)\n"
     )
-    stack = _parsed(printed)
+    stack = parsed(printed)
     assert stack.language == "dotnet"
     assert [(f.function, f.file, f.line) for f in stack.exceptions[0].frames] == [
         ("Load", "C:\\src\\Repo.cs", 42), ("Place", None, None)
@@ -206,13 +202,13 @@ def test_python_source_lines_with_in_are_still_python() -> None:
         "    in_progress(a)\n"
         "KeyError: 'a'\n"
     )
-    stack = _parsed(trace)
+    stack = parsed(trace)
     assert stack.language == "python"
     assert [f.function for f in stack.exceptions[0].frames] == ["items", "main"]
 
 
 def test_v8_frames_wrapped_before_their_location_are_joined_again() -> None:
-    exc = _parsed(KAFKA).exceptions[0]
+    exc = parsed(KAFKA).exceptions[0]
     assert (exc.type, exc.message) == ("TypeError", "messages is not iterable")
     assert [(f.function, f.line) for f in exc.frames[:3]] == [
         ("MessageCache.addMessages", 196), ("#fetchAndResolveWith", 1073), ("#worker", 1505)
@@ -234,27 +230,27 @@ def test_one_name_line_above_a_parenthesis_is_no_wrapped_frame() -> None:
 def _kratos_candidates(tmp_path: Path, trace: str, packages: Sequence[str] = KRATOS_PACKAGES) -> list[Candidate]:
     repo = tmp_path / "repo.git"
     head = build_repo(KRATOS_FILES, repo, KRATOS_SYMBOLS)
-    stack = _parsed(trace, packages)
+    stack = parsed(trace, packages)
     return rank(stack, KRATOS_FILES, packages=packages,
                 grep=lambda pattern: blame.grep(repo, head, pattern)).candidates  # fmt: skip
 
 
 def test_a_go_call_line_cut_at_the_end_of_the_entry_is_a_frame_without_its_position() -> None:
-    frames = _parsed(KRATOS, KRATOS_PACKAGES).exceptions[0].frames
+    frames = parsed(KRATOS, KRATOS_PACKAGES).exceptions[0].frames
     assert [(f.function, f.line) for f in frames[2:]] == [
         ("(*Persister).CreateSession", 39), ("(*ManagerHTTP).CreateAndIssueCookie", 43),
         ("(*Strategy).recoveryIssueSession", None),
     ]  # fmt: skip
     assert frames[-1].module == "github.com/ory/kratos/selfservice/strategy/link" and frames[-1].file is None
     whole = KRATOS.replace("0xd5410070fe2\n", "0xd5410070fe2)\n")  # cut right after the call line
-    assert _parsed(whole, KRATOS_PACKAGES).exceptions[0].frames[-1].function == "(*Strategy).recoveryIssueSession"
+    assert parsed(whole, KRATOS_PACKAGES).exceptions[0].frames[-1].function == "(*Strategy).recoveryIssueSession"
 
 
 def test_dots_the_reporter_put_where_the_paste_was_cut_leave_the_cut_call_line_last() -> None:
     dotted = KRATOS + "...\n"
-    assert _parsed(dotted, KRATOS_PACKAGES).exceptions[0].frames[-1].function == "(*Strategy).recoveryIssueSession"
+    assert parsed(dotted, KRATOS_PACKAGES).exceptions[0].frames[-1].function == "(*Strategy).recoveryIssueSession"
     worded = KRATOS + "and then it hung\n"
-    assert _parsed(worded, KRATOS_PACKAGES).exceptions[0].frames[-1].function == "(*ManagerHTTP).CreateAndIssueCookie"
+    assert parsed(worded, KRATOS_PACKAGES).exceptions[0].frames[-1].function == "(*ManagerHTTP).CreateAndIssueCookie"
 
 
 def test_a_go_call_line_cut_inside_its_arguments_is_a_piece_of_a_split_trace() -> None:
@@ -269,12 +265,12 @@ def test_a_go_call_line_cut_inside_its_arguments_is_a_piece_of_a_split_trace() -
 
 def test_a_go_call_line_anywhere_but_the_end_or_a_creator_is_no_frame_of_its_own() -> None:
     followed = KRATOS + "kratos_1            | \t/home/ory/selfservice/strategy/link/strategy_recovery.go:210 +0x1\n"
-    frames = _parsed(followed, KRATOS_PACKAGES).exceptions[0].frames
+    frames = parsed(followed, KRATOS_PACKAGES).exceptions[0].frames
     assert frames[-1].file is not None and frames[-1].line == 210  # its position came: an ordinary frame
     created = KRATOS.replace("| github.com/ory/kratos/selfservice/", "| created by github.com/ory/kratos/selfservice/")
-    assert len(_parsed(created, KRATOS_PACKAGES).exceptions[0].frames) == 4  # the goroutine's creator: not its stack
+    assert len(parsed(created, KRATOS_PACKAGES).exceptions[0].frames) == 4  # the goroutine's creator: not its stack
     prose = "goroutine 1 [running]:\nmain.main()\n\t/app/main.go:3 +0x1\nsee the notes (in the wiki"
-    assert [f.function for f in _parsed(prose).exceptions[0].frames] == ["main"]
+    assert [f.function for f in parsed(prose).exceptions[0].frames] == ["main"]
 
 
 def test_a_cut_go_frame_lands_on_the_file_of_its_package_that_defines_it(tmp_path: Path) -> None:
@@ -305,19 +301,19 @@ def _functions(stack: StackTrace) -> list[str]:
 
 
 def test_the_rewrapped_and_the_wrapped_traces_read_the_same_behind_a_shippers_prefix() -> None:
-    tweaker, kafka = _parsed(TWEAKER, ["WindowsTweaker"]), _parsed(KAFKA)
+    tweaker, kafka = parsed(TWEAKER, ["WindowsTweaker"]), parsed(KAFKA)
     for prefix in ("3|app  | ", "web_1  | "):
         shipped = "\n".join(prefix + line for line in TWEAKER.splitlines())
-        assert _functions(_parsed(shipped, ["WindowsTweaker"])) == _functions(tweaker)
-        shipped_kafka = _parsed("\n".join(prefix + line for line in KAFKA.splitlines()))
+        assert _functions(parsed(shipped, ["WindowsTweaker"])) == _functions(tweaker)
+        shipped_kafka = parsed("\n".join(prefix + line for line in KAFKA.splitlines()))
         assert _functions(shipped_kafka) == _functions(kafka) and _functions(kafka)[0] == "MessageCache.addMessages"
     stamped = "\n".join(f"May 13 15:06:{n:02d} host app[7]: {line}" for n, line in enumerate(TWEAKER.splitlines()))
-    assert _functions(_parsed(stamped, ["WindowsTweaker"])) == _functions(tweaker)
+    assert _functions(parsed(stamped, ["WindowsTweaker"])) == _functions(tweaker)
     # a name line and a location line behind different prefixes are no pair: the frame stays unread
     mixed = KAFKA.replace("      (/app/node_modules/.pnpm/@confluentinc+kafka-javascript@1.7.0/node_modules/"
                           "@confluentinc/kafka-javascript/lib/kafkajs/_consumer_cache.js:196:31)",
                           "web_1 |       (/app/x/_consumer_cache.js:196:31)")  # fmt: skip
-    assert "MessageCache.addMessages" not in _functions(_parsed(mixed))
+    assert "MessageCache.addMessages" not in _functions(parsed(mixed))
 
 
 # go/portainer-portainer-3171: an earlier panic's tail above the goroutine that panicked
@@ -340,9 +336,9 @@ github.com/portainer/portainer/api/http/handler/auth.(*Handler).authenticateInte
 
 
 def test_a_goroutine_line_of_an_indented_trace_still_picks_the_goroutine_that_panicked() -> None:
-    plain = _parsed(PORTAINER, ["github.com/portainer/portainer"])
+    plain = parsed(PORTAINER, ["github.com/portainer/portainer"])
     assert _functions(plain)[-1] == "(*Handler).authenticateInternal"
     indented = "\n".join("    " + line for line in PORTAINER.splitlines())
-    assert _functions(_parsed(indented, ["github.com/portainer/portainer"])) == _functions(plain)
+    assert _functions(parsed(indented, ["github.com/portainer/portainer"])) == _functions(plain)
     prose = "the log says goroutine 7 [running]: and then\nmain.main()\n\t/app/main.go:3 +0x1\n"
-    assert _functions(_parsed(prose)) == ["main"]  # a goroutine line inside a sentence is none
+    assert _functions(parsed(prose)) == ["main"]  # a goroutine line inside a sentence is none
