@@ -9,15 +9,20 @@ Two kinds, each with a one-line reason, both pure (a listing and an optional con
 - names the exception carries: an identifier quoted in the message or a class/function-like word in
   it, defined in the repository (content search), and the library that raised it (the exception type's
   package, `reactor.blockhound`) when a repository file is named after it: the integration that
-  configures that library.
+  configures that library;
+- the functions a Python frame's printed source line calls, defined in the repository, when that frame
+  is the deepest of its traceback (`printed_callees`).
 """
 
 from __future__ import annotations
 
+import builtins
+import keyword
 import posixpath
 import re
 from collections.abc import Callable, Sequence
 
+from error_autopilot.incidents.stacktrace import strip_line_prefix
 from error_autopilot.investigation.contentsearch import Grep
 
 MAX_NAME_SEARCHES = 3
@@ -111,11 +116,48 @@ def named_in_exception(
     if grep is None:
         return out
     for name in names[:MAX_NAME_SEARCHES]:
-        pattern = _DEFINES_NAME.format(re.escape(name))
-        if pattern not in searched:
-            listed_set = set(listed)
-            searched[pattern] = sorted({p for p, _, _ in grep(pattern) if p in listed_set and is_own(p)})
-        hits = searched[pattern]
-        if 0 < len(hits) <= MAX_HITS:
-            out += [(p, f"defines {name}, named in the exception message") for p in hits]
+        out += [(p, f"defines {name}, named in the exception message") for p in defining(name, listed, grep, searched,
+                                                                                            is_own)]  # fmt: skip
     return out
+
+
+MAX_CALLEES = 2
+_CALL = re.compile(r"(?<![\w$])(?P<name>[A-Za-z_]\w*)\s*\(")
+_NOT_CALLED = frozenset(dir(builtins)) | frozenset(keyword.kwlist)  # `len(`, `if (`: nothing of the repository's
+_PY_FRAME = re.compile(r'^\s*File "')
+
+
+def printed_source(frame_raw: str, texts: Sequence[str]) -> str | None:
+    """The source line CPython printed under a frame (the line after its `File "…", line N, in f` line, a
+    shipper's prefix taken off) in the first of `texts` that holds that frame; None when none does."""
+    if not frame_raw:
+        return None
+    for text in texts:
+        lines = strip_line_prefix(text.splitlines())
+        for at, line in enumerate(lines[:-1]):
+            if line.strip() == frame_raw:
+                source = lines[at + 1].strip()
+                return source if source and not _PY_FRAME.match(source) else None
+    return None
+
+
+def printed_callees(source: str) -> list[str]:
+    """The functions a source line calls, in the order written (at most MAX_CALLEES), builtins and
+    keywords left out."""
+    names: list[str] = []
+    for m in _CALL.finditer(source):
+        if m["name"] not in _NOT_CALLED and m["name"] not in names:
+            names.append(m["name"])
+    return names[:MAX_CALLEES]
+
+
+def defining(
+    name: str, listed: Sequence[str], grep: Grep, searched: dict[str, list[str]], is_own: Callable[[str], bool]
+) -> list[str]:
+    """The own files that define `name` (content search, cached in `searched`); empty when more than MAX_HITS do."""
+    pattern = _DEFINES_NAME.format(re.escape(name))
+    if pattern not in searched:
+        listed_set = set(listed)
+        searched[pattern] = sorted({p for p, _, _ in grep(pattern) if p in listed_set and is_own(p)})
+    hits = searched[pattern]
+    return hits if len(hits) <= MAX_HITS else []

@@ -7,7 +7,7 @@ sentence in Finding.unknowns, and the incident is published with what is known."
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from error_autopilot.config.service_map import ServiceMap
@@ -111,15 +111,18 @@ class Investigator:
             fingerprint=incident.fingerprint, symptom_service=incident.service, culprit_service=culprit,
             error_class=error_class, classification_rule=rule, confidence=confidence, trace=summary,
         )  # fmt: skip
-        finding, checkout = self._locate(finding, stack, version, unknowns)
+        # the log text the stack was read from: the parse keeps no trace of the source lines Python prints
+        printed = (*(s.text for s in incident.sample), *((evidence.stacktrace,) if evidence.stacktrace else ()))
+        finding, checkout = self._locate(finding, stack, version, unknowns, printed)
         finding = finding.model_copy(update={"unknowns": tuple(unknowns)})
         if self._analyst is not None and checkout is not None and self._budget is not None:
             finding = self._analyse(planned, finding, checkout)
         return finding
 
     def _locate(
-        self, finding: Finding, stack: StackTrace | None, version: str | None, unknowns: list[str]
-    ) -> tuple[Finding, CheckedOut | None]:
+        self, finding: Finding, stack: StackTrace | None, version: str | None, unknowns: list[str],
+        printed: Sequence[str] = (),
+    ) -> tuple[Finding, CheckedOut | None]:  # fmt: skip
         service = self._smap.services.get(finding.culprit_service)
         if service is None:
             unknowns.append(f"{finding.culprit_service} is not in the service map: no code to look at")
@@ -137,7 +140,7 @@ class Investigator:
         ranking = rank(stack, blame.listing(checkout.path, checkout.commit), packages=service.packages,
                        source_roots=service.source_roots,
                        grep=lambda pattern: blame.grep(checkout.path, checkout.commit, pattern),
-                       symlinks=blame.symlinks(checkout.path, checkout.commit))  # fmt: skip
+                       symlinks=blame.symlinks(checkout.path, checkout.commit), printed=printed)  # fmt: skip
         update["frame_notes"] = ranking.frame_notes
         if not ranking.candidates:
             unknowns.append(ranking.no_location_reason())

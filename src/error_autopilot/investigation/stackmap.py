@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from error_autopilot.domain.stack import Frame, Language, StackTrace
@@ -111,11 +111,13 @@ def _exception_order(stack: StackTrace) -> list[int]:
 
 def rank(
     stack: StackTrace, files: Sequence[str], *, packages: Sequence[str] = (), source_roots: Sequence[str] = (),
-    grep: Grep | None = None, symlinks: dict[str, str] | None = None,
+    grep: Grep | None = None, symlinks: dict[str, str] | None = None, printed: Sequence[str] = (),
 ) -> Ranking:  # fmt: skip
     """Candidate locations for the bug, best first, each with its reasons. `grep` searches the checkout's
     content for a class whose file the names did not find (or found ambiguously); `symlinks` (link →
-    target as git stores it) lets a frame that ran a linked script land on the file the link names.
+    target as git stores it) lets a frame that ran a linked script land on the file the link names;
+    `printed`: the log text the trace was read from, for what the parse keeps no trace of (the source line
+    Python prints under a frame).
 
     The first is the innermost own frame (of the root cause first; configured own code before code
     that is merely not a known library), whatever the other signals say: they order the runners-up.
@@ -129,8 +131,8 @@ def rank(
     property too early takes its place when in the same file (only the function changes), else comes second.
     Weaker signals that the innermost own frame was handed what it failed on choose the second, with a reason on both
     (`runnerup.lead`)."""
-    index, links = index_files(files), resolve_links(symlinks or {}, files)
-    searched: dict[str, list[str]] = {}
+    # `searched`: content searches already run, by pattern
+    index, links, searched = index_files(files), resolve_links(symlinks or {}, files), dict[str, list[str]]()
     verdicts = InApp(language=stack.language, packages=tuple(packages), source_roots=tuple(source_roots))
     by_key: dict[tuple[str, str], Candidate] = {}
     notes: list[str] = []
@@ -188,7 +190,8 @@ def rank(
                 by_key[key].score = max(by_key[key].score, candidate.score)
                 continue
             by_key[key] = candidate
-    ranked = sorted([*by_key.values(), *_beyond_frames(stack, files, list(by_key.values()), grep, searched)],
+    innermost = (by_key[anchor[1]] if anchor is not None else None, printed)  # for `_printed_callees`
+    ranked = sorted([*by_key.values(), *_beyond_frames(stack, files, list(by_key.values()), grep, searched, innermost)],
                     key=lambda c: -c.score)  # fmt: skip
     head = lead(stack, by_key, anchor[1], own_keys) if anchor is not None else []
     return Ranking(_distinct_first([*head, *(c for c in ranked if all(c is not h for h in head))]), tuple(notes),
@@ -245,19 +248,21 @@ def _workspace(
 
 def _beyond_frames(
     stack: StackTrace, files: Sequence[str], ranked: Sequence[Candidate], grep: Grep | None,
-    searched: dict[str, list[str]],
+    searched: dict[str, list[str]], innermost: tuple[Candidate | None, Sequence[str]] = (None, ()),
 ) -> list[Candidate]:  # fmt: skip
     """Files the trace points at without a frame in them (`beyond`): the code a failing test exercises,
     ranked above the test but never above the innermost own frame; files the exception's names lead to,
-    ranked below every frame."""
+    then those defining what the innermost own frame's printed line calls (`_printed_callees`), ranked
+    below every frame. `innermost`: the innermost own frame's candidate and the log text the trace was read
+    from."""
     taken = {c.path for c in ranked}
     extra: list[Candidate] = []
 
-    def add(path: str, score: float, reason: str) -> None:
+    def add(path: str, score: float, reason: str, function: str = "") -> None:
         if path not in taken:
             taken.add(path)
-            frame = Frame(function="", file=path, in_app=True, raw="")
-            extra.append(Candidate(frame=frame, path=path, function="", score=score, reasons=[reason]))
+            frame = Frame(function=function, file=path, in_app=True, raw="")
+            extra.append(Candidate(frame=frame, path=path, function=function, score=score, reasons=[reason]))
 
     for test in [c for c in ranked if c.frame.in_app and TEST_PATH.search(c.path)][:2]:
         for subject in beyond.test_subjects(test.path, files):
@@ -267,7 +272,33 @@ def _beyond_frames(
     own = (lambda p: not TEST_PATH.search(p) and not VENDORED.search(p))  # noqa: E731
     for path, reason in beyond.named_in_exception(exc.type, exc.message, files, grep, searched, own)[:3]:
         add(path, floor, reason + " (not on the stack)")
+    first, printed = innermost
+    for name, path in _printed_callees(stack, first, printed, files, grep, searched, own):
+        add(path, floor, f"defines {name}, which the innermost own frame's printed line calls (not on the stack)",
+            name)  # fmt: skip
     return extra
+
+
+def _printed_callees(
+    stack: StackTrace, first: Candidate | None, printed: Sequence[str], files: Sequence[str], grep: Grep | None,
+    searched: dict[str, list[str]], own: Callable[[str], bool],
+) -> list[tuple[str, str]]:  # fmt: skip
+    """(function, file) for what the source line CPython printed under the innermost own frame calls, when that
+    frame is the deepest of its traceback, each function defined in the repository in at most `beyond.MAX_HITS`
+    files. Nothing ran below that line, or the paste ends there: the exception came from the line itself, from
+    code with no Python frame, from binding the call's arguments (`TypeError: f() got an unexpected keyword
+    argument`), or from the callee's frames a cut paste lost. The callee is the next code to read in all but
+    the first case; it comes below every frame, so it only fills a place of the first three the frames leave
+    free (the ablation in `tests/fixtures/realworld/README.md`, "Second and third place")."""
+    if grep is None or first is None or stack.language != "python":
+        return []
+    if not any(exc.frames and exc.frames[0] is first.frame for exc in stack.exceptions):
+        return []
+    source = beyond.printed_source(first.frame.raw, printed)
+    if source is None:
+        return []
+    return [(name, path) for name in beyond.printed_callees(source)
+            for path in beyond.defining(name, files, grep, searched, own)]  # fmt: skip
 
 
 TOP = 3
