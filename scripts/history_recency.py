@@ -5,7 +5,7 @@ before, every commit date of the two years before the fix, and when the candidat
 at the fix's parent. Facts only (paths, dates, counts, commit ids).
 
 Cases: every case whose fixed file is on the ranked list but not first (the 22 "up the stack" and the
-others, less three of a known unrelated class), and the cases right today whose first three candidates
+others), and the cases right today whose first three candidates
 name two files or more (all, or a seeded sample with --sample). Reads the bare mirrors under
 `/work/.mirror/<Owner>+<repo>/repo` (fetch each first); a missing mirror or commit is written as
 missing, never guessed. Usage:
@@ -46,7 +46,7 @@ UPSTACK = frozenset({
     "zemke-tippspiel2-23", "ory-kratos-1794", "nminaya-grammar-nazi-bot-63", "hangoutsbot-hangoutsbot-663",
 })  # fmt: skip
 # Misses with the fixed file on the list whose class is another: two inlined Go frames' callers and one
-# version skew (not gathered), the rest fixes whose function is off the stack ("onlist").
+# version skew ("other"); the rest are fixes whose function is off the stack ("onlist").
 OTHER_CLASS = frozenset({"grafana-loki-249", "leukipp-cortile-25", "baomidou-mybatis-plus-3464"})
 # Forms of a reference to an issue or pull request number in a commit message: a squash merge's
 # "(#N)", a merge commit's "pull request #N", and "fixes/closes/resolves #N".
@@ -158,13 +158,14 @@ def file_facts(mirror: Mirror, parent: str, ref: int, upto: int, path: str, line
 def select(outcomes: list[Outcome], sample: int, seed: int) -> list[tuple[Outcome, str]]:
     """The misses with a fixed file on the list (up-stack or other), then the right cases whose first three
     candidates name two files or more: all of them, or a seeded sample of `sample` when it is positive."""
-    onlist = [o for o in outcomes if not o.file_top1 and not o.case.expect_no_location and o.case.id not in OTHER_CLASS
+    onlist = [o for o in outcomes if not o.file_top1 and not o.case.expect_no_location
               and o.case.truth_files.intersection(o.ranked)]  # fmt: skip
     eligible = sorted((o for o in outcomes if o.file_top1 and not o.case.expect_no_location
                        and len(set(o.ranked[:3])) >= 2), key=lambda o: o.case.id)  # fmt: skip
     if 0 < sample < len(eligible):
         eligible = random.Random(seed).sample(eligible, sample)  # noqa: S311 - a reproducible draw
-    misses = [(o, "upstack" if o.case.id in UPSTACK else "onlist") for o in onlist]
+    misses = [(o, "upstack" if o.case.id in UPSTACK else "other" if o.case.id in OTHER_CLASS else "onlist")
+              for o in onlist]  # fmt: skip
     return misses + [(o, "right") for o in sorted(eligible, key=lambda o: o.case.id)]
 
 
