@@ -240,3 +240,40 @@ def test_an_assigned_literal_keeps_the_name_it_was_assigned_to() -> None:
     frame = Frame(function="Object.module.exports.handler", file="/app/a.js", line=2)
     assert inferred_name(frame) is not None
     assert enclosing_function(source, 2, "node") == "handler"
+
+
+def test_the_sentry_frames_and_the_insights_record_read_the_same_behind_a_shippers_prefix() -> None:
+    buttplug, every = parsed(BUTTPLUG, ["Buttplug"]), parsed(EVERY, ["Every"])
+    for prefix in ("3|app  | ", "web_1  | "):
+        shipped = "\n".join(prefix + line for line in BUTTPLUG.splitlines())
+        assert _frames(parsed(shipped, ["Buttplug"])) == _frames(buttplug)
+        shipped = "\n".join(prefix + line for line in EVERY.splitlines())
+        assert _frames(parsed(shipped, ["Every"])) == _frames(every)
+    stamped = "\n".join(f"May 13 15:06:{n:02d} host app[7]: {line}" for n, line in enumerate(EVERY.splitlines()))
+    assert _frames(parsed(stamped, ["Every"])) == _frames(every)
+
+
+# go/tron-us-go-btfs-477: the panic quoted in Markdown, `> ` before every line
+TRON = """\
+> panic: runtime error: index out of range [9] with length 9
+>{" "}
+> goroutine 413010 [running]:
+> github.com/TRON-US/go-btfs/core/commands/storage/upload/upload.glob..func1(0xc00300b650, 0x25ec4c0, 0xc0034b8180)
+>         /go-btfs/core/commands/storage/upload/upload/init.go:110 +0xcf2
+> github.com/TRON-US/go-btfs-cmds.(*Command).call.func1(0xc005d80420, 0x33b7d20, 0xc00300b650, 0x25ec4c0)
+>         pkg/mod/github.com/!t!r!o!n-!u!s/go-btfs-cmds@v0.1.6/command.go:118 +0x66
+> created by github.com/TRON-US/go-btfs-cmds.(*Command).call
+>         pkg/mod/github.com/!t!r!o!n-!u!s/go-btfs-cmds@v0.1.6/command.go:117 +0x2bb
+""".replace("{\" \"}", " ")
+
+
+def test_an_indented_markdown_quote_of_a_go_panic_reads_as_the_quote_alone() -> None:
+    plain = parsed(TRON, ["github.com/TRON-US/go-btfs"])
+    assert plain.exceptions[0].type == "panic"
+    assert plain.exceptions[0].frames[0].file == "/go-btfs/core/commands/storage/upload/upload/init.go"
+    indented = parsed("\n".join("    " + line for line in TRON.splitlines()), ["github.com/TRON-US/go-btfs"])
+    assert indented.exceptions[0].type == "panic"
+    assert _frames(indented) == _frames(plain)
+    # a position line as the runtime prints it, indented or not, is still one
+    printed = "panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n    /app/main.go:3 +0x1\n"
+    assert _frames(parsed(printed)) == [("main", "main", "/app/main.go", 3)]

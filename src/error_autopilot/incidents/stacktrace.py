@@ -34,7 +34,11 @@ _PARSERS: dict[Language, ParseFn] = {
     "node": node.parse,
     "dotnet": dotnet.parse,
 }
-_GO_FILE = re.compile(r"^(?:\s+\S[^:|]*|[^\s:]+)\.go:\d+(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$")
+# a Go position line: a tab, then the file (runtime/traceback.go); a `>` before it is a Markdown quote's marker,
+# which no path starts with, behind whatever indentation: a prefix for `strip_line_prefix`, not a file
+_GO_FILE = re.compile(
+    r"^(?:\s+[^\s>][^:|]*|[^\s:>][^\s:]*)\.go:\d+(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$"
+)
 _DOTNET_LINE = re.compile(r":line \d+\s*$")  # with " in " before it; two checks keep it linear on hostile lines
 _ASSEMBLY_INFO = re.compile(r"\((?:[\w.]+, )?Version=\d[\d.]*, Culture=")  # Application Insights' .NET frames
 _DOTNET_INNER = re.compile(r"^--->\s*[A-Za-z_]")  # ` ---> System.IO.IOException`, not IPython's `---> 59`

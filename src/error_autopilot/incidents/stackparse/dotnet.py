@@ -199,20 +199,24 @@ _METHOD_STRING = re.compile(rf"^\s+{_CLR_TYPE} \.?[A-Za-z_<][\w<>`|]*\((?:{_CLR_
 def from_sentry_modules(lines: list[str]) -> list[str]:
     """Sentry's raw rendering of a .NET event's frames (`_SENTRY_MODULE` with the method's signature below it)
     written as .NET prints them, `   at Ns.Type.Method()`, in the order shown (newest first, as .NET's own);
-    other lines unchanged. Only a `Module` line whose next line is such a signature is read."""
+    other lines unchanged. Only a `Module` line whose next line is such a signature is read; behind a prefix
+    every line carries (`_without_lead`) too, which then comes off."""
     if not any('Module "' in line for line in lines[:2000]):
         return lines
-    out: list[str] = []
-    i, read = 0, 0
-    while i < len(lines):
-        m = _SENTRY_MODULE.match(lines[i])
-        if m is not None and i + 1 < len(lines) and _METHOD_STRING.match(lines[i + 1]):
-            out.append(f"   at {m['type']}.{m['fn']}()")
-            i, read = i + 2, read + 1
-            continue
-        out.append(lines[i])
-        i += 1
-    return out if read else lines
+    for body in (lines, _without_lead(lines)):
+        out: list[str] = []
+        i, read = 0, 0
+        while i < len(body):
+            m = _SENTRY_MODULE.match(body[i])
+            if m is not None and i + 1 < len(body) and _METHOD_STRING.match(body[i + 1]):
+                out.append(f"   at {m['type']}.{m['fn']}()")
+                i, read = i + 2, read + 1
+                continue
+            out.append(body[i])
+            i += 1
+        if read:
+            return out
+    return lines
 
 
 # Application Insights' exception record (its Analytics `exceptions` table; the REST API's `EventsExceptionInfo`)
@@ -252,11 +256,15 @@ def _insights_record(lines: list[str]) -> tuple[int, dict[str, str]] | None:
 def from_app_insights(lines: list[str]) -> list[str]:
     """An Application Insights exception record (`_INSIGHTS_FIELDS`) written as .NET prints the exception: the
     outer exception, ` ---> ` the one whose `method` threw, that method as its frame, then the outer method;
-    the lines above the record stay. Lines without such a record, or whose method is no qualified name, are
-    returned as they are."""
-    if not any(line.strip() in ("method", "innermostMethod") or "method\t" in line for line in lines[:2000]):
+    the lines above the record stay (without the prefix every line carried, if the record was read behind one).
+    Lines without such a record, or whose method is no qualified name, are returned as they are."""
+    if not any(line.rstrip().endswith(("method", "innermostMethod")) or "method\t" in line for line in lines[:2000]):
         return lines
-    found = _insights_record(lines)
+    body = lines
+    found = _insights_record(body)
+    if found is None:  # behind a prefix every line carries, which then comes off
+        body = _without_lead(lines)
+        found = _insights_record(body) if body is not lines else None
     if found is None:
         return lines
     first, f = found
@@ -268,13 +276,13 @@ def from_app_insights(lines: list[str]) -> list[str]:
     thrown = [f"{exc_type}: {message}".rstrip(": ") if message else exc_type, f"   at {method}()"]
     outer, outer_method = f.get("outerType", ""), f.get("outerMethod", "")
     if not outer or outer == exc_type:
-        return [*lines[:first], *thrown]
+        return [*body[:first], *thrown]
     outer_message = f.get("outerMessage", "")
     rendered = [f"{outer}: {outer_message}" if outer_message else outer, f" ---> {thrown[0]}", thrown[1],
                 "   --- End of inner exception stack trace ---"]  # fmt: skip
     if _QUALIFIED_METHOD.match(outer_method):
         rendered.append(f"   at {outer_method}()")
-    return [*lines[:first], *rendered]
+    return [*body[:first], *rendered]
 
 
 def closed_at_the_end(lines: list[str]) -> list[str]:
