@@ -4,6 +4,7 @@ test does not move when the corpus does) and on variants it must leave alone."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from error_autopilot.domain.stack import Frame, StackTrace
@@ -277,3 +278,15 @@ def test_an_indented_markdown_quote_of_a_go_panic_reads_as_the_quote_alone() -> 
     # a position line as the runtime prints it, indented or not, is still one
     printed = "panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n    /app/main.go:3 +0x1\n"
     assert _frames(parsed(printed)) == [("main", "main", "/app/main.go", 3)]
+
+
+def test_hostile_sentry_and_insights_lines_are_read_in_one_pass() -> None:
+    hostile = [
+        'X: y\n  Module "A.B", line 1, in C\n    Void M(' + "A[][], " * 2000 + "\n",  # no closing parenthesis
+        'X: y\n  Module "A.B", line 1, in C\n    Void M(' + "A," * 4000 + "\n",
+        "type\nA\nmethod\nA.B\nouterType\nB\nassembly\tx" + " " * 8000 + "y\n",
+    ]
+    for text in hostile:
+        started = time.perf_counter()
+        parse_stacktrace(text)
+        assert time.perf_counter() - started < 5.0  # measured ≤ 2 ms: a blow-up guard, not a benchmark

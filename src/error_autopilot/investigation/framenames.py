@@ -194,8 +194,8 @@ def receiver_property(frame: Frame, lines: Sequence[str]) -> str | None:
 
 # V8 names a function literal that has no name of its own by inference (v8/src/parsing/func-name-inferrer.h): the
 # names around it where it was written, joined with dots, the assignment's target (`a.b.c = function () {}`) or the
-# call it is passed to (`bot.on('message', msg => …)` gave `bot.on.msg` up to Node 11: an arrow's parameter, read
-# before its `=>`, was taken for a name too). A declared function or method has one identifier for a name, so a
+# call it is passed to (Node 8 printed the arrow of `bot.on('message', msg => …)` as `bot.on.msg`: its parameter, read
+# before the `=>`, was taken for a name too). A declared function or method has one identifier for a name, so a
 # name of three dotted parts or more (`Client.bot.on.msg`: the receiver's type, then the inferred name) can only be
 # an inferred one.
 _V8_INFERRED = re.compile(r"^(?:async )?[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*){2,}$")

@@ -192,7 +192,9 @@ def from_rewrapped(lines: list[str]) -> list[str]:
 _SENTRY_MODULE = re.compile(
     r'^\s*Module "(?P<type>[A-Za-z_][\w`+]*(?:\.[A-Za-z_][\w`+]*)+)", line \d+, in (?P<fn>\.?[A-Za-z_<][\w<>`|]*)\s*$'
 )
-_CLR_TYPE = r"[A-Z][\w.`+]*(?:\[[\w.`+, \[\]]*\])?(?:\[\])*[&*]?"
+# a type as `Type.ToString()` writes it: no space in it (`List`1[System.String]`, `Int32[]`, `String&`), so `, `
+# alone separates parameters and a line is read one way
+_CLR_TYPE = r"[A-Z][^\s()]*"
 _METHOD_STRING = re.compile(rf"^\s+{_CLR_TYPE} \.?[A-Za-z_<][\w<>`|]*\((?:{_CLR_TYPE}(?:, {_CLR_TYPE})*)?\)\s*$")
 
 
@@ -230,7 +232,7 @@ _INSIGHTS_FIELDS = frozenset({
     "handledAt", "details",
 })  # fmt: skip
 _INSIGHTS_MIN_FIELDS = 4
-_INSIGHTS_TAB = re.compile(r"^\s*(?P<name>[A-Za-z]+)\t+(?P<value>\S.*?)\s*$")
+_INSIGHTS_TAB = re.compile(r"^\s*(?P<name>[A-Za-z]+)\t+(?P<value>\S.*)$")
 _QUALIFIED_METHOD = re.compile(r"^[A-Za-z_][\w`+]*(?:\.[A-Za-z_<][\w<>`+|]*)+$")
 
 
@@ -242,7 +244,7 @@ def _insights_record(lines: list[str]) -> tuple[int, dict[str, str]] | None:
     for i, line in enumerate(lines[:2000]):
         name, value = line.strip(), None
         if (tabbed := _INSIGHTS_TAB.match(line)) is not None:
-            name, value = tabbed["name"], tabbed["value"]
+            name, value = tabbed["name"], tabbed["value"].rstrip()
         if name not in _INSIGHTS_FIELDS or name in fields:
             continue
         if value is None:
