@@ -34,7 +34,11 @@ _PARSERS: dict[Language, ParseFn] = {
     "node": node.parse,
     "dotnet": dotnet.parse,
 }
-_GO_FILE = re.compile(r"^(?:\s+\S[^:|]*|[^\s:]+)\.go:\d+(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$")
+# a Go position line: a tab, then the file (runtime/traceback.go); a `>` before it is a Markdown quote's marker,
+# which no path starts with, behind whatever indentation: a prefix for `strip_line_prefix`, not a file
+_GO_FILE = re.compile(
+    r"^(?:\s+[^\s>][^:|]*|[^\s:>][^\s:]*)\.go:\d+(?: \+0x[0-9a-fA-F]+)?(?: (?:fp|sp|pc)=0x[0-9a-fA-F]+)*\s*$"
+)
 _DOTNET_LINE = re.compile(r":line \d+\s*$")  # with " in " before it; two checks keep it linear on hostile lines
 _ASSEMBLY_INFO = re.compile(r"\((?:[\w.]+, )?Version=\d[\d.]*, Culture=")  # Application Insights' .NET frames
 _DOTNET_INNER = re.compile(r"^--->\s*[A-Za-z_]")  # ` ---> System.IO.IOException`, not IPython's `---> 59`
@@ -321,6 +325,7 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
         rewritten = node.from_winston(
             dotnet.from_rewrapped(dotnet.from_developer_page(dotnet.from_app_center(pyrenderings.from_django(lines))))
         )
+        rewritten = dotnet.from_app_insights(dotnet.from_sentry_modules(rewritten))
         if rewritten is not lines:  # the same lines are the same language: most traces are neither's
             lines, language = rewritten, detect_language(rewritten)
     if language is None:

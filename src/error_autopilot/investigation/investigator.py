@@ -23,6 +23,7 @@ from error_autopilot.investigation.framenames import (
     class_constructor,
     constructed_class,
     enclosing_function,
+    inferred_name,
     is_anonymous,
     receiver_property,
     same_line_caller,
@@ -217,6 +218,11 @@ def _named(checkout: CheckedOut, candidate: Candidate, stack: StackTrace) -> Can
         if not class_constructor(lines, None if compiled else candidate.frame.line, constructed):
             return candidate
         return _renamed(candidate, "constructor", f"`new {constructed}` runs the constructor of class {constructed}")
+    if method_call and (inferred := inferred_name(candidate.frame)):
+        name = enclosing_function(lines, candidate.frame.line, stack.language)
+        if name is None:
+            return candidate
+        return _renamed(candidate, name, f"function literal inside {name}, `{inferred}` by V8's name inference")
     if method_call:
         held = receiver_property(candidate.frame, lines)
         name = enclosing_function(lines, candidate.frame.line, stack.language) if held else None

@@ -183,6 +183,110 @@ def from_rewrapped(lines: list[str]) -> list[str]:
     return out
 
 
+# Sentry's raw stack trace of a .NET event (getsentry/sentry `rawStacktraceContent`): a platform without a renderer
+# of its own got the Python one, `  Module "<module>", line N, in <function>` for a frame without a file and the
+# frame's context line below it, newest frame first under the `Type: value` preamble. SharpRaven sends a frame's
+# declaring type as its module, the method's name as its function and `MethodBase.ToString()` as its context line:
+# a return type, the name and the parameters' types alone (`Void MoveNext()`, `Void Handle(System.Object,
+# System.EventArgs)`), which no Python source line reads as. Its line is an IL offset when the pdb is missing.
+_SENTRY_MODULE = re.compile(
+    r'^\s*Module "(?P<type>[A-Za-z_][\w`+]*(?:\.[A-Za-z_][\w`+]*)+)", line \d+, in (?P<fn>\.?[A-Za-z_<][\w<>`|]*)\s*$'
+)
+# a type as `Type.ToString()` writes it: no space in it (`List`1[System.String]`, `Int32[]`, `String&`), so `, `
+# alone separates parameters and a line is read one way
+_CLR_TYPE = r"[A-Z][^\s()]*"
+_METHOD_STRING = re.compile(rf"^\s+{_CLR_TYPE} \.?[A-Za-z_<][\w<>`|]*\((?:{_CLR_TYPE}(?:, {_CLR_TYPE})*)?\)\s*$")
+
+
+def from_sentry_modules(lines: list[str]) -> list[str]:
+    """Sentry's raw rendering of a .NET event's frames (`_SENTRY_MODULE` with the method's signature below it)
+    written as .NET prints them, `   at Ns.Type.Method()`, in the order shown (newest first, as .NET's own);
+    other lines unchanged. Only a `Module` line whose next line is such a signature is read; behind a prefix
+    every line carries (`_without_lead`) too, which then comes off."""
+    if not any('Module "' in line for line in lines[:2000]):
+        return lines
+    for body in (lines, _without_lead(lines)):
+        out: list[str] = []
+        i, read = 0, 0
+        while i < len(body):
+            m = _SENTRY_MODULE.match(body[i])
+            if m is not None and i + 1 < len(body) and _METHOD_STRING.match(body[i + 1]):
+                out.append(f"   at {m['type']}.{m['fn']}()")
+                i, read = i + 2, read + 1
+                continue
+            out.append(body[i])
+            i += 1
+        if read:
+            return out
+    return lines
+
+
+# Application Insights' exception record (its Analytics `exceptions` table; the REST API's `EventsExceptionInfo`)
+# copied from the portal as field names and values, each value on the line after its name or after a tab: `type`
+# and `method`, "the method that threw the exception", the outermost exception's `outerType`, `outerMessage` and
+# `outerMethod`, the innermost's `innermostType`, `innermostMessage` and `innermostMethod`; `problemId` reads
+# `<type> at <method>`. No stack trace: each method a frame with no file.
+_INSIGHTS_FIELDS = frozenset({
+    "problemId", "type", "assembly", "method", "message", "outerType", "outerMessage", "outerAssembly",
+    "outerMethod", "innermostType", "innermostMessage", "innermostAssembly", "innermostMethod", "severityLevel",
+    "handledAt", "details",
+})  # fmt: skip
+_INSIGHTS_MIN_FIELDS = 4
+_INSIGHTS_TAB = re.compile(r"^\s*(?P<name>[A-Za-z]+)\t+(?P<value>\S.*)$")
+_QUALIFIED_METHOD = re.compile(r"^[A-Za-z_][\w`+]*(?:\.[A-Za-z_<][\w<>`+|]*)+$")
+
+
+def _insights_record(lines: list[str]) -> tuple[int, dict[str, str]] | None:
+    """The first line of an Application Insights record and its fields, or None when fewer than
+    `_INSIGHTS_MIN_FIELDS` of its field names stand on lines of their own (or before a tab)."""
+    fields: dict[str, str] = {}
+    first: int | None = None
+    for i, line in enumerate(lines[:2000]):
+        name, value = line.strip(), None
+        if (tabbed := _INSIGHTS_TAB.match(line)) is not None:
+            name, value = tabbed["name"], tabbed["value"].rstrip()
+        if name not in _INSIGHTS_FIELDS or name in fields:
+            continue
+        if value is None:
+            nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            value = "" if nxt in _INSIGHTS_FIELDS else nxt
+        fields[name] = value
+        first = i if first is None else first
+    return (first, fields) if first is not None and len(fields) >= _INSIGHTS_MIN_FIELDS else None
+
+
+def from_app_insights(lines: list[str]) -> list[str]:
+    """An Application Insights exception record (`_INSIGHTS_FIELDS`) written as .NET prints the exception: the
+    outer exception, ` ---> ` the one whose `method` threw, that method as its frame, then the outer method;
+    the lines above the record stay (without the prefix every line carried, if the record was read behind one).
+    Lines without such a record, or whose method is no qualified name, are returned as they are."""
+    if not any(line.rstrip().endswith(("method", "innermostMethod")) or "method\t" in line for line in lines[:2000]):
+        return lines
+    body = lines
+    found = _insights_record(body)
+    if found is None:  # behind a prefix every line carries, which then comes off
+        body = _without_lead(lines)
+        found = _insights_record(body) if body is not lines else None
+    if found is None:
+        return lines
+    first, f = found
+    method = f.get("method") or f.get("innermostMethod") or ""
+    exc_type = f.get("type") or f.get("innermostType") or ""
+    if not _QUALIFIED_METHOD.match(method) or not exc_type:
+        return lines
+    message = f.get("message") or (f.get("innermostMessage", "") if f.get("innermostType") == exc_type else "")
+    thrown = [f"{exc_type}: {message}".rstrip(": ") if message else exc_type, f"   at {method}()"]
+    outer, outer_method = f.get("outerType", ""), f.get("outerMethod", "")
+    if not outer or outer == exc_type:
+        return [*body[:first], *thrown]
+    outer_message = f.get("outerMessage", "")
+    rendered = [f"{outer}: {outer_message}" if outer_message else outer, f" ---> {thrown[0]}", thrown[1],
+                "   --- End of inner exception stack trace ---"]  # fmt: skip
+    if _QUALIFIED_METHOD.match(outer_method):
+        rendered.append(f"   at {outer_method}()")
+    return [*body[:first], *rendered]
+
+
 def closed_at_the_end(lines: list[str]) -> list[str]:
     """The lines with the entry's last line closed when it is a frame cut inside its parameter list
     (`at Ns.T.M(Discord x, IEnumerable`1`): a log line cut at a size limit (Loki's `max_line_size_truncate`,

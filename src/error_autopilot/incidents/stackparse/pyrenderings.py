@@ -32,6 +32,12 @@ _DJANGO_VALUE = re.compile(r"^.{0,200}?Exception Value: ?(?P<msg>.*)$")
 # A shipper's prefix is no part of either line; it is whatever precedes the heading's type, and the location line
 # must carry the same, digits aside (`_prefix`), as a shipper writes it on every line
 _DJANGO_TITLE = re.compile(r"^(?P<pre>.{0,200}?)(?<![^\s|:\]>])(?P<type>[A-Za-z_][\w.]*) at /\S*\s*$")
+# The summary's table copied without its labels but for the first cells, its heading cut: the `Django Version:` row
+# (`Django Version: | 3.0.7` once an editor made the table Markdown) is followed in technical_500.html by the
+# `Exception Type`, `Exception Value` and `Exception Location` rows, each value on a line of its own.
+_DJANGO_VERSION_ROW = re.compile(r"^(?P<pre>.{0,200}?)Django Version:(?:\s*\|)?\s*\d[\w.]*(?:\s*\|)?\s*$")
+_MARKDOWN_RULE = re.compile(r"^[\s|:-]*$")  # a Markdown table's `-- | --` under its first row
+_TYPE_CELL = re.compile(r"^[A-Za-z_][\w.]*$")
 _DJANGO_BARE_LOCATION = re.compile(
     r"^\s*(?P<file>\S+\.py)(?: in (?P<fn>[\w<>.]+), line (?P<line>\d{1,7})"
     r"|, line (?P<line2>\d{1,7}), in (?P<fn2>[\w<>.]+))\s*$"
@@ -77,10 +83,15 @@ def from_django(lines: list[str]) -> list[str]:
 
 def _from_bare_summary(lines: list[str]) -> list[str]:
     """The page's summary copied without its labels (`_DJANGO_TITLE`, the value, a bare location line below them,
-    behind the same prefix if any) as a one-frame traceback; only when nothing else reads as a frame: a heading
-    alone, or a location line with no heading above it, is left as it is."""
+    behind the same prefix if any; or, the heading cut, the table from its `Django Version:` row on:
+    `_DJANGO_VERSION_ROW`, the type's and the value's cells) as a one-frame traceback; only when nothing else
+    reads as a frame: a heading alone, or a location line with no heading or version row above it, is left as
+    it is."""
     head = lines[:2000]
     title = next(((n, m) for n, line in enumerate(head) if " at /" in line and (m := _DJANGO_TITLE.match(line))), None)
+    if title is None:
+        title = next(((n, m) for n, line in enumerate(head)
+                      if "Django Version:" in line and (m := _DJANGO_VERSION_ROW.match(line))), None)  # fmt: skip
     if title is None or any(FILE.match(line) for line in head):
         return lines
     start, heading = title
@@ -91,8 +102,15 @@ def _from_bare_summary(lines: list[str]) -> list[str]:
     if found is None:
         return lines
     at, located = found
-    value = next((text.strip() for text in bodies[start + 1 : at] if text and text.strip()), "")
-    raised = f"{heading['type']}: {value}" if value else heading["type"]
+    if "type" in heading.groupdict():
+        exc_type = heading["type"]
+        value = next((text.strip() for text in bodies[start + 1 : at] if text and text.strip()), "")
+    else:  # the version row: the type's cell comes next, then the value's
+        cells = [text.strip() for text in bodies[start + 1 : at] if text and not _MARKDOWN_RULE.match(text)]
+        if not cells or not _TYPE_CELL.match(cells[0]):
+            return lines
+        exc_type, value = cells[0], cells[1] if len(cells) > 1 else ""
+    raised = f"{exc_type}: {value}" if value else exc_type
     return _with_location([*lines[:at], *lines[at + 1 :]], located, raised)
 
 

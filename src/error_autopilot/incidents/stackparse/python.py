@@ -65,6 +65,9 @@ _EGG = re.compile(r"^[^/]+\.egg/")
 # `**init**`: Markdown read `__init__` as strong emphasis and a rendered copy of the issue kept the stars; no
 # Python identifier holds `*`, so a frame's function written so can only be the dunder name.
 _MARKDOWN_DUNDER = re.compile(r"^\*\*(?P<name>\w+)\*\*$")
+# `in handler,`: CPython prints the frame's `co_name`, an identifier or `<module>`, `<lambda>`, `<listcomp>`…, none
+# of which ends in a comma; one there is the paste's (a log view that lists its lines with a `,` after each).
+_LISTED = re.compile(r"^(?P<name>[\w<>.]+),$")
 
 _RawFrame = tuple[str, str, int | None, str]  # function, file, line, raw: built into Frames only if kept
 
@@ -325,7 +328,8 @@ def _finish(
     truncated = len(blocks) > MAX_EXCEPTIONS
     excs: list[ExceptionBuilder] = []
     for frames, exc in reversed(blocks[-MAX_EXCEPTIONS:]):
-        for function, file, line, raw in reversed(frames):
-            exc.add_frame(_MARKDOWN_DUNDER.sub(r"__\g<name>__", function), module_of(file, in_app), file, line, raw)
+        for printed, file, line, raw in reversed(frames):
+            function = _LISTED.sub(r"\g<name>", _MARKDOWN_DUNDER.sub(r"__\g<name>__", printed))
+            exc.add_frame(function, module_of(file, in_app), file, line, raw)
         excs.append(exc)
     return excs, truncated
