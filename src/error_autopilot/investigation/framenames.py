@@ -192,6 +192,21 @@ def receiver_property(frame: Frame, lines: Sequence[str]) -> str | None:
     return None if any(word.search(text) for text in lines) else m["name"]
 
 
+# V8 names a function literal that has no name of its own by inference from where it stands, joining the names
+# it collected with `.` (v8/src/parsing/func-name-inferrer.h, `MakeNameFromStack`): `a.b = function () {}` is
+# `a.b`, and, as Node 8 to 11 print it, a literal passed as an argument is named after the call's target
+# (`instance.on('tick', () => …)` runs as `instance.on`). A declared function's name is one identifier and a
+# type name a constructor's, so a frame printed `Type.a.b` (or `a.b.c`) runs a literal V8 named so: which
+# function holds it only the source says.
+_V8_INFERRED = re.compile(r"^(?:async )?(?:[A-Za-z_$][\w$]*\.){2,}[A-Za-z_$][\w$]*$")
+
+
+def inferred_name(frame: Frame) -> bool:
+    """The frame's function is a literal V8 named by inference: two dots or more in its printed name
+    (`EventEmitter.instance.on`), ` [as m]` aside."""
+    return _V8_INFERRED.match(re.sub(r"\s*\[as [^\]]*\]$", "", frame.function.strip())) is not None
+
+
 def same_line_caller(stack: StackTrace, frame: Frame) -> str | None:
     """The named function of the frame that called an anonymous `frame` from the same file and line:
     a function executing on the very line its caller is calling from is a literal on that line
