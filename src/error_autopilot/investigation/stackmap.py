@@ -206,7 +206,9 @@ def _vendored(
     _drop(notes, dropped, "library", "vendored",
           f"{where} {frame.function}: {verdict.reason}; vendored copy at {mapping.path}")  # fmt: skip
     key = (mapping.path or "", bare_function(frame, language))
-    if language == "go" and _GO_VENDOR.search(key[0]) and key not in vendored:
+    # the frame itself says it was compiled from a vendor folder (its file or package path), not the module cache
+    built_there = any(_GO_VENDOR.search(where) for where in (frame.file or "", frame.module or ""))
+    if language == "go" and built_there and _GO_VENDOR.search(key[0]) and key not in vendored:
         vendored[key] = _score(frame, mapping, verdict, language, len(vendored), *depth)
 
 
