@@ -123,8 +123,10 @@ def test_split_real_traces_come_back_whole(wrap: str) -> None:
     # regclient-164, joplin-7479 which is no trace either way, geokey-246, a Django summary with no line a rejoiner
     # can tie to the next), nor five of held-out 15's (sentinel-1184 escaped twice and windows-tweaker-23 run into
     # wrapped lines are read whole only; dex-130 loses its frame above a blank line, efb-telegram-master-51 its
-    # exception line, spring-cloud-gateway-1467's error-tracker rows are no pieces)
-    assert same / len(cases) >= 0.876, f"{same}/{len(cases)}"
+    # exception line, spring-cloud-gateway-1467's error-tracker rows are no pieces), nor one of held-out 17's
+    # (k0rdent-kcm-799, whose Go call lines are GitHub's markdown auto-links: one frame fewer rejoined); 422 / 478
+    # with held-out 17, the same cases on the engine before round 17
+    assert same / len(cases) >= 0.880, f"{same}/{len(cases)}"
 
 
 @pytest.mark.parametrize("wrap", ["CRI", "Docker json-file"])
