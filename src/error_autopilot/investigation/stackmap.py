@@ -129,7 +129,8 @@ def rank(
     getter Kotlin generates for a lateinit property holds no code of the project's: the frame that read the
     property too early takes its place when in the same file (only the function changes), else comes second.
     Weaker signals that the innermost own frame was handed what it failed on choose the second, with a reason on both
-    (`runnerup.lead`)."""
+    (`runnerup.lead`). Vendored copies are no candidates, but for a Go trace whose frames land on no other file of
+    the repository: the `vendor/` copies it was built from are then its only code that ran (`_built_from_vendor`)."""
     index, links = index_files(files), resolve_links(symlinks or {}, files)
     searched: dict[str, list[str]] = {}
     verdicts = InApp(language=stack.language, packages=tuple(packages), source_roots=tuple(source_roots))
@@ -207,7 +208,7 @@ def _vendored(
           f"{where} {frame.function}: {verdict.reason}; vendored copy at {mapping.path}")  # fmt: skip
     key = (mapping.path or "", bare_function(frame, language))
     # the frame itself says it was compiled from a vendor folder (its file or package path), not the module cache
-    built_there = any(_GO_VENDOR.search(where) for where in (frame.file or "", frame.module or ""))
+    built_there = any(_GO_VENDOR.search(printed) for printed in (frame.file or "", frame.module or ""))
     if language == "go" and built_there and _GO_VENDOR.search(key[0]) and key not in vendored:
         vendored[key] = _score(frame, mapping, verdict, language, len(vendored), *depth)
 
