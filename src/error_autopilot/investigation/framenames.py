@@ -192,19 +192,21 @@ def receiver_property(frame: Frame, lines: Sequence[str]) -> str | None:
     return None if any(word.search(text) for text in lines) else m["name"]
 
 
-# V8 names a function literal that has no name of its own by inference (v8/src/parsing/func-name-inferrer.h): the
-# names around it where it was written, joined with dots, the assignment's target (`a.b.c = function () {}`) or the
-# call it is passed to (Node 8 printed the arrow of `bot.on('message', msg => …)` as `bot.on.msg`: its parameter, read
-# before the `=>`, was taken for a name too). A declared function or method has one identifier for a name, so a
-# name of three dotted parts or more (`Client.bot.on.msg`: the receiver's type, then the inferred name) can only be
-# an inferred one.
+# V8 names a function literal that has no name of its own by inference from where it stands, joining the names it
+# collected with `.` (v8/src/parsing/func-name-inferrer.h, `MakeNameFromStack`): `a.b.c = function () {}` is `a.b.c`,
+# and, as Node 8 to 11 print it, a literal passed as an argument is named after the call's target (the arrow of
+# `instance.on('tick', () => …)` runs as `instance.on`; Node 8 printed `bot.on('message', msg => …)` as `bot.on.msg`,
+# the parameter read before the `=>` taken for a name too). A declared function or method has one identifier for a
+# name and a type name is a constructor's, so a frame printed with three dotted parts or more (`Client.bot.on.msg`,
+# `EventEmitter.instance.on`: the receiver's type, then the inferred name) runs a literal V8 named so. Found in two
+# held-out sets read apart (rounds 16 and 17), each with the same rule.
 _V8_INFERRED = re.compile(r"^(?:async )?[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*){2,}$")
 
 
 def inferred_name(frame: Frame) -> str | None:
     """The name V8 inferred for a function literal of ours (`Client.bot.on.msg` → `bot.on.msg`), which says where
     the literal was written, not what it is called: the named function around its line names it (an assigned
-    literal's target is such a definition itself). None for a name a declaration could have given."""
+    literal's target is such a definition itself). None for a name a declaration could have given; ` [as m]` aside."""
     fn = re.sub(r"\s*\[as [^\]]*\]$", "", frame.function.strip())
     return fn.removeprefix("async ").split(".", 1)[1] if _V8_INFERRED.match(fn) else None
 

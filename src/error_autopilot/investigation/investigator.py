@@ -218,16 +218,14 @@ def _named(checkout: CheckedOut, candidate: Candidate, stack: StackTrace) -> Can
         if not class_constructor(lines, None if compiled else candidate.frame.line, constructed):
             return candidate
         return _renamed(candidate, "constructor", f"`new {constructed}` runs the constructor of class {constructed}")
-    if method_call and (inferred := inferred_name(candidate.frame)):
-        name = enclosing_function(lines, candidate.frame.line, stack.language)
-        if name is None:
-            return candidate
-        return _renamed(candidate, name, f"function literal inside {name}, `{inferred}` by V8's name inference")
     if method_call:
         held = receiver_property(candidate.frame, lines)
-        name = enclosing_function(lines, candidate.frame.line, stack.language) if held else None
-        if name is None:
+        inferred = held is None and inferred_name(candidate.frame)
+        name = enclosing_function(lines, candidate.frame.line, stack.language) if held or inferred else None
+        if name is None or (inferred and name == candidate.function):  # `a.b = function`: it is `b`
             return candidate
+        if inferred:
+            return _renamed(candidate, name, f"a literal inside {name}, named `{candidate.frame.function}` by V8")
         return _renamed(candidate, name, f"anonymous function inside {name}, run as `{held}` of another object")
     name = enclosing_function(lines, candidate.frame.line, stack.language)
     if name is None:

@@ -40,6 +40,7 @@ MAX_CANDIDATES = 10
 # nestmates reach private members "without the need for compilers to insert accessibility-broadening bridge
 # methods"; Kotlin's `access$getX$p` alike): compiler-made, no source of its own. The frame below made the access.
 _SYNTHETIC_ACCESSOR = re.compile(r"^access\$\w+$")
+_GO_VENDOR = re.compile(r"(?:^|/)vendor/")  # Go's vendor directory (cmd/go "Vendor Directories")
 
 
 @dataclass
@@ -130,14 +131,16 @@ def rank(
     getter Kotlin generates for a lateinit property holds no code of the project's: the frame that read the
     property too early takes its place when in the same file (only the function changes), else comes second.
     Weaker signals that the innermost own frame was handed what it failed on choose the second, with a reason on both
-    (`runnerup.lead`)."""
+    (`runnerup.lead`). Vendored copies are no candidates, but for a Go trace whose frames land on no other file of
+    the repository: the `vendor/` copies it was built from are then its only code that ran (`_built_from_vendor`)."""
     # `searched`: content searches already run, by pattern
     index, links, searched = index_files(files), resolve_links(symlinks or {}, files), dict[str, list[str]]()
     verdicts = InApp(language=stack.language, packages=tuple(packages), source_roots=tuple(source_roots))
     by_key: dict[tuple[str, str], Candidate] = {}
     notes: list[str] = []
-    # frames set aside, by kind ("own", "library", "runtime") and rule; the number of frames read
-    dropped, frames = dict[str, list[str]](), 0
+    # frames set aside, by kind ("own", "library", "runtime") and rule; the number of frames read; Go frames
+    # built from the repository's `vendor/` folder, candidates only when no other frame is (`_built_from_vendor`)
+    dropped, frames, vendored = dict[str, list[str]](), 0, dict[tuple[str, str], Candidate]()
     anchor: tuple[int, tuple[str, str]] | None = None  # the innermost own frame: (strength of ownership, key)
     own_keys: dict[int, tuple[str, str]] = {}  # id of each own frame that became a candidate → its key
     order = _exception_order(stack)
@@ -170,8 +173,7 @@ def rank(
             mapping, path = kept, kept.path
             mapping, verdict = _workspace(frame, mapping, verdict, stack.language, index)
             if not verdict.in_app and VENDORED.search(path):
-                _drop(notes, dropped, "library", "vendored",
-                      f"{where} {frame.function}: {verdict.reason}; vendored copy at {mapping.path}")
+                _vendored(notes, dropped, vendored, frame, mapping, verdict, stack.language, (depth, len(order)))
                 continue
             function = bare_function(frame, stack.language)
             # unnamed frames of one file are different functions until the source names them
@@ -190,12 +192,53 @@ def rank(
                 by_key[key].score = max(by_key[key].score, candidate.score)
                 continue
             by_key[key] = candidate
-    innermost = (by_key[anchor[1]] if anchor is not None else None, printed)  # for `_printed_callees`
-    ranked = sorted([*by_key.values(), *_beyond_frames(stack, files, list(by_key.values()), grep, searched, innermost)],
-                    key=lambda c: -c.score)  # fmt: skip
+    ranked = _with_beyond(stack, files, list(by_key.values()) or _built_from_vendor(vendored), grep, searched,
+                          (by_key[anchor[1]] if anchor is not None else None, printed))  # fmt: skip
     head = lead(stack, by_key, anchor[1], own_keys) if anchor is not None else []
     return Ranking(_distinct_first([*head, *(c for c in ranked if all(c is not h for h in head))]), tuple(notes),
                    frames, dropped)  # fmt: skip
+
+
+def _vendored(
+    notes: list[str], dropped: dict[str, list[str]], vendored: dict[tuple[str, str], Candidate], frame: Frame,
+    mapping: Mapping, verdict: Verdict, language: Language, depth: tuple[int, int],
+) -> None:  # fmt: skip
+    """A library frame that landed on a vendored copy is set aside; one in Go's `vendor/` folder is kept
+    (innermost first, once per function) should no other frame become a candidate (`_built_from_vendor`).
+    `depth`: the exception's place among those weighed, and their number."""
+    where = f"{frame.file or frame.module or '?'}" + (f":{frame.line}" if frame.line else "")
+    _drop(notes, dropped, "library", "vendored",
+          f"{where} {frame.function}: {verdict.reason}; vendored copy at {mapping.path}")  # fmt: skip
+    key = (mapping.path or "", bare_function(frame, language))
+    # the frame itself says it was compiled from a vendor folder (its file or package path), not the module cache
+    built_there = any(_GO_VENDOR.search(printed) for printed in (frame.file or "", frame.module or ""))
+    if language == "go" and built_there and _GO_VENDOR.search(key[0]) and key not in vendored:
+        vendored[key] = _score(frame, mapping, verdict, language, len(vendored), *depth)
+
+
+def _built_from_vendor(vendored: dict[tuple[str, str], Candidate]) -> list[Candidate]:
+    """Go frames compiled from the repository's `vendor/` folder, candidates when no frame of the trace lands
+    on any other file of the repository: the build read these copies (`go build` loads packages from the
+    vendor directory when vendoring is on, go.dev/ref/mod#vendoring, and in GOPATH mode from any `vendor/`
+    above the importing package, cmd/go "Vendor Directories"), so they are the only code of the repository
+    that ran, and changing them (updating the dependency) is a change of the repository."""
+    built = []
+    for candidate in vendored.values():
+        reasons = [r.replace("innermost own", "innermost vendored").replace("own frame #", "vendored frame #")
+                   for r in candidate.reasons]  # fmt: skip
+        built.append(replace(candidate, reasons=[*reasons, "vendored copy in the repository: no other frame names "
+                                                 "a file of it"]))  # fmt: skip
+    return built
+
+
+def _with_beyond(
+    stack: StackTrace, files: Sequence[str], found: list[Candidate], grep: Grep | None, searched: dict[str, list[str]],
+    innermost: tuple[Candidate | None, Sequence[str]],
+) -> list[Candidate]:  # fmt: skip
+    """The frames' candidates and the files the trace points at beyond them (`_beyond_frames`; `innermost` as
+    there), best first."""
+    beyond_them = _beyond_frames(stack, files, found, grep, searched, innermost)
+    return sorted([*found, *beyond_them], key=lambda c: -c.score)
 
 
 def _by_content(
