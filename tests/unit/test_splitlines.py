@@ -115,19 +115,20 @@ def test_split_real_traces_come_back_whole(wrap: str) -> None:
         if whole and rejoined and _frames(whole) == _frames(rejoined) and whole.primary.type == rejoined.primary.type:
             same += 1
     assert len(cases) >= 290
-    # 421 / 481 when measured (398 of the 453 cases before round 16, unchanged by it; 420 of 481 on the engine
-    # before it, which read no trace in buttplug-csharp-269); six of held-out 12's pastes do not come back whole (an
-    # `at` moved to the line above, a newest-first viewer's copy, winston's trace array, a trace escaped onto one
-    # line), nor five of held-out 13's (sidecar-1508's whole trace is its headed copy, the rejoined one its headless
-    # tail), nor two of held-out 10's (supersonic-1312 as sidecar-1508, with JVM frames; muckrock-151, a Heroku
-    # e-mail with every frame unindented), nor four of held-out 14's (nsqsharp-21, regclient-164, joplin-7479 which
-    # is no trace either way, geokey-246, a Django summary with no line a rejoiner can tie to the next), nor five of
-    # held-out 15's (sentinel-1184 escaped twice and windows-tweaker-23 run into wrapped lines are read whole only;
-    # dex-130 loses its frame above a blank line, efb-telegram-master-51 its exception line,
-    # spring-cloud-gateway-1467's error-tracker rows are no pieces), nor five of held-out 16's (blazam-236 rejoined
-    # keeps only its first frame, convox-2045 and panda-700 lose frames; every-1's Application Insights record and
-    # vpsand.com-1's Django summary table are read whole only: their lines are no pieces)
-    assert same / len(cases) >= 0.873, f"{same}/{len(cases)}"
+    # 445 / 506 when measured with held-out 16 and 17 (398 of the 453 cases before rounds 16 and 17, unchanged by them;
+    # held-out 16's buttplug-csharp-269 read by round 16 only); six of held-out 12's pastes do not come back whole (an
+    # `at` moved to the line above, a newest-first viewer's copy, winston's trace array, a trace escaped onto one line),
+    # nor five of held-out 13's (sidecar-1508's whole trace is its headed copy, the rejoined one its headless tail), nor
+    # two of held-out 10's (supersonic-1312 as sidecar-1508, with JVM frames; muckrock-151, a Heroku e-mail with every
+    # frame unindented), nor four of held-out 14's (nsqsharp-21, regclient-164, joplin-7479 which is no trace either
+    # way, geokey-246, a Django summary with no line a rejoiner can tie to the next), nor five of held-out 15's
+    # (sentinel-1184 escaped twice and windows-tweaker-23 run into wrapped lines are read whole only; dex-130 loses its
+    # frame above a blank line, efb-telegram-master-51 its exception line, spring-cloud-gateway-1467's error-tracker
+    # rows are no pieces), nor five of held-out 16's (blazam-236 rejoined keeps only its first frame, convox-2045 and
+    # panda-700 lose frames; every-1's Application Insights record and vpsand.com-1's Django summary table are read
+    # whole only: their lines are no pieces), nor one of held-out 17's (k0rdent-kcm-799, whose Go call lines are
+    # GitHub's markdown auto-links: one frame fewer rejoined)
+    assert same / len(cases) >= 0.877, f"{same}/{len(cases)}"
 
 
 @pytest.mark.parametrize("wrap", ["CRI", "Docker json-file"])
