@@ -115,6 +115,44 @@ _CUT_JVM_SEPARATOR = re.compile(r"(?<=\S)[ \t]+(?=at\s*$)")
 _ESCAPED_NEWLINE = re.compile(r"\\n(?=\s*(?:at |File |\\t|[\w/.-]+\.go:|Caused by|---))")
 
 
+# A CPython traceback that lost its line breaks: text copied from a rendered Markdown paragraph (an unfenced paste,
+# whose soft line breaks CommonMark renders as spaces, spec §6.12) or from a log viewer that joins a record's lines.
+# CPython ends its header line right after `Traceback (most recent call last):` and starts every frame on a line
+# of its own, `  File "<path>", line <n>, in <function>`, its source line below; text after the header on the
+# same line is therefore the traceback run together, split again before each such frame. The exception is the
+# first `Type: message` (or a bare type at the end) after the last frame's location, the source line before it.
+_FLAT_TRACEBACK = "Traceback (most recent call last): "
+_FLAT_PY_FRAME = re.compile(r'\s+(?=File "[^"]{1,500}", line \d+, in [\w<>.]+)')
+_FLAT_PY_LOCATION = re.compile(r'File "[^"]{1,500}", line \d+, in [\w<>.]+')
+_FLAT_PY_EXCEPTION = re.compile(
+    r"(?<!\S)(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Warning|Iteration)(?::\s|:?\s*$)"
+)
+
+
+def _python_unflattened(line: str) -> list[str]:
+    """A CPython traceback run onto one line (`_FLAT_TRACEBACK`), one line per frame, source line and exception
+    again; any other line as it is."""
+    at = line.find(_FLAT_TRACEBACK)
+    if at < 0 or not line[at + len(_FLAT_TRACEBACK) :].lstrip().startswith('File "'):
+        return [line]
+    parts = _FLAT_PY_FRAME.split(line[at + len(_FLAT_TRACEBACK) :].strip())
+    out = [line[: at + len(_FLAT_TRACEBACK)].rstrip()]
+    for n, part in enumerate(parts):
+        location = _FLAT_PY_LOCATION.match(part)
+        if location is None:
+            return [line]
+        out.append("  " + location.group())
+        source = part[location.end() :].strip()
+        raised = _FLAT_PY_EXCEPTION.search(source) if n == len(parts) - 1 else None
+        if raised is not None:
+            source, exception = source[: raised.start()].strip(), source[raised.start() :].strip()
+        if source:
+            out.append("    " + source)
+        if raised is not None:
+            out.append(exception)
+    return out
+
+
 def _foreign_language(lines: Sequence[str]) -> Language | None:
     """The runtime whose files Python-style `File "…", line N` frames name, when it is not Python."""
     counts: dict[Language, int] = {}
@@ -316,8 +354,11 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     lines = dotnet.closed_at_the_end([line[:MAX_LINE] for line in lines])  # a huge line's head still names it
     # Rich's box drawn around the frames hides them; so does an `at` a copy moved to the line above, or a V8
     # frame's location it moved below
-    lines = strip_line_prefix(pyrenderings.from_rich(jvm.moved_at(node.unwrapped(lines))))
+    lines = strip_line_prefix(pyrenderings.from_rich(jvm.unspaced(jvm.moved_at(node.unwrapped(lines)))))
     lines = [part for line in lines for part in _unflattened(line)]
+    lines = [part for line in lines for part in _python_unflattened(line)] if any(
+        _FLAT_TRACEBACK in line for line in lines
+    ) else lines
     lines = _jvm_unflattened(lines)
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
     language = detect_language(lines)
