@@ -4,6 +4,7 @@ test does not move when the corpus does) and on variants it must leave alone."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,13 @@ def test_a_play_console_trace_is_read_as_the_jvm_prints_it_with_its_cause() -> N
     assert (first.path, first.function) == (OFF_FILES[0], "onCreate")
 
 
+def test_a_play_console_trace_behind_a_shippers_prefix_reads_alike() -> None:
+    prefixed = "\n".join(f"web_1  | {line}" for line in OPENFOODFACTS.splitlines())
+    stack = parsed(prefixed, OFF_PACKAGES, OFF_ROOTS)
+    assert stack.language == "jvm"
+    assert stack.exceptions[-1].frames[0].function == "onCreate"
+
+
 def test_spaced_frames_are_left_alone_where_the_jvm_printed_its_own() -> None:
     printed = OPENFOODFACTS.replace("performLaunchActivity (", "performLaunchActivity(").splitlines()
     assert unspaced(printed) == printed
@@ -157,6 +165,13 @@ def test_a_traceback_run_onto_one_line_is_read_as_cpython_prints_it() -> None:
                                                                           ("read_send_packet_loop", 709)]
     first = first_of(JABLOTRON, JABLOTRON_FILES, ["custom_components"])
     assert (first.path, first.function) == (JABLOTRON_FILES[0], "_read_data")
+
+
+def test_a_one_line_traceback_in_a_json_field_reads_alike() -> None:
+    record = json.dumps({"level": "error", "msg": "request failed", "details": JABLOTRON})
+    stack = parsed(record, ["custom_components"])
+    assert [(f.function, f.line) for f in stack.exceptions[0].frames] == [("_read_data", 661),
+                                                                          ("read_send_packet_loop", 709)]
 
 
 def test_the_first_exception_after_the_last_frame_is_the_raised_one() -> None:

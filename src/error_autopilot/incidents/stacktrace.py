@@ -129,12 +129,18 @@ _FLAT_PY_EXCEPTION = re.compile(
 )
 
 
+def _python_flat(text: str) -> bool:
+    """Whether `text` holds a CPython traceback run onto one line (`_FLAT_TRACEBACK`, a frame right after it)."""
+    at = text.find(_FLAT_TRACEBACK)
+    return at >= 0 and text[at + len(_FLAT_TRACEBACK) :].lstrip().startswith('File "')
+
+
 def _python_unflattened(line: str) -> list[str]:
     """A CPython traceback run onto one line (`_FLAT_TRACEBACK`), one line per frame, source line and exception
     again; any other line as it is."""
-    at = line.find(_FLAT_TRACEBACK)
-    if at < 0 or not line[at + len(_FLAT_TRACEBACK) :].lstrip().startswith('File "'):
+    if not _python_flat(line):
         return [line]
+    at = line.find(_FLAT_TRACEBACK)
     parts = _FLAT_PY_FRAME.split(line[at + len(_FLAT_TRACEBACK) :].strip())
     out = [line[: at + len(_FLAT_TRACEBACK)].rstrip()]
     for n, part in enumerate(parts):
@@ -202,7 +208,7 @@ def _from_json(text: str, depth: int = 0) -> str | None:
         except ValueError:
             continue
         best = max(_strings(document), key=lambda v: (len(_FRAMEISH.findall(v)), v.count("\n")), default="")
-        if best.count("\n") >= 2 or _flattened(best) or _jvm_flat(best):
+        if best.count("\n") >= 2 or _flattened(best) or _jvm_flat(best) or _python_flat(best):
             return best
         if depth < 2 and "{" in best and (inner := _from_json(best, depth + 1)) is not None:
             return inner
@@ -215,7 +221,9 @@ def _unescape(text: str) -> str:
     """A trace squashed into one line: a JSON document holding it in some field, JSON string escapes
     (`\\n    at …`) or syslog's octal ones (`#012`); colour codes whose escape character was pasted in
     caret notation (`^[[31m`) go."""
-    if text.count("\n") < 3 and "{" in text and (text.count("\\n") >= 2 or _flattened(text) or _jvm_flat(text)):
+    if text.count("\n") < 3 and "{" in text and (
+        text.count("\\n") >= 2 or _flattened(text) or _jvm_flat(text) or _FLAT_TRACEBACK in text
+    ):
         text = _from_json(text) or text
     if "^[[" in text:
         text = _CARET_COLOUR.sub("", text)

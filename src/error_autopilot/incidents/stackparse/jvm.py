@@ -54,8 +54,9 @@ _WRAPPED_TAIL = re.compile(r"^\s*(?P<rest>[\w$.-]*(?::\d*)?\)(?:\s*~?\[[^\]]*\])
 # before the location and two spaces of indentation: `  at android.os.Looper.loop (Looper.java:164)`, `(Unknown
 # Source)`, `(Method.java)`. Only a location naming a JVM source file, or one of the JVM's own words, is read so:
 # a V8 frame (`at fn (file.js:1:2)`) has the same gap and a .NET one holds parameter types.
+# A prefix a shipper wrote on every line stays in front, for `strip_line_prefix` to read off.
 _SPACED = re.compile(
-    r"^(?P<head>\s*at (?:[\w$]+[./])+[\w$<>-]+) (?P<loc>\((?:[\w$.-]+\.(?:java|kt|scala|groovy)(?::\d+)?"
+    r"^(?P<head>.{0,200}?(?<!\S)at (?:[\w$]+[./])+[\w$<>-]+) (?P<loc>\((?:[\w$.-]+\.(?:java|kt|scala|groovy)(?::\d+)?"
     r"|Unknown Source|Native Method)\))\s*$"
 )
 _SPACED_MIN_LOCATED = 2  # frames naming a source file: one such line alone is as likely a sentence
