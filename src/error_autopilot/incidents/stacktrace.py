@@ -115,6 +115,50 @@ _CUT_JVM_SEPARATOR = re.compile(r"(?<=\S)[ \t]+(?=at\s*$)")
 _ESCAPED_NEWLINE = re.compile(r"\\n(?=\s*(?:at |File |\\t|[\w/.-]+\.go:|Caused by|---))")
 
 
+# A CPython traceback that lost its line breaks: text copied from a rendered Markdown paragraph (an unfenced paste,
+# whose soft line breaks CommonMark renders as spaces, spec §6.12) or from a log viewer that joins a record's lines.
+# CPython ends its header line right after `Traceback (most recent call last):` and starts every frame on a line
+# of its own, `  File "<path>", line <n>, in <function>`, its source line below; text after the header on the
+# same line is therefore the traceback run together, split again before each such frame. The exception is the
+# first `Type: message` (or a bare type at the end) after the last frame's location, the source line before it.
+_FLAT_TRACEBACK = "Traceback (most recent call last): "
+_FLAT_PY_FRAME = re.compile(r'\s+(?=File "[^"]{1,500}", line \d+, in [\w<>.]+)')
+_FLAT_PY_LOCATION = re.compile(r'File "[^"]{1,500}", line \d+, in [\w<>.]+')
+_FLAT_PY_EXCEPTION = re.compile(
+    r"(?<!\S)(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Warning|Iteration)(?::\s|:?\s*$)"
+)
+
+
+def _python_flat(text: str) -> bool:
+    """Whether `text` holds a CPython traceback run onto one line (`_FLAT_TRACEBACK`, a frame right after it)."""
+    at = text.find(_FLAT_TRACEBACK)
+    return at >= 0 and text[at + len(_FLAT_TRACEBACK) :].lstrip().startswith('File "')
+
+
+def _python_unflattened(line: str) -> list[str]:
+    """A CPython traceback run onto one line (`_FLAT_TRACEBACK`), one line per frame, source line and exception
+    again; any other line as it is."""
+    if not _python_flat(line):
+        return [line]
+    at = line.find(_FLAT_TRACEBACK)
+    parts = _FLAT_PY_FRAME.split(line[at + len(_FLAT_TRACEBACK) :].strip())
+    out = [line[: at + len(_FLAT_TRACEBACK)].rstrip()]
+    for n, part in enumerate(parts):
+        location = _FLAT_PY_LOCATION.match(part)
+        if location is None:
+            return [line]
+        out.append("  " + location.group())
+        source = part[location.end() :].strip()
+        raised = _FLAT_PY_EXCEPTION.search(source) if n == len(parts) - 1 else None
+        if raised is not None:
+            source, exception = source[: raised.start()].strip(), source[raised.start() :].strip()
+        if source:
+            out.append("    " + source)
+        if raised is not None:
+            out.append(exception)
+    return out
+
+
 def _foreign_language(lines: Sequence[str]) -> Language | None:
     """The runtime whose files Python-style `File "…", line N` frames name, when it is not Python."""
     counts: dict[Language, int] = {}
@@ -164,7 +208,7 @@ def _from_json(text: str, depth: int = 0) -> str | None:
         except ValueError:
             continue
         best = max(_strings(document), key=lambda v: (len(_FRAMEISH.findall(v)), v.count("\n")), default="")
-        if best.count("\n") >= 2 or _flattened(best) or _jvm_flat(best):
+        if best.count("\n") >= 2 or _flattened(best) or _jvm_flat(best) or _python_flat(best):
             return best
         if depth < 2 and "{" in best and (inner := _from_json(best, depth + 1)) is not None:
             return inner
@@ -177,7 +221,9 @@ def _unescape(text: str) -> str:
     """A trace squashed into one line: a JSON document holding it in some field, JSON string escapes
     (`\\n    at …`) or syslog's octal ones (`#012`); colour codes whose escape character was pasted in
     caret notation (`^[[31m`) go."""
-    if text.count("\n") < 3 and "{" in text and (text.count("\\n") >= 2 or _flattened(text) or _jvm_flat(text)):
+    if text.count("\n") < 3 and "{" in text and (
+        text.count("\\n") >= 2 or _flattened(text) or _jvm_flat(text) or _FLAT_TRACEBACK in text
+    ):
         text = _from_json(text) or text
     if "^[[" in text:
         text = _CARET_COLOUR.sub("", text)
@@ -316,8 +362,11 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     lines = dotnet.closed_at_the_end([line[:MAX_LINE] for line in lines])  # a huge line's head still names it
     # Rich's box drawn around the frames hides them; so does an `at` a copy moved to the line above, or a V8
     # frame's location it moved below
-    lines = strip_line_prefix(pyrenderings.from_rich(jvm.moved_at(node.unwrapped(lines))))
+    lines = strip_line_prefix(pyrenderings.from_rich(jvm.unspaced(jvm.moved_at(node.unwrapped(lines)))))
     lines = [part for line in lines for part in _unflattened(line)]
+    lines = [part for line in lines for part in _python_unflattened(line)] if any(
+        _FLAT_TRACEBACK in line for line in lines
+    ) else lines
     lines = _jvm_unflattened(lines)
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
     language = detect_language(lines)

@@ -28,9 +28,13 @@ AT = r"(?:at|в|à|bei|en|em|w|v|konum|在|於|場所|위치)"
 # resources' `Word_At` and `StackTrace_InFileLineNumber`); kept out of `AT`, which also finds frame-like text in
 # any line (`stacktrace._FRAMEISH`), where `in f(` is common English and Python (`for x in items(a):`)
 FRAME_AT = rf"(?:{AT}|in)"
+# Mono writes a frame's IL offset (` [0x0001b]`) or, where it has none, its native offset: ` <0x006bd>` in the
+# Mono that Unity embeds (its Player.log and mods' reports), ` <0x000a1 + 0x0001b>` with the method's address since
+# (mono/mono `mcs/class/corlib/System.Diagnostics/StackTrace.cs`; `mono-symbolicate`'s frame pattern reads both)
+_MONO_OFFSET = r"(?: \[0x[0-9a-fA-F]+\]| <0x[0-9a-fA-F]+(?: \+ 0x[0-9a-fA-F]+)?>(?: \d+)?)?"
 FRAME = re.compile(
     rf"^\s*{FRAME_AT}\s+(?:async\s+)?(?:[\w.`?\[\]]+(?:<[^()]*?>)?\??\s+)?"  # demystified: return type
-    r"(?P<qual>[^\s()\[<][^\s()\[]*)(?:\[[^\]]*\])?\s?\((?P<args>[^()]*)\)(?:\(\))?(?:\+\S*)?(?: \[0x[0-9a-fA-F]+\])?"
+    r"(?P<qual>[^\s()\[<][^\s()\[]*)(?:\[[^\]]*\])?\s?\((?P<args>[^()]*)\)(?:\(\))?(?:\+\S*)?" + _MONO_OFFSET +
     r"(?:\s+\S+\s+(?P<file>.+?):(?:[^\s\d:]+\s*)?(?P<line>\d+)\.?)?\s*$"
 )
 _HEADER = re.compile(

@@ -50,6 +50,27 @@ _WRAPPED_HEAD = re.compile(r"^(?P<head>\s*at (?:[\w$]+[./])+[\w$<>]+\((?P<cut>[\
 _WRAPPED_TAIL = re.compile(r"^\s*(?P<rest>[\w$.-]*(?::\d*)?\)(?:\s*~?\[[^\]]*\])?)[ \t]*$")
 
 
+# The Google Play Console (Android vitals' crash view, and the trace it copies out) prints each frame with a space
+# before the location and two spaces of indentation: `  at android.os.Looper.loop (Looper.java:164)`, `(Unknown
+# Source)`, `(Method.java)`. Only a location naming a JVM source file, or one of the JVM's own words, is read so:
+# a V8 frame (`at fn (file.js:1:2)`) has the same gap and a .NET one holds parameter types.
+# A prefix a shipper wrote on every line stays in front, for `strip_line_prefix` to read off.
+_SPACED = re.compile(
+    r"^(?P<head>.{0,200}?(?<!\S)at (?:[\w$]+[./])+[\w$<>-]+) (?P<loc>\((?:[\w$.-]+\.(?:java|kt|scala|groovy)(?::\d+)?"
+    r"|Unknown Source|Native Method)\))\s*$"
+)
+_SPACED_MIN_LOCATED = 2  # frames naming a source file: one such line alone is as likely a sentence
+
+
+def unspaced(lines: list[str]) -> list[str]:
+    """Frames as the Play Console prints them (`_SPACED`) written as the JVM does, `at C.m(File.java:1)`; only
+    when no line is a printed frame already and at least two name a source file. Other lines unchanged."""
+    spaced = {i: m for i, line in enumerate(lines) if "at " in line and " (" in line and (m := _SPACED.match(line))}
+    if sum(1 for m in spaced.values() if ":" in m["loc"]) < _SPACED_MIN_LOCATED or any(map(is_frame, lines)):
+        return lines
+    return [f"{m['head']}{m['loc']}" if (m := spaced.get(i)) else line for i, line in enumerate(lines)]
+
+
 def is_frame(line: str) -> bool:
     """A JVM `at Class.method(File.java:1)` line (not a .NET one, whose parentheses hold parameters)."""
     m = FRAME.match(line)

@@ -175,9 +175,18 @@ def _first_exception(lines: list[str], first_frame: int, in_app: InApp) -> Excep
     return ExceptionBuilder(type="Error", message=message, in_app=in_app)
 
 
+# V8 names a function it cannot name after its receiver's type as `Type.<anonymous>` (`null.<anonymous>` in V8
+# before 2016); a paste outside a code block loses the `<anonymous>`, which Markdown reads as an HTML tag (CommonMark
+# "Raw HTML", open tag) that GitHub's sanitizer then drops, leaving `at ClientRequest. (/x/main.js:1050:21)`. V8
+# never prints a name that ends in a dot, so the tag is put back.
+_TAG_DROPPED = re.compile(r"^(?:[A-Za-z_$][\w$]*\.)+$")
+
+
 def _add_frame(exc: ExceptionBuilder, m: re.Match[str], line: str) -> None:
     loc = m["loc"] if m["loc"] is not None else m["bare"]
     fn = (m["fn"] or "<anonymous>").strip()
+    if fn.endswith(".") and _TAG_DROPPED.match(fn):
+        fn += "<anonymous>"
     where = _LOC.match(loc) if loc else None
     named = loc if loc in ("native", "<anonymous>") or _FILE_ONLY.match(loc or "") else None
     file = where["file"] if where else named
