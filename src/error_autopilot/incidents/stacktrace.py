@@ -325,7 +325,7 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
         rewritten = node.from_winston(
             dotnet.from_rewrapped(dotnet.from_developer_page(dotnet.from_app_center(pyrenderings.from_django(lines))))
         )
-        rewritten = dotnet.from_app_insights(dotnet.from_sentry_modules(rewritten))
+        rewritten = dotnet.from_unity(dotnet.from_app_insights(dotnet.from_sentry_modules(rewritten)))
         if rewritten is not lines:  # the same lines are the same language: most traces are neither's
             lines, language = rewritten, detect_language(rewritten)
     if language is None:

@@ -19,8 +19,16 @@ from error_autopilot.incidents.stackparse.common import (
     to_int,
 )
 
-FRAME = re.compile(r"^\s*at (?P<qual>[^\s()]+)\((?P<loc>[^()]*)\)(?:\s*~?\[[^\]]*\])?\s*$")
+FRAME = re.compile(r"^\s*at (?P<qual>[^\s()]+)(?P<spaced> )?\((?P<loc>[^()]*)\)(?:\s*~?\[[^\]]*\])?\s*$")
 _LOC = re.compile(r"^(?:Native Method|Unknown Source(?::\d+)?|Unknown|(?P<file>[^\s:()]+)(?::(?P<line>\d+))?)$")
+# Google Play Console's crash report (Android vitals, "Crashes and ANRs") prints each frame with a space before
+# its location, `  at com.acme.Main.onClick (Main.kt:101)`, `(Native Method)` or `(Unknown Source:6)`: V8's
+# shape, whose location however always ends in `line:column` or is a script's URL, `native` or `<anonymous>`
+# (v8.dev "Stack trace API"). Spaced, a frame is the JVM's only when its location is one only the JVM prints: a
+# JVM language's source file with at most a line, or the runtime's words for no source.
+_SPACED_LOC = re.compile(
+    r"^(?:Native [Mm]ethod|Unknown Source(?::\d+)?|(?P<file>[\w$-]+\.(?:java|kt|kts|scala|groovy|clj))(?::(?P<line>\d+))?)$"
+)
 _HEADER = re.compile(
     r"^(?:Exception in thread \"[^\"]*\" |Caused by: )?"
     r"(?P<type>[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+|[A-Za-z_$][\w$]*(?:Exception|Error|Throwable))"
@@ -50,10 +58,15 @@ _WRAPPED_HEAD = re.compile(r"^(?P<head>\s*at (?:[\w$]+[./])+[\w$<>]+\((?P<cut>[\
 _WRAPPED_TAIL = re.compile(r"^\s*(?P<rest>[\w$.-]*(?::\d*)?\)(?:\s*~?\[[^\]]*\])?)[ \t]*$")
 
 
+def _location(m: re.Match[str]) -> re.Match[str] | None:
+    """The frame's location read, or None when it is no JVM location (`_SPACED_LOC` for a spaced frame)."""
+    return (_SPACED_LOC if m["spaced"] else _LOC).match(m["loc"])
+
+
 def is_frame(line: str) -> bool:
     """A JVM `at Class.method(File.java:1)` line (not a .NET one, whose parentheses hold parameters)."""
     m = FRAME.match(line)
-    return bool(m and _LOC.match(m["loc"]))
+    return bool(m and _location(m))
 
 
 def moved_at(lines: list[str]) -> list[str]:
@@ -101,7 +114,7 @@ def _header(line: str, in_app: InApp) -> ExceptionBuilder | None:
 
 def _add_frame(exc: ExceptionBuilder, line: str) -> bool:
     m = FRAME.match(line)
-    loc = _LOC.match(m["loc"]) if m else None
+    loc = _location(m) if m else None
     if not m or not loc:
         return False
     pieces = m["qual"].split("/")
