@@ -312,10 +312,11 @@ _UNITY_FRAME = re.compile(
 
 
 def _unity_frame(line: str) -> re.Match[str] | None:
-    """A Unity frame: a qualified method with its source (`(at …)`) or in `ExtractFormattedStackTrace`'s
-    `Type:Method` form; a bare `Foo.Bar()` is as likely code or prose."""
+    """A Unity frame: a type's method (`Ns.Type.Method`, or `ExtractFormattedStackTrace`'s `Type:Method`, which
+    names a type without a namespace too) with its source (`(at …)`) or in that `Type:Method` form; a bare
+    `Foo.Bar()` is as likely code or prose."""
     m = _UNITY_FRAME.match(line) if "(" in line else None
-    if m is None or not (m["file"] or m["colon"]) or "." not in m["qual"] + (m["colon"] or ""):
+    if m is None or not (m["file"] or m["colon"]) or not (m["colon"] or "." in m["qual"]):
         return None
     return m
 

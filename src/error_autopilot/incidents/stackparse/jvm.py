@@ -27,7 +27,8 @@ _LOC = re.compile(r"^(?:Native Method|Unknown Source(?::\d+)?|Unknown|(?P<file>[
 # (v8.dev "Stack trace API"). Spaced, a frame is the JVM's only when its location is one only the JVM prints: a
 # JVM language's source file with at most a line, or the runtime's words for no source.
 _SPACED_LOC = re.compile(
-    r"^(?:Native [Mm]ethod|Unknown Source(?::\d+)?|(?P<file>[\w$-]+\.(?:java|kt|kts|scala|groovy|clj))(?::(?P<line>\d+))?)$"
+    r"^(?:Native [Mm]ethod|Unknown Source(?::\d+)?"
+    r"|(?P<file>[\w$-]+\.(?:java|kt|kts|scala|groovy|clj))(?::(?P<line>\d+))?)$"
 )
 _HEADER = re.compile(
     r"^(?:Exception in thread \"[^\"]*\" |Caused by: )?"
