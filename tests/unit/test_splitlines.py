@@ -115,7 +115,10 @@ def test_split_real_traces_come_back_whole(wrap: str) -> None:
         if whole and rejoined and _frames(whole) == _frames(rejoined) and whole.primary.type == rejoined.primary.type:
             same += 1
     assert len(cases) >= 290
-    # 445 / 506 when measured with held-out 16 and 17 (398 of the 453 cases before rounds 16 and 17, unchanged by them;
+    # 468 / 531 with held-out 19 (467 on the engine before its rules: sovetskyfish-pixivfs-uwp-33's .NET Native frames
+    # are read now; of set 19, greenshot-295, whose labelled report reads no frame whole either, and hecomi-urepl-17,
+    # whose Unity frames are no pieces, do not come back whole); 445 / 506 when measured with held-out 16 and 17 (398
+    # of the 453 cases before rounds 16 and 17, unchanged by them;
     # held-out 16's buttplug-csharp-269 read by round 16 only); six of held-out 12's pastes do not come back whole (an
     # `at` moved to the line above, a newest-first viewer's copy, winston's trace array, a trace escaped onto one line),
     # nor five of held-out 13's (sidecar-1508's whole trace is its headed copy, the rejoined one its headless tail), nor
@@ -128,7 +131,7 @@ def test_split_real_traces_come_back_whole(wrap: str) -> None:
     # panda-700 lose frames; every-1's Application Insights record and vpsand.com-1's Django summary table are read
     # whole only: their lines are no pieces), nor one of held-out 17's (k0rdent-kcm-799, whose Go call lines are
     # GitHub's markdown auto-links: one frame fewer rejoined)
-    assert same / len(cases) >= 0.877, f"{same}/{len(cases)}"
+    assert same / len(cases) >= 0.879, f"{same}/{len(cases)}"
 
 
 @pytest.mark.parametrize("wrap", ["CRI", "Docker json-file"])
