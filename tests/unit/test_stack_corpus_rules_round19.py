@@ -161,6 +161,12 @@ def test_unitys_frames_are_read_as_dotnet_frames() -> None:
     assert (first.path, first.function) == ("Assets/uREPL/Scripts/Core/Completion.cs", "Start")
 
 
+def test_unitys_frames_behind_a_shippers_prefix_read_the_same() -> None:
+    prefixed = "\n".join(f"web_1  | {line}" for line in UREPL.splitlines())
+    first = first_of(prefixed, UREPL_FILES, ["uREPL"])
+    assert (first.path, first.function, first.frame.line) == ("Assets/uREPL/Scripts/Core/Completion.cs", "Start", 44)
+
+
 def test_unitys_log_call_stack_reads_types_without_a_namespace() -> None:
     trace = "Hello\nUnityEngine.Debug:Log (object)\nPlayer:Start () (at Assets/Scripts/Player.cs:8)\n"
     frames = parsed(trace).exceptions[0].frames

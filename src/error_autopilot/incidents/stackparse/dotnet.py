@@ -323,18 +323,23 @@ def _unity_frame(line: str) -> re.Match[str] | None:
 
 def from_unity(lines: list[str]) -> list[str]:
     """A Unity trace (`_UNITY_FRAME`) written as .NET prints one, `   at Ns.Type.Method(Args) in path:line N`;
-    only when a line names its source as only Unity writes it (`(at path:line)`). Other lines unchanged."""
-    if not any(" (at " in line and (m := _unity_frame(line)) is not None and m["file"] for line in lines[:2000]):
+    only when a line names its source as only Unity writes it (`(at path:line)`), behind a prefix every line
+    carries (`_without_lead`) too, which then comes off. Other lines unchanged."""
+    if not any(" (at " in line for line in lines[:2000]):
         return lines
-    out: list[str] = []
-    for line in lines:
-        m = _unity_frame(line)
-        if m is None:
-            out.append(line)
+    for body in (lines, _without_lead(lines)):
+        if not any(" (at " in line and (m := _unity_frame(line)) is not None and m["file"] for line in body[:2000]):
             continue
-        qual = m["qual"] + ("." + m["colon"][1:] if m["colon"] else "")
-        out.append(f"   at {qual}({m['args']})" + (f" in {m['file']}:line {m['line']}" if m["file"] else ""))
-    return out
+        out: list[str] = []
+        for line in body:
+            m = _unity_frame(line)
+            if m is None:
+                out.append(line)
+                continue
+            qual = m["qual"] + ("." + m["colon"][1:] if m["colon"] else "")
+            out.append(f"   at {qual}({m['args']})" + (f" in {m['file']}:line {m['line']}" if m["file"] else ""))
+        return out
+    return lines
 
 
 def closed_at_the_end(lines: list[str]) -> list[str]:
