@@ -15,7 +15,6 @@ FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 # Every held-out set once read is retired into the corpus (tests/fixtures/realworld/README.md keeps its
 # first measurement); the next one is listed here when it lands, so an unfinished folder is never scored.
 HELD_OUT_SETS: dict[str, Path] = {
-    "held_out_19": FIXTURES / "realworld-holdout19",
     "held_out_20": FIXTURES / "realworld-holdout20",
     "held_out_21": FIXTURES / "realworld-holdout21",
     "held_out_22": FIXTURES / "realworld-holdout22",

@@ -362,7 +362,7 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     lines = dotnet.closed_at_the_end([line[:MAX_LINE] for line in lines])  # a huge line's head still names it
     # Rich's box drawn around the frames hides them; so does an `at` a copy moved to the line above, or a V8
     # frame's location it moved below
-    lines = strip_line_prefix(pyrenderings.from_rich(jvm.unspaced(jvm.moved_at(node.unwrapped(lines)))))
+    lines = strip_line_prefix(pyrenderings.from_rich(jvm.moved_at(node.unwrapped(lines))))
     lines = [part for line in lines for part in _unflattened(line)]
     lines = [part for line in lines for part in _python_unflattened(line)] if any(
         _FLAT_TRACEBACK in line for line in lines
@@ -374,7 +374,7 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
         rewritten = node.from_winston(
             dotnet.from_rewrapped(dotnet.from_developer_page(dotnet.from_app_center(pyrenderings.from_django(lines))))
         )
-        rewritten = dotnet.from_app_insights(dotnet.from_sentry_modules(rewritten))
+        rewritten = dotnet.from_unity(dotnet.from_app_insights(dotnet.from_sentry_modules(rewritten)))
         if rewritten is not lines:  # the same lines are the same language: most traces are neither's
             lines, language = rewritten, detect_language(rewritten)
     if language is None:

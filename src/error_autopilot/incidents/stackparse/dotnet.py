@@ -32,9 +32,13 @@ FRAME_AT = rf"(?:{AT}|in)"
 # Mono that Unity embeds (its Player.log and mods' reports), ` <0x000a1 + 0x0001b>` with the method's address since
 # (mono/mono `mcs/class/corlib/System.Diagnostics/StackTrace.cs`; `mono-symbolicate`'s frame pattern reads both)
 _MONO_OFFSET = r"(?: \[0x[0-9a-fA-F]+\]| <0x[0-9a-fA-F]+(?: \+ 0x[0-9a-fA-F]+)?>(?: \d+)?)?"
+# .NET Native and Native AOT, with no source information, follow the method with its native offset (dotnet/runtime
+# `DeveloperExperience.CreateStackTraceString`: `methodName + " + 0x" + offset`), `at Ns.T.M(String) + 0x49`
+_NATIVE_OFFSET = r"(?: \+ 0x[0-9a-fA-F]+)?"
 FRAME = re.compile(
     rf"^\s*{FRAME_AT}\s+(?:async\s+)?(?:[\w.`?\[\]]+(?:<[^()]*?>)?\??\s+)?"  # demystified: return type
-    r"(?P<qual>[^\s()\[<][^\s()\[]*)(?:\[[^\]]*\])?\s?\((?P<args>[^()]*)\)(?:\(\))?(?:\+\S*)?" + _MONO_OFFSET +
+    r"(?P<qual>[^\s()\[<][^\s()\[]*)(?:\[[^\]]*\])?\s?\((?P<args>[^()]*)\)(?:\(\))?(?:\+\S*)?"
+    + _MONO_OFFSET + _NATIVE_OFFSET +
     r"(?:\s+\S+\s+(?P<file>.+?):(?:[^\s\d:]+\s*)?(?P<line>\d+)\.?)?\s*$"
 )
 _HEADER = re.compile(
@@ -66,6 +70,7 @@ _CUT_FRAME = re.compile(rf"(?:^|\s)(?P<head>{AT}\s[^()]*\((?P<args>[\w.`&*\[\]<>
 # the first parameter whole, as .NET prints it: its type, a space, its name (camelCase by the naming guidelines),
 # which a JVM location (`Foo.ja`, `Unknown Sou`) never reads as
 _PARAMETER = re.compile(r"[\w.`\[\]<>]+[&*]? [a-z_@]\w*(?:,|$)")
+_FRAME_START = re.compile(rf"(?:^|\s)(?P<frame>{AT}\s)")
 
 
 def from_app_center(lines: list[str]) -> list[str]:
@@ -291,10 +296,62 @@ def from_app_insights(lines: list[str]) -> list[str]:
     return [*body[:first], *rendered]
 
 
+def _dotnet_above(lines: list[str], last: int) -> bool:
+    """Whether the nearest non-blank line above `last` is a frame with a .NET parameter list (`_PARAMETER`): a
+    cut inside the first parameter's type (`at Ns.T.M (Ns.Core.I`, Mono's spacing) reads like a cut JVM location
+    (`(Foo.ja`) alone, but not below a frame of the same entry that no JVM or V8 trace prints."""
+    above = next((line for line in reversed(lines[:last]) if line.strip()), "")
+    start = _FRAME_START.search(above) if "(" in above else None  # behind the prefix the cut line may carry too
+    frame = FRAME.match(above[start.start("frame") :]) if start is not None else None
+    return frame is not None and _PARAMETER.match(frame["args"]) is not None
+
+
+# Unity's console and Player.log (UnityCsReference `Runtime/Export/Scripting/StackTrace.cs`, `StackTraceUtility`):
+# the exception's short type and message, then its frames as Unity's Mono prints them, no `at`, the source after
+# them, `Ns.Type.Method (Args) (at Assets/x.cs:44)`, or `(at <mvid>:0)` without symbols; then the frames
+# `ExtractFormattedStackTrace` adds, `Ns.Type:Method(Args)` with the same optional ` (at path:line)`.
+_UNITY_FRAME = re.compile(
+    r"^\s*(?P<qual>[A-Za-z_<][^\s():]*?)(?P<colon>:[^\s():]+)? ?\((?P<args>[^()]*)\)"
+    r"(?: \(at (?P<file>[^()]+):(?P<line>\d+)\))?\s*$"
+)
+
+
+def _unity_frame(line: str) -> re.Match[str] | None:
+    """A Unity frame: a type's method (`Ns.Type.Method`, or `ExtractFormattedStackTrace`'s `Type:Method`, which
+    names a type without a namespace too) with its source (`(at …)`) or in that `Type:Method` form; a bare
+    `Foo.Bar()` is as likely code or prose."""
+    m = _UNITY_FRAME.match(line) if "(" in line else None
+    if m is None or not (m["file"] or m["colon"]) or not (m["colon"] or "." in m["qual"]):
+        return None
+    return m
+
+
+def from_unity(lines: list[str]) -> list[str]:
+    """A Unity trace (`_UNITY_FRAME`) written as .NET prints one, `   at Ns.Type.Method(Args) in path:line N`;
+    only when a line names its source as only Unity writes it (`(at path:line)`), behind a prefix every line
+    carries (`_without_lead`) too, which then comes off. Other lines unchanged."""
+    if not any(" (at " in line for line in lines[:2000]):
+        return lines
+    for body in (lines, _without_lead(lines)):
+        if not any(" (at " in line and (m := _unity_frame(line)) is not None and m["file"] for line in body[:2000]):
+            continue
+        out: list[str] = []
+        for line in body:
+            m = _unity_frame(line)
+            if m is None:
+                out.append(line)
+                continue
+            qual = m["qual"] + ("." + m["colon"][1:] if m["colon"] else "")
+            out.append(f"   at {qual}({m['args']})" + (f" in {m['file']}:line {m['line']}" if m["file"] else ""))
+        return out
+    return lines
+
+
 def closed_at_the_end(lines: list[str]) -> list[str]:
     """The lines with the entry's last line closed when it is a frame cut inside its parameter list
     (`at Ns.T.M(Discord x, IEnumerable`1`): a log line cut at a size limit (Loki's `max_line_size_truncate`,
-    journald's `LineMax`) or a paste cut short ends mid-line, and here the cut took only parameter types.
+    journald's `LineMax`) or a paste cut short ends mid-line, and here the cut took only parameter types: after
+    a whole first parameter, or inside it under a frame with a .NET parameter list (`_dotnet_above`).
     A cut anywhere else, or a line that does not then read as a frame, is left as it was; a prefix before the
     frame stays for `strip_line_prefix` to read off with the other lines'."""
     last = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].strip()), None)
@@ -302,7 +359,7 @@ def closed_at_the_end(lines: list[str]) -> list[str]:
         return lines
     cut = lines[last].rstrip()
     m = _CUT_FRAME.search(cut)
-    if m is None or (m["args"] and not _PARAMETER.match(m["args"])):
+    if m is None or (m["args"] and not _PARAMETER.match(m["args"]) and not _dotnet_above(lines, last)):
         return lines
     frame = FRAME.match(m["head"] + ")")
     if frame is None or "." not in frame["qual"]:  # .NET prints `Type.Method` at least: `at startup(` is prose

@@ -19,8 +19,17 @@ from error_autopilot.incidents.stackparse.common import (
     to_int,
 )
 
-FRAME = re.compile(r"^\s*at (?P<qual>[^\s()]+)\((?P<loc>[^()]*)\)(?:\s*~?\[[^\]]*\])?\s*$")
+FRAME = re.compile(r"^\s*at (?P<qual>[^\s()]+)(?P<spaced> )?\((?P<loc>[^()]*)\)(?:\s*~?\[[^\]]*\])?\s*$")
 _LOC = re.compile(r"^(?:Native Method|Unknown Source(?::\d+)?|Unknown|(?P<file>[^\s:()]+)(?::(?P<line>\d+))?)$")
+# Google Play Console's crash report (Android vitals, "Crashes and ANRs") prints each frame with a space before
+# its location, `  at com.acme.Main.onClick (Main.kt:101)`, `(Native Method)` or `(Unknown Source:6)`: V8's
+# shape, whose location however always ends in `line:column` or is a script's URL, `native` or `<anonymous>`
+# (v8.dev "Stack trace API"). Spaced, a frame is the JVM's only when its location is one only the JVM prints: a
+# JVM language's source file with at most a line, or the runtime's words for no source.
+_SPACED_LOC = re.compile(
+    r"^(?:Native [Mm]ethod|Unknown Source(?::\d+)?"
+    r"|(?P<file>[\w$-]+\.(?:java|kt|kts|scala|groovy|clj))(?::(?P<line>\d+))?)$"
+)
 _HEADER = re.compile(
     r"^(?:Exception in thread \"[^\"]*\" |Caused by: )?"
     r"(?P<type>[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+|[A-Za-z_$][\w$]*(?:Exception|Error|Throwable))"
@@ -50,31 +59,15 @@ _WRAPPED_HEAD = re.compile(r"^(?P<head>\s*at (?:[\w$]+[./])+[\w$<>]+\((?P<cut>[\
 _WRAPPED_TAIL = re.compile(r"^\s*(?P<rest>[\w$.-]*(?::\d*)?\)(?:\s*~?\[[^\]]*\])?)[ \t]*$")
 
 
-# The Google Play Console (Android vitals' crash view, and the trace it copies out) prints each frame with a space
-# before the location and two spaces of indentation: `  at android.os.Looper.loop (Looper.java:164)`, `(Unknown
-# Source)`, `(Method.java)`. Only a location naming a JVM source file, or one of the JVM's own words, is read so:
-# a V8 frame (`at fn (file.js:1:2)`) has the same gap and a .NET one holds parameter types.
-# A prefix a shipper wrote on every line stays in front, for `strip_line_prefix` to read off.
-_SPACED = re.compile(
-    r"^(?P<head>.{0,200}?(?<!\S)at (?:[\w$]+[./])+[\w$<>-]+) (?P<loc>\((?:[\w$.-]+\.(?:java|kt|scala|groovy)(?::\d+)?"
-    r"|Unknown Source|Native Method)\))\s*$"
-)
-_SPACED_MIN_LOCATED = 2  # frames naming a source file: one such line alone is as likely a sentence
-
-
-def unspaced(lines: list[str]) -> list[str]:
-    """Frames as the Play Console prints them (`_SPACED`) written as the JVM does, `at C.m(File.java:1)`; only
-    when no line is a printed frame already and at least two name a source file. Other lines unchanged."""
-    spaced = {i: m for i, line in enumerate(lines) if "at " in line and " (" in line and (m := _SPACED.match(line))}
-    if sum(1 for m in spaced.values() if ":" in m["loc"]) < _SPACED_MIN_LOCATED or any(map(is_frame, lines)):
-        return lines
-    return [f"{m['head']}{m['loc']}" if (m := spaced.get(i)) else line for i, line in enumerate(lines)]
+def _location(m: re.Match[str]) -> re.Match[str] | None:
+    """The frame's location read, or None when it is no JVM location (`_SPACED_LOC` for a spaced frame)."""
+    return (_SPACED_LOC if m["spaced"] else _LOC).match(m["loc"])
 
 
 def is_frame(line: str) -> bool:
     """A JVM `at Class.method(File.java:1)` line (not a .NET one, whose parentheses hold parameters)."""
     m = FRAME.match(line)
-    return bool(m and _LOC.match(m["loc"]))
+    return bool(m and _location(m))
 
 
 def moved_at(lines: list[str]) -> list[str]:
@@ -122,7 +115,7 @@ def _header(line: str, in_app: InApp) -> ExceptionBuilder | None:
 
 def _add_frame(exc: ExceptionBuilder, line: str) -> bool:
     m = FRAME.match(line)
-    loc = _LOC.match(m["loc"]) if m else None
+    loc = _location(m) if m else None
     if not m or not loc:
         return False
     pieces = m["qual"].split("/")
