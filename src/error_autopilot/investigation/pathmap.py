@@ -26,6 +26,10 @@ _SITE = re.compile(r"^.*/(?:site|dist)-packages/")
 _GO_CACHE = re.compile(r"^.*/pkg/mod/(?:[^@]+)@[^/]+/")
 _GOPATH = re.compile(r"^.*/src/(?=[\w.-]+\.[a-z]{2,}/)")  # `/go/src/github.com/…`
 _DRIVE = re.compile(r"^[A-Za-z]:/")
+# A JavaScript action used with `uses: owner/repo@ref` runs from the runner's copy of that repository at the ref,
+# `<work>/_actions/<owner>/<repo>/<ref>/` (GitHub's contexts reference, `github.action_path`; the runner gets the
+# action's source at the ref, no build of it): below that folder lies the committed file itself, bundle or not.
+_ACTION_CHECKOUT = re.compile(r"^(?:.*/)?_actions/[^/]+/[^/]+/[^/]+/")
 _JS_EXT = (".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs", ".vue", ".svelte", ".coffee")
 _COMPILED = re.compile(r"\.(?:js|mjs|cjs|jsx)$")
 _BUILD_DIRS = frozenset({"dist", "build", "out", "lib", "es", "esm", "cjs", "umd", "bin", "compiled", ".next",
@@ -217,6 +221,9 @@ def map_frame_explained(
     hint = _GOPATH.sub("", hint) if hint.endswith(".go") else hint
     name = posixpath.basename(path)
     compiled = bool(_COMPILED.search(name))
+    if compiled and (action := _ACTION_CHECKOUT.match(path)) and path[action.end() :] in index.get(name, []):
+        committed = path[action.end() :]
+        return Mapping(committed, committed.count("/") + 1, note="the action's own checkout runs the committed file")
     found = list(index.get(name, []))
     if compiled or name.endswith(_JS_EXT):
         stem = posixpath.splitext(name)[0]
