@@ -26,6 +26,12 @@ _SITE = re.compile(r"^.*/(?:site|dist)-packages/")
 _GO_CACHE = re.compile(r"^.*/pkg/mod/(?:[^@]+)@[^/]+/")
 _GOPATH = re.compile(r"^.*/src/(?=[\w.-]+\.[a-z]{2,}/)")  # `/go/src/github.com/…`
 _DRIVE = re.compile(r"^[A-Za-z]:/")
+# A JavaScript action used with `uses: owner/repo@ref` runs from the runner's copy of that repository at the ref,
+# `<work>/_actions/<owner>/<repo>/<ref>/` (GitHub's contexts reference, `github.action_path`; the runner gets the
+# action's source at the ref, no build of it): below that folder lies the committed file itself, bundle or not. A
+# committed `dist/index.js` is the bundle GitHub's "Creating a JavaScript action" and its TypeScript template have
+# ncc make of every module, so a `.ts` of the same stem holds no more of it than any other source file.
+_ACTION_CHECKOUT = re.compile(r"^(?:.*/)?_actions/[^/]+/[^/]+/[^/]+/")
 _JS_EXT = (".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs", ".vue", ".svelte", ".coffee")
 _COMPILED = re.compile(r"\.(?:js|mjs|cjs|jsx)$")
 _BUILD_DIRS = frozenset({"dist", "build", "out", "lib", "es", "esm", "cjs", "umd", "bin", "compiled", ".next",
@@ -222,6 +228,11 @@ def map_frame_explained(
         stem = posixpath.splitext(name)[0]
         found += [c for c in index.get("\0js:" + stem, []) if c not in found]
         mapping = _choose(found, hint, compiled=compiled)
+        if compiled and (action := _ACTION_CHECKOUT.match(path)) and path[action.end() :] in index.get(name, []):
+            committed = path[action.end() :]
+            others = tuple(c for c in (mapping.path, *mapping.alternatives) if c and c != committed)[:3]
+            note = "the action's own checkout runs the committed file"
+            return Mapping(committed, max(mapping.segments, committed.count("/") + 1), others, note=note)
         if mapping.segments < 2 and (by_class := _class_file(frame, index)) is not None:
             return by_class
         return mapping

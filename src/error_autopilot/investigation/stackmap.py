@@ -41,6 +41,11 @@ MAX_CANDIDATES = 10
 # methods"; Kotlin's `access$getX$p` alike): compiler-made, no source of its own. The frame below made the access.
 _SYNTHETIC_ACCESSOR = re.compile(r"^access\$\w+$")
 _GO_VENDOR = re.compile(r"(?:^|/)vendor/")  # Go's vendor directory (cmd/go "Vendor Directories")
+# A traceback prints each frame's `co_filename`, the path the module was found by on `sys.path`; `site` puts
+# only absolute directories there (site-packages, the standard library), so a relative path was found through a
+# relative entry (`''`, the current directory, or a script's own relative directory): the code was run from a
+# checkout, not installed (docs.python.org, `sys.path` and `site`).
+_ABSOLUTE = re.compile(r"^(?:[/\\~<]|[A-Za-z]:[/\\])")
 
 
 @dataclass
@@ -166,7 +171,8 @@ def rank(
                       f"{where} {frame.function}: {'own code' if verdict.in_app else verdict.reason}, "
                       f"not mapped ({mapping.note})")  # fmt: skip
                 continue
-            if (kept := _named_enough(frame, mapping, verdict, index, source_roots)) is None or kept.path is None:
+            kept = _named_enough(frame, mapping, verdict, index, source_roots, stack.language)
+            if kept is None or kept.path is None:
                 _drop(notes, dropped, "library", verdict.reason,
                       f"{where} {frame.function}: {verdict.reason}; only its file name matches {mapping.path}")
                 continue
@@ -257,12 +263,17 @@ def _by_content(
 
 
 def _named_enough(
-    frame: Frame, mapping: Mapping, verdict: Verdict, index: dict[str, list[str]], source_roots: Sequence[str]
-) -> Mapping | None:
+    frame: Frame, mapping: Mapping, verdict: Verdict, index: dict[str, list[str]], source_roots: Sequence[str],
+    language: Language | None = None,
+) -> Mapping | None:  # fmt: skip
     """The mapping of a frame worth a candidate; None for a library frame that only its file name ties to
-    the repository, unless the service itself ran as that installed package (`as_installed_package`)."""
+    the repository, unless the service itself ran as that installed package (`as_installed_package`) or, in a
+    Python traceback, its relative path is the repository's path in full (`_ABSOLUTE`)."""
     by_convention = mapping.by_class and mapping.path is not None and under_root(mapping.path, source_roots)
     if verdict.in_app or mapping.segments >= 2 or by_convention:
+        return mapping
+    file = (frame.file or "").replace("\\", "/").removeprefix("./")
+    if language == "python" and file and not _ABSOLUTE.match(file) and file == mapping.path:
         return mapping
     return as_installed_package(frame, index)
 
