@@ -19,6 +19,7 @@ an empty one (`at Ns.T.M(Task)() in T.cs:line 154`): the empty pair is read past
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, ExceptionBuilder, InApp, to_int
 
@@ -169,6 +170,16 @@ def _without_lead(lines: list[str]) -> list[str]:
     return [line[cut:] if _DIGIT.sub("0", line[:cut]) == lead else line for line in lines]
 
 
+def _read_behind_lead(lines: list[str], read: Callable[[list[str]], list[str] | None]) -> list[str]:
+    """What `read` makes of the lines, or of the lines without the prefix every one carries (`_without_lead`,
+    only tried when the lines as they are read as nothing); the lines unchanged when neither reads."""
+    found = read(lines)
+    if found is None:
+        bare = _without_lead(lines)
+        found = read(bare) if bare is not lines else None
+    return lines if found is None else found
+
+
 def from_rewrapped(lines: list[str]) -> list[str]:
     """A trace whose frames a copy ran into one line and wrapped after each `at` word (`_TRAILING_AT`) written
     as .NET prints it, one frame a line; only when no line is a frame already and the rewrite makes at least two
@@ -214,20 +225,21 @@ def from_sentry_modules(lines: list[str]) -> list[str]:
     every line carries (`_without_lead`) too, which then comes off."""
     if not any('Module "' in line for line in lines[:2000]):
         return lines
-    for body in (lines, _without_lead(lines)):
-        out: list[str] = []
-        i, read = 0, 0
-        while i < len(body):
-            m = _SENTRY_MODULE.match(body[i])
-            if m is not None and i + 1 < len(body) and _METHOD_STRING.match(body[i + 1]):
-                out.append(f"   at {m['type']}.{m['fn']}()")
-                i, read = i + 2, read + 1
-                continue
-            out.append(body[i])
-            i += 1
-        if read:
-            return out
-    return lines
+    return _read_behind_lead(lines, _sentry_frames)
+
+
+def _sentry_frames(body: list[str]) -> list[str] | None:
+    out: list[str] = []
+    i, read = 0, 0
+    while i < len(body):
+        m = _SENTRY_MODULE.match(body[i])
+        if m is not None and i + 1 < len(body) and _METHOD_STRING.match(body[i + 1]):
+            out.append(f"   at {m['type']}.{m['fn']}()")
+            i, read = i + 2, read + 1
+            continue
+        out.append(body[i])
+        i += 1
+    return out if read else None
 
 
 # Application Insights' exception record (its Analytics `exceptions` table; the REST API's `EventsExceptionInfo`)
@@ -271,18 +283,18 @@ def from_app_insights(lines: list[str]) -> list[str]:
     Lines without such a record, or whose method is no qualified name, are returned as they are."""
     if not any(line.rstrip().endswith(("method", "innermostMethod")) or "method\t" in line for line in lines[:2000]):
         return lines
-    body = lines
+    return _read_behind_lead(lines, _insights_rendered)
+
+
+def _insights_rendered(body: list[str]) -> list[str] | None:
     found = _insights_record(body)
-    if found is None:  # behind a prefix every line carries, which then comes off
-        body = _without_lead(lines)
-        found = _insights_record(body) if body is not lines else None
     if found is None:
-        return lines
+        return None
     first, f = found
     method = f.get("method") or f.get("innermostMethod") or ""
     exc_type = f.get("type") or f.get("innermostType") or ""
     if not _QUALIFIED_METHOD.match(method) or not exc_type:
-        return lines
+        return None
     message = f.get("message") or (f.get("innermostMessage", "") if f.get("innermostType") == exc_type else "")
     thrown = [f"{exc_type}: {message}".rstrip(": ") if message else exc_type, f"   at {method}()"]
     outer, outer_method = f.get("outerType", ""), f.get("outerMethod", "")
@@ -332,19 +344,21 @@ def from_unity(lines: list[str]) -> list[str]:
     carries (`_without_lead`) too, which then comes off. Other lines unchanged."""
     if not any(" (at " in line for line in lines[:2000]):
         return lines
-    for body in (lines, _without_lead(lines)):
-        if not any(" (at " in line and (m := _unity_frame(line)) is not None and m["file"] for line in body[:2000]):
+    return _read_behind_lead(lines, _unity_rewritten)
+
+
+def _unity_rewritten(body: list[str]) -> list[str] | None:
+    if not any(" (at " in line and (m := _unity_frame(line)) is not None and m["file"] for line in body[:2000]):
+        return None
+    out: list[str] = []
+    for line in body:
+        m = _unity_frame(line)
+        if m is None:
+            out.append(line)
             continue
-        out: list[str] = []
-        for line in body:
-            m = _unity_frame(line)
-            if m is None:
-                out.append(line)
-                continue
-            qual = m["qual"] + ("." + m["colon"][1:] if m["colon"] else "")
-            out.append(f"   at {qual}({m['args']})" + (f" in {m['file']}:line {m['line']}" if m["file"] else ""))
-        return out
-    return lines
+        qual = m["qual"] + ("." + m["colon"][1:] if m["colon"] else "")
+        out.append(f"   at {qual}({m['args']})" + (f" in {m['file']}:line {m['line']}" if m["file"] else ""))
+    return out
 
 
 def closed_at_the_end(lines: list[str]) -> list[str]:
