@@ -4,7 +4,7 @@ test does not move when the corpus does) and on variants it must leave alone."""
 
 from __future__ import annotations
 
-from error_autopilot.incidents.stackparse.dotnet import from_developer_page
+from error_autopilot.incidents.stackparse.dotnet_renderings import from_developer_page
 from tests.support.stackrules import first_of, parsed
 
 # python/locustio-locust-53: locust's stderr logger writes every `write()` as a record of its own

@@ -10,7 +10,7 @@ from typing import Any
 
 from error_autopilot.domain.stack import StackTrace
 from error_autopilot.incidents.splitlines import Piece, piece
-from error_autopilot.incidents.stackparse.dotnet import from_rewrapped
+from error_autopilot.incidents.stackparse.dotnet_renderings import from_rewrapped
 from error_autopilot.incidents.stackparse.node import unwrapped
 from error_autopilot.investigation import blame
 from error_autopilot.investigation.contentsearch import go_package_folder

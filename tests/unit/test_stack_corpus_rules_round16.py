@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 
 from error_autopilot.domain.stack import Frame, StackTrace
-from error_autopilot.incidents.stackparse.dotnet import from_app_insights, from_sentry_modules
+from error_autopilot.incidents.stackparse.dotnet_renderings import from_app_insights, from_sentry_modules
 from error_autopilot.incidents.stackparse.pyrenderings import from_django
 from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation.framenames import enclosing_function, inferred_name

@@ -5,7 +5,8 @@ test does not move when the corpus does) and on variants it must leave alone."""
 from __future__ import annotations
 
 from error_autopilot.incidents.stackparse import jvm, node
-from error_autopilot.incidents.stackparse.dotnet import closed_at_the_end, from_unity, is_frame
+from error_autopilot.incidents.stackparse.dotnet import closed_at_the_end, is_frame
+from error_autopilot.incidents.stackparse.dotnet_renderings import from_unity
 from error_autopilot.incidents.stacktrace import parse_stacktrace
 from tests.support.stackrules import first_of, parsed
 

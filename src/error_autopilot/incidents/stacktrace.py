@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 
 from error_autopilot.domain.stack import Language, StackTrace
-from error_autopilot.incidents.stackparse import dotnet, go, jvm, loose, node, pyrenderings, python
+from error_autopilot.incidents.stackparse import dotnet, dotnet_renderings, go, jvm, loose, node, pyrenderings, python
 from error_autopilot.incidents.stackparse.common import MAX_LINE, ExceptionBuilder, InApp, build_trace
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,17 @@ _STACK_LABEL = re.compile(rf"^(?:(?P<indent>\s*)|.*?\s)Stack ?[Tt]race:[ \t]*(?=
 _PREFIX_SAMPLE = 400  # lines a prefix is judged on: enough for any real trace, cheap on hostile ones
 _PREFIX_CANDIDATES = 12
 _STRONG = 10  # a marker only one runtime prints (`Traceback`, `goroutine 1 [running]:`)
+# other tools' renderings of a trace, each rewritten into its runtime's own shape (lines unchanged when not its own)
+_RENDERINGS: tuple[Callable[[list[str]], list[str]], ...] = (
+    pyrenderings.from_django,
+    dotnet_renderings.from_app_center,
+    dotnet_renderings.from_developer_page,
+    dotnet_renderings.from_rewrapped,
+    node.from_winston,
+    dotnet_renderings.from_sentry_modules,
+    dotnet_renderings.from_app_insights,
+    dotnet_renderings.from_unity,
+)
 _LANGUAGES: tuple[Language, ...] = ("python", "go", "dotnet", "jvm", "node")  # tie-break order
 
 
@@ -371,10 +382,9 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
     language = detect_language(lines)
     if language in (None, "python"):
-        rewritten = node.from_winston(
-            dotnet.from_rewrapped(dotnet.from_developer_page(dotnet.from_app_center(pyrenderings.from_django(lines))))
-        )
-        rewritten = dotnet.from_unity(dotnet.from_app_insights(dotnet.from_sentry_modules(rewritten)))
+        rewritten = lines
+        for rewrite in _RENDERINGS:
+            rewritten = rewrite(rewritten)
         if rewritten is not lines:  # the same lines are the same language: most traces are neither's
             lines, language = rewritten, detect_language(rewritten)
     if language is None:
