@@ -20,6 +20,7 @@ HELD_OUT_SETS: dict[str, Path] = {
     "held_out_23": FIXTURES / "realworld-holdout23",
     "held_out_24": FIXTURES / "realworld-holdout24",
     "held_out_25": FIXTURES / "realworld-holdout25",
+    "held_out_26": FIXTURES / "realworld-holdout26",
     "held_out_27": FIXTURES / "realworld-holdout27",
 }
 HELD_OUT_LABELS = {name: "held out (never tuned on)" for name in HELD_OUT_SETS}
