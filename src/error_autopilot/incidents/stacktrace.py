@@ -380,6 +380,8 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     ) else lines
     lines = _jvm_unflattened(lines)
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
+    # a .NET frame wrapped inside its path votes as the frame it is (the wrap is the paste's, not the runtime's)
+    lines = dotnet.unwrapped(lines)
     language = detect_language(lines)
     if language in (None, "python"):
         rewritten = lines
