@@ -26,6 +26,7 @@ from error_autopilot.investigation.framenames import (
     inferred_name,
     is_anonymous,
     receiver_property,
+    reobfuscated,
     same_line_caller,
 )
 from error_autopilot.investigation.patchcheck import check_patch
@@ -200,7 +201,8 @@ def _named(checkout: CheckedOut, candidate: Candidate, stack: StackTrace) -> Can
     constructed = None if anonymous or stack.language != "node" else constructed_class(candidate.frame)
     # V8's `Type.name` may be a property of another object holding a callback of ours (`receiver_property`)
     method_call = not anonymous and constructed is None and stack.language == "node" and "." in candidate.frame.function
-    if not anonymous and constructed is None and not method_call:
+    srg = stack.language == "jvm" and candidate.frame.function.startswith("func_")  # `reobfuscated` reads it
+    if not anonymous and constructed is None and not method_call and not srg:
         return candidate
     if method_call and (caller := callback_caller(stack, candidate.frame)):
         return _renamed(candidate, caller, f"callback passed to {candidate.frame.function} by {caller}")
@@ -218,6 +220,12 @@ def _named(checkout: CheckedOut, candidate: Candidate, stack: StackTrace) -> Can
         if not class_constructor(lines, None if compiled else candidate.frame.line, constructed):
             return candidate
         return _renamed(candidate, "constructor", f"`new {constructed}` runs the constructor of class {constructed}")
+    if srg:
+        renamed = reobfuscated(candidate.frame, lines)
+        name = enclosing_function(lines, candidate.frame.line, stack.language) if renamed else None
+        if name is None:
+            return candidate
+        return _renamed(candidate, name, f"`{candidate.frame.function}` is Forge's SRG name of {name}, as the mod ran")
     if method_call:
         held = receiver_property(candidate.frame, lines)
         inferred = held is None and inferred_name(candidate.frame)
