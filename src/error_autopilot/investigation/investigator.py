@@ -30,7 +30,7 @@ from error_autopilot.investigation.framenames import (
     same_line_caller,
 )
 from error_autopilot.investigation.patchcheck import check_patch
-from error_autopilot.investigation.pathmap import compiled_elsewhere
+from error_autopilot.investigation.pathmap import below_package_root, compiled_elsewhere
 from error_autopilot.investigation.stackmap import MAX_CANDIDATES, Candidate, rank
 from error_autopilot.ports import Analyst, Budget, CheckedOut, TraceSource, Workspace
 
@@ -207,11 +207,17 @@ def _named(checkout: CheckedOut, candidate: Candidate, stack: StackTrace) -> Can
     if method_call and (caller := callback_caller(stack, candidate.frame)):
         return _renamed(candidate, caller, f"callback passed to {candidate.frame.function} by {caller}")
     compiled = compiled_elsewhere(candidate.frame, candidate.path)  # line N of the bundle is not the source's
+    source = candidate.path
     if (anonymous or method_call) and compiled:
-        return candidate
+        # An installed package runs the files `npm pack` took from its folder; when the repository commits that
+        # build at the very path below the package's root, its line N is the frame's, and tsc keeps every
+        # function's name in what it emits: that file names the function around the line.
+        source = below_package_root(candidate.frame) or ""
+        if not source or not (checkout.path / source).is_file():
+            return candidate
     if anonymous and (caller := same_line_caller(stack, candidate.frame)):
         return _renamed(candidate, caller, f"anonymous function on the line where {caller} calls it")
-    file = (checkout.path / candidate.path).resolve()
+    file = (checkout.path / source).resolve()
     if not file.is_relative_to(checkout.path.resolve()) or not file.is_file() or file.stat().st_size > MAX_SOURCE_BYTES:
         return candidate
     lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
