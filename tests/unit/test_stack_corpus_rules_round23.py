@@ -126,6 +126,16 @@ def test_a_wrapped_dotnet_frame_behind_the_runtimes_indentation_is_read_alike() 
     assert first_of(trace, SM4SH_FILES).path == "DTLS/Program.cs"
 
 
+@pytest.mark.parametrize(
+    "prefix",
+    ["3|app  | ", "web_1  | ", "2024-05-13T15:06:38.{n:03d}Z stderr F ", "May 13 15:06:{n:02d} host app[7]: "],
+)
+def test_a_wrapped_dotnet_frame_behind_a_shippers_prefix_is_read_alike(prefix: str) -> None:
+    # the prefix comes off only when that makes lines read as a trace: the two halves count as the one frame
+    trace = "\n".join(prefix.format(n=n) + line for n, line in enumerate(SM4SH.splitlines()))
+    assert first_of(trace, SM4SH_FILES).path == "DTLS/Program.cs"
+
+
 def test_two_lines_that_make_no_frame_with_a_line_number_are_not_joined() -> None:
     # the path's tail without `:line N`: joined, the two lines would still name no position
     trace = SM4SH.replace("Program.cs:line 78", "Program.cs")

@@ -248,10 +248,11 @@ def _unescape(text: str) -> str:
 
 
 def _score(lines: Sequence[str]) -> int:
-    """How many lines read as trace syntax of some runtime."""
+    """How many lines read as trace syntax of some runtime, a .NET frame wrapped inside its path as the one frame
+    it is (`dotnet.unwrapped`: behind a shipper's prefix its two lines join only once the prefix is off)."""
     votes: dict[Language, int] = dict.fromkeys(_LANGUAGES, 0)
     read = 0
-    for line in lines:
+    for line in dotnet.unwrapped(list(lines)):
         before = sum(votes.values())
         _vote(line, votes)
         read += sum(votes.values()) > before

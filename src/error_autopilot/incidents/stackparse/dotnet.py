@@ -159,7 +159,9 @@ def unwrapped(lines: list[str]) -> list[str]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        if i + 1 < len(lines) and LOCALISED_AT.match(line) and not is_frame(line) and not is_frame(lines[i + 1]):
+        # the joined frame ends in its line number: a next line that does not is no tail, at the cost of one look
+        tail = lines[i + 1].rstrip().removesuffix(".")[-1:] if i + 1 < len(lines) else ""
+        if tail.isdigit() and LOCALISED_AT.match(line) and not is_frame(line) and not is_frame(lines[i + 1]):
             m = FRAME.match(line.rstrip() + lines[i + 1].strip())
             if m is not None and m["line"]:
                 out.append(line.rstrip() + lines[i + 1].strip())
