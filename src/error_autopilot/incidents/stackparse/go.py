@@ -63,7 +63,8 @@ _GCCGO_METHOD = re.compile(
 def _gccgo_method(qual: str) -> tuple[str, str] | None:
     """(package, `Type.Method` or `(*Type).Method`, as gc prints it) for a method gccgo named by its mangled
     receiver (`_GCCGO_METHOD`); None for any other name."""
-    m = _GCCGO_METHOD.match(qual) if "N" in qual else None
+    # a call line's name holds no whitespace; with none, the first `.N<len>_` settles the match (no backtracking)
+    m = _GCCGO_METHOD.match(qual) if "N" in qual and not any(ch.isspace() for ch in qual) else None
     if m is None or len(m["receiver"]) != int(m["length"]):
         return None
     package, _, type_name = m["receiver"].rpartition(".")
