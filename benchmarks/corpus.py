@@ -17,7 +17,6 @@ FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 HELD_OUT_SETS: dict[str, Path] = {
     "held_out_20": FIXTURES / "realworld-holdout20",
     "held_out_22": FIXTURES / "realworld-holdout22",
-    "held_out_23": FIXTURES / "realworld-holdout23",
     "held_out_24": FIXTURES / "realworld-holdout24",
     "held_out_25": FIXTURES / "realworld-holdout25",
     "held_out_26": FIXTURES / "realworld-holdout26",

@@ -248,10 +248,11 @@ def _unescape(text: str) -> str:
 
 
 def _score(lines: Sequence[str]) -> int:
-    """How many lines read as trace syntax of some runtime."""
+    """How many lines read as trace syntax of some runtime, a .NET frame wrapped inside its path as the one frame
+    it is (`dotnet.unwrapped`: behind a shipper's prefix its two lines join only once the prefix is off)."""
     votes: dict[Language, int] = dict.fromkeys(_LANGUAGES, 0)
     read = 0
-    for line in lines:
+    for line in dotnet.unwrapped(list(lines)):
         before = sum(votes.values())
         _vote(line, votes)
         read += sum(votes.values()) > before
@@ -380,6 +381,8 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     ) else lines
     lines = _jvm_unflattened(lines)
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
+    # a .NET frame wrapped inside its path votes as the frame it is (the wrap is the paste's, not the runtime's)
+    lines = dotnet.unwrapped(lines)
     language = detect_language(lines)
     if language in (None, "python"):
         rewritten = lines

@@ -262,6 +262,23 @@ def callback_caller(stack: StackTrace, frame: Frame) -> str | None:
     return None
 
 
+# Minecraft Forge's SRG names: MCPConfig numbers every obfuscated Minecraft method and names it `func_<SRG id>_<its
+# obfuscated name>` (Forge community wiki, "Toolchain: MCP", SRG names). A mod is written against MCP's readable names
+# and ForgeGradle's `reobf` task renames its jar to the SRG names the game runs with, so a mod's override of a game
+# method (`updateEntity`) runs, and its frame prints, as `func_145845_h`, at the line of the mod's own source.
+_SRG_METHOD = re.compile(r"^func_\d+_[A-Za-z]+$")
+
+
+def reobfuscated(frame: Frame, lines: Sequence[str]) -> bool:
+    """Whether a JVM frame's method is printed under a Forge SRG name (`_SRG_METHOD`) its source never spells: a
+    reobfuscated mod's method, which the function around the frame's line names as the source does. A source that
+    writes the SRG name itself (mods of the SRG-named era did) keeps it."""
+    if _SRG_METHOD.match(frame.function.strip()) is None:
+        return False
+    word = re.compile(rf"(?<![\w$]){re.escape(frame.function.strip())}(?![\w$])")
+    return not any(word.search(text) for text in lines)
+
+
 def is_anonymous(function: str) -> bool:
     """A frame the runtime could not name."""
     return function in _ANONYMOUS

@@ -26,10 +26,11 @@ from error_autopilot.investigation.framenames import (
     inferred_name,
     is_anonymous,
     receiver_property,
+    reobfuscated,
     same_line_caller,
 )
 from error_autopilot.investigation.patchcheck import check_patch
-from error_autopilot.investigation.pathmap import compiled_elsewhere
+from error_autopilot.investigation.pathmap import below_package_root, compiled_elsewhere
 from error_autopilot.investigation.stackmap import MAX_CANDIDATES, Candidate, rank
 from error_autopilot.ports import Analyst, Budget, CheckedOut, TraceSource, Workspace
 
@@ -200,16 +201,23 @@ def _named(checkout: CheckedOut, candidate: Candidate, stack: StackTrace) -> Can
     constructed = None if anonymous or stack.language != "node" else constructed_class(candidate.frame)
     # V8's `Type.name` may be a property of another object holding a callback of ours (`receiver_property`)
     method_call = not anonymous and constructed is None and stack.language == "node" and "." in candidate.frame.function
-    if not anonymous and constructed is None and not method_call:
+    srg = stack.language == "jvm" and candidate.frame.function.startswith("func_")  # `reobfuscated` reads it
+    if not anonymous and constructed is None and not method_call and not srg:
         return candidate
     if method_call and (caller := callback_caller(stack, candidate.frame)):
         return _renamed(candidate, caller, f"callback passed to {candidate.frame.function} by {caller}")
     compiled = compiled_elsewhere(candidate.frame, candidate.path)  # line N of the bundle is not the source's
+    source = candidate.path
     if (anonymous or method_call) and compiled:
-        return candidate
+        # An installed package runs the files `npm pack` took from its folder; when the repository commits that
+        # build at the very path below the package's root, its line N is the frame's, and tsc keeps every
+        # function's name in what it emits: that file names the function around the line.
+        source = below_package_root(candidate.frame) or ""
+        if not source or not (checkout.path / source).is_file():
+            return candidate
     if anonymous and (caller := same_line_caller(stack, candidate.frame)):
         return _renamed(candidate, caller, f"anonymous function on the line where {caller} calls it")
-    file = (checkout.path / candidate.path).resolve()
+    file = (checkout.path / source).resolve()
     if not file.is_relative_to(checkout.path.resolve()) or not file.is_file() or file.stat().st_size > MAX_SOURCE_BYTES:
         return candidate
     lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -218,6 +226,12 @@ def _named(checkout: CheckedOut, candidate: Candidate, stack: StackTrace) -> Can
         if not class_constructor(lines, None if compiled else candidate.frame.line, constructed):
             return candidate
         return _renamed(candidate, "constructor", f"`new {constructed}` runs the constructor of class {constructed}")
+    if srg:
+        renamed = reobfuscated(candidate.frame, lines)
+        name = enclosing_function(lines, candidate.frame.line, stack.language) if renamed else None
+        if name is None:
+            return candidate
+        return _renamed(candidate, name, f"`{candidate.frame.function}` is Forge's SRG name of {name}, as the mod ran")
     if method_call:
         held = receiver_property(candidate.frame, lines)
         inferred = held is None and inferred_name(candidate.frame)

@@ -258,17 +258,24 @@ def _below_go_package(hint: str, packages: Sequence[str]) -> str | None:
 _PACKAGE_ROOT = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/]+/|/pkg/mod/[^@]+@[^/]+/")
 
 
-def as_installed_package(frame: Frame, index: dict[str, list[str]]) -> Mapping | None:
-    """The repository file a library frame names when the service itself is the installed package: the
-    path below the package's root (`/usr/lib/node_modules/<any name>/index.js` → `index.js`) is a
-    repository path exactly, so the package was built from this repository's root, whatever its
-    published name. None otherwise, and for a package nested inside it (its own dependencies)."""
+def below_package_root(frame: Frame) -> str | None:
+    """The frame's path below the root of the installed package it ran from (`…/node_modules/<name>/dist/x.js`
+    → `dist/x.js`); None outside one, and for a package's own dependencies (a vendored path below the root)."""
     path = _clean(frame.file)
     roots = list(_PACKAGE_ROOT.finditer(path or ""))
     if path is None or not roots:
         return None
     below = path[roots[-1].end() :]
-    if below not in index.get(posixpath.basename(below), []) or VENDORED.search(below):
+    return None if VENDORED.search(below) else below
+
+
+def as_installed_package(frame: Frame, index: dict[str, list[str]]) -> Mapping | None:
+    """The repository file a library frame names when the service itself is the installed package: the
+    path below the package's root (`/usr/lib/node_modules/<any name>/index.js` → `index.js`) is a
+    repository path exactly, so the package was built from this repository's root, whatever its
+    published name. None otherwise, and for a package nested inside it (its own dependencies)."""
+    below = below_package_root(frame)
+    if below is None or below not in index.get(posixpath.basename(below), []):
         return None
     note = f"the installed package's own path {below} is this repository's file: the service ran as a package"
     return Mapping(below, below.count("/") + 1, note=note, installed=True)

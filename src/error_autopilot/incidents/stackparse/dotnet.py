@@ -150,14 +150,18 @@ def _header_start(lines: list[str], first_frame: int, in_app: InApp) -> int | No
     return start
 
 
-def _unwrapped(lines: list[str]) -> list[str]:
+def unwrapped(lines: list[str]) -> list[str]:
     """Frames a mail client or an issue form hard-wrapped inside the path (`…/Indexe` + `rs/NCore.cs:line
-    164`) joined again: only when the two lines make one frame with a file and a line, and neither is one."""
+    164`) joined again: only when the two lines make one frame with a file and a line, and neither is one.
+    Run before the runtime is told (`stacktrace.detect_language`): a trace whose only frame was wrapped so has
+    no other line to be read as .NET's by."""
     out: list[str] = []
     i = 0
     while i < len(lines):
         line = lines[i]
-        if i + 1 < len(lines) and LOCALISED_AT.match(line) and not is_frame(line) and not is_frame(lines[i + 1]):
+        # the joined frame ends in its line number: a next line that does not is no tail, at the cost of one look
+        tail = lines[i + 1].rstrip().removesuffix(".")[-1:] if i + 1 < len(lines) else ""
+        if tail.isdigit() and LOCALISED_AT.match(line) and not is_frame(line) and not is_frame(lines[i + 1]):
             m = FRAME.match(line.rstrip() + lines[i + 1].strip())
             if m is not None and m["line"]:
                 out.append(line.rstrip() + lines[i + 1].strip())
@@ -176,7 +180,7 @@ def _frame_follows(lines: list[str], at: int) -> bool:
 
 def parse(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool]:
     """Outer exception first, then its inner exceptions, innermost last."""
-    lines = _unwrapped(lines)
+    lines = unwrapped(lines)
     first = next((i for i, line in enumerate(lines) if is_frame(line)), None)
     if first is None:
         return [], False

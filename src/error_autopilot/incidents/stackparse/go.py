@@ -48,10 +48,37 @@ OBSERVED = re.compile(r"(?:Observed a panic|Recovered from panic):? (?P<msg>.*?)
 # c.remoteAddr, err, buf)`); the address is whatever the listener reports, so it ends at the first `: `
 SERVED = re.compile(r"\bhttp: panic serving (?P<addr>.*?): (?P<msg>.*?)\s*$")
 
+# gccgo before GCC 9 named a method `<pkgpath>.<method>.<receiver type>`, the type mangled as
+# `N<length>_<pkgpath>.<Type>` and a pointer's as `p` before it (gofrontend's `Named_type::do_mangled_name`,
+# `Pointer_type::do_mangled_name`), and its traceback prints that symbol as the frame's function:
+# `main.Parse.N18_main.GitIgnoreFile` is `GitIgnoreFile`'s `Parse`; `runtime.FuncForPC` returns
+# `…novaservice.removeServer.pN49_…novaservice.Nova` (go-goose/goose `testservices/hook/service_gccgo.go`). The
+# length counts the receiver exactly, and a method's receiver type is declared in the method's own package (the Go
+# spec, "Method declarations"): both are checked.
+_GCCGO_METHOD = re.compile(
+    r"^(?P<pkg>[^\s()]+?)\.(?P<method>[A-Za-z_]\w*)\.(?P<pointer>p?)N(?P<length>\d{1,4})_(?P<receiver>\S+)$"
+)
+
+
+def _gccgo_method(qual: str) -> tuple[str, str] | None:
+    """(package, `Type.Method` or `(*Type).Method`, as gc prints it) for a method gccgo named by its mangled
+    receiver (`_GCCGO_METHOD`); None for any other name."""
+    # a call line's name holds no whitespace; with none, the first `.N<len>_` settles the match (no backtracking)
+    m = _GCCGO_METHOD.match(qual) if "N" in qual and not any(ch.isspace() for ch in qual) else None
+    if m is None or len(m["receiver"]) != int(m["length"]):
+        return None
+    package, _, type_name = m["receiver"].rpartition(".")
+    if package != m["pkg"] or not type_name.isidentifier():
+        return None
+    receiver = f"(*{type_name})" if m["pointer"] else type_name
+    return package, f"{receiver}.{m['method']}"
 
 
 def split_qualified(qual: str) -> tuple[str, str]:
-    """`github.com/a/b.(*T).M` → (`github.com/a/b`, `(*T).M`); `main.main.func1` → (`main`, `main.func1`)."""
+    """`github.com/a/b.(*T).M` → (`github.com/a/b`, `(*T).M`); `main.main.func1` → (`main`, `main.func1`); gccgo's
+    `main.Parse.N18_main.GitIgnoreFile` → (`main`, `GitIgnoreFile.Parse`)."""
+    if (gccgo := _gccgo_method(qual)) is not None:
+        return gccgo
     slash = qual.rfind("/")
     head, tail = qual[: slash + 1], qual[slash + 1 :]
     parts = tail.split(".")
