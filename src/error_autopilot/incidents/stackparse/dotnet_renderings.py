@@ -34,7 +34,6 @@ def from_app_center(lines: list[str]) -> list[str]:
     return [*lines[:first], *([header] if header else []), *frames]
 
 
-
 # App Center's crash view in the portal, copied as text: each frame on two lines, its namespace alone and then
 # `Type.Method (Args)` with Mono's space before `(` and a generic type's parameters in brackets
 # (`TaskAwaiter`1[TResult].GetResult ()`), no `at`, no file or line (the pastes in microsoft/appcenter#1061, a
@@ -65,6 +64,7 @@ def from_app_center_view(lines: list[str]) -> list[str]:
         out.append(lines[i])
         i += 1
     return out
+
 
 # ASP.NET Core's developer exception page (`UseDeveloperExceptionPage`, dotnet/aspnetcore
 # `src/Shared/ErrorPage/ErrorPage.cshtml`) copied as text: the summary `Ns.T.M() in File.cs, line 24` under the
