@@ -115,8 +115,9 @@ def test_split_real_traces_come_back_whole(wrap: str) -> None:
         if whole and rejoined and _frames(whole) == _frames(rejoined) and whole.primary.type == rejoined.primary.type:
             same += 1
     assert len(cases) >= 290
-    # 508 / 576 with held-out 21 (17 of its 20 come back whole); 491 / 556 with held-out 18 and 19
-    # (468 / 531 with either; 445 + 23 + 23); 468 / 531 with held-out 18 (467 on
+    # 527 / 596 with held-out 22 (19 of its 20 come back whole: files-13663's App Center view, a namespace line above
+    # each frame, is no piece); 508 / 576 with held-out 21 (17 of its 20 come back whole); 491 / 556 with held-out
+    # 18 and 19 (468 / 531 with either; 445 + 23 + 23); 468 / 531 with held-out 18 (467 on
     # the engine before round 18's rules: its Mono frames parse now; two of its
     # pastes do not come back whole, jablotron80-46's traceback run onto one logger line and firecrawl-1541's stack
     # inside a winston JSON line, each read whole only); 445 / 506 when measured with held-out 16 and 17 (398 of the
@@ -133,7 +134,7 @@ def test_split_real_traces_come_back_whole(wrap: str) -> None:
     # panda-700 lose frames; every-1's Application Insights record and vpsand.com-1's Django summary table are read
     # whole only: their lines are no pieces), nor one of held-out 17's (k0rdent-kcm-799, whose Go call lines are
     # GitHub's markdown auto-links: one frame fewer rejoined)
-    assert same / len(cases) >= 0.880, f"{same}/{len(cases)}"
+    assert same / len(cases) >= 0.882, f"{same}/{len(cases)}"
 
 
 @pytest.mark.parametrize("wrap", ["CRI", "Docker json-file"])
