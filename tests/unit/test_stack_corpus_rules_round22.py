@@ -105,6 +105,13 @@ def test_app_centers_crash_view_is_read_as_dotnet_frames() -> None:
     assert first.path == "src/Files.App/ViewModels/Properties/Items/FileProperty.cs"
 
 
+def test_app_centers_crash_view_behind_a_shippers_prefix_reads_the_same() -> None:
+    lines = FILES_APP.splitlines()
+    prefixed = "\n".join(f"2024-05-13T15:06:38.{n:03d}Z stderr F {line}" for n, line in enumerate(lines))
+    first = first_of(prefixed, FILES_APP_FILES, ["Files"], ["src"])
+    assert (first.path, first.function) == ("src/Files.App/ViewModels/Properties/Items/FileProperty.cs", "FileProperty")
+
+
 def test_app_centers_crash_view_drops_monos_brackets_around_a_generic_types_parameters() -> None:
     lines = ["System.ArgumentOutOfRangeException: StartIndex cannot be less than zero.", "",
              "Microsoft.Runtime.CompilerServices", "TaskAwaiter`1[TResult].GetResult ()",

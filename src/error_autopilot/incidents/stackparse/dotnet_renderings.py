@@ -47,21 +47,27 @@ _VIEW_MIN_FRAMES = 2  # one namespace line above one call is as likely prose or 
 def from_app_center_view(lines: list[str]) -> list[str]:
     """App Center's crash view copied as text (`_VIEW_NAMESPACE` then `_VIEW_METHOD`, frame after frame) written
     as .NET prints the frames, `   at Ns.Type.Method(Args)`; only when at least `_VIEW_MIN_FRAMES` such pairs
-    are there, and no line is a .NET frame already. Other lines unchanged."""
-    pairs = [i for i in range(len(lines[:2000]) - 1)
-             if _VIEW_NAMESPACE.match(lines[i]) and _VIEW_METHOD.match(lines[i + 1])]  # fmt: skip
-    if len(pairs) < _VIEW_MIN_FRAMES or any(is_frame(line) for line in lines):
+    are there and no line is a .NET frame already, behind a prefix every line carries (`_without_lead`) too, which
+    then comes off. Other lines unchanged."""
+    if not any(" (" in line for line in lines[:2000]) or any(is_frame(line) for line in lines):
         return lines
-    starts = set(pairs)
+    return _read_behind_lead(lines, _view_rewritten)
+
+
+def _view_rewritten(body: list[str]) -> list[str] | None:
+    pairs = {i for i in range(len(body[:2000]) - 1)
+             if _VIEW_NAMESPACE.match(body[i]) and _VIEW_METHOD.match(body[i + 1])}  # fmt: skip
+    if len(pairs) < _VIEW_MIN_FRAMES:
+        return None
     out: list[str] = []
     i = 0
-    while i < len(lines):
-        if i in starts and (m := _VIEW_METHOD.match(lines[i + 1])) is not None:
-            qual = _VIEW_GENERIC.sub("", f"{lines[i].strip()}.{m['qual']}")
+    while i < len(body):
+        if i in pairs and (m := _VIEW_METHOD.match(body[i + 1])) is not None:
+            qual = _VIEW_GENERIC.sub("", f"{body[i].strip()}.{m['qual']}")
             out.append(f"   at {qual}({m['args']})")
             i += 2
             continue
-        out.append(lines[i])
+        out.append(body[i])
         i += 1
     return out
 
