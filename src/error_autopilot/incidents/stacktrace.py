@@ -62,6 +62,7 @@ _STRONG = 10  # a marker only one runtime prints (`Traceback`, `goroutine 1 [run
 _RENDERINGS: tuple[Callable[[list[str]], list[str]], ...] = (
     pyrenderings.from_django,
     dotnet_renderings.from_app_center,
+    dotnet_renderings.from_app_center_view,
     dotnet_renderings.from_developer_page,
     dotnet_renderings.from_rewrapped,
     node.from_winston,

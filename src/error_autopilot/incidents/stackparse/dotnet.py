@@ -23,7 +23,9 @@ import re
 from error_autopilot.incidents.stackparse.common import MAX_EXCEPTIONS, ExceptionBuilder, InApp, to_int
 
 # `at` in the languages .NET localises its traces into (en, ru/uk, fr, de, es/pt, pl, cs, tr, zh, ja, ko)
-AT = r"(?:at|в|à|bei|en|em|w|v|konum|在|於|場所|위치)"
+# Korean's `Word_At` carries its colon, as Korean Windows prints every frame (.NET Framework's ko resources):
+# `   위치: Ns.T.M(Int32 id) 파일 C:\x\T.cs:줄 52`
+AT = r"(?:at|в|à|bei|en|em|w|v|konum|在|於|場所|위치:?)"
 # Italian prints `in` for `at` and for the file's `in` alike (`in Ns.T.M(String s) in C:\x\T.cs:riga 174`: the
 # resources' `Word_At` and `StackTrace_InFileLineNumber`); kept out of `AT`, which also finds frame-like text in
 # any line (`stacktrace._FRAMEISH`), where `in f(` is common English and Python (`for x in items(a):`)

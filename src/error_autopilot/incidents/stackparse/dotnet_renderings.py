@@ -34,6 +34,44 @@ def from_app_center(lines: list[str]) -> list[str]:
     return [*lines[:first], *([header] if header else []), *frames]
 
 
+# App Center's crash view in the portal, copied as text: each frame on two lines, its namespace alone and then
+# `Type.Method (Args)` with Mono's space before `(` and a generic type's parameters in brackets
+# (`TaskAwaiter`1[TResult].GetResult ()`), no `at`, no file or line (the pastes in microsoft/appcenter#1061, a
+# Xamarin crash, and files-community/Files#13663, a WinUI one). A namespace holds no space and no `(`.
+_VIEW_NAMESPACE = re.compile(r"^\s*[A-Za-z_][\w`]*(?:\.[\w`<>]+)*\s*$")
+_VIEW_METHOD = re.compile(r"^\s*(?P<qual>[A-Za-z_<][^\s()]*\.?[^\s()]*) \((?P<args>[^()]*)\)\s*$")
+_VIEW_GENERIC = re.compile(r"\[[^\]]*\](?=\.)")  # .NET prints `TaskAwaiter`1.GetResult()`: no brackets
+_VIEW_MIN_FRAMES = 2  # one namespace line above one call is as likely prose or code
+
+
+def from_app_center_view(lines: list[str]) -> list[str]:
+    """App Center's crash view copied as text (`_VIEW_NAMESPACE` then `_VIEW_METHOD`, frame after frame) written
+    as .NET prints the frames, `   at Ns.Type.Method(Args)`; only when at least `_VIEW_MIN_FRAMES` such pairs
+    are there and no line is a .NET frame already, behind a prefix every line carries (`_without_lead`) too, which
+    then comes off. Other lines unchanged."""
+    if not any(" (" in line for line in lines[:2000]) or any(is_frame(line) for line in lines):
+        return lines
+    return _read_behind_lead(lines, _view_rewritten)
+
+
+def _view_rewritten(body: list[str]) -> list[str] | None:
+    pairs = {i for i in range(len(body[:2000]) - 1)
+             if _VIEW_NAMESPACE.match(body[i]) and _VIEW_METHOD.match(body[i + 1])}  # fmt: skip
+    if len(pairs) < _VIEW_MIN_FRAMES:
+        return None
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        if i in pairs and (m := _VIEW_METHOD.match(body[i + 1])) is not None:
+            qual = _VIEW_GENERIC.sub("", f"{body[i].strip()}.{m['qual']}")
+            out.append(f"   at {qual}({m['args']})")
+            i += 2
+            continue
+        out.append(body[i])
+        i += 1
+    return out
+
+
 # ASP.NET Core's developer exception page (`UseDeveloperExceptionPage`, dotnet/aspnetcore
 # `src/Shared/ErrorPage/ErrorPage.cshtml`) copied as text: the summary `Ns.T.M() in File.cs, line 24` under the
 # exception, then the Stack tab's frames, `Ns.T.M(T x) in File.cs` (the file name only, no line) or `Ns.T.M()`

@@ -69,6 +69,13 @@ _MARKDOWN_DUNDER = re.compile(r"^\*\*(?P<name>\w+)\*\*$")
 # of which ends in a comma; one there is the paste's (a log view that lists its lines with a `,` after each).
 _LISTED = re.compile(r"^(?P<name>[\w<>.]+),$")
 
+# Sublime Text 3 loads a plugin from its zipped package (`Installed Packages/<Name>.sublime-package`) with an importer
+# of its own, which compiles each module under the name `<module> in <zip path>` (`sublime_plugin.ZipLoader
+# .load_module`: `source_path = key + " in " + self.zippath`, the key the module's dotted path inside the zip, its
+# `.py` and a package's `__init__` dropped): `File "tabs_extra in D:\…\TabsExtra.sublime-package", line 706`.
+# The module's file is that dotted path below the package's root, which is the plugin's repository.
+_SUBLIME_ZIPPED = re.compile(r"^(?P<key>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*) in \S.*\.sublime-package$")
+
 _RawFrame = tuple[str, str, int | None, str]  # function, file, line, raw: built into Frames only if kept
 
 
@@ -322,13 +329,21 @@ def _exception(line: str, in_app: InApp) -> ExceptionBuilder:
     return ExceptionBuilder(type=m["type"], message=m["msg"] or "", in_app=in_app)
 
 
+def _zipped_module(file: str) -> str:
+    """The file a frame of a zipped Sublime Text package names (`_SUBLIME_ZIPPED`) as its path inside the package,
+    `sort.name in …\\TabsExtra.sublime-package` → `sort/name.py`; any other file as printed."""
+    m = _SUBLIME_ZIPPED.match(file)
+    return m["key"].replace(".", "/") + ".py" if m else file
+
+
 def _finish(
     blocks: list[tuple[list[_RawFrame], ExceptionBuilder]], in_app: InApp
 ) -> tuple[list[ExceptionBuilder], bool]:
     truncated = len(blocks) > MAX_EXCEPTIONS
     excs: list[ExceptionBuilder] = []
     for frames, exc in reversed(blocks[-MAX_EXCEPTIONS:]):
-        for printed, file, line, raw in reversed(frames):
+        for printed, printed_file, line, raw in reversed(frames):
+            file = _zipped_module(printed_file)
             function = _LISTED.sub(r"\g<name>", _MARKDOWN_DUNDER.sub(r"__\g<name>__", printed))
             exc.add_frame(function, module_of(file, in_app), file, line, raw)
         excs.append(exc)
