@@ -18,7 +18,6 @@ HELD_OUT_SETS: dict[str, Path] = {
     "held_out_20": FIXTURES / "realworld-holdout20",
     "held_out_22": FIXTURES / "realworld-holdout22",
     "held_out_23": FIXTURES / "realworld-holdout23",
-    "held_out_24": FIXTURES / "realworld-holdout24",
 }
 HELD_OUT_LABELS = {name: "held out (never tuned on)" for name in HELD_OUT_SETS}
 NO_HELD_OUT = "no held-out set: every real-world case has been read and lives in the tuning corpus"
