@@ -149,6 +149,11 @@ def test_verbose_mode_variables_below_the_arrow_stay_inside_the_frame() -> None:
     assert (exc.type, [f.line for f in exc.frames]) == ("UnicodeDecodeError", [77])
 
 
+def test_ipython_frames_behind_a_process_managers_prefix_are_read_alike() -> None:
+    shipped = "\n".join("3|app  | " + line for line in UNIDIFF.splitlines())
+    assert parsed(shipped, packages=["unidiff"]) == parsed(UNIDIFF, packages=["unidiff"])
+
+
 def test_an_ipython_frame_without_its_arrow_is_no_frame() -> None:
     # the line number is printed nowhere but on the arrow: without it the header is a sentence
     trace = UNIDIFF.replace("---> 77", "     77")
@@ -188,6 +193,19 @@ def test_a_trace_double_spaced_in_transit_is_read_whole() -> None:
 def test_the_same_trace_single_spaced_reads_the_same_frames() -> None:
     single = "\n".join(line for line in FRANZ.splitlines() if line.strip())
     assert parsed(single, FRANZ_PACKAGES) == parsed(FRANZ, FRANZ_PACKAGES)
+
+
+def test_a_double_spaced_trace_behind_a_shippers_prefix_or_under_a_log_line_is_read_whole() -> None:
+    cri = "\n".join(f"2024-05-13T15:06:38.{n:03d}Z stderr F {x}" for n, x in enumerate(FRANZ.splitlines()))
+    logged = "2024-05-13 15:06:38,123 ERROR [main] consumer - commit loop died\n" + FRANZ
+    assert parsed(cri, FRANZ_PACKAGES) == parsed(FRANZ, FRANZ_PACKAGES)
+    assert parsed(logged, FRANZ_PACKAGES).exceptions[0].frames == parsed(FRANZ, FRANZ_PACKAGES).exceptions[0].frames
+
+
+def test_two_lines_touching_above_the_double_spaced_ones_keep_every_blank_line() -> None:
+    # one log line may sit right above a paste; two that touch are the text's own, and so are its blank lines
+    head = "consumer - commit loop died\nstack of the goroutine that failed:\n"
+    assert len(parsed(head + FRANZ, FRANZ_PACKAGES).exceptions[0].frames) < 4
 
 
 def test_two_adjacent_lines_keep_every_blank_line() -> None:

@@ -363,8 +363,12 @@ def _double_spaced(lines: list[str]) -> list[str]:
     runtime writes a frame's parts, or its frames, on adjacent lines (Go's function and `file:line`, CPython's
     `File` and source, the JVM's and .NET's `at` lines), so a trace with a blank line after each line got it in
     transit: a CR LF text converted again (`\\r\\r\\n`, two line ends to `splitlines`) or a copy from a view
-    that makes each line a paragraph. Any two adjacent non-blank lines, and the lines stay as they are."""
+    that makes each line a paragraph. Read after a shipper's prefix came off (a blank line under it is blank
+    again); a log line written right above the first line is no part of the paste and may touch it. Any other
+    two adjacent non-blank lines, and the lines stay as they are."""
     filled = [n for n, line in enumerate(lines) if line.strip()]
+    if len(filled) > 1 and filled[1] == filled[0] + 1:  # the log line above
+        filled = filled[1:]
     if len(filled) < _DOUBLE_SPACED_MIN or filled[-1] - filled[0] != 2 * (len(filled) - 1):
         return lines
     if any(lines[n + 1].strip() for n in filled[:-1]):
@@ -388,11 +392,10 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     lines = _unescape(text[:MAX_CHARS]).splitlines()
     if len(lines) > MAX_LINES:
         lines, clipped = lines[:MAX_LINES], True
-    # a huge line's head still names it
-    lines = dotnet.closed_at_the_end([line[:MAX_LINE] for line in _double_spaced(lines)])
+    lines = dotnet.closed_at_the_end([line[:MAX_LINE] for line in lines])  # a huge line's head still names it
     # Rich's box drawn around the frames hides them; so does an `at` a copy moved to the line above, or a V8
     # frame's location it moved below
-    lines = strip_line_prefix(pyrenderings.from_rich(jvm.moved_at(node.unwrapped(lines))))
+    lines = _double_spaced(strip_line_prefix(pyrenderings.from_rich(jvm.moved_at(node.unwrapped(lines)))))
     lines = [part for line in lines for part in _unflattened(line)]
     lines = [part for line in lines for part in _python_unflattened(line)] if any(
         _FLAT_TRACEBACK in line for line in lines

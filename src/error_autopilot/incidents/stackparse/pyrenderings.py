@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from error_autopilot.incidents.stackparse.common import indent
+from error_autopilot.incidents.stackparse.dotnet_renderings import _read_behind_lead
 from error_autopilot.incidents.stackparse.python import FILE
 
 # Django's plain-text technical 500 ("copy-and-paste view", error e-mails) before 2.x: `Traceback:`,
@@ -186,9 +187,16 @@ def from_ipython(lines: list[str]) -> list[str]:
     """IPython's verbose frames (before 8.0) rewritten as CPython prints frames, under a `Traceback` header of
     their own; their numbered source lines dropped but the failing one, other lines unchanged. A frame's file
     compiled (`.pyc`, `.pyo`) is its source: IPython shows that source's lines, found beside the compiled file
-    (`openpy.source_from_cache`)."""
-    if not any(">" in line and _IPY_ARROW.match(line) for line in lines[:2000]):
+    (`openpy.source_from_cache`). Behind a prefix every line carries too (a process manager's, a shipper's), which
+    then comes off: no IPython line is frame-like to `strip_line_prefix`."""
+    if not any("->" in line for line in lines[:2000]):
         return lines
+    return _read_behind_lead(lines, _ipython_rewritten)
+
+
+def _ipython_rewritten(lines: list[str]) -> list[str] | None:
+    if not any(">" in line and _IPY_ARROW.match(line) for line in lines[:2000]):
+        return None
     out: list[str] = []
     headed, i = False, 0
     while i < len(lines):
@@ -212,4 +220,4 @@ def from_ipython(lines: list[str]) -> list[str]:
         out.append(f'{frame["ind"]}  File "{file}", line {arrow["line"]}, in {frame["fn"]}')
         out.append(f'{frame["ind"]}    {(arrow["source"] or "").strip()}')
         i = end
-    return out if headed else lines
+    return out if headed else None
