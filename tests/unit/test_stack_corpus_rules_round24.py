@@ -151,6 +151,7 @@ def test_verbose_mode_variables_below_the_arrow_stay_inside_the_frame() -> None:
 
 def test_ipython_frames_behind_a_process_managers_prefix_are_read_alike() -> None:
     shipped = "\n".join("3|app  | " + line for line in UNIDIFF.splitlines())
+    assert [f.line for f in parsed(shipped, packages=["unidiff"]).exceptions[0].frames] == [77]
     assert parsed(shipped, packages=["unidiff"]) == parsed(UNIDIFF, packages=["unidiff"])
 
 
@@ -198,8 +199,10 @@ def test_the_same_trace_single_spaced_reads_the_same_frames() -> None:
 def test_a_double_spaced_trace_behind_a_shippers_prefix_or_under_a_log_line_is_read_whole() -> None:
     cri = "\n".join(f"2024-05-13T15:06:38.{n:03d}Z stderr F {x}" for n, x in enumerate(FRANZ.splitlines()))
     logged = "2024-05-13 15:06:38,123 ERROR [main] consumer - commit loop died\n" + FRANZ
-    assert parsed(cri, FRANZ_PACKAGES) == parsed(FRANZ, FRANZ_PACKAGES)
-    assert parsed(logged, FRANZ_PACKAGES).exceptions[0].frames == parsed(FRANZ, FRANZ_PACKAGES).exceptions[0].frames
+    whole = parsed(FRANZ, FRANZ_PACKAGES)
+    assert len(whole.exceptions[0].frames) == 4
+    assert parsed(cri, FRANZ_PACKAGES) == whole
+    assert parsed(logged, FRANZ_PACKAGES).exceptions[0].frames == whole.exceptions[0].frames
 
 
 def test_two_lines_touching_above_the_double_spaced_ones_keep_every_blank_line() -> None:
