@@ -64,8 +64,8 @@ def test_primary_location_holds_its_floor(outcomes: list[Outcome]) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 11's file top-1 and top-three targets are not met on the tuning corpus (87.7 %, 505 of 576; 94.4 %, "
-    "544 of 576; function 77.6 % is): the misses left are fixes off the stack or up it with no documented signal, "
+    reason="issue 11's file top-1 and top-three targets are not met on the tuning corpus (86.9 %, 518 of 596; 94.3 %, "
+    "562 of 596; function 76.8 % is): the misses left are fixes off the stack or up it with no documented signal, "
     "and rules that moved the primary for them trailed the innermost own frame on traces from other repositories "
     "(tests/fixtures/realworld/README.md, 'Classes that still fail')",
 )
