@@ -61,6 +61,7 @@ _STRONG = 10  # a marker only one runtime prints (`Traceback`, `goroutine 1 [run
 # other tools' renderings of a trace, each rewritten into its runtime's own shape (lines unchanged when not its own)
 _RENDERINGS: tuple[Callable[[list[str]], list[str]], ...] = (
     pyrenderings.from_django,
+    pyrenderings.from_ipython,
     dotnet_renderings.from_app_center,
     dotnet_renderings.from_app_center_view,
     dotnet_renderings.from_developer_page,
@@ -356,6 +357,27 @@ def _as_indent(label: re.Match[str]) -> str:
     return (label["indent"] or "") + "   "
 
 
+_DOUBLE_SPACED_MIN = 4  # non-blank lines: fewer leave a single blank line between two lines that may be the text's own
+
+
+def _double_spaced(lines: list[str]) -> list[str]:
+    """The lines without the blank line that follows every one of them: no two non-blank lines touch. Every
+    runtime writes a frame's parts, or its frames, on adjacent lines (Go's function and `file:line`, CPython's
+    `File` and source, the JVM's and .NET's `at` lines), so a trace with a blank line after each line got it in
+    transit: a CR LF text converted again (`\\r\\r\\n`, two line ends to `splitlines`) or a copy from a view
+    that makes each line a paragraph. Read after a shipper's prefix came off (a blank line under it is blank
+    again); a log line written right above the first line is no part of the paste and may touch it. Any other
+    two adjacent non-blank lines, and the lines stay as they are."""
+    filled = [n for n, line in enumerate(lines) if line.strip()]
+    if len(filled) > 1 and filled[1] == filled[0] + 1:  # the log line above
+        filled = filled[1:]
+    if len(filled) < _DOUBLE_SPACED_MIN or filled[-1] - filled[0] != 2 * (len(filled) - 1):
+        return lines
+    if any(lines[n + 1].strip() for n in filled[:-1]):
+        return lines
+    return [lines[n] for n in range(len(lines)) if n < filled[0] or n > filled[-1] or lines[n].strip()]
+
+
 def parse_stacktrace(text: str, *, packages: Sequence[str] = (), source_roots: Sequence[str] = ()) -> StackTrace | None:
     """Parse the stack trace in `text`, or None when it holds no recognisable trace.
 
@@ -375,7 +397,7 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     lines = dotnet.closed_at_the_end([line[:MAX_LINE] for line in lines])  # a huge line's head still names it
     # Rich's box drawn around the frames hides them; so does an `at` a copy moved to the line above, or a V8
     # frame's location it moved below
-    lines = strip_line_prefix(pyrenderings.from_rich(jvm.moved_at(node.unwrapped(lines))))
+    lines = _double_spaced(strip_line_prefix(pyrenderings.from_rich(jvm.moved_at(node.unwrapped(lines)))))
     lines = [part for line in lines for part in _unflattened(line)]
     lines = [part for line in lines for part in _python_unflattened(line)] if any(
         _FLAT_TRACEBACK in line for line in lines

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from error_autopilot.domain.stack import Frame, Language
 from error_autopilot.incidents.stackparse.common import Verdict
 from error_autopilot.investigation.framenames import JVM_WRAPPERS, bare_function, is_anonymous
-from error_autopilot.investigation.pathmap import TEST_PATH, VENDORED, Mapping, under_root
+from error_autopilot.investigation.pathmap import TEST_PATH, VENDORED, Mapping, compiled_elsewhere, under_root
 
 # Names that say "I only check, fetch or re-raise": too generic to search the checkout for a definition.
 _HELPER_NAME = re.compile(
@@ -204,3 +204,28 @@ def or_moved_function(
         return mapping
     note = f"{name} is no longer in {mapping.path}: the same package defines it in {moved[0]} (content search)"
     return Mapping(moved[0], mapping.segments, note=note)
+
+
+def or_bundled_function(
+    frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, index: dict[str, list[str]], grep: Grep,
+    searched: dict[str, list[str]],
+) -> Mapping:  # fmt: skip
+    """`mapping`, or the source file that defines a compiled JavaScript frame's function when the source of the
+    frame's file (`dist/index.js` → `src/index.ts`, by stem) does not and exactly one other file below that
+    source's folder does. A bundler writes every module the entry reaches into one output file named after the
+    entry (rollup's `output.file`, webpack's `[name].js` per entry chunk, esbuild's `--bundle`), so the file's
+    stem names the entry module only; tsc, writing one `.js` per `.ts`, leaves each function in the source its
+    file is named after, which then defines it and keeps the frame where it was."""
+    if language != "node" or mapping.path is None or mapping.ambiguous or not compiled_elsewhere(frame, mapping.path):
+        return mapping
+    name = bare_function(frame, language)
+    if len(name) < 4 or is_anonymous(name) or _HELPER_NAME.match(name) or not re.fullmatch(r"[A-Za-z_$][\w$]*", name):
+        return mapping
+    listed = {p for paths in index.values() for p in paths if "\0" not in p}
+    found = _search(_JS_METHOD_DEF.format(re.escape(name)), f"method {name}", grep, listed, searched)
+    folder = posixpath.dirname(mapping.path)
+    below = [f for f in found if f.startswith(folder + "/")] if folder else found
+    if not found or mapping.path in found or len(below) != 1:
+        return mapping
+    note = f"{name} is defined in {below[0]}, not in {mapping.path}: the compiled file is a bundle (content search)"
+    return Mapping(below[0], mapping.segments, note=note)

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field, replace
 from error_autopilot.domain.stack import Frame, Language, StackTrace
 from error_autopilot.incidents.stackparse.common import InApp, Verdict
 from error_autopilot.investigation import beyond
-from error_autopilot.investigation.contentsearch import Grep, or_by_content, or_moved_function, or_package_function
+from error_autopilot.investigation.contentsearch import (
+    Grep,
+    or_bundled_function,
+    or_by_content,
+    or_moved_function,
+    or_package_function,
+)
 from error_autopilot.investigation.framenames import bare_function, is_anonymous
 from error_autopilot.investigation.pathmap import (
     TEST_PATH,
@@ -259,6 +265,7 @@ def _by_content(
     packages, source_roots = configured
     mapping = or_by_content(frame, mapping, verdict, language, index, source_roots, grep, searched)
     mapping = or_package_function(frame, mapping, verdict, language, index, packages, grep, searched)
+    mapping = or_bundled_function(frame, mapping, verdict, language, index, grep, searched)
     return or_moved_function(frame, mapping, verdict, language, index, grep, searched)
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from error_autopilot.incidents.stackparse.common import indent
+from error_autopilot.incidents.stackparse.dotnet_renderings import _read_behind_lead
 from error_autopilot.incidents.stackparse.python import FILE
 
 # Django's plain-text technical 500 ("copy-and-paste view", error e-mails) before 2.x: `Traceback:`,
@@ -167,3 +169,55 @@ def from_rich(lines: list[str]) -> list[str]:
         elif not boxed:
             out.append(line)
     return out
+
+
+# IPython's verbose traceback before 8.0 (`ultratb.VerboseTB.format_record`, the default in IPython and Jupyter):
+# each frame is `<file> in <function>(<arguments>)` (`'%s %s' % (link, call)`, `tpl_call = 'in %s%s'`), then the
+# numbered source lines around the failing one, which `_format_traceback_lines` marks with an arrow
+# (`---> 77         return x`), frames apart by a blank line; the header `Type   Traceback (most recent call last)`
+# carries no colon, and the exception line ends it as in CPython. A frame is read only with its arrow: the line
+# number is printed nowhere else, and a sentence that says `x.py in main()` has none.
+_IPY_FRAME = re.compile(r"^(?P<ind>\s*)(?P<file>\S.*?\.py[cow]?|<[^<>\s]+>) in (?P<fn>[A-Za-z_<][\w<>.]*)\(.*$")
+_IPY_ARROW = re.compile(r"^\s*-+>\s*(?P<line>\d{1,7})(?:\s(?P<source>.*))?$")
+_IPY_NUMBERED = re.compile(r"^\s*\d{1,7}(?:\s.*)?$")
+_IPY_CONTEXT = 40  # numbered lines a record shows: `context` (5 by default, 2 × 5 + 1 printed) and room to spare
+
+
+def from_ipython(lines: list[str]) -> list[str]:
+    """IPython's verbose frames (before 8.0) rewritten as CPython prints frames, under a `Traceback` header of
+    their own; their numbered source lines dropped but the failing one, other lines unchanged. A frame's file
+    compiled (`.pyc`, `.pyo`) is its source: IPython shows that source's lines, found beside the compiled file
+    (`openpy.source_from_cache`). Behind a prefix every line carries too (a process manager's, a shipper's), which
+    then comes off: no IPython line is frame-like to `strip_line_prefix`."""
+    if not any("->" in line for line in lines[:2000]):
+        return lines
+    return _read_behind_lead(lines, _ipython_rewritten)
+
+
+def _ipython_rewritten(lines: list[str]) -> list[str] | None:
+    if not any(">" in line and _IPY_ARROW.match(line) for line in lines[:2000]):
+        return None
+    out: list[str] = []
+    headed, i = False, 0
+    while i < len(lines):
+        frame = _IPY_FRAME.match(lines[i]) if " in " in lines[i] else None
+        arrow, end = None, i + 1
+        while frame and end < len(lines) and end - i <= _IPY_CONTEXT and lines[end].strip():
+            arrow = arrow or _IPY_ARROW.match(lines[end])
+            # after the arrow, verbose mode's variables (`        self = <…>`, indented past the frame) may follow
+            indented = arrow is not None and indent(lines[end]) > len(frame["ind"])
+            if not (_IPY_NUMBERED.match(lines[end]) or _IPY_ARROW.match(lines[end]) or indented):
+                break
+            end += 1
+        if frame is None or arrow is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        if not headed:
+            out.append(frame["ind"] + "Traceback (most recent call last):")
+            headed = True
+        file = re.sub(r"\.py[co]$", ".py", frame["file"])
+        out.append(f'{frame["ind"]}  File "{file}", line {arrow["line"]}, in {frame["fn"]}')
+        out.append(f'{frame["ind"]}    {(arrow["source"] or "").strip()}')
+        i = end
+    return out if headed else None
