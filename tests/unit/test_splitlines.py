@@ -115,9 +115,11 @@ def test_split_real_traces_come_back_whole(wrap: str) -> None:
         if whole and rejoined and _frames(whole) == _frames(rejoined) and whole.primary.type == rejoined.primary.type:
             same += 1
     assert len(cases) >= 290
-    # 524 / 596 with held-out 23 (16 of its 20 come back whole: Sm4sh-Tools-21's frame wrapped inside its path,
-    # gootstrap-2, zgrab-87 and Hardcode-Tray-160 not; not looked into further); 508 / 576 with held-out 21 (17 of
-    # its 20 come back whole); 491 / 556 with held-out 18 and 19
+    # 560 / 636 with held-out 22, 23 and 24 (19, 16 and 17 of their 20: set 22's files-13663, an App Center view with
+    # a namespace line above each frame, is no piece; set 24's notchsolution-52, franz-go-76 and unidiff-12 not looked
+    # into); 524 / 596 with held-out 23 alone (16 of its 20 come back whole: Sm4sh-Tools-21's frame wrapped inside
+    # its path, gootstrap-2, zgrab-87 and Hardcode-Tray-160 not; not looked into further); 508 / 576 with held-out
+    # 21 (17 of its 20 come back whole); 491 / 556 with held-out 18 and 19
     # (468 / 531 with either; 445 + 23 + 23); 468 / 531 with held-out 18 (467 on
     # the engine before round 18's rules: its Mono frames parse now; two of its
     # pastes do not come back whole, jablotron80-46's traceback run onto one logger line and firecrawl-1541's stack
@@ -135,7 +137,7 @@ def test_split_real_traces_come_back_whole(wrap: str) -> None:
     # panda-700 lose frames; every-1's Application Insights record and vpsand.com-1's Django summary table are read
     # whole only: their lines are no pieces), nor one of held-out 17's (k0rdent-kcm-799, whose Go call lines are
     # GitHub's markdown auto-links: one frame fewer rejoined)
-    assert same / len(cases) >= 0.877, f"{same}/{len(cases)}"
+    assert same / len(cases) >= 0.878, f"{same}/{len(cases)}"
 
 
 @pytest.mark.parametrize("wrap", ["CRI", "Docker json-file"])
