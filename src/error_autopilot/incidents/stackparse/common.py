@@ -1,4 +1,5 @@
-"""What every language parser shares: caps, in-app marking and the exception builder.
+"""What every language parser shares: caps, in-app marking, the exception builder, and reading a rendering behind
+the prefix a process manager or shipper wrote on every line.
 
 Caps keep hostile input cheap: a parser never builds more than `MAX_FRAMES` frames per exception
 or keeps more than `MAX_EXCEPTIONS` exceptions, and `parse_stacktrace` cuts every line at `MAX_LINE`
@@ -8,7 +9,8 @@ characters before any pattern sees it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from error_autopilot.domain.stack import ExceptionInfo, Frame, Language, StackTrace
@@ -287,3 +289,32 @@ def to_int(text: str | None) -> int | None:
 def indent(line: str) -> int:
     """Leading whitespace width (tabs and spaces count one each)."""
     return len(line) - len(line.lstrip(" \t"))
+
+
+# digits differ from line to line in a shipper's prefix (timestamps, pids): compared as zeros
+_DIGIT = re.compile(r"\d")
+
+
+def without_lead(lines: list[str]) -> list[str]:
+    """The lines without the prefix every non-blank one starts with, digits aside, up to its last space (a process
+    manager's or shipper's `3|app  | `, a syslog or CRI stamp): no printed frame teaches `strip_line_prefix` it."""
+    masked = [_DIGIT.sub("0", line) for line in lines if line.strip()]
+    if len(masked) < 2:
+        return lines
+    first, last = min(masked), max(masked)
+    common = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), min(len(first), len(last)))
+    cut = first[:common].rfind(" ") + 1
+    if cut == 0:
+        return lines
+    lead = first[:cut]
+    return [line[cut:] if _DIGIT.sub("0", line[:cut]) == lead else line for line in lines]
+
+
+def read_behind_lead(lines: list[str], read: Callable[[list[str]], list[str] | None]) -> list[str]:
+    """What `read` makes of the lines, or of the lines without the prefix every one carries (`without_lead`,
+    only tried when the lines as they are read as nothing); the lines unchanged when neither reads."""
+    found = read(lines)
+    if found is None:
+        bare = without_lead(lines)
+        found = read(bare) if bare is not lines else None
+    return lines if found is None else found

@@ -9,8 +9,8 @@ carries (a process manager's or shipper's), which then comes off.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
+from error_autopilot.incidents.stackparse.common import read_behind_lead, without_lead
 from error_autopilot.incidents.stackparse.dotnet import FRAME, FRAME_AT, is_frame
 
 # Mono/Xamarin frames as App Center's GitHub issues print them: no `at`, an IL offset, the namespace after
@@ -47,11 +47,11 @@ _VIEW_MIN_FRAMES = 2  # one namespace line above one call is as likely prose or 
 def from_app_center_view(lines: list[str]) -> list[str]:
     """App Center's crash view copied as text (`_VIEW_NAMESPACE` then `_VIEW_METHOD`, frame after frame) written
     as .NET prints the frames, `   at Ns.Type.Method(Args)`; only when at least `_VIEW_MIN_FRAMES` such pairs
-    are there and no line is a .NET frame already, behind a prefix every line carries (`_without_lead`) too, which
+    are there and no line is a .NET frame already, behind a prefix every line carries (`without_lead`) too, which
     then comes off. Other lines unchanged."""
     if not any(" (" in line for line in lines[:2000]) or any(is_frame(line) for line in lines):
         return lines
-    return _read_behind_lead(lines, _view_rewritten)
+    return read_behind_lead(lines, _view_rewritten)
 
 
 def _view_rewritten(body: list[str]) -> list[str] | None:
@@ -140,31 +140,6 @@ _INLINE_FRAME = re.compile(rf"(?<=\S)\s+(?={FRAME_AT}\s+(?:[\w`<>$|+]+\.)+[\w`<>
 _REWRAPPED_MIN_FRAMES = 2
 
 
-def _without_lead(lines: list[str]) -> list[str]:
-    """The lines without the prefix every non-blank one starts with, digits aside, up to its last space (a process
-    manager's or shipper's `3|app  | `, a syslog or CRI stamp): no printed frame teaches `strip_line_prefix` it."""
-    masked = [_DIGIT.sub("0", line) for line in lines if line.strip()]
-    if len(masked) < 2:
-        return lines
-    first, last = min(masked), max(masked)
-    common = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), min(len(first), len(last)))
-    cut = first[:common].rfind(" ") + 1
-    if cut == 0:
-        return lines
-    lead = first[:cut]
-    return [line[cut:] if _DIGIT.sub("0", line[:cut]) == lead else line for line in lines]
-
-
-def _read_behind_lead(lines: list[str], read: Callable[[list[str]], list[str] | None]) -> list[str]:
-    """What `read` makes of the lines, or of the lines without the prefix every one carries (`_without_lead`,
-    only tried when the lines as they are read as nothing); the lines unchanged when neither reads."""
-    found = read(lines)
-    if found is None:
-        bare = _without_lead(lines)
-        found = read(bare) if bare is not lines else None
-    return lines if found is None else found
-
-
 def from_rewrapped(lines: list[str]) -> list[str]:
     """A trace whose frames a copy ran into one line and wrapped after each `at` word (`_TRAILING_AT`) written
     as .NET prints it, one frame a line; only when no line is a frame already and the rewrite makes at least two
@@ -173,7 +148,7 @@ def from_rewrapped(lines: list[str]) -> list[str]:
         return lines
     joined: list[str] = []
     carry = ""
-    for line in _without_lead(lines):
+    for line in without_lead(lines):
         if _TRAILING_AT.search(line):
             carry += line.strip() + " " if carry else line.rstrip() + " "
             continue
@@ -207,10 +182,10 @@ def from_sentry_modules(lines: list[str]) -> list[str]:
     """Sentry's raw rendering of a .NET event's frames (`_SENTRY_MODULE` with the method's signature below it)
     written as .NET prints them, `   at Ns.Type.Method()`, in the order shown (newest first, as .NET's own);
     other lines unchanged. Only a `Module` line whose next line is such a signature is read; behind a prefix
-    every line carries (`_without_lead`) too, which then comes off."""
+    every line carries (`without_lead`) too, which then comes off."""
     if not any('Module "' in line for line in lines[:2000]):
         return lines
-    return _read_behind_lead(lines, _sentry_frames)
+    return read_behind_lead(lines, _sentry_frames)
 
 
 def _sentry_frames(body: list[str]) -> list[str] | None:
@@ -268,7 +243,7 @@ def from_app_insights(lines: list[str]) -> list[str]:
     Lines without such a record, or whose method is no qualified name, are returned as they are."""
     if not any(line.rstrip().endswith(("method", "innermostMethod")) or "method\t" in line for line in lines[:2000]):
         return lines
-    return _read_behind_lead(lines, _insights_rendered)
+    return read_behind_lead(lines, _insights_rendered)
 
 
 def _insights_rendered(body: list[str]) -> list[str] | None:
@@ -316,10 +291,10 @@ def _unity_frame(line: str) -> re.Match[str] | None:
 def from_unity(lines: list[str]) -> list[str]:
     """A Unity trace (`_UNITY_FRAME`) written as .NET prints one, `   at Ns.Type.Method(Args) in path:line N`;
     only when a line names its source as only Unity writes it (`(at path:line)`), behind a prefix every line
-    carries (`_without_lead`) too, which then comes off. Other lines unchanged."""
+    carries (`without_lead`) too, which then comes off. Other lines unchanged."""
     if not any(" (at " in line for line in lines[:2000]):
         return lines
-    return _read_behind_lead(lines, _unity_rewritten)
+    return read_behind_lead(lines, _unity_rewritten)
 
 
 def _unity_rewritten(body: list[str]) -> list[str] | None:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import re
 
-from error_autopilot.incidents.stackparse.common import indent
-from error_autopilot.incidents.stackparse.dotnet_renderings import _read_behind_lead
+from error_autopilot.incidents.stackparse.common import indent, read_behind_lead
 from error_autopilot.incidents.stackparse.python import FILE
 
 # Django's plain-text technical 500 ("copy-and-paste view", error e-mails) before 2.x: `Traceback:`,
@@ -191,7 +190,7 @@ def from_ipython(lines: list[str]) -> list[str]:
     then comes off: no IPython line is frame-like to `strip_line_prefix`."""
     if not any("->" in line for line in lines[:2000]):
         return lines
-    return _read_behind_lead(lines, _ipython_rewritten)
+    return read_behind_lead(lines, _ipython_rewritten)
 
 
 def _ipython_rewritten(lines: list[str]) -> list[str] | None:
