@@ -12,6 +12,7 @@ import re
 import pytest
 
 from error_autopilot.domain.events import LogEntry
+from error_autopilot.incidents.cards import card_check, card_spans
 from error_autopilot.incidents.ingest import Ingest
 from error_autopilot.incidents.layouts import Layouts, clock_certain, skeleton, varying_runs
 from error_autopilot.incidents.runs import (
@@ -206,7 +207,7 @@ def test_a_line_of_a_known_skeleton_is_read_as_splitting_it_reads(line: str) -> 
         clock = CLOCK.search(other, 0, CLOCK_WITHIN)
         span = clock.span() if clock else None
         parts = split(other, clock)
-        runs, by_kind, lengths, shape = layouts.find(other, 0)
+        runs, by_kind, lengths, shape, _ = layouts.find(other, 0)
         assert list(runs) == parts[1::2], other
         assert lengths == tuple(map(len, parts[1::2]))
         assert (by_kind.kinds, by_kind.varying) == (kinds(runs), _varying(parts)), other
@@ -246,8 +247,8 @@ def test_a_template_tried_before_the_clock_only_matches_lines_with_its_clock() -
             continue
         certain += 1
         parts = split(line, clock)
-        regex, _, _ = skeleton_template(parts, kinds(parts[1::2]), varying_runs(parts[0::2], kinds(parts[1::2]),
-                                                                                 list(map(len, parts[1::2]))))  # fmt: skip
+        found = kinds(parts[1::2])
+        regex, _, _ = skeleton_template(parts, found, varying_runs(parts[0::2], found, list(map(len, parts[1::2]))))
         for _ in range(40):  # its hex digits and digits changed: those a template lets differ
             other = "".join(rng.choice(HEX) if c in HEX and rng.random() < 0.5 else c for c in line)
             if regex.fullmatch(other) is not None:
@@ -273,6 +274,31 @@ def _storm_line(rng: random.Random, bug: int) -> str:
         f"\tat com.acme.pay.Ledger.settle{bug % 40}(Ledger.java:31)\n\tat com.acme.pay.Api.post(Api.java:12)",
     )  # fmt: skip
     return lines[bug % 4]
+
+
+def test_a_line_a_template_says_holds_no_card_number_holds_none_its_shape_could_show() -> None:
+    """A skeleton's template made with its first shape's card check says, by the same match, which lines pass
+    that check's first test: only lines `CardSpans.within` says hold no card number, and only for shapes with
+    that check."""
+    rng = random.Random(1517)
+    layouts = Layouts()
+    passed = held = 0
+    for _ in range(3000):
+        ref = "".join(rng.choice("0123456789") for _ in range(15))
+        ref = ("4" + ref[1:] + luhn_digit("4" + ref[1:])) if rng.random() < 0.1 else ref + rng.choice("0123456789")
+        line = f"ERROR Settle{rng.choice((1234, 5678))} failed for {rng.randint(100000, 999999)} ref {ref} ({ref[:4]})"
+        _, by_kind, _, shape, checked = layouts.find(line, 0)
+        if shape is None:
+            parts = split(line, None)
+            shape = Shape("bug", cards=card_check(card_spans(parts, by_kind.varying)))
+            layouts.keep(line, by_kind, shape)
+        assert shape.cards is not None
+        within = shape.cards.within(line)
+        held += within
+        if checked is not None:
+            assert checked is shape.cards and not within, line
+            passed += 1
+    assert passed > 1000 and held > 100, (passed, held)
 
 
 def test_lines_read_by_a_skeletons_template_are_counted_as_parsing_each_in_full_gives() -> None:

@@ -35,11 +35,14 @@ Span = tuple[int, int, bool]
 class CardSpans:
     """A shape's card spans, and the check that a line of the shape holds no card number there."""
 
-    __slots__ = ("_firsts", "_from", "_none", "_others", "_to", "spans")
+    __slots__ = ("_firsts", "_from", "_none", "_others", "_to", "places", "spans")
 
     def __init__(self, spans: tuple[Span, ...]) -> None:
         self.spans = spans
         self._none = _ruling_out(spans)
+        # what `_none` rules out, for a regex of many shapes' lines to say whether a line is of it (a skeleton's
+        # template: incidents/layouts.py); None when `_none` is
+        self.places = card_places(spans, ascii_only=False) if self._none is not None else None
         self._firsts = tuple((start, end) for start, end, first in spans if first)
         others = [(start, end) for start, end, first in spans if not first]
         self._from = min((start for start, _ in others), default=0)  # the stretch of the line that holds them
@@ -146,8 +149,13 @@ def _ruling_out(spans: tuple[Span, ...]) -> re.Pattern[str] | None:
 
 
 def guard(spans: Sequence[Span], ascii_only: bool) -> str:
-    """A lookahead ruling out the lines with 13 digits, spaces or dashes in a row in one of `spans` that
-    starts as a card number may (every card number is such a row), or a first digit of 2 to 6 where a
+    """A lookahead ruling out the lines `card_places` finds (nothing when there are no `spans`)."""
+    return f"(?!{card_places(spans, ascii_only)})" if spans else ""
+
+
+def card_places(spans: Sequence[Span], ascii_only: bool) -> str:
+    """A pattern, at a line's start, for the lines with 13 digits, spaces or dashes in a row in one of `spans`
+    that starts as a card number may (every card number is such a row), or a first digit of 2 to 6 where a
     number could only start at the span's start. A row holds one of its span's 7-character blocks: only
     those few places are tried, and only a block made of them is looked around. `ascii_only`: no other
     digits stand in the spans."""
@@ -158,4 +166,4 @@ def guard(spans: Sequence[Span], ascii_only: bool) -> str:
     first = f"(?:(?<!{digit[:-3]}.\\-])|(?<=%..))[2-6]"
     around = "|".join(f"(?<={first}{digit}{{{6 + j}}})(?={digit}{{{6 - j}}})" for j in range(7))
     rows = f"(?:{blocks}){digit}{{7}}(?:{around})" if blocks else ""
-    return f"(?!{'|'.join(filter(None, (rows, starts)))})" if spans else ""
+    return "|".join(filter(None, (rows, starts)))

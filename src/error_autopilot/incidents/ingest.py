@@ -158,7 +158,7 @@ class Ingest:
             match = regex.fullmatch(line)
             if match is not None:
                 return None if known.fingerprint is None else (known, match.groups())
-        runs, by_kind, lengths, shape = self._layouts.find(line, stream[2])
+        runs, by_kind, lengths, shape, checked = self._layouts.find(line, stream[2])
         if shape is None:
             found = self._new_shape(entry, environment, find_clock(line), stream[2], by_kind, lengths)
             if not isinstance(found, Shape):
@@ -167,7 +167,7 @@ class Ingest:
         if (
             shape.exact
             or (shape.equal is not None and shape.equal[0](runs) != shape.equal[1](runs))
-            or (shape.cards is not None and shape.cards.within(line))
+            or (shape.cards is not None and shape.cards is not checked and shape.cards.within(line))
         ):
             return self._full(entry, environment)
         shape.split += 1

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter, methodcaller
 
+from error_autopilot.incidents.cards import CardSpans
 from error_autopilot.incidents.runs import CLOCK_WITHIN, find_clock, skeleton_template, split
 from error_autopilot.incidents.runs import kinds as kinds_of
 from error_autopilot.incidents.shapes import Shape
@@ -42,6 +43,8 @@ _HEX_BYTES = bytes.maketrans(string.hexdigits.encode(), b"\x80" * len(string.hex
 _HEX_TEXT: dict[int, str] = {**{ord(c): "\x00" for c in string.hexdigits}, 0: "\x01\x00", 1: "\x01\x01"}
 
 Where = tuple[int, int, tuple[int, int] | None]  # (stream, line length, clock span)
+# what `Layouts.find` finds of a line
+Found = tuple[Sequence[str], "Kinds", tuple[int, ...], Shape | None, CardSpans | None]
 _CLOCK_GOES_ON = frozenset(string.hexdigits + ".,")  # what could make a clock longer once a line's digits change
 
 
@@ -106,10 +109,16 @@ class _Template:
     shapes of its lines by what its groups say may differ between them: one short string, where the key of a
     line's whole other text took a slicing and a hash of most of the line."""
 
-    __slots__ = ("key", "kinds", "lengths", "regex", "runs", "shapes")
+    __slots__ = ("checked", "key", "kinds", "lengths", "regex", "runs", "shapes")
 
-    def __init__(self, parts: Sequence[str], by_kind: Kinds, lengths: tuple[int, ...]) -> None:
-        self.regex, runs, other = skeleton_template(parts, by_kind.kinds, by_kind.varying)
+    def __init__(
+        self, parts: Sequence[str], by_kind: Kinds, lengths: tuple[int, ...], cards: CardSpans | None
+    ) -> None:
+        # the card check of the first line's shape, made by the same match (the shapes of a skeleton mostly
+        # share theirs): `CardSpans.within` cost some 0.5 us a line with ten thousand bugs
+        places = cards.places if cards is not None else None
+        self.checked = cards if places else None
+        self.regex, runs, other = skeleton_template(parts, by_kind.kinds, by_kind.varying, places or "")
         self.runs = _groups(runs)
         # the groups joined: each is of a fixed length, so the text says them all (a tuple of them kept for every
         # shape cost some 300 bytes more)
@@ -172,9 +181,11 @@ class Layouts:
         self._certain.clear()
         self._count = 0
 
-    def find(self, line: str, stream: int) -> tuple[Sequence[str], Kinds, tuple[int, ...], Shape | None]:
-        """The line's runs, its skeleton's `Kinds` for their kinds, their lengths, and the line's shape when
-        one is known (see `keep`); `stream`: the number of the line's labels and metadata."""
+    def find(self, line: str, stream: int) -> Found:
+        """The line's runs, its skeleton's `Kinds` for their kinds, their lengths, the line's shape when one is
+        known (see `keep`), and the card spans the line was checked against and holds no card number in (those
+        `CardSpans.within` would have said False of), if any; `stream`: the number of the line's labels and
+        metadata."""
         for template in self._certain.get((stream, len(line)), ()):
             match = template.regex.fullmatch(line)
             if match is not None:
@@ -196,24 +207,25 @@ class Layouts:
             self._made()
             by_kind = known.of(kinds)
         by_kind.split += 1
+        shape = by_kind.shapes.get(by_kind.key(line))
         if by_kind.split == SKELETON_TEMPLATE_AFTER:  # its later lines are matched, not split
             certain = clock_certain(line, clock)
             templates = self._certain.setdefault(where[:2], []) if certain else self._templates.setdefault(where, [])
             if len(templates) < TEMPLATES_PER_LENGTH:
-                templates.append(_Template(split(line, clock), by_kind, known.lengths))
-        return runs, by_kind, known.lengths, by_kind.shapes.get(by_kind.key(line))
+                cards = shape.cards if shape is not None else None
+                templates.append(_Template(split(line, clock), by_kind, known.lengths, cards))
+        return runs, by_kind, known.lengths, shape, None
 
     @staticmethod
-    def _matched(
-        template: _Template, match: re.Match[str], line: str
-    ) -> tuple[Sequence[str], Kinds, tuple[int, ...], Shape | None]:
+    def _matched(template: _Template, match: re.Match[str], line: str) -> Found:
         of_kinds, key = template.kinds, template.key(match)
         shape = template.shapes.get(key)
         if shape is None:
             shape = of_kinds.shapes.get(of_kinds.key(line))
             if shape is not None:
                 template.shapes[key] = shape
-        return template.runs(match), of_kinds, template.lengths, shape
+        checked = template.checked if template.checked is not None and match.start(1) < 0 else None
+        return template.runs(match), of_kinds, template.lengths, shape, checked
 
     def keep(self, line: str, by_kind: Kinds, shape: Shape) -> None:
         """Remember the shape of this line of these kinds: `find` finds it for every line of the same text
