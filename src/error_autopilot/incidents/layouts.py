@@ -71,6 +71,7 @@ class Kinds:
     key: Callable[[str], object]  # the line's constant text and fixed runs (a string, or a tuple of them)
     shapes: dict[object, Shape] = field(default_factory=dict)
     split: int = 0  # its lines read by splitting, before it has a template
+    templated: bool = False  # it has a template, or no room was left for one
 
 
 class _Skeleton:
@@ -208,12 +209,14 @@ class Layouts:
             by_kind = known.of(kinds)
         by_kind.split += 1
         shape = by_kind.shapes.get(by_kind.key(line))
-        if by_kind.split == SKELETON_TEMPLATE_AFTER:  # its later lines are matched, not split
+        # its later lines are matched, not split; made with a line of a known shape, whose card check it makes
+        # (with ten thousand bugs, the line it was made with was mostly of a bug not seen before)
+        if by_kind.split >= SKELETON_TEMPLATE_AFTER and shape is not None and not by_kind.templated:
+            by_kind.templated = True
             certain = clock_certain(line, clock)
             templates = self._certain.setdefault(where[:2], []) if certain else self._templates.setdefault(where, [])
             if len(templates) < TEMPLATES_PER_LENGTH:
-                cards = shape.cards if shape is not None else None
-                templates.append(_Template(split(line, clock), by_kind, known.lengths, cards))
+                templates.append(_Template(split(line, clock), by_kind, known.lengths, shape.cards))
         return runs, by_kind, known.lengths, shape, None
 
     @staticmethod
