@@ -228,6 +228,10 @@ class Layouts:
             if shape is not None:
                 template.shapes[key] = shape
         checked = template.checked if template.checked is not None and match.start(1) < 0 else None
+        into = shape.counted_into if shape is not None and shape.equal is None else None
+        if into is not None and into.group.dropped:
+            # its incident is only counted (most lines of ten thousand bugs): nothing reads its runs
+            return (), of_kinds, template.lengths, shape, checked
         return template.runs(match), of_kinds, template.lengths, shape, checked
 
     def keep(self, line: str, by_kind: Kinds, shape: Shape) -> None:
