@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 import pytest
 
 from error_autopilot.domain.events import ErrorEvent, LogEntry
-from error_autopilot.incidents.counting import MAX_TIMELINE, Accumulator, Line, Pieces, slot_values
+from error_autopilot.incidents.counting import MAX_TIMELINE, Accumulator, Line, Pieces, Source, slot_values
+from error_autopilot.incidents.events import parse_entry
 from error_autopilot.incidents.group import MAX_QUEUED, MAX_SAMPLE_CHARS, MAX_TITLE, IncidentGrouper
 from error_autopilot.incidents.stacktrace import parse_stacktrace
 from tests.conftest import TEST_FIXTURES
+from tests.support.grouping_corpus import SMAP
 
 ORDER_TRACE = (TEST_FIXTURES / "stacktraces" / "jvm" / "real_loki_order_service.txt").read_text(encoding="utf-8")
 ORDER_STACK = parse_stacktrace(ORDER_TRACE, packages=("com.example.order",))
@@ -282,3 +284,28 @@ def test_lines_queued_over_many_incidents_leave_what_counting_each_as_it_comes_l
         assert mine is not None and theirs is not None
         assert _state(mine) == _state(theirs)
     assert queued.events == one_by_one.events + 4 * MAX_QUEUED
+
+
+class _FreshSources(list[tuple[int, Source]]):
+    """Sample lines read as compiled code reads them: each source a tuple made afresh on every read, and freed
+    once read, so its id passes to the next one made."""
+
+    def __iter__(self) -> Iterator[tuple[int, Source]]:
+        for ts_ns, source in super().__iter__():
+            yield ts_ns, (source if isinstance(source, ErrorEvent) else (source[0], source[1]))
+
+
+def test_each_sample_line_is_its_own_even_when_its_source_is_made_afresh_on_each_read() -> None:
+    lines = [f'{{"level": "error", "message": "payment {4000 + n} failed", "service": "orders"}}' for n in range(6)]
+    entries = [LogEntry(ts_ns=T0 + n, line=text, labels={}) for n, text in enumerate(lines)]
+    grouper = IncidentGrouper(resolve=lambda entry, environment: parse_entry(entry, environment, SMAP))
+    first = parse_entry(entries[0], "prod", SMAP)
+    assert first is not None
+    grouper.add(first)
+    group = grouper.group(next(iter(grouper._groups)))
+    assert group is not None
+    for entry in entries[1:]:
+        group.count_line(entry.ts_ns, "prod", None, None, None, False, None, (entry, "prod"))
+    group.samples = _FreshSources(group.samples)
+    (incident,) = grouper.incidents()
+    assert [s.text for s in incident.sample] == lines[1:]

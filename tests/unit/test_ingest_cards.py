@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from error_autopilot.domain.events import LogEntry
-from error_autopilot.incidents.cards import CardSpans, card_spans
+from error_autopilot.incidents.cards import CardSpans, _spans_of, card_spans
 from error_autopilot.incidents.ingest import Ingest
 from error_autopilot.incidents.layouts import varying_runs
 from error_autopilot.incidents.runs import find_clock, kinds, split
@@ -270,3 +270,21 @@ def _spans_searching_the_whole_line(parts: list[str], varying: tuple[int, ...]) 
             elif digits <= 19:
                 found.append((start, end, True))
     return tuple(found)
+
+
+def test_card_spans_remembered_by_a_lines_profile_are_those_of_the_line_itself() -> None:
+    """Lines that differ in one character keep their own card spans when that character is read (a digit for a
+    hex letter or another character, a space, dash or `%` for another), and share them when it is not."""
+    rng = random.Random(1518)
+    pieces = ("4111", "1111", "12", "7", " ", "-", "%", "%2", "a", "bcd", "ABC", "x", "é", "\u0661\u0662", "=", "0000")
+    for _ in range(4000):
+        line = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 16)))
+        if rng.random() < 0.5:  # one character changed: most lines have their profile's spans remembered
+            at = rng.randrange(len(line))
+            line = line[:at] + rng.choice("09aF -%x\u0661") + line[at + 1 :]
+        parts = split(line, find_clock(line))
+        varying = tuple(i for i in range(len(parts) // 2) if rng.random() < 0.7)
+        digits = tuple(i for i in varying if parts[2 * i + 1].isdigit())
+        as_written = _spans_of.__wrapped__("".join(parts[0::2]), tuple(map(len, parts[0::2])), tuple(parts[1::2]),
+                                           varying, digits)  # fmt: skip
+        assert card_spans(parts, varying) == as_written, (line, varying)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from benchmarks.storm import line as storm_line
 
 from error_autopilot import selection
 from error_autopilot.config.service_map import ServiceMap
@@ -31,6 +32,7 @@ from error_autopilot.sources.loki import LokiSource
 from error_autopilot.state import bounded, ledger
 from error_autopilot.state.model import Cursor, IncidentRecord, State
 from error_autopilot.state.store import GitStateStore, SeededStateStore
+from tests.support.grouping_corpus import SMAP
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 NOW_NS = int(NOW.timestamp()) * 10**9
@@ -175,3 +177,28 @@ def test_an_incident_past_max_pending_is_only_counted_once_that_is_certain() -> 
         grouper.incidents(samples=published)
     assert grouper.drop([g.fingerprint for g in by_first[2:]]) == 5
     assert [i.count for i in grouper.incidents(samples=published)] == [1, 1]
+
+
+def test_an_incident_only_counted_counts_every_line_read_by_a_skeletons_template() -> None:
+    """A storm of many bugs sharing skeletons: past the incidents kept, each is only counted, its lines read by
+    their skeleton's template without their runs, and it counts what it counts when every incident is kept."""
+    base_ns = NOW_NS - 10**12
+    entries = [
+        LogEntry(ts, text, labels, {"detected_level": "error"})
+        for labels, ts, text in (storm_line(i, 400, base_ns) for i in range(40_000))
+    ]
+    dropping, keeping = Ingest(SMAP), Ingest(SMAP)
+    finder = LeanFinder(dropping, State(), cap=5, services=(), max_pending=20)
+    for start in range(0, len(entries), 1000):
+        page = entries[start : start + 1000]
+        for entry in page:
+            dropping.take(entry, "prod", Admission())
+            keeping.take(entry, "prod", Admission())
+        finder.page_read(page[-1].ts_ns, later_ns=2**62)
+    dropped = [g for g in dropping.grouper._groups.values() if g.dropped]
+    assert len(dropped) > 300
+    kept = keeping.grouper.first_seen()
+    assert dropping.grouper.first_seen() == kept
+    counts = {fp: g.count for fp, g in keeping.grouper._groups.items()}
+    assert {fp: g.count for fp, g in dropping.grouper._groups.items()} == counts
+    assert dropping.grouper.events == keeping.grouper.events == len(entries)

@@ -21,6 +21,8 @@ _CARD_AT = re.compile(CARD_START)
 _DIGITS_JOINED = re.compile(r"\d+(?:[ -]\d+)*")
 _ASCII_DIGITS_JOINED = re.compile(_DIGITS_JOINED.pattern, re.ASCII)  # the same in ASCII text, without Unicode's tables
 _AS_DIGITS = str.maketrans("123456789abcdefABCDEF", "0" * 21)
+# a line as `card_spans` reads it: ASCII digits as one, hex letters as another (the runs stay where they were)
+_PROFILE = str.maketrans("123456789bcdefABCDEF", "0" * 9 + "a" * 11)
 _CARD_DIGITS = 13
 _MARKS = bytes(1 if chr(byte) in "0123456789 -" else 0 for byte in range(256))
 _ROW = b"\x01" * _CARD_DIGITS
@@ -35,11 +37,14 @@ Span = tuple[int, int, bool]
 class CardSpans:
     """A shape's card spans, and the check that a line of the shape holds no card number there."""
 
-    __slots__ = ("_firsts", "_from", "_none", "_others", "_to", "spans")
+    __slots__ = ("_firsts", "_from", "_none", "_others", "_to", "places", "spans")
 
     def __init__(self, spans: tuple[Span, ...]) -> None:
         self.spans = spans
         self._none = _ruling_out(spans)
+        # what `_none` rules out, for a regex of many shapes' lines to say whether a line is of it (a skeleton's
+        # template: incidents/layouts.py); None when `_none` is
+        self.places = card_places(spans, ascii_only=False) if self._none is not None else None
         self._firsts = tuple((start, end) for start, end, first in spans if first)
         others = [(start, end) for start, end, first in spans if not first]
         self._from = min((start for start, _ in others), default=0)  # the stretch of the line that holds them
@@ -82,8 +87,30 @@ def card_spans(parts: Sequence[str], varying: Sequence[int]) -> tuple[Span, ...]
     of digits joined by single spaces or dashes, 13 digits long or more once every varying run is taken
     as digits, that hold a varying run or stand within two characters of one (`_CARD` looks that far
     around a number). With each, whether a number there could only start at its first character: a run
-    of digits alone (a millisecond timestamp, `1764…`, is never a card)."""
+    of digits alone (a millisecond timestamp, `1764…`, is never a card).
+
+    Worked out once per line profile (`_PROFILE`): with ten thousand bugs, the shapes of a skeleton differ in
+    the digits of their names and numbers, not in where digits stand, and some 20,000 shapes each cost some
+    20 us here."""
     free = set(varying)
+    runs = tuple(run.translate(_AS_DIGITS if i in free else _PROFILE) for i, run in enumerate(parts[1::2]))
+    digit_runs = tuple(i for i in varying if parts[2 * i + 1].isdigit())
+    consts = "".join(parts[0::2]).translate(_PROFILE)
+    return _spans_of(consts, tuple(map(len, parts[0::2])), runs, tuple(varying), digit_runs)
+
+
+@functools.lru_cache(maxsize=1024)
+def _spans_of(
+    consts: str, lengths: tuple[int, ...], runs: tuple[str, ...], varying: tuple[int, ...], numbers: tuple[int, ...]
+) -> tuple[Span, ...]:
+    """`card_spans` of a line of this constant text (its parts of these `lengths`) and `runs`, the varying ones
+    of which are digits only when in `numbers`: all it reads of a line is which characters are digits (a
+    varying run's hex digits are all taken as digits), and where spaces, dashes and `%` stand."""
+    parts, at = [], 0
+    for n, length in enumerate(lengths):
+        parts += [consts[at : at + length], *runs[n : n + 1]]
+        at += length
+    free, all_digits = set(varying), set(numbers)
     texts: list[str] = []
     spans: list[tuple[int, int]] = []
     digit_runs: set[tuple[int, int]] = set()
@@ -93,7 +120,7 @@ def card_spans(parts: Sequence[str], varying: Sequence[int]) -> tuple[Span, ...]
             spans.append((at, at + len(part)))
             # `%2041…`: past a `%` and two characters (`CARD_START` takes any two for an escape's) a number may
             # start inside the run
-            if part.isdigit() and "%" not in texts[-1][-2:]:
+            if n // 2 in all_digits and "%" not in texts[-1][-2:]:
                 digit_runs.add((at, at + len(part)))
         texts.append(part.translate(_AS_DIGITS) if n % 2 and n // 2 in free else part)
         at += len(part)
@@ -146,8 +173,13 @@ def _ruling_out(spans: tuple[Span, ...]) -> re.Pattern[str] | None:
 
 
 def guard(spans: Sequence[Span], ascii_only: bool) -> str:
-    """A lookahead ruling out the lines with 13 digits, spaces or dashes in a row in one of `spans` that
-    starts as a card number may (every card number is such a row), or a first digit of 2 to 6 where a
+    """A lookahead ruling out the lines `card_places` finds (nothing when there are no `spans`)."""
+    return f"(?!{card_places(spans, ascii_only)})" if spans else ""
+
+
+def card_places(spans: Sequence[Span], ascii_only: bool) -> str:
+    """A pattern, at a line's start, for the lines with 13 digits, spaces or dashes in a row in one of `spans`
+    that starts as a card number may (every card number is such a row), or a first digit of 2 to 6 where a
     number could only start at the span's start. A row holds one of its span's 7-character blocks: only
     those few places are tried, and only a block made of them is looked around. `ascii_only`: no other
     digits stand in the spans."""
@@ -158,4 +190,4 @@ def guard(spans: Sequence[Span], ascii_only: bool) -> str:
     first = f"(?:(?<!{digit[:-3]}.\\-])|(?<=%..))[2-6]"
     around = "|".join(f"(?<={first}{digit}{{{6 + j}}})(?={digit}{{{6 - j}}})" for j in range(7))
     rows = f"(?:{blocks}){digit}{{7}}(?:{around})" if blocks else ""
-    return f"(?!{'|'.join(filter(None, (rows, starts)))})" if spans else ""
+    return "|".join(filter(None, (rows, starts)))

@@ -95,16 +95,21 @@ def _headline_of(group: Accumulator, latest: ErrorEvent | None) -> str:
 def build_incident(group: Accumulator, resolve: Resolve | None, *, samples: bool = True) -> Incident:
     """The incident `group` counted so far; without its sample lines unless `samples` (each shown line is parsed
     and redacted again, the bulk of building an incident)."""
-    parsed: dict[int, ErrorEvent | None] = {}  # the newest line is usually a sample and the stack too
+    # the newest line is usually a sample and the stack too: each entry is parsed once, keyed by its id while the
+    # entry itself is held here, so that id cannot pass to another object (a source tuple's could: compiled
+    # code makes one afresh on each read, and a freed one's id is soon reused)
+    parsed: dict[tuple[int, str], tuple[LogEntry, ErrorEvent | None]] = {}
 
     def event_of(source: Source | None) -> ErrorEvent | None:
         if source is None or isinstance(source, ErrorEvent):
             return source
         if resolve is None:
             raise ValueError("an occurrence counted from its entry needs a parser to be shown")
-        if id(source) not in parsed:
-            parsed[id(source)] = resolve(*source)
-        return parsed[id(source)]
+        entry, environment = source
+        known = parsed.get((id(entry), environment))
+        if known is None:
+            known = parsed[(id(entry), environment)] = (entry, resolve(entry, environment))
+        return known[1]
 
     shown = [event for _, source in group.samples if (event := event_of(source)) is not None] if samples else []
     stack_event = event_of(group.stack_source)

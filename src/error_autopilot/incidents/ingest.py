@@ -158,22 +158,21 @@ class Ingest:
             match = regex.fullmatch(line)
             if match is not None:
                 return None if known.fingerprint is None else (known, match.groups())
-        clock = find_clock(line)
-        where = (stream[2], len(line), clock.span() if clock is not None else None)
-        runs, by_kind, lengths, shape = self._layouts.find(line, clock, where)
+        runs, by_kind, lengths, shape, checked = self._layouts.find(line, stream[2])
         if shape is None:
-            found = self._new_shape(entry, environment, clock, where[0], by_kind, lengths)
+            found = self._new_shape(entry, environment, find_clock(line), stream[2], by_kind, lengths)
             if not isinstance(found, Shape):
                 return found
             shape = found
         if (
             shape.exact
             or (shape.equal is not None and shape.equal[0](runs) != shape.equal[1](runs))
-            or (shape.cards is not None and shape.cards.within(line))
+            or (shape.cards is not None and shape.cards is not checked and shape.cards.within(line))
         ):
             return self._full(entry, environment)
         shape.split += 1
         if shape.split == TEMPLATE_AFTER:  # later lines of this shape are matched, not split
+            clock = find_clock(line)
             self._template_shape(split(line, clock), clock, (stream[2], len(line)), shape)
         return None if shape.fingerprint is None else (shape, runs)
 

@@ -58,7 +58,7 @@ _HEX_STRETCH = re.compile("([0-9a-fA-F]+)")
 
 
 def skeleton_template(
-    parts: Sequence[str], kinds: str, varying: Sequence[int]
+    parts: Sequence[str], kinds: str, varying: Sequence[int], flag: str = ""
 ) -> tuple[re.Pattern[str], tuple[int, ...], tuple[int, ...]]:
     """A regex that matches a line exactly when it has the skeleton of this one (every hex digit as one
     character, incidents/layouts.py), runs of these `kinds`, and this one's constant text but for its
@@ -69,11 +69,14 @@ def skeleton_template(
 
     A skeleton says where `RUN` splits a line: the constant text never holds four hex digits in a row, and
     runs are maximal. The clock is looked up by the span `CLOCK` found in the line: here it is only told
-    apart as the skeleton does."""
-    pattern: list[str] = []
+    apart as the skeleton does.
+
+    `flag`: a pattern at the line's start that decides nothing, but says whether it matched: group 1 takes
+    part in a match exactly when it did (the runs' groups then come after it)."""
+    pattern: list[str] = [f"(?:(?={flag})())?"] if flag else []
     runs: list[int] = []
     other: list[int] = []
-    group = 0
+    group = 1 if flag else 0
     for n, part in enumerate(parts):
         if n % 2:
             group += 1
