@@ -19,6 +19,7 @@ HELD_OUT_SETS: dict[str, Path] = {
     "held_out_25": FIXTURES / "realworld-holdout25",
     "held_out_26": FIXTURES / "realworld-holdout26",
     "held_out_27": FIXTURES / "realworld-holdout27",
+    "held_out_28": FIXTURES / "realworld-holdout28",
 }
 HELD_OUT_LABELS = {name: "held out (never tuned on)" for name in HELD_OUT_SETS}
 NO_HELD_OUT = "no held-out set: every real-world case has been read and lives in the tuning corpus"
