@@ -160,6 +160,13 @@ def module_of(file: str, in_app: InApp) -> str | None:
         if rest is None and pkg and anchor in "/" + path:
             rest = ("/" + path).split(anchor, 1)[1]
             rest = pkg.replace(".", "/") + "/" + rest
+    for pkg in in_app.packages:
+        # a module is a package folder or a single `.py` file named after it (The Python Language Reference,
+        # "5. The import system": `spam` is found as `spam/__init__.py` or `spam.py`), so a plug-in or script
+        # installed as `…/plugins/spam.py` is the configured `spam` itself; only the path's end, never a folder
+        single = "/" + pkg.replace(".", "/") + ".py"
+        if rest is None and pkg and ("/" + path).endswith(single):
+            rest = single
     for root in in_app.source_roots:
         if rest is None and root and root in path:
             rest = path.split(root, 1)[1]
