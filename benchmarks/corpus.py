@@ -16,7 +16,6 @@ FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 # first measurement); the next one is listed here when it lands, so an unfinished folder is never scored.
 HELD_OUT_SETS: dict[str, Path] = {
     "held_out_20": FIXTURES / "realworld-holdout20",
-    "held_out_25": FIXTURES / "realworld-holdout25",
     "held_out_26": FIXTURES / "realworld-holdout26",
     "held_out_27": FIXTURES / "realworld-holdout27",
     "held_out_28": FIXTURES / "realworld-holdout28",

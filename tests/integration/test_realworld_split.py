@@ -13,7 +13,7 @@ from tests.support.corpus import Outcome, by_ecosystem, load_cases, run_corpus, 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.heavy]
 
 CASES = load_cases()[::4]
-# measured: 130 of 159 cases name a fixed file first (whole traces: 141 of 159); one case's worth below. Some plan no
+# measured: 135 of 164 cases name a fixed file first (whole traces: 146 of 164); one case's worth below. Some plan no
 # incident: their trace follows the WARN/INFO record it was logged with, and so is no error (whole, the corpus
 # pushes each with `level="error"`). Each retired held-out set shifts which cases are every fourth, and so the
 # figure (68 of 80 on 320 cases, 68 of 87 on 348, 63 of 87 on 345, 74 of 94 on 373, each the same on the engine
@@ -23,8 +23,9 @@ CASES = load_cases()[::4]
 # 100 of 133 on 531 with held-out 18, the same on the engine before its rules: the sample's new cases are harder
 # whole too, 113 of 133; 115 of 139 on 556 with held-out 18 and 19; 119 of 144 on 576 with held-out 21, the
 # sample shifted again; 122 of 149 on 596 with held-out 22 or 23 alone (the same on the engine before either's
-# rules), 115 of 149 with held-out 24 alone; 130 of 159 on 636 with all three).
-FLOOR = 0.811
+# rules), 115 of 149 with held-out 24 alone; 130 of 159 on 636 with all three; 135 of 164 on 656 with held-out 25,
+# the sample shifted again).
+FLOOR = 0.817
 
 
 @pytest.fixture(scope="module")

@@ -115,6 +115,8 @@ def test_split_real_traces_come_back_whole(wrap: str) -> None:
         if whole and rejoined and _frames(whole) == _frames(rejoined) and whole.primary.type == rejoined.primary.type:
             same += 1
     assert len(cases) >= 290
+    # 579 / 656 with held-out 25 (19 of its 20 come back whole: abearcodes-valheim-9, a BepInEx/Unity log, does not;
+    # not looked into further).
     # 560 / 636 with held-out 22, 23 and 24 (19, 16 and 17 of their 20: set 22's files-13663, an App Center view with
     # a namespace line above each frame, is no piece; set 24's notchsolution-52, franz-go-76 and unidiff-12 not looked
     # into); 524 / 596 with held-out 23 alone (16 of its 20 come back whole: Sm4sh-Tools-21's frame wrapped inside
@@ -137,7 +139,7 @@ def test_split_real_traces_come_back_whole(wrap: str) -> None:
     # panda-700 lose frames; every-1's Application Insights record and vpsand.com-1's Django summary table are read
     # whole only: their lines are no pieces), nor one of held-out 17's (k0rdent-kcm-799, whose Go call lines are
     # GitHub's markdown auto-links: one frame fewer rejoined)
-    assert same / len(cases) >= 0.878, f"{same}/{len(cases)}"
+    assert same / len(cases) >= 0.881, f"{same}/{len(cases)}"
 
 
 @pytest.mark.parametrize("wrap", ["CRI", "Docker json-file"])

@@ -160,6 +160,13 @@ def module_of(file: str, in_app: InApp) -> str | None:
         if rest is None and pkg and anchor in "/" + path:
             rest = ("/" + path).split(anchor, 1)[1]
             rest = pkg.replace(".", "/") + "/" + rest
+    for pkg in in_app.packages:
+        # a module is a package folder or a single `.py` file named after it (The Python Language Reference,
+        # "5. The import system": `spam` is found as `spam/__init__.py` or `spam.py`), so a plug-in or script
+        # installed as `…/plugins/spam.py` is the configured `spam` itself; only the path's end, never a folder
+        single = "/" + pkg.replace(".", "/") + ".py"
+        if rest is None and pkg and ("/" + path).endswith(single):
+            rest = single
     for root in in_app.source_roots:
         if rest is None and root and root in path:
             rest = path.split(root, 1)[1]
@@ -220,7 +227,8 @@ def _read(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
     blocks: list[tuple[list[_RawFrame], ExceptionBuilder]] = []
     frames: list[_RawFrame] | None = None
     reading: ExceptionBuilder | None = None
-    repeated, message_lines, frame_indent, after_chain = 0, 0, 0, False
+    # header_at: the column of a `Traceback` header that starts its line, -1 behind other text (a log line's)
+    repeated, message_lines, frame_indent, header_at, after_chain = 0, 0, 0, -1, False
     # after_file: the previous line was a `File` line, this one may be its source line; flat: a source
     # line sat at the frames' indentation, the paste lost the relative indentation
     after_file, flat = False, False
@@ -232,6 +240,7 @@ def _read(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
         source_line, after_file = after_file, False
         if TRACEBACK.match(line):
             frames, reading, repeated, after_chain, bare, flat = [], None, 0, False, None, False
+            header_at = indent(line) if stripped.startswith("Traceback") else -1
         elif stripped in _CHAIN:
             if reading is None:
                 _keep_unfinished(blocks, frames, bare, in_app)
@@ -244,7 +253,15 @@ def _read(lines: list[str], in_app: InApp) -> tuple[list[ExceptionBuilder], bool
             bare = stripped if stripped and not line[0].isspace() and _EXC.match(stripped) else bare
         elif frames is not None and reading is None:
             if m := FILE.match(line):
-                frame_indent, after_file = (indent(line) if not frames else frame_indent), brief is None
+                # CPython writes each `File` line two columns right of the `Traceback` header and the exception
+                # line at the header's column (`traceback.StackSummary.format`: `'  File "{}", line {}, in {}'`);
+                # frames at or left of the header's column lost that indentation, so the exception line sits at
+                # theirs, as in a paste whose source lines were flushed left with the frames
+                frame_indent, after_file, flat = (
+                    (indent(line), brief is None, flat or indent(line) <= header_at)
+                    if not frames
+                    else (frame_indent, brief is None, flat)
+                )
                 frames.append((m["fn"] or "<module>", m["file"], to_int(m["line"]), line))
             elif m := _REPEATED.match(line):
                 repeated += int(m["n"])
