@@ -1,8 +1,8 @@
 """The real-world corpus shipped the way many clusters ship logs: one Loki entry per line (no multiline
 stage), polled with the default line filter, so only the lines that say `error`, `exception`, `panic`…
 come back, and the frames must be read around them (`rejoining.py`). Every fourth case, through the real
-`plan` + `investigate`; before rejoining, 4 % of the whole corpus got the fixed file (77 % of this sample now,
-87 % whole)."""
+`plan` + `investigate`; before rejoining, 4 % of the whole corpus got the fixed file (82 % of this sample now,
+89 % whole)."""
 
 from __future__ import annotations
 
