@@ -15,26 +15,17 @@ from dataclasses import dataclass, field, replace
 from error_autopilot.domain.stack import Frame, Language, StackTrace
 from error_autopilot.incidents.stackparse.common import InApp, Verdict
 from error_autopilot.investigation import beyond
-from error_autopilot.investigation.contentsearch import (
-    Grep,
-    or_bundled_function,
-    or_by_content,
-    or_moved_function,
-    or_package_function,
-)
+from error_autopilot.investigation.checkoutmap import by_content, followed, in_workspace, named_enough
+from error_autopilot.investigation.contentsearch import Grep
 from error_autopilot.investigation.framenames import bare_function, is_anonymous
 from error_autopilot.investigation.pathmap import (
     TEST_PATH,
     VENDORED,
     Mapping,
-    as_installed_package,
     compiled_elsewhere,
     index_files,
     map_frame_explained,
     resolve_links,
-    through_link,
-    under_root,
-    workspace_package,
 )
 from error_autopilot.investigation.runnerup import lead
 
@@ -47,11 +38,6 @@ MAX_CANDIDATES = 10
 # methods"; Kotlin's `access$getX$p` alike): compiler-made, no source of its own. The frame below made the access.
 _SYNTHETIC_ACCESSOR = re.compile(r"^access\$\w+$")
 _GO_VENDOR = re.compile(r"(?:^|/)vendor/")  # Go's vendor directory (cmd/go "Vendor Directories")
-# A traceback prints each frame's `co_filename`, the path the module was found by on `sys.path`; `site` puts
-# only absolute directories there (site-packages, the standard library), so a relative path was found through a
-# relative entry (`''`, the current directory, or a script's own relative directory): the code was run from a
-# checkout, not installed (docs.python.org, `sys.path` and `site`).
-_ABSOLUTE = re.compile(r"^(?:[/\\~<]|[A-Za-z]:[/\\])")
 
 
 @dataclass
@@ -167,23 +153,23 @@ def rank(
                 _drop(notes, dropped, "runtime", aside[0], f"{where} {frame.function}: {aside[1]}")
                 continue
             named = map_frame_explained(frame, index, stack.language, packages)
-            mapping = _by_content(
+            mapping = by_content(
                 frame, named, verdict, stack.language, index, (packages, source_roots), grep, searched
             )
-            mapping, verdict = _followed(mapping, verdict, links, verdicts)
+            mapping, verdict = followed(mapping, verdict, links, verdicts)
             if mapping.path is None:
                 _drop(notes, dropped, "own" if verdict.in_app else "library",
                       f"{posixpath.basename(where)}: {mapping.note}" if verdict.in_app else verdict.reason,
                       f"{where} {frame.function}: {'own code' if verdict.in_app else verdict.reason}, "
                       f"not mapped ({mapping.note})")  # fmt: skip
                 continue
-            kept = _named_enough(frame, mapping, verdict, index, source_roots, stack.language)
+            kept = named_enough(frame, mapping, verdict, index, source_roots, stack.language)
             if kept is None or kept.path is None:
                 _drop(notes, dropped, "library", verdict.reason,
                       f"{where} {frame.function}: {verdict.reason}; only its file name matches {mapping.path}")
                 continue
             mapping, path = kept, kept.path
-            mapping, verdict = _workspace(frame, mapping, verdict, stack.language, index)
+            mapping, verdict = in_workspace(frame, mapping, verdict, stack.language, index)
             if not verdict.in_app and VENDORED.search(path):
                 _vendored(notes, dropped, vendored, frame, mapping, verdict, stack.language, (depth, len(order)))
                 continue
@@ -251,60 +237,6 @@ def _with_beyond(
     there), best first."""
     beyond_them = _beyond_frames(stack, files, found, grep, searched, innermost)
     return sorted([*found, *beyond_them], key=lambda c: -c.score)
-
-
-def _by_content(
-    frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, index: dict[str, list[str]],
-    configured: tuple[Sequence[str], Sequence[str]], grep: Grep | None, searched: dict[str, list[str]],
-) -> Mapping:  # fmt: skip
-    """The mapping, corrected by what the checkout's content says: the file that defines the frame's class
-    when the names did not find it, the file a Go function moved to since the trace's build, the file of its
-    package that defines a Go function printed without its position. `configured`: packages, source roots."""
-    if grep is None:
-        return mapping
-    packages, source_roots = configured
-    mapping = or_by_content(frame, mapping, verdict, language, index, source_roots, grep, searched)
-    mapping = or_package_function(frame, mapping, verdict, language, index, packages, grep, searched)
-    mapping = or_bundled_function(frame, mapping, verdict, language, index, grep, searched)
-    return or_moved_function(frame, mapping, verdict, language, index, grep, searched)
-
-
-def _named_enough(
-    frame: Frame, mapping: Mapping, verdict: Verdict, index: dict[str, list[str]], source_roots: Sequence[str],
-    language: Language | None = None,
-) -> Mapping | None:  # fmt: skip
-    """The mapping of a frame worth a candidate; None for a library frame that only its file name ties to
-    the repository, unless the service itself ran as that installed package (`as_installed_package`) or, in a
-    Python traceback, its relative path is the repository's path in full (`_ABSOLUTE`)."""
-    by_convention = mapping.by_class and mapping.path is not None and under_root(mapping.path, source_roots)
-    if verdict.in_app or mapping.segments >= 2 or by_convention:
-        return mapping
-    file = (frame.file or "").replace("\\", "/").removeprefix("./")
-    if language == "python" and file and not _ABSOLUTE.match(file) and file == mapping.path:
-        return mapping
-    return as_installed_package(frame, index)
-
-
-def _followed(mapping: Mapping, verdict: Verdict, links: dict[str, str], verdicts: InApp) -> tuple[Mapping, Verdict]:
-    """A frame mapped to a symbolic link moves to the file the link names, and whether it is the
-    service's code is judged on that file (`./archive` → `archivebox/archive.py`, under the package)."""
-    followed = through_link(mapping, links)
-    if followed is mapping or followed.path is None or verdict.in_app:
-        return followed, verdict
-    return followed, verdicts.classify(None, "/" + followed.path)
-
-
-def _workspace(
-    frame: Frame, mapping: Mapping, verdict: Verdict, language: Language, index: dict[str, list[str]]
-) -> tuple[Mapping, Verdict]:
-    """A library frame turned own code when its installed package is one the repository keeps in a
-    `node_modules/` folder of its own (`workspace_package`); the mapping's note says so."""
-    if verdict.in_app or language != "node" or mapping.path is None:
-        return mapping, verdict
-    if (package := workspace_package(frame, mapping.path, index)) is None:
-        return mapping, verdict
-    note = f"package {package} is kept in the repository"
-    return replace(mapping, note="; ".join(filter(None, (mapping.note, note)))), Verdict(True, note)
 
 
 def _beyond_frames(
