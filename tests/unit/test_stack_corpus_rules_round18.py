@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from error_autopilot.incidents.stackparse.jvm import is_frame
-from error_autopilot.incidents.stacktrace import _python_unflattened, parse_stacktrace
+from error_autopilot.incidents.stackparse.linebreaks import python_unflattened
+from error_autopilot.incidents.stacktrace import parse_stacktrace
 from error_autopilot.investigation.framenames import bare_function, is_anonymous
 from error_autopilot.investigation.investigator import _named
 from error_autopilot.investigation.stackmap import rank
@@ -144,7 +145,7 @@ JABLOTRON_FILES = ["custom_components/jablotron80/jablotron.py", "custom_compone
 
 
 def test_a_traceback_run_onto_one_line_is_read_as_cpython_prints_it() -> None:
-    assert _python_unflattened(JABLOTRON.strip()) == [
+    assert python_unflattened(JABLOTRON.strip()) == [
         "Unexpected error: Traceback (most recent call last):",
         '  File "/config/custom_components/jablotron80/jablotron.py", line 709, in read_send_packet_loop',
         "    records_tmp = self._read_data()",
@@ -174,13 +175,13 @@ def test_the_first_exception_after_the_last_frame_is_the_raised_one() -> None:
     flat = JABLOTRON.strip().replace(
         "IndexError: index out of range", "requests.exceptions.ConnectionError: (Caused by NewConnectionError: x)"
     )
-    assert _python_unflattened(flat)[-2:] == [
+    assert python_unflattened(flat)[-2:] == [
         "    if data[1 + int(size)] == 0xff:", "requests.exceptions.ConnectionError: (Caused by NewConnectionError: x)"
     ]  # fmt: skip
     bare = JABLOTRON.strip().replace(" IndexError: index out of range", " KeyboardInterrupt")
-    assert _python_unflattened(bare)[-1] == "KeyboardInterrupt"
+    assert python_unflattened(bare)[-1] == "KeyboardInterrupt"
     cut = JABLOTRON.strip().split(" if data[")[0]  # the paste ends on the last frame's location
-    assert _python_unflattened(cut)[-1].endswith("line 661, in _read_data")
+    assert python_unflattened(cut)[-1].endswith("line 661, in _read_data")
 
 
 @pytest.mark.parametrize(
@@ -189,11 +190,11 @@ def test_the_first_exception_after_the_last_frame_is_the_raised_one() -> None:
      'Traceback (most recent call last): File "a.py", line x, in f', "nothing at all"],
 )  # fmt: skip
 def test_a_header_with_no_frame_run_onto_it_is_left_alone(line: str) -> None:
-    assert _python_unflattened(line) == [line]
+    assert python_unflattened(line) == [line]
 
 
 def test_a_traceback_printed_on_its_lines_reads_as_before() -> None:
-    printed = "\n".join(_python_unflattened(JABLOTRON.strip())) + "\n"
+    printed = "\n".join(python_unflattened(JABLOTRON.strip())) + "\n"
     assert parsed(printed, ["custom_components"]) == parsed(JABLOTRON, ["custom_components"])
 
 

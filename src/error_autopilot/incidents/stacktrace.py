@@ -18,7 +18,17 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 
 from error_autopilot.domain.stack import Language, StackTrace
-from error_autopilot.incidents.stackparse import dotnet, dotnet_renderings, go, jvm, loose, node, pyrenderings, python
+from error_autopilot.incidents.stackparse import (
+    dotnet,
+    dotnet_renderings,
+    go,
+    jvm,
+    linebreaks,
+    loose,
+    node,
+    pyrenderings,
+    python,
+)
 from error_autopilot.incidents.stackparse.common import MAX_LINE, ExceptionBuilder, InApp, build_trace
 
 log = logging.getLogger(__name__)
@@ -116,60 +126,7 @@ def detect_language(lines: Sequence[str]) -> Language | None:
 _FOREIGN_EXT: dict[str, Language] = {".js": "node", ".mjs": "node", ".cjs": "node", ".ts": "node", ".tsx": "node",
                                      ".jsx": "node", ".java": "jvm", ".kt": "jvm", ".scala": "jvm", ".go": "go",
                                      ".cs": "dotnet"}  # fmt: skip
-# .NET's console logger in single-line mode (`SimpleConsoleFormatterOptions.SingleLine`) writes the exception's
-# `ToString()` on the log line with each newline replaced by a space: `…object.    at A.B() in /x.cs:line 3`.
-_FLATTENED_DOTNET = re.compile(r"(?<=\S) {4}(?=at [\w.`<>$+|]+\(|--- End of )")
-# A JVM exception on one line (log4j2's `%throwable{separator( )}`, a logback `%replace(%ex){'\n', ' '}`): the
-# newline before each `<tab>at Class.method(File.java:12)` became a space; only a located JVM frame, at least
-# twice on the line, so a sentence that says "at com.acme.Foo(Foo.java:3)" once stays as it is. A line cut
-# right after the separator ends in a bare `at`, which goes to a line of its own.
-_FLATTENED_JVM = re.compile(r"(?<=\S)[ \t]+(?=at (?:[\w$]+\.)+[\w$<>]+\([\w$.-]+\.(?:java|kt|scala|groovy):\d+\))")
-_CUT_JVM_SEPARATOR = re.compile(r"(?<=\S)[ \t]+(?=at\s*$)")
 _ESCAPED_NEWLINE = re.compile(r"\\n(?=\s*(?:at |File |\\t|[\w/.-]+\.go:|Caused by|---))")
-
-
-# A CPython traceback that lost its line breaks: text copied from a rendered Markdown paragraph (an unfenced paste,
-# whose soft line breaks CommonMark renders as spaces, spec §6.12) or from a log viewer that joins a record's lines.
-# CPython ends its header line right after `Traceback (most recent call last):` and starts every frame on a line
-# of its own, `  File "<path>", line <n>, in <function>`, its source line below; text after the header on the
-# same line is therefore the traceback run together, split again before each such frame. The exception is the
-# first `Type: message` (or a bare type at the end) after the last frame's location, the source line before it.
-_FLAT_TRACEBACK = "Traceback (most recent call last): "
-_FLAT_PY_FRAME = re.compile(r'\s+(?=File "[^"]{1,500}", line \d+, in [\w<>.]+)')
-_FLAT_PY_LOCATION = re.compile(r'File "[^"]{1,500}", line \d+, in [\w<>.]+')
-_FLAT_PY_EXCEPTION = re.compile(
-    r"(?<!\S)(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Warning|Iteration)(?::\s|:?\s*$)"
-)
-
-
-def _python_flat(text: str) -> bool:
-    """Whether `text` holds a CPython traceback run onto one line (`_FLAT_TRACEBACK`, a frame right after it)."""
-    at = text.find(_FLAT_TRACEBACK)
-    return at >= 0 and text[at + len(_FLAT_TRACEBACK) :].lstrip().startswith('File "')
-
-
-def _python_unflattened(line: str) -> list[str]:
-    """A CPython traceback run onto one line (`_FLAT_TRACEBACK`), one line per frame, source line and exception
-    again; any other line as it is."""
-    if not _python_flat(line):
-        return [line]
-    at = line.find(_FLAT_TRACEBACK)
-    parts = _FLAT_PY_FRAME.split(line[at + len(_FLAT_TRACEBACK) :].strip())
-    out = [line[: at + len(_FLAT_TRACEBACK)].rstrip()]
-    for n, part in enumerate(parts):
-        location = _FLAT_PY_LOCATION.match(part)
-        if location is None:
-            return [line]
-        out.append("  " + location.group())
-        source = part[location.end() :].strip()
-        raised = _FLAT_PY_EXCEPTION.search(source) if n == len(parts) - 1 else None
-        if raised is not None:
-            source, exception = source[: raised.start()].strip(), source[raised.start() :].strip()
-        if source:
-            out.append("    " + source)
-        if raised is not None:
-            out.append(exception)
-    return out
 
 
 def _foreign_language(lines: Sequence[str]) -> Language | None:
@@ -221,7 +178,9 @@ def _from_json(text: str, depth: int = 0) -> str | None:
         except ValueError:
             continue
         best = max(_strings(document), key=lambda v: (len(_FRAMEISH.findall(v)), v.count("\n")), default="")
-        if best.count("\n") >= 2 or _flattened(best) or _jvm_flat(best) or _python_flat(best):
+        if best.count("\n") >= 2 or (
+            linebreaks.dotnet_flat(best) or linebreaks.jvm_flat(best) or linebreaks.python_flat(best)
+        ):
             return best
         if depth < 2 and "{" in best and (inner := _from_json(best, depth + 1)) is not None:
             return inner
@@ -235,7 +194,10 @@ def _unescape(text: str) -> str:
     (`\\n    at …`) or syslog's octal ones (`#012`); colour codes whose escape character was pasted in
     caret notation (`^[[31m`) go."""
     if text.count("\n") < 3 and "{" in text and (
-        text.count("\\n") >= 2 or _flattened(text) or _jvm_flat(text) or _FLAT_TRACEBACK in text
+        text.count("\\n") >= 2
+        or linebreaks.dotnet_flat(text)
+        or linebreaks.jvm_flat(text)
+        or linebreaks.FLAT_TRACEBACK in text
     ):
         text = _from_json(text) or text
     if "^[[" in text:
@@ -320,62 +282,8 @@ def strip_line_prefix(lines: list[str]) -> list[str]:
             "" if any(p.fullmatch(line.rstrip()) for p in patterns) else line for line in lines]  # fmt: skip
 
 
-def _flattened(text: str) -> bool:
-    """Whether `text` holds a .NET exception a single-line console logger flattened (`_FLATTENED_DOTNET`)."""
-    # the four spaces and what follows them, looked for first: the regex scan cost some 17 ns a character
-    return "Exception" in text and ("    at " in text or "    --- End of " in text) and (
-        _FLATTENED_DOTNET.search(text) is not None
-    )
-
-
-def _unflattened(line: str) -> list[str]:
-    """A .NET exception that a single-line console logger flattened onto its log line, one line per frame
-    again (the three spaces .NET indents a frame with follow the space that replaced the newline)."""
-    if not _flattened(line):
-        return [line]
-    return _FLATTENED_DOTNET.sub("\n   ", line).split("\n")
-
-
-def _jvm_flat(line: str) -> bool:
-    """Whether `line` holds a JVM exception a single-line logger flattened (`_FLATTENED_JVM`)."""
-    # each match ends where its own `at ` starts: a line with fewer than two (every printed frame) has no two
-    return line.count("at ") >= 2 and len(_FLATTENED_JVM.findall(line)) >= 2
-
-
-def _jvm_unflattened(lines: list[str]) -> list[str]:
-    """A JVM exception that a single-line logger flattened (`_FLATTENED_JVM`), one line per frame again; only
-    when no line is a printed frame already: a trace printed as the JVM prints it is read as it stands."""
-    flat = [i for i, line in enumerate(lines) if _jvm_flat(line)]
-    if not flat or any(jvm.is_frame(line) for line in lines):
-        return lines
-    return [part for i, line in enumerate(lines)
-            for part in (_CUT_JVM_SEPARATOR.sub("\n", _FLATTENED_JVM.sub("\n\t", line)).split("\n")
-                         if i in flat else [line])]  # fmt: skip
-
-
 def _as_indent(label: re.Match[str]) -> str:
     return (label["indent"] or "") + "   "
-
-
-_DOUBLE_SPACED_MIN = 4  # non-blank lines: fewer leave a single blank line between two lines that may be the text's own
-
-
-def _double_spaced(lines: list[str]) -> list[str]:
-    """The lines without the blank line that follows every one of them: no two non-blank lines touch. Every
-    runtime writes a frame's parts, or its frames, on adjacent lines (Go's function and `file:line`, CPython's
-    `File` and source, the JVM's and .NET's `at` lines), so a trace with a blank line after each line got it in
-    transit: a CR LF text converted again (`\\r\\r\\n`, two line ends to `splitlines`) or a copy from a view
-    that makes each line a paragraph. Read after a shipper's prefix came off (a blank line under it is blank
-    again); a log line written right above the first line is no part of the paste and may touch it. Any other
-    two adjacent non-blank lines, and the lines stay as they are."""
-    filled = [n for n, line in enumerate(lines) if line.strip()]
-    if len(filled) > 1 and filled[1] == filled[0] + 1:  # the log line above
-        filled = filled[1:]
-    if len(filled) < _DOUBLE_SPACED_MIN or filled[-1] - filled[0] != 2 * (len(filled) - 1):
-        return lines
-    if any(lines[n + 1].strip() for n in filled[:-1]):
-        return lines
-    return [lines[n] for n in range(len(lines)) if n < filled[0] or n > filled[-1] or lines[n].strip()]
 
 
 def parse_stacktrace(text: str, *, packages: Sequence[str] = (), source_roots: Sequence[str] = ()) -> StackTrace | None:
@@ -397,12 +305,12 @@ def _parse_cached(text: str, packages: tuple[str, ...], source_roots: tuple[str,
     lines = dotnet.closed_at_the_end([line[:MAX_LINE] for line in lines])  # a huge line's head still names it
     # Rich's box drawn around the frames hides them; so does an `at` a copy moved to the line above, or a V8
     # frame's location it moved below
-    lines = _double_spaced(strip_line_prefix(pyrenderings.from_rich(jvm.moved_at(node.unwrapped(lines)))))
-    lines = [part for line in lines for part in _unflattened(line)]
-    lines = [part for line in lines for part in _python_unflattened(line)] if any(
-        _FLAT_TRACEBACK in line for line in lines
+    lines = linebreaks.double_spaced(strip_line_prefix(pyrenderings.from_rich(jvm.moved_at(node.unwrapped(lines)))))
+    lines = [part for line in lines for part in linebreaks.dotnet_unflattened(line)]
+    lines = [part for line in lines for part in linebreaks.python_unflattened(line)] if any(
+        linebreaks.FLAT_TRACEBACK in line for line in lines
     ) else lines
-    lines = _jvm_unflattened(lines)
+    lines = linebreaks.jvm_unflattened(lines)
     lines = [_STACK_LABEL.sub(_as_indent, line, count=1) if "tack" in line else line for line in lines]
     # a .NET frame wrapped inside its path votes as the frame it is (the wrap is the paste's, not the runtime's)
     lines = dotnet.unwrapped(lines)
